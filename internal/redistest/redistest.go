@@ -1,0 +1,252 @@
+// Package redistest gives each test its own real Redis: a fresh redis-server
+// on a free port, or, when REDIS_URL is set, a database of that server that
+// no other test (in this or any other test process) holds at the same time.
+//
+// Tests never skip for want of Redis: when neither works they fail with one
+// line that says how to install it.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is one test's Redis: its address and database, and a client for it
+// that is closed when the test ends.
+type Redis struct {
+	// URL is a redis:// URL naming the server and the database, in the form
+	// REDIS_URL, asynq and the mediaflow binaries accept.
+	URL string
+	// Addr is host:port.
+	Addr string
+	// DB is the database number.
+	DB int
+	// Client is connected to Addr and DB.
+	Client *redis.Client
+
+	proc *exec.Cmd // nil when the server is shared through REDIS_URL
+}
+
+const installHint = "redistest: no Redis for tests: redis-server is not in PATH and REDIS_URL is unset; " +
+	"install Redis 6.2 or newer (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL=redis://host:port"
+
+// New returns a Redis for this test only, cleaned up when the test ends.
+func New(tb testing.TB) *Redis {
+	tb.Helper()
+	var (
+		r   *Redis
+		err error
+	)
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		r, err = claimShared(tb, u)
+	} else {
+		r, err = startServer(tb)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// Stop kills the server at once (SIGKILL), for tests of what happens when
+// Redis goes away. It fails the test when the server is shared.
+func (r *Redis) Stop(tb testing.TB) {
+	tb.Helper()
+	if r.proc == nil {
+		tb.Fatal("redistest: Stop needs a server of the test's own; unset REDIS_URL")
+	}
+	_ = r.proc.Process.Kill()
+	_ = r.proc.Wait()
+}
+
+var (
+	versionOnce sync.Once
+	versionErr  error
+)
+
+func startServer(tb testing.TB) (*Redis, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, errors.New(installHint)
+	}
+	versionOnce.Do(func() { versionErr = checkVersion(bin) })
+	if versionErr != nil {
+		return nil, versionErr
+	}
+	dir := tb.TempDir()
+	var lastErr error
+	// A free port can be taken between our probe and redis-server's bind;
+	// try a few before giving up.
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("redistest: find a free port: %w", err)
+		}
+		r, err := launch(tb, bin, dir, port)
+		if err == nil {
+			return r, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func launch(tb testing.TB, bin, dir string, port int) (*Redis, error) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	logFile := filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))
+	cmd := exec.Command(bin,
+		"--port", strconv.Itoa(port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", dir,
+		"--logfile", logFile,
+	)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("redistest: start redis-server: %w", err)
+	}
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := client.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			break
+		}
+		if cmd.ProcessState != nil || time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			_ = client.Close()
+			log, _ := os.ReadFile(logFile)
+			return nil, fmt.Errorf("redistest: redis-server on %s did not answer: %v; log: %s", addr, err, lastLine(log))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := &Redis{URL: "redis://" + addr + "/0", Addr: addr, Client: client, proc: cmd}
+	tb.Cleanup(func() {
+		_ = client.Close()
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return r, nil
+}
+
+var versionRE = regexp.MustCompile(`v=(\d+)\.(\d+)`)
+
+func checkVersion(bin string) error {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return fmt.Errorf("redistest: %s --version: %w", bin, err)
+	}
+	m := versionRE.FindSubmatch(out)
+	if m == nil {
+		return fmt.Errorf("redistest: cannot read the version of %s from %q", bin, strings.TrimSpace(string(out)))
+	}
+	major, _ := strconv.Atoi(string(m[1]))
+	minor, _ := strconv.Atoi(string(m[2]))
+	if major < 6 || (major == 6 && minor < 2) {
+		return fmt.Errorf("redistest: %s is Redis %d.%d; mediaflow needs 6.2 or newer (asynq uses ZRANGE BYSCORE)", bin, major, minor)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func lastLine(b []byte) string {
+	var last string
+	s := bufio.NewScanner(strings.NewReader(string(b)))
+	for s.Scan() {
+		if t := strings.TrimSpace(s.Text()); t != "" {
+			last = t
+		}
+	}
+	return last
+}
+
+// claimShared takes a database of the server at REDIS_URL that no other test
+// holds. Tests of several packages run as several processes, so the claim is
+// a key with a lease in database 0 rather than a lock in this process.
+func claimShared(tb testing.TB, raw string) (*Redis, error) {
+	opt, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("redistest: REDIS_URL %q: %w", redactURL(raw), err)
+	}
+	opt.DB = 0
+	admin := redis.NewClient(opt)
+	ctx := context.Background()
+	if err := admin.Ping(ctx).Err(); err != nil {
+		_ = admin.Close()
+		return nil, fmt.Errorf("redistest: REDIS_URL %s does not answer: %v", redactURL(raw), err)
+	}
+	holder := fmt.Sprintf("%d-%s", os.Getpid(), tb.Name())
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		// Database 0 holds the claims; tests use 1..15.
+		for db := 1; db < 16; db++ {
+			key := fmt.Sprintf("redistest:claim:%d", db)
+			ok, err := admin.SetNX(ctx, key, holder, 10*time.Minute).Result()
+			if err != nil {
+				_ = admin.Close()
+				return nil, fmt.Errorf("redistest: claim a database on REDIS_URL: %w", err)
+			}
+			if !ok {
+				continue
+			}
+			o := *opt
+			o.DB = db
+			client := redis.NewClient(&o)
+			if err := client.FlushDB(ctx).Err(); err != nil {
+				_ = client.Close()
+				_ = admin.Close()
+				return nil, fmt.Errorf("redistest: flush database %d: %w", db, err)
+			}
+			tb.Cleanup(func() {
+				_ = client.FlushDB(context.Background()).Err()
+				_ = client.Close()
+				_ = admin.Del(context.Background(), key).Err()
+				_ = admin.Close()
+			})
+			u, _ := url.Parse(raw)
+			u.Path = "/" + strconv.Itoa(db)
+			return &Redis{URL: u.String(), Addr: o.Addr, DB: db, Client: client}, nil
+		}
+		if time.Now().After(deadline) {
+			_ = admin.Close()
+			return nil, errors.New("redistest: every database of REDIS_URL stayed claimed for 5 minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
