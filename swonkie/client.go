@@ -1,0 +1,333 @@
+package swonkie
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultBaseURL is the production API.
+const DefaultBaseURL = "https://api.swonkie.dev/v2"
+
+// Defaults for Config fields left zero.
+const (
+	DefaultTimeout   = 30 * time.Second
+	DefaultRateLimit = rate.Limit(10)
+	DefaultBurst     = 10
+	// maxResponseBytes bounds what we read of any API answer: the largest
+	// legitimate body is a page of posts.
+	maxResponseBytes = 8 << 20
+	// maxMessageRunes shortens server messages kept in errors.
+	maxMessageRunes = 300
+)
+
+// Config configures a Client. Only APIID and APIKey are required.
+type Config struct {
+	// BaseURL defaults to DefaultBaseURL. A sandbox's URL goes here.
+	BaseURL string
+	APIID   string
+	APIKey  string
+	// HTTPClient carries every request, uploads included; wrap its
+	// Transport to instrument. Its Timeout should stay zero: uploads of
+	// large files are bounded by their context, API calls by Timeout below.
+	HTTPClient *http.Client
+	// UserAgent defaults to "mediaflow".
+	UserAgent string
+	// Timeout bounds each API call (not uploads). Default DefaultTimeout.
+	Timeout time.Duration
+	// Limiter paces API calls (not uploads, which go to storage). Pass one
+	// limiter to every client of a process so they share the budget; when
+	// nil one is made from RateLimit and Burst.
+	Limiter *rate.Limiter
+	// RateLimit is requests per second; default DefaultRateLimit, and
+	// rate.Inf turns pacing off.
+	RateLimit rate.Limit
+	Burst     int
+	// MaxRetryAfter caps what a 429 may ask us to wait. Default
+	// DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
+	// Now is the clock used to read HTTP-date Retry-After values.
+	Now func() time.Time
+}
+
+// Client calls the Swonkie API v2. It is safe for concurrent use.
+type Client struct {
+	base          *url.URL
+	id, key       string
+	http          *http.Client
+	userAgent     string
+	timeout       time.Duration
+	limiter       *rate.Limiter
+	maxRetryAfter time.Duration
+	now           func() time.Time
+	secrets       *strings.Replacer
+}
+
+// New checks cfg and returns a client.
+func New(cfg Config) (*Client, error) {
+	if cfg.APIID == "" || cfg.APIKey == "" {
+		return nil, errors.New("swonkie: API id and key are required (SWONKIE_API_ID, SWONKIE_API_KEY)")
+	}
+	raw := cfg.BaseURL
+	if raw == "" {
+		raw = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("swonkie: base URL %q is not an http(s) URL", raw)
+	}
+	c := &Client{
+		base:          base,
+		id:            cfg.APIID,
+		key:           cfg.APIKey,
+		http:          cfg.HTTPClient,
+		userAgent:     cfg.UserAgent,
+		timeout:       cfg.Timeout,
+		limiter:       cfg.Limiter,
+		maxRetryAfter: cfg.MaxRetryAfter,
+		now:           cfg.Now,
+		secrets:       strings.NewReplacer(cfg.APIID, "[redacted]", cfg.APIKey, "[redacted]"),
+	}
+	if c.http == nil {
+		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if c.userAgent == "" {
+		c.userAgent = "mediaflow"
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.limiter == nil {
+		limit, burst := cfg.RateLimit, cfg.Burst
+		if limit == 0 {
+			limit = DefaultRateLimit
+		}
+		if burst <= 0 {
+			burst = DefaultBurst
+		}
+		c.limiter = rate.NewLimiter(limit, burst)
+	}
+	if c.maxRetryAfter <= 0 {
+		c.maxRetryAfter = DefaultMaxRetryAfter
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+// BaseURL returns the API root the client calls.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+type endpointKey struct{}
+
+// Endpoint returns the endpoint template of a request this package made
+// ("/media/{id}", "{uploadUrl}", …), or "other" for any other request. It is
+// what an instrumenting RoundTripper should use as a label.
+func Endpoint(r *http.Request) string {
+	if e, ok := r.Context().Value(endpointKey{}).(string); ok {
+		return e
+	}
+	return "other"
+}
+
+// call is one API request: the endpoint template names it in errors and
+// metrics, path is the escaped path under the base URL.
+type call struct {
+	method   string
+	endpoint string
+	path     string
+	query    url.Values
+	body     any
+	// accept lists extra statuses to decode into out rather than fail on
+	// (validate answers 400 with a body worth reading).
+	accept []int
+}
+
+// do sends c, decodes a 2xx (or accepted) answer into out when out is not
+// nil, and returns the status.
+func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, endpointKey{}, k.endpoint)
+
+	if err := c.limiter.Wait(ctx); err != nil {
+		return 0, &Error{Method: k.method, Endpoint: k.endpoint, Err: fmt.Errorf("waiting for the client rate limit: %w", err)}
+	}
+
+	u := *c.base
+	unescaped, err := url.PathUnescape(k.path)
+	if err != nil {
+		return 0, fmt.Errorf("swonkie %s %s: bad path: %w", k.method, k.endpoint, err)
+	}
+	u.Path = c.base.Path + unescaped
+	u.RawPath = c.base.EscapedPath() + k.path
+	if len(k.query) > 0 {
+		u.RawQuery = k.query.Encode()
+	}
+	var body io.Reader
+	if k.body != nil {
+		b, err := json.Marshal(k.body)
+		if err != nil {
+			return 0, fmt.Errorf("swonkie %s %s: encode request: %w", k.method, k.endpoint, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, k.method, u.String(), body)
+	if err != nil {
+		return 0, fmt.Errorf("swonkie %s %s: build request: %w", k.method, k.endpoint, err)
+	}
+	req.Header.Set("X-API-ID", c.id)
+	req.Header.Set("X-API-KEY", c.key)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, c.transportError(k.method, k.endpoint, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return resp.StatusCode, c.transportError(k.method, k.endpoint, err)
+	}
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	for _, s := range k.accept {
+		ok = ok || resp.StatusCode == s
+	}
+	if !ok {
+		return resp.StatusCode, c.statusError(k.method, k.endpoint, resp, raw)
+	}
+	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, &Error{Method: k.method, Endpoint: k.endpoint, StatusCode: resp.StatusCode,
+				Message: "answer is not the expected JSON: " + c.clean(err.Error())}
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// transportError keeps the cause of a request that got no answer but drops
+// the URL net/http puts in front of it: an upload URL's query is a
+// credential.
+func (c *Client) transportError(method, endpoint string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &Error{Method: method, Endpoint: endpoint, Err: redactedError{err, c.clean(err.Error())}}
+}
+
+func (c *Client) statusError(method, endpoint string, resp *http.Response, raw []byte) error {
+	e := &Error{Method: method, Endpoint: endpoint, StatusCode: resp.StatusCode}
+	var body struct {
+		Message json.RawMessage `json:"message"`
+		Error   json.RawMessage `json:"error"`
+		Errors  []json.RawMessage
+	}
+	if json.Unmarshal(raw, &body) == nil {
+		e.Message = c.clean(firstText(body.Message, body.Error))
+		for _, p := range body.Errors {
+			e.Problems = append(e.Problems, c.problem(p))
+		}
+	} else if len(raw) > 0 && utf8.Valid(raw) && !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("<")) {
+		// Storage and proxies answer in plain text; keep a line of it.
+		e.Message = c.clean(string(raw))
+	}
+	if d, ok := ParseRetryAfter(resp.Header, c.now(), c.maxRetryAfter); ok {
+		e.RetryAfter = d
+	}
+	return e
+}
+
+// problem reads one entry of an "errors" list, which may be a string or an
+// object with message/field (the shape is not documented).
+func (c *Client) problem(raw json.RawMessage) Problem {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return Problem{Message: c.clean(s)}
+	}
+	var p struct {
+		Field    string `json:"field"`
+		Property string `json:"property"`
+		Path     string `json:"path"`
+		Message  string `json:"message"`
+	}
+	_ = json.Unmarshal(raw, &p)
+	field := p.Field
+	if field == "" {
+		field = p.Property
+	}
+	if field == "" {
+		field = p.Path
+	}
+	return Problem{Field: c.clean(field), Message: c.clean(p.Message)}
+}
+
+// clean removes credentials and shortens s for use in an error.
+func (c *Client) clean(s string) string {
+	s = strings.TrimSpace(c.secrets.Replace(s))
+	if utf8.RuneCountInString(s) > maxMessageRunes {
+		r := []rune(s)
+		s = string(r[:maxMessageRunes]) + "…"
+	}
+	return s
+}
+
+// firstText returns the first of the raw JSON values that is a non-empty
+// string, or the first non-empty one as written (a message may be an array
+// of strings).
+func firstText(vals ...json.RawMessage) string {
+	for _, v := range vals {
+		var s string
+		if json.Unmarshal(v, &s) == nil && s != "" {
+			return s
+		}
+	}
+	for _, v := range vals {
+		var ss []string
+		if json.Unmarshal(v, &ss) == nil && len(ss) > 0 {
+			return strings.Join(ss, "; ")
+		}
+	}
+	return ""
+}
+
+// redactedError keeps errors.Is/As working on a transport error whose text
+// had to be cleaned.
+type redactedError struct {
+	err error
+	msg string
+}
+
+func (r redactedError) Error() string { return r.msg }
+func (r redactedError) Unwrap() error { return r.err }
+
+// escape path-escapes one id: ids look like base64 and may hold '/', '+'
+// and '='.
+func escape(id string) string { return url.PathEscape(id) }
+
+// ErrInvalid is wrapped by errors for calls refused before they were sent
+// (an empty id, a label name too long): permanent, like a 400.
+var ErrInvalid = errors.New("invalid argument")
+
+// requireID refuses an empty id before it turns "/media/{id}" into "/media/".
+func requireID(method, endpoint, what, id string) error {
+	if strings.TrimSpace(id) == "" {
+		return fmt.Errorf("swonkie %s %s: empty %s id: %w", method, endpoint, what, ErrInvalid)
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package swonkie
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"unicode/utf8"
+)
+
+// Label is a workspace label; posts carry label ids.
+type Label struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Color string `json:"color,omitempty"`
+}
+
+// ListLabels returns the workspace's labels.
+func (c *Client) ListLabels(ctx context.Context) ([]Label, error) {
+	var raw json.RawMessage
+	if _, err := c.do(ctx, call{method: http.MethodGet, endpoint: "/labels", path: "/labels"}, &raw); err != nil {
+		return nil, err
+	}
+	var out []Label
+	if _, err := readList(raw, &out); err != nil {
+		return nil, &Error{Method: http.MethodGet, Endpoint: "/labels", StatusCode: http.StatusOK, Message: err.Error()}
+	}
+	return out, nil
+}
+
+// CreateLabel creates a label; names are 1 to 50 characters and need not be
+// unique.
+func (c *Client) CreateLabel(ctx context.Context, name string) (*Label, error) {
+	if n := utf8.RuneCountInString(name); n < 1 || n > 50 {
+		return nil, fmt.Errorf("swonkie POST /labels: name must be 1 to 50 characters, got %d: %w", n, ErrInvalid)
+	}
+	var out Label
+	if _, err := c.do(ctx, call{method: http.MethodPost, endpoint: "/labels", path: "/labels",
+		body: map[string]string{"name": name}}, &out); err != nil {
+		return nil, err
+	}
+	if out.ID == "" {
+		return nil, &Error{Method: http.MethodPost, Endpoint: "/labels", StatusCode: http.StatusCreated, Message: "answer has no label id"}
+	}
+	return &out, nil
+}

@@ -1,0 +1,197 @@
+package swonkie
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// MediaStatus is the processing state of a media item.
+type MediaStatus string
+
+// Media statuses. The docs disagree on whether a media waiting for its
+// upload is UPLOADING or PROCESSING; both mean "not ready".
+const (
+	MediaUploading  MediaStatus = "UPLOADING"
+	MediaProcessing MediaStatus = "PROCESSING"
+	MediaSuccess    MediaStatus = "SUCCESS"
+	MediaError      MediaStatus = "ERROR"
+	MediaArchived   MediaStatus = "ARCHIVED"
+)
+
+// Ready reports whether the media can be used in posts.
+func (s MediaStatus) Ready() bool { return s == MediaSuccess }
+
+// Failed reports whether the media will never become ready; any status not
+// known here (one Swonkie adds later) counts as "still working".
+func (s MediaStatus) Failed() bool { return s == MediaError || s == MediaArchived }
+
+// DestinationPostMedia is the only destinationType seen in the wild: media
+// meant to go into posts.
+const DestinationPostMedia = "POST_MEDIA"
+
+// CreateMediaRequest is the body of POST /media. Only Name and
+// DestinationType are known to be needed; the rest are hints that must
+// agree with the file when given.
+type CreateMediaRequest struct {
+	Name            string  `json:"name"`
+	DestinationType string  `json:"destinationType"`
+	Width           int     `json:"width,omitempty"`
+	Height          int     `json:"height,omitempty"`
+	Duration        float64 `json:"duration,omitempty"`
+	FileSize        int64   `json:"fileSize,omitempty"`
+}
+
+// CreatedMedia is the answer to POST /media.
+type CreatedMedia struct {
+	// MediaID is the new media's id, also its mediaLibId in posts. The
+	// client fills it from whichever of mediaId, id and mediaLibId the
+	// server sent.
+	MediaID    string `json:"mediaId"`
+	ID         string `json:"id,omitempty"`
+	MediaLibID string `json:"mediaLibId,omitempty"`
+	// UploadURL is the presigned URL for the file. It is a credential for
+	// about 15 minutes: keep it out of logs, errors and storage.
+	UploadURL string `json:"uploadUrl"`
+}
+
+// Media is a media item of the workspace library (GET /media/{id}).
+type Media struct {
+	ID        string      `json:"id"`
+	Name      string      `json:"name,omitempty"`
+	Path      string      `json:"path,omitempty"`    // signed URL to the file
+	Preview   string      `json:"preview,omitempty"` // signed URL to a thumbnail
+	Type      string      `json:"type,omitempty"`    // MIME type
+	Status    MediaStatus `json:"status"`
+	Specs     MediaSpecs  `json:"specs"`
+	CreatedAt *Time       `json:"createdAt,omitempty"`
+}
+
+// MediaSpecs are what processing found out about the file.
+type MediaSpecs struct {
+	Width         int      `json:"width,omitempty"`
+	Height        int      `json:"height,omitempty"`
+	Duration      *float64 `json:"duration"`
+	FileSizeBytes int64    `json:"fileSizeBytes,omitempty"`
+}
+
+// CreateMedia creates a media entry and returns its id and upload URL.
+// It is not idempotent: every call makes a new entry.
+func (c *Client) CreateMedia(ctx context.Context, req CreateMediaRequest) (*CreatedMedia, error) {
+	if req.DestinationType == "" {
+		req.DestinationType = DestinationPostMedia
+	}
+	var out CreatedMedia
+	if _, err := c.do(ctx, call{method: http.MethodPost, endpoint: "/media", path: "/media", body: req}, &out); err != nil {
+		return nil, err
+	}
+	for _, id := range []string{out.MediaID, out.ID, out.MediaLibID} {
+		if id != "" {
+			out.MediaID = id
+			break
+		}
+	}
+	if out.MediaID == "" || out.UploadURL == "" {
+		return nil, &Error{Method: http.MethodPost, Endpoint: "/media", StatusCode: http.StatusOK,
+			Message: "answer has no media id or no uploadUrl"}
+	}
+	return &out, nil
+}
+
+// UploadEndpoint is the endpoint template of uploads in errors and metrics.
+const UploadEndpoint = "{uploadUrl}"
+
+// UploadMedia streams size bytes from body to a presigned upload URL. It
+// sends Content-Length, Content-Type and x-ms-blob-type: BlockBlob (the URL
+// points at Azure Blob Storage) and no Swonkie credentials. body is read
+// once and never held in memory as a whole; the call is bounded by ctx
+// only, since large files take as long as they take.
+func (c *Client) UploadMedia(ctx context.Context, uploadURL string, body io.Reader, size int64, contentType string) error {
+	const method = http.MethodPut
+	u, err := url.Parse(uploadURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("swonkie %s %s: upload URL is not an http(s) URL: %w", method, UploadEndpoint, ErrInvalid)
+	}
+	if size < 0 {
+		return fmt.Errorf("swonkie %s %s: negative size: %w", method, UploadEndpoint, ErrInvalid)
+	}
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	ctx = context.WithValue(ctx, endpointKey{}, UploadEndpoint)
+	// http.NoBody for empty files: a nil-length non-nil body would make
+	// net/http fall back to chunked encoding, which Azure refuses.
+	var rc io.ReadCloser = http.NoBody
+	if size > 0 {
+		rc = io.NopCloser(io.LimitReader(body, size))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rc)
+	if err != nil {
+		return fmt.Errorf("swonkie %s %s: build request: %w", method, UploadEndpoint, ErrInvalid)
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("x-ms-blob-type", "BlockBlob")
+	req.Header.Set("User-Agent", c.userAgent)
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.transportError(method, UploadEndpoint, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		return c.statusError(method, UploadEndpoint, resp, raw)
+	}
+	return nil
+}
+
+// ConfirmMedia declares the upload of a media finished (PATCH
+// /media/{id}); processing starts. The answer's body is not documented;
+// the media it describes is returned when there is one, else nil.
+func (c *Client) ConfirmMedia(ctx context.Context, id string) (*Media, error) {
+	const ep = "/media/{id}"
+	if err := requireID(http.MethodPatch, ep, "media", id); err != nil {
+		return nil, err
+	}
+	var out Media
+	if _, err := c.do(ctx, call{method: http.MethodPatch, endpoint: ep, path: "/media/" + escape(id)}, &out); err != nil {
+		return nil, err
+	}
+	if out.ID == "" && out.Status == "" {
+		return nil, nil
+	}
+	return &out, nil
+}
+
+// GetMedia returns a media item with its processing status.
+func (c *Client) GetMedia(ctx context.Context, id string) (*Media, error) {
+	const ep = "/media/{id}"
+	if err := requireID(http.MethodGet, ep, "media", id); err != nil {
+		return nil, err
+	}
+	var out Media
+	if _, err := c.do(ctx, call{method: http.MethodGet, endpoint: ep, path: "/media/" + escape(id)}, &out); err != nil {
+		return nil, err
+	}
+	if out.Status == "" {
+		return nil, &Error{Method: http.MethodGet, Endpoint: ep, StatusCode: http.StatusOK, Message: "answer has no status"}
+	}
+	return &out, nil
+}
+
+// DeleteMedia deletes a media item permanently. A media that is already
+// gone (404) counts as deleted: cleanup must be safe to repeat.
+func (c *Client) DeleteMedia(ctx context.Context, id string) error {
+	const ep = "/media/{id}"
+	if err := requireID(http.MethodDelete, ep, "media", id); err != nil {
+		return err
+	}
+	_, err := c.do(ctx, call{method: http.MethodDelete, endpoint: ep, path: "/media/" + escape(id)}, nil)
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}
