@@ -1,0 +1,146 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Final pipeline states, the values of mediaflow_pipelines_finished_total's
+// state label.
+const (
+	StateSucceeded = "succeeded"
+	StateFailed    = "failed"
+	StateCancelled = "cancelled"
+)
+
+// Reasons media is deleted (or given up on), the values of the reason label
+// of mediaflow_media_deleted_total and mediaflow_media_left_behind_total.
+const (
+	ReasonAfterPublish = "after_publish"
+	ReasonCompensation = "compensation"
+	ReasonStale        = "stale"
+	ReasonCancelled    = "cancelled"
+)
+
+var mediaReasons = []string{ReasonAfterPublish, ReasonCompensation, ReasonStale, ReasonCancelled}
+
+// unknownLabel stands in for a value outside a label's fixed set, so a
+// caller's mistake shows up on the dashboard without growing the label set.
+const unknownLabel = "unknown"
+
+// pipelineDurationBuckets go from seconds (a small image attached at once)
+// to a week, since a pipeline's publish time is the post's publishAt, which
+// may be days ahead.
+var pipelineDurationBuckets = []float64{
+	1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600,
+	3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600,
+}
+
+type pipelineMetrics struct {
+	accepted   prometheus.Counter
+	finished   *prometheus.CounterVec
+	attached   prometheus.Histogram
+	published  prometheus.Histogram
+	deleted    *prometheus.CounterVec
+	leftBehind *prometheus.CounterVec
+}
+
+func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
+	p := &pipelineMetrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "pipelines_accepted_total",
+			Help:      "Publish requests accepted as new pipelines.",
+		}),
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "pipelines_finished_total",
+			Help:      "Pipelines that reached a final state (succeeded, failed, cancelled); failed_step names the step a failed pipeline stopped at and is empty otherwise.",
+		}, []string{"state", "failed_step"}),
+		attached: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "pipeline_attach_duration_seconds",
+			Help:      "Time from a pipeline's acceptance to its post having all its media attached.",
+			Buckets:   pipelineDurationBuckets,
+		}),
+		published: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "pipeline_publish_duration_seconds",
+			Help:      "Time from a pipeline's acceptance to its post being published (includes any wait for publishAt).",
+			Buckets:   pipelineDurationBuckets,
+		}),
+		deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "media_deleted_total",
+			Help:      "Swonkie media entries mediaflow created and then deleted, by reason (after_publish, compensation, stale, cancelled).",
+		}, []string{"reason"}),
+		leftBehind: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "media_left_behind_total",
+			Help:      "Swonkie media entries mediaflow created and gave up deleting, by the reason they were to be deleted; each needs an operator.",
+		}, []string{"reason"}),
+	}
+	// Zero series for everything a dashboard divides by or alerts on, so
+	// those queries have data before the first event.
+	p.finished.WithLabelValues(StateSucceeded, "")
+	p.finished.WithLabelValues(StateCancelled, "")
+	for _, r := range mediaReasons {
+		p.deleted.WithLabelValues(r)
+		p.leftBehind.WithLabelValues(r)
+	}
+	reg.MustRegister(p.accepted, p.finished, p.attached, p.published, p.deleted, p.leftBehind)
+	return p
+}
+
+// PipelineAccepted counts a publish request accepted as a new pipeline (not
+// one answered from an existing pipeline by its idempotency key).
+func (m *Metrics) PipelineAccepted() { m.pipelines.accepted.Inc() }
+
+// PipelineFinished counts a pipeline reaching its final state. failedStep
+// is the step a failed pipeline stopped at and is ignored for other states.
+// A state outside succeeded|failed|cancelled is counted as "unknown".
+func (m *Metrics) PipelineFinished(state, failedStep string) {
+	switch state {
+	case StateSucceeded, StateCancelled:
+		failedStep = ""
+	case StateFailed:
+		if failedStep == "" {
+			failedStep = unknownLabel
+		}
+	default:
+		state, failedStep = unknownLabel, ""
+	}
+	m.pipelines.finished.WithLabelValues(state, failedStep).Inc()
+}
+
+// ObserveAttached records the time from acceptance to the post having its
+// media attached.
+func (m *Metrics) ObserveAttached(d time.Duration) { m.pipelines.attached.Observe(d.Seconds()) }
+
+// ObservePublished records the time from acceptance to the post being
+// published.
+func (m *Metrics) ObservePublished(d time.Duration) { m.pipelines.published.Observe(d.Seconds()) }
+
+// MediaDeleted counts a media entry mediaflow deleted (a 404 on delete
+// counts: the entry is gone). reason is one of after_publish, compensation,
+// stale, cancelled; anything else is counted as "unknown".
+func (m *Metrics) MediaDeleted(reason string) {
+	m.pipelines.deleted.WithLabelValues(mediaReason(reason)).Inc()
+}
+
+// MediaLeftBehind counts a media entry mediaflow created and gave up
+// deleting, with the reason it was to be deleted. Each one is an orphan in
+// the Swonkie account until an operator removes it.
+func (m *Metrics) MediaLeftBehind(reason string) {
+	m.pipelines.leftBehind.WithLabelValues(mediaReason(reason)).Inc()
+}
+
+func mediaReason(reason string) string {
+	for _, r := range mediaReasons {
+		if reason == r {
+			return r
+		}
+	}
+	return unknownLabel
+}
