@@ -1,0 +1,159 @@
+package metrics_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/mediaflow/mediaflow/internal/redistest"
+	"github.com/mediaflow/mediaflow/metrics"
+)
+
+// contract lists every family the dashboard, the alerts and the other
+// packages rely on, with its type as exposed.
+var contract = map[string]string{
+	"mediaflow_build_info":                                    "gauge",
+	"mediaflow_tasks_processed_total":                         "counter",
+	"mediaflow_task_duration_seconds":                         "histogram",
+	"mediaflow_tasks_in_progress":                             "gauge",
+	"mediaflow_swonkie_requests_total":                        "counter",
+	"mediaflow_swonkie_request_duration_seconds":              "histogram",
+	"mediaflow_swonkie_rate_limited_total":                    "counter",
+	"mediaflow_swonkie_retry_after_seconds":                   "histogram",
+	"mediaflow_swonkie_sent_bytes_total":                      "counter",
+	"mediaflow_pipelines_accepted_total":                      "counter",
+	"mediaflow_pipelines_finished_total":                      "counter",
+	"mediaflow_pipeline_attach_duration_seconds":              "histogram",
+	"mediaflow_pipeline_publish_duration_seconds":             "histogram",
+	"mediaflow_pipelines":                                     "gauge",
+	"mediaflow_pipelines_stuck":                               "gauge",
+	"mediaflow_media_cleanup_pending":                         "gauge",
+	"mediaflow_media_deleted_total":                           "counter",
+	"mediaflow_media_left_behind_total":                       "counter",
+	"mediaflow_sweep_runs_total":                              "counter",
+	"mediaflow_sweep_duration_seconds":                        "histogram",
+	"mediaflow_sweep_last_success_timestamp_seconds":          "gauge",
+	"mediaflow_sweep_pipelines_total":                         "counter",
+	"mediaflow_queue_size":                                    "gauge",
+	"mediaflow_queue_tasks":                                   "gauge",
+	"mediaflow_queue_latency_seconds":                         "gauge",
+	"mediaflow_queue_paused":                                  "gauge",
+	"mediaflow_queue_stats_errors_total":                      "counter",
+	"mediaflow_queue_stats_last_success_timestamp_seconds":    "gauge",
+	"mediaflow_pipeline_stats_errors_total":                   "counter",
+	"mediaflow_pipeline_stats_last_success_timestamp_seconds": "gauge",
+	"go_goroutines":                                           "gauge",
+	"process_cpu_seconds_total":                               "counter",
+}
+
+// exercise drives every metric at least once, against a real asynq queue.
+func exercise(t *testing.T, m *metrics.Metrics) {
+	t.Helper()
+	m.InitTaskTypes("media:create", "post:attach")
+	h := m.TaskMiddleware(isRateLimited)(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }))
+	_ = h.ProcessTask(context.Background(), asynq.NewTask("media:create", nil))
+
+	srv := fakeSwonkie(t)
+	client := &http.Client{Transport: m.InstrumentTransport(http.DefaultTransport, endpointOf, parseRetryAfter)}
+	for _, path := range []string{"/v2/media", "/v2/profiles", "/upload/med_1"} {
+		resp, err := client.Post(srv.URL+path, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
+
+	m.PipelineAccepted()
+	m.PipelineFinished(metrics.StateSucceeded, "")
+	m.PipelineFinished(metrics.StateFailed, "media:upload")
+	m.ObserveAttached(42 * time.Second)
+	m.ObservePublished(3 * time.Hour)
+	m.MediaDeleted(metrics.ReasonAfterPublish)
+	m.MediaLeftBehind(metrics.ReasonCompensation)
+	m.SweepFinished(nil, 120*time.Millisecond, map[string]int{"stuck_failed": 2, "retention_deleted": 0})
+	m.SweepFinished(errors.New("redis down"), time.Second, nil)
+
+	pp := m.WatchPipelines(func(context.Context) (metrics.PipelineStats, error) {
+		return metrics.PipelineStats{ByState: map[string]int64{"running": 1}, Stuck: 0, CleanupPending: 2}, nil
+	}, time.Hour)
+	pp.Start()
+	t.Cleanup(pp.Shutdown)
+
+	r := redistest.New(t)
+	conn := asynq.RedisClientOpt{Addr: r.Addr, DB: r.DB}
+	ac := asynq.NewClient(conn)
+	t.Cleanup(func() { _ = ac.Close() })
+	if _, err := ac.Enqueue(asynq.NewTask("media:create", nil)); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(conn)
+	t.Cleanup(func() { _ = insp.Close() })
+	qp := m.WatchQueues(insp, time.Hour)
+	qp.Start()
+	t.Cleanup(qp.Shutdown)
+
+	waitFor(t, 10*time.Second, func() bool {
+		return value(t, m, "mediaflow_queue_stats_last_success_timestamp_seconds") > 0 &&
+			value(t, m, "mediaflow_pipeline_stats_last_success_timestamp_seconds") > 0
+	})
+}
+
+// TestScrapePassesPromtool scrapes Handler over HTTP after every metric has
+// been used and requires `promtool check metrics` to find nothing at all.
+func TestScrapePassesPromtool(t *testing.T) {
+	t.Parallel()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found in PATH: install Debian's prometheus package (apt-get install prometheus), as .ci/run does")
+	}
+	m := metrics.New(metrics.Options{Version: "v1.2.3"})
+	exercise(t, m)
+
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics (%v):\n%s", err, out)
+	}
+
+	for name, typ := range contract {
+		if !strings.Contains(string(body), "\n# TYPE "+name+" "+typ+"\n") {
+			t.Errorf("scrape lacks %s as a %s", name, typ)
+		}
+	}
+	if !strings.Contains(string(body), `mediaflow_build_info{goversion="go`) || !strings.Contains(string(body), `version="v1.2.3"} 1`) {
+		t.Error("build_info lacks its version labels")
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "# TYPE ") {
+			name := strings.Fields(line)[2]
+			if !strings.HasPrefix(name, "mediaflow_") && !strings.HasPrefix(name, "go_") &&
+				!strings.HasPrefix(name, "process_") && !strings.HasPrefix(name, "promhttp_") {
+				t.Errorf("unexpected family %s in the exposition", name)
+			}
+		}
+	}
+	assertNoLeaks(t, m, "med_1", "127.0.0.1", "http")
+}
