@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,11 +40,16 @@ func (o *Opener) parseURL(src string) (*urlTarget, error) {
 	if err := o.allowed.refuseLiteral(u.Hostname()); err != nil {
 		return nil, err
 	}
-	t := &urlTarget{raw: src}
-	if base := path.Base(u.Path); base != "/" && base != "." {
-		t.name = base
+	return &urlTarget{raw: src, name: lastSegment(u.Path)}, nil
+}
+
+// lastSegment is the file name a URL path ends in, or "" when it ends in a
+// slash or has no path.
+func lastSegment(p string) string {
+	if p == "" || strings.HasSuffix(p, "/") {
+		return ""
 	}
-	return t, nil
+	return path.Base(p)
 }
 
 // urlErrText is url.Parse's complaint without the URL it quotes.
@@ -131,7 +137,12 @@ func (o *Opener) openRemote(parent context.Context, src string, t *urlTarget, wa
 		return fail(statusError(resp.StatusCode))
 	}
 
+	// After redirects the final URL usually names the file ("/download?id=7"
+	// leads to ".../beach.jpg"), so it is preferred to the one asked for.
 	name := want.Name
+	if name == "" {
+		name = lastSegment(resp.Request.URL.Path)
+	}
 	if name == "" {
 		name = t.name
 	}
