@@ -85,10 +85,10 @@ func TestRedact(t *testing.T) {
 func TestScrub(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{
-		`failed to parse Location header "https://cdn/a.jpg?sig=SECRET": invalid`:   `failed to parse Location header "https://cdn/a.jpg": invalid`,
-		`failed to parse Location header "/a.jpg?sig=SECRET\"x\"": invalid`:         `failed to parse Location header "/a.jpg": invalid`,
-		`Get "https://user:SECRET@host/a.jpg?x=SECRET": EOF`:                         `Get "https://host/a.jpg": EOF`,
-		`dial tcp 10.0.0.1:80: connect: connection refused`:                         `dial tcp 10.0.0.1:80: connect: connection refused`,
+		`failed to parse Location header "https://cdn/a.jpg?sig=SECRET": invalid`:      `failed to parse Location header "https://cdn/a.jpg": invalid`,
+		`failed to parse Location header "/a.jpg?sig=SECRET\"x\"": invalid`:            `failed to parse Location header "/a.jpg": invalid`,
+		`Get "https://user:SECRET@host/a.jpg?x=SECRET": EOF`:                           `Get "https://host/a.jpg": EOF`,
+		`dial tcp 10.0.0.1:80: connect: connection refused`:                            `dial tcp 10.0.0.1:80: connect: connection refused`,
 		"redirect to https://user:SECRET@host/b?SECRET refused, then https://c#SECRET": "redirect to https://host/b refused, then https://c",
 	}
 	for in, want := range tests {

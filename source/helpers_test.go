@@ -75,7 +75,7 @@ func serveDNS(c net.Conn, records map[string][]netip.Addr) {
 			}
 		}
 		resp := append([]byte{}, q[:2]...) // id
-		flags := uint16(0x8180)             // response, recursion desired and available
+		flags := uint16(0x8180)            // response, recursion desired and available
 		if !known {
 			flags |= 3 // NXDOMAIN
 		}
