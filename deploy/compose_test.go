@@ -1,0 +1,227 @@
+package deploy_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// loadCompose loads ../docker-compose.yml with compose-go, the loader the
+// docker compose CLI itself is built on: it interpolates variables,
+// validates against the Compose schema and normalises, as `docker compose
+// config` does. No Docker engine or compose plugin runs here, so this is
+// what stands in for `docker compose config`.
+//
+// Only env is visible to interpolation (not the test's environment), so
+// the result does not depend on who runs the test.
+func loadCompose(t *testing.T, env []string, profiles ...string) (*types.Project, error) {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := cli.NewProjectOptions(
+		[]string{filepath.Join(root, "docker-compose.yml")},
+		cli.WithWorkingDirectory(root),
+		cli.WithEnv(env),
+		cli.WithProfiles(profiles),
+		cli.WithResolvedPaths(true),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts.LoadProject(context.Background())
+}
+
+func TestComposeRequiresGrafanaPassword(t *testing.T) {
+	t.Parallel()
+	_, err := loadCompose(t, nil)
+	if err == nil || !strings.Contains(err.Error(), "GRAFANA_ADMIN_PASSWORD") {
+		t.Fatalf("loading without GRAFANA_ADMIN_PASSWORD: err = %v, want one naming the variable", err)
+	}
+}
+
+func TestCompose(t *testing.T) {
+	t.Parallel()
+	env := []string{"GRAFANA_ADMIN_PASSWORD=s3cret-test", "SWONKIE_API_ID=demo", "SWONKIE_API_KEY=demo"}
+
+	t.Run("default profile", func(t *testing.T) {
+		t.Parallel()
+		p, err := loadCompose(t, env)
+		if err != nil {
+			t.Fatalf("docker-compose.yml does not load: %v", err)
+		}
+		if p.Name != "mediaflow" {
+			t.Errorf("project name %q, want mediaflow", p.Name)
+		}
+		names := p.ServiceNames()
+		slices.Sort(names)
+		if want := []string{"asynqmon", "grafana", "prometheus", "redis", "worker"}; !slices.Equal(names, want) {
+			t.Errorf("services %v, want %v (swonkie-sandbox only under --profile sandbox)", names, want)
+		}
+		checkServices(t, p)
+	})
+
+	t.Run("sandbox profile", func(t *testing.T) {
+		t.Parallel()
+		p, err := loadCompose(t, append(env, "SWONKIE_BASE_URL=http://swonkie-sandbox:8090/v2"), "sandbox")
+		if err != nil {
+			t.Fatalf("docker-compose.yml does not load with --profile sandbox: %v", err)
+		}
+		sb, err := p.GetService("swonkie-sandbox")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := []string(sb.Command), []string{"swonkie-sandbox", "-addr", ":8090", "-api-id", "demo", "-api-key", "demo"}; !slices.Equal(got, want) {
+			t.Errorf("sandbox command %q, want %q", got, want)
+		}
+		w, _ := p.GetService("worker")
+		if sb.Image != w.Image {
+			t.Errorf("sandbox image %q, want the worker's %q", sb.Image, w.Image)
+		}
+		if got := env1(w, "SWONKIE_BASE_URL"); got != "http://swonkie-sandbox:8090/v2" {
+			t.Errorf("worker SWONKIE_BASE_URL = %q, want the sandbox's", got)
+		}
+	})
+}
+
+func env1(s types.ServiceConfig, key string) string {
+	if v := s.Environment[key]; v != nil {
+		return *v
+	}
+	return ""
+}
+
+func checkServices(t *testing.T, p *types.Project) {
+	t.Helper()
+	root, _ := filepath.Abs("..")
+
+	redis, _ := p.GetService("redis")
+	if !strings.HasPrefix(redis.Image, "redis:7") {
+		t.Errorf("redis image %q, want redis:7", redis.Image)
+	}
+	if cmd := strings.Join(redis.Command, " "); !strings.Contains(cmd, "--appendonly yes") {
+		t.Errorf("redis command %q does not turn appendonly on", cmd)
+	}
+	if !hasVolume(redis, types.VolumeTypeVolume, "redis-data", "/data") {
+		t.Errorf("redis does not keep /data on the named volume redis-data: %+v", redis.Volumes)
+	}
+
+	w, _ := p.GetService("worker")
+	if w.Build == nil || w.Build.Context != root || filepath.Base(w.Build.Dockerfile) != "Dockerfile" {
+		t.Errorf("worker build %+v, want the repository's Dockerfile", w.Build)
+	}
+	if !w.ReadOnly {
+		t.Error("worker root filesystem is not read-only")
+	}
+	if !slices.Contains([]string(w.Tmpfs), "/tmp") {
+		t.Errorf("worker tmpfs %v lacks /tmp for spooling", w.Tmpfs)
+	}
+	for _, key := range []string{"REDIS_URL", "SWONKIE_BASE_URL", "SWONKIE_API_ID", "SWONKIE_API_KEY", "METRICS_ADDR", "API_ADDR", "API_TOKENS", "LOG_FORMAT"} {
+		if _, ok := w.Environment[key]; !ok {
+			t.Errorf("worker environment lacks %s", key)
+		}
+	}
+	if got := env1(w, "METRICS_ADDR"); got != ":9400" {
+		t.Errorf("worker METRICS_ADDR = %q, want :9400 (prometheus.yml scrapes worker:9400)", got)
+	}
+	if got := env1(w, "REDIS_URL"); got != "redis://redis:6379/0" {
+		t.Errorf("worker REDIS_URL = %q, want the stack's redis by default", got)
+	}
+	if w.HealthCheck == nil || !strings.Contains(strings.Join(w.HealthCheck.Test, " "), ":9400/readyz") {
+		t.Errorf("worker healthcheck %+v does not probe /readyz on the metrics port", w.HealthCheck)
+	}
+
+	prom, _ := p.GetService("prometheus")
+	if !hasVolume(prom, types.VolumeTypeBind, filepath.Join(root, "deploy", "prometheus"), "/etc/prometheus") {
+		t.Errorf("prometheus does not mount deploy/prometheus at /etc/prometheus: %+v", prom.Volumes)
+	}
+	if !slices.Contains([]string(prom.Command), "--config.file=/etc/prometheus/prometheus.yml") {
+		t.Errorf("prometheus command %q does not load deploy/prometheus/prometheus.yml", prom.Command)
+	}
+
+	g, _ := p.GetService("grafana")
+	if got := env1(g, "GF_SECURITY_ADMIN_PASSWORD"); got != "s3cret-test" {
+		t.Errorf("grafana admin password %q, want GRAFANA_ADMIN_PASSWORD's value", got)
+	}
+	if got := env1(g, "GF_AUTH_ANONYMOUS_ENABLED"); got != "false" {
+		t.Errorf("grafana anonymous access %q, want false", got)
+	}
+	for src, dst := range map[string]string{
+		filepath.Join(root, "deploy", "grafana", "provisioning"): "/etc/grafana/provisioning",
+		filepath.Join(root, "deploy", "grafana", "dashboards"):   "/etc/grafana/dashboards",
+	} {
+		if !hasVolume(g, types.VolumeTypeBind, src, dst) {
+			t.Errorf("grafana does not mount %s at %s", src, dst)
+		}
+	}
+
+	a, _ := p.GetService("asynqmon")
+	if !strings.HasPrefix(a.Image, "hibiken/asynqmon") {
+		t.Errorf("asynqmon image %q", a.Image)
+	}
+	if got, want := env1(a, "REDIS_URL"), env1(w, "REDIS_URL"); got != want {
+		t.Errorf("asynqmon REDIS_URL %q, want the worker's %q", got, want)
+	}
+
+	// Every bind mount from the repository must exist in it.
+	for _, s := range p.Services {
+		for _, v := range s.Volumes {
+			if v.Type != types.VolumeTypeBind || !strings.HasPrefix(v.Source, filepath.Join(root, "deploy")) {
+				continue
+			}
+			if _, err := os.Stat(v.Source); err != nil {
+				t.Errorf("%s mounts %s: %v", s.Name, v.Source, err)
+			}
+		}
+	}
+}
+
+func hasVolume(s types.ServiceConfig, typ, source, target string) bool {
+	for _, v := range s.Volumes {
+		if v.Type == typ && v.Source == source && v.Target == target {
+			return true
+		}
+	}
+	return false
+}
+
+// The Dockerfile is checked as text: there is no Docker here to build it.
+func TestDockerfile(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	var froms, users []string
+	for _, line := range strings.Split(df, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && strings.EqualFold(f[0], "FROM") {
+			froms = append(froms, line)
+		}
+		if len(f) >= 2 && strings.EqualFold(f[0], "USER") {
+			users = append(users, f[1])
+		}
+	}
+	if len(froms) < 2 {
+		t.Errorf("Dockerfile has %d stages, want a multi-stage build", len(froms))
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "./cmd/...", "COPY --from=build"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	if len(users) == 0 {
+		t.Fatal("Dockerfile sets no USER: the final image would run as root")
+	}
+	if u := strings.Split(users[len(users)-1], ":")[0]; u == "root" || u == "0" {
+		t.Errorf("final USER is %s, want non-root", u)
+	}
+}
