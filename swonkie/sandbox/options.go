@@ -1,0 +1,118 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/mediaflow/mediaflow/swonkie"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultUploadWindow   = 15 * time.Minute
+	DefaultUnconfirmedTTL = 24 * time.Hour
+)
+
+// Options configure a Server. Only APIID and APIKey are required.
+type Options struct {
+	// APIID and APIKey are the workspace credentials every /v2 call must
+	// carry in X-API-ID and X-API-KEY.
+	APIID, APIKey string
+	// Seed drives every random choice: ids, fault decisions, which
+	// confirmed uploads end in ERROR, label colours.
+	Seed int64
+	// Faults injects failures per endpoint; see FaultPlan.
+	Faults FaultPlan
+	// Latency is added to every /v2 call (not to uploads, which go to
+	// storage), to give benchmarks a realistic API round trip.
+	Latency time.Duration
+	// ProcessingDelay is how long a confirmed media stays PROCESSING.
+	ProcessingDelay time.Duration
+	// PublishDelay is how long a publishNow takes to reach PUBLISHED.
+	PublishDelay time.Duration
+	// UploadWindow is how long an upload URL is valid. Default
+	// DefaultUploadWindow, the documented "typically 15 minutes".
+	UploadWindow time.Duration
+	// UnconfirmedTTL is how long a media that was never confirmed lives
+	// before Swonkie deletes it. Default DefaultUnconfirmedTTL.
+	UnconfirmedTTL time.Duration
+	// ErrorRate is the share of confirmed uploads that end in ERROR even
+	// though the file is fine; which ones is fixed by the seed.
+	ErrorRate float64
+	// Clock defaults to a fresh *OffsetClock (real time until advanced).
+	Clock Clock
+	// Profiles are the workspace's connected profiles; default
+	// DefaultProfiles. Profiles without an id get one from the seed.
+	Profiles []swonkie.Profile
+	// Logger, when set, gets one line per request: method, endpoint
+	// template, status, duration and any injected fault. Never ids,
+	// credentials or signatures.
+	Logger *slog.Logger
+}
+
+// DefaultProfiles are the profiles of a sandbox whose Options name none:
+// three healthy ones on the networks a typical workspace connects, and one
+// whose connection expired, which validation must refuse.
+func DefaultProfiles() []swonkie.Profile {
+	return []swonkie.Profile{
+		{Name: "Mediaflow Demo", Username: "mediaflow.demo", Net: swonkie.Network{Name: "Facebook", Code: "facebook"}, StatusLevel: swonkie.StatusOK},
+		{Name: "Mediaflow Demo", Username: "mediaflow_demo", Net: swonkie.Network{Name: "Instagram", Code: "instagram"}, StatusLevel: swonkie.StatusOK},
+		{Name: "Mediaflow", Username: "mediaflow", Net: swonkie.Network{Name: "LinkedIn", Code: "linkedin"}, StatusLevel: swonkie.StatusOK},
+		{Name: "Mediaflow Old Page", Username: "mediaflow.old", Net: swonkie.Network{Name: "Facebook", Code: "facebook"}, StatusLevel: "EXPIRED"},
+	}
+}
+
+// normalized checks o and fills in its defaults.
+func (o Options) normalized() (Options, error) {
+	var errs []error
+	if o.APIID == "" || o.APIKey == "" {
+		errs = append(errs, errors.New("API id and key are required"))
+	}
+	for name, d := range map[string]time.Duration{"Latency": o.Latency, "ProcessingDelay": o.ProcessingDelay,
+		"PublishDelay": o.PublishDelay, "UploadWindow": o.UploadWindow, "UnconfirmedTTL": o.UnconfirmedTTL} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s %s is negative", name, d))
+		}
+	}
+	if math.IsNaN(o.ErrorRate) || o.ErrorRate < 0 || o.ErrorRate > 1 {
+		errs = append(errs, fmt.Errorf("ErrorRate %v is not within [0, 1]", o.ErrorRate))
+	}
+	if err := o.Faults.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Profiles == nil {
+		o.Profiles = DefaultProfiles()
+	} else {
+		o.Profiles = append([]swonkie.Profile(nil), o.Profiles...)
+	}
+	seen := map[string]bool{}
+	for i, p := range o.Profiles {
+		if p.Net.Code == "" {
+			errs = append(errs, fmt.Errorf("profile %d (%s) has no net.code", i, p.Name))
+		}
+		if p.Net.Code != strings.ToLower(p.Net.Code) {
+			errs = append(errs, fmt.Errorf("profile %d (%s): net.code %q is not lower case", i, p.Name, p.Net.Code))
+		}
+		if p.ID != "" && seen[p.ID] {
+			errs = append(errs, fmt.Errorf("profile %d (%s): id used twice", i, p.Name))
+		}
+		seen[p.ID] = true
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, fmt.Errorf("sandbox options: %w", err)
+	}
+	if o.UploadWindow == 0 {
+		o.UploadWindow = DefaultUploadWindow
+	}
+	if o.UnconfirmedTTL == 0 {
+		o.UnconfirmedTTL = DefaultUnconfirmedTTL
+	}
+	if o.Clock == nil {
+		o.Clock = &OffsetClock{}
+	}
+	return o, nil
+}
