@@ -28,13 +28,13 @@ type media struct {
 	uploadExpires           time.Time
 
 	// What storage saw of the last complete upload.
-	uploads      int
-	uploaded     bool
-	bytes        int64
-	sum          [32]byte
-	sniffed      string
-	detW, detH   int
-	uploadedAt   time.Time
+	uploads    int
+	uploaded   bool
+	bytes      int64
+	sum        [32]byte
+	sniffed    string
+	detW, detH int
+	uploadedAt time.Time
 
 	confirmedAt time.Time
 	outcome     swonkie.MediaStatus

@@ -67,4 +67,3 @@ func (s *Server) SetPostStage(id string, stage swonkie.Stage) error {
 	}
 	return nil
 }
-

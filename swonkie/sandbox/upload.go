@@ -123,8 +123,8 @@ func (s *Server) putBlob(x *exchange) reply {
 	s.counts.uploads++
 	s.counts.bytesUploaded += d.bytes
 	return reply{status: http.StatusCreated, header: http.Header{
-		"Etag":                           {`"0x` + hex.EncodeToString(d.sum[:8]) + `"`},
-		"Last-Modified":                  {now.UTC().Format(http.TimeFormat)},
+		"Etag":                          {`"0x` + hex.EncodeToString(d.sum[:8]) + `"`},
+		"Last-Modified":                 {now.UTC().Format(http.TimeFormat)},
 		"X-Ms-Request-Server-Encrypted": {"true"},
 	}}
 }
