@@ -1,0 +1,267 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
+)
+
+// Client is the Go API for handing mediaflow work and following it: the
+// enqueue CLI and the HTTP API are thin layers over it. It needs only
+// Redis; the workers do the rest.
+type Client struct {
+	store     *store
+	enq       *asynq.Client
+	timing    Timing
+	check     CheckSource
+	supported ContentTypeSupported
+}
+
+// ClientOption configures a Client.
+type ClientOption func(*Client)
+
+// WithSourceCheck validates media sources at enqueue time (pass the
+// worker's source.Opener Check, so a file outside MEDIA_ROOT is refused
+// before anything is queued) and declared content types.
+func WithSourceCheck(check CheckSource, supported ContentTypeSupported) ClientOption {
+	return func(c *Client) { c.check, c.supported = check, supported }
+}
+
+// WithTiming sets the timing the client enqueues with (retry budgets,
+// timeouts, the minimum lead to schedule); the default is DefaultTiming.
+func WithTiming(t Timing) ClientOption {
+	return func(c *Client) { c.timing = t.withDefaults() }
+}
+
+// withClock is for tests of time-dependent validation.
+func withClock(now func() time.Time) ClientOption {
+	return func(c *Client) { c.store.now = now }
+}
+
+// NewClient returns a Client on r, which it shares and never closes.
+func NewClient(r redis.UniversalClient, opts ...ClientOption) *Client {
+	c := &Client{
+		store:  &store{rdb: rdb.New(r), now: time.Now},
+		enq:    asynq.NewClientFromRedisClient(r),
+		timing: DefaultTiming,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Close releases the client (not the Redis client it was given).
+func (c *Client) Close() error { return c.enq.Close() }
+
+// Namespace of the pipeline ids derived from idempotency keys.
+var keyNamespace = uuid.MustParse("6f1c1d2e-3b7a-4c55-9a39-6d3f2b8e0a11")
+
+// PipelineID is the id a request gets: derived from its idempotency key
+// when it has one (so the same key always names the same pipeline, even
+// from two processes at once), else a fresh time-ordered UUID.
+func PipelineID(key string) string {
+	if key != "" {
+		return uuid.NewSHA1(keyNamespace, []byte(key)).String()
+	}
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// Publish validates req, stores its pipeline record and enqueues its first
+// steps. A request whose key was seen before answers the existing
+// pipeline (created=false) without enqueuing anything new, or
+// ErrKeyReused if the request differs. Nothing is enqueued for an invalid
+// request (*ValidationError).
+func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created bool, err error) {
+	req.normalize()
+	now := c.store.now().UTC()
+	if err := req.validate(now, c.timing.MinScheduleLead, c.check, c.supported); err != nil {
+		return nil, false, err
+	}
+	rec = &Record{
+		ID:          PipelineID(req.Key),
+		Key:         req.Key,
+		State:       StatePending,
+		Step:        StepAccepted,
+		Request:     req,
+		Fingerprint: req.fingerprint(),
+		Media:       make([]MediaItem, len(req.Media)),
+		CreatedAt:   now,
+		UpdatedAt:   now,
+		DueAt:       now.Add(c.timing.PendingKick),
+		History:     []Event{{At: now, Step: StepAccepted, Outcome: "ok", Message: fmt.Sprintf("accepted %d media", len(req.Media))}},
+	}
+	for i, m := range req.Media {
+		rec.Media[i] = MediaItem{Source: m.Source, Name: m.Name, ContentType: m.ContentType, Status: ItemPending}
+	}
+	stored, created, err := c.store.create(ctx, rec)
+	if err != nil {
+		return nil, false, err
+	}
+	if !created {
+		if stored.Fingerprint != rec.Fingerprint {
+			return stored.public(), false, fmt.Errorf("key %q (pipeline %s): %w", req.Key, stored.ID, ErrKeyReused)
+		}
+		if stored.State != StatePending {
+			return stored.public(), false, nil
+		}
+		// Still pending: the first enqueue may have died with its process.
+	}
+	for i, it := range stored.Media {
+		if err := enqueueStep(ctx, c.enq, c.timing, TypeMediaUpload, Payload{PipelineID: stored.ID, Item: i, Generation: it.Generation}); err != nil {
+			// The record exists; the sweep enqueues its steps later.
+			return stored.public(), created, err
+		}
+	}
+	return stored.public(), created, nil
+}
+
+// Get returns a pipeline's record (ErrNotFound when there is none).
+func (c *Client) Get(ctx context.Context, id string) (*Record, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, fmt.Errorf("pipeline %q: %w", id, ErrNotFound)
+	}
+	rec, err := c.store.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return rec.public(), nil
+}
+
+// ListOptions select a page of records.
+type ListOptions struct {
+	State  State  // "" for every state
+	Limit  int    // default 20, at most 100
+	Cursor string // from the previous page's Next
+}
+
+// RecordPage is one page of records, newest first.
+type RecordPage struct {
+	Records []*Record `json:"records"`
+	// Next is the cursor of the following page; empty on the last one.
+	Next string `json:"next,omitempty"`
+}
+
+// MaxListLimit caps a page.
+const MaxListLimit = 100
+
+// List returns records newest first.
+func (c *Client) List(ctx context.Context, o ListOptions) (*RecordPage, error) {
+	if o.State != "" && !validState(o.State) {
+		return nil, &ValidationError{Problems: []Problem{{Field: "state", Message: fmt.Sprintf("unknown state %q", o.State)}}}
+	}
+	switch {
+	case o.Limit <= 0:
+		o.Limit = 20
+	case o.Limit > MaxListLimit:
+		o.Limit = MaxListLimit
+	}
+	recs, next, err := c.store.list(ctx, o.State, o.Cursor, o.Limit)
+	if err != nil {
+		return nil, err
+	}
+	page := &RecordPage{Records: make([]*Record, len(recs)), Next: next}
+	for i, r := range recs {
+		page.Records[i] = r.public()
+	}
+	return page, nil
+}
+
+func validState(s State) bool {
+	for _, x := range States {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Cancel stops a pipeline whose post is not published yet: steps still to
+// run do nothing, its post is withdrawn and its media deleted, then it
+// ends cancelled. It returns ErrFinished for a pipeline that already ended
+// and ErrAlreadyPublished when the post is out.
+func (c *Client) Cancel(ctx context.Context, id string) (*Record, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, fmt.Errorf("pipeline %q: %w", id, ErrNotFound)
+	}
+	rec, err := c.store.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := c.store.now().UTC()
+	err = c.store.update(ctx, rec, func(r *Record) error {
+		switch {
+		case r.State.Terminal():
+			return fmt.Errorf("cancel pipeline %s (%s): %w", r.ID, r.State, ErrFinished)
+		case r.PublishedAt != nil:
+			return fmt.Errorf("cancel pipeline %s: %w", r.ID, ErrAlreadyPublished)
+		case r.CancelRequested:
+			return errNoChange
+		}
+		r.CancelRequested = true
+		r.note(now, r.Step, nil, "info", "cancel requested")
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := enqueueStep(ctx, c.enq, c.timing, TypeMediaCleanup,
+		Payload{PipelineID: rec.ID, Reason: "cancelled", Poll: int(rec.version)}); err != nil {
+		return rec.public(), err
+	}
+	return rec.public(), nil
+}
+
+// Wait polls a pipeline until it reaches a terminal state or ctx ends,
+// calling onChange (when not nil) each time its record changed.
+func (c *Client) Wait(ctx context.Context, id string, every time.Duration, onChange func(*Record)) (*Record, error) {
+	if every <= 0 {
+		every = 500 * time.Millisecond
+	}
+	var last time.Time
+	for {
+		rec, err := c.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if onChange != nil && !rec.UpdatedAt.Equal(last) {
+			last = rec.UpdatedAt
+			onChange(rec)
+		}
+		if rec.State.Terminal() {
+			return rec, nil
+		}
+		select {
+		case <-ctx.Done():
+			return rec, ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}
+
+// Sweeps returns the results of the last sweeps, newest first.
+func (c *Client) Sweeps(ctx context.Context) ([]SweepResult, error) {
+	raw, err := c.store.rdb.Sweeps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SweepResult, 0, len(raw))
+	for _, s := range raw {
+		var r SweepResult
+		if err := json.Unmarshal([]byte(s), &r); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// IsNotFound reports ErrNotFound.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -1,0 +1,244 @@
+package tasks
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Action is what happens to the post once the media are attached.
+type Action string
+
+// Actions.
+const (
+	// ActionSchedule queues the post for its publishAt.
+	ActionSchedule Action = "schedule"
+	// ActionPublishNow publishes at once.
+	ActionPublishNow Action = "publishNow"
+	// ActionDraft only creates (or updates) the post.
+	ActionDraft Action = "draft"
+)
+
+// CleanupPolicy says what becomes of the media once the post is out.
+type CleanupPolicy string
+
+// Cleanup policies.
+const (
+	// CleanupAfterPublish deletes the media from the Swonkie library once
+	// the post reports PUBLISHED (the default).
+	CleanupAfterPublish CleanupPolicy = "after-publish"
+	// CleanupNever keeps them.
+	CleanupNever CleanupPolicy = "never"
+)
+
+// Request is a publish request. The same JSON is read by the Go API, by
+// `enqueue batch` (one per line) and by the HTTP API.
+type Request struct {
+	// Key makes the request idempotent: the same key always answers the
+	// same pipeline.
+	Key   string        `json:"key,omitempty"`
+	Media []MediaSource `json:"media"`
+	// Post describes a new post; PostID names an existing one to attach
+	// the media to instead. Exactly one of them is set.
+	Post    *PostSpec     `json:"post,omitempty"`
+	PostID  string        `json:"postId,omitempty"`
+	Action  Action        `json:"action,omitempty"`
+	Cleanup CleanupPolicy `json:"cleanup,omitempty"`
+}
+
+// MediaSource is one file to publish: a path under MEDIA_ROOT, a file://
+// URL or an http(s) URL.
+type MediaSource struct {
+	Source      string `json:"source"`
+	Name        string `json:"name,omitempty"`
+	ContentType string `json:"contentType,omitempty"`
+}
+
+// PostSpec is the post to create.
+type PostSpec struct {
+	// Type is MEDIA (default), STORY or REEL.
+	Type         string     `json:"type,omitempty"`
+	ProfileIDs   []string   `json:"profileIds"`
+	Caption      string     `json:"caption,omitempty"`
+	FirstComment string     `json:"firstComment,omitempty"`
+	PublishAt    *time.Time `json:"publishAt,omitempty"`
+	LabelIDs     []string   `json:"labelIds,omitempty"`
+}
+
+// Limits of a request, checked before anything is queued.
+const (
+	MaxMedia        = 10
+	MaxProfiles     = 50
+	MaxCaptionRunes = 5000
+	MaxCommentRunes = 2200
+	MaxKeyLength    = 255
+	MaxSourceLength = 4096
+)
+
+// Problem is one thing wrong with a request, named by its JSON path.
+type Problem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists everything wrong with a request. Nothing is queued
+// for a request that has one.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Field + ": " + p.Message
+	}
+	return "invalid publish request: " + strings.Join(parts, "; ")
+}
+
+// CheckSource validates one media source without reading it (scheme,
+// confinement to MEDIA_ROOT). The worker's *source.Opener provides one.
+type CheckSource func(src string) error
+
+// ContentTypeSupported reports whether the worker can publish a declared
+// content type; nil accepts any.
+type ContentTypeSupported func(contentType string) bool
+
+// normalize fills the defaults a request may leave out.
+func (r *Request) normalize() {
+	if r.Post != nil && r.Post.Type == "" {
+		r.Post.Type = "MEDIA"
+	}
+	if r.Post != nil && r.Post.PublishAt != nil {
+		t := r.Post.PublishAt.UTC()
+		r.Post.PublishAt = &t
+	}
+	if r.Action == "" && r.Post != nil && r.Post.PublishAt != nil {
+		r.Action = ActionSchedule
+	}
+	if r.Cleanup == "" {
+		r.Cleanup = CleanupAfterPublish
+	}
+	r.Key = strings.TrimSpace(r.Key)
+	r.PostID = strings.TrimSpace(r.PostID)
+}
+
+// validate lists every problem of a normalized request. now and minLead
+// decide whether a publishAt is far enough in the future to schedule.
+func (r *Request) validate(now time.Time, minLead time.Duration, check CheckSource, supported ContentTypeSupported) error {
+	var ps []Problem
+	add := func(field, format string, args ...any) {
+		ps = append(ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if len(r.Key) > MaxKeyLength {
+		add("key", "longer than %d characters", MaxKeyLength)
+	}
+	switch n := len(r.Media); {
+	case n == 0:
+		add("media", "at least one media source is required")
+	case n > MaxMedia:
+		add("media", "at most %d media per request, got %d", MaxMedia, n)
+	}
+	for i, m := range r.Media {
+		f := fmt.Sprintf("media[%d]", i)
+		switch {
+		case strings.TrimSpace(m.Source) == "":
+			add(f+".source", "required")
+		case len(m.Source) > MaxSourceLength:
+			add(f+".source", "longer than %d characters", MaxSourceLength)
+		case check != nil:
+			if err := check(m.Source); err != nil {
+				add(f+".source", "%v", err)
+			}
+		}
+		if utf8.RuneCountInString(m.Name) > 255 {
+			add(f+".name", "longer than 255 characters")
+		}
+		if m.ContentType != "" && supported != nil && !supported(m.ContentType) {
+			add(f+".contentType", "%q is not an image or video type Swonkie publishes", m.ContentType)
+		}
+	}
+	switch {
+	case r.Post == nil && r.PostID == "":
+		add("post", "either post or postId is required")
+	case r.Post != nil && r.PostID != "":
+		add("postId", "give either post (a new post) or postId (an existing one), not both")
+	}
+	if p := r.Post; p != nil {
+		switch p.Type {
+		case "MEDIA", "STORY", "REEL":
+		default:
+			add("post.type", "must be MEDIA, STORY or REEL, got %q", p.Type)
+		}
+		switch n := len(p.ProfileIDs); {
+		case n == 0:
+			add("post.profileIds", "at least one profile id is required")
+		case n > MaxProfiles:
+			add("post.profileIds", "at most %d profiles, got %d", MaxProfiles, n)
+		}
+		for i, id := range p.ProfileIDs {
+			if strings.TrimSpace(id) == "" {
+				add(fmt.Sprintf("post.profileIds[%d]", i), "empty profile id")
+			} else if slices.Index(p.ProfileIDs, id) != i {
+				add(fmt.Sprintf("post.profileIds[%d]", i), "profile %q given twice", id)
+			}
+		}
+		if p.Type != "STORY" && strings.TrimSpace(p.Caption) == "" {
+			add("post.caption", "required for %s posts", p.Type)
+		}
+		if utf8.RuneCountInString(p.Caption) > MaxCaptionRunes {
+			add("post.caption", "longer than %d characters", MaxCaptionRunes)
+		}
+		if utf8.RuneCountInString(p.FirstComment) > MaxCommentRunes {
+			add("post.firstComment", "longer than %d characters", MaxCommentRunes)
+		}
+		for i, id := range p.LabelIDs {
+			if strings.TrimSpace(id) == "" {
+				add(fmt.Sprintf("post.labelIds[%d]", i), "empty label id")
+			}
+		}
+	}
+	switch r.Action {
+	case ActionSchedule:
+		if r.Post != nil {
+			if r.Post.PublishAt == nil {
+				add("post.publishAt", "required to schedule")
+			} else if r.Post.PublishAt.Before(now.Add(minLead)) {
+				add("post.publishAt", "must be at least %s in the future to schedule, got %s",
+					minLead, r.Post.PublishAt.Format(time.RFC3339))
+			}
+		}
+	case ActionPublishNow:
+		if r.Post != nil && r.Post.PublishAt != nil {
+			add("post.publishAt", "publishNow publishes at once; leave publishAt out or use schedule")
+		}
+	case ActionDraft:
+	case "":
+		add("action", "required: schedule (with post.publishAt), publishNow or draft")
+	default:
+		add("action", "must be schedule, publishNow or draft, got %q", r.Action)
+	}
+	switch r.Cleanup {
+	case CleanupAfterPublish, CleanupNever:
+	default:
+		add("cleanup", "must be after-publish or never, got %q", r.Cleanup)
+	}
+	if len(ps) > 0 {
+		return &ValidationError{Problems: ps}
+	}
+	return nil
+}
+
+// fingerprint identifies a request's content, so that reusing an
+// idempotency key with a different request can be told apart from a retry.
+func (r *Request) fingerprint() string {
+	c := *r
+	c.Key = ""
+	b, _ := json.Marshal(c)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}

@@ -1,0 +1,234 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mediaflow/mediaflow/swonkie"
+)
+
+// cleanup is media:cleanup: bring the workspace to what the record says it
+// should hold (design.md invariant 3).
+//
+//   - after publication (policy after-publish): delete the media;
+//   - after a failure or a cancel: withdraw the post mediaflow made (or
+//     take its media off the caller's post), then delete the media;
+//   - always: delete stale media entries.
+//
+// 404 on delete counts as done; a delete refused for good marks the media
+// "left behind" (and counts it) instead of retrying forever. The handler
+// loops until the record, as written, owes nothing: a step that raced the
+// cleanup and created something is caught on the next round.
+func (p *pipeline) cleanup(ctx context.Context, rec *Record, pl Payload, log zerolog.Logger) error {
+	for range 5 {
+		if wantsWithdrawal(rec) && rec.postToWithdraw() {
+			if err := p.withdraw(ctx, rec, log); err != nil {
+				return err
+			}
+		}
+		var deleted, left []string
+		var deleteErr error
+		for _, id := range toDelete(rec) {
+			err := p.api.DeleteMedia(ctx, id)
+			switch {
+			case err == nil:
+				deleted = append(deleted, id)
+			case IsPermanent(err):
+				log.Error().Err(err).Str("media_id", id).Msg("media cannot be deleted; leaving it behind")
+				left = append(left, id)
+			default:
+				deleteErr = wrap(err, "cleanup: delete media %s", id)
+			}
+			if deleteErr != nil {
+				break
+			}
+		}
+		before := rec.State
+		now := p.now().UTC()
+		err := p.store.update(ctx, rec, func(r *Record) error {
+			changed := false
+			for _, id := range deleted {
+				r.markDeleted(id)
+				changed = true
+			}
+			for _, id := range left {
+				r.markLeftBehind(id)
+				changed = true
+			}
+			if len(deleted) > 0 {
+				r.note(now, StepCleanup, nil, "ok", fmt.Sprintf("deleted %d media (%s)", len(deleted), pl.Reason))
+			}
+			if len(left) > 0 {
+				r.note(now, StepCleanup, nil, "failed", fmt.Sprintf("left %d media behind: deleting them failed for good", len(left)))
+			}
+			if deleteErr == nil && settle(r, now) {
+				changed = true
+			}
+			if !r.owesCleanup() && r.Cleanup == "pending" {
+				r.Cleanup = "done"
+				changed = true
+			}
+			if !changed {
+				return errNoChange
+			}
+			r.Attempts++
+			return nil
+		})
+		reason := pl.Reason
+		if reason == "" {
+			reason = cleanupReason(rec)
+		}
+		for range deleted {
+			p.obs.MediaDeleted(reason)
+		}
+		for range left {
+			p.obs.MediaLeftBehind("delete_refused")
+		}
+		if err != nil {
+			return wrap(err, "cleanup: record deletions of pipeline %s", rec.ID)
+		}
+		if !before.Terminal() && rec.State.Terminal() {
+			p.obs.PipelineFinished(string(rec.State), "")
+		}
+		if deleteErr != nil {
+			return deleteErr
+		}
+		if !rec.owesCleanup() {
+			return nil
+		}
+	}
+	return fmt.Errorf("cleanup of pipeline %s: new media kept appearing; the sweep will come back", rec.ID)
+}
+
+// wantsWithdrawal: the pipeline failed or was cancelled, so its post must
+// not go out.
+func wantsWithdrawal(r *Record) bool {
+	return r.State == StateFailed || r.State == StateCancelled || r.CancelRequested
+}
+
+// toDelete lists what may be deleted now: everything once the pipeline
+// failed, was cancelled or published (with after-publish), else only
+// stale entries (a running pipeline still needs its live media).
+func toDelete(r *Record) []string {
+	if wantsWithdrawal(r) || (r.PublishedAt != nil && r.Request.Cleanup == CleanupAfterPublish) {
+		return r.liveMedia()
+	}
+	return r.staleLive()
+}
+
+// settle moves the record to the terminal state its cleanup completes: a
+// cancel becomes cancelled (or, when publication beat it, succeeded); a
+// published pipeline whose media are gone succeeds.
+func settle(r *Record, now time.Time) bool {
+	if r.State.Terminal() {
+		return false
+	}
+	switch {
+	case r.CancelRequested && r.PublishedAt == nil && len(r.liveMedia()) == 0:
+		r.finish(StateCancelled, now)
+		r.note(now, StepCleanup, nil, "ok", "cancelled")
+		return true
+	case r.PublishedAt != nil && len(r.liveMedia()) == 0:
+		if r.CancelRequested {
+			r.note(now, StepCleanup, nil, "info", "cancel came too late: the post was already published")
+		}
+		r.finish(StateSucceeded, now)
+		return true
+	}
+	return false
+}
+
+// withdraw removes what a failed or cancelled pipeline put on Swonkie: the
+// post it created (unscheduled first, then deleted), or its media on the
+// caller's post. A post that turns out to be published stays: the record
+// notes it.
+func (p *pipeline) withdraw(ctx context.Context, rec *Record, log zerolog.Logger) error {
+	id := rec.PostID
+	post, err := p.api.GetPost(ctx, id)
+	published := false
+	var note string
+	switch {
+	case swonkie.IsNotFound(err):
+		note = "post " + id + " was already gone"
+	case err != nil:
+		return wrap(err, "cleanup: read post %s", id)
+	case post.Published():
+		published = true
+		note = "post " + id + " was already published; it stays"
+	case rec.PostCreated:
+		if post.Stage == swonkie.StageScheduled {
+			if _, err := p.api.ChangeStage(ctx, id, swonkie.ActionUnschedule); err != nil && !swonkie.IsConflict(err) {
+				return wrap(err, "cleanup: unschedule post %s", id)
+			}
+		}
+		if err := p.api.DeletePost(ctx, id); err != nil {
+			return wrap(err, "cleanup: delete post %s", id)
+		}
+		note = "deleted post " + id
+	default:
+		note, err = p.takeMediaOff(ctx, rec, post)
+		if err != nil {
+			return err
+		}
+	}
+	now := p.now().UTC()
+	log.Info().Str("post_id", id).Msg(note)
+	return p.store.update(ctx, rec, func(r *Record) error {
+		r.PostWithdrawn = true
+		if published && r.PublishedAt == nil {
+			r.PublishedAt = &now
+			r.PostStage = string(swonkie.StagePublished)
+		}
+		r.note(now, StepCleanup, nil, "ok", note)
+		return nil
+	})
+}
+
+// takeMediaOff removes our media from the caller's post (and unschedules
+// it if we scheduled it), leaving the rest of the post as it was.
+func (p *pipeline) takeMediaOff(ctx context.Context, rec *Record, post *swonkie.Post) (string, error) {
+	id := post.ID
+	if rec.Staged && rec.Request.Action == ActionSchedule && post.Stage == swonkie.StageScheduled {
+		if _, err := p.api.ChangeStage(ctx, id, swonkie.ActionUnschedule); err != nil && !swonkie.IsConflict(err) {
+			return "", wrap(err, "cleanup: unschedule post %s", id)
+		}
+	}
+	ours := rec.mediaIDs()
+	removed := 0
+	groups := make([]swonkie.MediaGroup, 0, len(post.Medias))
+	for _, g := range post.Medias {
+		kept := g.MediaFiles[:0:0]
+		for _, f := range g.MediaFiles {
+			if slices.Contains(ours, f.MediaLibID) {
+				removed++
+				continue
+			}
+			kept = append(kept, f)
+		}
+		if len(kept) > 0 {
+			g.MediaFiles = kept
+			groups = append(groups, g)
+		}
+	}
+	if removed == 0 {
+		return "post " + id + " no longer holds our media", nil
+	}
+	if len(groups) == 0 {
+		// PUT cannot send an empty list (it would be read as "no change"),
+		// and a media post without media is invalid anyway.
+		return "post " + id + " holds only our media; left as is", nil
+	}
+	if _, err := p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: groups}); err != nil {
+		if IsPermanent(err) {
+			// A post left with no media may fail validation; deleting our
+			// media still happens, and the post is the caller's to fix.
+			return fmt.Sprintf("could not take our media off post %s: %v", id, err), nil
+		}
+		return "", wrap(err, "cleanup: take our media off post %s", id)
+	}
+	return fmt.Sprintf("took %d media off post %s", removed, id), nil
+}

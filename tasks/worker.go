@@ -1,0 +1,199 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/mediaflow/mediaflow/metrics"
+	"github.com/mediaflow/mediaflow/source"
+	"github.com/mediaflow/mediaflow/swonkie"
+	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
+)
+
+// WorkerConfig wires a Worker. Redis, API and Sources are required.
+type WorkerConfig struct {
+	// Redis is shared by asynq and the record store; the worker never
+	// closes it.
+	Redis   redis.UniversalClient
+	API     *swonkie.Client
+	Sources *source.Opener
+	// Metrics, when set, gets the task middleware, the pipeline events and
+	// the queue and pipeline pollers.
+	Metrics *metrics.Metrics
+	Logger  zerolog.Logger
+
+	// Concurrency is how many tasks run at once (default 20).
+	Concurrency int
+	// Queues maps queue names to priority weights (default: the pipeline
+	// queue 6, the cleanup queue 1).
+	Queues map[string]int
+	// ShutdownTimeout is how long Shutdown waits for running tasks
+	// (default 30s); tasks still running then are retried elsewhere.
+	ShutdownTimeout time.Duration
+	// PollInterval is how often an idle worker looks for new tasks
+	// (default 100ms). asynq polls rather than blocks, and every step of a
+	// pipeline is a new task, so this bounds the latency each step adds.
+	PollInterval time.Duration
+	// DelayedCheckInterval is how often scheduled and retrying tasks are
+	// moved to their queue (default 1s).
+	DelayedCheckInterval time.Duration
+	// SweepSchedule is "@every <duration>" or a cron expression (default
+	// DefaultSweepSchedule); "off" runs no sweep from this worker.
+	SweepSchedule string
+	// StatsInterval is how often the metrics pollers read Redis (default
+	// 15s).
+	StatsInterval time.Duration
+	Timing        Timing
+	// Holder names this worker in sweep claims (default host:pid).
+	Holder string
+}
+
+// Worker runs the pipeline's task handlers, the sweep scheduler and the
+// metrics pollers.
+type Worker struct {
+	cfg     WorkerConfig
+	p       *pipeline
+	server  *asynq.Server
+	sweeper *sweepScheduler
+	pollers []*metrics.Poller
+	enq     *asynq.Client
+}
+
+// NewWorker checks cfg and builds a Worker; Start runs it.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	if cfg.Redis == nil || cfg.API == nil || cfg.Sources == nil {
+		return nil, errors.New("tasks: worker needs Redis, a Swonkie client and a source opener")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 20
+	}
+	if len(cfg.Queues) == 0 {
+		cfg.Queues = map[string]int{QueuePipeline: 6, QueueCleanup: 1}
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 100 * time.Millisecond
+	}
+	if cfg.DelayedCheckInterval <= 0 {
+		cfg.DelayedCheckInterval = time.Second
+	}
+	if cfg.StatsInterval <= 0 {
+		cfg.StatsInterval = 15 * time.Second
+	}
+	if cfg.SweepSchedule == "" {
+		cfg.SweepSchedule = DefaultSweepSchedule
+	}
+	if cfg.Holder == "" {
+		host, _ := os.Hostname()
+		cfg.Holder = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	cfg.Timing = cfg.Timing.withDefaults()
+
+	var obs Observer = nopObserver{}
+	if cfg.Metrics != nil {
+		obs = cfg.Metrics
+	}
+	enq := asynq.NewClientFromRedisClient(cfg.Redis)
+	p := &pipeline{
+		store:   &store{rdb: rdb.New(cfg.Redis), now: time.Now},
+		api:     cfg.API,
+		sources: cfg.Sources,
+		enq:     enq,
+		obs:     obs,
+		log:     cfg.Logger,
+		timing:  cfg.Timing,
+		now:     time.Now,
+		holder:  cfg.Holder,
+	}
+	w := &Worker{cfg: cfg, p: p, enq: enq}
+	w.server = asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
+		Concurrency:              cfg.Concurrency,
+		Queues:                   cfg.Queues,
+		RetryDelayFunc:           cfg.Timing.retryDelay,
+		IsFailure:                isFailure,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		TaskCheckInterval:        cfg.PollInterval,
+		DelayedTaskCheckInterval: cfg.DelayedCheckInterval,
+		Logger:                   asynqLogger{cfg.Logger.With().Str("component", "asynq").Logger()},
+		LogLevel:                 asynqLevel(cfg.Logger.GetLevel()),
+		BaseContext:              func() context.Context { return context.Background() },
+	})
+	if cfg.SweepSchedule != "off" {
+		sched, err := ParseSweepSchedule(cfg.SweepSchedule)
+		if err != nil {
+			return nil, err
+		}
+		w.sweeper = newSweepScheduler(enq, cfg.Timing, sched, cfg.Logger.With().Str("component", "sweep").Logger())
+	}
+	if m := cfg.Metrics; m != nil {
+		m.InitTaskTypes(TaskTypes...)
+		w.pollers = append(w.pollers,
+			m.WatchQueues(asynq.NewInspectorFromRedisClient(cfg.Redis), cfg.StatsInterval),
+			m.WatchPipelines(w.pipelineStats, cfg.StatsInterval))
+	}
+	return w, nil
+}
+
+// Handler returns the task handlers of every mediaflow task type, with the
+// worker's middleware; Start serves them.
+func (w *Worker) Handler() asynq.Handler {
+	p := w.p
+	mux := asynq.NewServeMux()
+	if w.cfg.Metrics != nil {
+		mux.Use(w.cfg.Metrics.TaskMiddleware(IsRateLimited))
+	}
+	mux.HandleFunc(TypeMediaUpload, p.handler(StepUpload, p.upload))
+	mux.HandleFunc(TypeMediaConfirm, p.handler(StepConfirm, p.confirm))
+	mux.HandleFunc(TypeMediaAwait, p.handler(StepAwait, p.await))
+	mux.HandleFunc(TypePostAttach, p.handler(StepAttach, p.attach))
+	mux.HandleFunc(TypePostWatch, p.handler(StepPublish, p.watch))
+	mux.HandleFunc(TypeMediaCleanup, p.handler(StepCleanup, p.cleanup))
+	mux.HandleFunc(TypeCleanupSweep, p.sweep)
+	return mux
+}
+
+// Start begins processing; it returns once the worker is running.
+func (w *Worker) Start() error {
+	if err := w.server.Start(w.Handler()); err != nil {
+		return fmt.Errorf("start task server: %w", err)
+	}
+	if w.sweeper != nil {
+		w.sweeper.start()
+	}
+	for _, p := range w.pollers {
+		p.Start()
+	}
+	return nil
+}
+
+// Shutdown stops taking tasks, waits up to ShutdownTimeout for running
+// ones, and stops the sweep scheduler and pollers.
+func (w *Worker) Shutdown() {
+	if w.sweeper != nil {
+		w.sweeper.shutdown()
+	}
+	w.server.Shutdown()
+	for _, p := range w.pollers {
+		p.Shutdown()
+	}
+	_ = w.enq.Close()
+}
+
+// pipelineStats feeds the pipeline gauges from the record indexes.
+func (w *Worker) pipelineStats(ctx context.Context) (metrics.PipelineStats, error) {
+	c, err := w.p.store.rdb.Count(ctx, stateNames(), time.Now())
+	if err != nil {
+		return metrics.PipelineStats{}, err
+	}
+	return metrics.PipelineStats{ByState: c.ByState, Stuck: c.Overdue, CleanupPending: c.CleanupOwed}, nil
+}
