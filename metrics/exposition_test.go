@@ -79,7 +79,7 @@ func exercise(t *testing.T, m *metrics.Metrics) {
 	m.ObserveAttached(42 * time.Second)
 	m.ObservePublished(3 * time.Hour)
 	m.MediaDeleted(metrics.ReasonAfterPublish)
-	m.MediaLeftBehind(metrics.ReasonCompensation)
+	m.MediaLeftBehind(metrics.ReasonDeleteRefused)
 	m.SweepFinished(nil, 120*time.Millisecond, map[string]int{"stuck_failed": 2, "retention_deleted": 0})
 	m.SweepFinished(errors.New("redis down"), time.Second, nil)
 

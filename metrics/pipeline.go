@@ -25,6 +25,19 @@ const (
 
 var mediaReasons = []string{ReasonAfterPublish, ReasonCompensation, ReasonStale, ReasonCancelled}
 
+// Reasons mediaflow gives up deleting media, the values of
+// mediaflow_media_left_behind_total's reason label.
+const (
+	// ReasonDeleteRefused: Swonkie refused the delete for good (a permanent
+	// error, or retries used up).
+	ReasonDeleteRefused = "delete_refused"
+	// ReasonUnrecorded: the media was created but its id could not be
+	// written to the pipeline record, and deleting it at once failed.
+	ReasonUnrecorded = "unrecorded"
+)
+
+var leftBehindReasons = []string{ReasonDeleteRefused, ReasonUnrecorded}
+
 // unknownLabel stands in for a value outside a label's fixed set, so a
 // caller's mistake shows up on the dashboard without growing the label set.
 const unknownLabel = "unknown"
@@ -78,7 +91,7 @@ func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 		leftBehind: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "media_left_behind_total",
-			Help:      "Swonkie media entries mediaflow created and gave up deleting, by the reason they were to be deleted; each needs an operator.",
+			Help:      "Swonkie media entries mediaflow created and gave up deleting, by why it gave up (delete_refused, unrecorded); each needs an operator.",
 		}, []string{"reason"}),
 	}
 	// Zero series for everything a dashboard divides by or alerts on, so
@@ -87,6 +100,8 @@ func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 	p.finished.WithLabelValues(StateCancelled, "")
 	for _, r := range mediaReasons {
 		p.deleted.WithLabelValues(r)
+	}
+	for _, r := range leftBehindReasons {
 		p.leftBehind.WithLabelValues(r)
 	}
 	reg.MustRegister(p.accepted, p.finished, p.attached, p.published, p.deleted, p.leftBehind)
@@ -130,16 +145,20 @@ func (m *Metrics) MediaDeleted(reason string) {
 }
 
 // MediaLeftBehind counts a media entry mediaflow created and gave up
-// deleting, with the reason it was to be deleted. Each one is an orphan in
-// the Swonkie account until an operator removes it.
+// deleting. reason says why it gave up: delete_refused or unrecorded;
+// anything else is counted as "unknown". Each one is an orphan in the
+// Swonkie account until an operator removes it.
 func (m *Metrics) MediaLeftBehind(reason string) {
-	m.pipelines.leftBehind.WithLabelValues(mediaReason(reason)).Inc()
+	m.pipelines.leftBehind.WithLabelValues(oneOf(reason, leftBehindReasons)).Inc()
 }
 
-func mediaReason(reason string) string {
-	for _, r := range mediaReasons {
-		if reason == r {
-			return r
+func mediaReason(reason string) string { return oneOf(reason, mediaReasons) }
+
+// oneOf keeps a label value inside its fixed set.
+func oneOf(v string, set []string) string {
+	for _, s := range set {
+		if v == s {
+			return s
 		}
 	}
 	return unknownLabel

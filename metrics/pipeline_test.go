@@ -43,8 +43,12 @@ func TestPipelineCountersAndDurations(t *testing.T) {
 			t.Errorf("no zero series for finished state %s", s)
 		}
 	}
-	for _, r := range []string{"after_publish", "compensation", "stale", "cancelled"} {
-		for _, name := range []string{"mediaflow_media_deleted_total", "mediaflow_media_left_behind_total"} {
+	zeros := map[string][]string{
+		"mediaflow_media_deleted_total":     {"after_publish", "compensation", "stale", "cancelled"},
+		"mediaflow_media_left_behind_total": {"delete_refused", "unrecorded"},
+	}
+	for name, reasons := range zeros {
+		for _, r := range reasons {
 			if !hasSeries(t, m, name, "reason", r) {
 				t.Errorf("no zero series %s{reason=%q}", name, r)
 			}
@@ -57,7 +61,8 @@ func TestPipelineCountersAndDurations(t *testing.T) {
 	m.ObservePublished(2 * time.Hour)
 	m.MediaDeleted(metrics.ReasonStale)
 	m.MediaDeleted("https://cdn.example/leak")
-	m.MediaLeftBehind(metrics.ReasonCompensation)
+	m.MediaLeftBehind(metrics.ReasonDeleteRefused)
+	m.MediaLeftBehind("compensation")
 
 	if got := value(t, m, "mediaflow_pipelines_accepted_total"); got != 2 {
 		t.Errorf("pipelines_accepted_total = %v, want 2", got)
@@ -74,8 +79,11 @@ func TestPipelineCountersAndDurations(t *testing.T) {
 	if got := value(t, m, "mediaflow_media_deleted_total", "reason", "unknown"); got != 1 {
 		t.Errorf("a reason outside the set: media_deleted_total{unknown} = %v, want 1", got)
 	}
-	if got := value(t, m, "mediaflow_media_left_behind_total", "reason", "compensation"); got != 1 {
-		t.Errorf("media_left_behind_total{compensation} = %v, want 1", got)
+	if got := value(t, m, "mediaflow_media_left_behind_total", "reason", "delete_refused"); got != 1 {
+		t.Errorf("media_left_behind_total{delete_refused} = %v, want 1", got)
+	}
+	if got := value(t, m, "mediaflow_media_left_behind_total", "reason", "unknown"); got != 1 {
+		t.Errorf("a reason outside the set: media_left_behind_total{unknown} = %v, want 1", got)
 	}
 	assertNoLeaks(t, m, "cdn.example")
 }
