@@ -1,0 +1,285 @@
+package tasks
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mediaflow/mediaflow/internal/redistest"
+	"github.com/mediaflow/mediaflow/metrics"
+	"github.com/mediaflow/mediaflow/source"
+	"github.com/mediaflow/mediaflow/swonkie"
+	"github.com/mediaflow/mediaflow/swonkie/sandbox"
+)
+
+// testTiming makes every wait of the pipeline short. asynq schedules in
+// whole seconds, so sub-second delays mean "as soon as the forwarder runs".
+var testTiming = Timing{
+	MaxRetry:        6,
+	RetryBase:       50 * time.Millisecond,
+	RetryMax:        time.Second,
+	AwaitFirst:      200 * time.Millisecond,
+	AwaitMax:        time.Second,
+	WatchFirst:      200 * time.Millisecond,
+	WatchMax:        time.Second,
+	PublishGrace:    100 * time.Millisecond,
+	MinScheduleLead: time.Second,
+}
+
+// bundle is one test's mediaflow: a real Redis, the sandbox, a worker and
+// the Go client, plus a media root holding sample files.
+type bundle struct {
+	t        *testing.T
+	redis    *redistest.Redis
+	sb       *sandbox.Running
+	api      *swonkie.Client
+	sources  *source.Opener
+	client   *Client
+	worker   *Worker
+	metrics  *metrics.Metrics
+	root     string
+	profiles []string // healthy profile ids
+	expired  string   // a profile whose connection expired
+	logs     *syncBuffer
+	timing   Timing
+}
+
+type setupConfig struct {
+	sandbox     sandbox.Options
+	timing      Timing
+	concurrency int
+	sweep       string
+	noWorker    bool
+	apiKey      string // overrides the key the worker sends
+}
+
+// setup starts everything for one test; options adjust the defaults.
+func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
+	t.Helper()
+	cfg := setupConfig{
+		sandbox: sandbox.Options{
+			APIID: "test-app-id-4d1f", APIKey: "test-secret-key-9c2e7b", Seed: 7,
+			ProcessingDelay: 300 * time.Millisecond, PublishDelay: 300 * time.Millisecond,
+		},
+		timing:      testTiming,
+		concurrency: 10,
+		sweep:       "off",
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b := &bundle{t: t, redis: redistest.New(t), logs: &syncBuffer{}, timing: cfg.timing.withDefaults()}
+	b.sb = sandbox.Start(t, cfg.sandbox)
+	b.metrics = metrics.New(metrics.Options{Version: "test"})
+	key := cfg.sandbox.APIKey
+	if cfg.apiKey != "" {
+		key = cfg.apiKey
+	}
+	var err error
+	b.api, err = NewAPIClient(swonkie.Config{BaseURL: b.sb.BaseURL, APIID: cfg.sandbox.APIID, APIKey: key, RateLimit: 1000, Burst: 100}, b.metrics, cfg.concurrency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.root = t.TempDir()
+	b.writeImage("a.png", 1)
+	b.writeImage("b.png", 2)
+	b.writeImage("c.png", 3)
+	if err := os.WriteFile(filepath.Join(b.root, "notes.txt"), []byte("just some text, not an image\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.sources, err = source.New(source.Config{Root: b.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.client = NewClient(b.redis.Client, WithSourceCheck(b.sources.Check, source.Supported), WithTiming(cfg.timing))
+	t.Cleanup(func() { _ = b.client.Close() })
+	for _, p := range b.sb.Server.Profiles() {
+		if p.StatusLevel == swonkie.StatusOK {
+			b.profiles = append(b.profiles, p.ID)
+		} else {
+			b.expired = p.ID
+		}
+	}
+	if !cfg.noWorker {
+		b.worker = b.startWorker(cfg)
+	}
+	return b
+}
+
+func (b *bundle) startWorker(cfg setupConfig) *Worker {
+	b.t.Helper()
+	w, err := NewWorker(WorkerConfig{
+		Redis:                b.redis.Client,
+		API:                  b.api,
+		Sources:              b.sources,
+		Metrics:              b.metrics,
+		Logger:               zerolog.New(b.logs).Level(zerolog.DebugLevel).With().Timestamp().Logger(),
+		Concurrency:          cfg.concurrency,
+		PollInterval:         20 * time.Millisecond,
+		DelayedCheckInterval: 100 * time.Millisecond,
+		ShutdownTimeout:      5 * time.Second,
+		StatsInterval:        200 * time.Millisecond,
+		SweepSchedule:        cfg.sweep,
+		Timing:               cfg.timing,
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(w.Shutdown)
+	return w
+}
+
+// writeImage writes a small, valid PNG whose pixels differ by seed.
+func (b *bundle) writeImage(name string, seed int) {
+	b.t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 32, 24))
+	for y := range 24 {
+		for x := range 32 {
+			img.Set(x, y, color.RGBA{uint8(x * 8 * seed), uint8(y * 10), uint8(seed * 60), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.root, name), buf.Bytes(), 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// request is a valid request for one or more sample files.
+func (b *bundle) request(action Action, files ...string) Request {
+	r := Request{
+		Post:   &PostSpec{ProfileIDs: b.profiles[:2], Caption: "hello from " + b.t.Name()},
+		Action: action,
+	}
+	for _, f := range files {
+		r.Media = append(r.Media, MediaSource{Source: f})
+	}
+	if action == ActionSchedule {
+		at := time.Now().Add(3 * time.Second)
+		r.Post.PublishAt = &at
+	}
+	return r
+}
+
+func (b *bundle) publish(req Request) *Record {
+	b.t.Helper()
+	rec, _, err := b.client.Publish(context.Background(), req)
+	if err != nil {
+		b.t.Fatalf("publish: %v", err)
+	}
+	return rec
+}
+
+// wait waits for a pipeline to end and returns its final record.
+func (b *bundle) wait(id string) *Record {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rec, err := b.client.Wait(ctx, id, 50*time.Millisecond, nil)
+	if err != nil {
+		b.t.Fatalf("wait for pipeline %s: %v (last record: %s)", id, err, dump(rec))
+	}
+	return rec
+}
+
+// waitFor polls cond until it holds.
+func (b *bundle) waitFor(what string, cond func() bool) {
+	b.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// assertClean checks invariant 3 from the sandbox's side: nothing the
+// worker created is left unless a published post uses it or its create
+// reply was lost; and no post was made twice.
+func (b *bundle) assertClean() {
+	b.t.Helper()
+	st := b.sb.Server.Stats()
+	for _, id := range st.Media.Orphaned {
+		if !slices.Contains(st.Media.LostCreates, id) {
+			info, _ := b.sb.Server.Media(id)
+			b.t.Errorf("orphaned media %s: %+v", id, info)
+		}
+	}
+	if n := st.Posts.DuplicatePosts(); n != 0 {
+		b.t.Errorf("%d duplicate posts: %v", n, st.Posts.Duplicates)
+	}
+	if len(st.Violations) > 0 {
+		b.t.Errorf("client violations: %+v", st.Violations)
+	}
+}
+
+// assertDeleted checks that every media the record knows of is deleted
+// on the sandbox.
+func (b *bundle) assertDeleted(rec *Record) {
+	b.t.Helper()
+	for i, m := range rec.Media {
+		if m.MediaID == "" {
+			continue
+		}
+		info, ok := b.sb.Server.Media(m.MediaID)
+		if !ok || info.State != sandbox.StateDeleted || !m.Deleted {
+			b.t.Errorf("media %d (%s): record deleted=%v, sandbox %+v", i, m.MediaID, m.Deleted, info)
+		}
+	}
+	for _, s := range rec.StaleMedia {
+		info, _ := b.sb.Server.Media(s.MediaID)
+		if info.State != sandbox.StateDeleted || !s.Deleted {
+			b.t.Errorf("stale media %s: record deleted=%v, sandbox state %s", s.MediaID, s.Deleted, info.State)
+		}
+	}
+}
+
+func dump(r *Record) string {
+	if r == nil {
+		return "<nil>"
+	}
+	var b strings.Builder
+	b.WriteString(string(r.State) + "/" + string(r.Step))
+	if r.Error != nil {
+		b.WriteString(" error=" + r.Error.Message)
+	}
+	for _, e := range r.History {
+		b.WriteString("\n  " + e.At.Format("15:04:05.000") + " " + string(e.Step) + " " + e.Outcome + " " + e.Message)
+	}
+	return b.String()
+}
+
+// syncBuffer collects log lines from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
