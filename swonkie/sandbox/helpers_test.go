@@ -276,3 +276,5 @@ func (e *env) advance(d time.Duration) { e.r.Advance(e.t, d) }
 func esc(id string) string { return url.PathEscape(id) }
 
 func ptr[T any](v T) *T { return &v }
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
