@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -328,5 +329,28 @@ func TestNewRejectsBadAllowedHosts(t *testing.T) {
 		if _, err := New(Config{AllowedHosts: []string{entry}}); err != nil {
 			t.Errorf("New refused ALLOWED_SOURCE_HOSTS entry %q: %v", entry, err)
 		}
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	t.Parallel()
+	o := mustNew(t, Config{})
+	if o.maxRedirects != 5 || o.maxSpool != 2<<30 || o.timeout != 30*time.Second || o.spoolDir != os.TempDir() {
+		t.Errorf("defaults: redirects %d, spool %d, timeout %v, dir %q", o.maxRedirects, o.maxSpool, o.timeout, o.spoolDir)
+	}
+	tr, ok := o.client.Transport.(*http.Transport)
+	if !ok {
+		t.Fatalf("transport is %T", o.client.Transport)
+	}
+	// HTTP_PROXY would send every request to a proxy that dials for us,
+	// past the guard.
+	if tr.Proxy != nil {
+		t.Error("the guarded transport takes its proxy from the environment")
+	}
+	if tr.DialContext == nil || tr.DialTLSContext != nil {
+		t.Error("the guarded transport has a dial path that skips the guard")
+	}
+	if o := mustNew(t, Config{MaxRedirects: -1}); o.maxRedirects != 0 {
+		t.Errorf("MaxRedirects -1 gives %d, want 0", o.maxRedirects)
 	}
 }

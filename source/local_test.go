@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -281,4 +283,49 @@ func readAllNoFail(m *Media) ([]byte, error) {
 	var b bytes.Buffer
 	_, err := b.ReadFrom(m)
 	return b.Bytes(), err
+}
+
+// TestLocalFileChangesWhileOpen: Size is what the upload URL is promised, so
+// Read must deliver exactly that many bytes even when the file grows or
+// shrinks underneath it.
+func TestLocalFileChangesWhileOpen(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	png := pngFile(t)
+	o := mustNew(t, Config{Root: root})
+	p := filepath.Join(root, "live.png")
+
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := o.Open(context.Background(), "live.png", Hint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(bytes.Repeat([]byte("more"), 1000))
+	f.Close()
+	if got := readAll(t, m); !bytes.Equal(got, png) {
+		t.Errorf("grown file: read %d bytes, want the %d promised", len(got), len(png))
+	}
+	m.Close()
+
+	m, err = o.Open(context.Background(), "live.png", Hint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := os.Truncate(p, 10); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAllNoFail(m)
+	if len(got) != 10 || !errors.Is(err, io.ErrUnexpectedEOF) || IsPermanent(err) {
+		t.Fatalf("shrunk file: read %d bytes, %v; want 10 bytes and a transient unexpected EOF", len(got), err)
+	}
+	if e := asError(t, err); e.Op != "read" || !strings.Contains(err.Error(), "ended after 10 of") {
+		t.Errorf("error %q", err)
+	}
 }
