@@ -12,6 +12,7 @@ import (
 // memory would break the bounded-memory invariant, so it goes to disk.
 type spoolFile struct {
 	*os.File
+	unlinked bool
 }
 
 // spool copies r into a new file in SpoolDir, refusing more than limit bytes,
@@ -21,7 +22,11 @@ func (o *Opener) spool(r io.Reader, limit int64) (*spoolFile, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("create spool file: %w", err)
 	}
-	s := &spoolFile{f}
+	s := &spoolFile{File: f}
+	// Where the system allows it (Unix), the name goes at once and the open
+	// descriptor keeps the data: a worker killed mid-upload then leaves no
+	// multi-gigabyte file behind. Elsewhere Close removes it.
+	s.unlinked = os.Remove(f.Name()) == nil
 	n, err := io.Copy(f, io.LimitReader(r, limit+1))
 	switch {
 	case err != nil:
@@ -45,5 +50,9 @@ func (o *Opener) spool(r io.Reader, limit int64) (*spoolFile, int64, error) {
 // discard closes and removes the spool file; it is Media.Close for spooled
 // sources.
 func (s *spoolFile) discard() error {
-	return errors.Join(s.Close(), os.Remove(s.Name()))
+	err := s.Close()
+	if !s.unlinked {
+		err = errors.Join(err, os.Remove(s.Name()))
+	}
+	return err
 }
