@@ -55,6 +55,9 @@ type Payload struct {
 	Reason string `json:"reason,omitempty"`
 	// Slot is the sweep's time slot.
 	Slot string `json:"slot,omitempty"`
+	// Resume counts hand-overs of a step to a fresh task (a 429 on the
+	// last attempt allowed), so each copy has its own task id.
+	Resume int `json:"resume,omitempty"`
 }
 
 func decodePayload(t *asynq.Task) (Payload, error) {
@@ -87,6 +90,9 @@ func taskID(typ string, p Payload) string {
 		id += ":" + p.Reason + ":" + strconv.Itoa(p.Poll)
 	case TypeCleanupSweep:
 		id = "mf:sweep:" + p.Slot
+	}
+	if p.Resume > 0 {
+		id += ":r" + strconv.Itoa(p.Resume)
 	}
 	return id
 }

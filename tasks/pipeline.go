@@ -82,7 +82,7 @@ func (p *pipeline) handler(step Step, fn stepFunc) asynq.HandlerFunc {
 		}
 		err = fn(ctx, rec, pl, log)
 		if err != nil {
-			err = p.failed(ctx, rec, step, pl, err, log)
+			err = p.failed(ctx, t.Type(), rec, step, pl, err, log)
 		}
 		// A write that raced a cancel or a failure may have added something
 		// to clean up after the cleanup already ran: hand it over again.
@@ -98,13 +98,27 @@ func (p *pipeline) handler(step Step, fn stepFunc) asynq.HandlerFunc {
 // failed records a step's error on the pipeline and decides what asynq
 // does next. Permanent errors and the last allowed attempt fail the
 // pipeline (and start compensation); others are retried.
-func (p *pipeline) failed(ctx context.Context, rec *Record, step Step, pl Payload, stepErr error, log zerolog.Logger) error {
+func (p *pipeline) failed(ctx context.Context, typ string, rec *Record, step Step, pl Payload, stepErr error, log zerolog.Logger) error {
 	if errors.Is(stepErr, errRestart) {
 		log.Info().Msg("restarting the step with a fresh media entry")
 		return stepErr
 	}
 	retry, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if IsRateLimited(stepErr) && retry >= maxRetry {
+		// asynq archives a task whose retries are used up before it asks
+		// IsFailure, so a 429 on the last allowed attempt would end the
+		// step. A 429 is not the step's failure: hand the step to a fresh
+		// task that waits what the server asked.
+		next := pl
+		next.Resume++
+		wait, _ := swonkie.RetryAfter(stepErr)
+		if err := p.enqueue(ctx, typ, next, asynq.ProcessIn(wait+time.Second)); err != nil {
+			return err
+		}
+		log.Info().Err(stepErr).Msg("rate limited on the last allowed attempt; handed to a fresh task")
+		return fmt.Errorf("%w: %w", stepErr, asynq.RevokeTask)
+	}
 	perm := IsPermanent(stepErr)
 	final := perm || (!IsRateLimited(stepErr) && retry >= maxRetry)
 	now := p.now().UTC()
@@ -130,9 +144,7 @@ func (p *pipeline) failed(ctx context.Context, rec *Record, step Step, pl Payloa
 			r.State = StateFailed
 			r.Step = step
 			r.FinishedAt = &now
-			if r.owesCleanup() {
-				r.Cleanup = "pending"
-			}
+			r.settleCleanup()
 		}
 		r.note(now, step, item, outcome, msg)
 		return nil

@@ -251,6 +251,18 @@ func (r *Record) markLeftBehind(id string) {
 	}
 }
 
+// settleCleanup sets Cleanup from what is still owed: "pending", or "done"
+// once a finished (or publishing) pipeline owes nothing. "kept" stays.
+func (r *Record) settleCleanup() {
+	switch {
+	case r.Cleanup == "kept":
+	case r.owesCleanup():
+		r.Cleanup = "pending"
+	case r.Cleanup != "" || r.State.Terminal():
+		r.Cleanup = "done"
+	}
+}
+
 // finish moves the record to a terminal state.
 func (r *Record) finish(state State, now time.Time) {
 	r.State = state

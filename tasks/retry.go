@@ -14,9 +14,10 @@ import (
 // once; anything else backs off exponentially with jitter.
 func (t Timing) retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	if d, ok := swonkie.RetryAfter(err); ok {
-		// A little jitter so every throttled step does not come back in the
-		// same instant.
-		return d + rand.N(t.RetryBase)
+		// asynq keeps retry times in whole seconds, rounded down: one more
+		// second makes sure we never come back before the server said,
+		// and a little jitter keeps throttled steps from returning at once.
+		return d + time.Second + rand.N(t.RetryBase)
 	}
 	if errors.Is(err, errRestart) || errors.Is(err, asynq.ErrLeaseExpired) {
 		return 0

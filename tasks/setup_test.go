@@ -53,6 +53,7 @@ type bundle struct {
 	expired  string   // a profile whose connection expired
 	logs     *syncBuffer
 	timing   Timing
+	sbOpts   sandbox.Options
 }
 
 type setupConfig struct {
@@ -79,7 +80,7 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	b := &bundle{t: t, redis: redistest.New(t), logs: &syncBuffer{}, timing: cfg.timing.withDefaults()}
+	b := &bundle{t: t, redis: redistest.New(t), logs: &syncBuffer{}, timing: cfg.timing.withDefaults(), sbOpts: cfg.sandbox}
 	b.sb = sandbox.Start(t, cfg.sandbox)
 	b.metrics = metrics.New(metrics.Options{Version: "test"})
 	key := cfg.sandbox.APIKey
@@ -198,13 +199,20 @@ func (b *bundle) wait(id string) *Record {
 	return rec
 }
 
-// waitFor polls cond until it holds.
-func (b *bundle) waitFor(what string, cond func() bool) {
+// waitRecord polls a pipeline's record until cond holds and returns it.
+func (b *bundle) waitRecord(id, what string, cond func(*Record) bool) *Record {
 	b.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rec, err := b.client.Get(context.Background(), id)
+		if err != nil {
+			b.t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if cond(rec) {
+			return rec
+		}
 		if time.Now().After(deadline) {
-			b.t.Fatalf("timed out waiting for %s", what)
+			b.t.Fatalf("timed out waiting for %s: %s", what, dump(rec))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -282,4 +290,46 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+// newAPIClient points a client with the test's credentials at base.
+func (b *bundle) newAPIClient(base string) *swonkie.Client {
+	b.t.Helper()
+	o := b.sbOpts
+	c, err := NewAPIClient(swonkie.Config{BaseURL: base, APIID: o.APIID, APIKey: o.APIKey, RateLimit: 1000, Burst: 100}, b.metrics, 10)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return c
+}
+
+// metricValue reads one series from the bundle's registry (0 when absent).
+func (b *bundle) metricValue(name string, labels map[string]string) float64 {
+	b.t.Helper()
+	families, err := b.metrics.Registry().Gather()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return 0
 }

@@ -68,8 +68,9 @@ func (p *pipeline) cleanup(ctx context.Context, rec *Record, pl Payload, log zer
 			if deleteErr == nil && settle(r, now) {
 				changed = true
 			}
-			if !r.owesCleanup() && r.Cleanup == "pending" {
-				r.Cleanup = "done"
+			before := r.Cleanup
+			r.settleCleanup()
+			if r.Cleanup != before {
 				changed = true
 			}
 			if !changed {
@@ -78,8 +79,9 @@ func (p *pipeline) cleanup(ctx context.Context, rec *Record, pl Payload, log zer
 			r.Attempts++
 			return nil
 		})
+		// A sweep's retry cleans for the record's own reason.
 		reason := pl.Reason
-		if reason == "" {
+		if reason == "" || reason == "sweep" {
 			reason = cleanupReason(rec)
 		}
 		for range deleted {

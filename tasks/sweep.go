@@ -153,9 +153,7 @@ func (p *pipeline) sweepOne(ctx context.Context, res *SweepResult, rec *Record, 
 		failedNow = true
 		r.Error = &StepError{Step: r.Step, Message: msg, Permanent: true, At: now.UTC()}
 		r.finish(StateFailed, now.UTC())
-		if r.owesCleanup() {
-			r.Cleanup = "pending"
-		}
+		r.settleCleanup()
 		r.note(now.UTC(), r.Step, nil, "failed", msg)
 		return nil
 	})
