@@ -193,6 +193,9 @@ func TestNewRoot(t *testing.T) {
 	if _, err := New(Config{Root: outside}); err == nil {
 		t.Error("New accepted a file as MEDIA_ROOT")
 	}
+	if _, err := New(Config{SpoolDir: filepath.Join(root, "missing")}); err == nil {
+		t.Error("New accepted a missing SpoolDir")
+	}
 }
 
 // TestLocalSwapRace swaps a file and a directory for symbolic links that

@@ -29,14 +29,17 @@ type Config struct {
 	// negative value follows none.
 	MaxRedirects int
 	// SpoolDir receives sources that arrive without a length. "" means
-	// os.TempDir().
+	// os.TempDir(). Spool files are unlinked as soon as they are created, so
+	// they use space in SpoolDir without showing up in it.
 	SpoolDir string
 	// MaxSpoolBytes caps a source without a length. 0 means 2 GiB.
 	MaxSpoolBytes int64
 	// Timeout bounds an HTTP source from the first dial to the final
-	// response's headers, redirects included. 0 means 30s. Streaming the body
-	// is bounded by the caller's context only, since a large video on a slow
-	// link may legitimately take longer than any fixed limit.
+	// response's headers, redirects included, and the first few KiB of body
+	// read to recognise the content. 0 means 30s. Streaming the rest of the
+	// body (and spooling it) is bounded by the caller's context only, since a
+	// large video on a slow link may legitimately take longer than any fixed
+	// limit.
 	Timeout time.Duration
 	// Transport replaces the guarded transport. For tests only: a Transport
 	// set here bypasses the address guard.
@@ -82,6 +85,9 @@ func New(cfg Config) (*Opener, error) {
 	}
 	if o.spoolDir == "" {
 		o.spoolDir = os.TempDir()
+	}
+	if fi, err := os.Stat(o.spoolDir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("source: spool directory %s is not a usable directory", o.spoolDir)
 	}
 	if o.maxSpool <= 0 {
 		o.maxSpool = defaultMaxSpoolBytes
@@ -166,9 +172,10 @@ func (o *Opener) Check(src string) error {
 }
 
 // Open opens src for streaming. The Media it returns always has a known
-// Size: an HTTP response without Content-Length is spooled to a file in
-// SpoolDir, capped by MaxSpoolBytes, which Close removes. The caller must
-// Close the Media. Errors are *Error.
+// Size: an HTTP response without Content-Length is first spooled to a file
+// in SpoolDir, capped by MaxSpoolBytes, which is gone once the Media is
+// closed. The caller must Close the Media. Errors are *Error; the content
+// type is not judged here (see Supported), but an empty source is refused.
 func (o *Opener) Open(ctx context.Context, src string, want Hint) (*Media, error) {
 	t, err := o.parse(src)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -96,13 +97,27 @@ func (o *Opener) openRemote(parent context.Context, src string, t *urlTarget, wa
 	fail := func(err error) (*Media, error) { return nil, newError("open", src, err) }
 
 	// ctx outlives this call: it bounds the body too, and Media.Close
-	// cancels it. The timer bounds only the wait for response headers.
+	// cancels it. The timer bounds the wait for the response headers and the
+	// few bytes sniffed from the body, so that a server which stalls cannot
+	// hold Open; it is stopped before the stream is handed over.
 	ctx, cancel := context.WithCancel(parent)
-	timer := time.AfterFunc(o.timeout, cancel)
+	var fired atomic.Bool
+	timer := time.AfterFunc(o.timeout, func() {
+		fired.Store(true)
+		cancel()
+	})
+	abort := func(err error) (*Media, error) {
+		timer.Stop()
+		cancel()
+		if fired.Load() && parent.Err() == nil {
+			err = fmt.Errorf("no response within %s: %w", o.timeout, context.DeadlineExceeded)
+		}
+		return fail(err)
+	}
+
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.raw, nil)
 	if err != nil {
-		cancel()
-		return fail(failf(errBadSource, nil, "malformed URL: %s", urlErrText(err)))
+		return abort(failf(errBadSource, nil, "malformed URL: %s", urlErrText(err)))
 	}
 	// Ask for the bytes as stored: a compressed answer would be uploaded
 	// compressed, under the wrong length.
@@ -110,19 +125,8 @@ func (o *Opener) openRemote(parent context.Context, src string, t *urlTarget, wa
 	req.Header.Set("User-Agent", "mediaflow-source/1")
 
 	resp, err := o.client.Do(req)
-	if !timer.Stop() {
-		if err == nil {
-			resp.Body.Close()
-		}
-		cancel()
-		if parent.Err() != nil {
-			return fail(parent.Err())
-		}
-		return fail(fmt.Errorf("no response within %s: %w", o.timeout, context.DeadlineExceeded))
-	}
 	if err != nil {
-		cancel()
-		return fail(transportError(err))
+		return abort(transportError(err))
 	}
 	closeBody := func() error {
 		err := resp.Body.Close()
@@ -130,11 +134,10 @@ func (o *Opener) openRemote(parent context.Context, src string, t *urlTarget, wa
 		return err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		// Read a little so the connection can be reused; an error page is
-		// small, and a huge one is not worth waiting for.
-		io.CopyN(io.Discard, resp.Body, 4<<10)
-		closeBody()
-		return fail(statusError(resp.StatusCode))
+		// The error page is not drained: a slow one would hold Open, and one
+		// lost keep-alive connection per failure is cheap.
+		resp.Body.Close()
+		return abort(statusError(resp.StatusCode))
 	}
 
 	// After redirects the final URL usually names the file ("/download?id=7"
@@ -152,6 +155,12 @@ func (o *Opener) openRemote(parent context.Context, src string, t *urlTarget, wa
 	header := resp.Header.Get("Content-Type")
 
 	if resp.ContentLength < 0 {
+		// Spooling reads the whole body: that is streaming, bounded by the
+		// caller's context alone.
+		if !timer.Stop() {
+			resp.Body.Close()
+			return abort(context.Canceled)
+		}
 		f, size, err := o.spool(resp.Body, o.maxSpool)
 		closeBody()
 		if err != nil {
@@ -167,14 +176,18 @@ func (o *Opener) openRemote(parent context.Context, src string, t *urlTarget, wa
 	}
 
 	if resp.ContentLength == 0 {
-		closeBody()
-		return fail(failf(errEmpty, nil, "response body is empty"))
+		resp.Body.Close()
+		return abort(failf(errEmpty, nil, "response body is empty"))
 	}
 	// Peek at the head and put it back in front of the rest of the body.
 	head := make([]byte, min(sniffLen, resp.ContentLength))
-	if _, err := io.ReadFull(resp.Body, head); err != nil {
-		closeBody()
-		return fail(fmt.Errorf("read response body: %w", err))
+	_, err = io.ReadFull(resp.Body, head)
+	if !timer.Stop() || err != nil {
+		resp.Body.Close()
+		if err == nil {
+			err = context.Canceled
+		}
+		return abort(fmt.Errorf("read response body: %w", err))
 	}
 	r := io.MultiReader(bytes.NewReader(head), resp.Body)
 	return newMedia(src, name, detectType(want.ContentType, head, header), resp.ContentLength, r, closeBody), nil

@@ -139,36 +139,50 @@ func TestHeaderTimeout(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	srv, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/stall" {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
+	stall := func(r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
 		}
-		// Headers at once, then a body slower than Timeout: the timeout must
-		// not cut a stream that is making progress.
-		w.Header().Set("Content-Length", "30")
+	}
+	head := make([]byte, sniffLen+100)
+	mux := http.NewServeMux()
+	srv, _ := serve(t, mux)
+	mux.HandleFunc("/stall-headers", func(w http.ResponseWriter, r *http.Request) { stall(r) })
+	mux.HandleFunc("/stall-body", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
 		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		stall(r)
+	})
+	mux.HandleFunc("/slow-body", func(w http.ResponseWriter, r *http.Request) {
+		// The head at once, then a tail slower than Timeout: the timeout
+		// must not cut a stream that is making progress.
+		w.Header().Set("Content-Length", strconv.Itoa(len(head)+30))
+		w.Write(head)
 		for range 3 {
-			w.Write(bytes.Repeat([]byte("x"), 10))
 			w.(http.Flusher).Flush()
 			time.Sleep(150 * time.Millisecond)
+			w.Write(bytes.Repeat([]byte("x"), 10))
 		}
-	}))
+	})
 	o := mustNew(t, Config{AllowedHosts: loopback, Timeout: 200 * time.Millisecond})
 
-	start := time.Now()
-	_, err := o.Open(context.Background(), srv.URL+"/stall", Hint{})
-	if err == nil || IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Open(stall) = %v; want a transient timeout", err)
-	}
-	if !strings.Contains(err.Error(), "no response within 200ms") {
-		t.Errorf("error %q does not say what timed out", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Open took %v with a 200ms timeout", d)
+	for _, path := range []string{"/stall-headers", "/stall-body"} {
+		start := time.Now()
+		// The caller's deadline is a safety net; the 200ms Timeout must win.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := o.Open(ctx, srv.URL+path, Hint{})
+		cancel()
+		if err == nil || IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Open(%s) = %v; want a transient timeout", path, err)
+		}
+		if !strings.Contains(err.Error(), "no response within 200ms") {
+			t.Errorf("Open(%s): error %q does not say what timed out", path, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Open(%s) took %v with a 200ms timeout", path, d)
+		}
 	}
 
 	m, err := o.Open(context.Background(), srv.URL+"/slow-body", Hint{})
@@ -176,8 +190,8 @@ func TestHeaderTimeout(t *testing.T) {
 		t.Fatalf("Open(slow-body): %v", err)
 	}
 	defer m.Close()
-	if got := readAll(t, m); len(got) != 30 {
-		t.Fatalf("read %d bytes, want 30", len(got))
+	if got := readAll(t, m); len(got) != len(head)+30 {
+		t.Fatalf("read %d bytes, want %d", len(got), len(head)+30)
 	}
 }
 
