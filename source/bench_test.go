@@ -20,6 +20,16 @@ import (
 // growth of the live heap over the stream (peak-heap-B). Bounded memory
 // (design invariant 6) shows as peak-heap-B staying flat while the size
 // grows 256-fold.
+//
+// go test -run '^$' -bench OpenStream -benchtime=3x ./source/ (2 vCPU VM, Go 1.26):
+//
+//	size     mode     MB/s   peak-heap-B   B/op
+//	1 MiB    length    414        28 072   33 834
+//	1 MiB    spooled   287        82 408   59 138
+//	16 MiB   length    785        49 336   29 088
+//	16 MiB   spooled   611        56 840   63 837
+//	256 MiB  length   1206        16 688   31 648
+//	256 MiB  spooled   404        64 512   95 346
 func BenchmarkOpenStream(b *testing.B) {
 	for _, size := range []int64{1 << 20, 16 << 20, 256 << 20} {
 		for _, spooled := range []bool{false, true} {
