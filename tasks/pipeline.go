@@ -145,6 +145,9 @@ func (p *pipeline) failed(ctx context.Context, typ string, rec *Record, step Ste
 			r.Step = step
 			r.FinishedAt = &now
 			r.settleCleanup()
+		case final:
+			// A cleanup that gave up stays owed: the sweep enqueues it again.
+			outcome = "failed"
 		}
 		r.note(now, step, item, outcome, msg)
 		return nil
@@ -300,8 +303,7 @@ func (p *pipeline) markReady(ctx context.Context, rec *Record, i int) error {
 		if it.ConfirmedAt == nil {
 			it.ConfirmedAt = &now
 		}
-		r.Attempts++
-		r.Error = nil
+		r.progressed()
 		r.note(now, StepAwait, &i, "ok", "media "+it.MediaID+" is ready")
 		if r.allReady() {
 			p.start(r, StepAttach)

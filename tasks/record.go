@@ -251,6 +251,15 @@ func (r *Record) markLeftBehind(id string) {
 	}
 }
 
+// progressed counts a step's successful run; a running pipeline's last
+// error is then history. A pipeline that failed meanwhile keeps its error.
+func (r *Record) progressed() {
+	r.Attempts++
+	if !r.State.Terminal() {
+		r.Error = nil
+	}
+}
+
 // settleCleanup sets Cleanup from what is still owed: "pending", or "done"
 // once a finished (or publishing) pipeline owes nothing. "kept" stays.
 func (r *Record) settleCleanup() {

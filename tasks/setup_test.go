@@ -62,7 +62,8 @@ type setupConfig struct {
 	concurrency int
 	sweep       string
 	noWorker    bool
-	apiKey      string // overrides the key the worker sends
+	apiKey      string   // overrides the key the worker sends
+	allowHosts  []string // media source hosts allowed past the address guard
 }
 
 // setup starts everything for one test; options adjust the defaults.
@@ -99,7 +100,7 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 	if err := os.WriteFile(filepath.Join(b.root, "notes.txt"), []byte("just some text, not an image\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b.sources, err = source.New(source.Config{Root: b.root})
+	b.sources, err = source.New(source.Config{Root: b.root, AllowedHosts: cfg.allowHosts})
 	if err != nil {
 		t.Fatal(err)
 	}

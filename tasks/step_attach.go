@@ -41,6 +41,9 @@ func (p *pipeline) attach(ctx context.Context, rec *Record, _ Payload, log zerol
 		if err != nil {
 			return err
 		}
+		if rec.State.Terminal() || rec.CancelRequested {
+			return nil // cancelled meanwhile: the cleanup withdraws the post
+		}
 	}
 	return p.stage(ctx, rec, post, log)
 }
@@ -257,8 +260,7 @@ func (p *pipeline) staged(ctx context.Context, rec *Record, post *swonkie.Post, 
 				r.PostPublishAt = &t
 			}
 		}
-		r.Attempts++
-		r.Error = nil
+		r.progressed()
 		r.note(now, StepAttach, nil, "ok", msg)
 		if r.Request.Action == ActionDraft {
 			r.Cleanup = "kept"

@@ -64,10 +64,10 @@ func (p *pipeline) confirm(ctx context.Context, rec *Record, pl Payload, log zer
 		if it.MediaID != id || it.Status.rank() >= ItemConfirmed.rank() {
 			return errNoChange
 		}
-		p.start(r, StepConfirm)
+		// Confirmed means processing: the item is now in the await step.
+		p.start(r, StepAwait)
 		it.Status, it.ConfirmedAt = ItemConfirmed, &now
-		r.Attempts++
-		r.Error = nil
+		r.progressed()
 		r.note(now, StepConfirm, &i, "ok", "confirmed media "+id)
 		return nil
 	})

@@ -32,12 +32,10 @@ func (p *pipeline) upload(ctx context.Context, rec *Record, pl Payload, log zero
 	}
 	if rec.Media[i].MediaID != "" {
 		// An earlier attempt created this entry and lost its upload URL.
-		ok, err := p.abandon(ctx, rec, i, "upload did not finish in the attempt that created it", log)
-		if err != nil {
+		// That attempt failed and was counted against the retry budget, so
+		// the generation cap does not apply here.
+		if _, err := p.abandon(ctx, rec, i, "upload did not finish in the attempt that created it", log); err != nil {
 			return err
-		}
-		if !ok {
-			return permanentf("upload media item %d: gave up after %d fresh media entries", i, rec.Media[i].Generation)
 		}
 	}
 
@@ -75,6 +73,11 @@ func (p *pipeline) upload(ctx context.Context, rec *Record, pl Payload, log zero
 		return wrap(err, "record media %s of item %d", created.MediaID, i)
 	}
 	log = log.With().Str("media_id", created.MediaID).Int("item", i).Logger()
+	if rec.State.Terminal() || rec.CancelRequested {
+		// The pipeline ended while we created this media; the cleanup the
+		// handler enqueues deletes it.
+		return nil
+	}
 
 	if late := p.now().Sub(createdAt); late > p.timing.UploadWindow-p.timing.UploadMargin {
 		if _, err := p.abandon(ctx, rec, i, fmt.Sprintf("upload would start %s after create, past the upload window", late.Round(1e9)), log); err != nil {
@@ -111,8 +114,7 @@ func (p *pipeline) upload(ctx context.Context, rec *Record, pl Payload, log zero
 			return errNoChange
 		}
 		it.Status, it.Bytes = ItemUploaded, counted.n
-		r.Attempts++
-		r.Error = nil
+		r.progressed()
 		r.note(now, StepUpload, &i, "ok", fmt.Sprintf("uploaded %d bytes to media %s", counted.n, created.MediaID))
 		return nil
 	})

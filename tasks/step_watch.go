@@ -40,8 +40,7 @@ func (p *pipeline) watch(ctx context.Context, rec *Record, pl Payload, log zerol
 			p.start(r, StepPublish)
 			r.PublishedAt = &now
 			r.PostStage = string(post.Stage)
-			r.Attempts++
-			r.Error = nil
+			r.progressed()
 			r.note(now, StepPublish, nil, "ok", "post "+r.PostID+" is published")
 			if r.Request.Cleanup == CleanupNever || len(r.liveMedia()) == 0 {
 				r.Cleanup = "kept"

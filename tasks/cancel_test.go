@@ -1,0 +1,112 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mediaflow/mediaflow/swonkie"
+	"github.com/mediaflow/mediaflow/swonkie/sandbox"
+)
+
+func TestCancelScheduledPipelineWithdrawsEverything(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	req := b.request(ActionSchedule, "a.png", "b.png")
+	at := time.Now().Add(time.Hour)
+	req.Post.PublishAt = &at
+	rec := b.publish(req)
+	rec = b.waitRecord(rec.ID, "the post to be scheduled", func(r *Record) bool { return r.Staged })
+	if rec.PostStage != string(swonkie.StageScheduled) {
+		t.Fatalf("post stage %q", rec.PostStage)
+	}
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.wait(rec.ID)
+	if rec.State != StateCancelled || !rec.PostWithdrawn || rec.Cleanup != "done" {
+		t.Fatalf("ended %s", dump(rec))
+	}
+	if post, _ := b.sb.Server.Post(rec.PostID); !post.Deleted {
+		t.Fatalf("post %s still exists: %+v", rec.PostID, post.Post.Stage)
+	}
+	b.assertDeleted(rec)
+	b.assertClean()
+	if _, err := b.client.Cancel(context.Background(), rec.ID); !errors.Is(err, ErrFinished) {
+		t.Fatalf("cancel twice: %v", err)
+	}
+}
+
+func TestCancelBeforeAnyStepCreatesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	rec := b.publish(b.request(ActionPublishNow, "a.png"))
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.worker = b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: testTiming})
+	rec = b.wait(rec.ID)
+	if rec.State != StateCancelled {
+		t.Fatalf("ended %s", dump(rec))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if st := b.sb.Server.Stats(); st.Media.Created != 0 || st.Posts.Created != 0 {
+		t.Fatalf("a cancelled pipeline created %d media and %d posts", st.Media.Created, st.Posts.Created)
+	}
+}
+
+func TestCancelComesTooLateOncePublished(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	rec := b.publish(b.request(ActionPublishNow, "a.png"))
+	// Make the record look published, as if the cleanup had not run yet.
+	err := b.client.store.update(context.Background(), rec, func(r *Record) error {
+		now := time.Now()
+		r.State, r.PublishedAt = StateRunning, &now
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.client.Cancel(context.Background(), rec.ID); !errors.Is(err, ErrAlreadyPublished) {
+		t.Fatalf("cancel after publication: %v", err)
+	}
+	if _, err := b.client.Cancel(context.Background(), "00000000-0000-0000-0000-000000000000"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("cancel unknown: %v", err)
+	}
+}
+
+// Cancelling a pipeline that added media to the caller's post takes only
+// our media off, unschedules what we scheduled, and leaves the post.
+func TestCancelOnCallersPostTakesOnlyOurMediaOff(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
+	at := time.Now().Add(time.Hour)
+	if _, err := b.api.UpdatePost(context.Background(), own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(at)}); err != nil {
+		t.Fatal(err)
+	}
+	req := b.request(ActionSchedule, "b.png")
+	req.Post, req.PostID = nil, own.PostID
+	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.wait(rec.ID)
+	if rec.State != StateCancelled {
+		t.Fatalf("ended %s", dump(rec))
+	}
+	post, _ := b.sb.Server.Post(own.PostID)
+	if post.Deleted || post.Post.Stage == swonkie.StageScheduled {
+		t.Fatalf("caller's post deleted=%v stage=%s", post.Deleted, post.Post.Stage)
+	}
+	if got := post.Post.MediaLibIDs(); !slices.Equal(got, own.mediaIDs()) {
+		t.Fatalf("post media %v, want only the caller's %v", got, own.mediaIDs())
+	}
+	b.assertDeleted(rec)
+	if info, _ := b.sb.Server.Media(own.Media[0].MediaID); info.State == sandbox.StateDeleted {
+		t.Fatal("the caller's media was deleted")
+	}
+}

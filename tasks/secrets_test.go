@@ -1,0 +1,152 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mediaflow/mediaflow/swonkie/sandbox"
+)
+
+// Invariant 7: the API id and key, upload URL signatures and credentials in
+// media source URLs never show in logs, errors, task payloads, records as
+// shown, or metrics — whatever failed on the way.
+func TestSecretsStaySecret(t *testing.T) {
+	t.Parallel()
+	const sourceToken = "src-token-7f3a9e"
+	b := setup(t,
+		withFaults(sandbox.FaultPlan{
+			"*":               {Error5xx: 0.2, RateLimit: 0.1},
+			"PUT {uploadUrl}": {Reset: 0.3, LostReply: 0.2},
+			"POST /posts":     {LostReply: 0.5},
+		}),
+		func(c *setupConfig) {
+			c.allowHosts = []string{"127.0.0.1"}
+			c.timing.MaxRetry = 12
+		})
+	img, err := os.ReadFile(filepath.Join(b.root, "a.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("token") != sourceToken {
+			http.Error(w, "bad token", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write(img)
+	}))
+	t.Cleanup(files.Close)
+	ok := b.request(ActionPublishNow, "b.png", files.URL+"/img.png?token="+sourceToken)
+	denied := b.request(ActionPublishNow, files.URL+"/img.png?token=wrong-"+sourceToken)
+	recs := []*Record{b.wait(b.publish(ok).ID), b.wait(b.publish(denied).ID)}
+	if recs[0].State != StateSucceeded || recs[1].State != StateFailed {
+		t.Fatalf("ended %s / %s", dump(recs[0]), dump(recs[1]))
+	}
+
+	secrets := map[string]string{
+		"API id":           b.sbOpts.APIID,
+		"API key":          b.sbOpts.APIKey,
+		"upload signature": "sig=",
+		"source token":     sourceToken,
+	}
+	check := func(where, text string, allow ...string) {
+		t.Helper()
+		for name, s := range secrets {
+			if strings.Contains(text, s) && !contains(allow, name) {
+				i := strings.Index(text, s)
+				t.Errorf("%s contains the %s: …%s…", where, name, text[max(0, i-80):min(len(text), i+80)])
+			}
+		}
+	}
+
+	logs := b.logs.String()
+	if !strings.Contains(logs, "step failed") {
+		t.Fatal("no failure was logged; the test proves nothing")
+	}
+	check("logs", logs)
+
+	for _, r := range recs {
+		shown, _ := b.client.Get(context.Background(), r.ID)
+		j, _ := json.Marshal(shown)
+		check("record "+r.ID, string(j))
+	}
+
+	// Everything in Redis: records, indexes, asynq's task hashes (payloads
+	// and last errors), queues, stats.
+	ctx := context.Background()
+	keys, err := b.redis.Client.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		var text string
+		switch typ, _ := b.redis.Client.Type(ctx, k).Result(); typ {
+		case "string":
+			text, _ = b.redis.Client.Get(ctx, k).Result()
+		case "hash":
+			h, _ := b.redis.Client.HGetAll(ctx, k).Result()
+			j, _ := json.Marshal(h)
+			text = string(j)
+		case "list":
+			l, _ := b.redis.Client.LRange(ctx, k, 0, -1).Result()
+			text = strings.Join(l, "\n")
+		case "set":
+			l, _ := b.redis.Client.SMembers(ctx, k).Result()
+			text = strings.Join(l, "\n")
+		case "zset":
+			l, _ := b.redis.Client.ZRange(ctx, k, 0, -1).Result()
+			text = strings.Join(l, "\n")
+		}
+		var allow []string
+		if strings.HasSuffix(k, ":pipeline") && strings.HasPrefix(k, "mediaflow:{") {
+			// The stored request keeps the source as given: the worker
+			// needs it to fetch the file. Every rendering redacts it.
+			allow = []string{"source token"}
+		}
+		check("Redis key "+k, text, allow...)
+	}
+
+	rr := httptest.NewRecorder()
+	promhttp.HandlerFor(b.metrics.Registry(), promhttp.HandlerOpts{}).ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body, _ := io.ReadAll(rr.Body)
+	check("metrics", string(body))
+}
+
+// A worker with the wrong key fails every call with 401: the errors it
+// records and logs name the endpoint, never the key it sent.
+func TestWrongCredentialsNeverEcho(t *testing.T) {
+	t.Parallel()
+	const wrong = "wrong-key-b81d44"
+	b := setup(t, func(c *setupConfig) { c.apiKey = wrong })
+	rec := b.wait(b.publish(b.request(ActionPublishNow, "a.png")).ID)
+	if rec.State != StateFailed || rec.Error.Status != http.StatusUnauthorized {
+		t.Fatalf("ended %s", dump(rec))
+	}
+	j, _ := json.Marshal(rec)
+	for _, text := range []string{string(j), b.logs.String()} {
+		if strings.Contains(text, wrong) || strings.Contains(text, b.sbOpts.APIID) {
+			t.Fatalf("credentials leaked: %s", text)
+		}
+	}
+	if u, _ := url.Parse(b.sb.BaseURL); strings.Contains(rec.Error.Message, u.Host) {
+		t.Errorf("error names the API host and path instead of the endpoint: %s", rec.Error.Message)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
