@@ -80,6 +80,9 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 			}
 			return err
 		}
+		// Whatever the change, "cleanup" must say whether something is
+		// still owed: a write racing a failure can add media to delete.
+		next.settleCleanup()
 		next.UpdatedAt = s.now().UTC()
 		doc, err := json.Marshal(next)
 		if err != nil {
