@@ -107,7 +107,9 @@ const UploadEndpoint = "{uploadUrl}"
 // sends Content-Length, Content-Type and x-ms-blob-type: BlockBlob (the URL
 // points at Azure Blob Storage) and no Swonkie credentials. body is read
 // once and never held in memory as a whole; the call is bounded by ctx
-// only, since large files take as long as they take.
+// only, since large files take as long as they take. When ctx ends first
+// and body is an io.Closer, body is closed: that is the only way to stop
+// a Read that blocks, so pass a ReadCloser for sources that can stall.
 func (c *Client) UploadMedia(ctx context.Context, uploadURL string, body io.Reader, size int64, contentType string) error {
 	const method = http.MethodPut
 	u, err := url.Parse(uploadURL)
@@ -121,6 +123,13 @@ func (c *Client) UploadMedia(ctx context.Context, uploadURL string, body io.Read
 		contentType = "application/octet-stream"
 	}
 	ctx = context.WithValue(ctx, endpointKey{}, UploadEndpoint)
+	// net/http waits for the body writer to finish even after ctx ends, so
+	// a body whose Read blocks (a stalled pipe or network source) would
+	// hold the call forever. Closing it unblocks the Read.
+	if c, ok := body.(io.Closer); ok {
+		stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+		defer stop()
+	}
 	// http.NoBody for empty files: a nil-length non-nil body would make
 	// net/http fall back to chunked encoding, which Azure refuses.
 	var rc io.ReadCloser = http.NoBody
