@@ -1,10 +1,12 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -125,6 +127,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.finish(r, rt, 0, FaultReset, start)
 		dropConnection(w, true)
 		return
+	}
+	if rt.api && r.ContentLength != 0 && r.Body != nil {
+		// Reading a JSON body before dawdling lets net/http notice a client
+		// that gives up, so the latency below ends with it.
+		raw, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+		if err != nil {
+			s.finish(r, rt, 0, "", start)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(raw))
 	}
 	delay := d.latency
 	if d.latency > 0 {
