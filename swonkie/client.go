@@ -223,15 +223,18 @@ func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
 // transportError keeps the cause of a request that got no answer but drops
 // the URL net/http puts in front of it: an upload URL's query is a
 // credential.
-func (c *Client) transportError(method, endpoint string, err error) error {
+func (c *Client) transportError(method, endpoint string, err error, secrets ...string) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return &Error{Method: method, Endpoint: endpoint, Err: redactedError{err, c.clean(err.Error())}}
+	return &Error{Method: method, Endpoint: endpoint, Err: redactedError{err, c.cleaner(secrets...)(err.Error())}}
 }
 
-func (c *Client) statusError(method, endpoint string, resp *http.Response, raw []byte) error {
+// statusError describes an answer outside 2xx. secrets are removed from
+// the text it keeps, on top of the client's credentials.
+func (c *Client) statusError(method, endpoint string, resp *http.Response, raw []byte, secrets ...string) error {
+	clean := c.cleaner(secrets...)
 	e := &Error{Method: method, Endpoint: endpoint, StatusCode: resp.StatusCode}
 	var body struct {
 		Message json.RawMessage `json:"message"`
@@ -239,13 +242,13 @@ func (c *Client) statusError(method, endpoint string, resp *http.Response, raw [
 		Errors  []json.RawMessage
 	}
 	if json.Unmarshal(raw, &body) == nil {
-		e.Message = c.clean(firstText(body.Message, body.Error))
+		e.Message = clean(firstText(body.Message, body.Error))
 		for _, p := range body.Errors {
-			e.Problems = append(e.Problems, c.problem(p))
+			e.Problems = append(e.Problems, c.problemCleaned(p, clean))
 		}
 	} else if len(raw) > 0 && utf8.Valid(raw) && !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("<")) {
 		// Storage and proxies answer in plain text; keep a line of it.
-		e.Message = c.clean(string(raw))
+		e.Message = clean(string(raw))
 	}
 	if d, ok := ParseRetryAfter(resp.Header, c.now(), c.maxRetryAfter); ok {
 		e.RetryAfter = d
@@ -255,10 +258,12 @@ func (c *Client) statusError(method, endpoint string, resp *http.Response, raw [
 
 // problem reads one entry of an "errors" list, which may be a string or an
 // object with message/field (the shape is not documented).
-func (c *Client) problem(raw json.RawMessage) Problem {
+func (c *Client) problem(raw json.RawMessage) Problem { return c.problemCleaned(raw, c.clean) }
+
+func (c *Client) problemCleaned(raw json.RawMessage, clean func(string) string) Problem {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return Problem{Message: c.clean(s)}
+		return Problem{Message: clean(s)}
 	}
 	var p struct {
 		Field    string `json:"field"`
@@ -274,7 +279,23 @@ func (c *Client) problem(raw json.RawMessage) Problem {
 	if field == "" {
 		field = p.Path
 	}
-	return Problem{Field: c.clean(field), Message: c.clean(p.Message)}
+	return Problem{Field: clean(field), Message: clean(p.Message)}
+}
+
+// cleaner returns clean, also removing secrets (an upload URL and its
+// signature) from the text before it is shortened.
+func (c *Client) cleaner(secrets ...string) func(string) string {
+	var pairs []string
+	for _, s := range secrets {
+		if s != "" {
+			pairs = append(pairs, s, "[redacted]")
+		}
+	}
+	if len(pairs) == 0 {
+		return c.clean
+	}
+	r := strings.NewReplacer(pairs...)
+	return func(s string) string { return c.clean(r.Replace(s)) }
 }
 
 // clean removes credentials and shortens s for use in an error.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 )
 
 // MediaStatus is the processing state of a media item.
@@ -147,14 +148,32 @@ func (c *Client) UploadMedia(ctx context.Context, uploadURL string, body io.Read
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.transportError(method, UploadEndpoint, err)
+		return c.transportError(method, UploadEndpoint, err, uploadSecrets(uploadURL, u)...)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return c.statusError(method, UploadEndpoint, resp, raw)
+		return c.statusError(method, UploadEndpoint, resp, raw, uploadSecrets(uploadURL, u)...)
 	}
 	return nil
+}
+
+// uploadSecrets lists what of a presigned URL must not reach an error:
+// the URL itself, its query and every query value long enough to be a
+// signature or token (Azure's sig, S3's X-Amz-Signature, …), raw and
+// escaped, longest first so the widest match is the one removed. Storage
+// services and proxies do echo the URL they refused.
+func uploadSecrets(raw string, u *url.URL) []string {
+	out := []string{raw, u.String(), u.RawQuery}
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			if len(v) >= 8 {
+				out = append(out, v, url.QueryEscape(v))
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
 }
 
 // ConfirmMedia declares the upload of a media finished (PATCH
