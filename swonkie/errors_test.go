@@ -41,7 +41,7 @@ func TestErrorClassification(t *testing.T) {
 	t.Parallel()
 	c := newClient(t, statusServer(t))
 	tests := []struct {
-		status                                          int
+		status                                         int
 		transient, permanent, notFound, limited, confl bool
 	}{
 		{400, false, true, false, false, false},
