@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
 )
 
@@ -33,6 +35,50 @@ type ClientOption func(*Client)
 // before anything is queued) and declared content types.
 func WithSourceCheck(check CheckSource, supported ContentTypeSupported) ClientOption {
 	return func(c *Client) { c.check, c.supported = check, supported }
+}
+
+// WithSources validates media sources at enqueue time the way the worker
+// will open them: scheme and confinement to MEDIA_ROOT for every source,
+// and, for local files, that they can be read and are an image or video
+// Swonkie takes. Remote URLs are not fetched at enqueue time.
+func WithSources(o *source.Opener) ClientOption {
+	return func(c *Client) {
+		c.supported = source.Supported
+		c.check = func(src string) error {
+			if err := o.Check(src); err != nil {
+				return err
+			}
+			if isRemote(src) {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			m, err := o.Open(ctx, src, source.Hint{})
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			if !source.Supported(m.ContentType) {
+				return fmt.Errorf("%s is %s, not an image or video type Swonkie publishes", src, m.ContentType)
+			}
+			return nil
+		}
+	}
+}
+
+// WithMediaRoot is WithSources for a client that has no opener of its own
+// (the enqueue CLI): local files must lie under root, "" refuses them.
+func WithMediaRoot(root string) (ClientOption, error) {
+	o, err := source.New(source.Config{Root: root})
+	if err != nil {
+		return nil, err
+	}
+	return WithSources(o), nil
+}
+
+func isRemote(src string) bool {
+	l := strings.ToLower(src)
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
 }
 
 // WithTiming sets the timing the client enqueues with (retry budgets,

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mediaflow/mediaflow/swonkie"
+	"github.com/mediaflow/mediaflow/tasks"
+)
+
+// config is the worker's configuration: every setting has an environment
+// variable and a flag, and a flag given on the command line wins.
+type config struct {
+	RedisURL           string
+	SwonkieBaseURL     string
+	SwonkieAPIID       string
+	SwonkieAPIKey      string
+	SwonkieRateLimit   float64
+	MetricsAddr        string
+	LogLevel           string
+	LogFormat          string
+	MediaRoot          string
+	AllowedSourceHosts string
+	Concurrency        int
+	ShutdownTimeout    time.Duration
+	SweepSchedule      string
+	APIAddr            string
+	APITokens          string
+	APIMaxBody         int64
+	APIRateLimit       float64
+
+	Sandbox bool
+	Demo    bool
+	APIOnly bool
+
+	// given lists the flags set on the command line.
+	given map[string]bool
+}
+
+// parseConfig reads the environment (getenv) and then args.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []string
+	envInt := func(name string, def int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q is not a whole number", name, v))
+			return def
+		}
+		return n
+	}
+	envFloat := func(name string, def float64) float64 {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q is not a number", name, v))
+			return def
+		}
+		return n
+	}
+	envDur := func(name string, def time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q is not a duration (like 30s)", name, v))
+			return def
+		}
+		return d
+	}
+
+	fs.StringVar(&c.RedisURL, "redis", env("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL: redis://, rediss:// or redis-sentinel:// (env REDIS_URL)")
+	fs.StringVar(&c.SwonkieBaseURL, "swonkie-url", env("SWONKIE_BASE_URL", swonkie.DefaultBaseURL), "Swonkie API base URL (env SWONKIE_BASE_URL)")
+	fs.StringVar(&c.SwonkieAPIID, "api-id", env("SWONKIE_API_ID", ""), "Swonkie App ID (env SWONKIE_API_ID; prefer the environment: flags show in ps)")
+	fs.StringVar(&c.SwonkieAPIKey, "api-key", env("SWONKIE_API_KEY", ""), "Swonkie API key (env SWONKIE_API_KEY; prefer the environment: flags show in ps)")
+	fs.Float64Var(&c.SwonkieRateLimit, "rate-limit", envFloat("SWONKIE_RATE_LIMIT", float64(swonkie.DefaultRateLimit)), "Swonkie API calls per second for this process (env SWONKIE_RATE_LIMIT)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ":9400"), "address of /metrics, /healthz and /readyz; empty turns them off (env METRICS_ADDR)")
+	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "json"), "json or console (env LOG_FORMAT)")
+	fs.StringVar(&c.MediaRoot, "media-root", env("MEDIA_ROOT", ""), "the only folder local media files may come from; empty refuses local files (env MEDIA_ROOT)")
+	fs.StringVar(&c.AllowedSourceHosts, "allowed-source-hosts", env("ALLOWED_SOURCE_HOSTS", ""), "comma-separated hosts media URLs may use even if they resolve to private addresses (env ALLOWED_SOURCE_HOSTS)")
+	fs.IntVar(&c.Concurrency, "concurrency", envInt("CONCURRENCY", 20), "tasks run at once (env CONCURRENCY)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDur("SHUTDOWN_TIMEOUT", 30*time.Second), "how long a stopping worker waits for running tasks (env SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.SweepSchedule, "sweep", env("SWEEP_SCHEDULE", tasks.DefaultSweepSchedule), `cleanup sweep schedule: "@every 10m", a cron expression, or "off" (env SWEEP_SCHEDULE)`)
+	fs.StringVar(&c.APIAddr, "api-addr", env("API_ADDR", ""), "address of the HTTP enqueue API; empty turns it off (env API_ADDR)")
+	fs.StringVar(&c.APITokens, "api-tokens", env("API_TOKENS", ""), "comma-separated bearer tokens the HTTP API accepts (env API_TOKENS; prefer the environment)")
+	fs.Int64Var(&c.APIMaxBody, "api-max-body", int64(envInt("API_MAX_BODY", 1<<20)), "largest HTTP API request body in bytes (env API_MAX_BODY)")
+	fs.Float64Var(&c.APIRateLimit, "api-rate-limit", envFloat("API_RATE_LIMIT", 0), "HTTP API requests per second per token; 0 is unlimited (env API_RATE_LIMIT)")
+	fs.BoolVar(&c.Sandbox, "sandbox", false, "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)")
+	fs.BoolVar(&c.Demo, "demo", false, "publish the bundled sample images through the whole lifecycle and exit (embedded Redis unless REDIS_URL is set)")
+	fs.BoolVar(&c.APIOnly, "api-only", false, "serve only the HTTP enqueue API, run no tasks")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	c.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.given[f.Name] = true })
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		return nil, fmt.Errorf("log format %q: want json or console", c.LogFormat)
+	}
+	if c.Concurrency < 1 {
+		return nil, fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
+	}
+	return c, nil
+}
+
+// needsCredentials: only the real API needs them.
+func (c *config) needsCredentials() bool { return !c.Sandbox && !c.Demo && !c.APIOnly }
+
+func (c *config) allowedHosts() []string {
+	var out []string
+	for _, h := range strings.Split(c.AllowedSourceHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}

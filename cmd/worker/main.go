@@ -1,0 +1,252 @@
+// Command worker runs mediaflow: the asynq task server that drives the
+// Swonkie media lifecycle, the cleanup sweep scheduler, and the HTTP
+// endpoints /metrics, /healthz and /readyz (plus the enqueue API when
+// API_ADDR is set).
+//
+//	worker              run against the real Swonkie API (needs credentials)
+//	worker -sandbox     run against an in-process Swonkie sandbox
+//	worker -demo        publish the bundled samples end to end, print what happened, exit
+//	worker -api-only    serve only the HTTP enqueue API
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"github.com/mediaflow/mediaflow/metrics"
+	"github.com/mediaflow/mediaflow/source"
+	"github.com/mediaflow/mediaflow/swonkie"
+	"github.com/mediaflow/mediaflow/swonkie/sandbox"
+	"github.com/mediaflow/mediaflow/tasks"
+)
+
+// version is set at build time (-ldflags "-X main.version=…").
+var version = "dev"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is the whole program; its exit code is what main exits with.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 2
+	}
+	if cfg.Demo {
+		return runDemo(ctx, cfg, getenv, stdout, stderr)
+	}
+	if cfg.needsCredentials() && (cfg.SwonkieAPIID == "" || cfg.SwonkieAPIKey == "") {
+		fmt.Fprintln(stderr, "worker: SWONKIE_API_ID and SWONKIE_API_KEY are required (or run with -sandbox to use the in-process sandbox)")
+		return 2
+	}
+	log, err := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 2
+	}
+	redis.SetLogger(redisLogger{log})
+	rc, err := connectRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 1
+	}
+	defer rc.Close()
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	m := metrics.New(metrics.Options{Version: version})
+	st, err := startStack(ctx, cfg, rc, m, log, tasks.Timing{})
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 1
+	}
+	servers := []*http.Server{}
+	if cfg.MetricsAddr != "" {
+		srv, err := serve(cfg.MetricsAddr, opsHandler(m, rc), log)
+		if err != nil {
+			st.shutdown()
+			fmt.Fprintln(stderr, "worker: metrics address:", err)
+			return 1
+		}
+		servers = append(servers, srv)
+	}
+	log.Info().Str("version", version).Str("redis", redactedURL(cfg.RedisURL)).Str("swonkie", st.api.BaseURL()).
+		Bool("sandbox", cfg.Sandbox).Int("concurrency", cfg.Concurrency).Str("metrics_addr", cfg.MetricsAddr).
+		Msg("worker started")
+
+	<-ctx.Done()
+	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down: finishing running tasks")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout+5*time.Second)
+	defer cancel()
+	st.shutdown()
+	for _, srv := range servers {
+		_ = srv.Shutdown(shutdownCtx)
+	}
+	log.Info().Msg("worker stopped")
+	return 0
+}
+
+// stack is a running worker and what it stands on.
+type stack struct {
+	api     *swonkie.Client
+	sources *source.Opener
+	worker  *tasks.Worker
+	client  *tasks.Client
+	sandbox *sandbox.Server
+	sandboxSrv *http.Server
+}
+
+// startStack wires the Swonkie client (or the in-process sandbox), the
+// media sources and the task worker, and starts them. The demo uses it
+// with faster timing.
+func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger, timing tasks.Timing) (*stack, error) {
+	st := &stack{}
+	apiCfg := swonkie.Config{
+		BaseURL:   cfg.SwonkieBaseURL,
+		APIID:     cfg.SwonkieAPIID,
+		APIKey:    cfg.SwonkieAPIKey,
+		UserAgent: "mediaflow/" + version,
+		RateLimit: rate.Limit(cfg.SwonkieRateLimit),
+	}
+	if cfg.Sandbox || cfg.Demo {
+		sb, srv, base, err := startSandbox(sandboxOptions(cfg.Demo), log)
+		if err != nil {
+			return nil, err
+		}
+		st.sandbox, st.sandboxSrv = sb, srv
+		apiCfg.BaseURL, apiCfg.APIID, apiCfg.APIKey = base, sandboxID, sandboxKey
+	}
+	api, err := tasks.NewAPIClient(apiCfg, m, cfg.Concurrency)
+	if err != nil {
+		st.shutdown()
+		return nil, err
+	}
+	st.api = api
+	sources, err := source.New(source.Config{Root: cfg.MediaRoot, AllowedHosts: cfg.allowedHosts()})
+	if err != nil {
+		st.shutdown()
+		return nil, fmt.Errorf("media sources: %w", err)
+	}
+	st.sources = sources
+	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(timing))
+	if cfg.APIOnly {
+		return st, nil
+	}
+	w, err := tasks.NewWorker(tasks.WorkerConfig{
+		Redis:           rc,
+		API:             api,
+		Sources:         sources,
+		Metrics:         m,
+		Logger:          log,
+		Concurrency:     cfg.Concurrency,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		SweepSchedule:   cfg.SweepSchedule,
+		Timing:          timing,
+	})
+	if err != nil {
+		st.shutdown()
+		return nil, err
+	}
+	if err := w.Start(); err != nil {
+		st.shutdown()
+		return nil, err
+	}
+	st.worker = w
+	return st, nil
+}
+
+func (st *stack) shutdown() {
+	if st.worker != nil {
+		st.worker.Shutdown()
+	}
+	if st.client != nil {
+		_ = st.client.Close()
+	}
+	if st.sandboxSrv != nil {
+		_ = st.sandboxSrv.Close()
+	}
+}
+
+// Credentials of the in-process sandbox; it is reachable from this process
+// only (127.0.0.1 on a random port).
+const (
+	sandboxID  = "mediaflow-sandbox"
+	sandboxKey = "mediaflow-sandbox-key"
+)
+
+func sandboxOptions(demo bool) sandbox.Options {
+	o := sandbox.Options{
+		APIID:           sandboxID,
+		APIKey:          sandboxKey,
+		Seed:            1,
+		ProcessingDelay: 2 * time.Second,
+		PublishDelay:    3 * time.Second,
+	}
+	if demo {
+		// A few of the faults the worker is built for, so the demo shows
+		// retries; the seed makes them the same on every run.
+		o.ProcessingDelay, o.PublishDelay = 1500*time.Millisecond, 2*time.Second
+		o.Faults = sandbox.FaultPlan{
+			"POST /media": {Error5xx: 0.15},
+			"POST /posts": {RateLimit: 0.3, RetryAfter: time.Second},
+		}
+	}
+	return o
+}
+
+func startSandbox(o sandbox.Options, log zerolog.Logger) (*sandbox.Server, *http.Server, string, error) {
+	sb, err := sandbox.New(o)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("sandbox: %w", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("sandbox: %w", err)
+	}
+	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	base := "http://" + l.Addr().String() + "/v2"
+	log.Info().Str("url", base).Msg("in-process Swonkie sandbox started")
+	return sb, srv, base, nil
+}
+
+// connectRedis opens the shared Redis client and checks it answers, so a
+// wrong URL fails the start with one clear line instead of a stream of
+// retries.
+func connectRedis(ctx context.Context, raw string) (redis.UniversalClient, error) {
+	opt, err := asynq.ParseRedisURI(raw)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL %s: %v", redactedURL(raw), err)
+	}
+	rc, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("REDIS_URL %s: unsupported", redactedURL(raw))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := rc.Ping(pctx).Err(); err != nil {
+		_ = rc.Close()
+		return nil, fmt.Errorf("cannot reach Redis at %s: %v", redactedURL(raw), err)
+	}
+	return rc, nil
+}
