@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -46,7 +47,12 @@ func writeReply(w http.ResponseWriter, rep reply) {
 		w.WriteHeader(rep.status)
 		return
 	}
-	b, err := json.Marshal(rep.body)
+	// No HTML escaping: URLs keep their '&' as a JSON API would send them.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(rep.body)
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err != nil {
 		// Only our own types are encoded; failing here is a sandbox bug.
 		http.Error(w, `{"statusCode":500,"message":"sandbox: encode reply: `+err.Error()+`","errors":[]}`, http.StatusInternalServerError)

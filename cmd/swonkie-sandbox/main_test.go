@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log sink the server and the test may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestServesLogsAndStops(t *testing.T) {
+	const id, key = "cmd-test-id-XYZ", "cmd-test-key-QWE"
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-api-id", id, "-api-key", key, "-seed", "9",
+			"-processing-delay", "0s", "-faults", `{"GET /labels":{"rateLimit":1,"retryAfter":4}}`}, &logs, func(a string) { addrc <- a })
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatalf("run ended: %v", err)
+	}
+	base := "http://" + addr
+	call := func(method, path, body string, auth bool) *http.Response {
+		t.Helper()
+		r, _ := http.NewRequest(method, path, strings.NewReader(body))
+		if !strings.HasPrefix(path, "http") {
+			r.URL, _ = url.Parse(base + path)
+		}
+		if body != "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		if auth {
+			r.Header.Set("X-API-ID", id)
+			r.Header.Set("X-API-KEY", key)
+		}
+		res, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+
+	if res := call("GET", "/v2/profiles", "", false); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no credentials: %d", res.StatusCode)
+	}
+	res := call("POST", "/v2/media", `{"name":"a.png","destinationType":"POST_MEDIA"}`, true)
+	var created struct{ MediaID, UploadURL string }
+	if err := json.NewDecoder(res.Body).Decode(&created); err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("create media: %d, %v", res.StatusCode, err)
+	}
+	up, _ := http.NewRequest("PUT", created.UploadURL, strings.NewReader("\x89PNG\r\n\x1a\nxxxx"))
+	up.Header.Set("x-ms-blob-type", "BlockBlob")
+	if res, err := http.DefaultClient.Do(up); err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %v %v", res, err)
+	}
+	if res := call("GET", "/v2/labels", "", true); res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") != "4" {
+		t.Fatalf("fault plan not applied: %d", res.StatusCode)
+	}
+	if res := call("POST", "/_sandbox/clock/advance?by=16m", "", true); res.StatusCode != http.StatusOK {
+		t.Fatalf("advance: %d", res.StatusCode)
+	}
+	res = call("GET", "/_sandbox/stats", "", true)
+	raw, _ := io.ReadAll(res.Body)
+	if !strings.Contains(string(raw), `"created":1`) {
+		t.Fatalf("stats: %s", raw)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after shutdown: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no graceful shutdown")
+	}
+
+	out := logs.String()
+	sig := func() string { u, _ := url.Parse(created.UploadURL); return u.Query().Get("sig") }()
+	for _, secret := range []string{id, key, sig, created.MediaID, url.PathEscape(created.MediaID)} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("log holds %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{"method=POST endpoint=/media status=201", "method=PUT endpoint={uploadUrl} status=201",
+		"endpoint=/labels status=429 ", "fault=rateLimit", "endpoint=/profiles status=401", "shutting down"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "demo credential") {
+		t.Error("warned about the demo credential that was not used")
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-faults", `{"POST /nothing":{}}`},
+		{"-error-rate", "2"},
+		{"-processing-delay", "-1s"},
+		{"-addr", "256.0.0.1:1"},
+		{"extra"},
+		{"-no-such-flag"},
+	} {
+		var logs syncBuffer
+		if err := run(context.Background(), args, &logs, nil); err == nil {
+			t.Errorf("run %q succeeded", args)
+		}
+	}
+	// The defaults serve with the demo credential and say so.
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, &logs, func(string) { cancel() }) }()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "demo credential") {
+		t.Fatalf("no warning about the demo credential:\n%s", logs.String())
+	}
+}
