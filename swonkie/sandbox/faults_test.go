@@ -246,20 +246,20 @@ func TestInjectedErrors(t *testing.T) {
 
 func TestLatency(t *testing.T) {
 	t.Parallel()
-	e := start(t, sandbox.Options{Latency: 60 * time.Millisecond,
-		Faults: sandbox.FaultPlan{"GET /labels": {Latency: 1, LatencyBy: 100 * time.Millisecond}}})
+	e := start(t, sandbox.Options{Latency: 300 * time.Millisecond,
+		Faults: sandbox.FaultPlan{"GET /labels": {Latency: 1, LatencyBy: 200 * time.Millisecond}}})
 	took := func(path string) time.Duration {
 		start := time.Now()
 		expect(t, e.get(path), http.StatusOK)
 		return time.Since(start)
 	}
-	if d := took("/v2/profiles"); d < 60*time.Millisecond {
-		t.Fatalf("GET /profiles took %s with 60ms latency", d)
+	if d := took("/v2/profiles"); d < 300*time.Millisecond {
+		t.Fatalf("GET /profiles took %s with 300ms latency", d)
 	}
-	if d := took("/v2/labels"); d < 160*time.Millisecond {
-		t.Fatalf("GET /labels took %s with 60ms latency and a 100ms fault", d)
+	if d := took("/v2/labels"); d < 500*time.Millisecond {
+		t.Fatalf("GET /labels took %s with 300ms latency and a 200ms fault", d)
 	}
-	if d := took("/_sandbox/stats"); d >= 60*time.Millisecond {
+	if d := took("/_sandbox/stats"); d >= 300*time.Millisecond {
 		t.Fatalf("introspection took %s; latency is for the API only", d)
 	}
 }
