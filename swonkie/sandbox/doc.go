@@ -1,0 +1,134 @@
+// Package sandbox is a strict, stateful, fault-injecting stand-in for the
+// Swonkie public API v2 and its upload storage, for tests, benchmarks and
+// demos. Where the Swonkie docs are silent it decides, and where the real
+// service would plausibly refuse something it refuses it, so that a client
+// that passes here is not relying on luck.
+//
+// Start serves one on httptest for a test; New gives the http.Handler for
+// a real listener (cmd/swonkie-sandbox). Go methods (Stats, Media, Post,
+// AllMedia, AllPosts, Profiles, Labels) and GET /_sandbox/stats show what
+// happened; Advance and POST /_sandbox/clock/advance?by=16m move the
+// clock. Every random choice follows Options.Seed.
+//
+// # Routes
+//
+// Under /v2, with X-API-ID and X-API-KEY: POST /media, GET|PATCH|DELETE
+// /media/{id}, GET|POST /posts, GET|PUT|DELETE /posts/{id}, GET
+// /posts/{id}/validate, PATCH /posts/{id}/stage/{action}, GET /profiles,
+// GET|POST /labels. Uploads: PUT /blob/{id}?sv&sr&sp=w&se&sig (no
+// credentials). Signed reads of a media's path and preview: GET
+// /blob/{id}[/preview]?…&sp=r&…. Ids are path segments: an id's '/' must be
+// escaped.
+//
+// # Decisions where the docs are silent
+//
+// Requests:
+//   - Errors are {"statusCode":N,"message":"…","errors":[{"field","message"}]},
+//     storage included (real Azure answers XML).
+//   - Missing or wrong credentials: 401 (constant-time check). Unknown
+//     routes: 404 whatever the credentials; known path, other method: 405.
+//   - Bodies must be Content-Type application/json (415), one JSON value
+//     (400), at most 1 MiB (413), with no unknown field at any depth (400,
+//     NestJS forbidNonWhitelisted). Endpoints without a body take none or
+//     {}. A null field is an absent field. GET /posts refuses unknown
+//     query parameters the same way.
+//
+// Media:
+//   - POST /media: name 1–255 characters, not blank; destinationType
+//     required, POST_MEDIA only; width, height, fileSize positive
+//     integers and duration a positive number when given; no MIME field.
+//     201 with mediaId, id and mediaLibId (one value) and uploadUrl; the
+//     expiry is only in the URL's se.
+//   - Upload checks, in order: Swonkie credentials sent to storage 400
+//     (and a Violation), signature 403, expiry (at the start of the
+//     request) 403, x-ms-blob-type: BlockBlob 403, Content-Length 411 (no
+//     chunked uploads), over 5000 MiB 413, media gone 404, media confirmed
+//     409. A re-upload before confirm overwrites. 201 with an ETag. Bytes
+//     are counted, SHA-256 hashed and sniffed, never kept.
+//   - Status: UPLOADING until confirmed (uploaded or not), PROCESSING for
+//     ProcessingDelay, then SUCCESS or ERROR, fixed at confirm: ERROR when
+//     the sniffed type is neither image/* nor video/*, when a declared
+//     fileSize differs from the bytes, when a declared width or height
+//     differs from a PNG, GIF or JPEG header that fits in 512 bytes, or
+//     when the ErrorRate draw says so. ARCHIVED never happens.
+//   - Confirm: 409 before any upload and when already confirmed; allowed
+//     after the upload window if the bytes arrived in it. Its answer is
+//     the media as PROCESSING, even with no processing delay.
+//   - GET /media/{id}: type and specs once processing ended; path and
+//     preview (signed read URLs, valid an hour) only on SUCCESS;
+//     width/height from the file's header, else as declared; duration as
+//     declared, for videos only; fileSizeBytes as counted.
+//   - Media never confirmed are gone (404, counted as expired) after
+//     UnconfirmedTTL; confirmed media never expire. Deleting a media that
+//     posts use is allowed: they fail validation from then on, and fail
+//     publication if it comes first.
+//
+// Posts:
+//   - Create and update validate the whole post and answer 400 with every
+//     problem: type known; profileIds non-empty, known, listed once,
+//     statusLevel OK; MEDIA, STORY and REEL need a media; every mediaLibId
+//     (medias, links, carousel cards) exists and is SUCCESS; REEL media are
+//     videos; STATUS and LINK posts take no medias, only LINK posts take
+//     links, and LINK needs one (an absolute http(s) URL up to 2000
+//     characters); STATUS needs a non-blank caption; net is null or one of
+//     facebook, instagram, linkedin, tiktok, threads, youtube, gmb;
+//     captions and first comments fit every targeted network's limit
+//     (facebook 63206, instagram 2200, linkedin 3000, tiktok 2200,
+//     threads 500, youtube 5000, gmb 1500); only documented network rules
+//     are enforced (instagram: MEDIA, STORY, REEL; tiktok: MEDIA and REEL,
+//     videos only); Facebook carousels only on MEDIA posts, at least 2
+//     cards, each with a link, a title up to 200 and a description up to
+//     1000 characters; labelIds exist; a briefing up to 20000 characters.
+//   - publishAt may be in the past on a draft (schedule is what requires
+//     the future) and cannot be cleared. IDEA without it, DRAFT with it.
+//   - A post's answer always carries every array ([] when empty), null
+//     publishAt and briefing when unset, network option objects only for
+//     networks it targets, and profiles (id, name, username, net) with
+//     publishStatus only once publishing started.
+//   - PUT: PUBLISHED posts and posts publishNow is pushing out refuse
+//     (409); a SCHEDULED post moves with its publishAt, which must then
+//     stay in the future.
+//   - Stage actions: an unknown action is 400 (before looking up the
+//     post), a stage that does not allow the action 409, a post that
+//     fails validation or lacks a future publishAt 400. teamReview starts
+//     from IDEA, DRAFT, TEAM_APPROVED, TEAM_REVISION, CLIENT_APPROVED,
+//     CLIENT_REVISION. schedule is refused on SCHEDULED, PUBLISHED and
+//     ARCHIVE posts; publishNow is refused while it already runs and on
+//     PUBLISHED or ARCHIVE posts (it overrides a schedule). No action
+//     reaches CLIENT_REVIEW or ARCHIVE: SetPostStage does, as the web app.
+//   - Publishing: the post is SCHEDULED until it goes out. publishNow marks
+//     every profile PENDING at once; a scheduled post gets publishStatus
+//     when it goes out. Then: a referenced media gone or not SUCCESS makes
+//     every profile ERROR and the post stays SCHEDULED (unschedule to edit,
+//     or publishNow to try again); otherwise each profile still OK is
+//     PUBLISHED, the others ERROR, and the post PUBLISHED if any profile
+//     was. What a publication sees is the state at its due time, however
+//     late someone looks.
+//   - DELETE /posts/{id}: 200 {"success":true}, 404 on repeat, 409 while
+//     publishNow runs; scheduled and published posts may be deleted.
+//   - Validate: 200 {"valid":true,"errors":[]} or 400 {"valid":false,…}.
+//   - GET /posts: search (case-insensitive, captions, first comments,
+//     briefing), labelIds, profileIds (any of), stages (ARCHIVE only when
+//     named), types, from and to (inclusive range on publishAt; posts
+//     without one are out), page (from 1) and limit (default 20, 1 to 100);
+//     lists comma-separated or repeated; unknown stage or type values
+//     400; newest first; {"data":[…],"meta":{page,limit,total,hasMore}}.
+//   - GET /profiles and GET /labels answer {"data":[…]}. Labels: name 1–50
+//     characters, not blank, duplicates allowed; the colour is drawn from
+//     eight.
+//
+// Ids are standard base64 of a readable prefix ("MediaId", "PostId",
+// "ProfileId", "LabelId") and ten seeded random bytes: every id ends in
+// '=' and holds a '/', every other one a '+' too.
+//
+// Faults (see FaultPlan): each kind is drawn on its own from (seed,
+// endpoint, n, kind); a reset wins over a 5xx, which wins over a 429,
+// which wins over a lost reply, and latency adds to any of them; a 5xx is
+// one of 500, 502, 503, 504; faults strike before authentication and
+// never touch /_sandbox or signed reads. Options.Latency applies to /v2
+// only, not to uploads.
+//
+// Stats count as orphaned every media the client did not delete (expired
+// ones included) that no PUBLISHED post references, and as duplicates the
+// live posts sharing caption texts, media set and profile set.
+package sandbox
