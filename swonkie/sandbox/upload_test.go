@@ -1,10 +1,13 @@
 package sandbox_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -233,4 +236,49 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// TestUploadLengthRules sends raw requests: net/http's client always sets
+// Content-Length for a known size, so the missing and the huge ones need
+// writing by hand. Both are refused on the headers alone.
+func TestUploadLengthRules(t *testing.T) {
+	t.Parallel()
+	e := start(t, sandbox.Options{})
+	tests := []struct {
+		name, length string
+		want         int
+	}{
+		{"no Content-Length", "", http.StatusLengthRequired},
+		{"over 5000 MiB", "Content-Length: 5242880001\r\n", http.StatusRequestEntityTooLarge},
+		{"exactly 5000 MiB is allowed to start", "Content-Length: 5242880000\r\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := e.createMedia(nil)
+			u, _ := url.Parse(c.UploadURL)
+			conn, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nx-ms-blob-type: BlockBlob\r\n%sConnection: close\r\n\r\n", u.RequestURI(), u.Host, tt.length)
+			_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if tt.want == 0 {
+				if err == nil {
+					t.Fatalf("a 5000 MiB upload was answered (%d) before its body came", res.StatusCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d", res.StatusCode, tt.want)
+			}
+		})
+	}
+	if st := e.s.Stats(); st.Media.Uploads != 0 {
+		t.Fatalf("refused uploads were stored: %+v", st.Media)
+	}
 }
