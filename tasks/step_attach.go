@@ -204,6 +204,20 @@ func (p *pipeline) stage(ctx context.Context, rec *Record, post *swonkie.Post, l
 	default:
 		return p.staged(ctx, rec, post, "post left as "+rec.PostStage)
 	}
+	if action == swonkie.ActionSchedule && rec.PostPublishAt != nil {
+		// Swonkie refuses to schedule a time that has passed. A post made
+		// late by retries or a crash still goes out, at once, if it is not
+		// too late.
+		late := p.now().Add(scheduleMargin).Sub(*rec.PostPublishAt)
+		if late > p.timing.LateTolerance {
+			return permanentf("schedule post %s: its publishAt %s passed %s ago (late tolerance %s)",
+				rec.PostID, rec.PostPublishAt.Format(time.RFC3339), late.Round(time.Second), p.timing.LateTolerance)
+		}
+		if late > 0 {
+			log.Warn().Time("publish_at", *rec.PostPublishAt).Msg("publishAt passed while the media were prepared; publishing at once")
+			action = swonkie.ActionPublishNow
+		}
+	}
 	retry, _ := asynq.GetRetryCount(ctx)
 	if retry > 0 || post == nil {
 		got, err := p.api.GetPost(ctx, rec.PostID)
@@ -232,6 +246,10 @@ func (p *pipeline) stage(ctx context.Context, rec *Record, post *swonkie.Post, l
 	}
 	return p.staged(ctx, rec, got, fmt.Sprintf("%s post %s", action, rec.PostID))
 }
+
+// scheduleMargin: a publishAt closer than this may be in the past by the
+// time Swonkie reads the request.
+const scheduleMargin = 5 * time.Second
 
 // isStaged: the post is queued or out already.
 func isStaged(post *swonkie.Post) bool {

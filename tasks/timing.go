@@ -40,6 +40,11 @@ type Timing struct {
 	// MinScheduleLead: publishAt must be at least this far ahead to
 	// schedule (the pipeline needs time to upload first).
 	MinScheduleLead time.Duration
+	// LateTolerance: when retries or a crash delay a schedule past its
+	// publishAt, a post late by at most this much is published at once;
+	// later than that the pipeline fails rather than publish at a time
+	// nobody asked for.
+	LateTolerance time.Duration
 }
 
 // DefaultTiming is the production timing.
@@ -64,6 +69,7 @@ var DefaultTiming = Timing{
 	UploadTimeout:     time.Hour,
 	StepTimeout:       2 * time.Minute,
 	MinScheduleLead:   time.Minute,
+	LateTolerance:     15 * time.Minute,
 }
 
 // withDefaults fills every zero field from DefaultTiming.
@@ -98,6 +104,7 @@ func (t Timing) withDefaults() Timing {
 	set(&t.UploadTimeout, d.UploadTimeout)
 	set(&t.StepTimeout, d.StepTimeout)
 	set(&t.MinScheduleLead, d.MinScheduleLead)
+	set(&t.LateTolerance, d.LateTolerance)
 	return t
 }
 

@@ -1,0 +1,352 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/mediaflow/mediaflow/internal/redistest"
+	"github.com/mediaflow/mediaflow/swonkie"
+	"github.com/mediaflow/mediaflow/swonkie/sandbox"
+	"github.com/mediaflow/mediaflow/tasks"
+)
+
+// process is a worker binary run for a test.
+type process struct {
+	cmd    *exec.Cmd
+	log    *syncBuf
+	exited chan struct{}
+	err    error
+}
+
+func startWorker(t *testing.T, env []string, extra ...string) *process {
+	t.Helper()
+	p := &process{log: &syncBuf{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(workerBin, extra...)
+	// Each process serves its metrics on a port of its own.
+	p.cmd.Env = append(append(os.Environ(), "METRICS_ADDR=127.0.0.1:0"), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	})
+	return p
+}
+
+// alive fails the test at once if the worker exited on its own.
+func (p *process) alive(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.exited:
+		t.Fatalf("the worker exited: %v\n%s", p.err, p.log.String())
+	default:
+	}
+}
+
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	p.alive(t)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+}
+
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	p.alive(t)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			t.Errorf("worker exited with %v after SIGTERM\n%s", p.err, p.log.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Errorf("worker did not stop on SIGTERM")
+	}
+}
+
+// The design's invariants under crashes and a misbehaving API: a worker
+// process is SIGKILLed twice in the middle of 60 pipelines while the
+// sandbox answers 5xx, 429 and loses replies; restarted each time, the
+// workers must bring every pipeline to a terminal state with no duplicate
+// post and nothing orphaned, and every record must agree with the sandbox.
+func TestCrashSafety(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	sb := sandbox.Start(t, sandbox.Options{
+		APIID: "crash-id", APIKey: "crash-key", Seed: 42,
+		ProcessingDelay: 500 * time.Millisecond, PublishDelay: 500 * time.Millisecond,
+		// Every call takes a while, so the kills land in the middle of steps.
+		Latency: 150 * time.Millisecond,
+		Faults: sandbox.FaultPlan{"*": {Error5xx: 0.05, RateLimit: 0.05, RetryAfter: time.Second, LostReply: 0.04}},
+	})
+	root := t.TempDir()
+	for i := range 3 {
+		writePNG(t, filepath.Join(root, fmt.Sprintf("m%d.png", i)), i)
+	}
+	env := []string{
+		"REDIS_URL=" + r.URL, "SWONKIE_BASE_URL=" + sb.BaseURL, "SWONKIE_API_ID=crash-id", "SWONKIE_API_KEY=crash-key",
+		"MEDIA_ROOT=" + root, "LOG_LEVEL=warn", "CONCURRENCY=8", "SWONKIE_RATE_LIMIT=500",
+	}
+	var ok []string
+	expired := ""
+	for _, p := range sb.Server.Profiles() {
+		if p.StatusLevel == swonkie.StatusOK {
+			ok = append(ok, p.ID)
+		} else {
+			expired = p.ID
+		}
+	}
+
+	client := tasks.NewClient(r.Client, tasks.WithTiming(tasks.Timing{MinScheduleLead: time.Second}))
+	defer client.Close()
+	w := startWorker(t, env)
+
+	const n = 60
+	ids := make([]string, 0, n)
+	wantFail := map[string]bool{}
+	for i := range n {
+		req := tasks.Request{
+			Post:   &tasks.PostSpec{ProfileIDs: ok[:1+i%2], Caption: fmt.Sprintf("crash test %d", i)},
+			Action: tasks.ActionPublishNow,
+		}
+		for j := range 1 + i%3 {
+			req.Media = append(req.Media, tasks.MediaSource{Source: fmt.Sprintf("m%d.png", j)})
+		}
+		switch {
+		case i%10 == 9:
+			req.Post.ProfileIDs = []string{expired} // fails for good: compensation must clean up
+		case i%4 == 1:
+			at := time.Now().Add(8 * time.Second)
+			req.Action, req.Post.PublishAt = tasks.ActionSchedule, &at
+		}
+		rec, _, err := client.Publish(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rec.ID)
+		if i%10 == 9 {
+			wantFail[rec.ID] = true
+		}
+	}
+
+	insp := asynq.NewInspectorFromRedisClient(r.Client)
+	kills := 0
+	for _, after := range []time.Duration{2 * time.Second, 3 * time.Second} {
+		time.Sleep(after)
+		w.alive(t)
+		running := countStates(t, client, ids)[tasks.StateRunning]
+		active, err := insp.ListActiveTasks(tasks.QueuePipeline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.kill(t)
+		kills++
+		t.Logf("SIGKILL %d with %d pipelines running and %d tasks in flight", kills, running, len(active))
+		if len(active) == 0 {
+			t.Fatal("no task was in flight at the kill; the test proves nothing")
+		}
+		w = startWorker(t, env)
+	}
+
+	// Tasks the killed workers held come back only when their lease ends
+	// and asynq's recoverer runs: allow a few minutes.
+	deadline := time.Now().Add(5 * time.Minute)
+	var recs []*tasks.Record
+	for {
+		recs = recs[:0]
+		done := 0
+		for _, id := range ids {
+			rec, err := client.Get(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, rec)
+			if rec.State.Terminal() && rec.Cleanup != "pending" {
+				done++
+			}
+		}
+		if done == len(ids) {
+			break
+		}
+		w.alive(t)
+		if time.Now().After(deadline) {
+			for _, rec := range recs {
+				if !rec.State.Terminal() || rec.Cleanup == "pending" {
+					t.Errorf("pipeline %s not finished: %s / %s / cleanup %s", rec.ID, rec.State, rec.Step, rec.Cleanup)
+				}
+			}
+			t.Fatalf("%d of %d pipelines finished in time\nworker log:\n%s", done, len(ids), w.log.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	w.stop(t)
+
+	// Invariant 2: every pipeline terminal, with the end it should have.
+	for _, rec := range recs {
+		want := tasks.StateSucceeded
+		if wantFail[rec.ID] {
+			want = tasks.StateFailed
+		}
+		if rec.State != want {
+			t.Errorf("pipeline %s ended %s (error %+v), want %s", rec.ID, rec.State, rec.Error, want)
+		}
+	}
+
+	st := sb.Server.Stats()
+	// Invariant 1: no post twice.
+	if d := st.Posts.DuplicatePosts(); d != 0 {
+		t.Errorf("%d duplicate posts: %v", d, st.Posts.Duplicates)
+	}
+	if want := n - len(wantFail); st.Posts.Published != want {
+		t.Errorf("%d posts published, want %d", st.Posts.Published, want)
+	}
+	// Invariant 3: every media created is deleted (after publication, or
+	// by compensation), except those whose create reply was lost.
+	for _, m := range sb.Server.AllMedia() {
+		if m.State != sandbox.StateDeleted && !m.CreateReplyLost {
+			t.Errorf("media %s left %s", m.ID, m.State)
+		}
+	}
+	// Records agree with the sandbox.
+	for _, rec := range recs {
+		checkAgainstSandbox(t, rec, sb.Server)
+	}
+	t.Logf("%d media created, %d deleted, %d create replies lost (unknowable, left to Swonkie's expiry); %d posts, faults %v",
+		st.Media.Created, st.Media.Deleted, len(st.Media.LostCreates), st.Posts.Created, st.Faults)
+	if kills < 2 {
+		t.Fatal("the worker was not killed twice")
+	}
+}
+
+func checkAgainstSandbox(t *testing.T, rec *tasks.Record, sb *sandbox.Server) {
+	t.Helper()
+	for _, m := range rec.Media {
+		if m.MediaID == "" {
+			if rec.State == tasks.StateSucceeded {
+				t.Errorf("pipeline %s succeeded with a media item that has no media", rec.ID)
+			}
+			continue
+		}
+		info, ok := sb.Media(m.MediaID)
+		if !ok || info.State != sandbox.StateDeleted || !m.Deleted {
+			t.Errorf("pipeline %s media %s: record deleted=%v, sandbox %v %s", rec.ID, m.MediaID, m.Deleted, ok, info.State)
+		}
+	}
+	for _, s := range rec.StaleMedia {
+		if info, _ := sb.Media(s.MediaID); info.State != sandbox.StateDeleted {
+			t.Errorf("pipeline %s stale media %s is %s", rec.ID, s.MediaID, info.State)
+		}
+	}
+	if rec.PostID == "" {
+		return
+	}
+	post, ok := sb.Post(rec.PostID)
+	switch {
+	case !ok:
+		t.Errorf("pipeline %s names post %s the sandbox never saw", rec.ID, rec.PostID)
+	case rec.State == tasks.StateSucceeded:
+		if post.Deleted || post.Post.Stage != swonkie.StagePublished {
+			t.Errorf("pipeline %s succeeded but post %s is deleted=%v stage=%s", rec.ID, rec.PostID, post.Deleted, post.Post.Stage)
+		}
+		ids := make([]string, 0, len(rec.Media))
+		for _, m := range rec.Media {
+			ids = append(ids, m.MediaID)
+		}
+		if !slices.Equal(post.Post.MediaLibIDs(), ids) {
+			t.Errorf("pipeline %s: post media %v, record %v", rec.ID, post.Post.MediaLibIDs(), ids)
+		}
+	case rec.State == tasks.StateFailed && !post.Deleted:
+		t.Errorf("pipeline %s failed but its post %s is still there", rec.ID, rec.PostID)
+	}
+	if post.Post.Briefing == nil || !strings.Contains(post.Post.Briefing.Markdown, tasks.Marker(rec.ID)) {
+		t.Errorf("post %s does not carry pipeline %s's marker", rec.PostID, rec.ID)
+	}
+}
+
+func countStates(t *testing.T, c *tasks.Client, ids []string) map[tasks.State]int {
+	t.Helper()
+	out := map[tasks.State]int{}
+	for _, id := range ids {
+		rec, err := c.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[rec.State]++
+	}
+	return out
+}
+
+// Two worker processes with their own sweep schedulers on one Redis: each
+// time slot is swept exactly once.
+func TestTwoWorkerProcessesSweepEachSlotOnce(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	env := []string{"REDIS_URL=" + r.URL, "LOG_LEVEL=warn", "SWEEP_SCHEDULE=@every 1s"}
+	a := startWorker(t, env, "-sandbox")
+	b := startWorker(t, env, "-sandbox")
+	time.Sleep(5 * time.Second)
+	a.stop(t)
+	b.stop(t)
+	client := tasks.NewClient(r.Client)
+	defer client.Close()
+	sweeps, err := client.Sweeps(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sweeps) < 3 {
+		t.Fatalf("%d sweeps in 5s of a 1s schedule\n%s\n%s", len(sweeps), a.log.String(), b.log.String())
+	}
+	holders := map[string]int{}
+	seen := map[string]bool{}
+	for _, s := range sweeps {
+		if seen[s.Slot] {
+			t.Fatalf("slot %s swept twice", s.Slot)
+		}
+		seen[s.Slot] = true
+		holders[s.Holder]++
+	}
+	claims, _ := r.Client.Keys(context.Background(), "mediaflow:sweep:*").Result()
+	if len(claims) != len(sweeps) {
+		t.Fatalf("%d claims for %d sweeps", len(claims), len(sweeps))
+	}
+	t.Logf("%d slots swept, by worker: %v", len(sweeps), holders)
+}
+
+func writePNG(t *testing.T, path string, seed int) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	for y := range 16 {
+		for x := range 16 {
+			img.Set(x, y, color.RGBA{uint8(x * 16), uint8(y * 16), uint8(seed * 80), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

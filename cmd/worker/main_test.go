@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mediaflow/mediaflow/internal/redistest"
+)
+
+// workerBin is the worker built once for the tests that run it as a
+// separate process.
+var workerBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mediaflow-worker-test-")
+	if err != nil {
+		panic(err)
+	}
+	workerBin = filepath.Join(dir, "worker")
+	build := exec.Command("go", "build", "-o", workerBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		panic("build the worker: " + err.Error())
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestFailsFastWithOneLine(t *testing.T) {
+	t.Parallel()
+	creds := map[string]string{"SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key", "METRICS_ADDR": ""}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{"no credentials", nil, map[string]string{}, 2, "SWONKIE_API_ID and SWONKIE_API_KEY are required"},
+		{"Redis unreachable", []string{"-redis", "redis://127.0.0.1:1/0"}, creds, 1, "cannot reach Redis at redis://127.0.0.1:1/0"},
+		{"password stays hidden", []string{"-redis", "redis://:hunter2@127.0.0.1:1/0"}, creds, 1, "cannot reach Redis at redis://:xxxxx@127.0.0.1:1/0"},
+		{"bad Redis URL", []string{"-redis", "http://x"}, creds, 1, "REDIS_URL"},
+		{"unknown flag", []string{"-bogus"}, creds, 2, "flag provided but not defined"},
+		{"bad log format", nil, map[string]string{"SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key", "LOG_FORMAT": "xml"}, 2, "log format"},
+		{"bad number in the environment", nil, map[string]string{"CONCURRENCY": "many"}, 2, `CONCURRENCY="many"`},
+		{"bad sweep schedule", []string{"-sandbox", "-sweep", "sometimes", "-redis", "REDIS"}, map[string]string{"METRICS_ADDR": ""}, 1, "sweep schedule"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			args := tt.args
+			if len(args) > 0 && args[len(args)-1] == "REDIS" {
+				args = append(args[:len(args)-1:len(args)-1], redistest.New(t).URL)
+			}
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), args, envOf(tt.env), &out, &errOut)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stderr %q", code, tt.code, errOut.String())
+			}
+			lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+			last := lines[len(lines)-1]
+			if !strings.Contains(last, tt.want) {
+				t.Errorf("stderr %q does not say %q", errOut.String(), tt.want)
+			}
+			if strings.Contains(errOut.String(), "hunter2") {
+				t.Error("the Redis password was printed")
+			}
+		})
+	}
+}
+
+func TestHealthMetricsAndGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuf
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"-sandbox", "-redis", r.URL, "-metrics-addr", addr, "-log-format", "console"}, envOf(nil), &out, &errOut)
+	}()
+	get := func(path string) (int, string) {
+		var resp *http.Response
+		var err error
+		for range 100 {
+			if resp, err = http.Get("http://" + addr + path); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("GET %s: %v\n%s", path, err, errOut.String())
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz %d %q", code, body)
+	}
+	if code, body := get("/readyz"); code != 200 {
+		t.Errorf("/readyz %d %q", code, body)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "mediaflow_build_info") || !strings.Contains(body, `mediaflow_tasks_processed_total{outcome="success",type="media:upload"} 0`) {
+		t.Errorf("/metrics %d:\n%.2000s", code, body)
+	}
+	r.Stop(t)
+	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with Redis gone: %d", code)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d after a stop signal\n%s", code, errOut.String())
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatal("the worker did not stop")
+	}
+	if !strings.Contains(errOut.String(), "worker stopped") {
+		t.Errorf("no clean stop logged:\n%s", errOut.String())
+	}
+}
+
+// The main job with nothing installed: the demo ends with every pipeline
+// where it should be.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"embedded Redis", nil, "embedded, in memory"},
+		{"REDIS_URL", map[string]string{"REDIS_URL": "REDIS"}, "redis    redis://"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			for k, v := range tt.env {
+				if v == "REDIS" {
+					v = redistest.New(t).URL
+				}
+				env[k] = v
+			}
+			var out, errOut bytes.Buffer
+			start := time.Now()
+			args := []string{"-demo"}
+			if u := env["REDIS_URL"]; u != "" {
+				args = append(args, "-redis", u)
+			}
+			code := run(context.Background(), args, envOf(env), &out, &errOut)
+			if code != 0 {
+				t.Fatalf("demo exit %d\n%s\n%s", code, out.String(), errOut.String())
+			}
+			s := out.String()
+			for _, want := range []string{tt.want, "same pipeline, nothing new enqueued", "succeeded", "failed", "0 duplicates"} {
+				if !strings.Contains(s, want) {
+					t.Errorf("demo output lacks %q:\n%s", want, s)
+				}
+			}
+			if took := time.Since(start); took > time.Minute {
+				t.Errorf("demo took %s", took)
+			}
+		})
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
