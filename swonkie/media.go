@@ -2,6 +2,7 @@ package swonkie
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -148,6 +149,15 @@ func (c *Client) UploadMedia(ctx context.Context, uploadURL string, body io.Read
 
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			// The body closed above may surface first ("read/write on
+			// closed pipe"); the context is why the call stopped.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			err = fmt.Errorf("%w (%v)", cerr, err)
+		}
 		return c.transportError(method, UploadEndpoint, err, uploadSecrets(uploadURL, u)...)
 	}
 	defer resp.Body.Close()

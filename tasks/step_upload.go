@@ -58,6 +58,11 @@ func (p *pipeline) upload(ctx context.Context, rec *Record, pl Payload, log zero
 	err = p.store.update(ctx, rec, func(r *Record) error {
 		p.start(r, StepUpload)
 		it := &r.Media[i]
+		if it.MediaID != "" && it.MediaID != created.MediaID {
+			// Another attempt at this item recorded its own entry while we
+			// created ours: keep track of it rather than lose it.
+			r.StaleMedia = append(r.StaleMedia, StaleMedia{MediaID: it.MediaID, Item: i, Reason: "replaced by a concurrent attempt"})
+		}
 		it.MediaID, it.Status, it.MediaCreatedAt = created.MediaID, ItemCreated, &createdAt
 		it.Name, it.ContentType = src.Name, src.ContentType
 		return nil
