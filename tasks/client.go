@@ -87,11 +87,6 @@ func WithTiming(t Timing) ClientOption {
 	return func(c *Client) { c.timing = t.withDefaults() }
 }
 
-// withClock is for tests of time-dependent validation.
-func withClock(now func() time.Time) ClientOption {
-	return func(c *Client) { c.store.now = now }
-}
-
 // NewClient returns a Client on r, which it shares and never closes.
 func NewClient(r redis.UniversalClient, opts ...ClientOption) *Client {
 	c := &Client{

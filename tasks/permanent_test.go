@@ -26,14 +26,22 @@ func TestPermanentErrorsFailWithoutRetriesAndCleanUp(t *testing.T) {
 		created  int // media the sandbox saw created
 	}{
 		{
-			name:    "unknown profile",
-			request: func(b *bundle) Request { r := b.request(ActionPublishNow, "a.png"); r.Post.ProfileIDs = []string{"bm90LWEtcHJvZmlsZQ=="}; return r },
-			step:    StepAttach, status: http.StatusBadRequest, contains: "profile", created: 1,
+			name: "unknown profile",
+			request: func(b *bundle) Request {
+				r := b.request(ActionPublishNow, "a.png")
+				r.Post.ProfileIDs = []string{"bm90LWEtcHJvZmlsZQ=="}
+				return r
+			},
+			step: StepAttach, status: http.StatusBadRequest, contains: "profile", created: 1,
 		},
 		{
-			name:    "expired profile",
-			request: func(b *bundle) Request { r := b.request(ActionPublishNow, "a.png", "b.png"); r.Post.ProfileIDs = []string{b.expired}; return r },
-			step:    StepAttach, status: http.StatusBadRequest, contains: "profile", created: 2,
+			name: "expired profile",
+			request: func(b *bundle) Request {
+				r := b.request(ActionPublishNow, "a.png", "b.png")
+				r.Post.ProfileIDs = []string{b.expired}
+				return r
+			},
+			step: StepAttach, status: http.StatusBadRequest, contains: "profile", created: 2,
 		},
 		{
 			name:    "wrong API key",

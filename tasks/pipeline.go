@@ -27,12 +27,12 @@ type Observer interface {
 
 type nopObserver struct{}
 
-func (nopObserver) PipelineAccepted()                {}
-func (nopObserver) PipelineFinished(string, string)  {}
-func (nopObserver) ObserveAttached(time.Duration)    {}
-func (nopObserver) ObservePublished(time.Duration)   {}
-func (nopObserver) MediaDeleted(string)              {}
-func (nopObserver) MediaLeftBehind(string)           {}
+func (nopObserver) PipelineAccepted()                                  {}
+func (nopObserver) PipelineFinished(string, string)                    {}
+func (nopObserver) ObserveAttached(time.Duration)                      {}
+func (nopObserver) ObservePublished(time.Duration)                     {}
+func (nopObserver) MediaDeleted(string)                                {}
+func (nopObserver) MediaLeftBehind(string)                             {}
 func (nopObserver) SweepFinished(error, time.Duration, map[string]int) {}
 
 // pipeline holds what every step handler needs. Each step lives in its own

@@ -137,8 +137,8 @@ type MediaItem struct {
 
 // StaleMedia is an abandoned media entry.
 type StaleMedia struct {
-	MediaID string `json:"mediaId"`
-	Item    int    `json:"item"`
+	MediaID    string `json:"mediaId"`
+	Item       int    `json:"item"`
 	Reason     string `json:"reason"`
 	Deleted    bool   `json:"deleted,omitempty"`
 	LeftBehind bool   `json:"leftBehind,omitempty"`

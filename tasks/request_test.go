@@ -35,7 +35,12 @@ func TestRequestValidation(t *testing.T) {
 		{"valid schedule inferred from publishAt", func(r *Request) { r.Action = ""; r.Post.PublishAt = &future }, nil},
 		{"valid draft on an existing post", func(r *Request) { r.Post = nil; r.PostID = "UG9zdA=="; r.Action = ActionDraft }, nil},
 		{"no media", func(r *Request) { r.Media = nil }, []string{"media"}},
-		{"too many media", func(r *Request) { r.Media = make([]MediaSource, MaxMedia+1); for i := range r.Media { r.Media[i].Source = "x.jpg" } }, []string{"media"}},
+		{"too many media", func(r *Request) {
+			r.Media = make([]MediaSource, MaxMedia+1)
+			for i := range r.Media {
+				r.Media[i].Source = "x.jpg"
+			}
+		}, []string{"media"}},
 		{"empty source", func(r *Request) { r.Media[0].Source = " " }, []string{"media[0].source"}},
 		{"source refused by the checker", func(r *Request) { r.Media[0].Source = "../etc/passwd" }, []string{"media[0].source"}},
 		{"unsupported declared type", func(r *Request) { r.Media[0].ContentType = "text/plain" }, []string{"media[0].contentType"}},
@@ -103,13 +108,14 @@ func TestNormalizeDefaults(t *testing.T) {
 
 func TestPipelineIDFromKey(t *testing.T) {
 	t.Parallel()
-	if PipelineID("k1") != PipelineID("k1") {
+	a1, a2, b := PipelineID("k1"), PipelineID("k1"), PipelineID("k2")
+	if a1 != a2 {
 		t.Fatal("same key, different ids")
 	}
-	if PipelineID("k1") == PipelineID("k2") {
+	if a1 == b {
 		t.Fatal("different keys, same id")
 	}
-	if PipelineID("") == PipelineID("") {
+	if x, y := PipelineID(""), PipelineID(""); x == y {
 		t.Fatal("keyless ids repeat")
 	}
 }

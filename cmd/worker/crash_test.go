@@ -99,7 +99,7 @@ func TestCrashSafety(t *testing.T) {
 		ProcessingDelay: 500 * time.Millisecond, PublishDelay: 500 * time.Millisecond,
 		// Every call takes a while, so the kills land in the middle of steps.
 		Latency: 150 * time.Millisecond,
-		Faults: sandbox.FaultPlan{"*": {Error5xx: 0.05, RateLimit: 0.05, RetryAfter: time.Second, LostReply: 0.04}},
+		Faults:  sandbox.FaultPlan{"*": {Error5xx: 0.05, RateLimit: 0.05, RetryAfter: time.Second, LostReply: 0.04}},
 	})
 	root := t.TempDir()
 	for i := range 3 {

@@ -276,7 +276,6 @@ func report(w io.Writer, cases []demoCase, recs []*tasks.Record, sb *sandbox.Ser
 	_ = tw.Flush()
 }
 
-
 // writeSamples puts the bundled images into root.
 func writeSamples(root string) error {
 	entries, err := samples.ReadDir("samples")

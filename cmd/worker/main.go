@@ -108,11 +108,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // stack is a running worker and what it stands on.
 type stack struct {
-	api     *swonkie.Client
-	sources *source.Opener
-	worker  *tasks.Worker
-	client  *tasks.Client
-	sandbox *sandbox.Server
+	api        *swonkie.Client
+	sources    *source.Opener
+	worker     *tasks.Worker
+	client     *tasks.Client
+	sandbox    *sandbox.Server
 	sandboxSrv *http.Server
 }
 
