@@ -95,7 +95,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.SwonkieAPIID, "api-id", env("SWONKIE_API_ID", ""), "Swonkie App ID (env SWONKIE_API_ID; prefer the environment: flags show in ps)")
 	fs.StringVar(&c.SwonkieAPIKey, "api-key", env("SWONKIE_API_KEY", ""), "Swonkie API key (env SWONKIE_API_KEY; prefer the environment: flags show in ps)")
 	fs.Float64Var(&c.SwonkieRateLimit, "rate-limit", envFloat("SWONKIE_RATE_LIMIT", float64(swonkie.DefaultRateLimit)), "Swonkie API calls per second for this process (env SWONKIE_RATE_LIMIT)")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ":9400"), "address of /metrics, /healthz and /readyz; empty turns them off (env METRICS_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ":9400"), "address of /metrics, /healthz and /readyz; \"off\" turns them off (env METRICS_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "json"), "json or console (env LOG_FORMAT)")
 	fs.StringVar(&c.MediaRoot, "media-root", env("MEDIA_ROOT", ""), "the only folder local media files may come from; empty refuses local files (env MEDIA_ROOT)")
@@ -120,6 +120,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
+	}
+	if c.MetricsAddr == "off" {
+		c.MetricsAddr = ""
 	}
 	switch c.LogFormat {
 	case "json", "console":
