@@ -47,6 +47,7 @@ var contract = map[string]string{
 	"mediaflow_queue_tasks":                                   "gauge",
 	"mediaflow_queue_latency_seconds":                         "gauge",
 	"mediaflow_queue_paused":                                  "gauge",
+	"mediaflow_queue_memory_bytes":                            "gauge",
 	"mediaflow_queue_stats_errors_total":                      "counter",
 	"mediaflow_queue_stats_last_success_timestamp_seconds":    "gauge",
 	"mediaflow_pipeline_stats_errors_total":                   "counter",

@@ -29,6 +29,7 @@ type queueCollector struct {
 	tasks   *prometheus.Desc
 	latency *prometheus.Desc
 	paused  *prometheus.Desc
+	memory  *prometheus.Desc
 	poll    pollerMetrics
 
 	mu   sync.RWMutex
@@ -49,6 +50,9 @@ func newQueueCollector(reg prometheus.Registerer) *queueCollector {
 		paused: prometheus.NewDesc(namespace+"_queue_paused",
 			"1 if an asynq queue is paused, as of the last background refresh.",
 			[]string{"queue"}, nil),
+		memory: prometheus.NewDesc(namespace+"_queue_memory_bytes",
+			"Redis memory an asynq queue and its tasks take, as asynq estimates it by sampling, as of the last background refresh.",
+			[]string{"queue"}, nil),
 		poll: newPollerMetrics(reg, "queue_stats", "the asynq queue gauges"),
 	}
 	reg.MustRegister(q)
@@ -60,6 +64,7 @@ func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- q.tasks
 	ch <- q.latency
 	ch <- q.paused
+	ch <- q.memory
 }
 
 // Collect serves the cached snapshot; it never touches Redis.
@@ -88,6 +93,7 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 			paused = 1
 		}
 		gauge(q.paused, paused)
+		gauge(q.memory, float64(info.MemoryUsage))
 	}
 }
 
@@ -102,7 +108,7 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 // Inside Redis, rdb.CurrentStats' script runs about 15 O(1) commands
 // (LLEN, ZCARD, GET, EXISTS, one HGET for the oldest pending task) plus one
 // ZCARD per aggregation group. rdb.memoryUsage's script, which GetQueueInfo
-// always runs although mediaflow does not export its result, samples up to
+// always runs (its result is mediaflow_queue_memory_bytes), samples up to
 // 20 tasks in each of the six task states with MEMORY USAGE (up to about
 // 130 commands) and up to 20 tasks in each of 5 groups. Every command is
 // O(1) or bounded by the sample size, so the cost does not grow with queue

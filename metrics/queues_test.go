@@ -93,6 +93,13 @@ func TestWatchQueues(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
+	// asynq samples MEMORY USAGE of the queue's keys and tasks; a queue
+	// holding tasks takes some.
+	for _, q := range []string{"default", "low"} {
+		if got := value(t, m, "mediaflow_queue_memory_bytes", "queue", q); got <= 0 {
+			t.Errorf("queue_memory_bytes{%s} = %v with tasks in the queue, want > 0", q, got)
+		}
+	}
 	if got := value(t, m, "mediaflow_queue_latency_seconds", "queue", "default"); got <= 0 {
 		t.Errorf("queue_latency_seconds{default} = %v with 3 tasks pending, want > 0", got)
 	}
@@ -165,7 +172,8 @@ func (f *fakeInspector) GetQueueInfo(q string) (*asynq.QueueInfo, error) {
 	if q == "bad" && f.fail.Load() {
 		return nil, context.DeadlineExceeded
 	}
-	return &asynq.QueueInfo{Queue: q, Size: int(f.size.Load()), Pending: int(f.size.Load())}, nil
+	n := f.size.Load()
+	return &asynq.QueueInfo{Queue: q, Size: int(n), Pending: int(n), MemoryUsage: 1000 * n}, nil
 }
 
 func TestWatchQueuesPartialFailure(t *testing.T) {
@@ -184,5 +192,12 @@ func TestWatchQueuesPartialFailure(t *testing.T) {
 	waitFor(t, 5*time.Second, func() bool { return value(t, m, "mediaflow_queue_stats_errors_total") >= 1 })
 	if got := value(t, m, "mediaflow_queue_size", "queue", "bad"); got != 1 {
 		t.Errorf("queue_size{bad} = %v while it cannot be read, want its last value 1", got)
+	}
+	// MemoryUsage is exported as is, and kept like the rest for a bad queue.
+	if got := value(t, m, "mediaflow_queue_memory_bytes", "queue", "default"); got != 7000 {
+		t.Errorf("queue_memory_bytes{default} = %v, want QueueInfo.MemoryUsage 7000", got)
+	}
+	if got := value(t, m, "mediaflow_queue_memory_bytes", "queue", "bad"); got != 1000 {
+		t.Errorf("queue_memory_bytes{bad} = %v while it cannot be read, want its last value 1000", got)
 	}
 }
