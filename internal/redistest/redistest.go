@@ -7,23 +7,18 @@
 package redistest
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mediaflow/mediaflow/internal/redisserver"
 )
 
 // Redis is one test's Redis: its address and database, and a client for it
@@ -39,7 +34,7 @@ type Redis struct {
 	// Client is connected to Addr and DB.
 	Client *redis.Client
 
-	proc *exec.Cmd // nil when the server is shared through REDIS_URL
+	srv *redisserver.Server // nil when the server is shared through REDIS_URL
 }
 
 const installHint = "redistest: no Redis for tests: redis-server is not in PATH and REDIS_URL is unset; " +
@@ -67,125 +62,26 @@ func New(tb testing.TB) *Redis {
 // Redis goes away. It fails the test when the server is shared.
 func (r *Redis) Stop(tb testing.TB) {
 	tb.Helper()
-	if r.proc == nil {
+	if r.srv == nil {
 		tb.Fatal("redistest: Stop needs a server of the test's own; unset REDIS_URL")
 	}
-	_ = r.proc.Process.Kill()
-	_ = r.proc.Wait()
+	r.srv.Kill()
 }
-
-var (
-	versionOnce sync.Once
-	versionErr  error
-)
 
 func startServer(tb testing.TB) (*Redis, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
+	srv, err := redisserver.Start(tb.TempDir())
+	if errors.Is(err, redisserver.ErrNotInstalled) {
 		return nil, errors.New(installHint)
 	}
-	versionOnce.Do(func() { versionErr = checkVersion(bin) })
-	if versionErr != nil {
-		return nil, versionErr
+	if err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
 	}
-	dir := tb.TempDir()
-	var lastErr error
-	// A free port can be taken between our probe and redis-server's bind;
-	// try a few before giving up.
-	for range 5 {
-		port, err := freePort()
-		if err != nil {
-			return nil, fmt.Errorf("redistest: find a free port: %w", err)
-		}
-		r, err := launch(tb, bin, dir, port)
-		if err == nil {
-			return r, nil
-		}
-		lastErr = err
-	}
-	return nil, lastErr
-}
-
-func launch(tb testing.TB, bin, dir string, port int) (*Redis, error) {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	logFile := filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))
-	cmd := exec.Command(bin,
-		"--port", strconv.Itoa(port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--dir", dir,
-		"--logfile", logFile,
-	)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("redistest: start redis-server: %w", err)
-	}
-	client := redis.NewClient(&redis.Options{Addr: addr})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := client.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			break
-		}
-		if cmd.ProcessState != nil || time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			_ = client.Close()
-			log, _ := os.ReadFile(logFile)
-			return nil, fmt.Errorf("redistest: redis-server on %s did not answer: %v; log: %s", addr, err, lastLine(log))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	r := &Redis{URL: "redis://" + addr + "/0", Addr: addr, Client: client, proc: cmd}
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	tb.Cleanup(func() {
 		_ = client.Close()
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
+		srv.Kill()
 	})
-	return r, nil
-}
-
-var versionRE = regexp.MustCompile(`v=(\d+)\.(\d+)`)
-
-func checkVersion(bin string) error {
-	out, err := exec.Command(bin, "--version").Output()
-	if err != nil {
-		return fmt.Errorf("redistest: %s --version: %w", bin, err)
-	}
-	m := versionRE.FindSubmatch(out)
-	if m == nil {
-		return fmt.Errorf("redistest: cannot read the version of %s from %q", bin, strings.TrimSpace(string(out)))
-	}
-	major, _ := strconv.Atoi(string(m[1]))
-	minor, _ := strconv.Atoi(string(m[2]))
-	if major < 6 || (major == 6 && minor < 2) {
-		return fmt.Errorf("redistest: %s is Redis %d.%d; mediaflow needs 6.2 or newer (asynq uses ZRANGE BYSCORE)", bin, major, minor)
-	}
-	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func lastLine(b []byte) string {
-	var last string
-	s := bufio.NewScanner(strings.NewReader(string(b)))
-	for s.Scan() {
-		if t := strings.TrimSpace(s.Text()); t != "" {
-			last = t
-		}
-	}
-	return last
+	return &Redis{URL: srv.URL, Addr: srv.Addr, Client: client, srv: srv}, nil
 }
 
 // claimShared takes a database of the server at REDIS_URL that no other test
