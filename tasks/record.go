@@ -130,7 +130,12 @@ type MediaItem struct {
 	MediaCreatedAt *time.Time `json:"mediaCreatedAt,omitempty"`
 	ConfirmedAt    *time.Time `json:"confirmedAt,omitempty"`
 	ReadyAt        *time.Time `json:"readyAt,omitempty"`
-	Deleted        bool       `json:"deleted,omitempty"`
+	disposal
+}
+
+// disposal is what became of a media entry mediaflow created.
+type disposal struct {
+	Deleted bool `json:"deleted,omitempty"`
 	// LeftBehind: deleting it failed for good; mediaflow stopped trying.
 	LeftBehind bool `json:"leftBehind,omitempty"`
 }
@@ -139,9 +144,8 @@ type MediaItem struct {
 type StaleMedia struct {
 	MediaID    string `json:"mediaId"`
 	Item       int    `json:"item"`
-	Reason     string `json:"reason"`
-	Deleted    bool   `json:"deleted,omitempty"`
-	LeftBehind bool   `json:"leftBehind,omitempty"`
+	Reason  string `json:"reason"`
+	disposal
 }
 
 // StepError is why a step failed: the last failure while retrying, the
@@ -199,17 +203,33 @@ func (r *Record) liveMedia() []string {
 	return append(ids, r.staleLive()...)
 }
 
-// markDeleted records that media id is gone.
-func (r *Record) markDeleted(id string) {
+// disposals returns what became of every entry (live or stale) of media id.
+func (r *Record) disposals(id string) []*disposal {
+	var out []*disposal
 	for i := range r.Media {
 		if r.Media[i].MediaID == id {
-			r.Media[i].Deleted = true
+			out = append(out, &r.Media[i].disposal)
 		}
 	}
 	for i := range r.StaleMedia {
 		if r.StaleMedia[i].MediaID == id {
-			r.StaleMedia[i].Deleted = true
+			out = append(out, &r.StaleMedia[i].disposal)
 		}
+	}
+	return out
+}
+
+// markDeleted records that media id is gone.
+func (r *Record) markDeleted(id string) {
+	for _, d := range r.disposals(id) {
+		d.Deleted = true
+	}
+}
+
+// markLeftBehind records that deleting media id failed for good.
+func (r *Record) markLeftBehind(id string) {
+	for _, d := range r.disposals(id) {
+		d.LeftBehind = true
 	}
 }
 
@@ -236,20 +256,6 @@ func (r *Record) staleLive() []string {
 		}
 	}
 	return ids
-}
-
-// markLeftBehind records that deleting media id failed for good.
-func (r *Record) markLeftBehind(id string) {
-	for i := range r.Media {
-		if r.Media[i].MediaID == id {
-			r.Media[i].LeftBehind = true
-		}
-	}
-	for i := range r.StaleMedia {
-		if r.StaleMedia[i].MediaID == id {
-			r.StaleMedia[i].LeftBehind = true
-		}
-	}
 }
 
 // progressed counts a step's successful run; a running pipeline's last
