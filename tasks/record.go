@@ -142,8 +142,8 @@ type disposal struct {
 
 // StaleMedia is an abandoned media entry.
 type StaleMedia struct {
-	MediaID    string `json:"mediaId"`
-	Item       int    `json:"item"`
+	MediaID string `json:"mediaId"`
+	Item    int    `json:"item"`
 	Reason  string `json:"reason"`
 	disposal
 }
