@@ -80,8 +80,9 @@ func readYAML(t *testing.T, path string, v any) {
 	}
 }
 
-// wantAlerts are the alerts issue 4 asks for; the README's "Monitoring"
-// section explains each by name.
+// wantAlerts are the alerts issue 4 asks for, and one for a sweep that
+// stopped succeeding; the README's "Monitoring" section explains each by
+// name.
 var wantAlerts = []string{
 	"MediaflowWorkerDown",
 	"MediaflowQueueLatencyHigh",
@@ -90,6 +91,7 @@ var wantAlerts = []string{
 	"MediaflowPipelinesStuck",
 	"MediaflowCleanupBacklog",
 	"MediaflowMediaLeftBehind",
+	"MediaflowSweepNotSucceeding",
 }
 
 func TestAlertRulesShape(t *testing.T) {
