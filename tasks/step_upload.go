@@ -130,9 +130,11 @@ func (p *pipeline) upload(ctx context.Context, rec *Record, pl Payload, log zero
 	return p.enqueue(ctx, TypeMediaConfirm, Payload{PipelineID: rec.ID, Item: i, Generation: rec.Media[i].Generation})
 }
 
-// countingReader counts what the upload actually read from the source.
+// countingReader counts what the upload actually read from the source. It
+// passes Close through so the client can unblock a stalled source when the
+// task's context ends.
 type countingReader struct {
-	r io.Reader
+	r io.ReadCloser
 	n int64
 }
 
@@ -141,3 +143,5 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+func (c *countingReader) Close() error { return c.r.Close() }
