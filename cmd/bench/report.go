@@ -1,0 +1,225 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+type report struct {
+	opts      options
+	machine   machine
+	baseline  baselineResult
+	mediaflow pipelineResult
+	idle      []time.Duration
+	scaling   []pipelineResult
+	peakRSS   float64
+}
+
+// summary is the JSON line. p50_ms and p99_ms are accept → attached at
+// idle load (the latency target); load_* are the same under the
+// throughput run's burst, where they are mostly queueing.
+type summary struct {
+	PipelinesPerSec      float64        `json:"pipelines_per_sec"`
+	StepsPerSec          float64        `json:"steps_per_sec"`
+	AsynqNoopTasksPerSec float64        `json:"asynq_noop_tasks_per_sec"`
+	Ratio                float64        `json:"ratio"`
+	RedisCmdsPerPipeline float64        `json:"redis_cmds_per_pipeline"`
+	AsynqCmdsPerTask     float64        `json:"asynq_cmds_per_task"`
+	TasksPerPipeline     float64        `json:"tasks_per_pipeline"`
+	RedisCmdsBudget      float64        `json:"redis_cmds_per_pipeline_budget"`
+	P50ms                float64        `json:"p50_ms"`
+	P99ms                float64        `json:"p99_ms"`
+	LoadP50ms            float64        `json:"load_p50_ms"`
+	LoadP99ms            float64        `json:"load_p99_ms"`
+	PeakRSSMiB           float64        `json:"peak_rss_mib"`
+	ThroughputPeakRSSMiB float64        `json:"throughput_peak_rss_mib,omitempty"`
+	AllocKiBPerPipeline  float64        `json:"alloc_kib_per_pipeline"`
+	CPUPerStepMicros     float64        `json:"cpu_us_per_step"`
+	CPUPerNoopTaskMicros float64        `json:"cpu_us_per_noop_task"`
+	APICallsPerPipeline  float64        `json:"api_calls_per_pipeline"`
+	PeakRSSAt400MiB      float64        `json:"peak_rss_mib_at_400,omitempty"`
+	Scaling              []scalingPoint `json:"scaling,omitempty"`
+	Pipelines            int            `json:"pipelines"`
+	Concurrency          int            `json:"concurrency"`
+	FileBytes            int            `json:"file_bytes"`
+	PollMs               float64        `json:"poll_ms"`
+	DelayedCheckMs       float64        `json:"delayed_check_ms"`
+	WatchFirstMs         float64        `json:"watch_first_ms"`
+	Problems             []string       `json:"problems,omitempty"`
+	Machine              machine        `json:"machine"`
+}
+
+type scalingPoint struct {
+	Concurrency     int     `json:"concurrency"`
+	LatencyMs       float64 `json:"latency_ms"`
+	Pipelines       int     `json:"pipelines"`
+	PipelinesPerSec float64 `json:"pipelines_per_sec"`
+	StepsPerSec     float64 `json:"steps_per_sec"`
+	IdealPerSec     float64 `json:"ideal_pipelines_per_sec"`
+	P50ms           float64 `json:"load_p50_ms"`
+	P99ms           float64 `json:"load_p99_ms"`
+	CPUCores        float64 `json:"cpu_cores"`
+	RedisCPUCores   float64 `json:"redis_cpu_cores"`
+	MachineBusy     float64 `json:"machine_busy"`
+	PeakRSSMiB      float64 `json:"peak_rss_mib"`
+}
+
+// ideal is the throughput if every task slot spent its time waiting on the
+// API and nothing else: concurrency ÷ (API calls per pipeline × latency).
+func ideal(r pipelineResult) float64 {
+	perPipeline := float64(r.apiCalls) / float64(r.pipelines) * r.latency.Seconds()
+	if perPipeline == 0 {
+		return 0
+	}
+	return float64(r.concurrency) / perPipeline
+}
+
+func cores(cpu, wall time.Duration) float64 { return cpu.Seconds() / wall.Seconds() }
+
+func (rep *report) summary() summary {
+	b, m := rep.baseline, rep.mediaflow
+	tpp := float64(m.steps) / float64(m.pipelines)
+	s := summary{
+		PipelinesPerSec:      round(m.pipelinesPerSec(), 1),
+		StepsPerSec:          round(m.stepsPerSec(), 1),
+		AsynqNoopTasksPerSec: round(b.tasksPerSec(), 1),
+		Ratio:                round(m.stepsPerSec()/b.tasksPerSec(), 3),
+		RedisCmdsPerPipeline: round(m.cmdsPerPipeline(), 2),
+		AsynqCmdsPerTask:     round(b.cmdsPerTask(), 2),
+		TasksPerPipeline:     round(tpp, 3),
+		RedisCmdsBudget:      round(1.25*b.cmdsPerTask()*tpp, 2),
+		LoadP50ms:            round(ms(percentile(m.attached, 50)), 1),
+		LoadP99ms:            round(ms(percentile(m.attached, 99)), 1),
+		PeakRSSMiB:           round(rep.peakRSS, 1),
+		ThroughputPeakRSSMiB: round(m.peakRSS, 1),
+		AllocKiBPerPipeline:  round(float64(m.allocBytes)/1024/float64(m.pipelines), 1),
+		CPUPerStepMicros:     round(float64(m.cpu.Microseconds())/float64(m.steps), 1),
+		CPUPerNoopTaskMicros: round(float64(b.cpu.Microseconds())/float64(b.tasks), 1),
+		APICallsPerPipeline:  round(float64(m.apiCalls)/float64(m.pipelines), 2),
+		Pipelines:            m.pipelines,
+		Concurrency:          m.concurrency,
+		FileBytes:            rep.opts.fileSize,
+		PollMs:               ms(rep.opts.poll),
+		DelayedCheckMs:       ms(rep.opts.delayedCheck),
+		WatchFirstMs:         ms(rep.opts.timing.WatchFirst),
+		Problems:             m.problems,
+		Machine:              rep.machine,
+	}
+	if len(rep.idle) > 0 {
+		s.P50ms = round(ms(percentile(rep.idle, 50)), 1)
+		s.P99ms = round(ms(percentile(rep.idle, 99)), 1)
+	}
+	if tpp != float64(len(pipelineChain(rep.opts.timing))) {
+		s.Problems = append(s.Problems, fmt.Sprintf("pipelines ran %.3f tasks each; the baseline chains %d", tpp, len(pipelineChain(rep.opts.timing))))
+	}
+	for _, r := range rep.scaling {
+		s.Scaling = append(s.Scaling, scalingPoint{
+			Concurrency: r.concurrency, LatencyMs: ms(r.latency), Pipelines: r.pipelines,
+			PipelinesPerSec: round(r.pipelinesPerSec(), 1), StepsPerSec: round(r.stepsPerSec(), 1),
+			IdealPerSec: round(ideal(r), 1),
+			P50ms:       round(ms(percentile(r.attached, 50)), 1), P99ms: round(ms(percentile(r.attached, 99)), 1),
+			CPUCores: round(cores(r.cpu, r.elapsed), 2), RedisCPUCores: round(cores(r.redisCPU, r.elapsed), 2),
+			MachineBusy: round(r.machineBusy, 2),
+			PeakRSSMiB:  round(r.peakRSS, 1),
+		})
+		if r.concurrency == 400 {
+			s.PeakRSSAt400MiB = round(r.peakRSS, 1)
+		}
+		for _, p := range r.problems {
+			s.Problems = append(s.Problems, fmt.Sprintf("concurrency %d: %s", r.concurrency, p))
+		}
+	}
+	return s
+}
+
+func (rep *report) print(w io.Writer) {
+	s := rep.summary()
+	b, m, o := rep.baseline, rep.mediaflow, rep.opts
+	fmt.Fprintf(w, "mediaflow bench — %d cores (%s), Redis %s, %s\n", s.Machine.NProc, s.Machine.CPU, s.Machine.Redis, s.Machine.Go)
+	fmt.Fprintf(w, "concurrency %d, poll %s, delayed check %s, watch first %s, %d KiB image, %d pipelines\n\n",
+		o.workers, o.poll, o.delayedCheck, o.timing.WatchFirst, o.fileSize>>10, o.pipelines)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "\tasynq no-op\tmediaflow\t\n")
+	fmt.Fprintf(tw, "tasks run\t%d\t%d\t\n", b.tasks, m.steps)
+	fmt.Fprintf(tw, "tasks per chain / pipeline\t%d\t%.2f\t\n", len(pipelineChain(o.timing)), s.TasksPerPipeline)
+	fmt.Fprintf(tw, "elapsed\t%s\t%s\t\n", b.elapsed.Round(time.Millisecond), m.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(tw, "tasks/s\t%.0f\t%.0f\tratio %.3f (target ≥ 0.7)\n", b.tasksPerSec(), m.stepsPerSec(), s.Ratio)
+	fmt.Fprintf(tw, "chains / pipelines per s\t%.0f\t%.0f\t\n", float64(b.chains)/b.elapsed.Seconds(), m.pipelinesPerSec())
+	fmt.Fprintf(tw, "process CPU per task\t%.0f µs\t%.0f µs\t\n", s.CPUPerNoopTaskMicros, s.CPUPerStepMicros)
+	fmt.Fprintf(tw, "process CPU (cores busy)\t%.2f\t%.2f\t\n", cores(b.cpu, b.elapsed), cores(m.cpu, m.elapsed))
+	fmt.Fprintf(tw, "redis CPU (cores busy)\t%.2f\t%.2f\t\n", cores(b.redisCPU, b.elapsed), cores(m.redisCPU, m.elapsed))
+	fmt.Fprintf(tw, "machine CPU busy (all processes)\t%.0f%%\t%.0f%%\t\n", 100*b.machineBusy, 100*m.machineBusy)
+	fmt.Fprintf(tw, "redis commands per task\t%.2f\t%.2f\t\n", b.cmdsPerTask(), float64(m.cmds.total())/float64(m.steps))
+	fmt.Fprintf(tw, "redis commands per chain / pipeline\t%.1f\t%.1f\tbudget %.1f (1.25 × asynq per task × tasks)\n",
+		float64(b.cmds.total())/float64(b.chains), s.RedisCmdsPerPipeline, s.RedisCmdsBudget)
+	fmt.Fprintf(tw, "Swonkie API calls per pipeline\t\t%.2f\t(+1 upload)\n", s.APICallsPerPipeline)
+	fmt.Fprintf(tw, "HTTP connections the sandbox accepted\t\t%d\t\n", m.conns)
+	fmt.Fprintf(tw, "Go allocation per pipeline\t\t%.0f KiB\t(image %d KiB)\n", s.AllocKiBPerPipeline, o.fileSize>>10)
+	fmt.Fprintf(tw, "peak RSS of the run\t\t%.0f MiB\t\n", m.peakRSS)
+	fmt.Fprintf(tw, "accept → attached, idle\t\tp50 %.0f ms, p99 %.0f ms\t(%d pipelines one at a time; target p50 < 1 s)\n", s.P50ms, s.P99ms, len(rep.idle))
+	fmt.Fprintf(tw, "accept → attached, burst\t\tp50 %.0f ms, p99 %.0f ms\t(all %d published at once)\n", s.LoadP50ms, s.LoadP99ms, m.pipelines)
+	_ = tw.Flush()
+
+	var types []string
+	for _, st := range pipelineChain(o.timing) {
+		types = append(types, fmt.Sprintf("%s %d (%.1f ms)", st.typ, m.byType[st.typ], ms(m.taskTimes[st.typ])))
+	}
+	for t, n := range m.byType {
+		if !strings.Contains(strings.Join(types, " "), t+" ") {
+			types = append(types, fmt.Sprintf("%s %d (%.1f ms)", t, n, ms(m.taskTimes[t])))
+		}
+	}
+	fmt.Fprintf(w, "\nsteps by type (mean handler time): %s\n\n", strings.Join(types, ", "))
+
+	fmt.Fprintln(w, "Redis commands (INFO commandstats; commands inside Lua scripts count under their own names)")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "command\tasynq per chain\tmediaflow per pipeline\t\n")
+	seen := map[string]bool{}
+	var names []string
+	for _, k := range append(m.cmds.top(), b.cmds.top()...) {
+		if !seen[k] {
+			seen[k] = true
+			names = append(names, k)
+		}
+	}
+	for _, k := range names {
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t\n", k, float64(b.cmds[k])/float64(b.chains), float64(m.cmds[k])/float64(m.pipelines))
+	}
+	fmt.Fprintf(tw, "total\t%.2f\t%.2f\t\n", float64(b.cmds.total())/float64(b.chains), s.RedisCmdsPerPipeline)
+	_ = tw.Flush()
+
+	if len(rep.scaling) > 0 {
+		fmt.Fprintf(w, "\nscaling with API latency %s (ideal: concurrency ÷ (API calls per pipeline × latency))\n", rep.scaling[0].latency)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "concurrency\tpipelines\tpipelines/s\tsteps/s\tideal/s\tof ideal\tp50 ms\tp99 ms\tCPU cores\tredis cores\tmachine busy\tpeak RSS MiB\t\n")
+		for _, p := range s.Scaling {
+			of := 0.0
+			if p.IdealPerSec > 0 {
+				of = p.PipelinesPerSec / p.IdealPerSec
+			}
+			fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.0f\t%.1f\t%.0f%%\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f%%\t%.0f\t\n",
+				p.Concurrency, p.Pipelines, p.PipelinesPerSec, p.StepsPerSec, p.IdealPerSec, 100*of,
+				p.P50ms, p.P99ms, p.CPUCores, p.RedisCPUCores, 100*p.MachineBusy, p.PeakRSSMiB)
+		}
+		_ = tw.Flush()
+	}
+	for _, p := range s.Problems {
+		fmt.Fprintln(w, "PROBLEM:", p)
+	}
+	fmt.Fprintf(w, "peak RSS of the process: %.0f MiB\n", s.PeakRSSMiB)
+	line, _ := json.Marshal(s)
+	fmt.Fprintln(w, string(line))
+}
+
+func round(v float64, places int) float64 {
+	p := 1.0
+	for range places {
+		p *= 10
+	}
+	return float64(int64(v*p+0.5)) / p
+}
