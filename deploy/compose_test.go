@@ -4,9 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -91,6 +93,72 @@ func TestCompose(t *testing.T) {
 	})
 }
 
+// workerEnvVars reads the environment variables the worker knows from
+// cmd/worker/config.go, where each is read as env("NAME", …) or
+// envInt/envFloat/envDur("NAME", …).
+func workerEnvVars(t *testing.T) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "cmd", "worker", "config.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\benv(?:Int|Float|Dur)?\("([A-Z0-9_]+)"`).FindAllStringSubmatch(string(b), -1) {
+		vars[m[1]] = true
+	}
+	for _, must := range []string{"REDIS_URL", "SWONKIE_BASE_URL", "SWONKIE_API_ID", "SWONKIE_API_KEY", "METRICS_ADDR"} {
+		if !vars[must] {
+			t.Fatalf("cmd/worker/config.go does not read %s (found %v): has the way it reads the environment changed?", must, vars)
+		}
+	}
+	return vars
+}
+
+// Every variable compose, the Dockerfile and .env.example hand the worker
+// is one it reads: a misspelt name would be silently ignored.
+func TestWorkerEnvironmentNamesAreKnown(t *testing.T) {
+	t.Parallel()
+	known := workerEnvVars(t)
+	p, err := loadCompose(t, []string{"GRAFANA_ADMIN_PASSWORD=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := p.GetService("worker")
+	for key := range w.Environment {
+		if !known[key] {
+			t.Errorf("docker-compose.yml gives the worker %s, which cmd/worker/config.go does not read", key)
+		}
+	}
+
+	df, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(df), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.EqualFold(f[0], "ENV") {
+			continue
+		}
+		for _, kv := range f[1:] {
+			if key, _, _ := strings.Cut(kv, "="); !known[key] {
+				t.Errorf("Dockerfile sets ENV %s, which the worker does not read", key)
+			}
+		}
+	}
+
+	// .env.example: worker variables, plus the few only compose reads.
+	composeOnly := map[string]bool{"GRAFANA_ADMIN_PASSWORD": true, "MEDIA_DIR": true}
+	ex, err := os.ReadFile(filepath.Join("..", ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^#?\s*([A-Z][A-Z0-9_]*)=`).FindAllStringSubmatch(string(ex), -1) {
+		if key := m[1]; !known[key] && !composeOnly[key] {
+			t.Errorf(".env.example sets %s, which neither the worker nor docker-compose.yml reads", key)
+		}
+	}
+}
+
 func env1(s types.ServiceConfig, key string) string {
 	if v := s.Environment[key]; v != nil {
 		return *v
@@ -133,6 +201,11 @@ func checkServices(t *testing.T, p *types.Project) {
 	}
 	if got := env1(w, "REDIS_URL"); got != "redis://redis:6379/0" {
 		t.Errorf("worker REDIS_URL = %q, want the stack's redis by default", got)
+	}
+	// The worker's shutdown takes up to SHUTDOWN_TIMEOUT (30s by default)
+	// plus 5s for its HTTP servers; compose must not SIGKILL it sooner.
+	if w.StopGracePeriod == nil || time.Duration(*w.StopGracePeriod) < 35*time.Second {
+		t.Errorf("worker stop_grace_period %v, want at least 35s (the worker's default SHUTDOWN_TIMEOUT 30s + 5s)", w.StopGracePeriod)
 	}
 	if w.HealthCheck == nil || !strings.Contains(strings.Join(w.HealthCheck.Test, " "), ":9400/readyz") {
 		t.Errorf("worker healthcheck %+v does not probe /readyz on the metrics port", w.HealthCheck)
