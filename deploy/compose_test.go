@@ -159,6 +159,34 @@ func TestWorkerEnvironmentNamesAreKnown(t *testing.T) {
 	}
 }
 
+// The services built from the Dockerfile run a binary it builds: one of
+// ./cmd/..., installed under its folder's name.
+func TestComposeCommandsAreBuiltBinaries(t *testing.T) {
+	t.Parallel()
+	p, err := loadCompose(t, []string{"GRAFANA_ADMIN_PASSWORD=x"}, "sandbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := p.GetService("worker")
+	n := 0
+	for _, s := range p.Services {
+		if s.Image != w.Image {
+			continue
+		}
+		n++
+		if len(s.Command) == 0 {
+			t.Errorf("%s has no command: it would run the image's CMD by accident", s.Name)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("..", "cmd", s.Command[0], "main.go")); err != nil {
+			t.Errorf("%s runs %q, which is not a command under ./cmd", s.Name, s.Command[0])
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d services run the mediaflow image, want the worker and the sandbox", n)
+	}
+}
+
 func env1(s types.ServiceConfig, key string) string {
 	if v := s.Environment[key]; v != nil {
 		return *v
