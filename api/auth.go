@@ -1,0 +1,119 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// MinTokenLength is the shortest bearer token New accepts.
+const MinTokenLength = 16
+
+// keyring holds the accepted tokens as SHA-256 digests, so comparing them
+// takes the same time whatever the token's length or how much of it is
+// right, and each token's rate limiter.
+type keyring struct {
+	digests  [][sha256.Size]byte
+	limiters []*rate.Limiter // nil entries when unlimited
+}
+
+func newKeyring(tokens []string, limit rate.Limit, burst int) keyring {
+	k := keyring{}
+	for _, t := range tokens {
+		k.digests = append(k.digests, sha256.Sum256([]byte(t)))
+		var l *rate.Limiter
+		if limit > 0 {
+			l = rate.NewLimiter(limit, burst)
+		}
+		k.limiters = append(k.limiters, l)
+	}
+	return k
+}
+
+// match returns the slot of the token presented, or -1. Every digest is
+// compared, matched or not, so the time taken does not tell which slot
+// (or whether any) matched.
+func (k keyring) match(token string) int {
+	d := sha256.Sum256([]byte(token))
+	slot := -1
+	for i := range k.digests {
+		if subtle.ConstantTimeCompare(d[:], k.digests[i][:]) == 1 {
+			slot = i
+		}
+	}
+	return slot
+}
+
+// bearer reads the token of an "Authorization: Bearer <token>" header.
+// The scheme is case-insensitive (RFC 9110 §11.1).
+func bearer(r *http.Request) (token string, ok bool) {
+	h := r.Header.Get("Authorization")
+	scheme, rest, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(rest)
+	return token, token != ""
+}
+
+// slotSink is where the access log wants the position of the request's
+// token in the configured list: naming the slot lets operators see when a
+// rotated-out token stops being used, without ever logging the token.
+type slotSink struct{}
+
+// authenticated lets a request through to next only with a good token
+// that has budget left.
+func (h *Handler) authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearer(r)
+		if !ok {
+			// RFC 6750 §3.1: a request without credentials gets no error code.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mediaflow"`)
+			writeProblem(w, r, Problem{Type: typeUnauthorized, Status: http.StatusUnauthorized,
+				Detail: "send a token as \"Authorization: Bearer <token>\""})
+			return
+		}
+		slot := h.keys.match(token)
+		if slot < 0 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mediaflow", error="invalid_token"`)
+			writeProblem(w, r, Problem{Type: typeUnauthorized, Status: http.StatusUnauthorized,
+				Detail: "the bearer token is not one this API accepts"})
+			return
+		}
+		if l := h.keys.limiters[slot]; l != nil {
+			if wait, ok := admit(l); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(wait))
+				writeProblem(w, r, Problem{Type: typeRateLimited, Status: http.StatusTooManyRequests,
+					Detail: "this token's request rate is used up; retry after " + strconv.Itoa(wait) + "s"})
+				return
+			}
+		}
+		if sink, ok := r.Context().Value(slotSink{}).(*int); ok {
+			*sink = slot
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// admit takes a token from l now, or says in whole seconds (at least 1,
+// as Retry-After counts) when one will be there.
+func admit(l *rate.Limiter) (retryAfter int, ok bool) {
+	now := time.Now()
+	res := l.ReserveN(now, 1)
+	if !res.OK() {
+		return 1, false
+	}
+	d := res.DelayFrom(now)
+	if d == 0 {
+		return 0, true
+	}
+	// Give the token back: a refused request must not delay the next one.
+	res.CancelAt(now)
+	return max(1, int(math.Ceil(d.Seconds()))), false
+}

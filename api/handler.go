@@ -1,0 +1,161 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"github.com/mediaflow/mediaflow/tasks"
+)
+
+// DefaultMaxBody is the largest request body accepted when Config.MaxBody
+// is 0 (API_MAX_BODY's default).
+const DefaultMaxBody = 1 << 20
+
+// Config configures a Handler. Only Tokens is required.
+type Config struct {
+	// Tokens are the bearer tokens accepted (API_TOKENS); several allow a
+	// rotation: add the new one, move clients over, drop the old one.
+	Tokens []string
+	// MaxBody caps a request body in bytes; 0 means DefaultMaxBody.
+	MaxBody int64
+	// RateLimit is the requests per second allowed per token; 0 is
+	// unlimited.
+	RateLimit rate.Limit
+	// Burst is how many requests a token may make at once; 0 means one
+	// second's worth of RateLimit (at least 1).
+	Burst int
+	// Logger receives one access-log line per request.
+	Logger zerolog.Logger
+}
+
+// Handler serves the API over a tasks.Client.
+type Handler struct {
+	client  *tasks.Client
+	keys    keyring
+	maxBody int64
+	log     zerolog.Logger
+	root    http.Handler
+}
+
+// ErrNoToken is New's refusal to build an API that anyone could use.
+var ErrNoToken = errors.New("no bearer token configured (API_TOKENS): refusing to serve an open API")
+
+// New builds the API. It refuses to build one without a token, so a
+// missing setting can never open the queue to the network.
+func New(client *tasks.Client, cfg Config) (*Handler, error) {
+	if client == nil {
+		return nil, errors.New("api: a tasks.Client is required")
+	}
+	var tokens []string
+	for i, t := range cfg.Tokens {
+		switch {
+		case t == "":
+			continue
+		case t != strings.TrimSpace(t) || strings.ContainsAny(t, " \t\r\n"):
+			return nil, fmt.Errorf("api: token %d of API_TOKENS contains white space", i+1)
+		case len(t) < MinTokenLength:
+			return nil, fmt.Errorf("api: token %d of API_TOKENS is %d characters; want at least %d (say, openssl rand -hex 32)", i+1, len(t), MinTokenLength)
+		}
+		tokens = append(tokens, t)
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("api: %w", ErrNoToken)
+	}
+	if cfg.MaxBody < 0 {
+		return nil, fmt.Errorf("api: body limit %d: want 0 (default) or more", cfg.MaxBody)
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.RateLimit < 0 || math.IsNaN(float64(cfg.RateLimit)) {
+		return nil, fmt.Errorf("api: rate limit %v: want 0 (unlimited) or more", cfg.RateLimit)
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = max(1, int(math.Ceil(float64(cfg.RateLimit))))
+	}
+	h := &Handler{
+		client:  client,
+		keys:    newKeyring(tokens, cfg.RateLimit, cfg.Burst),
+		maxBody: cfg.MaxBody,
+		log:     cfg.Logger,
+	}
+	h.root = h.logged(h.routes())
+	return h, nil
+}
+
+// route is one method on one path.
+type route struct {
+	method, pattern string
+	public          bool
+	handle          http.HandlerFunc
+}
+
+func (h *Handler) table() []route {
+	return []route{
+		{http.MethodPost, "/v1/pipelines", false, h.publish},
+		{http.MethodGet, "/v1/pipelines", false, h.list},
+		{http.MethodGet, "/v1/pipelines/{id}", false, h.get},
+		{http.MethodPost, "/v1/pipelines/{id}/cancel", false, h.cancel},
+		{http.MethodGet, "/v1/openapi.yaml", true, serveSpec},
+	}
+}
+
+// routes registers each route, a 405 (with Allow) for the other methods on
+// its path, and a 404 for every other path, all as problem details rather
+// than net/http's plain-text answers.
+func (h *Handler) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	allowed := map[string][]string{}
+	public := map[string]bool{}
+	var paths []string
+	for _, rt := range h.table() {
+		var next http.Handler = rt.handle
+		if !rt.public {
+			next = h.authenticated(next)
+		}
+		mux.Handle(rt.method+" "+rt.pattern, next)
+		if _, seen := allowed[rt.pattern]; !seen {
+			paths = append(paths, rt.pattern)
+		}
+		allowed[rt.pattern] = append(allowed[rt.pattern], rt.method)
+		public[rt.pattern] = public[rt.pattern] || rt.public
+	}
+	for _, p := range paths {
+		methods := allowed[p]
+		if slices.Contains(methods, http.MethodGet) {
+			methods = append(methods, http.MethodHead)
+		}
+		var next http.Handler = methodNotAllowed(strings.Join(methods, ", "))
+		if !public[p] {
+			next = h.authenticated(next)
+		}
+		mux.Handle(p, next)
+	}
+	mux.Handle("/", h.authenticated(http.HandlerFunc(notFound)))
+	return mux
+}
+
+// ServeHTTP serves the API and writes the access log.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.root.ServeHTTP(w, r)
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeProblem(w, r, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed,
+			Detail: fmt.Sprintf("%s is not served on %s; allowed: %s", r.Method, r.URL.Path, allow)})
+	}
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeProblem(w, r, Problem{Type: typeNotFound, Status: http.StatusNotFound,
+		Detail: "no route " + r.URL.Path + "; see /v1/openapi.yaml"})
+}

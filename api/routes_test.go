@@ -1,0 +1,255 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mediaflow/mediaflow/internal/redistest"
+
+	"github.com/mediaflow/mediaflow/tasks"
+)
+
+// The routes the handler serves and the operations openapi.yaml lists are
+// the same set, checked both on the route table and over HTTP: each
+// documented operation answers, each other method on a documented path
+// answers 405 with the documented methods in Allow, and other paths 404.
+func TestSpecAndHandlerAgreeOnRoutes(t *testing.T) {
+	t.Parallel()
+	doc, _ := loadSpec(t)
+	documented := map[string][]string{} // path → methods
+	var docOps []string
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented[path] = append(documented[path], method)
+			docOps = append(docOps, method+" "+path)
+		}
+	}
+	w := newWorld(t, worldOptions{})
+	h, err := New(w.client, Config{Tokens: []string{tokenA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served []string
+	for _, rt := range h.table() {
+		served = append(served, rt.method+" "+rt.pattern)
+	}
+	sort.Strings(docOps)
+	sort.Strings(served)
+	if !slices.Equal(docOps, served) {
+		t.Fatalf("openapi.yaml lists %v, the handler serves %v", docOps, served)
+	}
+
+	id := w.mustPublish(t, validRequest("probe")).ID
+	bodies := map[string]string{"POST /v1/pipelines": validRequest("probe")}
+	for path, methods := range documented {
+		concrete := strings.ReplaceAll(path, "{id}", id)
+		allow := append([]string(nil), methods...)
+		if slices.Contains(methods, http.MethodGet) {
+			allow = append(allow, http.MethodHead)
+		}
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+			t.Run(m+" "+path, func(t *testing.T) {
+				r := w.do(t, call{method: m, path: concrete, body: bodies[m+" "+path]})
+				if !slices.Contains(allow, m) {
+					if r.status != http.StatusMethodNotAllowed {
+						t.Fatalf("undocumented method: %d, want 405", r.status)
+					}
+					got := strings.Split(r.header.Get("Allow"), ", ")
+					if !sameSet(got, allow) {
+						t.Errorf("Allow %v, want %v", got, allow)
+					}
+					if m == http.MethodHead {
+						return
+					}
+					if p := r.problem(t); p.Type != typeMethod {
+						t.Errorf("problem type %q", p.Type)
+					}
+					return
+				}
+				if r.status < 200 || r.status > 299 {
+					t.Errorf("documented operation: %d %s", r.status, r.body)
+				}
+			})
+		}
+	}
+	for _, path := range []string{"/", "/v1", "/v1/", "/v1/pipelines/", "/v1/pipelines/" + id + "/retry", "/v2/pipelines", "/v1/openapi.json"} {
+		t.Run("unknown "+path, func(t *testing.T) {
+			r := w.do(t, call{method: http.MethodGet, path: path})
+			if r.status != http.StatusNotFound {
+				t.Fatalf("status %d, want 404", r.status)
+			}
+			if p := r.problem(t); p.Type != typeNotFound {
+				t.Errorf("problem type %q", p.Type)
+			}
+		})
+	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	sort.Strings(a)
+	sort.Strings(b)
+	return slices.Equal(a, b)
+}
+
+// The spec is served as it is in the repository, to anyone, and only by GET.
+func TestSpecIsServedWithoutToken(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	for _, token := range []string{"-", "wrong-token-0123456789", tokenA} {
+		r := w.do(t, call{method: http.MethodGet, path: "/v1/openapi.yaml", token: token})
+		if r.status != http.StatusOK || !bytes.Equal(r.body, Spec) || r.header.Get("Content-Type") != "application/yaml" {
+			t.Errorf("token %q: %d %q, %d bytes", token, r.status, r.header.Get("Content-Type"), len(r.body))
+		}
+	}
+	r := w.do(t, call{method: http.MethodPost, path: "/v1/openapi.yaml", token: "-", body: "{}"})
+	if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST the spec without a token: %d, Allow %q", r.status, r.header.Get("Allow"))
+	}
+}
+
+// A request that fails inside mediaflow answers 500 without saying why
+// (the cause names Redis's address), and the log has the cause.
+func TestInternalErrorsSayNothingInternal(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	// No retries: the answer is the same, only sooner.
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, DB: r.DB, MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	w := newWorld(t, worldOptions{redis: r, rdb: rdb})
+	id := w.mustPublish(t, validRequest("before")).ID
+	r.Stop(t)
+	for _, c := range []call{
+		{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("after")},
+		{method: http.MethodGet, path: "/v1/pipelines"},
+		{method: http.MethodGet, path: "/v1/pipelines/" + id},
+		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
+	} {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			r := w.do(t, c)
+			if r.status != http.StatusInternalServerError {
+				t.Fatalf("status %d, want 500; %s", r.status, r.body)
+			}
+			p := r.problem(t)
+			if p.Type != typeInternal {
+				t.Errorf("problem type %q", p.Type)
+			}
+			addr := w.redis.Addr
+			for _, leak := range []string{addr, "redis", "dial", "refused", "tcp"} {
+				if strings.Contains(strings.ToLower(string(r.body)), strings.ToLower(leak)) {
+					t.Errorf("the answer says %q: %s", leak, r.body)
+				}
+			}
+		})
+	}
+	if !strings.Contains(w.logs.String(), "api request failed") || !strings.Contains(w.logs.String(), w.redis.Addr) {
+		t.Errorf("the log lacks the cause:\n%s", w.logs.String())
+	}
+}
+
+// One access-log line per request, with the route template and never the
+// token or the query string.
+func TestAccessLog(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	rec := w.mustPublish(t, validRequest("logged"))
+	w.do(t, call{method: http.MethodGet, path: "/v1/pipelines/" + rec.ID})
+	w.do(t, call{method: http.MethodGet, path: "/v1/pipelines?cursor=c2VjcmV0LWN1cnNvcg&limit=5"})
+	w.do(t, call{method: http.MethodGet, path: "/v1/elsewhere"})
+	w.do(t, call{method: http.MethodGet, path: "/v1/pipelines", token: "wrong-token-0123456789"})
+
+	type line struct {
+		Level    string  `json:"level"`
+		Method   string  `json:"method"`
+		Route    string  `json:"route"`
+		Status   int     `json:"status"`
+		Duration float64 `json:"duration"`
+		Token    int     `json:"token"`
+		Message  string  `json:"message"`
+	}
+	var lines []line
+	for _, raw := range strings.Split(strings.TrimSpace(w.logs.String()), "\n") {
+		var l line
+		if err := json.Unmarshal([]byte(raw), &l); err != nil {
+			t.Fatalf("log line %q: %v", raw, err)
+		}
+		lines = append(lines, l)
+	}
+	want := []line{
+		{Level: "info", Method: "POST", Route: "/v1/pipelines", Status: 202, Token: 1},
+		{Level: "info", Method: "GET", Route: "/v1/pipelines/{id}", Status: 200, Token: 1},
+		{Level: "info", Method: "GET", Route: "/v1/pipelines", Status: 400, Token: 1},
+		{Level: "info", Method: "GET", Route: "unmatched", Status: 404, Token: 1},
+		{Level: "info", Method: "GET", Route: "/v1/pipelines", Status: 401},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d log lines, want %d:\n%s", len(lines), len(want), w.logs.String())
+	}
+	for i, l := range lines {
+		if l.Duration <= 0 {
+			t.Errorf("line %d has no duration", i)
+		}
+		l.Duration, l.Message = 0, ""
+		if l != want[i] {
+			t.Errorf("line %d: %+v, want %+v", i, l, want[i])
+		}
+	}
+	for _, secret := range []string{tokenA, "wrong-token", "c2VjcmV0LWN1cnNvcg", "limit=5", rec.ID} {
+		if strings.Contains(w.logs.String(), secret) {
+			t.Errorf("the access log holds %q:\n%s", secret, w.logs.String())
+		}
+	}
+}
+
+// A record's JSON from the API is the tasks.Record JSON: nothing renamed,
+// nothing the Go API has that the spec's Record lacks.
+func TestRecordSchemaCoversEveryField(t *testing.T) {
+	t.Parallel()
+	doc, _ := loadSpec(t)
+	check := func(name string, v any) {
+		t.Helper()
+		b, _ := json.Marshal(v)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		props := doc.Components.Schemas[name].Value.Properties
+		for k := range m {
+			if props[k] == nil {
+				t.Errorf("schema %s lacks %q", name, k)
+			}
+		}
+		for k := range props {
+			if _, ok := m[k]; !ok {
+				t.Errorf("schema %s has %q, which the Go type does not marshal", name, k)
+			}
+		}
+	}
+	// Every field set, so that none is left out by omitempty.
+	now := time.Now()
+	one := 1
+	check("Record", tasks.Record{ID: "i", Key: "k", State: "s", Step: "s", Fingerprint: "f", Media: []tasks.MediaItem{},
+		StaleMedia: []tasks.StaleMedia{{}}, PostID: "p", PostCreated: true, PostStage: "s", PostPublishAt: &now, Staged: true,
+		PostWithdrawn: true, Error: &tasks.StepError{}, Attempts: 1, CancelRequested: true, Cleanup: "c", AttachedAt: &now,
+		PublishedAt: &now, FinishedAt: &now, History: []tasks.Event{}})
+	item := tasks.MediaItem{Source: "s", Name: "n", ContentType: "c", MediaID: "m", Status: "s", Bytes: 1, Generation: 1,
+		MediaCreatedAt: &now, ConfirmedAt: &now, ReadyAt: &now}
+	item.Deleted, item.LeftBehind = true, true
+	check("MediaItem", item)
+	stale := tasks.StaleMedia{MediaID: "m", Item: 1, Reason: "r"}
+	stale.Deleted, stale.LeftBehind = true, true
+	check("StaleMedia", stale)
+	check("StepError", tasks.StepError{Step: "s", Status: 1, Message: "m", Permanent: true, At: now})
+	check("Event", tasks.Event{At: now, Step: "s", Item: &one, Outcome: "o", Message: "m"})
+	check("PublishRequest", tasks.Request{Key: "k", Media: []tasks.MediaSource{}, Post: &tasks.PostSpec{}, PostID: "p", Action: "a", Cleanup: "c"})
+	check("MediaSource", tasks.MediaSource{Source: "s", Name: "n", ContentType: "c"})
+	check("PostSpec", tasks.PostSpec{Type: "t", ProfileIDs: []string{}, Caption: "c", FirstComment: "f", PublishAt: &now, LabelIDs: []string{"l"}})
+	check("RecordPage", tasks.RecordPage{Records: []*tasks.Record{}, Next: "n"})
+	check("Problem", Problem{Type: "t", Title: "t", Status: 400, Detail: "d", Instance: "i", Errors: []tasks.Problem{{}}, PipelineID: "p"})
+}
