@@ -21,7 +21,9 @@ type PipelineStats struct {
 	// Stuck counts pipelines that have not moved for longer than the
 	// pipeline code considers healthy.
 	Stuck int64
-	// CleanupPending counts media entries waiting to be deleted.
+	// CleanupPending counts pipelines that still owe a cleanup in Swonkie:
+	// media to delete or, after a failure, their post to withdraw. It counts
+	// pipelines, not media entries (one pipeline may hold up to ten).
 	CleanupPending int64
 }
 
@@ -44,7 +46,7 @@ func newPipelineStatsCollector(reg prometheus.Registerer) *pipelineStatsCollecto
 			"Pipelines that have not advanced for too long, as of the last background refresh.",
 			nil, nil),
 		cleanupPending: prometheus.NewDesc(namespace+"_media_cleanup_pending",
-			"Media entries waiting to be deleted, as of the last background refresh.",
+			"Pipelines that still owe a cleanup in Swonkie (media to delete, or a failed pipeline's post to withdraw), as of the last background refresh.",
 			nil, nil),
 		poll: newPollerMetrics(reg, "pipeline_stats", "the pipeline gauges"),
 	}
