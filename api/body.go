@@ -6,7 +6,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 )
 
 // readJSONBody returns the body of a request that declares JSON and fits
@@ -25,11 +27,19 @@ func (h *Handler) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, 
 		h.tooLarge(w, r)
 		return nil, false
 	}
+	// The server bounds only the headers' arrival; a client trickling its
+	// body must not hold a connection and a goroutine for ever.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		h.tooLarge(w, r)
+		return nil, false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		writeProblem(w, r, Problem{Type: typeTimeout, Status: http.StatusRequestTimeout,
+			Detail: fmt.Sprintf("the request body did not arrive within %s", h.bodyTimeout)})
 		return nil, false
 	case err != nil:
 		writeProblem(w, r, Problem{Type: typeMalformed, Status: http.StatusBadRequest,

@@ -37,6 +37,12 @@
 //     API answers as for success (and logs the failure) so that a client
 //     without a key does not retry into a duplicate.
 //   - GET routes answer HEAD too, as net/http does for every GET route.
+//   - A request body must arrive within DefaultBodyTimeout (30 s), or the
+//     answer is 408 and the connection is closed: the worker's servers
+//     bound only the headers' arrival, and a client trickling its body
+//     would otherwise hold a connection for ever.
+//   - The Idempotency-Key header may be a bare key or a quoted structured
+//     field string, as the IETF draft defines it.
 //
 // Problem types (RFC 9457 "type" members) are URNs under urn:mediaflow:problem:
 // and listed in openapi.yaml.

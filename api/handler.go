@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
@@ -17,6 +18,9 @@ import (
 // DefaultMaxBody is the largest request body accepted when Config.MaxBody
 // is 0 (API_MAX_BODY's default).
 const DefaultMaxBody = 1 << 20
+
+// DefaultBodyTimeout is how long a request body may take to arrive.
+const DefaultBodyTimeout = 30 * time.Second
 
 // Config configures a Handler. Only Tokens is required.
 type Config struct {
@@ -40,8 +44,10 @@ type Handler struct {
 	client  *tasks.Client
 	keys    keyring
 	maxBody int64
-	log     zerolog.Logger
-	root    http.Handler
+	// bodyTimeout bounds reading a request body.
+	bodyTimeout time.Duration
+	log         zerolog.Logger
+	root        http.Handler
 }
 
 // ErrNoToken is New's refusal to build an API that anyone could use.
@@ -53,12 +59,40 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	if client == nil {
 		return nil, errors.New("api: a tasks.Client is required")
 	}
-	var tokens []string
+	tokens, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = max(1, int(math.Ceil(float64(cfg.RateLimit))))
+	}
+	h := &Handler{
+		client:      client,
+		keys:        newKeyring(tokens, cfg.RateLimit, cfg.Burst),
+		maxBody:     cfg.MaxBody,
+		bodyTimeout: DefaultBodyTimeout,
+		log:         cfg.Logger,
+	}
+	h.root = h.logged(h.routes())
+	return h, nil
+}
+
+// Check reports what New would refuse in cfg, so a program can fail at
+// startup, before it connects to anything.
+func (cfg Config) Check() error {
+	_, err := cfg.check()
+	return err
+}
+
+func (cfg Config) check() (tokens []string, err error) {
 	for i, t := range cfg.Tokens {
 		switch {
 		case t == "":
 			continue
-		case t != strings.TrimSpace(t) || strings.ContainsAny(t, " \t\r\n"):
+		case strings.ContainsAny(t, " \t\r\n"):
 			return nil, fmt.Errorf("api: token %d of API_TOKENS contains white space", i+1)
 		case len(t) < MinTokenLength:
 			return nil, fmt.Errorf("api: token %d of API_TOKENS is %d characters; want at least %d (say, openssl rand -hex 32)", i+1, len(t), MinTokenLength)
@@ -71,23 +105,10 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	if cfg.MaxBody < 0 {
 		return nil, fmt.Errorf("api: body limit %d: want 0 (default) or more", cfg.MaxBody)
 	}
-	if cfg.MaxBody == 0 {
-		cfg.MaxBody = DefaultMaxBody
-	}
 	if cfg.RateLimit < 0 || math.IsNaN(float64(cfg.RateLimit)) {
 		return nil, fmt.Errorf("api: rate limit %v: want 0 (unlimited) or more", cfg.RateLimit)
 	}
-	if cfg.Burst <= 0 {
-		cfg.Burst = max(1, int(math.Ceil(float64(cfg.RateLimit))))
-	}
-	h := &Handler{
-		client:  client,
-		keys:    newKeyring(tokens, cfg.RateLimit, cfg.Burst),
-		maxBody: cfg.MaxBody,
-		log:     cfg.Logger,
-	}
-	h.root = h.logged(h.routes())
-	return h, nil
+	return tokens, nil
 }
 
 // route is one method on one path.

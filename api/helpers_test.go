@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -46,6 +47,8 @@ type worldOptions struct {
 	redis *redistest.Redis
 	// rdb, when set, is the client the API uses instead of redis.Client.
 	rdb *redis.Client
+	// bodyTimeout, when set, replaces DefaultBodyTimeout.
+	bodyTimeout time.Duration
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -70,6 +73,9 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	h, err := New(w.client, Config{Tokens: o.tokens, MaxBody: o.maxBody, RateLimit: o.rateLimit, Logger: zerolog.New(w.logs)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.bodyTimeout != 0 {
+		h.bodyTimeout = o.bodyTimeout
 	}
 	w.srv = httptest.NewServer(h)
 	t.Cleanup(w.srv.Close)
@@ -121,6 +127,8 @@ type call struct {
 	extraHeader [][2]string
 	// chunked sends the body without a Content-Length.
 	chunked bool
+	// stream, when set, is the body, sent as it is read.
+	stream io.Reader
 }
 
 // do sends c and checks the answer against openapi.yaml: its status is
@@ -133,6 +141,9 @@ func (w *world) do(t *testing.T, c call) response {
 		if c.chunked {
 			body = io.MultiReader(strings.NewReader(c.body))
 		}
+	}
+	if c.stream != nil {
+		body = c.stream
 	}
 	req, err := http.NewRequest(c.method, w.srv.URL+c.path, body)
 	if err != nil {
@@ -152,7 +163,7 @@ func (w *world) do(t *testing.T, c call) response {
 	case c.contentType == "-":
 	case c.contentType != "":
 		req.Header.Set("Content-Type", c.contentType)
-	case c.body != "":
+	case c.body != "" || c.stream != nil:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range c.header {

@@ -34,6 +34,7 @@ const (
 	typeFinished         = "urn:mediaflow:problem:pipeline-finished"
 	typeAlreadyPublished = "urn:mediaflow:problem:already-published"
 	typeTooLarge         = "urn:mediaflow:problem:body-too-large"
+	typeTimeout          = "urn:mediaflow:problem:body-timeout"
 	typeMediaType        = "urn:mediaflow:problem:unsupported-media-type"
 	typeRateLimited      = "urn:mediaflow:problem:rate-limited"
 	typeInternal         = "urn:mediaflow:problem:internal"

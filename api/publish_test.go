@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mediaflow/mediaflow/tasks"
 )
@@ -223,6 +225,28 @@ func TestBodyLimitIsConfigurable(t *testing.T) {
 	if n := len(def.keys(t)); n != before {
 		t.Errorf("a refused body changed Redis (%d keys, was %d)", n, before)
 	}
+}
+
+// A body that stops arriving is cut off after the body timeout, so a slow
+// client cannot hold a connection for ever.
+func TestSlowBodyTimesOut(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{bodyTimeout: 200 * time.Millisecond})
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { _, _ = pw.Write([]byte(`{"media":[`)) }()
+	start := time.Now()
+	r := w.do(t, call{method: http.MethodPost, path: "/v1/pipelines", stream: pr})
+	if r.status != http.StatusRequestTimeout {
+		t.Fatalf("status %d, want 408; %s", r.status, r.body)
+	}
+	if p := r.problem(t); p.Type != typeTimeout {
+		t.Errorf("problem type %q", p.Type)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("answered after %s", d)
+	}
+	w.assertNothingQueued(t)
 }
 
 // Opening the queue to the network must not open the worker's own
