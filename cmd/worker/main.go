@@ -51,6 +51,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "worker:", err)
 		return 2
 	}
+	if err := cfg.checkAPI(); err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 2
+	}
 	if cfg.Demo {
 		return runDemo(ctx, cfg, getenv, stdout, stderr)
 	}
@@ -90,14 +94,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		servers = append(servers, srv)
 	}
-	log.Info().Str("version", version).Str("redis", redactedURL(cfg.RedisURL)).Str("swonkie", st.api.BaseURL()).
-		Bool("sandbox", cfg.Sandbox).Int("concurrency", cfg.Concurrency).Str("metrics_addr", cfg.MetricsAddr).
+	var apiSrv *http.Server
+	if cfg.APIAddr != "" {
+		if apiSrv, err = startAPI(cfg, st.client, log); err != nil {
+			for _, srv := range servers {
+				_ = srv.Close()
+			}
+			st.shutdown()
+			fmt.Fprintln(stderr, "worker:", err)
+			return 1
+		}
+	}
+	swonkieURL := ""
+	if st.api != nil {
+		swonkieURL = st.api.BaseURL()
+	}
+	log.Info().Str("version", version).Str("redis", redactedURL(cfg.RedisURL)).Str("swonkie", swonkieURL).
+		Bool("sandbox", cfg.Sandbox).Bool("api_only", cfg.APIOnly).Int("concurrency", cfg.Concurrency).
+		Str("metrics_addr", cfg.MetricsAddr).Str("api_addr", cfg.APIAddr).
 		Msg("worker started")
 
 	<-ctx.Done()
 	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down: finishing running tasks")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout+5*time.Second)
 	defer cancel()
+	if apiSrv != nil {
+		// Stop taking work first: requests in flight finish on a client
+		// that is still open.
+		_ = apiSrv.Shutdown(shutdownCtx)
+	}
 	st.shutdown()
 	for _, srv := range servers {
 		_ = srv.Shutdown(shutdownCtx)
@@ -121,6 +146,17 @@ type stack struct {
 // with faster timing.
 func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger, timing tasks.Timing) (*stack, error) {
 	st := &stack{}
+	sources, err := source.New(source.Config{Root: cfg.MediaRoot, AllowedHosts: cfg.allowedHosts()})
+	if err != nil {
+		return nil, fmt.Errorf("media sources: %w", err)
+	}
+	st.sources = sources
+	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(timing))
+	if cfg.APIOnly {
+		// A front process only queues work: it never calls Swonkie, so it
+		// needs no credentials and no sandbox.
+		return st, nil
+	}
 	apiCfg := swonkie.Config{
 		BaseURL:   cfg.SwonkieBaseURL,
 		APIID:     cfg.SwonkieAPIID,
@@ -131,6 +167,7 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 	if cfg.Sandbox || cfg.Demo {
 		sb, srv, base, err := startSandbox(sandboxOptions(cfg.Demo), log)
 		if err != nil {
+			st.shutdown()
 			return nil, err
 		}
 		st.sandbox, st.sandboxSrv = sb, srv
@@ -142,16 +179,6 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		return nil, err
 	}
 	st.api = api
-	sources, err := source.New(source.Config{Root: cfg.MediaRoot, AllowedHosts: cfg.allowedHosts()})
-	if err != nil {
-		st.shutdown()
-		return nil, fmt.Errorf("media sources: %w", err)
-	}
-	st.sources = sources
-	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(timing))
-	if cfg.APIOnly {
-		return st, nil
-	}
 	w, err := tasks.NewWorker(tasks.WorkerConfig{
 		Redis:           rc,
 		API:             api,

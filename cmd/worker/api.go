@@ -1,0 +1,64 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"github.com/mediaflow/mediaflow/api"
+	"github.com/mediaflow/mediaflow/tasks"
+)
+
+// apiConfig is the enqueue API's part of the configuration.
+func (c *config) apiConfig(log zerolog.Logger) api.Config {
+	var tokens []string
+	for _, t := range strings.Split(c.APITokens, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			tokens = append(tokens, t)
+		}
+	}
+	return api.Config{
+		Tokens:    tokens,
+		MaxBody:   c.APIMaxBody,
+		RateLimit: rate.Limit(c.APIRateLimit),
+		Logger:    log,
+	}
+}
+
+// checkAPI refuses, before anything connects, an API that would be open to
+// anyone or that -api-only would leave with nothing to serve.
+func (c *config) checkAPI() error {
+	if c.APIOnly && c.Demo {
+		return errors.New("-demo runs the whole lifecycle; it cannot be -api-only")
+	}
+	if c.APIOnly && c.APIAddr == "" {
+		return errors.New("-api-only serves the enqueue API, but API_ADDR is empty: set API_ADDR (like :8080)")
+	}
+	if c.APIAddr == "" {
+		return nil
+	}
+	err := c.apiConfig(zerolog.Nop()).Check()
+	if errors.Is(err, api.ErrNoToken) {
+		return errors.New("API_ADDR is set but API_TOKENS is empty: the enqueue API never starts without a token " +
+			"(set API_TOKENS to one or more comma-separated tokens, or unset API_ADDR)")
+	}
+	return err
+}
+
+// startAPI serves the enqueue API on API_ADDR, over the same tasks.Client
+// the worker uses (so sources are checked the way the worker opens them).
+func startAPI(c *config, client *tasks.Client, log zerolog.Logger) (*http.Server, error) {
+	h, err := api.New(client, c.apiConfig(log.With().Str("component", "api").Logger()))
+	if err != nil {
+		return nil, err
+	}
+	srv, err := serve(c.APIAddr, h, log)
+	if err != nil {
+		return nil, fmt.Errorf("API address: %w", err)
+	}
+	return srv, nil
+}
