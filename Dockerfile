@@ -22,6 +22,9 @@ RUN apk add --no-cache ca-certificates tzdata \
  && adduser -D -H -u 10001 -s /sbin/nologin mediaflow
 COPY --from=build /out/ /usr/local/bin/
 USER 10001:10001
-ENV METRICS_ADDR=:9400 API_ADDR=:8080
+# The worker's own default, said out loud for the healthcheck. API_ADDR is
+# left unset (the API off) as in the worker: it needs API_TOKENS, which no
+# image can carry.
+ENV METRICS_ADDR=:9400
 EXPOSE 8080 9400
 CMD ["worker"]

@@ -227,6 +227,11 @@ func checkServices(t *testing.T, p *types.Project) {
 	if got := env1(w, "METRICS_ADDR"); got != ":9400" {
 		t.Errorf("worker METRICS_ADDR = %q, want :9400 (prometheus.yml scrapes worker:9400)", got)
 	}
+	// The worker refuses to start its enqueue API without a token, so the
+	// API must stay off unless both are given.
+	if got := env1(w, "API_ADDR"); got != "" && env1(w, "API_TOKENS") == "" {
+		t.Errorf("worker API_ADDR = %q without API_TOKENS: the worker would refuse to start", got)
+	}
 	if got := env1(w, "REDIS_URL"); got != "redis://redis:6379/0" {
 		t.Errorf("worker REDIS_URL = %q, want the stack's redis by default", got)
 	}
@@ -306,6 +311,9 @@ func TestDockerfile(t *testing.T) {
 		f := strings.Fields(line)
 		if len(f) >= 2 && strings.EqualFold(f[0], "FROM") {
 			froms = append(froms, line)
+		}
+		if len(f) >= 2 && strings.EqualFold(f[0], "ENV") && strings.Contains(line, "API_ADDR") {
+			t.Error("Dockerfile sets API_ADDR: the worker would refuse to start without API_TOKENS, which the image cannot carry")
 		}
 		if len(f) >= 2 && strings.EqualFold(f[0], "USER") {
 			users = append(users, f[1])
