@@ -293,21 +293,10 @@ func (p *pipeline) deleteStale(ctx context.Context, rec *Record, id string, log 
 func (p *pipeline) markReady(ctx context.Context, rec *Record, i int) error {
 	now := p.now().UTC()
 	err := p.store.update(ctx, rec, func(r *Record) error {
-		it := &r.Media[i]
-		if it.Status == ItemReady {
+		if r.Media[i].Status == ItemReady {
 			return errNoChange
 		}
-		p.start(r, StepAwait)
-		it.Status = ItemReady
-		it.ReadyAt = &now
-		if it.ConfirmedAt == nil {
-			it.ConfirmedAt = &now
-		}
-		r.progressed()
-		r.note(now, StepAwait, &i, "ok", "media "+it.MediaID+" is ready")
-		if r.allReady() {
-			p.start(r, StepAttach)
-		}
+		p.setReady(r, i, now)
 		return nil
 	})
 	if err != nil {
@@ -317,6 +306,22 @@ func (p *pipeline) markReady(ctx context.Context, rec *Record, i int) error {
 		return p.enqueue(ctx, TypePostAttach, Payload{PipelineID: rec.ID})
 	}
 	return nil
+}
+
+// setReady is markReady's change of the record, for update functions.
+func (p *pipeline) setReady(r *Record, i int, now time.Time) {
+	it := &r.Media[i]
+	p.start(r, StepAwait)
+	it.Status = ItemReady
+	it.ReadyAt = &now
+	if it.ConfirmedAt == nil {
+		it.ConfirmedAt = &now
+	}
+	r.progressed()
+	r.note(now, StepAwait, &i, "ok", "media "+it.MediaID+" is ready")
+	if r.allReady() {
+		p.start(r, StepAttach)
+	}
 }
 
 // wrap names the step and the thing in an error, keeping its kind.

@@ -59,6 +59,7 @@ func (p *pipeline) confirm(ctx context.Context, rec *Record, pl Payload, log zer
 		}
 	}
 	now := p.now().UTC()
+	ready := m != nil && m.Status.Ready()
 	err = p.store.update(ctx, rec, func(r *Record) error {
 		it := &r.Media[i]
 		if it.MediaID != id || it.Status.rank() >= ItemConfirmed.rank() {
@@ -69,6 +70,12 @@ func (p *pipeline) confirm(ctx context.Context, rec *Record, pl Payload, log zer
 		it.Status, it.ConfirmedAt = ItemConfirmed, &now
 		r.progressed()
 		r.note(now, StepConfirm, &i, "ok", "confirmed media "+id)
+		if ready {
+			// Processed already (small images often are): the same write
+			// records it, rather than a second one right after (markReady
+			// then finds nothing to write and only does the fan-in).
+			p.setReady(r, i, now)
+		}
 		return nil
 	})
 	if err != nil {
