@@ -8,25 +8,22 @@ import (
 	"testing"
 )
 
-// monitoringText is the README's "Monitoring" section once it is merged
-// there, and docs/monitoring.md until then.
+// monitoringText is the README's "Monitoring" section.
 func monitoringText(t *testing.T) (string, string) {
 	t.Helper()
 	readme := filepath.Join("..", "README.md")
-	if b, err := os.ReadFile(readme); err == nil {
-		if _, section, ok := strings.Cut(string(b), "\n## Monitoring\n"); ok {
-			if end := strings.Index(section, "\n## "); end >= 0 {
-				section = section[:end]
-			}
-			return readme, section
-		}
-	}
-	doc := filepath.Join("..", "docs", "monitoring.md")
-	b, err := os.ReadFile(doc)
+	b, err := os.ReadFile(readme)
 	if err != nil {
-		t.Fatalf("no Monitoring section in README.md and %v", err)
+		t.Fatal(err)
 	}
-	return doc, string(b)
+	_, section, ok := strings.Cut(string(b), "\n## Monitoring\n")
+	if !ok {
+		t.Fatal("README.md has no \"## Monitoring\" section")
+	}
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	return readme, section
 }
 
 // Alert runbooks point at the Monitoring text by alert name, and operators
