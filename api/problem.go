@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/mediaflow/mediaflow/tasks"
@@ -47,7 +46,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 		p.Title = http.StatusText(p.Status)
 	}
 	p.Instance = r.URL.Path
-	body, err := json.Marshal(p)
+	body, err := marshal(p)
 	if err != nil {
 		// A Problem holds only strings and ints; this cannot happen, but
 		// an empty answer with the right status is still better than none.
@@ -57,5 +56,5 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }

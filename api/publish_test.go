@@ -17,7 +17,7 @@ func TestPublishAcceptsAndQueues(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	body := `{"media":[{"source":"https://cdn.example.com/a.jpg","name":"a.jpg"},{"source":"https://user:pw@cdn.example.com/b.mp4?X-Sig=secret"}],
-	          "post":{"type":"REEL","profileIds":["prof_1","prof_2"],"caption":"hello","firstComment":"first","labelIds":["lab_1"]},
+	          "post":{"type":"REEL","profileIds":["prof_1","prof_2"],"caption":"hello <b> & co","firstComment":"first","labelIds":["lab_1"]},
 	          "action":"publishNow","cleanup":"never"}`
 	r := w.publish(t, body, nil)
 	if r.status != http.StatusAccepted {
@@ -33,6 +33,10 @@ func TestPublishAcceptsAndQueues(t *testing.T) {
 	if rec.State != tasks.StatePending || rec.Step != tasks.StepAccepted || len(rec.Media) != 2 ||
 		rec.Request.Action != tasks.ActionPublishNow || rec.Request.Post.Type != "REEL" || rec.Request.Cleanup != tasks.CleanupNever {
 		t.Errorf("record %+v", rec)
+	}
+	// Written for programs: no HTML escaping.
+	if !strings.Contains(string(r.body), `"caption":"hello <b> & co"`) {
+		t.Errorf("the caption is escaped: %s", r.body)
 	}
 	// Source credentials stay out of the answer.
 	if strings.Contains(string(r.body), "secret") || strings.Contains(string(r.body), "pw@") {
