@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mediaflow/mediaflow/internal/redistest"
@@ -252,4 +253,39 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 	check("PostSpec", tasks.PostSpec{Type: "t", ProfileIDs: []string{}, Caption: "c", FirstComment: "f", PublishAt: &now, LabelIDs: []string{"l"}})
 	check("RecordPage", tasks.RecordPage{Records: []*tasks.Record{}, Next: "n"})
 	check("Problem", Problem{Type: "t", Title: "t", Status: 400, Detail: "d", Instance: "i", Errors: []tasks.Problem{{}}, PipelineID: "p"})
+}
+
+// The request examples in openapi.yaml are requests the API accepts, and
+// they match the file's own request schema.
+func TestSpecExamplesAreAccepted(t *testing.T) {
+	t.Parallel()
+	doc, _ := loadSpec(t)
+	w := newWorld(t, worldOptions{})
+	n := 0
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.RequestBody == nil {
+				continue
+			}
+			mt := op.RequestBody.Value.Content.Get("application/json")
+			for name, ex := range mt.Examples {
+				n++
+				t.Run(method+" "+path+" "+name, func(t *testing.T) {
+					if err := mt.Schema.Value.VisitJSON(ex.Value.Value, openapi3.EnableJSONSchema2020()); err != nil {
+						t.Errorf("the example does not match its schema: %v", err)
+					}
+					b, err := json.Marshal(ex.Value.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if r := w.do(t, call{method: method, path: path, body: string(b)}); r.status != http.StatusAccepted {
+						t.Errorf("the example answered %d: %s", r.status, r.body)
+					}
+				})
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("openapi.yaml has no request examples")
+	}
 }
