@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
 
@@ -131,21 +132,33 @@ func TestSweepRetriesUnfinishedCleanups(t *testing.T) {
 func TestSweepDeletesRecordsPastRetention(t *testing.T) {
 	t.Parallel()
 	timing := testTiming
-	timing.Retention = time.Second
+	timing.Retention = time.Hour
 	b := setup(t, func(c *setupConfig) { c.timing = timing })
-	done := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
-	time.Sleep(1100 * time.Millisecond)
+	old := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
 	fresh := b.wait(b.publish(b.request(ActionDraft, "b.png")).ID)
+	running := b.publish(b.request(ActionSchedule, "c.png"))
+	// Age two records past retention where the sweep reads their age: the
+	// creation index.
+	ctx := context.Background()
+	past := float64(time.Now().Add(-2 * time.Hour).UnixMilli())
+	for _, id := range []string{old.ID, running.ID} {
+		if err := b.redis.Client.ZAddXX(ctx, "mediaflow:pipelines", redis.Z{Score: past, Member: id}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if res := b.sweepNow(); res.RetentionDeleted != 1 {
 		t.Fatalf("sweep result %+v, want one record deleted", res)
 	}
-	if _, err := b.client.Get(context.Background(), done.ID); !IsNotFound(err) {
+	if _, err := b.client.Get(ctx, old.ID); !IsNotFound(err) {
 		t.Fatalf("old record: %v", err)
 	}
-	if _, err := b.client.Get(context.Background(), fresh.ID); err != nil {
-		t.Fatalf("fresh record: %v", err)
+	// Young, or not finished: kept.
+	for _, id := range []string{fresh.ID, running.ID} {
+		if _, err := b.client.Get(ctx, id); err != nil {
+			t.Fatalf("record %s: %v", id, err)
+		}
 	}
-	page, err := b.client.List(context.Background(), ListOptions{})
+	page, err := b.client.List(ctx, ListOptions{State: StateSucceeded})
 	if err != nil || len(page.Records) != 1 || page.Records[0].ID != fresh.ID {
 		t.Fatalf("listing after retention: %+v %v", page, err)
 	}
