@@ -228,7 +228,7 @@ func (p *pipeline) stage(ctx context.Context, rec *Record, post *swonkie.Post, l
 			return p.staged(ctx, rec, got, fmt.Sprintf("post %s was already %s", rec.PostID, got.Stage))
 		}
 	}
-	_, err := p.api.ChangeStage(ctx, rec.PostID, action)
+	change, err := p.api.ChangeStage(ctx, rec.PostID, action)
 	if swonkie.IsConflict(err) {
 		got, gerr := p.api.GetPost(ctx, rec.PostID)
 		if gerr == nil && isStaged(got) {
@@ -237,6 +237,14 @@ func (p *pipeline) stage(ctx context.Context, rec *Record, post *swonkie.Post, l
 	}
 	if err != nil {
 		return wrap(err, "%s post %s", action, rec.PostID)
+	}
+	if post != nil && change.Stage != "" {
+		// The answer names the new stage, and we hold the post we just
+		// made or updated: reading it back would cost an API call per
+		// pipeline to learn nothing the watch step does not read anyway.
+		after := *post
+		after.Stage = change.Stage
+		return p.staged(ctx, rec, &after, fmt.Sprintf("%s post %s", action, rec.PostID))
 	}
 	got, err := p.api.GetPost(ctx, rec.PostID)
 	if err != nil {
