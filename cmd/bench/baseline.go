@@ -25,19 +25,33 @@ type chainStep struct {
 	// delay is the ProcessIn the step is enqueued with (post:watch waits
 	// WatchFirst before its first look).
 	delay time.Duration
+	// calls is how many Swonkie API calls the step makes (the upload to
+	// storage apart, which the sandbox does not delay): with -latency the
+	// baseline's handler sleeps that many latencies.
+	calls int
 }
 
 func pipelineChain(t tasks.Timing) []chainStep {
 	return []chainStep{
-		{tasks.TypeMediaUpload, tasks.QueuePipeline, t.UploadTimeout, 0},
-		{tasks.TypeMediaConfirm, tasks.QueuePipeline, t.StepTimeout, 0},
-		{tasks.TypePostAttach, tasks.QueuePipeline, t.StepTimeout, 0},
-		{tasks.TypePostWatch, tasks.QueuePipeline, t.StepTimeout, t.WatchFirst},
-		{tasks.TypeMediaCleanup, tasks.QueueCleanup, t.StepTimeout, 0},
+		{tasks.TypeMediaUpload, tasks.QueuePipeline, t.UploadTimeout, 0, 1},        // create
+		{tasks.TypeMediaConfirm, tasks.QueuePipeline, t.StepTimeout, 0, 2},         // confirm, look
+		{tasks.TypePostAttach, tasks.QueuePipeline, t.StepTimeout, 0, 2},           // create post, publishNow
+		{tasks.TypePostWatch, tasks.QueuePipeline, t.StepTimeout, t.WatchFirst, 1}, // read post
+		{tasks.TypeMediaCleanup, tasks.QueueCleanup, t.StepTimeout, 0, 1},          // delete media
 	}
 }
 
+func chainCalls(chain []chainStep) int {
+	n := 0
+	for _, s := range chain {
+		n += s.calls
+	}
+	return n
+}
+
 type baselineResult struct {
+	concurrency   int
+	latency       time.Duration
 	chains, tasks int
 	elapsed       time.Duration
 	cmds          cmdDelta
@@ -51,9 +65,10 @@ func (r baselineResult) cmdsPerTask() float64 { return float64(r.cmds.total()) /
 
 // runBaseline runs n chains through an asynq server configured like the
 // worker (concurrency, queues and weights, poll and forwarder intervals)
-// whose handlers do nothing but decode the payload and enqueue the next
-// step with a task id, the way mediaflow chains.
-func runBaseline(ctx context.Context, rc redis.UniversalClient, o options) (baselineResult, error) {
+// whose handlers do nothing but decode the payload, sleep calls × latency
+// (nothing when latency is 0) and enqueue the next step with a task id,
+// the way mediaflow chains.
+func runBaseline(ctx context.Context, rc redis.UniversalClient, o options, n, concurrency int, latency time.Duration) (baselineResult, error) {
 	chain := pipelineChain(o.timing)
 	enq := asynq.NewClientFromRedisClient(rc)
 	defer enq.Close()
@@ -83,6 +98,9 @@ func runBaseline(ctx context.Context, rc redis.UniversalClient, o options) (base
 	for i, s := range chain {
 		mux.HandleFunc(s.typ, func(ctx context.Context, t *asynq.Task) error {
 			executed.Add(1)
+			if latency > 0 {
+				time.Sleep(time.Duration(s.calls) * latency)
+			}
 			var pl tasks.Payload
 			if err := json.Unmarshal(t.Payload(), &pl); err != nil {
 				return err
@@ -90,14 +108,14 @@ func runBaseline(ctx context.Context, rc redis.UniversalClient, o options) (base
 			if i+1 < len(chain) {
 				return enqueue(ctx, i+1, pl)
 			}
-			if done.Add(1) == int64(o.pipelines) {
+			if done.Add(1) == int64(n) {
 				finished <- time.Now()
 			}
 			return nil
 		})
 	}
 	srv := asynq.NewServerFromRedisClient(rc, asynq.Config{
-		Concurrency:              o.workers,
+		Concurrency:              concurrency,
 		Queues:                   map[string]int{tasks.QueuePipeline: 6, tasks.QueueCleanup: 1},
 		TaskCheckInterval:        o.poll,
 		DelayedTaskCheckInterval: o.delayedCheck,
@@ -117,7 +135,7 @@ func runBaseline(ctx context.Context, rc redis.UniversalClient, o options) (base
 	cpu0 := cpuTime()
 	busy0, total0 := machineCPU()
 	start := time.Now()
-	err = fanOut(o.publishers, o.pipelines, func(int) error {
+	err = fanOut(o.publishers, n, func(int) error {
 		return enqueue(ctx, 0, tasks.Payload{V: tasks.PayloadVersion, PipelineID: uuid.Must(uuid.NewV7()).String()})
 	})
 	if err != nil {
@@ -127,7 +145,7 @@ func runBaseline(ctx context.Context, rc redis.UniversalClient, o options) (base
 	select {
 	case end = <-finished:
 	case <-time.After(o.timeout):
-		return baselineResult{}, fmt.Errorf("baseline: %d of %d chains done after %s", done.Load(), o.pipelines, o.timeout)
+		return baselineResult{}, fmt.Errorf("baseline: %d of %d chains done after %s", done.Load(), n, o.timeout)
 	}
 	cpu := cpuTime() - cpu0
 	busy1, total1 := machineCPU()
@@ -138,7 +156,8 @@ func runBaseline(ctx context.Context, rc redis.UniversalClient, o options) (base
 		return baselineResult{}, err
 	}
 	return baselineResult{
-		chains: o.pipelines, tasks: int(executed.Load()), elapsed: end.Sub(start),
+		concurrency: concurrency, latency: latency,
+		chains: n, tasks: int(executed.Load()), elapsed: end.Sub(start),
 		cmds: after.since(before), cpu: cpu, redisCPU: after.cpu - before.cpu,
 		machineBusy: share(busy1-busy0, total1-total0),
 	}, nil

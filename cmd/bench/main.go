@@ -1,15 +1,20 @@
 // Command bench measures mediaflow's pipeline throughput against asynq's own
 // ceiling, in one process and against one redis-server it starts itself:
 //
-//  1. asynq baseline: as many chains of no-op tasks as the pipelines below,
-//     each chain the same task types, queues, options and delays a
+//  1. asynq baseline: as many chains of no-op tasks as there are pipelines
+//     below, each chain the task types, queues, options and delays a
 //     pipeline runs, each handler enqueuing the next step with a task id;
 //  2. mediaflow: N single-media publishNow pipelines through tasks.Worker
 //     and tasks.Client, wired as cmd/worker wires them (metrics on),
 //     against the in-process sandbox with no added latency;
 //  3. idle latency: pipelines one at a time, accept → attached;
-//  4. with -latency: phase 2 again with that API latency, once per
-//     -concurrency value.
+//  4. with -latency, once per -concurrency value: the baseline with each
+//     handler sleeping as long as its step's API calls, then phase 2 with
+//     that API latency.
+//
+// Both sides get the same asynq settings. The defaults keep timers out of
+// the way (post:watch looks at once, the forwarder runs every 100ms) so
+// both are bound by work rather than by waiting.
 //
 // It prints a table, then one JSON object as its last line. See
 // docs/benchmarks.md for what each figure means and the measured results.
@@ -57,6 +62,7 @@ type options struct {
 	timeout      time.Duration
 	cpuProfile   string
 	memProfile   string
+	profileAt    int
 	mediaRoot    string
 	mediaFile    string
 }
@@ -86,8 +92,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.fileSize, "file-size", 256<<10, "bytes of the image every pipeline uploads")
 	fs.IntVar(&o.publishers, "publishers", 4, "goroutines publishing pipelines (and enqueuing the baseline's first tasks)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up on a run after this long")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process during the throughput run to this file")
-	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (allocs, cumulative) after the throughput run to this file")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process during the throughput run (or -profile-at) to this file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (allocs, cumulative) after the throughput run (or -profile-at) to this file")
+	fs.IntVar(&o.profileAt, "profile-at", 0, "profile the scaling run at this concurrency instead of the throughput run")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -142,14 +149,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	rep := report{opts: o, machine: describeMachine(ctx, rc, srv)}
 	progress("asynq baseline: %d chains of %d no-op tasks, concurrency %d", o.pipelines, len(pipelineChain(o.timing)), o.workers)
-	if rep.baseline, err = runBaseline(ctx, rc, o); err != nil {
+	if rep.baseline, err = runBaseline(ctx, rc, o, o.pipelines, o.workers, 0); err != nil {
 		return err
 	}
 	if err := flush(); err != nil {
 		return err
 	}
 	progress("mediaflow: %d pipelines, concurrency %d, no API latency", o.pipelines, o.workers)
-	if rep.mediaflow, err = runPipelines(ctx, rc, o, o.pipelines, o.workers, 0, profiler(o)); err != nil {
+	prof := profiler(o)
+	if o.profileAt > 0 {
+		prof = noProfile
+	}
+	if rep.mediaflow, err = runPipelines(ctx, rc, o, o.pipelines, o.workers, 0, prof); err != nil {
 		return err
 	}
 	if err := flush(); err != nil {
@@ -170,12 +181,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if n <= 0 {
 				n = max(200, 10*c)
 			}
-			progress("scaling: %d pipelines, concurrency %d, API latency %s", n, c, o.latency)
-			r, err := runPipelines(ctx, rc, o, n, c, o.latency, noProfile)
+			progress("scaling: asynq, %d chains sleeping as long as the API calls, concurrency %d", n, c)
+			b, err := runBaseline(ctx, rc, o, n, c, o.latency)
 			if err != nil {
 				return err
 			}
-			rep.scaling = append(rep.scaling, r)
+			if err := flush(); err != nil {
+				return err
+			}
+			progress("scaling: mediaflow, %d pipelines, concurrency %d, API latency %s", n, c, o.latency)
+			prof := noProfile
+			if c == o.profileAt {
+				prof = profiler(o)
+			}
+			r, err := runPipelines(ctx, rc, o, n, c, o.latency, prof)
+			if err != nil {
+				return err
+			}
+			rep.scaling = append(rep.scaling, scalingRun{asynq: b, mediaflow: r})
 			if err := flush(); err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -244,6 +245,7 @@ type pipelineResult struct {
 	taskTimes   map[string]time.Duration
 	apiCalls    int
 	conns       int64
+	recordBytes int // JSON size of a finished record
 	elapsed     time.Duration
 	cmds        cmdDelta
 	cpu         time.Duration
@@ -333,6 +335,10 @@ func runPipelines(ctx context.Context, rc redis.UniversalClient, o options, n, c
 	res.attached, res.succeeded, err = attachLatencies(ctx, st.client, ids)
 	if err != nil {
 		return res, err
+	}
+	if rec, err := st.client.Get(ctx, ids[0]); err == nil {
+		b, _ := json.Marshal(rec)
+		res.recordBytes = len(b)
 	}
 	res.problems = st.problems(n, res.succeeded)
 	return res, nil

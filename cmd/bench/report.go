@@ -15,8 +15,13 @@ type report struct {
 	baseline  baselineResult
 	mediaflow pipelineResult
 	idle      []time.Duration
-	scaling   []pipelineResult
+	scaling   []scalingRun
 	peakRSS   float64
+}
+
+type scalingRun struct {
+	asynq     baselineResult
+	mediaflow pipelineResult
 }
 
 // summary is the JSON line. p50_ms and p99_ms are accept → attached at
@@ -60,6 +65,7 @@ type scalingPoint struct {
 	PipelinesPerSec float64 `json:"pipelines_per_sec"`
 	StepsPerSec     float64 `json:"steps_per_sec"`
 	IdealPerSec     float64 `json:"ideal_pipelines_per_sec"`
+	AsynqPerSec     float64 `json:"asynq_sleep_chains_per_sec"`
 	P50ms           float64 `json:"load_p50_ms"`
 	P99ms           float64 `json:"load_p99_ms"`
 	CPUCores        float64 `json:"cpu_cores"`
@@ -113,14 +119,20 @@ func (rep *report) summary() summary {
 		s.P50ms = round(ms(percentile(rep.idle, 50)), 1)
 		s.P99ms = round(ms(percentile(rep.idle, 99)), 1)
 	}
-	if tpp != float64(len(pipelineChain(rep.opts.timing))) {
-		s.Problems = append(s.Problems, fmt.Sprintf("pipelines ran %.3f tasks each; the baseline chains %d", tpp, len(pipelineChain(rep.opts.timing))))
+	chain := pipelineChain(rep.opts.timing)
+	if tpp != float64(len(chain)) {
+		s.Problems = append(s.Problems, fmt.Sprintf("pipelines ran %.3f tasks each; the baseline chains %d", tpp, len(chain)))
 	}
-	for _, r := range rep.scaling {
+	if calls := float64(m.apiCalls) / float64(m.pipelines); calls != float64(chainCalls(chain)) {
+		s.Problems = append(s.Problems, fmt.Sprintf("pipelines made %.2f API calls each; the latency baseline sleeps for %d", calls, chainCalls(chain)))
+	}
+	for _, sr := range rep.scaling {
+		r := sr.mediaflow
 		s.Scaling = append(s.Scaling, scalingPoint{
 			Concurrency: r.concurrency, LatencyMs: ms(r.latency), Pipelines: r.pipelines,
 			PipelinesPerSec: round(r.pipelinesPerSec(), 1), StepsPerSec: round(r.stepsPerSec(), 1),
 			IdealPerSec: round(ideal(r), 1),
+			AsynqPerSec: round(float64(sr.asynq.chains)/sr.asynq.elapsed.Seconds(), 1),
 			P50ms:       round(ms(percentile(r.attached, 50)), 1), P99ms: round(ms(percentile(r.attached, 99)), 1),
 			CPUCores: round(cores(r.cpu, r.elapsed), 2), RedisCPUCores: round(cores(r.redisCPU, r.elapsed), 2),
 			MachineBusy: round(r.machineBusy, 2),
@@ -158,6 +170,7 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(tw, "redis commands per chain / pipeline\t%.1f\t%.1f\tbudget %.1f (1.25 × asynq per task × tasks)\n",
 		float64(b.cmds.total())/float64(b.chains), s.RedisCmdsPerPipeline, s.RedisCmdsBudget)
 	fmt.Fprintf(tw, "Swonkie API calls per pipeline\t\t%.2f\t(+1 upload)\n", s.APICallsPerPipeline)
+	fmt.Fprintf(tw, "pipeline record JSON, finished\t\t%d bytes\t\n", m.recordBytes)
 	fmt.Fprintf(tw, "HTTP connections the sandbox accepted\t\t%d\t\n", m.conns)
 	fmt.Fprintf(tw, "Go allocation per pipeline\t\t%.0f KiB\t(image %d KiB)\n", s.AllocKiBPerPipeline, o.fileSize>>10)
 	fmt.Fprintf(tw, "peak RSS of the run\t\t%.0f MiB\t\n", m.peakRSS)
@@ -194,16 +207,14 @@ func (rep *report) print(w io.Writer) {
 	_ = tw.Flush()
 
 	if len(rep.scaling) > 0 {
-		fmt.Fprintf(w, "\nscaling with API latency %s (ideal: concurrency ÷ (API calls per pipeline × latency))\n", rep.scaling[0].latency)
+		fmt.Fprintf(w, "\nscaling with API latency %s (ideal: concurrency ÷ (API calls per pipeline × latency); asynq: the baseline chain, each handler sleeping its step's API calls)\n",
+			rep.scaling[0].mediaflow.latency)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "concurrency\tpipelines\tpipelines/s\tsteps/s\tideal/s\tof ideal\tp50 ms\tp99 ms\tCPU cores\tredis cores\tmachine busy\tpeak RSS MiB\t\n")
+		fmt.Fprintf(tw, "concurrency\tpipelines\tpipelines/s\tsteps/s\tideal/s\tof ideal\tasynq/s\tof asynq\tp50 ms\tp99 ms\tCPU cores\tredis cores\tmachine busy\tpeak RSS MiB\t\n")
 		for _, p := range s.Scaling {
-			of := 0.0
-			if p.IdealPerSec > 0 {
-				of = p.PipelinesPerSec / p.IdealPerSec
-			}
-			fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.0f\t%.1f\t%.0f%%\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f%%\t%.0f\t\n",
-				p.Concurrency, p.Pipelines, p.PipelinesPerSec, p.StepsPerSec, p.IdealPerSec, 100*of,
+			fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.0f\t%.1f\t%.0f%%\t%.1f\t%.0f%%\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f%%\t%.0f\t\n",
+				p.Concurrency, p.Pipelines, p.PipelinesPerSec, p.StepsPerSec, p.IdealPerSec, pct(p.PipelinesPerSec, p.IdealPerSec),
+				p.AsynqPerSec, pct(p.PipelinesPerSec, p.AsynqPerSec),
 				p.P50ms, p.P99ms, p.CPUCores, p.RedisCPUCores, 100*p.MachineBusy, p.PeakRSSMiB)
 		}
 		_ = tw.Flush()
@@ -214,6 +225,13 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "peak RSS of the process: %.0f MiB\n", s.PeakRSSMiB)
 	line, _ := json.Marshal(s)
 	fmt.Fprintln(w, string(line))
+}
+
+func pct(part, whole float64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return 100 * part / whole
 }
 
 func round(v float64, places int) float64 {
