@@ -232,10 +232,11 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 			}
 		}
 	}
-	// Every field set, so that none is left out by omitempty.
+	// Every field set, so that none is left out by omitempty (but the
+	// internal ones, fingerprint and dueAt, which are never shown).
 	now := time.Now()
 	one := 1
-	check("Record", tasks.Record{ID: "i", Key: "k", State: "s", Step: "s", Fingerprint: "f", Media: []tasks.MediaItem{},
+	check("Record", tasks.Record{ID: "i", Key: "k", State: "s", Step: "s", Media: []tasks.MediaItem{},
 		StaleMedia: []tasks.StaleMedia{{}}, PostID: "p", PostCreated: true, PostStage: "s", PostPublishAt: &now, Staged: true,
 		PostWithdrawn: true, Error: &tasks.StepError{}, Attempts: 1, CancelRequested: true, Cleanup: "c", AttachedAt: &now,
 		PublishedAt: &now, FinishedAt: &now, History: []tasks.Event{}})

@@ -70,8 +70,10 @@ type Record struct {
 	Step  Step   `json:"step"`
 	// Request is what was asked, with media sources as given. Public
 	// renderings (Client.Get, the HTTP API) hide URL credentials.
-	Request     Request `json:"request"`
-	Fingerprint string  `json:"fingerprint"`
+	Request Request `json:"request"`
+	// Fingerprint tells a retry from a different request under the same
+	// key; internal, not shown.
+	Fingerprint string `json:"fingerprint,omitempty"`
 
 	Media []MediaItem `json:"media"`
 	// StaleMedia are media entries mediaflow created and abandoned (an
@@ -106,9 +108,9 @@ type Record struct {
 	AttachedAt  *time.Time `json:"attachedAt,omitempty"`
 	PublishedAt *time.Time `json:"publishedAt,omitempty"`
 	FinishedAt  *time.Time `json:"finishedAt,omitempty"`
-	// DueAt is when the pipeline should next have moved; past it by the
-	// stuck cap, the sweep fails it.
-	DueAt time.Time `json:"dueAt"`
+	// DueAt is when the sweep next looks at the pipeline; internal, not
+	// shown.
+	DueAt time.Time `json:"dueAt,omitzero"`
 
 	History []Event `json:"history"`
 
@@ -298,6 +300,7 @@ func (r *Record) postToWithdraw() bool {
 // fragment and user info, which may be credentials (presigned URLs).
 func (r *Record) public() *Record {
 	c := *r
+	c.Fingerprint, c.DueAt = "", time.Time{}
 	c.Request.Media = make([]MediaSource, len(r.Request.Media))
 	for i, m := range r.Request.Media {
 		m.Source = RedactSource(m.Source)
