@@ -26,6 +26,7 @@ type config struct {
 	MediaRoot          string
 	AllowedSourceHosts string
 	Concurrency        int
+	Queues             map[string]int
 	ShutdownTimeout    time.Duration
 	SweepSchedule      string
 	APIAddr            string
@@ -101,6 +102,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.MediaRoot, "media-root", env("MEDIA_ROOT", ""), "the only folder local media files may come from; empty refuses local files (env MEDIA_ROOT)")
 	fs.StringVar(&c.AllowedSourceHosts, "allowed-source-hosts", env("ALLOWED_SOURCE_HOSTS", ""), "comma-separated hosts media URLs may use even if they resolve to private addresses (env ALLOWED_SOURCE_HOSTS)")
 	fs.IntVar(&c.Concurrency, "concurrency", envInt("CONCURRENCY", 20), "tasks run at once (env CONCURRENCY)")
+	queues := fs.String("queues", env("QUEUES", defaultQueues), "queues this worker serves with their priority weights (env QUEUES)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDur("SHUTDOWN_TIMEOUT", 30*time.Second), "how long a stopping worker waits for running tasks (env SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.SweepSchedule, "sweep", env("SWEEP_SCHEDULE", tasks.DefaultSweepSchedule), `cleanup sweep schedule: "@every 10m", a cron expression, or "off" (env SWEEP_SCHEDULE)`)
 	fs.StringVar(&c.APIAddr, "api-addr", env("API_ADDR", ""), "address of the HTTP enqueue API; empty turns it off (env API_ADDR)")
@@ -129,6 +131,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	default:
 		return nil, fmt.Errorf("log format %q: want json or console", c.LogFormat)
 	}
+	q, err := parseQueues(*queues)
+	if err != nil {
+		return nil, err
+	}
+	c.Queues = q
 	if c.Concurrency < 1 {
 		return nil, fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
 	}
@@ -146,4 +153,30 @@ func (c *config) allowedHosts() []string {
 		}
 	}
 	return out
+}
+
+// defaultQueues serves both of mediaflow's queues, publishing first.
+var defaultQueues = tasks.QueuePipeline + "=6," + tasks.QueueCleanup + "=1"
+
+// parseQueues reads "name=weight,name=weight". A worker may serve only
+// some queues (a cleanup-only replica, say); it must serve at least one of
+// mediaflow's.
+func parseQueues(spec string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, w, ok := strings.Cut(part, "=")
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if !ok || err != nil || n < 1 || strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("queues %q: want name=weight pairs with weights of at least 1, like %s", spec, defaultQueues)
+		}
+		out[strings.TrimSpace(name)] = n
+	}
+	if out[tasks.QueuePipeline] == 0 && out[tasks.QueueCleanup] == 0 {
+		return nil, fmt.Errorf("queues %q: serves neither %s nor %s", spec, tasks.QueuePipeline, tasks.QueueCleanup)
+	}
+	return out, nil
 }

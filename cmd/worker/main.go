@@ -186,6 +186,7 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		Metrics:         m,
 		Logger:          log,
 		Concurrency:     cfg.Concurrency,
+		Queues:          cfg.Queues,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		SweepSchedule:   cfg.SweepSchedule,
 		Timing:          timing,

@@ -56,6 +56,8 @@ func TestFailsFastWithOneLine(t *testing.T) {
 		{"unknown flag", []string{"-bogus"}, creds, 2, "flag provided but not defined"},
 		{"bad log format", nil, map[string]string{"SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key", "LOG_FORMAT": "xml"}, 2, "log format"},
 		{"bad number in the environment", nil, map[string]string{"CONCURRENCY": "many"}, 2, `CONCURRENCY="many"`},
+		{"bad queue weights", []string{"-queues", "mediaflow=high"}, creds, 2, "want name=weight pairs"},
+		{"no mediaflow queue", []string{"-queues", "default=1"}, creds, 2, "serves neither"},
 		{"bad sweep schedule", []string{"-sandbox", "-sweep", "sometimes", "-redis", "REDIS"}, map[string]string{"METRICS_ADDR": ""}, 1, "sweep schedule"},
 	}
 	for _, tt := range tests {
