@@ -258,6 +258,17 @@ type pipelineResult struct {
 	problems    []string
 }
 
+// handlerTime is the time one pipeline's steps held worker slots: the sum
+// over its task types of the mean handler time times the tasks per
+// pipeline.
+func (r pipelineResult) handlerTime() time.Duration {
+	var d time.Duration
+	for typ, mean := range r.taskTimes {
+		d += time.Duration(float64(mean) * float64(r.byType[typ]) / float64(r.pipelines))
+	}
+	return d
+}
+
 func (r pipelineResult) pipelinesPerSec() float64 { return float64(r.pipelines) / r.elapsed.Seconds() }
 func (r pipelineResult) stepsPerSec() float64     { return float64(r.steps) / r.elapsed.Seconds() }
 func (r pipelineResult) cmdsPerPipeline() float64 {

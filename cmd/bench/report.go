@@ -71,6 +71,8 @@ type scalingPoint struct {
 	CPUCores        float64 `json:"cpu_cores"`
 	RedisCPUCores   float64 `json:"redis_cpu_cores"`
 	MachineBusy     float64 `json:"machine_busy"`
+	SlotMs          float64 `json:"handler_ms_per_pipeline"`
+	Occupancy       float64 `json:"slot_occupancy"`
 	PeakRSSMiB      float64 `json:"peak_rss_mib"`
 }
 
@@ -136,6 +138,8 @@ func (rep *report) summary() summary {
 			P50ms:       round(ms(percentile(r.attached, 50)), 1), P99ms: round(ms(percentile(r.attached, 99)), 1),
 			CPUCores: round(cores(r.cpu, r.elapsed), 2), RedisCPUCores: round(cores(r.redisCPU, r.elapsed), 2),
 			MachineBusy: round(r.machineBusy, 2),
+			SlotMs:      round(ms(r.handlerTime()), 1),
+			Occupancy:   round(r.pipelinesPerSec()*r.handlerTime().Seconds()/float64(r.concurrency), 2),
 			PeakRSSMiB:  round(r.peakRSS, 1),
 		})
 		if r.concurrency == 400 {
@@ -210,11 +214,11 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintf(w, "\nscaling with API latency %s (ideal: concurrency ÷ (API calls per pipeline × latency); asynq: the baseline chain, each handler sleeping its step's API calls)\n",
 			rep.scaling[0].mediaflow.latency)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "concurrency\tpipelines\tpipelines/s\tsteps/s\tideal/s\tof ideal\tasynq/s\tof asynq\tp50 ms\tp99 ms\tCPU cores\tredis cores\tmachine busy\tpeak RSS MiB\t\n")
+		fmt.Fprintf(tw, "concurrency\tpipelines\tpipelines/s\tsteps/s\tideal/s\tof ideal\tasynq/s\tof asynq\thandler ms per pipeline\tslots busy\tp50 ms\tp99 ms\tCPU cores\tredis cores\tmachine busy\tpeak RSS MiB\t\n")
 		for _, p := range s.Scaling {
-			fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.0f\t%.1f\t%.0f%%\t%.1f\t%.0f%%\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f%%\t%.0f\t\n",
+			fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.0f\t%.1f\t%.0f%%\t%.1f\t%.0f%%\t%.0f\t%.0f%%\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f%%\t%.0f\t\n",
 				p.Concurrency, p.Pipelines, p.PipelinesPerSec, p.StepsPerSec, p.IdealPerSec, pct(p.PipelinesPerSec, p.IdealPerSec),
-				p.AsynqPerSec, pct(p.PipelinesPerSec, p.AsynqPerSec),
+				p.AsynqPerSec, pct(p.PipelinesPerSec, p.AsynqPerSec), p.SlotMs, 100*p.Occupancy,
 				p.P50ms, p.P99ms, p.CPUCores, p.RedisCPUCores, 100*p.MachineBusy, p.PeakRSSMiB)
 		}
 		_ = tw.Flush()
