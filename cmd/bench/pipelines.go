@@ -251,6 +251,8 @@ type pipelineResult struct {
 	cpu         time.Duration
 	redisCPU    time.Duration
 	machineBusy float64
+	schedP50    time.Duration // how long runnable goroutines waited for a CPU
+	schedP99    time.Duration
 	attached    []time.Duration // accept → attached, sorted
 	succeeded   int
 	peakRSS     float64
@@ -294,6 +296,7 @@ func runPipelines(ctx context.Context, rc redis.UniversalClient, o options, n, c
 	}
 	cpu0 := cpuTime()
 	busy0, total0 := machineCPU()
+	sched0 := snapSched()
 	ids := make([]string, n)
 	start := time.Now()
 	err = fanOut(o.publishers, n, func(i int) error {
@@ -324,6 +327,8 @@ func runPipelines(ctx context.Context, rc redis.UniversalClient, o options, n, c
 	res.cpu = cpuTime() - cpu0
 	busy1, total1 := machineCPU()
 	res.machineBusy = share(busy1-busy0, total1-total0)
+	sched1 := snapSched()
+	res.schedP50, res.schedP99 = sched1.quantile(sched0, 0.5), sched1.quantile(sched0, 0.99)
 	time.Sleep(settle)
 	after, err := snapRedis(ctx, rc)
 	stop()

@@ -72,6 +72,7 @@ type scalingPoint struct {
 	RedisCPUCores   float64 `json:"redis_cpu_cores"`
 	MachineBusy     float64 `json:"machine_busy"`
 	SlotMs          float64 `json:"handler_ms_per_pipeline"`
+	SchedP99ms      float64 `json:"sched_wait_p99_ms"`
 	Occupancy       float64 `json:"slot_occupancy"`
 	PeakRSSMiB      float64 `json:"peak_rss_mib"`
 }
@@ -139,6 +140,7 @@ func (rep *report) summary() summary {
 			CPUCores: round(cores(r.cpu, r.elapsed), 2), RedisCPUCores: round(cores(r.redisCPU, r.elapsed), 2),
 			MachineBusy: round(r.machineBusy, 2),
 			SlotMs:      round(ms(r.handlerTime()), 1),
+			SchedP99ms:  round(ms(r.schedP99), 2),
 			Occupancy:   round(r.pipelinesPerSec()*r.handlerTime().Seconds()/float64(r.concurrency), 2),
 			PeakRSSMiB:  round(r.peakRSS, 1),
 		})
@@ -169,12 +171,13 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(tw, "process CPU per task\t%.0f µs\t%.0f µs\t\n", s.CPUPerNoopTaskMicros, s.CPUPerStepMicros)
 	fmt.Fprintf(tw, "process CPU (cores busy)\t%.2f\t%.2f\t\n", cores(b.cpu, b.elapsed), cores(m.cpu, m.elapsed))
 	fmt.Fprintf(tw, "redis CPU (cores busy)\t%.2f\t%.2f\t\n", cores(b.redisCPU, b.elapsed), cores(m.redisCPU, m.elapsed))
+	fmt.Fprintf(tw, "goroutine wait for a CPU, p50 / p99\t\t%.2f / %.2f ms\t\n", ms(m.schedP50), ms(m.schedP99))
 	fmt.Fprintf(tw, "machine CPU busy (all processes)\t%.0f%%\t%.0f%%\t\n", 100*b.machineBusy, 100*m.machineBusy)
 	fmt.Fprintf(tw, "redis commands per task\t%.2f\t%.2f\t\n", b.cmdsPerTask(), float64(m.cmds.total())/float64(m.steps))
 	fmt.Fprintf(tw, "redis commands per chain / pipeline\t%.1f\t%.1f\tbudget %.1f (1.25 × asynq per task × tasks)\n",
 		float64(b.cmds.total())/float64(b.chains), s.RedisCmdsPerPipeline, s.RedisCmdsBudget)
 	fmt.Fprintf(tw, "Swonkie API calls per pipeline\t\t%.2f\t(+1 upload)\n", s.APICallsPerPipeline)
-	fmt.Fprintf(tw, "pipeline record JSON, finished\t\t%d bytes\t\n", m.recordBytes)
+	fmt.Fprintf(tw, "pipeline record JSON (public view), finished\t\t%d bytes\t\n", m.recordBytes)
 	fmt.Fprintf(tw, "HTTP connections the sandbox accepted\t\t%d\t\n", m.conns)
 	fmt.Fprintf(tw, "Go allocation per pipeline\t\t%.0f KiB\t(image %d KiB)\n", s.AllocKiBPerPipeline, o.fileSize>>10)
 	fmt.Fprintf(tw, "peak RSS of the run\t\t%.0f MiB\t\n", m.peakRSS)
@@ -214,12 +217,12 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintf(w, "\nscaling with API latency %s (ideal: concurrency ÷ (API calls per pipeline × latency); asynq: the baseline chain, each handler sleeping its step's API calls)\n",
 			rep.scaling[0].mediaflow.latency)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "concurrency\tpipelines\tpipelines/s\tsteps/s\tideal/s\tof ideal\tasynq/s\tof asynq\thandler ms per pipeline\tslots busy\tp50 ms\tp99 ms\tCPU cores\tredis cores\tmachine busy\tpeak RSS MiB\t\n")
+		fmt.Fprintf(tw, "concurrency\tpipelines\tpipelines/s\tsteps/s\tideal/s\tof ideal\tasynq/s\tof asynq\thandler ms per pipeline\tslots busy\tp50 ms\tp99 ms\tCPU cores\tredis cores\tmachine busy\tsched wait p99 ms\tpeak RSS MiB\t\n")
 		for _, p := range s.Scaling {
-			fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.0f\t%.1f\t%.0f%%\t%.1f\t%.0f%%\t%.0f\t%.0f%%\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f%%\t%.0f\t\n",
+			fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.0f\t%.1f\t%.0f%%\t%.1f\t%.0f%%\t%.0f\t%.0f%%\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f%%\t%.2f\t%.0f\t\n",
 				p.Concurrency, p.Pipelines, p.PipelinesPerSec, p.StepsPerSec, p.IdealPerSec, pct(p.PipelinesPerSec, p.IdealPerSec),
 				p.AsynqPerSec, pct(p.PipelinesPerSec, p.AsynqPerSec), p.SlotMs, 100*p.Occupancy,
-				p.P50ms, p.P99ms, p.CPUCores, p.RedisCPUCores, 100*p.MachineBusy, p.PeakRSSMiB)
+				p.P50ms, p.P99ms, p.CPUCores, p.RedisCPUCores, 100*p.MachineBusy, p.SchedP99ms, p.PeakRSSMiB)
 		}
 		_ = tw.Flush()
 	}

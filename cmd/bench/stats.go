@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,3 +174,53 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// schedSnap is the Go scheduler's histogram of how long runnable
+// goroutines waited for a CPU: when it grows, the process is short of
+// CPU, whatever the cores' busy share says.
+type schedSnap struct{ counts []uint64 }
+
+const schedMetric = "/sched/latencies:seconds"
+
+var schedBuckets []float64
+
+func snapSched() schedSnap {
+	s := []metrics.Sample{{Name: schedMetric}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return schedSnap{}
+	}
+	h := s[0].Value.Float64Histogram()
+	schedBuckets = h.Buckets
+	return schedSnap{counts: slices.Clone(h.Counts)}
+}
+
+// schedQuantile is the q-quantile of the waits between two snapshots (the
+// upper bound of its bucket).
+func (after schedSnap) quantile(before schedSnap, q float64) time.Duration {
+	if len(after.counts) == 0 || len(before.counts) != len(after.counts) {
+		return 0
+	}
+	var total uint64
+	d := make([]uint64, len(after.counts))
+	for i := range d {
+		d[i] = after.counts[i] - before.counts[i]
+		total += d[i]
+	}
+	if total == 0 {
+		return 0
+	}
+	want := uint64(q * float64(total))
+	var seen uint64
+	for i, n := range d {
+		seen += n
+		if seen > want {
+			up := schedBuckets[i+1]
+			if math.IsInf(up, 1) {
+				up = schedBuckets[i]
+			}
+			return time.Duration(up * float64(time.Second))
+		}
+	}
+	return 0
+}
