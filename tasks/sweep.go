@@ -126,7 +126,14 @@ func (p *pipeline) sweepOne(ctx context.Context, res *SweepResult, rec *Record, 
 		res.Reindexed++
 		return p.store.rdb.Reindex(ctx, rec.ID, stateNames(), meta(rec))
 	}
-	if moved := rec.UpdatedAt.Add(p.timing.StuckAfter); moved.After(now) && rec.State != StatePending {
+	// The record's own due time wins over the index's: a crash between a
+	// record write and its index update leaves the index behind (a post
+	// scheduled days ahead is not stuck).
+	moved := rec.UpdatedAt.Add(p.timing.StuckAfter)
+	if rec.DueAt.After(moved) {
+		moved = rec.DueAt
+	}
+	if moved.After(now) && rec.State != StatePending {
 		res.Refreshed++
 		return p.store.rdb.SetDue(ctx, rec.ID, moved)
 	}

@@ -69,6 +69,36 @@ func TestSweepFailsAndCleansStuckPipelines(t *testing.T) {
 	}
 }
 
+// A crash between a record write and its index update leaves the due
+// index behind the record; a post scheduled far ahead must not be failed
+// as stuck for it.
+func TestSweepTrustsTheRecordsDueTime(t *testing.T) {
+	t.Parallel()
+	timing := testTiming
+	timing.StuckAfter = time.Second
+	b := setup(t, func(c *setupConfig) { c.timing = timing })
+	req := b.request(ActionSchedule, "a.png")
+	at := time.Now().Add(time.Hour)
+	req.Post.PublishAt = &at
+	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	ctx := context.Background()
+	stale := float64(time.Now().Add(-time.Minute).UnixMilli())
+	if err := b.redis.Client.ZAddXX(ctx, "mediaflow:pipelines:due", redis.Z{Score: stale, Member: rec.ID}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past UpdatedAt + StuckAfter
+	if res := b.sweepNow(); res.StuckFailed != 0 || res.Refreshed != 1 {
+		t.Fatalf("sweep result %+v, want the due entry refreshed and nothing failed", res)
+	}
+	if rec, _ = b.client.Get(ctx, rec.ID); rec.State != StateRunning {
+		t.Fatalf("ended %s", dump(rec))
+	}
+	score, _ := b.redis.Client.ZScore(ctx, "mediaflow:pipelines:due", rec.ID).Result()
+	if time.UnixMilli(int64(score)).Before(at) {
+		t.Fatalf("due entry moved to %s, before the post's publishAt", time.UnixMilli(int64(score)))
+	}
+}
+
 func TestSweepKicksPipelinesWhoseFirstStepsWereLost(t *testing.T) {
 	t.Parallel()
 	timing := testTiming
