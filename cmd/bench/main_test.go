@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// A tiny run goes through every phase of the harness (the scaling one
+// included), so the harness cannot rot between the times someone measures
+// with it, and its last line stays the JSON that machines read.
+func TestSmallRunEndsWithTheJSONLine(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"-n", "40", "-idle", "3", "-latency", "20ms", "-concurrency", "5", "-latency-n", "10", "-file-size", "4096"}
+	if err := run(args, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, lines[len(lines)-1])
+	}
+	for _, k := range []string{"pipelines_per_sec", "steps_per_sec", "asynq_noop_tasks_per_sec", "ratio",
+		"redis_cmds_per_pipeline", "p50_ms", "p99_ms", "peak_rss_mib"} {
+		v, ok := got[k].(float64)
+		if !ok || v <= 0 {
+			t.Errorf("%s = %v, want a positive number", k, got[k])
+		}
+	}
+	if got["pipelines"].(float64) != 40 {
+		t.Errorf("pipelines = %v, want 40", got["pipelines"])
+	}
+	if !strings.Contains(out.String(), "ratio") || !strings.Contains(out.String(), "concurrency") {
+		t.Errorf("no table for people:\n%s", out.String())
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run([]string{"-n", "0"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "must be positive") {
+		t.Errorf("run -n 0: %v", err)
+	}
+}
