@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"fmt"
-	"image"
-	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,11 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/mediaflow/mediaflow/internal/redistest"
-	"github.com/mediaflow/mediaflow/source"
-	"github.com/mediaflow/mediaflow/swonkie"
+	"github.com/mediaflow/mediaflow/internal/testmedia"
+	"github.com/mediaflow/mediaflow/internal/workertest"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 	"github.com/mediaflow/mediaflow/tasks"
 )
@@ -33,63 +28,26 @@ type workerWorld struct {
 
 func newWorkerWorld(t *testing.T, faults sandbox.FaultPlan) *workerWorld {
 	t.Helper()
-	pic := pngBytes(t)
-	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, "local.png"), pic, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pic := testmedia.PNG(16, 16, 1)
 	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "image/png")
 		_, _ = w.Write(pic)
 	}))
 	t.Cleanup(store.Close)
 
-	r := redistest.New(t)
+	// The worker's opener and the API's client get the same allowlist: the
+	// guard is checked at enqueue time and again at dial time.
 	allowed := []string{"127.0.0.1"}
-	ww := &workerWorld{
-		world:    newWorld(t, worldOptions{redis: r, allowedHosts: allowed, mediaRoot: root}),
-		sandbox:  sandbox.Start(t, sandbox.Options{APIID: "api-id", APIKey: "api-key", Seed: 1, Faults: faults, ProcessingDelay: 100 * time.Millisecond, PublishDelay: 100 * time.Millisecond}),
+	stack := workertest.Start(t, workertest.Options{AllowedHosts: allowed, Faults: faults, Worker: true})
+	if err := os.WriteFile(filepath.Join(stack.Root, "local.png"), pic, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &workerWorld{
+		world:    newWorld(t, worldOptions{redis: stack.Redis, allowedHosts: allowed, mediaRoot: stack.Root}),
+		sandbox:  stack.Sandbox,
+		profile:  stack.Profiles[0],
 		storeURL: store.URL,
 	}
-	for _, p := range ww.sandbox.Server.Profiles() {
-		if p.StatusLevel == swonkie.StatusOK {
-			ww.profile = p.ID
-			break
-		}
-	}
-	swonkieClient, err := tasks.NewAPIClient(swonkie.Config{BaseURL: ww.sandbox.BaseURL, APIID: "api-id", APIKey: "api-key", RateLimit: 1000, Burst: 100}, nil, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The worker's opener enforces the guard again at dial time, with the
-	// same allowlist the API's client checked at enqueue time.
-	sources, err := source.New(source.Config{Root: root, AllowedHosts: allowed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := tasks.NewWorker(tasks.WorkerConfig{
-		Redis: r.Client, API: swonkieClient, Sources: sources, Logger: zerolog.Nop(),
-		PollInterval: 20 * time.Millisecond, DelayedCheckInterval: 100 * time.Millisecond, SweepSchedule: "off",
-		Timing: tasks.Timing{AwaitFirst: 100 * time.Millisecond, WatchFirst: 100 * time.Millisecond, WatchMax: 500 * time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
-	return ww
-}
-
-func pngBytes(t *testing.T) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 func (w *workerWorld) request(caption string) string {
@@ -146,7 +104,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("the sandbox post %s: %+v", rec.PostID, post)
 	}
 	for _, m := range rec.Media {
-		if info, ok := w.sandbox.Server.Media(m.MediaID); !ok || info.Bytes != int64(len(pngBytes(t))) || info.DeletedAt.IsZero() {
+		if info, ok := w.sandbox.Server.Media(m.MediaID); !ok || info.Bytes != int64(len(testmedia.PNG(16, 16, 1))) || info.DeletedAt.IsZero() {
 			t.Errorf("the sandbox media %s: %+v", m.MediaID, info)
 		}
 	}

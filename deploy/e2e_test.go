@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"math"
 	"net"
@@ -22,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/testmedia"
 
 	"github.com/mediaflow/mediaflow/deploy"
 	"github.com/mediaflow/mediaflow/internal/redistest"
@@ -75,7 +74,9 @@ func TestDashboardAgainstLiveWorker(t *testing.T) {
 
 	root := t.TempDir()
 	for i := range 3 {
-		writeTestPNG(t, filepath.Join(root, fmt.Sprintf("m%d.png", i)), i)
+		if err := testmedia.WritePNG(filepath.Join(root, fmt.Sprintf("m%d.png", i)), 16, 16, i); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// The worker, configured the way docker-compose.yml configures it, but
@@ -394,23 +395,6 @@ func sandboxProfiles(t *testing.T, baseURL, id, key string) (healthy []string, e
 		t.Fatalf("the sandbox needs healthy and expired profiles, has %+v", profiles)
 	}
 	return healthy, expired
-}
-
-func writeTestPNG(t *testing.T, path string, seed int) {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
-	for y := range 16 {
-		for x := range 16 {
-			img.Set(x, y, color.RGBA{uint8(x * 16), uint8(y * 16), uint8(seed * 80), 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // promAPI is the part of Prometheus' HTTP API the test uses.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/testmedia"
+
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
@@ -18,7 +20,7 @@ func TestMediaMethods(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sandbox.Options{ProcessingDelay: time.Hour})
 	ctx := context.Background()
-	data := pngBytes(t, 6, 5)
+	data := testmedia.PNG(6, 5, 0)
 
 	created, err := f.c.CreateMedia(ctx, swonkie.CreateMediaRequest{Name: "photo.png", Width: 6, Height: 5, FileSize: int64(len(data))})
 	if err != nil {
@@ -111,7 +113,7 @@ func TestUploadRefusals(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sandbox.Options{})
 	ctx := context.Background()
-	data := pngBytes(t, 2, 2)
+	data := testmedia.PNG(2, 2, 0)
 	m, err := f.c.CreateMedia(ctx, swonkie.CreateMediaRequest{Name: "a.png"})
 	if err != nil {
 		t.Fatal(err)

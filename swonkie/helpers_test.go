@@ -3,10 +3,10 @@ package swonkie_test
 import (
 	"bytes"
 	"context"
-	"image"
-	"image/png"
 	"testing"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/testmedia"
 
 	"golang.org/x/time/rate"
 
@@ -46,21 +46,12 @@ func newClient(t testing.TB, base string, cfg ...func(*swonkie.Config)) *swonkie
 	return client
 }
 
-func pngBytes(t testing.TB, w, h int) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 // readyMedia runs create, upload and confirm and returns the id of a
 // SUCCESS media (the fixture's sandbox has no processing delay).
 func (f *fixture) readyMedia(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
-	data := pngBytes(t, 4, 4)
+	data := testmedia.PNG(4, 4, 0)
 	m, err := f.c.CreateMedia(ctx, swonkie.CreateMediaRequest{Name: "p.png", FileSize: int64(len(data)), Width: 4, Height: 4})
 	if err != nil {
 		t.Fatal(err)

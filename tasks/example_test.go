@@ -1,15 +1,14 @@
 package tasks_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/png"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/testmedia"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -38,7 +37,7 @@ func Example() {
 
 	root, _ := os.MkdirTemp("", "mediaflow-example-")
 	defer os.RemoveAll(root)
-	writeImage(filepath.Join(root, "hello.png"))
+	_ = testmedia.WritePNG(filepath.Join(root, "hello.png"), 16, 16, 1)
 	sources, _ := source.New(source.Config{Root: root})
 
 	worker, _ := tasks.NewWorker(tasks.WorkerConfig{
@@ -120,10 +119,4 @@ func exampleClient() *redis.Client {
 	rc := redis.NewClient(&redis.Options{Addr: exampleRedis})
 	_ = rc.FlushDB(context.Background()).Err()
 	return rc
-}
-
-func writeImage(path string) {
-	var buf bytes.Buffer
-	_ = png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 16, 16)))
-	_ = os.WriteFile(path, buf.Bytes(), 0o644)
 }

@@ -3,9 +3,6 @@ package tasks
 import (
 	"bytes"
 	"context"
-	"image"
-	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/testmedia"
 
 	"github.com/rs/zerolog"
 
@@ -94,9 +93,11 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 		t.Fatal(err)
 	}
 	b.root = t.TempDir()
-	b.writeImage("a.png", 1)
-	b.writeImage("b.png", 2)
-	b.writeImage("c.png", 3)
+	for i, name := range []string{"a.png", "b.png", "c.png"} {
+		if err := testmedia.WritePNG(filepath.Join(b.root, name), 32, 24, i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := os.WriteFile(filepath.Join(b.root, "notes.txt"), []byte("just some text, not an image\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -143,24 +144,6 @@ func (b *bundle) startWorker(cfg setupConfig) *Worker {
 	}
 	b.t.Cleanup(w.Shutdown)
 	return w
-}
-
-// writeImage writes a small, valid PNG whose pixels differ by seed.
-func (b *bundle) writeImage(name string, seed int) {
-	b.t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 32, 24))
-	for y := range 24 {
-		for x := range 32 {
-			img.Set(x, y, color.RGBA{uint8(x * 8 * seed), uint8(y * 10), uint8(seed * 60), 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		b.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(b.root, name), buf.Bytes(), 0o644); err != nil {
-		b.t.Fatal(err)
-	}
 }
 
 // request is a valid request for one or more sample files.

@@ -4,26 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"image"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/rs/zerolog"
 
 	"github.com/mediaflow/mediaflow/internal/redistest"
-	"github.com/mediaflow/mediaflow/source"
-	"github.com/mediaflow/mediaflow/swonkie"
-	"github.com/mediaflow/mediaflow/swonkie/sandbox"
+	"github.com/mediaflow/mediaflow/internal/testmedia"
+	"github.com/mediaflow/mediaflow/internal/workertest"
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
-// cli is one test's world: Redis, a media root, and (when asked) a worker
-// on the sandbox.
+// cli is one test's world: Redis, a media root holding a PNG, a text file
+// and a folder, and (when asked) a worker on the sandbox.
 type cli struct {
 	t        *testing.T
 	redis    *redistest.Redis
@@ -33,11 +28,9 @@ type cli struct {
 
 func newCLI(t *testing.T, withWorker bool) *cli {
 	t.Helper()
-	c := &cli{t: t, redis: redistest.New(t), root: t.TempDir()}
-	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
-	var buf bytes.Buffer
-	_ = png.Encode(&buf, img)
-	for name, data := range map[string][]byte{"a.png": buf.Bytes(), "notes.txt": []byte("text\n")} {
+	w := workertest.Start(t, workertest.Options{Worker: withWorker})
+	c := &cli{t: t, redis: w.Redis, root: w.Root, profiles: w.Profiles}
+	for name, data := range map[string][]byte{"a.png": testmedia.PNG(8, 8, 1), "notes.txt": []byte("text\n")} {
 		if err := os.WriteFile(filepath.Join(c.root, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -45,35 +38,6 @@ func newCLI(t *testing.T, withWorker bool) *cli {
 	if err := os.Mkdir(filepath.Join(c.root, "folder.png"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sb := sandbox.Start(t, sandbox.Options{APIID: "cli-id", APIKey: "cli-key", ProcessingDelay: 100 * time.Millisecond, PublishDelay: 100 * time.Millisecond})
-	for _, p := range sb.Server.Profiles() {
-		if p.StatusLevel == swonkie.StatusOK {
-			c.profiles = append(c.profiles, p.ID)
-		}
-	}
-	if !withWorker {
-		return c
-	}
-	api, err := tasks.NewAPIClient(swonkie.Config{BaseURL: sb.BaseURL, APIID: "cli-id", APIKey: "cli-key", RateLimit: 1000, Burst: 100}, nil, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sources, err := source.New(source.Config{Root: c.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := tasks.NewWorker(tasks.WorkerConfig{
-		Redis: c.redis.Client, API: api, Sources: sources, Logger: zerolog.Nop(),
-		PollInterval: 20 * time.Millisecond, DelayedCheckInterval: 100 * time.Millisecond, SweepSchedule: "off",
-		Timing: tasks.Timing{AwaitFirst: 100 * time.Millisecond, WatchFirst: 100 * time.Millisecond, WatchMax: 500 * time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
 	return c
 }
 

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/testmedia"
 
 	"github.com/hibiken/asynq"
 
@@ -103,7 +101,9 @@ func TestCrashSafety(t *testing.T) {
 	})
 	root := t.TempDir()
 	for i := range 3 {
-		writePNG(t, filepath.Join(root, fmt.Sprintf("m%d.png", i)), i)
+		if err := testmedia.WritePNG(filepath.Join(root, fmt.Sprintf("m%d.png", i)), 16, 16, i); err != nil {
+			t.Fatal(err)
+		}
 	}
 	env := []string{
 		"REDIS_URL=" + r.URL, "SWONKIE_BASE_URL=" + sb.BaseURL, "SWONKIE_API_ID=crash-id", "SWONKIE_API_KEY=crash-key",
@@ -354,21 +354,4 @@ func TestTwoWorkerProcessesSweepEachSlotOnce(t *testing.T) {
 		t.Fatalf("%d claims for %d sweeps", len(claims), len(sweeps))
 	}
 	t.Logf("%d slots swept, by worker: %v", len(sweeps), holders)
-}
-
-func writePNG(t *testing.T, path string, seed int) {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
-	for y := range 16 {
-		for x := range 16 {
-			img.Set(x, y, color.RGBA{uint8(x * 16), uint8(y * 16), uint8(seed * 80), 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/testmedia"
+
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
 
@@ -141,7 +143,7 @@ func TestLostReplyCommits(t *testing.T) {
 			}
 		}},
 		{"create post", sandbox.FaultPlan{"POST /posts": {LostReply: 1}}, func(t *testing.T, e *env) {
-			m := e.readyMedia(pngBytes(t, 2, 2))
+			m := e.readyMedia(testmedia.PNG(2, 2, 0))
 			if r := e.try(req{method: http.MethodPost, path: "/v2/posts", body: e.mediaPost("lost", m)}); r.status != 0 {
 				t.Fatalf("lost reply answered %d", r.status)
 			}
@@ -157,7 +159,7 @@ func TestLostReplyCommits(t *testing.T) {
 		}},
 		{"confirm", sandbox.FaultPlan{"PATCH /media/{id}": {LostReply: 1}}, func(t *testing.T, e *env) {
 			c := e.createMedia(nil)
-			expect(t, e.upload(c.UploadURL, pngBytes(t, 2, 2), nil), http.StatusCreated)
+			expect(t, e.upload(c.UploadURL, testmedia.PNG(2, 2, 0), nil), http.StatusCreated)
 			if r := e.try(req{method: http.MethodPatch, path: "/v2/media/" + esc(c.MediaID)}); r.status != 0 {
 				t.Fatalf("lost reply answered %d", r.status)
 			}
@@ -167,7 +169,7 @@ func TestLostReplyCommits(t *testing.T) {
 		}},
 		{"upload", sandbox.FaultPlan{"PUT {uploadUrl}": {LostReply: 1}}, func(t *testing.T, e *env) {
 			c := e.createMedia(nil)
-			png := pngBytes(t, 2, 2)
+			png := testmedia.PNG(2, 2, 0)
 			r := e.try(req{method: http.MethodPut, path: c.UploadURL, body: png, noAuth: true, header: map[string]string{"x-ms-blob-type": "BlockBlob"}})
 			if r.status != 0 {
 				t.Fatalf("lost reply answered %d", r.status)

@@ -3,8 +3,6 @@ package sandbox_test
 import (
 	"bytes"
 	"encoding/json"
-	"image"
-	"image/png"
 	"io"
 	"net/http"
 	"net/url"
@@ -161,16 +159,6 @@ func expect(t *testing.T, r resp, status int) {
 	if r.status != status {
 		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
 	}
-}
-
-// pngBytes is a real w×h PNG.
-func pngBytes(t testing.TB, w, h int) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // mp4Bytes starts like an MP4 (an ftyp box) so that sniffing says video.

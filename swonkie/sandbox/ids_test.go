@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mediaflow/mediaflow/internal/testmedia"
+
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
 
@@ -14,7 +16,7 @@ func TestIDs(t *testing.T) {
 	build := func(seed int64) (media, posts []string, e *env) {
 		e = start(t, sandbox.Options{Seed: seed})
 		for range 6 {
-			media = append(media, e.readyMedia(pngBytes(t, 2, 2)))
+			media = append(media, e.readyMedia(testmedia.PNG(2, 2, 0)))
 		}
 		for _, m := range media {
 			posts = append(posts, e.createPost(e.mediaPost("x", m)).ID)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/testmedia"
+
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
@@ -70,7 +72,7 @@ func TestCreateMediaRules(t *testing.T) {
 func TestMediaLifecycleTiming(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{ProcessingDelay: time.Hour})
-	png := pngBytes(t, 4, 3)
+	png := testmedia.PNG(4, 3, 0)
 	c := e.createMedia(map[string]any{"name": "p.png", "destinationType": "POST_MEDIA", "width": 4, "height": 3, "fileSize": len(png)})
 	if st := e.mediaStatus(c.MediaID); st != swonkie.MediaUploading {
 		t.Fatalf("new media is %s, want UPLOADING", st)
@@ -122,7 +124,7 @@ func TestConfirmRules(t *testing.T) {
 	expect(t, r, http.StatusConflict)
 	r.errorBody(t)
 
-	expect(t, e.upload(c.UploadURL, pngBytes(t, 2, 2), nil), http.StatusCreated)
+	expect(t, e.upload(c.UploadURL, testmedia.PNG(2, 2, 0), nil), http.StatusCreated)
 	expect(t, e.confirm(c.MediaID), http.StatusOK)
 	expect(t, e.confirm(c.MediaID), http.StatusConflict)
 
@@ -136,7 +138,7 @@ func TestConfirmRules(t *testing.T) {
 
 func TestProcessingOutcomes(t *testing.T) {
 	t.Parallel()
-	png := pngBytes(t, 8, 6)
+	png := testmedia.PNG(8, 6, 0)
 	tests := []struct {
 		name   string
 		create map[string]any
@@ -184,7 +186,7 @@ func TestErrorRateIsDeterministic(t *testing.T) {
 	run := func(seed int64) []swonkie.MediaStatus {
 		e := start(t, sandbox.Options{Seed: seed, ErrorRate: 0.3})
 		var out []swonkie.MediaStatus
-		png := pngBytes(t, 2, 2)
+		png := testmedia.PNG(2, 2, 0)
 		for range 40 {
 			c := e.createMedia(nil)
 			expect(t, e.upload(c.UploadURL, png, nil), http.StatusCreated)
@@ -218,7 +220,7 @@ func TestErrorRateIsDeterministic(t *testing.T) {
 func TestDeleteMedia(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	id := e.readyMedia(pngBytes(t, 2, 2))
+	id := e.readyMedia(testmedia.PNG(2, 2, 0))
 	path := "/v2/media/" + esc(id)
 	r := e.do(req{method: http.MethodDelete, path: path})
 	expect(t, r, http.StatusOK)
@@ -241,9 +243,9 @@ func TestUnconfirmedMediaExpire(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{UnconfirmedTTL: 2 * time.Hour})
 	uploaded := e.createMedia(nil)
-	expect(t, e.upload(uploaded.UploadURL, pngBytes(t, 2, 2), nil), http.StatusCreated)
+	expect(t, e.upload(uploaded.UploadURL, testmedia.PNG(2, 2, 0), nil), http.StatusCreated)
 	bare := e.createMedia(nil)
-	kept := e.readyMedia(pngBytes(t, 2, 2))
+	kept := e.readyMedia(testmedia.PNG(2, 2, 0))
 
 	e.advance(119 * time.Minute)
 	if st := e.mediaStatus(bare.MediaID); st != swonkie.MediaUploading {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/testmedia"
+
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
@@ -19,7 +21,7 @@ func TestPostValidation(t *testing.T) {
 	ready := make([]string, 2)
 	for i := range ready {
 		c := e.createMedia(nil)
-		expect(t, e.upload(c.UploadURL, pngBytes(t, 2, 2), nil), http.StatusCreated)
+		expect(t, e.upload(c.UploadURL, testmedia.PNG(2, 2, 0), nil), http.StatusCreated)
 		expect(t, e.confirm(c.MediaID), http.StatusOK)
 		ready[i] = c.MediaID
 	}
@@ -28,7 +30,7 @@ func TestPostValidation(t *testing.T) {
 	expect(t, e.confirm(video.MediaID), http.StatusOK)
 	e.advance(2 * time.Hour)
 	processing := e.createMedia(nil)
-	expect(t, e.upload(processing.UploadURL, pngBytes(t, 2, 2), nil), http.StatusCreated)
+	expect(t, e.upload(processing.UploadURL, testmedia.PNG(2, 2, 0), nil), http.StatusCreated)
 	expect(t, e.confirm(processing.MediaID), http.StatusOK)
 	uploading := e.createMedia(nil).MediaID
 	deleted := e.createMedia(nil).MediaID
@@ -133,7 +135,7 @@ func TestPostValidation(t *testing.T) {
 func TestPostShapeAndStage(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	m := e.readyMedia(pngBytes(t, 2, 2))
+	m := e.readyMedia(testmedia.PNG(2, 2, 0))
 	r := e.do(req{method: http.MethodPost, path: "/v2/posts", body: e.mediaPost("first", m)})
 	expect(t, r, http.StatusCreated)
 	for _, field := range []string{`"id":`, `"type":"MEDIA"`, `"stage":"IDEA"`, `"publishAt":null`, `"budget":0`,
@@ -166,7 +168,7 @@ func TestPostShapeAndStage(t *testing.T) {
 func TestNetworkOptionsFollowTargets(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	m := e.readyMedia(pngBytes(t, 2, 2))
+	m := e.readyMedia(testmedia.PNG(2, 2, 0))
 	body := e.mediaPost("x", m) // facebook only
 	body["instagram"] = map[string]any{"shareToFeed": true}
 	body["facebook"] = map[string]any{"carouselEndCard": true}
@@ -185,7 +187,7 @@ func TestNetworkOptionsFollowTargets(t *testing.T) {
 func TestUpdatePost(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	m1, m2 := e.readyMedia(pngBytes(t, 2, 2)), e.readyMedia(pngBytes(t, 3, 3))
+	m1, m2 := e.readyMedia(testmedia.PNG(2, 2, 0)), e.readyMedia(testmedia.PNG(3, 3, 0))
 	var l swonkie.Label
 	r := e.do(req{method: http.MethodPost, path: "/v2/labels", body: map[string]string{"name": "l"}})
 	r.decode(t, &l)
@@ -247,7 +249,7 @@ func TestUpdatePost(t *testing.T) {
 func TestDeletePost(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{PublishDelay: time.Hour})
-	m := e.readyMedia(pngBytes(t, 2, 2))
+	m := e.readyMedia(testmedia.PNG(2, 2, 0))
 	p := e.createPost(e.mediaPost("x", m))
 	path := "/v2/posts/" + esc(p.ID)
 	r := e.do(req{method: http.MethodDelete, path: path})
@@ -275,7 +277,7 @@ func TestDeletePost(t *testing.T) {
 func TestListPosts(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	m := e.readyMedia(pngBytes(t, 2, 2))
+	m := e.readyMedia(testmedia.PNG(2, 2, 0))
 	var label swonkie.Label
 	e.do(req{method: http.MethodPost, path: "/v2/labels", body: map[string]string{"name": "job"}}).decode(t, &label)
 	var ids []string // oldest first

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/testmedia"
+
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
@@ -57,7 +59,7 @@ func TestStageActions(t *testing.T) {
 	e := start(t, sandbox.Options{PublishDelay: time.Hour})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := e.readyMedia(pngBytes(t, 2, 2))
+			m := e.readyMedia(testmedia.PNG(2, 2, 0))
 			body := e.mediaPost(tt.name, m)
 			if tt.setup.publishAt != "" {
 				body["publishAt"] = tt.setup.publishAt
@@ -99,7 +101,7 @@ func TestStageActions(t *testing.T) {
 func TestScheduledPostPublishesAtPublishAt(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	m := e.readyMedia(pngBytes(t, 2, 2))
+	m := e.readyMedia(testmedia.PNG(2, 2, 0))
 	body := e.mediaPost("scheduled", m)
 	body["profileIds"] = []string{e.ok[0].ID, e.ok[1].ID}
 	body["publishAt"] = e.s.Now().Add(3 * time.Hour).UTC().Format(time.RFC3339)
@@ -140,7 +142,7 @@ func TestScheduledPostPublishesAtPublishAt(t *testing.T) {
 func TestPublishNowTakesPublishDelay(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{PublishDelay: 10 * time.Minute})
-	m := e.readyMedia(pngBytes(t, 2, 2))
+	m := e.readyMedia(testmedia.PNG(2, 2, 0))
 	p := e.createPost(e.mediaPost("now", m))
 	expect(t, e.stage(p.ID, "publishNow"), http.StatusOK)
 	got := e.getPost(p.ID)
@@ -164,8 +166,8 @@ func TestPublishNowTakesPublishDelay(t *testing.T) {
 func TestEarlyCleanupFailsPublication(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	m := e.readyMedia(pngBytes(t, 2, 2))
-	kept := e.readyMedia(pngBytes(t, 3, 3))
+	m := e.readyMedia(testmedia.PNG(2, 2, 0))
+	kept := e.readyMedia(testmedia.PNG(3, 3, 0))
 	at := e.s.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 
 	early := e.mediaPost("early cleanup", m)
@@ -213,7 +215,7 @@ func TestEarlyCleanupFailsPublication(t *testing.T) {
 func TestExpiredProfileFailsAlone(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{PublishDelay: time.Minute})
-	m := e.readyMedia(pngBytes(t, 2, 2))
+	m := e.readyMedia(testmedia.PNG(2, 2, 0))
 	body := e.mediaPost("two profiles", m)
 	body["profileIds"] = []string{e.ok[0].ID, e.ok[1].ID}
 	p := e.createPost(body)
@@ -232,7 +234,7 @@ func TestExpiredProfileFailsAlone(t *testing.T) {
 func TestRescheduleMovesPublication(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	m := e.readyMedia(pngBytes(t, 2, 2))
+	m := e.readyMedia(testmedia.PNG(2, 2, 0))
 	body := e.mediaPost("moved", m)
 	body["publishAt"] = e.s.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	p := e.createPost(body)
@@ -268,7 +270,7 @@ func TestRescheduleMovesPublication(t *testing.T) {
 func TestValidateEndpoint(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	m := e.readyMedia(pngBytes(t, 2, 2))
+	m := e.readyMedia(testmedia.PNG(2, 2, 0))
 	p := e.createPost(e.mediaPost("v", m))
 	r := e.get("/v2/posts/" + esc(p.ID) + "/validate")
 	expect(t, r, http.StatusOK)

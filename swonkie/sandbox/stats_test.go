@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/testmedia"
+
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
@@ -14,10 +16,10 @@ import (
 func TestOrphansAndDuplicates(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	published := e.readyMedia(pngBytes(t, 2, 2))
-	cleaned := e.readyMedia(pngBytes(t, 2, 2))
-	left := e.readyMedia(pngBytes(t, 2, 2))
-	draftOnly := e.readyMedia(pngBytes(t, 2, 2))
+	published := e.readyMedia(testmedia.PNG(2, 2, 0))
+	cleaned := e.readyMedia(testmedia.PNG(2, 2, 0))
+	left := e.readyMedia(testmedia.PNG(2, 2, 0))
+	draftOnly := e.readyMedia(testmedia.PNG(2, 2, 0))
 	unconfirmed := e.createMedia(nil).MediaID
 
 	p := e.createPost(e.mediaPost("out", published))
@@ -77,7 +79,7 @@ func TestRequestAccounting(t *testing.T) {
 func TestIntrospectionEndpoints(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	e.readyMedia(pngBytes(t, 2, 2))
+	e.readyMedia(testmedia.PNG(2, 2, 0))
 	r := e.get("/_sandbox/stats")
 	expect(t, r, http.StatusOK)
 	var st sandbox.Stats
@@ -99,7 +101,7 @@ func TestIntrospectionEndpoints(t *testing.T) {
 	if adv.Offset != "16m0s" || adv.Now.Sub(before) < 16*time.Minute {
 		t.Fatalf("advance answered %s", r.body)
 	}
-	expect(t, e.upload(c.UploadURL, pngBytes(t, 2, 2), nil), http.StatusForbidden)
+	expect(t, e.upload(c.UploadURL, testmedia.PNG(2, 2, 0), nil), http.StatusForbidden)
 	for _, bad := range []string{"", "?by=-1m", "?by=soon", "?by=0s"} {
 		expect(t, e.do(req{method: http.MethodPost, path: "/_sandbox/clock/advance" + bad}), http.StatusBadRequest)
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/testmedia"
+
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
@@ -39,7 +41,7 @@ func withQuery(t *testing.T, u, k, v string) string {
 func TestUploadRules(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	png := pngBytes(t, 2, 2)
+	png := testmedia.PNG(2, 2, 0)
 	type upload struct {
 		url    string
 		header map[string]string
@@ -137,9 +139,9 @@ func TestUploadURLExpires(t *testing.T) {
 	e := start(t, sandbox.Options{UploadWindow: 15 * time.Minute})
 	c := e.createMedia(nil)
 	e.advance(14 * time.Minute)
-	expect(t, e.upload(c.UploadURL, pngBytes(t, 2, 2), nil), http.StatusCreated)
+	expect(t, e.upload(c.UploadURL, testmedia.PNG(2, 2, 0), nil), http.StatusCreated)
 	e.advance(2 * time.Minute)
-	r := e.upload(c.UploadURL, pngBytes(t, 2, 2), nil)
+	r := e.upload(c.UploadURL, testmedia.PNG(2, 2, 0), nil)
 	expect(t, r, http.StatusForbidden)
 	if !strings.Contains(r.errorBody(t).Message, "expired") {
 		t.Fatalf("expiry refusal does not say so: %s", r.body)
@@ -151,7 +153,7 @@ func TestUploadURLExpires(t *testing.T) {
 func TestUploadStateRules(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})
-	first, second := pngBytes(t, 2, 2), pngBytes(t, 3, 3)
+	first, second := testmedia.PNG(2, 2, 0), testmedia.PNG(3, 3, 0)
 
 	c := e.createMedia(nil)
 	expect(t, e.upload(c.UploadURL, first, nil), http.StatusCreated)
