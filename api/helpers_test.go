@@ -1,16 +1,16 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/logbuf"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -34,7 +34,7 @@ type world struct {
 	redis  *redistest.Redis
 	client *tasks.Client
 	srv    *httptest.Server
-	logs   *syncBuffer
+	logs   *logbuf.Buffer
 }
 
 type worldOptions struct {
@@ -53,7 +53,7 @@ type worldOptions struct {
 
 func newWorld(t *testing.T, o worldOptions) *world {
 	t.Helper()
-	w := &world{redis: o.redis, logs: &syncBuffer{}}
+	w := &world{redis: o.redis, logs: &logbuf.Buffer{}}
 	if w.redis == nil {
 		w.redis = redistest.New(t)
 	}
@@ -244,21 +244,4 @@ func fieldsOf(p Problem) []string {
 		out = append(out, e.Field)
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,15 +1,15 @@
 package tasks
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/logbuf"
 
 	"github.com/mediaflow/mediaflow/internal/testmedia"
 
@@ -50,7 +50,7 @@ type bundle struct {
 	root     string
 	profiles []string // healthy profile ids
 	expired  string   // a profile whose connection expired
-	logs     *syncBuffer
+	logs     *logbuf.Buffer
 	timing   Timing
 	sbOpts   sandbox.Options
 }
@@ -80,7 +80,7 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	b := &bundle{t: t, redis: redistest.New(t), logs: &syncBuffer{}, timing: cfg.timing.withDefaults(), sbOpts: cfg.sandbox}
+	b := &bundle{t: t, redis: redistest.New(t), logs: &logbuf.Buffer{}, timing: cfg.timing.withDefaults(), sbOpts: cfg.sandbox}
 	b.sb = sandbox.Start(t, cfg.sandbox)
 	b.metrics = metrics.New(metrics.Options{Version: "test"})
 	key := cfg.sandbox.APIKey
@@ -256,24 +256,6 @@ func dump(r *Record) string {
 		b.WriteString("\n  " + e.At.Format("15:04:05.000") + " " + string(e.Step) + " " + e.Outcome + " " + e.Message)
 	}
 	return b.String()
-}
-
-// syncBuffer collects log lines from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // newAPIClient points a client with the test's credentials at base.

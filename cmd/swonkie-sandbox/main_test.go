@@ -1,39 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/logbuf"
 )
-
-// syncBuffer is a log sink the server and the test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestServesLogsAndStops(t *testing.T) {
 	const id, key = "cmd-test-id-XYZ", "cmd-test-key-QWE"
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
@@ -131,13 +113,13 @@ func TestFlags(t *testing.T) {
 		{"extra"},
 		{"-no-such-flag"},
 	} {
-		var logs syncBuffer
+		var logs logbuf.Buffer
 		if err := run(context.Background(), args, &logs, nil); err == nil {
 			t.Errorf("run %q succeeded", args)
 		}
 	}
 	// The defaults serve with the demo credential and say so.
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, &logs, func(string) { cancel() }) }()

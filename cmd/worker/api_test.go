@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/logbuf"
+
 	"github.com/hibiken/asynq"
 
 	"github.com/mediaflow/mediaflow/internal/redistest"
@@ -66,13 +68,13 @@ func TestAPIConfigFailsFast(t *testing.T) {
 type workerProcess struct {
 	cancel context.CancelFunc
 	done   chan int
-	errOut *syncBuf
+	errOut *logbuf.Buffer
 }
 
 func startRun(t *testing.T, args []string, env map[string]string) *workerProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &workerProcess{cancel: cancel, done: make(chan int, 1), errOut: &syncBuf{}}
+	p := &workerProcess{cancel: cancel, done: make(chan int, 1), errOut: &logbuf.Buffer{}}
 	go func() { p.done <- run(ctx, args, envOf(env), io.Discard, p.errOut) }()
 	t.Cleanup(func() { p.stop(t) })
 	return p

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/logbuf"
+
 	"github.com/mediaflow/mediaflow/internal/testmedia"
 
 	"github.com/hibiken/asynq"
@@ -25,14 +27,14 @@ import (
 // process is a worker binary run for a test.
 type process struct {
 	cmd    *exec.Cmd
-	log    *syncBuf
+	log    *logbuf.Buffer
 	exited chan struct{}
 	err    error
 }
 
 func startWorker(t *testing.T, env []string, extra ...string) *process {
 	t.Helper()
-	p := &process{log: &syncBuf{}, exited: make(chan struct{})}
+	p := &process{log: &logbuf.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(workerBin, extra...)
 	// Each process serves its metrics on a port of its own.
 	p.cmd.Env = append(append(os.Environ(), "METRICS_ADDR=127.0.0.1:0"), env...)

@@ -10,9 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/logbuf"
 
 	"github.com/mediaflow/mediaflow/internal/redistest"
 )
@@ -89,7 +90,7 @@ func TestHealthMetricsAndGracefulShutdown(t *testing.T) {
 	r := redistest.New(t)
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuf
+	var out, errOut logbuf.Buffer
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"-sandbox", "-redis", r.URL, "-metrics-addr", addr, "-log-format", "console"}, envOf(nil), &out, &errOut)
@@ -189,21 +190,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
