@@ -34,9 +34,10 @@ type config struct {
 	APIMaxBody         int64
 	APIRateLimit       float64
 
-	Sandbox bool
-	Demo    bool
-	APIOnly bool
+	Sandbox      bool
+	Demo         bool
+	APIOnly      bool
+	ListProfiles bool
 
 	// given lists the flags set on the command line.
 	given map[string]bool
@@ -112,6 +113,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.BoolVar(&c.Sandbox, "sandbox", false, "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)")
 	fs.BoolVar(&c.Demo, "demo", false, "publish the bundled sample images through the whole lifecycle and exit (embedded Redis unless REDIS_URL is set)")
 	fs.BoolVar(&c.APIOnly, "api-only", false, "serve only the HTTP enqueue API, run no tasks")
+	fs.BoolVar(&c.ListProfiles, "profiles", false, "print the workspace's connected profiles (the ids publish requests name) and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -62,6 +62,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "worker: SWONKIE_API_ID and SWONKIE_API_KEY are required (or run with -sandbox to use the in-process sandbox)")
 		return 2
 	}
+	if cfg.ListProfiles {
+		return listProfiles(ctx, cfg, stdout, stderr)
+	}
 	log, err := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
@@ -157,31 +160,13 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		// needs no credentials and no sandbox.
 		return st, nil
 	}
-	apiCfg := swonkie.Config{
-		BaseURL:   cfg.SwonkieBaseURL,
-		APIID:     cfg.SwonkieAPIID,
-		APIKey:    cfg.SwonkieAPIKey,
-		UserAgent: "mediaflow/" + version,
-		RateLimit: rate.Limit(cfg.SwonkieRateLimit),
-	}
-	if cfg.Sandbox || cfg.Demo {
-		sb, srv, base, err := startSandbox(sandboxOptions(cfg.Demo), log)
-		if err != nil {
-			st.shutdown()
-			return nil, err
-		}
-		st.sandbox, st.sandboxSrv = sb, srv
-		apiCfg.BaseURL, apiCfg.APIID, apiCfg.APIKey = base, sandboxID, sandboxKey
-	}
-	api, err := tasks.NewAPIClient(apiCfg, m, cfg.Concurrency)
-	if err != nil {
+	if err := st.connectSwonkie(cfg, m, log); err != nil {
 		st.shutdown()
 		return nil, err
 	}
-	st.api = api
 	w, err := tasks.NewWorker(tasks.WorkerConfig{
 		Redis:           rc,
-		API:             api,
+		API:             st.api,
 		Sources:         sources,
 		Metrics:         m,
 		Logger:          log,
@@ -201,6 +186,32 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 	}
 	st.worker = w
 	return st, nil
+}
+
+// connectSwonkie builds the Swonkie client: on the real API, or on an
+// in-process sandbox it starts for -sandbox and -demo.
+func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Logger) error {
+	apiCfg := swonkie.Config{
+		BaseURL:   cfg.SwonkieBaseURL,
+		APIID:     cfg.SwonkieAPIID,
+		APIKey:    cfg.SwonkieAPIKey,
+		UserAgent: "mediaflow/" + version,
+		RateLimit: rate.Limit(cfg.SwonkieRateLimit),
+	}
+	if cfg.Sandbox || cfg.Demo {
+		sb, srv, base, err := startSandbox(sandboxOptions(cfg.Demo), log)
+		if err != nil {
+			return err
+		}
+		st.sandbox, st.sandboxSrv = sb, srv
+		apiCfg.BaseURL, apiCfg.APIID, apiCfg.APIKey = base, sandboxID, sandboxKey
+	}
+	api, err := tasks.NewAPIClient(apiCfg, m, cfg.Concurrency)
+	if err != nil {
+		return err
+	}
+	st.api = api
+	return nil
 }
 
 func (st *stack) shutdown() {

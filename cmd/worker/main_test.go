@@ -191,3 +191,16 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// A newcomer finds the ids a publish request names with -profiles.
+func TestListProfiles(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"-sandbox", "-profiles"}, envOf(nil), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(out.String(), "instagram") || !strings.Contains(out.String(), "EXPIRED") {
+		t.Fatalf("profiles table:\n%s", out.String())
+	}
+}
