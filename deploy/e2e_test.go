@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/freeport"
 
 	"github.com/mediaflow/mediaflow/internal/testmedia"
 
@@ -81,7 +82,7 @@ func TestDashboardAgainstLiveWorker(t *testing.T) {
 
 	// The worker, configured the way docker-compose.yml configures it, but
 	// with a sweep every 2s so the sweep panels have data.
-	metricsAddr := freeAddr(t)
+	metricsAddr := freeport.TestAddr(t)
 	w := startProc(t, "worker", bins["worker"], []string{
 		"REDIS_URL=" + r.URL, "SWONKIE_BASE_URL=" + baseURL, "SWONKIE_API_ID=" + apiID, "SWONKIE_API_KEY=" + apiKey,
 		"MEDIA_ROOT=" + root, "METRICS_ADDR=" + metricsAddr, "SWEEP_SCHEDULE=@every 2s",
@@ -90,7 +91,7 @@ func TestDashboardAgainstLiveWorker(t *testing.T) {
 	waitHTTP(t, w, "http://"+metricsAddr+"/readyz", 15*time.Second)
 
 	// Prometheus scraping it every second.
-	promAddr := freeAddr(t)
+	promAddr := freeport.TestAddr(t)
 	promDir := t.TempDir()
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s
@@ -349,19 +350,6 @@ func waitHTTP(t *testing.T, p *proc, url string, within time.Duration) {
 		_ = resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-}
-
-// freeAddr returns a 127.0.0.1 address with a port nothing listens on now,
-// for programs that cannot report the port they picked.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
 }
 
 // sandboxProfiles lists the sandbox's profiles through the Swonkie client,

@@ -3,13 +3,14 @@ package metrics_test
 import (
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/freeport"
 
 	"github.com/mediaflow/mediaflow/metrics"
 )
@@ -68,18 +69,6 @@ func parseRetryAfter(h http.Header) (time.Duration, bool) {
 	return time.Duration(n) * time.Second, true
 }
 
-// refusedAddr is an address nothing listens on.
-func refusedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
-}
-
 func TestInstrumentTransport(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -106,7 +95,7 @@ func TestInstrumentTransport(t *testing.T) {
 		{name: "empty endpoint", method: "GET", path: "/elsewhere", endpoint: "unknown", code: "4xx"},
 	}
 	srv := fakeSwonkie(t)
-	refused := "http://" + refusedAddr(t)
+	refused := "http://" + freeport.TestAddr(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

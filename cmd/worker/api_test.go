@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/freeport"
+
 	"github.com/mediaflow/mediaflow/internal/logbuf"
 
 	"github.com/hibiken/asynq"
@@ -156,7 +158,7 @@ func apiTestRequest(t *testing.T) string {
 func TestWorkerServesTheAPI(t *testing.T) {
 	t.Parallel()
 	r := redistest.New(t)
-	addr := freeAddr(t)
+	addr := freeport.TestAddr(t)
 	root := writeSample(t)
 	p := startRun(t, []string{"-sandbox", "-redis", r.URL, "-metrics-addr", "off"},
 		map[string]string{"API_ADDR": addr, "API_TOKENS": "old-token-0123456789abc, " + testToken, "MEDIA_ROOT": root})
@@ -202,7 +204,7 @@ func TestWorkerServesTheAPI(t *testing.T) {
 func TestAPIOnlyQueuesAndRunsNothing(t *testing.T) {
 	t.Parallel()
 	r := redistest.New(t)
-	addr := freeAddr(t)
+	addr := freeport.TestAddr(t)
 	root := writeSample(t)
 	p := startRun(t, []string{"-api-only", "-redis", r.URL, "-metrics-addr", "off"},
 		map[string]string{"API_ADDR": addr, "API_TOKENS": testToken, "MEDIA_ROOT": root})

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mediaflow/mediaflow/internal/freeport"
 
 	"github.com/mediaflow/mediaflow/internal/logbuf"
 
@@ -88,7 +89,7 @@ func TestFailsFastWithOneLine(t *testing.T) {
 func TestHealthMetricsAndGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	r := redistest.New(t)
-	addr := freeAddr(t)
+	addr := freeport.TestAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut logbuf.Buffer
 	done := make(chan int)
@@ -180,16 +181,6 @@ func TestDemo(t *testing.T) {
 			}
 		})
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // A newcomer finds the ids a publish request names with -profiles.

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/freeport"
+
 	"github.com/redis/go-redis/v9"
 )
 
@@ -59,7 +61,7 @@ func Start(dir string) (*Server, error) {
 	// A free port can be taken between our probe and redis-server's bind;
 	// try a few before giving up.
 	for range 5 {
-		port, err := freePort()
+		port, err := freeport.Port()
 		if err != nil {
 			return nil, fmt.Errorf("redis-server: find a free port: %w", err)
 		}
@@ -161,15 +163,6 @@ func checkVersion(bin string) error {
 		return fmt.Errorf("redis-server: %s is Redis %d.%d; mediaflow needs 6.2 or newer (asynq uses ZRANGE BYSCORE)", bin, major, minor)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func lastLine(b []byte) string {
