@@ -44,7 +44,7 @@ func TestPublishAcceptsAndQueues(t *testing.T) {
 	}
 	// It is the record the Go API stores, and its first steps are queued.
 	stored, err := w.client.Get(context.Background(), rec.ID)
-	if err != nil || stored.Fingerprint != rec.Fingerprint {
+	if err != nil || stored.ID != rec.ID || stored.Request.Post.Caption != rec.Request.Post.Caption {
 		t.Fatalf("Get(%s): %v, %+v", rec.ID, err, stored)
 	}
 	if n := pendingTasks(t, w); n != 2 {

@@ -64,6 +64,7 @@ type Opener struct {
 	maxSpool     int64
 	timeout      time.Duration
 	client       *http.Client
+	resolver     *net.Resolver
 }
 
 // New checks cfg and builds an Opener. A missing MEDIA_ROOT or a malformed
@@ -76,6 +77,7 @@ func New(cfg Config) (*Opener, error) {
 		spoolDir:     cfg.SpoolDir,
 		maxSpool:     cfg.MaxSpoolBytes,
 		timeout:      cfg.Timeout,
+		resolver:     cfg.Resolver,
 	}
 	switch {
 	case o.maxRedirects == 0:

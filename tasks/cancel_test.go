@@ -62,7 +62,7 @@ func TestCancelComesTooLateOncePublished(t *testing.T) {
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })
 	rec := b.publish(b.request(ActionPublishNow, "a.png"))
 	// Make the record look published, as if the cleanup had not run yet.
-	err := b.client.store.update(context.Background(), rec, func(r *Record) error {
+	_, err := b.client.store.update(context.Background(), rec, func(r *Record) error {
 		now := time.Now()
 		r.State, r.PublishedAt = StateRunning, &now
 		return nil

@@ -24,6 +24,7 @@ type Client struct {
 	enq       *asynq.Client
 	timing    Timing
 	check     CheckSource
+	checkHook CheckSource
 	supported ContentTypeSupported
 }
 
@@ -44,6 +45,7 @@ func WithSourceCheck(check CheckSource, supported ContentTypeSupported) ClientOp
 func WithSources(o *source.Opener) ClientOption {
 	return func(c *Client) {
 		c.supported = source.Supported
+		c.checkHook = o.CheckEndpoint
 		c.check = func(src string) error {
 			if err := o.Check(src); err != nil {
 				return err
@@ -90,7 +92,7 @@ func WithTiming(t Timing) ClientOption {
 // NewClient returns a Client on r, which it shares and never closes.
 func NewClient(r redis.UniversalClient, opts ...ClientOption) *Client {
 	c := &Client{
-		store:  &store{rdb: rdb.New(r), now: time.Now},
+		store:  newStore(rdb.New(r, stateNames()), time.Now),
 		enq:    asynq.NewClientFromRedisClient(r),
 		timing: DefaultTiming,
 	}
@@ -124,7 +126,7 @@ func PipelineID(key string) string {
 func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created bool, err error) {
 	req.normalize()
 	now := c.store.now().UTC()
-	if err := req.validate(now, c.timing.MinScheduleLead, c.check, c.supported); err != nil {
+	if err := req.validate(now, c.timing.MinScheduleLead, c.check, c.checkHook, c.supported); err != nil {
 		return nil, false, err
 	}
 	rec = &Record{
@@ -133,22 +135,21 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 		State:       StatePending,
 		Step:        StepAccepted,
 		Request:     req,
-		Fingerprint: req.fingerprint(),
+		fingerprint: req.fingerprint(),
 		Media:       make([]MediaItem, len(req.Media)),
 		CreatedAt:   now,
 		UpdatedAt:   now,
-		DueAt:       now.Add(c.timing.PendingKick),
-		History:     []Event{{At: now, Step: StepAccepted, Outcome: "ok", Message: fmt.Sprintf("accepted %d media", len(req.Media))}},
 	}
 	for i, m := range req.Media {
 		rec.Media[i] = MediaItem{Source: m.Source, Name: m.Name, ContentType: m.ContentType, Status: ItemPending}
 	}
-	stored, created, err := c.store.create(ctx, rec)
+	rec.note(now, StepAccepted, nil, "ok", fmt.Sprintf("accepted %d media", len(req.Media)))
+	stored, created, err := c.store.create(ctx, rec, now.Add(c.timing.PendingKick))
 	if err != nil {
 		return nil, false, err
 	}
 	if !created {
-		if stored.Fingerprint != rec.Fingerprint {
+		if stored.fingerprint != rec.fingerprint {
 			return stored.public(), false, fmt.Errorf("key %q (pipeline %s): %w", req.Key, stored.ID, ErrKeyReused)
 		}
 		if stored.State != StatePending {
@@ -156,8 +157,8 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 		}
 		// Still pending: the first enqueue may have died with its process.
 	}
-	for i, it := range stored.Media {
-		if err := enqueueStep(ctx, c.enq, c.timing, TypeMediaUpload, Payload{PipelineID: stored.ID, Item: i, Generation: it.Generation}); err != nil {
+	for _, n := range plan(stored, c.timing) {
+		if err := enqueueNext(ctx, c.enq, c.timing, c.store.now(), n); err != nil {
 			// The record exists; the sweep enqueues its steps later.
 			return stored.public(), created, err
 		}
@@ -165,17 +166,21 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 	return stored.public(), created, nil
 }
 
-// Get returns a pipeline's record (ErrNotFound when there is none).
+// Get returns a pipeline's record with its history (ErrNotFound when
+// there is none).
 func (c *Client) Get(ctx context.Context, id string) (*Record, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, fmt.Errorf("pipeline %q: %w", id, ErrNotFound)
 	}
-	rec, err := c.store.get(ctx, id)
+	rec, err := c.store.getFull(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return rec.public(), nil
 }
+
+// Ping checks that the store's scripts run on this Redis (readiness).
+func (c *Client) Ping(ctx context.Context) error { return c.store.rdb.Ping(ctx) }
 
 // ListOptions select a page of records.
 type ListOptions struct {
@@ -225,10 +230,11 @@ func validState(s State) bool {
 	return false
 }
 
-// Cancel stops a pipeline whose post is not published yet: steps still to
-// run do nothing, its post is withdrawn and its media deleted, then it
-// ends cancelled. It returns ErrFinished for a pipeline that already ended
-// and ErrAlreadyPublished when the post is out.
+// Cancel stops a pipeline whose post is not published yet: a step running
+// for it is interrupted, steps still to run do nothing, its post is
+// withdrawn and its media deleted, then it ends cancelled. It returns
+// ErrFinished for a pipeline that already ended and ErrAlreadyPublished
+// when the post is out.
 func (c *Client) Cancel(ctx context.Context, id string) (*Record, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, fmt.Errorf("pipeline %q: %w", id, ErrNotFound)
@@ -238,7 +244,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (*Record, error) {
 		return nil, err
 	}
 	now := c.store.now().UTC()
-	err = c.store.update(ctx, rec, func(r *Record) error {
+	_, err = c.store.update(ctx, rec, func(r *Record) error {
 		switch {
 		case r.State.Terminal():
 			return fmt.Errorf("cancel pipeline %s (%s): %w", r.ID, r.State, ErrFinished)
@@ -254,9 +260,47 @@ func (c *Client) Cancel(ctx context.Context, id string) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := enqueueStep(ctx, c.enq, c.timing, TypeMediaCleanup,
-		Payload{PipelineID: rec.ID, Reason: "cancelled", Poll: int(rec.version)}); err != nil {
-		return rec.public(), err
+	// Interrupt a step running for it. Should the message be lost, only
+	// the interruption is: the step's next run skips a cancelled pipeline.
+	_ = c.store.rdb.PublishCancel(ctx, rec.ID)
+	for _, n := range plan(rec, c.timing) {
+		if err := enqueueNext(ctx, c.enq, c.timing, c.store.now(), n); err != nil {
+			return rec.public(), err
+		}
+	}
+	return rec.public(), nil
+}
+
+// Redeliver sends a pipeline's last webhook event again, under the same
+// webhook-id (receivers that saw it already drop it).
+func (c *Client) Redeliver(ctx context.Context, id string) (*Record, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, fmt.Errorf("pipeline %q: %w", id, ErrNotFound)
+	}
+	rec, err := c.store.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	_, err = c.store.update(ctx, rec, func(r *Record) error {
+		if r.Webhook == nil || len(r.Webhook.Events) == 0 {
+			return fmt.Errorf("redeliver for pipeline %s: %w", r.ID, ErrNoWebhook)
+		}
+		n := &r.Webhook.Events[len(r.Webhook.Events)-1]
+		if n.State == DeliveryPending {
+			return errNoChange // on its way already
+		}
+		n.State, n.LastError = DeliveryPending, ""
+		n.Redeliveries++
+		r.Webhook.summarize()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range notifyNext(rec) {
+		if err := enqueueNext(ctx, c.enq, c.timing, c.store.now(), n); err != nil {
+			return rec.public(), err
+		}
 	}
 	return rec.public(), nil
 }

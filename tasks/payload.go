@@ -4,60 +4,35 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/hibiken/asynq"
 )
 
-// Task type names: a public contract (asynqmon shows them, metrics label
-// by them). Change only by adding.
-const (
-	TypeMediaUpload  = "media:upload"
-	TypeMediaConfirm = "media:confirm"
-	TypeMediaAwait   = "media:await"
-	TypePostAttach   = "post:attach"
-	TypePostWatch    = "post:watch"
-	TypeMediaCleanup = "media:cleanup"
-	TypeCleanupSweep = "cleanup:sweep"
-)
+// PayloadVersion is the version of the payload JSON this code writes.
+// Version 1 (written by workers before the step table) is still read: its
+// extra fields (poll, reason, resume) are ignored, since everything they
+// said is now read from the record.
+const PayloadVersion = 2
 
-// TaskTypes lists every task type.
-var TaskTypes = []string{
-	TypeMediaUpload, TypeMediaConfirm, TypeMediaAwait, TypePostAttach,
-	TypePostWatch, TypeMediaCleanup, TypeCleanupSweep,
-}
-
-// Queues.
-const (
-	// QueuePipeline carries the steps that move publications forward.
-	QueuePipeline = "mediaflow"
-	// QueueCleanup carries deletions and the sweep, which may wait.
-	QueueCleanup = "mediaflow-cleanup"
-)
-
-// PayloadVersion is the version of the payload JSON this code writes. A
-// handler refuses versions it does not know rather than guess.
-const PayloadVersion = 1
-
-// Payload is the JSON of every mediaflow task: the pipeline and where in it
-// the step is. Everything else a step needs is read from the pipeline
-// record, so payloads stay small and carry no secrets.
+// Payload is the JSON of every mediaflow task: the pipeline and which of
+// its tasks this is. Everything else a step needs is read from the
+// pipeline record, so payloads stay small and carry no secrets.
 type Payload struct {
 	V          int    `json:"v"`
 	PipelineID string `json:"pipelineId,omitempty"`
-	// Item is the media item of a media step.
-	Item int `json:"item,omitempty"`
-	// Generation is the item's media entry the step is for.
+	// Item and Generation name the media entry of a media step.
+	Item       int `json:"item,omitempty"`
 	Generation int `json:"generation,omitempty"`
-	// Poll counts re-enqueues of a waiting step.
-	Poll int `json:"poll,omitempty"`
-	// Reason says why a cleanup runs (after_publish, compensation,
-	// cancelled, sweep).
-	Reason string `json:"reason,omitempty"`
+	// Round tells a pipeline's cleanups apart: it grows whenever new
+	// cleanup work may have appeared (cleanupRound).
+	Round int `json:"round,omitempty"`
+	// Event is the event type a notify:webhook task delivers, and
+	// Redelivery numbers a redelivery someone asked for.
+	Event      string `json:"event,omitempty"`
+	Redelivery int    `json:"redelivery,omitempty"`
 	// Slot is the sweep's time slot.
 	Slot string `json:"slot,omitempty"`
-	// Resume counts hand-overs of a step to a fresh task (a 429 on the
-	// last attempt allowed), so each copy has its own task id.
-	Resume int `json:"resume,omitempty"`
 }
 
 func decodePayload(t *asynq.Task) (Payload, error) {
@@ -65,36 +40,13 @@ func decodePayload(t *asynq.Task) (Payload, error) {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return p, fmt.Errorf("%s payload is not JSON: %w", t.Type(), err)
 	}
-	if p.V != PayloadVersion {
-		return p, fmt.Errorf("%s payload version %d is not supported (this worker reads %d)", t.Type(), p.V, PayloadVersion)
+	if p.V != PayloadVersion && p.V != 1 {
+		return p, fmt.Errorf("%s payload version %d is not supported (this worker reads 1 and %d)", t.Type(), p.V, PayloadVersion)
 	}
 	if p.PipelineID == "" && t.Type() != TypeCleanupSweep {
 		return p, fmt.Errorf("%s payload has no pipelineId", t.Type())
 	}
 	return p, nil
-}
-
-// taskID is the deterministic asynq task id of a step: a second enqueue
-// of the same step while the first exists is refused (ErrTaskIDConflict),
-// which the chaining code takes as "already enqueued".
-func taskID(typ string, p Payload) string {
-	id := "mf:" + p.PipelineID + ":" + typ
-	switch typ {
-	case TypeMediaUpload, TypeMediaConfirm:
-		id += ":" + strconv.Itoa(p.Item) + ":" + strconv.Itoa(p.Generation)
-	case TypeMediaAwait:
-		id += ":" + strconv.Itoa(p.Item) + ":" + strconv.Itoa(p.Generation) + ":" + strconv.Itoa(p.Poll)
-	case TypePostWatch:
-		id += ":" + strconv.Itoa(p.Poll)
-	case TypeMediaCleanup:
-		id += ":" + p.Reason + ":" + strconv.Itoa(p.Poll)
-	case TypeCleanupSweep:
-		id = "mf:sweep:" + p.Slot
-	}
-	if p.Resume > 0 {
-		id += ":r" + strconv.Itoa(p.Resume)
-	}
-	return id
 }
 
 func newTask(typ string, p Payload) *asynq.Task {
@@ -105,4 +57,51 @@ func newTask(typ string, p Payload) *asynq.Task {
 		panic(err)
 	}
 	return asynq.NewTask(typ, b)
+}
+
+// Task ids. A second enqueue of a task whose id exists in asynq (in any
+// state) is refused, which makes enqueueing a task the planner asks for
+// safe to repeat.
+//
+// An id starts with the pipeline id without its dashes, then the task type
+// and what tells its tasks apart: asynqmon shows an id up to its first
+// '-', and a UUIDv7's first block is the same for every pipeline made in
+// the same minute.
+
+func compactID(pipelineID string) string { return strings.ReplaceAll(pipelineID, "-", "") }
+
+func mediaTaskID(typ string, p Payload) string {
+	return "mf:" + compactID(p.PipelineID) + ":" + typ + ":" + strconv.Itoa(p.Item) + "." + strconv.Itoa(p.Generation)
+}
+
+func pipelineTaskID(typ string, p Payload) string {
+	return "mf:" + compactID(p.PipelineID) + ":" + typ
+}
+
+func cleanupTaskID(typ string, p Payload) string {
+	return pipelineTaskID(typ, p) + ":" + strconv.Itoa(p.Round)
+}
+
+func notifyTaskID(typ string, p Payload) string {
+	id := pipelineTaskID(typ, p) + ":" + p.Event
+	if p.Redelivery > 0 {
+		id += ":r" + strconv.Itoa(p.Redelivery)
+	}
+	return id
+}
+
+func sweepTaskID(_ string, p Payload) string { return "mf:sweep:" + p.Slot }
+
+// legacyTaskID is the id version-1 workers gave the steps whose effects
+// must not run twice; the sweep looks for these too before it enqueues a
+// step again, so a rolling upgrade cannot run a step twice.
+func legacyTaskID(typ string, p Payload) (string, bool) {
+	base := "mf:" + p.PipelineID + ":" + typ
+	switch typ {
+	case TypeMediaUpload, TypeMediaConfirm:
+		return base + ":" + strconv.Itoa(p.Item) + ":" + strconv.Itoa(p.Generation), true
+	case TypePostAttach:
+		return base, true
+	}
+	return "", false
 }

@@ -42,7 +42,7 @@ func TestHappyPaths(t *testing.T) {
 			if rec.State != StateSucceeded || rec.Step != StepDone || rec.Error != nil {
 				t.Fatalf("pipeline ended %s", dump(rec))
 			}
-			if rec.Cleanup != tt.wantCleanup {
+			if string(rec.Cleanup) != tt.wantCleanup {
 				t.Errorf("cleanup = %q, want %q", rec.Cleanup, tt.wantCleanup)
 			}
 			post, ok := b.sb.Server.Post(rec.PostID)

@@ -29,7 +29,8 @@ func (s State) Terminal() bool {
 	return s == StateSucceeded || s == StateFailed || s == StateCancelled
 }
 
-// Step names the stage of the lifecycle a pipeline reached.
+// Step names the stage of the lifecycle a pipeline reached. The same words
+// are the failed_step label of mediaflow_pipelines_finished_total.
 type Step string
 
 // Steps, in order.
@@ -44,6 +45,11 @@ const (
 	StepDone     Step = "done"
 )
 
+// Steps lists every step, in life order.
+var Steps = []Step{StepAccepted, StepUpload, StepConfirm, StepAwait, StepAttach, StepPublish, StepCleanup, StepDone}
+
+func (s Step) rank() int { return slices.Index(Steps, s) }
+
 // ItemStatus is where one media item is.
 type ItemStatus string
 
@@ -54,12 +60,26 @@ const (
 	ItemUploaded  ItemStatus = "uploaded"  // bytes stored, not confirmed
 	ItemConfirmed ItemStatus = "confirmed" // processing
 	ItemReady     ItemStatus = "ready"     // SUCCESS: usable in posts
-	ItemFailed    ItemStatus = "failed"
 )
 
 func (s ItemStatus) rank() int {
 	return slices.Index([]ItemStatus{ItemPending, ItemCreated, ItemUploaded, ItemConfirmed, ItemReady}, s)
 }
+
+// CleanupState says what became of the media a pipeline created.
+type CleanupState string
+
+// Cleanup states.
+const (
+	// CleanupPending: media (or, after a failure, our post) wait to be
+	// removed.
+	CleanupPending CleanupState = "pending"
+	// CleanupDone: everything that had to go is gone.
+	CleanupDone CleanupState = "done"
+	// CleanupKept: the policy (never) or a draft keeps the media with the
+	// post.
+	CleanupKept CleanupState = "kept"
+)
 
 // Record is everything known about a pipeline. Its JSON field names are a
 // public contract: fields may be added, never renamed.
@@ -71,9 +91,6 @@ type Record struct {
 	// Request is what was asked, with media sources as given. Public
 	// renderings (Client.Get, the HTTP API) hide URL credentials.
 	Request Request `json:"request"`
-	// Fingerprint tells a retry from a different request under the same
-	// key; internal, not shown.
-	Fingerprint string `json:"fingerprint,omitempty"`
 
 	Media []MediaItem `json:"media"`
 	// StaleMedia are media entries mediaflow created and abandoned (an
@@ -93,28 +110,73 @@ type Record struct {
 	// PostWithdrawn is true once a failed or cancelled pipeline removed its
 	// post (or its media from the caller's post).
 	PostWithdrawn bool `json:"postWithdrawn,omitempty"`
+	// Publication is what each profile of the post reported once
+	// publishing ended (GET /posts/{id}: profiles[].publishStatus).
+	Publication []ProfileResult `json:"publication,omitempty"`
+	// Partial is true when the post went out on some profiles and failed
+	// on others; the pipeline still succeeds (see Publication).
+	Partial bool `json:"partial,omitempty"`
+	// Webhook is the caller notification, when one is configured.
+	Webhook *WebhookState `json:"webhook,omitempty"`
 
+	// Error is why the pipeline failed; while it runs, the last failure
+	// it is retrying (LastError below says so for lists).
 	Error *StepError `json:"error,omitempty"`
 	// Attempts counts task runs that reported to the record.
 	Attempts int `json:"attempts"`
 
 	CancelRequested bool `json:"cancelRequested,omitempty"`
-	// Cleanup is "pending" while media wait to be deleted, then "done";
-	// "kept" when the policy or a draft keeps them.
-	Cleanup string `json:"cleanup,omitempty"`
+	// Cleanup says what became of the media: pending, done or kept.
+	Cleanup CleanupState `json:"cleanup,omitempty"`
 
 	CreatedAt   time.Time  `json:"createdAt"`
 	UpdatedAt   time.Time  `json:"updatedAt"`
 	AttachedAt  *time.Time `json:"attachedAt,omitempty"`
 	PublishedAt *time.Time `json:"publishedAt,omitempty"`
 	FinishedAt  *time.Time `json:"finishedAt,omitempty"`
-	// DueAt is when the sweep next looks at the pipeline; internal, not
-	// shown.
-	DueAt time.Time `json:"dueAt,omitzero"`
 
 	History []Event `json:"history"`
 
-	version int64
+	// in holds what the worker needs and nobody else reads.
+	in internals
+	// fingerprint tells a retry from a different request under the same
+	// key.
+	fingerprint string
+	version     int64
+	// events are the history entries added since the record was read,
+	// written with the next update.
+	events []Event
+}
+
+// internals are stored with the record and never shown.
+type internals struct {
+	// ProgressAt is the last write of a step (the sweep's own writes do
+	// not count): "stuck" is measured from it.
+	ProgressAt time.Time `json:"progressAt,omitzero"`
+	// KickedAt is when the sweep last enqueued the pipeline's missing tasks.
+	KickedAt time.Time `json:"kickedAt,omitzero"`
+	// PostAttempts counts POST /posts sent (or about to be sent) for this
+	// pipeline: any attempt after the first searches before it creates.
+	PostAttempts int `json:"postAttempts,omitempty"`
+	// PostClaim is the run allowed to create the post now, so that two
+	// copies of the attach step never both create one.
+	PostClaim *claim `json:"postClaim,omitempty"`
+	// Unusable counts, per media item, create answers that were a 2xx the
+	// worker could not use: the entry may exist and is unrecorded.
+	Unusable []int `json:"unusable,omitempty"`
+}
+
+// claim is a short lease on an effect, held by one run.
+type claim struct {
+	Holder string    `json:"holder"`
+	At     time.Time `json:"at"`
+}
+
+// ProfileResult is one profile's publication result.
+type ProfileResult struct {
+	ProfileID     string `json:"profileId"`
+	Network       string `json:"network,omitempty"`
+	PublishStatus string `json:"publishStatus"`
 }
 
 // MediaItem is one media source's progress.
@@ -167,20 +229,23 @@ type Event struct {
 	At      time.Time `json:"at"`
 	Step    Step      `json:"step"`
 	Item    *int      `json:"item,omitempty"`
-	Outcome string    `json:"outcome"` // ok, retry, failed, info
+	Outcome string    `json:"outcome"` // ok, retry, rate_limited, failed, info
 	Message string    `json:"message,omitempty"`
 }
 
-// maxHistory keeps a record small whatever happens to it.
-const maxHistory = 40
-
+// note adds a history event, written with the record's next update.
 func (r *Record) note(now time.Time, step Step, item *int, outcome, msg string) {
-	r.History = append(r.History, Event{At: now, Step: step, Item: item, Outcome: outcome, Message: msg})
-	if n := len(r.History); n > maxHistory {
-		// Keep the first events (how it started) and the latest ones.
-		keep := append([]Event(nil), r.History[:4]...)
-		r.History = append(keep, r.History[n-(maxHistory-4):]...)
+	r.events = append(r.events, Event{At: now, Step: step, Item: item, Outcome: outcome, Message: msg})
+}
+
+// LastError is the error a person should see in a list: the reason of a
+// failed pipeline, nil for one that succeeded or was cancelled (a retry it
+// recovered from is history), and the failure it is retrying while it runs.
+func (r *Record) LastError() *StepError {
+	if r.State == StateSucceeded || r.State == StateCancelled {
+		return nil
 	}
+	return r.Error
 }
 
 // allReady reports whether every media item is usable in a post.
@@ -193,6 +258,15 @@ func (r *Record) allReady() bool {
 	return true
 }
 
+// mediaIDs lists the items' media ids in request order.
+func (r *Record) mediaIDs() []string {
+	ids := make([]string, 0, len(r.Media))
+	for _, m := range r.Media {
+		ids = append(ids, m.MediaID)
+	}
+	return ids
+}
+
 // liveMedia lists the media ids mediaflow created for this pipeline and
 // has not deleted yet.
 func (r *Record) liveMedia() []string {
@@ -203,6 +277,16 @@ func (r *Record) liveMedia() []string {
 		}
 	}
 	return append(ids, r.staleLive()...)
+}
+
+func (r *Record) staleLive() []string {
+	var ids []string
+	for _, s := range r.StaleMedia {
+		if !s.Deleted && !s.LeftBehind {
+			ids = append(ids, s.MediaID)
+		}
+	}
+	return ids
 }
 
 // disposals returns what became of every entry (live or stale) of media id.
@@ -221,18 +305,28 @@ func (r *Record) disposals(id string) []*disposal {
 	return out
 }
 
-// markDeleted records that media id is gone.
 func (r *Record) markDeleted(id string) {
 	for _, d := range r.disposals(id) {
 		d.Deleted = true
 	}
 }
 
-// markLeftBehind records that deleting media id failed for good.
 func (r *Record) markLeftBehind(id string) {
 	for _, d := range r.disposals(id) {
 		d.LeftBehind = true
 	}
+}
+
+// wantsWithdrawal: the pipeline failed or was cancelled, so its post must
+// not go out and its media must go.
+func (r *Record) wantsWithdrawal() bool {
+	return r.State == StateFailed || r.State == StateCancelled || r.CancelRequested
+}
+
+// postToWithdraw reports whether a failed or cancelled pipeline left a post
+// of its own (or its media on the caller's post) that must go.
+func (r *Record) postToWithdraw() bool {
+	return r.PostID != "" && r.PublishedAt == nil && !r.PostWithdrawn
 }
 
 // owesCleanup reports whether media (or, after a failure, our post) are
@@ -242,7 +336,7 @@ func (r *Record) owesCleanup() bool {
 		return true
 	}
 	switch {
-	case r.State == StateFailed || r.State == StateCancelled || r.CancelRequested:
+	case r.wantsWithdrawal():
 		return len(r.liveMedia()) > 0 || r.postToWithdraw()
 	case r.PublishedAt != nil && r.Request.Cleanup == CleanupAfterPublish:
 		return len(r.liveMedia()) > 0
@@ -250,14 +344,28 @@ func (r *Record) owesCleanup() bool {
 	return false
 }
 
-func (r *Record) staleLive() []string {
-	var ids []string
-	for _, s := range r.StaleMedia {
-		if !s.Deleted && !s.LeftBehind {
-			ids = append(ids, s.MediaID)
-		}
+// cleanupSince is when the record started owing a cleanup; it only has to
+// be stable across writes so the index entry does not move on every one.
+func (r *Record) cleanupSince() time.Time {
+	switch {
+	case r.FinishedAt != nil:
+		return *r.FinishedAt
+	case r.PublishedAt != nil:
+		return *r.PublishedAt
 	}
-	return ids
+	return r.CreatedAt
+}
+
+// settleCleanup sets Cleanup from what is still owed: pending, or done once
+// a finished (or published) pipeline owes nothing. kept stays.
+func (r *Record) settleCleanup() {
+	switch {
+	case r.Cleanup == CleanupKept:
+	case r.owesCleanup():
+		r.Cleanup = CleanupPending
+	case r.Cleanup != "" || r.State.Terminal():
+		r.Cleanup = CleanupDone
+	}
 }
 
 // progressed counts a step's successful run; a running pipeline's last
@@ -269,42 +377,34 @@ func (r *Record) progressed() {
 	}
 }
 
-// settleCleanup sets Cleanup from what is still owed: "pending", or "done"
-// once a finished (or publishing) pipeline owes nothing. "kept" stays.
-func (r *Record) settleCleanup() {
-	switch {
-	case r.Cleanup == "kept":
-	case r.owesCleanup():
-		r.Cleanup = "pending"
-	case r.Cleanup != "" || r.State.Terminal():
-		r.Cleanup = "done"
+// reach moves the record's step forward (never back) and a pending
+// pipeline to running: every first write of a step calls it.
+func (r *Record) reach(step Step) {
+	if r.State == StatePending {
+		r.State = StateRunning
 	}
-}
-
-// finish moves the record to a terminal state.
-func (r *Record) finish(state State, now time.Time) {
-	r.State = state
-	if state != StateFailed {
-		r.Step = StepDone
+	if step.rank() > r.Step.rank() {
+		r.Step = step
 	}
-	r.FinishedAt = &now
-}
-
-// postToWithdraw reports whether a failed or cancelled pipeline left a post
-// of its own (or its media on the caller's post) that must go.
-func (r *Record) postToWithdraw() bool {
-	return r.PostID != "" && r.PublishedAt == nil && !r.PostWithdrawn
 }
 
 // public returns a copy safe to show: media source URLs lose their query,
 // fragment and user info, which may be credentials (presigned URLs).
 func (r *Record) public() *Record {
 	c := *r
-	c.Fingerprint, c.DueAt = "", time.Time{}
+	c.in, c.events = internals{}, nil
+	if c.History == nil {
+		c.History = []Event{}
+	}
 	c.Request.Media = make([]MediaSource, len(r.Request.Media))
 	for i, m := range r.Request.Media {
 		m.Source = RedactSource(m.Source)
 		c.Request.Media[i] = m
+	}
+	if r.Request.Webhook != nil {
+		w := *r.Request.Webhook
+		w.URL = RedactSource(w.URL)
+		c.Request.Webhook = &w
 	}
 	c.Media = make([]MediaItem, len(r.Media))
 	for i, m := range r.Media {
@@ -314,7 +414,7 @@ func (r *Record) public() *Record {
 	return &c
 }
 
-// RedactSource hides the parts of a source URL that may be credentials.
+// RedactSource hides the parts of a URL that may be credentials.
 func RedactSource(src string) string {
 	if !strings.Contains(src, "://") {
 		return src
@@ -334,18 +434,22 @@ func RedactSource(src string) string {
 }
 
 // Progress is one line for a person watching: state, step, where each
-// media item is, the post's stage, the cleanup, and a retry in progress.
+// media item is, the post's stage once there is a post, and a retry in
+// progress.
 func (r *Record) Progress() string {
 	items := make([]string, len(r.Media))
 	for i, m := range r.Media {
 		items[i] = string(m.Status)
 	}
 	s := fmt.Sprintf("%-9s %-8s media [%s]", r.State, r.Step, strings.Join(items, " "))
-	if r.PostStage != "" {
+	if r.PostID != "" && r.PostStage != "" {
 		s += "  post " + r.PostStage
 	}
-	if r.Cleanup != "" {
-		s += "  cleanup " + r.Cleanup
+	switch {
+	case r.State.Terminal() && r.Cleanup != "":
+		s += "  cleanup " + string(r.Cleanup)
+	case len(r.staleLive()) > 0:
+		s += "  deleting stale media"
 	}
 	if r.Error != nil && !r.State.Terminal() {
 		if r.Error.Status != 0 {

@@ -49,6 +49,9 @@ type Request struct {
 	PostID  string        `json:"postId,omitempty"`
 	Action  Action        `json:"action,omitempty"`
 	Cleanup CleanupPolicy `json:"cleanup,omitempty"`
+	// Webhook, when set, receives the pipeline's events (webhook.go);
+	// without it they go to the worker's WEBHOOK_URL, if any.
+	Webhook *WebhookSpec `json:"webhook,omitempty"`
 }
 
 // MediaSource is one file to publish: a path under MEDIA_ROOT, a file://
@@ -78,6 +81,9 @@ const (
 	MaxCommentRunes = 2200
 	MaxKeyLength    = 255
 	MaxSourceLength = 4096
+	// MaxScheduleAhead: a publishAt further ahead is a mistake (a year
+	// typed wrong, 9999-12-31 as "never"), not a plan.
+	MaxScheduleAhead = 10 * 366 * 24 * time.Hour
 )
 
 // Problem is one thing wrong with a request, named by its JSON path.
@@ -129,7 +135,7 @@ func (r *Request) normalize() {
 
 // validate lists every problem of a normalized request. now and minLead
 // decide whether a publishAt is far enough in the future to schedule.
-func (r *Request) validate(now time.Time, minLead time.Duration, check CheckSource, supported ContentTypeSupported) error {
+func (r *Request) validate(now time.Time, minLead time.Duration, check, checkHook CheckSource, supported ContentTypeSupported) error {
 	var ps []Problem
 	add := func(field, format string, args ...any) {
 		ps = append(ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
@@ -210,6 +216,8 @@ func (r *Request) validate(now time.Time, minLead time.Duration, check CheckSour
 			} else if r.Post.PublishAt.Before(now.Add(minLead)) {
 				add("post.publishAt", "must be at least %s in the future to schedule, got %s",
 					minLead, r.Post.PublishAt.Format(time.RFC3339))
+			} else if r.Post.PublishAt.After(now.Add(MaxScheduleAhead)) {
+				add("post.publishAt", "more than ten years ahead (%s)", r.Post.PublishAt.Format(time.RFC3339))
 			}
 		}
 	case ActionPublishNow:
@@ -221,6 +229,23 @@ func (r *Request) validate(now time.Time, minLead time.Duration, check CheckSour
 		add("action", "required: schedule (with post.publishAt), publishNow or draft")
 	default:
 		add("action", "must be schedule, publishNow or draft, got %q", r.Action)
+	}
+	if w := r.Webhook; w != nil {
+		switch {
+		case strings.TrimSpace(w.URL) == "":
+			add("webhook.url", "required")
+		case len(w.URL) > MaxSourceLength:
+			add("webhook.url", "longer than %d characters", MaxSourceLength)
+		case checkHook != nil:
+			if err := checkHook(w.URL); err != nil {
+				add("webhook.url", "%v", err)
+			}
+		}
+		for i, e := range w.Events {
+			if e != EventAttached {
+				add(fmt.Sprintf("webhook.events[%d]", i), "only %q may be asked for (the terminal event is always sent), got %q", EventAttached, e)
+			}
+		}
 	}
 	switch r.Cleanup {
 	case CleanupAfterPublish, CleanupNever:

@@ -66,7 +66,7 @@ func TestRequestValidation(t *testing.T) {
 			r := valid()
 			tt.mutate(&r)
 			r.normalize()
-			err := r.validate(now, time.Minute, check, supported)
+			err := r.validate(now, time.Minute, check, nil, supported)
 			if len(tt.fields) == 0 {
 				if err != nil {
 					t.Fatalf("want valid, got %v", err)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +64,31 @@ type setupConfig struct {
 	noWorker    bool
 	apiKey      string   // overrides the key the worker sends
 	allowHosts  []string // media source hosts allowed past the address guard
+	clock       *fakeClock
+	queues      map[string]int // default: every mediaflow queue
+	webhookURL  string
+	secrets     [][]byte
+}
+
+// fakeClock is the time a worker goes by in tests that must not wait:
+// the sweep's "stuck", "due" and retention decisions read it.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }
 
 // setup starts everything for one test; options adjust the defaults.
@@ -122,6 +148,10 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 
 func (b *bundle) startWorker(cfg setupConfig) *Worker {
 	b.t.Helper()
+	var clock func() time.Time
+	if cfg.clock != nil {
+		clock = cfg.clock.Now
+	}
 	w, err := NewWorker(WorkerConfig{
 		Redis:                b.redis.Client,
 		API:                  b.api,
@@ -135,6 +165,10 @@ func (b *bundle) startWorker(cfg setupConfig) *Worker {
 		StatsInterval:        200 * time.Millisecond,
 		SweepSchedule:        cfg.sweep,
 		Timing:               cfg.timing,
+		Clock:                clock,
+		Queues:               cfg.queues,
+		WebhookURL:           cfg.webhookURL,
+		WebhookSecrets:       cfg.secrets,
 	})
 	if err != nil {
 		b.t.Fatal(err)

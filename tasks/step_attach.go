@@ -2,120 +2,171 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
-	"github.com/rs/zerolog"
-
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
 // Marker is the text mediaflow writes into the briefing (the internal note,
-// never published) of every post it creates. POST /posts has no
-// idempotency key, so after a lost reply or a crash between the request
-// and the record write, the retry searches for the marker and adopts the
-// post instead of creating a second one (design.md invariant 1).
+// never published) of every post it creates. Nothing documented says a
+// list entry or even GET /posts/{id} carries the briefing back, so the
+// marker is only a bonus when recognising our post: the media ids it
+// references, which no other post can know, are what counts (adopt.go).
 func Marker(pipelineID string) string { return "mediaflow-pipeline:" + pipelineID }
 
 // attach is post:attach: put the ready media on the post (a new one, or
 // the caller's), then apply the action (schedule, publishNow, or nothing
 // for a draft).
-func (p *pipeline) attach(ctx context.Context, rec *Record, _ Payload, log zerolog.Logger) error {
-	if !rec.allReady() {
-		return nil // the last item to become ready enqueues attach again
-	}
-	if rec.Staged {
-		return p.afterStage(ctx, rec)
+func (p *pipeline) attach(ctx context.Context, r *run) error {
+	rec := r.rec
+	if !rec.allReady() || rec.Staged {
+		return nil
 	}
 	var post *swonkie.Post
 	if rec.PostID == "" {
 		var err error
 		if rec.Request.PostID != "" {
-			post, err = p.attachToExisting(ctx, rec, log)
+			post, err = p.attachToExisting(ctx, r)
 		} else {
-			post, err = p.createPost(ctx, rec, log)
+			post, err = p.createPost(ctx, r)
 		}
 		if err != nil {
 			return err
 		}
-		if rec.State.Terminal() || rec.CancelRequested {
+		if rec = r.rec; rec.State.Terminal() || rec.CancelRequested || rec.PostID == "" {
 			return nil // cancelled meanwhile: the cleanup withdraws the post
 		}
 	}
-	return p.stage(ctx, rec, post, log)
+	return p.stage(ctx, r, post)
 }
 
-// mediaIDs lists the ready media in request order.
-func (r *Record) mediaIDs() []string {
-	ids := make([]string, 0, len(r.Media))
-	for _, m := range r.Media {
-		ids = append(ids, m.MediaID)
-	}
-	return ids
-}
+// errClaimed: another run holds the right to create the post.
+var errClaimed = errors.New("another run is creating the post")
 
-func (p *pipeline) createPost(ctx context.Context, rec *Record, log zerolog.Logger) (*swonkie.Post, error) {
-	retry, _ := asynq.GetRetryCount(ctx)
-	var post *swonkie.Post
-	adopted := false
-	if retry > 0 {
-		found, err := p.findPost(ctx, rec.ID)
+// createPost makes the pipeline's post exactly once.
+//
+// POST /posts has no idempotency key, so every attempt is written down
+// before it is sent (postAttempts) by the one run that holds the claim;
+// any later attempt first looks for what an earlier one may have made
+// (its reply lost, its record write refused, its worker killed) and adopts
+// it. A search that fails never leads to a create.
+func (p *pipeline) createPost(ctx context.Context, r *run) (*swonkie.Post, error) {
+	if r.rec.in.PostAttempts > 0 {
+		found, err := p.findOurPosts(ctx, r.rec)
 		if err != nil {
-			return nil, wrap(err, "attach: search for the post of pipeline %s", rec.ID)
+			return nil, wrap(err, "attach: look for the post an earlier attempt of pipeline %s may have created", r.rec.ID)
 		}
-		post, adopted = found, found != nil
-	}
-	if post == nil {
-		var err error
-		post, err = p.api.CreatePost(ctx, postInput(rec))
-		if err != nil {
-			return nil, wrap(err, "attach: create post")
+		if len(found) > 0 {
+			return p.adopt(ctx, r, found)
 		}
 	}
 	now := p.now().UTC()
-	msg := "created post " + post.ID
-	if adopted {
-		msg = "adopted post " + post.ID + " found by its marker (an earlier attempt created it and lost the answer)"
-		log.Info().Str("post_id", post.ID).Msg("adopted post found by marker")
+	err := r.save(ctx, func(rec *Record) error {
+		if rec.PostID != "" {
+			return errNoChange
+		}
+		if c := rec.in.PostClaim; c != nil && c.Holder != r.id && now.Sub(c.At) < p.timing.StepTimeout+time.Minute {
+			return errClaimed
+		}
+		rec.reach(StepAttach)
+		rec.in.PostClaim = &claim{Holder: r.id, At: now}
+		rec.in.PostAttempts++
+		return nil
+	})
+	if errors.Is(err, errClaimed) {
+		return nil, waitFor(5*time.Second, "attach: another run of pipeline %s is creating its post", r.rec.ID)
 	}
-	err := p.store.update(ctx, rec, func(r *Record) error {
-		p.start(r, StepAttach)
-		r.PostID, r.PostCreated, r.PostStage = post.ID, true, string(post.Stage)
+	if err != nil {
+		return nil, wrap(err, "attach: claim the post of pipeline %s", r.rec.ID)
+	}
+	if r.rec.PostID != "" {
+		return nil, nil // a run that finished meanwhile made it
+	}
+	post, err := p.api.CreatePost(ctx, postInput(r.rec))
+	if err != nil {
+		// The post may exist (a lost or unusable reply): the claim goes,
+		// the attempt stays counted, so the next run searches first.
+		p.releaseClaim(ctx, r)
+		return nil, wrap(err, "attach: create post")
+	}
+	return p.recordPost(ctx, r, post, true, "created post "+post.ID)
+}
+
+// adopt takes the oldest post this pipeline made as its own and deletes
+// the others (each a duplicate some lost reply left behind).
+func (p *pipeline) adopt(ctx context.Context, r *run, found []swonkie.Post) (*swonkie.Post, error) {
+	keep := found[0]
+	r.log.Info().Str("post_id", keep.ID).Int("duplicates", len(found)-1).Msg("adopted the post an earlier attempt created")
+	post, err := p.recordPost(ctx, r, &keep, true,
+		"adopted post "+keep.ID+" (an earlier attempt created it and its reply was lost)")
+	if err != nil {
+		return nil, err
+	}
+	return post, p.deleteDuplicates(ctx, r, found[1:])
+}
+
+func (p *pipeline) deleteDuplicates(ctx context.Context, r *run, dups []swonkie.Post) error {
+	deleted := 0
+	for _, d := range dups {
+		if err := p.api.DeletePost(ctx, d.ID); err != nil && !swonkie.IsNotFound(err) {
+			p.obs.DuplicatePostsDeleted(deleted)
+			return wrap(err, "attach: delete duplicate post %s of pipeline %s", d.ID, r.rec.ID)
+		}
+		deleted++
+		r.log.Warn().Str("post_id", d.ID).Msg("deleted a duplicate post")
+	}
+	p.obs.DuplicatePostsDeleted(deleted)
+	if deleted > 0 {
+		now := p.now().UTC()
+		return r.save(ctx, func(rec *Record) error {
+			rec.note(now, StepAttach, nil, "info", fmt.Sprintf("deleted %d duplicate posts", deleted))
+			return nil
+		})
+	}
+	return nil
+}
+
+func (p *pipeline) releaseClaim(ctx context.Context, r *run) {
+	err := r.save(context.WithoutCancel(ctx), func(rec *Record) error {
+		if rec.in.PostClaim == nil || rec.in.PostClaim.Holder != r.id {
+			return errNoChange
+		}
+		rec.in.PostClaim = nil
+		return nil
+	})
+	if err != nil {
+		r.log.Warn().Err(err).Msg("could not release the post claim; it expires")
+	}
+}
+
+// recordPost writes the post the pipeline now has.
+func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, created bool, msg string) (*swonkie.Post, error) {
+	now := p.now().UTC()
+	err := r.save(ctx, func(rec *Record) error {
+		if rec.PostID != "" {
+			return errNoChange
+		}
+		rec.reach(StepAttach)
+		rec.PostID, rec.PostCreated, rec.PostStage = post.ID, created, string(post.Stage)
+		rec.in.PostClaim = nil
 		if post.PublishAt != nil {
 			t := post.PublishAt.UTC()
-			r.PostPublishAt = &t
+			rec.PostPublishAt = &t
 		}
-		r.note(now, StepAttach, nil, "ok", msg)
+		rec.note(now, StepAttach, nil, "ok", msg)
 		return nil
 	})
 	if err != nil {
 		return nil, wrap(err, "attach: record post %s", post.ID)
 	}
+	if r.rec.PostID != post.ID {
+		return nil, nil
+	}
 	return post, nil
-}
-
-// findPost looks for a post this pipeline created, archived ones included.
-func (p *pipeline) findPost(ctx context.Context, pipelineID string) (*swonkie.Post, error) {
-	marker := Marker(pipelineID)
-	page, err := p.api.ListPosts(ctx, swonkie.ListPostsParams{Search: marker, Stages: swonkie.AllStages, Limit: 20})
-	if err != nil {
-		return nil, err
-	}
-	var found *swonkie.Post
-	for i := range page.Posts {
-		post := &page.Posts[i]
-		if post.Briefing == nil || !strings.Contains(post.Briefing.Markdown, marker) {
-			continue
-		}
-		// Should there ever be two, the oldest is the one to keep.
-		if found == nil || (post.CreatedAt != nil && found.CreatedAt != nil && post.CreatedAt.Before(found.CreatedAt.Time)) {
-			found = post
-		}
-	}
-	return found, nil
 }
 
 func postInput(rec *Record) swonkie.PostInput {
@@ -147,15 +198,15 @@ func postInput(rec *Record) swonkie.PostInput {
 // attachToExisting adds our media to the caller's post. PUT replaces
 // arrays wholesale, so the post's own media are read first and kept; media
 // already there are not added twice, which makes a retry harmless.
-func (p *pipeline) attachToExisting(ctx context.Context, rec *Record, log zerolog.Logger) (*swonkie.Post, error) {
-	id := rec.Request.PostID
+func (p *pipeline) attachToExisting(ctx context.Context, r *run) (*swonkie.Post, error) {
+	id := r.rec.Request.PostID
 	post, err := p.api.GetPost(ctx, id)
 	if err != nil {
 		return nil, wrap(err, "attach: read post %s", id)
 	}
 	have := post.MediaLibIDs()
 	var missing []swonkie.MediaFile
-	for _, m := range rec.mediaIDs() {
+	for _, m := range r.rec.mediaIDs() {
 		if !slices.Contains(have, m) {
 			missing = append(missing, swonkie.MediaFile{MediaLibID: m})
 		}
@@ -173,28 +224,15 @@ func (p *pipeline) attachToExisting(ctx context.Context, rec *Record, log zerolo
 			return nil, wrap(err, "attach: add %d media to post %s", len(missing), id)
 		}
 	}
-	now := p.now().UTC()
-	err = p.store.update(ctx, rec, func(r *Record) error {
-		p.start(r, StepAttach)
-		r.PostID, r.PostCreated, r.PostStage = id, false, string(post.Stage)
-		if post.PublishAt != nil {
-			t := post.PublishAt.UTC()
-			r.PostPublishAt = &t
-		}
-		r.note(now, StepAttach, nil, "ok", fmt.Sprintf("added %d media to post %s", len(missing), id))
-		return nil
-	})
-	if err != nil {
-		return nil, wrap(err, "attach: record post %s", id)
-	}
-	log.Debug().Str("post_id", id).Int("added", len(missing)).Msg("attached to existing post")
-	return post, nil
+	r.log.Debug().Str("post_id", id).Int("added", len(missing)).Msg("attached to existing post")
+	return p.recordPost(ctx, r, post, false, fmt.Sprintf("added %d media to post %s", len(missing), id))
 }
 
 // stage applies the request's action. Repeating schedule or publishNow is
 // not known to be safe, so a retry (or a 409) reads the post and only acts
 // on one that is not staged yet.
-func (p *pipeline) stage(ctx context.Context, rec *Record, post *swonkie.Post, log zerolog.Logger) error {
+func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error {
+	rec := r.rec
 	var action swonkie.StageAction
 	switch rec.Request.Action {
 	case ActionSchedule:
@@ -202,7 +240,7 @@ func (p *pipeline) stage(ctx context.Context, rec *Record, post *swonkie.Post, l
 	case ActionPublishNow:
 		action = swonkie.ActionPublishNow
 	default:
-		return p.staged(ctx, rec, post, "post left as "+rec.PostStage)
+		return p.staged(ctx, r, post, "post left as "+rec.PostStage)
 	}
 	if action == swonkie.ActionSchedule && rec.PostPublishAt != nil {
 		// Swonkie refuses to schedule a time that has passed. A post made
@@ -214,25 +252,24 @@ func (p *pipeline) stage(ctx context.Context, rec *Record, post *swonkie.Post, l
 				rec.PostID, rec.PostPublishAt.Format(time.RFC3339), late.Round(time.Second), p.timing.LateTolerance)
 		}
 		if late > 0 {
-			log.Warn().Time("publish_at", *rec.PostPublishAt).Msg("publishAt passed while the media were prepared; publishing at once")
+			r.log.Warn().Time("publish_at", *rec.PostPublishAt).Msg("publishAt passed while the media were prepared; publishing at once")
 			action = swonkie.ActionPublishNow
 		}
 	}
-	retry, _ := asynq.GetRetryCount(ctx)
-	if retry > 0 || post == nil {
+	if r.retried > 0 || post == nil {
 		got, err := p.api.GetPost(ctx, rec.PostID)
 		if err != nil {
 			return wrap(err, "%s post %s: read stage", action, rec.PostID)
 		}
 		if isStaged(got) {
-			return p.staged(ctx, rec, got, fmt.Sprintf("post %s was already %s", rec.PostID, got.Stage))
+			return p.staged(ctx, r, got, fmt.Sprintf("post %s was already %s", rec.PostID, got.Stage))
 		}
 	}
 	change, err := p.api.ChangeStage(ctx, rec.PostID, action)
 	if swonkie.IsConflict(err) {
 		got, gerr := p.api.GetPost(ctx, rec.PostID)
 		if gerr == nil && isStaged(got) {
-			return p.staged(ctx, rec, got, fmt.Sprintf("post %s was already %s", rec.PostID, got.Stage))
+			return p.staged(ctx, r, got, fmt.Sprintf("post %s was already %s", rec.PostID, got.Stage))
 		}
 	}
 	if err != nil {
@@ -240,19 +277,17 @@ func (p *pipeline) stage(ctx context.Context, rec *Record, post *swonkie.Post, l
 	}
 	if post != nil && change.Stage != "" {
 		// The answer names the new stage, and we hold the post we just
-		// made or updated: reading it back would cost an API call per
-		// pipeline to learn nothing the watch step does not read anyway.
+		// made or updated: the watch step reads the rest anyway.
 		after := *post
 		after.Stage = change.Stage
-		return p.staged(ctx, rec, &after, fmt.Sprintf("%s post %s", action, rec.PostID))
+		return p.staged(ctx, r, &after, fmt.Sprintf("%s post %s", action, rec.PostID))
 	}
 	got, err := p.api.GetPost(ctx, rec.PostID)
 	if err != nil {
-		// The action went through; the watch step reads the post anyway.
-		log.Warn().Err(err).Msg("could not read the post after its stage change")
+		r.log.Warn().Err(err).Msg("could not read the post after its stage change")
 		got = post
 	}
-	return p.staged(ctx, rec, got, fmt.Sprintf("%s post %s", action, rec.PostID))
+	return p.staged(ctx, r, got, fmt.Sprintf("%s post %s", action, rec.PostID))
 }
 
 // scheduleMargin: a publishAt closer than this may be in the past by the
@@ -264,71 +299,45 @@ func isStaged(post *swonkie.Post) bool {
 	return post.Stage == swonkie.StageScheduled || post.Stage == swonkie.StagePublished
 }
 
-// staged records that the post is attached and its action done, then hands
-// over to the watch (or, for a draft, finishes: its media now belong to
-// the post and are kept).
-func (p *pipeline) staged(ctx context.Context, rec *Record, post *swonkie.Post, msg string) error {
+// staged records that the post is attached and its action done. A draft
+// ends here: its media now belong to the post and are kept.
+func (p *pipeline) staged(ctx context.Context, r *run, post *swonkie.Post, msg string) error {
 	now := p.now().UTC()
-	wrote := false
-	err := p.store.update(ctx, rec, func(r *Record) error {
-		wrote = false
-		if r.Staged {
+	err := r.save(ctx, func(rec *Record) error {
+		if rec.Staged {
 			return errNoChange
 		}
-		wrote = true
-		p.start(r, StepAttach)
-		r.Staged = true
-		r.AttachedAt = &now
+		rec.reach(StepAttach)
+		rec.Staged = true
+		rec.AttachedAt = &now
 		if post != nil {
-			r.PostStage = string(post.Stage)
+			rec.PostStage = string(post.Stage)
 			if post.PublishAt != nil {
 				t := post.PublishAt.UTC()
-				r.PostPublishAt = &t
+				rec.PostPublishAt = &t
 			}
 		}
-		r.progressed()
-		r.note(now, StepAttach, nil, "ok", msg)
-		if r.Request.Action == ActionDraft {
-			r.Cleanup = "kept"
-			r.finish(StateSucceeded, now)
+		rec.progressed()
+		rec.note(now, StepAttach, nil, "ok", msg)
+		if rec.Request.Webhook != nil && slices.Contains(rec.Request.Webhook.Events, EventAttached) {
+			rec.addNotice(p.webhook.urlFor(rec), EventAttached, now)
+		}
+		if rec.Request.Action == ActionDraft {
+			rec.Cleanup = CleanupKept
+			p.end(rec, StateSucceeded, now)
 			return nil
 		}
-		r.Step = StepPublish
-		r.DueAt = p.publishDeadline(r).Add(p.timing.StuckAfter)
+		rec.reach(StepPublish)
 		return nil
 	})
 	if err != nil {
-		return wrap(err, "attach: record stage of post %s", rec.PostID)
+		return wrap(err, "attach: record stage of post %s", r.rec.PostID)
 	}
-	if wrote {
-		p.obs.ObserveAttached(now.Sub(rec.CreatedAt))
-		if rec.State == StateSucceeded {
-			p.obs.PipelineFinished(string(StateSucceeded), "")
-		}
-	}
-	return p.afterStage(ctx, rec)
+	return nil
 }
 
-// publishDeadline is when the post must be out at the latest.
-func (p *pipeline) publishDeadline(r *Record) time.Time {
-	base := p.now()
-	if r.AttachedAt != nil {
-		base = *r.AttachedAt
-	}
-	if r.Request.Action == ActionSchedule && r.PostPublishAt != nil && r.PostPublishAt.After(base) {
-		base = *r.PostPublishAt
-	}
-	return base.Add(p.timing.PublishWaitCap)
-}
-
-// afterStage enqueues the first look at the publication.
-func (p *pipeline) afterStage(ctx context.Context, rec *Record) error {
-	if rec.State.Terminal() {
-		return nil
-	}
-	at := p.now().Add(p.timing.WatchFirst)
-	if rec.Request.Action == ActionSchedule && rec.PostPublishAt != nil {
-		at = rec.PostPublishAt.Add(p.timing.PublishGrace)
-	}
-	return p.enqueue(ctx, TypePostWatch, Payload{PipelineID: rec.ID, Poll: 1}, asynq.ProcessAt(at))
+// hasMarker: the post's briefing (when the server shows it) names the
+// pipeline.
+func hasMarker(post *swonkie.Post, pipelineID string) bool {
+	return post.Briefing != nil && strings.Contains(post.Briefing.Markdown, Marker(pipelineID))
 }

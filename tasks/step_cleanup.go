@@ -6,8 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
@@ -20,125 +18,92 @@ import (
 //   - always: delete stale media entries.
 //
 // 404 on delete counts as done; a delete refused for good marks the media
-// "left behind" (and counts it) instead of retrying forever. The handler
-// loops until the record, as written, owes nothing: a step that raced the
-// cleanup and created something is caught on the next round.
-func (p *pipeline) cleanup(ctx context.Context, rec *Record, pl Payload, log zerolog.Logger) error {
-	for range 5 {
-		if wantsWithdrawal(rec) && rec.postToWithdraw() {
-			if err := p.withdraw(ctx, rec, log); err != nil {
-				return err
-			}
+// "left behind" (and counts it) instead of retrying forever. Work that
+// appears meanwhile (a step racing a cancel records a new media entry)
+// changes the cleanup round, so the planner hands it to a fresh cleanup.
+func (p *pipeline) cleanup(ctx context.Context, r *run) error {
+	rec := r.rec
+	if rec.wantsWithdrawal() && rec.postToWithdraw() {
+		if err := p.withdraw(ctx, r); err != nil {
+			return err
 		}
-		var deleted, left []string
-		var deleteErr error
-		for _, id := range toDelete(rec) {
-			err := p.api.DeleteMedia(ctx, id)
-			switch {
-			case err == nil:
-				deleted = append(deleted, id)
-			case IsPermanent(err):
-				log.Error().Err(err).Str("media_id", id).Msg("media cannot be deleted; leaving it behind")
-				left = append(left, id)
-			default:
-				deleteErr = wrap(err, "cleanup: delete media %s", id)
-			}
-			if deleteErr != nil {
-				break
-			}
-		}
-		before := rec.State
-		now := p.now().UTC()
-		err := p.store.update(ctx, rec, func(r *Record) error {
-			changed := false
-			for _, id := range deleted {
-				r.markDeleted(id)
-				changed = true
-			}
-			for _, id := range left {
-				r.markLeftBehind(id)
-				changed = true
-			}
-			if len(deleted) > 0 {
-				r.note(now, StepCleanup, nil, "ok", fmt.Sprintf("deleted %d media (%s)", len(deleted), pl.Reason))
-			}
-			if len(left) > 0 {
-				r.note(now, StepCleanup, nil, "failed", fmt.Sprintf("left %d media behind: deleting them failed for good", len(left)))
-			}
-			if deleteErr == nil && settle(r, now) {
-				changed = true
-			}
-			before := r.Cleanup
-			r.settleCleanup()
-			if r.Cleanup != before {
-				changed = true
-			}
-			if !changed {
-				return errNoChange
-			}
-			r.Attempts++
-			return nil
-		})
-		// A sweep's retry cleans for the record's own reason.
-		reason := pl.Reason
-		if reason == "" || reason == "sweep" {
-			reason = cleanupReason(rec)
-		}
-		for range deleted {
-			p.obs.MediaDeleted(reason)
-		}
-		for range left {
-			p.obs.MediaLeftBehind("delete_refused")
-		}
-		if err != nil {
-			return wrap(err, "cleanup: record deletions of pipeline %s", rec.ID)
-		}
-		if !before.Terminal() && rec.State.Terminal() {
-			p.obs.PipelineFinished(string(rec.State), "")
-		}
-		if deleteErr != nil {
-			return deleteErr
-		}
-		if !rec.owesCleanup() {
-			return nil
-		}
+		rec = r.rec
 	}
-	return fmt.Errorf("cleanup of pipeline %s: new media kept appearing; the sweep will come back", rec.ID)
-}
-
-// wantsWithdrawal: the pipeline failed or was cancelled, so its post must
-// not go out.
-func wantsWithdrawal(r *Record) bool {
-	return r.State == StateFailed || r.State == StateCancelled || r.CancelRequested
+	var deleted, left []string
+	var deleteErr error
+	for _, id := range toDelete(rec) {
+		err := p.api.DeleteMedia(ctx, id)
+		if err == nil || swonkie.IsNotFound(err) {
+			deleted = append(deleted, id)
+			continue
+		}
+		if IsPermanent(err) {
+			r.log.Error().Err(err).Str("media_id", id).Msg("media cannot be deleted; leaving it behind")
+			left = append(left, id)
+			continue
+		}
+		deleteErr = wrap(err, "cleanup: delete media %s", id)
+		break
+	}
+	now := p.now().UTC()
+	err := r.save(ctx, func(rec *Record) error {
+		changed := false
+		for _, id := range deleted {
+			rec.markDeleted(id)
+			changed = true
+		}
+		for _, id := range left {
+			rec.markLeftBehind(id)
+			changed = true
+		}
+		if len(deleted) > 0 {
+			rec.note(now, StepCleanup, nil, "ok", fmt.Sprintf("deleted %d media (%s)", len(deleted), cleanupReason(rec)))
+		}
+		if len(left) > 0 {
+			rec.note(now, StepCleanup, nil, "failed", fmt.Sprintf("left %d media behind: deleting them failed for good", len(left)))
+		}
+		if deleteErr == nil && p.settle(rec, now) {
+			changed = true
+		}
+		if !changed {
+			return errNoChange
+		}
+		rec.Attempts++
+		return nil
+	})
+	if err != nil {
+		return wrap(err, "cleanup: record deletions of pipeline %s", rec.ID)
+	}
+	return deleteErr
 }
 
 // toDelete lists what may be deleted now: everything once the pipeline
 // failed, was cancelled or published (with after-publish), else only
 // stale entries (a running pipeline still needs its live media).
 func toDelete(r *Record) []string {
-	if wantsWithdrawal(r) || (r.PublishedAt != nil && r.Request.Cleanup == CleanupAfterPublish) {
+	if r.wantsWithdrawal() || (r.PublishedAt != nil && r.Request.Cleanup == CleanupAfterPublish) {
 		return r.liveMedia()
 	}
 	return r.staleLive()
 }
 
-// settle moves the record to the terminal state its cleanup completes: a
-// cancel becomes cancelled (or, when publication beat it, succeeded); a
-// published pipeline whose media are gone succeeds.
-func settle(r *Record, now time.Time) bool {
+// settle ends the pipeline its cleanup completes: a cancel becomes
+// cancelled (or, when publication beat it, succeeded); a published
+// pipeline whose media are gone succeeds.
+func (p *pipeline) settle(r *Record, now time.Time) bool {
 	if r.State.Terminal() {
 		return false
 	}
 	switch {
-	case r.CancelRequested && r.PublishedAt == nil && len(r.liveMedia()) == 0:
-		r.finish(StateCancelled, now)
+	case r.CancelRequested && r.PublishedAt == nil && len(r.liveMedia()) == 0 && !r.postToWithdraw():
 		r.note(now, StepCleanup, nil, "ok", "cancelled")
+		p.end(r, StateCancelled, now)
 		return true
 	case r.PublishedAt != nil && len(r.liveMedia()) == 0:
 		if r.CancelRequested {
 			r.note(now, StepCleanup, nil, "info", "cancel came too late: the post was already published")
 		}
-		r.finish(StateSucceeded, now)
+		p.end(r, StateSucceeded, now)
 		return true
 	}
 	return false
@@ -148,7 +113,8 @@ func settle(r *Record, now time.Time) bool {
 // post it created (unscheduled first, then deleted), or its media on the
 // caller's post. A post that turns out to be published stays: the record
 // notes it.
-func (p *pipeline) withdraw(ctx context.Context, rec *Record, log zerolog.Logger) error {
+func (p *pipeline) withdraw(ctx context.Context, r *run) error {
+	rec := r.rec
 	id := rec.PostID
 	post, err := p.api.GetPost(ctx, id)
 	published := false
@@ -178,14 +144,14 @@ func (p *pipeline) withdraw(ctx context.Context, rec *Record, log zerolog.Logger
 		}
 	}
 	now := p.now().UTC()
-	log.Info().Str("post_id", id).Msg(note)
-	return p.store.update(ctx, rec, func(r *Record) error {
-		r.PostWithdrawn = true
-		if published && r.PublishedAt == nil {
-			r.PublishedAt = &now
-			r.PostStage = string(swonkie.StagePublished)
+	r.log.Info().Str("post_id", id).Msg(note)
+	return r.save(ctx, func(rec *Record) error {
+		rec.PostWithdrawn = true
+		if published && rec.PublishedAt == nil {
+			rec.PublishedAt = &now
+			rec.PostStage = string(swonkie.StagePublished)
 		}
-		r.note(now, StepCleanup, nil, "ok", note)
+		rec.note(now, StepCleanup, nil, "ok", note)
 		return nil
 	})
 }

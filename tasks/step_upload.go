@@ -5,38 +5,46 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-
-	"github.com/rs/zerolog"
+	"time"
 
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
+// maxUnusable is how many create-media answers without a usable id an
+// item may get before its step fails: each may have made an entry nobody
+// can find again (there is no list-media endpoint), so at most
+// maxUnusable+1 entries are ever made for it.
+const maxUnusable = 2
+
 // upload is media:upload: create the media entry and stream the file into
 // it.
 //
 // Creating and uploading share one task because the presigned upload URL is
-// a credential: it lives only in this attempt's memory, never in a payload
-// or a record. The media id, though, is written the moment it exists, so an
-// attempt that dies between create and upload leaves a known entry that
-// the next attempt abandons (and deletes) before creating a fresh one —
+// a credential: it lives only in this run's memory, never in a payload or
+// a record. The media id, though, is written the moment it exists, so a run
+// that dies between create and upload leaves a known entry that the next
+// run abandons (and the cleanup deletes) before creating a fresh one —
 // which is also how an upload that would start after the URL's window is
 // handled (design.md invariant 5).
-func (p *pipeline) upload(ctx context.Context, rec *Record, pl Payload, log zerolog.Logger) error {
-	i := pl.Item
+func (p *pipeline) upload(ctx context.Context, r *run) error {
+	rec, i := r.rec, r.pl.Item
 	if i < 0 || i >= len(rec.Media) {
 		return permanentf("upload: pipeline %s has no media item %d", rec.ID, i)
 	}
-	if rec.Media[i].Status.rank() >= ItemUploaded.rank() {
-		return p.enqueue(ctx, TypeMediaConfirm, Payload{PipelineID: rec.ID, Item: i, Generation: rec.Media[i].Generation})
+	gen := rec.Media[i].Generation
+	if gen != r.pl.Generation || rec.Media[i].Status.rank() >= ItemUploaded.rank() {
+		return nil // past this step, or a newer entry has its own task
 	}
 	if rec.Media[i].MediaID != "" {
-		// An earlier attempt created this entry and lost its upload URL.
-		// That attempt failed and was counted against the retry budget, so
-		// the generation cap does not apply here.
-		if _, err := p.abandon(ctx, rec, i, "upload did not finish in the attempt that created it", log); err != nil {
-			return err
-		}
+		// An earlier run created this entry and lost its upload URL. It
+		// failed and was counted against the retry budget, so the
+		// generation cap does not apply here: a fresh task takes over.
+		_, err := p.abandon(ctx, r, i, "upload did not finish in the run that created it")
+		return err
+	}
+	if n := unusableCount(rec, i); n > maxUnusable {
+		return permanentf("create media for item %d: Swonkie answered %d times without a usable media id; not creating more entries", i, n)
 	}
 
 	req := rec.Request.Media[i]
@@ -51,17 +59,35 @@ func (p *pipeline) upload(ctx context.Context, rec *Record, pl Payload, log zero
 	}
 
 	created, err := p.api.CreateMedia(ctx, swonkie.CreateMediaRequest{Name: src.Name, FileSize: src.Size})
+	if swonkie.IsUnusableAnswer(err) {
+		// The entry may exist, and nothing names it: count it, and keep
+		// count so the step stops before it makes many.
+		p.obs.MediaLeftBehind(ReasonUnrecorded)
+		now := p.now().UTC()
+		if serr := r.save(ctx, func(rec *Record) error {
+			rec.in.Unusable = growTo(rec.in.Unusable, len(rec.Media))
+			rec.in.Unusable[i]++
+			rec.note(now, StepUpload, &i, "info", "create media answered 2xx without a usable media id: an entry may exist that cannot be deleted")
+			return nil
+		}); serr != nil {
+			r.log.Warn().Err(serr).Msg("could not count an unusable create answer")
+		}
+	}
 	if err != nil {
 		return wrap(err, "create media for item %d", i)
 	}
 	createdAt := p.now().UTC()
-	err = p.store.update(ctx, rec, func(r *Record) error {
-		p.start(r, StepUpload)
-		it := &r.Media[i]
+	err = r.save(ctx, func(rec *Record) error {
+		it := &rec.Media[i]
+		if it.Generation != gen {
+			// The item moved on meanwhile (a cancel, a concurrent run):
+			// keep track of this entry rather than lose it.
+			rec.StaleMedia = append(rec.StaleMedia, StaleMedia{MediaID: created.MediaID, Item: i, Reason: "created by an overtaken run"})
+			return nil
+		}
+		rec.reach(StepUpload)
 		if it.MediaID != "" && it.MediaID != created.MediaID {
-			// Another attempt at this item recorded its own entry while we
-			// created ours: keep track of it rather than lose it.
-			r.StaleMedia = append(r.StaleMedia, StaleMedia{MediaID: it.MediaID, Item: i, Reason: "replaced by a concurrent attempt"})
+			rec.StaleMedia = append(rec.StaleMedia, StaleMedia{MediaID: it.MediaID, Item: i, Reason: "replaced by a concurrent run"})
 		}
 		it.MediaID, it.Status, it.MediaCreatedAt = created.MediaID, ItemCreated, &createdAt
 		it.Name, it.ContentType = src.Name, src.ContentType
@@ -71,24 +97,20 @@ func (p *pipeline) upload(ctx context.Context, rec *Record, pl Payload, log zero
 		// We hold a media nobody else knows of; delete it rather than
 		// orphan it.
 		if derr := p.api.DeleteMedia(context.WithoutCancel(ctx), created.MediaID); derr == nil {
-			p.obs.MediaDeleted("stale")
+			p.obs.MediaDeleted(ReasonStale)
 		} else {
-			p.obs.MediaLeftBehind("unrecorded")
+			p.obs.MediaLeftBehind(ReasonUnrecorded)
 		}
 		return wrap(err, "record media %s of item %d", created.MediaID, i)
 	}
-	log = log.With().Str("media_id", created.MediaID).Int("item", i).Logger()
-	if rec.State.Terminal() || rec.CancelRequested {
-		// The pipeline ended while we created this media; the cleanup the
-		// handler enqueues deletes it.
-		return nil
+	log := r.log.With().Str("media_id", created.MediaID).Int("item", i).Logger()
+	if rec := r.rec; rec.State.Terminal() || rec.CancelRequested || rec.Media[i].MediaID != created.MediaID {
+		return nil // the pipeline ended or moved on: its cleanup deletes the entry
 	}
 
 	if late := p.now().Sub(createdAt); late > p.timing.UploadWindow-p.timing.UploadMargin {
-		if _, err := p.abandon(ctx, rec, i, fmt.Sprintf("upload would start %s after create, past the upload window", late.Round(1e9)), log); err != nil {
-			return err
-		}
-		return errRestart
+		_, err := p.abandon(ctx, r, i, fmt.Sprintf("upload would start %s after create, past the upload window", late.Round(time.Second)))
+		return err
 	}
 
 	counted := &countingReader{r: src}
@@ -96,14 +118,15 @@ func (p *pipeline) upload(ctx context.Context, rec *Record, pl Payload, log zero
 	if swonkie.StatusCode(err) == http.StatusForbidden {
 		// Storage refuses a URL whose window closed: start over with a
 		// fresh media entry rather than fail the pipeline.
-		ok, aerr := p.abandon(ctx, rec, i, "storage refused the upload URL (403): window expired", log)
+		ok, aerr := p.abandon(ctx, r, i, "storage refused the upload URL (403): window expired")
 		if aerr != nil {
 			return aerr
 		}
 		if !ok {
-			return permanentf("upload media %s of item %d: storage refused %d fresh upload URLs: %v", created.MediaID, i, rec.Media[i].Generation, err)
+			return &PermanentError{Err: fmt.Errorf("upload media %s of item %d: storage refused %d fresh upload URLs: %w",
+				created.MediaID, i, r.rec.Media[i].Generation, err)}
 		}
-		return errRestart
+		return nil
 	}
 	if err != nil {
 		return wrap(err, "upload media %s of item %d", created.MediaID, i)
@@ -113,21 +136,35 @@ func (p *pipeline) upload(ctx context.Context, rec *Record, pl Payload, log zero
 	}
 
 	now := p.now().UTC()
-	err = p.store.update(ctx, rec, func(r *Record) error {
-		it := &r.Media[i]
+	err = r.save(ctx, func(rec *Record) error {
+		it := &rec.Media[i]
 		if it.MediaID != created.MediaID {
 			return errNoChange
 		}
 		it.Status, it.Bytes = ItemUploaded, counted.n
-		r.progressed()
-		r.note(now, StepUpload, &i, "ok", fmt.Sprintf("uploaded %d bytes to media %s", counted.n, created.MediaID))
+		rec.progressed()
+		rec.note(now, StepUpload, &i, "ok", fmt.Sprintf("uploaded %d bytes to media %s", counted.n, created.MediaID))
 		return nil
 	})
 	if err != nil {
 		return wrap(err, "record upload of media %s", created.MediaID)
 	}
 	log.Debug().Int64("bytes", counted.n).Msg("uploaded")
-	return p.enqueue(ctx, TypeMediaConfirm, Payload{PipelineID: rec.ID, Item: i, Generation: rec.Media[i].Generation})
+	return nil
+}
+
+func unusableCount(r *Record, i int) int {
+	if i < len(r.in.Unusable) {
+		return r.in.Unusable[i]
+	}
+	return 0
+}
+
+func growTo(s []int, n int) []int {
+	for len(s) < n {
+		s = append(s, 0)
+	}
+	return s
 }
 
 // countingReader counts what the upload actually read from the source. It

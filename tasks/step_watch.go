@@ -2,21 +2,28 @@ package tasks
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
-
-	"github.com/hibiken/asynq"
-	"github.com/rs/zerolog"
 
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
 // watch is post:watch: wait for the post to be published (publishing is
-// asynchronous: a 200 on schedule or publishNow only means "queued"), then
-// hand the media to the cleanup policy. Like await, it re-enqueues itself
-// instead of sleeping.
-func (p *pipeline) watch(ctx context.Context, rec *Record, pl Payload, log zerolog.Logger) error {
-	if rec.PublishedAt != nil {
-		return p.afterPublish(ctx, rec)
+// asynchronous: a 200 on schedule or publishNow only means "queued"), and
+// record what each profile reported. Like await, a look that finds it
+// still going returns "not yet" and the same task runs again later.
+//
+// The outcome, per profile (profiles[].publishStatus):
+//   - every profile published: succeeded;
+//   - some published, some failed: succeeded with partial set, the
+//     publication naming each profile's result (the post is out, and
+//     withdrawing it from the profiles that took it would be worse);
+//   - every profile failed: failed, naming them.
+func (p *pipeline) watch(ctx context.Context, r *run) error {
+	rec := r.rec
+	if rec.PublishedAt != nil || !rec.Staged {
+		return nil
 	}
 	post, err := p.api.GetPost(ctx, rec.PostID)
 	if swonkie.IsNotFound(err) {
@@ -25,60 +32,90 @@ func (p *pipeline) watch(ctx context.Context, rec *Record, pl Payload, log zerol
 	if err != nil {
 		return wrap(err, "watch post %s", rec.PostID)
 	}
-	if pr, failed := post.PublishFailed(); failed {
-		return permanentf("watch post %s: publishing failed on profile %s (%s)", rec.PostID, pr.ID, pr.Net.Code)
-	}
+	out, failed, going := publication(post)
 	now := p.now().UTC()
-	if post.Published() {
-		var wrote, finished bool
-		err := p.store.update(ctx, rec, func(r *Record) error {
-			wrote, finished = false, false
-			if r.PublishedAt != nil {
-				return errNoChange
-			}
-			wrote = true
-			p.start(r, StepPublish)
-			r.PublishedAt = &now
-			r.PostStage = string(post.Stage)
-			r.progressed()
-			r.note(now, StepPublish, nil, "ok", "post "+r.PostID+" is published")
-			if r.Request.Cleanup == CleanupNever || len(r.liveMedia()) == 0 {
-				r.Cleanup = "kept"
-				if r.Request.Cleanup == CleanupAfterPublish {
-					r.Cleanup = "done"
-				}
-				r.finish(StateSucceeded, now)
-				finished = true
-				return nil
-			}
-			r.Step = StepCleanup
-			r.Cleanup = "pending"
+	if going {
+		if deadline := p.publishDeadline(rec); now.After(deadline) {
+			return permanentf("watch post %s: still %s at %s, past its publication deadline %s",
+				rec.PostID, post.Stage, now.Format(time.RFC3339), deadline.Format(time.RFC3339))
+		}
+		waited := time.Duration(0)
+		if at := watchAt(rec, p.timing); !at.IsZero() && now.After(at) {
+			waited = now.Sub(at)
+		}
+		return waitFor(pollDelay(p.timing.WatchFirst, p.timing.WatchMax, waited), "post %s is %s", rec.PostID, post.Stage)
+	}
+	if len(failed) == len(out) && len(out) > 0 {
+		err := permanentf("watch post %s: publishing failed on every profile: %s", rec.PostID, strings.Join(failed, ", "))
+		if serr := r.save(ctx, func(rec *Record) error {
+			rec.Publication, rec.PostStage = out, string(post.Stage)
 			return nil
-		})
-		if err != nil {
-			return wrap(err, "watch: record publication of post %s", rec.PostID)
+		}); serr != nil {
+			return wrap(serr, "watch: record publication of post %s", rec.PostID)
 		}
-		if wrote {
-			p.obs.ObservePublished(now.Sub(rec.CreatedAt))
-		}
-		if finished {
-			p.obs.PipelineFinished(string(StateSucceeded), "")
-		}
-		return p.afterPublish(ctx, rec)
+		return err
 	}
-	if deadline := p.publishDeadline(rec); now.After(deadline) {
-		return permanentf("watch post %s: still %s at %s, past its publication deadline %s",
-			rec.PostID, post.Stage, now.Format(time.RFC3339), deadline.Format(time.RFC3339))
+	err = r.save(ctx, func(rec *Record) error {
+		if rec.PublishedAt != nil {
+			return errNoChange
+		}
+		rec.reach(StepPublish)
+		rec.PublishedAt, rec.PostStage, rec.Publication = &now, string(post.Stage), out
+		rec.Partial = len(failed) > 0
+		rec.progressed()
+		msg := "post " + rec.PostID + " is published"
+		if rec.Partial {
+			msg = fmt.Sprintf("post %s is published on %d of %d profiles; failed on %s",
+				rec.PostID, len(out)-len(failed), len(out), strings.Join(failed, ", "))
+		}
+		rec.note(now, StepPublish, nil, "ok", msg)
+		if rec.Request.Cleanup == CleanupNever || len(rec.liveMedia()) == 0 {
+			if rec.Request.Cleanup == CleanupNever {
+				rec.Cleanup = CleanupKept
+			}
+			p.end(rec, StateSucceeded, now)
+			return nil
+		}
+		rec.reach(StepCleanup)
+		return nil
+	})
+	if err != nil {
+		return wrap(err, "watch: record publication of post %s", rec.PostID)
 	}
-	next := pl
-	next.Poll++
-	log.Debug().Str("stage", string(post.Stage)).Int("poll", pl.Poll).Msg("post not published yet")
-	return p.enqueue(ctx, TypePostWatch, next, asynq.ProcessIn(backoff(p.timing.WatchFirst, p.timing.WatchMax, pl.Poll)))
+	return nil
 }
 
-func (p *pipeline) afterPublish(ctx context.Context, rec *Record) error {
-	if rec.State.Terminal() || !rec.owesCleanup() {
-		return nil
+// publication reads each profile's result from the post: the results, the
+// profiles that failed (as "id (network)"), and whether publishing is
+// still going on somewhere.
+func publication(post *swonkie.Post) (out []ProfileResult, failed []string, going bool) {
+	for _, pr := range post.Profiles {
+		out = append(out, ProfileResult{ProfileID: pr.ID, Network: pr.Net.Code, PublishStatus: pr.PublishStatus})
+		switch pr.PublishStatus {
+		case swonkie.PublishPublished:
+		case swonkie.PublishError:
+			failed = append(failed, fmt.Sprintf("%s (%s)", pr.ID, pr.Net.Code))
+		case "":
+			// No status: only a post the server calls published is done.
+			going = going || post.Stage != swonkie.StagePublished
+		default:
+			going = true
+		}
 	}
-	return p.enqueueCleanup(ctx, rec, "after_publish")
+	if len(post.Profiles) == 0 {
+		going = post.Stage != swonkie.StagePublished
+	}
+	return out, failed, going
+}
+
+// publishDeadline is when the post must be out at the latest.
+func (p *pipeline) publishDeadline(r *Record) time.Time {
+	base := p.now()
+	if r.AttachedAt != nil {
+		base = *r.AttachedAt
+	}
+	if r.Request.Action == ActionSchedule && r.PostPublishAt != nil && r.PostPublishAt.After(base) {
+		base = *r.PostPublishAt
+	}
+	return base.Add(p.timing.PublishWaitCap)
 }

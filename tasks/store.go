@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
@@ -18,46 +19,163 @@ var ErrNotFound = errors.New("pipeline not found")
 var errNoChange = errors.New("no change")
 
 // store gives records their meaning on top of rdb's bytes and versions.
+//
+// A record is stored in three parts (rdb/doc.go): the request, written
+// once; the document, everything that changes (this file's stored type);
+// and the history, appended to. A step reads and writes only the first
+// two, so its cost does not grow with the history.
 type store struct {
 	rdb *rdb.RDB
 	now func() time.Time
 }
 
+func newStore(r *rdb.RDB, now func() time.Time) *store { return &store{rdb: r, now: now} }
+
+func stateNames() []string {
+	out := make([]string, len(States))
+	for i, s := range States {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// storedRequest is the part of a record written once.
+type storedRequest struct {
+	ID          string  `json:"id"`
+	Key         string  `json:"key,omitempty"`
+	Request     Request `json:"request"`
+	Fingerprint string  `json:"fingerprint"`
+}
+
+// recordFields is Record without its methods, so storedDoc can embed it and
+// shadow the fields that are not part of the document.
+type recordFields Record
+
+// storedDoc is the document: the record minus what storedRequest and the
+// history hold (the shadowing fields are always empty, so omitted), plus
+// the internals.
+type storedDoc struct {
+	*recordFields
+	ID      string    `json:"id,omitempty"`
+	Key     string    `json:"key,omitempty"`
+	Request *struct{} `json:"request,omitempty"`
+	History []Event   `json:"history,omitempty"`
+	In      internals `json:"in"`
+}
+
+func encodeDoc(r *Record) ([]byte, error) {
+	return json.Marshal(storedDoc{recordFields: (*recordFields)(r), In: r.in})
+}
+
+func decodeEntry(e *rdb.Entry) (*Record, error) {
+	var req storedRequest
+	if err := json.Unmarshal(e.Req, &req); err != nil {
+		return nil, fmt.Errorf("pipeline %s: stored request is not valid JSON: %w", e.ID, err)
+	}
+	r := &Record{}
+	d := storedDoc{recordFields: (*recordFields)(r)}
+	if err := json.Unmarshal(e.Doc, &d); err != nil {
+		return nil, fmt.Errorf("pipeline %s: record is not valid JSON: %w", e.ID, err)
+	}
+	r.ID, r.Key, r.Request, r.fingerprint, r.in = req.ID, req.Key, req.Request, req.Fingerprint, d.In
+	r.version = e.Version
+	for _, h := range e.History {
+		var ev Event
+		if json.Unmarshal(h, &ev) == nil {
+			r.History = append(r.History, ev)
+		}
+	}
+	return r, nil
+}
+
+func encodeEvents(evs []Event) [][]byte {
+	out := make([][]byte, 0, len(evs))
+	for _, ev := range evs {
+		b, err := json.Marshal(ev)
+		if err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// meta is what the indexes hold of a record. A running record's due
+// entry is placed by its create (due) and moved by the sweep; every other
+// write keeps it (due zero).
+func meta(r *Record, due time.Time) rdb.Meta {
+	m := rdb.Meta{State: string(r.State), Created: r.CreatedAt}
+	if !r.State.Terminal() {
+		m.Due, m.KeepDue = due, due.IsZero()
+	}
+	if r.owesCleanup() {
+		m.Cleanup = r.cleanupSince()
+	}
+	if since, ok := r.notifyOwedSince(); ok {
+		m.Notify = since
+	}
+	if r.State.Terminal() && m.Cleanup.IsZero() && m.Notify.IsZero() && r.FinishedAt != nil {
+		m.Done = *r.FinishedAt
+	}
+	return m
+}
+
+// get reads what a step needs: the record without its history.
 func (s *store) get(ctx context.Context, id string) (*Record, error) {
-	e, err := s.rdb.Get(ctx, id)
+	return s.read(ctx, id, false)
+}
+
+// getFull reads the record with its history, for people.
+func (s *store) getFull(ctx context.Context, id string) (*Record, error) {
+	return s.read(ctx, id, true)
+}
+
+func (s *store) read(ctx context.Context, id string, history bool) (*Record, error) {
+	var e *rdb.Entry
+	var err error
+	if history {
+		e, err = s.rdb.GetFull(ctx, id)
+	} else {
+		e, err = s.rdb.Get(ctx, id)
+	}
 	if errors.Is(err, rdb.ErrNotFound) {
+		// A record of the layout before shards moves over on first sight.
+		if migrated, merr := s.migrate(ctx, id); merr != nil || migrated {
+			if merr != nil {
+				return nil, merr
+			}
+			return s.read(ctx, id, history)
+		}
 		return nil, fmt.Errorf("pipeline %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return decodeRecord(e)
+	return decodeEntry(e)
 }
 
-func decodeRecord(e *rdb.Entry) (*Record, error) {
-	var r Record
-	if err := json.Unmarshal(e.Doc, &r); err != nil {
-		return nil, fmt.Errorf("pipeline %s: record is not valid JSON: %w", e.ID, err)
+// create stores rec unless a record with its id exists, which it returns
+// (and whose index entries it repairs). due is when the sweep first looks
+// at it.
+func (s *store) create(ctx context.Context, rec *Record, due time.Time) (*Record, bool, error) {
+	req, err := json.Marshal(storedRequest{ID: rec.ID, Key: rec.Key, Request: rec.Request, Fingerprint: rec.fingerprint})
+	if err != nil {
+		return nil, false, fmt.Errorf("pipeline %s: encode request: %w", rec.ID, err)
 	}
-	r.version = e.Version
-	return &r, nil
-}
-
-// create stores rec unless a record with its id exists, which it returns.
-func (s *store) create(ctx context.Context, rec *Record) (*Record, bool, error) {
-	doc, err := json.Marshal(rec)
+	doc, err := encodeDoc(rec)
 	if err != nil {
 		return nil, false, fmt.Errorf("pipeline %s: encode record: %w", rec.ID, err)
 	}
-	created, existing, err := s.rdb.Create(ctx, rec.ID, doc, meta(rec))
+	created, existing, err := s.rdb.Create(ctx, rec.ID, req, doc, meta(rec, due), encodeEvents(rec.events))
 	if err != nil {
 		return nil, false, err
 	}
 	if !created {
-		r, err := decodeRecord(existing)
+		r, err := decodeEntry(existing)
 		return r, false, err
 	}
 	rec.version = 1
+	rec.History = append(rec.History, rec.events...)
+	rec.events = nil
 	return rec, true, nil
 }
 
@@ -65,86 +183,89 @@ func (s *store) create(ctx context.Context, rec *Record) (*Record, bool, error) 
 // writing; media items of one pipeline write concurrently, but not forever.
 const maxConflicts = 50
 
+// change is one write: the record just before it (the version the
+// compare-and-set replaced) and just after. Side effects are decided from
+// the two, after the write, so none runs twice when a conflict makes the
+// update function run again.
+type change struct {
+	before, after *Record
+}
+
 // update applies fn to rec and writes the result if nobody wrote since rec
 // was read; on a conflict it re-reads and applies fn again, so fn must be
 // a pure change of the record it is given. fn may return errNoChange to
-// skip the write. rec is updated in place to what was written.
-func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error) error {
+// skip the write (update then returns a nil change). rec is updated in
+// place to what was written.
+func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error) (*change, error) {
 	cur := rec
 	for range maxConflicts {
 		next := cloneRecord(cur)
 		if err := fn(next); err != nil {
 			if errors.Is(err, errNoChange) {
 				*rec = *cur
-				return nil
+				return nil, nil
 			}
-			return err
+			return nil, err
 		}
 		// Whatever the change, "cleanup" must say whether something is
 		// still owed: a write racing a failure can add media to delete.
 		next.settleCleanup()
 		next.UpdatedAt = s.now().UTC()
-		doc, err := json.Marshal(next)
+		doc, err := encodeDoc(next)
 		if err != nil {
-			return fmt.Errorf("pipeline %s: encode record: %w", rec.ID, err)
+			return nil, fmt.Errorf("pipeline %s: encode record: %w", rec.ID, err)
 		}
-		err = s.rdb.Put(ctx, cur.ID, cur.version, doc, meta(cur), meta(next))
+		err = s.rdb.Put(ctx, cur.ID, cur.version, doc, meta(next, time.Time{}), encodeEvents(next.events))
 		switch {
 		case err == nil:
 			next.version = cur.version + 1
+			next.History = append(next.History, next.events...)
+			next.events = nil
+			before := cur
+			if cur == rec {
+				before = cloneRecord(cur)
+			}
 			*rec = *next
-			return nil
+			return &change{before: before, after: next}, nil
 		case errors.Is(err, rdb.ErrConflict):
 			fresh, err := s.get(ctx, cur.ID)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			cur = fresh
 		case errors.Is(err, rdb.ErrNotFound):
-			return fmt.Errorf("pipeline %s: %w", rec.ID, ErrNotFound)
+			return nil, fmt.Errorf("pipeline %s: %w", rec.ID, ErrNotFound)
 		default:
-			return err
+			return nil, err
 		}
 	}
-	return fmt.Errorf("pipeline %s: record kept changing under %d writes", rec.ID, maxConflicts)
+	return nil, fmt.Errorf("pipeline %s: record kept changing under %d writes", rec.ID, maxConflicts)
 }
 
 // cloneRecord deep-copies the parts of a record that update functions
 // modify, so a failed write leaves the caller's copy untouched.
 func cloneRecord(r *Record) *Record {
 	c := *r
-	c.Media = append([]MediaItem(nil), r.Media...)
-	c.StaleMedia = append([]StaleMedia(nil), r.StaleMedia...)
-	c.History = append([]Event(nil), r.History...)
+	c.Media = slices.Clone(r.Media)
+	c.StaleMedia = slices.Clone(r.StaleMedia)
+	c.Publication = slices.Clone(r.Publication)
+	c.History = slices.Clone(r.History)
+	c.events = nil
+	c.in.Unusable = slices.Clone(r.in.Unusable)
 	if r.Error != nil {
 		e := *r.Error
 		c.Error = &e
 	}
+	if r.in.PostClaim != nil {
+		cl := *r.in.PostClaim
+		c.in.PostClaim = &cl
+	}
+	if r.Webhook != nil {
+		w := *r.Webhook
+		w.Events = slices.Clone(r.Webhook.Events)
+		c.Webhook = &w
+	}
 	return &c
-}
-
-// meta is what the indexes hold of a record.
-func meta(r *Record) rdb.Meta {
-	m := rdb.Meta{State: string(r.State), Created: r.CreatedAt}
-	if !r.State.Terminal() {
-		m.Due = r.DueAt
-	}
-	if r.owesCleanup() {
-		m.Cleanup = r.cleanupSince()
-	}
-	return m
-}
-
-// cleanupSince is when the record started owing a cleanup; it only has to
-// be stable across writes so the index entry does not move on every one.
-func (r *Record) cleanupSince() time.Time {
-	switch {
-	case r.FinishedAt != nil:
-		return *r.FinishedAt
-	case r.PublishedAt != nil:
-		return *r.PublishedAt
-	}
-	return r.CreatedAt
 }
 
 func (s *store) list(ctx context.Context, state State, cursor string, limit int) ([]*Record, string, error) {
@@ -155,19 +276,15 @@ func (s *store) list(ctx context.Context, state State, cursor string, limit int)
 	if err != nil {
 		return nil, "", err
 	}
-	entries, err := s.rdb.GetMany(ctx, page.IDs)
+	entries, err := s.rdb.GetMany(ctx, page.IDs, true)
 	if err != nil {
 		return nil, "", err
 	}
 	out := make([]*Record, 0, len(entries))
 	for _, e := range entries {
-		r, err := decodeRecord(e)
+		r, err := decodeEntry(e)
 		if err != nil {
 			return nil, "", err
-		}
-		// An index entry a crash left behind: the record says otherwise.
-		if state != "" && r.State != state {
-			continue
 		}
 		out = append(out, r)
 	}

@@ -3,11 +3,13 @@ package tasks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
 )
 
 // SweepResult is what one sweep did. The last ones are kept in Redis
@@ -17,26 +19,37 @@ type SweepResult struct {
 	Holder    string    `json:"holder"`
 	StartedAt time.Time `json:"startedAt"`
 	Duration  string    `json:"duration"`
-	// Kicked: pending pipelines whose first steps were enqueued again.
-	Kicked int `json:"kicked"`
-	// StuckFailed: pipelines failed for making no progress.
-	StuckFailed int `json:"stuckFailed"`
-	// Refreshed: due entries of pipelines that were moving after all.
+	// Refreshed: pipelines past their due time whose tasks all exist (in
+	// a backlog, waiting for a retry or a publishAt): looked at later.
 	Refreshed int `json:"refreshed"`
-	// Reindexed: index entries a crash left pointing the wrong way.
+	// Kicked: pipelines whose missing tasks were enqueued again.
+	Kicked int `json:"kicked"`
+	// StuckFailed: pipelines failed because none of their tasks existed
+	// after a kick and they made no progress for STUCK_AFTER.
+	StuckFailed int `json:"stuckFailed"`
+	// Reindexed: index entries that pointed at a gone or finished record.
 	Reindexed int `json:"reindexed"`
-	// CleanupRetried: cleanups owed for too long, enqueued again.
+	// CleanupRetried, NotifyRetried: finished pipelines whose cleanup or
+	// webhook task was lost, enqueued again.
 	CleanupRetried int `json:"cleanupRetried"`
-	// RetentionDeleted: terminal records past retention, deleted.
-	RetentionDeleted int    `json:"retentionDeleted"`
-	Error            string `json:"error,omitempty"`
+	NotifyRetried  int `json:"notifyRetried"`
+	// RetentionDeleted: finished records past RETENTION, deleted.
+	RetentionDeleted int `json:"retentionDeleted"`
+	// RetentionLeft: the sweep's time budget ran out with more records
+	// due for deletion; the next sweep goes on.
+	RetentionLeft bool `json:"retentionLeft,omitempty"`
+	// Migrated: records moved from the old key layout.
+	Migrated int    `json:"migrated,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 const (
-	sweepBatch      = 200
-	sweepMaxBatches = 25
-	sweepClaimTTL   = 24 * time.Hour
-	sweepsKept      = 50
+	sweepBatch    = 200
+	sweepClaimTTL = 24 * time.Hour
+	sweepsKept    = 50
+	// sweepBudget bounds one sweep's retention work; what is left waits
+	// for the next slot (and the result says so).
+	sweepBudget = 20 * time.Second
 )
 
 // sweep is cleanup:sweep, run once per time slot whatever the number of
@@ -59,7 +72,7 @@ func (p *pipeline) sweep(ctx context.Context, t *asynq.Task) error {
 	}
 	start := p.now()
 	res := SweepResult{Slot: pl.Slot, Holder: p.holder, StartedAt: start.UTC()}
-	err = p.runSweep(ctx, &res, start)
+	err = p.runSweep(ctx, &res)
 	d := p.now().Sub(start)
 	res.Duration = d.Round(time.Millisecond).String()
 	if err != nil {
@@ -70,222 +83,302 @@ func (p *pipeline) sweep(ctx context.Context, t *asynq.Task) error {
 			log.Warn().Err(rerr).Msg("could not record sweep result")
 		}
 	}
-	p.obs.SweepFinished(err, d, map[string]int{
-		"kicked":            res.Kicked,
-		"stuck_failed":      res.StuckFailed,
-		"cleanup_retried":   res.CleanupRetried,
-		"retention_deleted": res.RetentionDeleted,
-		"reindexed":         res.Reindexed,
-	})
+	p.obs.SweepFinished(err, d, res.acted())
 	ev := log.Info()
 	if err != nil {
 		ev = log.Error().Err(err)
 	}
-	ev.Int("kicked", res.Kicked).Int("stuck_failed", res.StuckFailed).Int("cleanup_retried", res.CleanupRetried).
-		Int("retention_deleted", res.RetentionDeleted).Int("reindexed", res.Reindexed).Dur("took", d).Msg("sweep finished")
+	ev.Int("refreshed", res.Refreshed).Int("kicked", res.Kicked).Int("stuck_failed", res.StuckFailed).
+		Int("cleanup_retried", res.CleanupRetried).Int("notify_retried", res.NotifyRetried).
+		Int("retention_deleted", res.RetentionDeleted).Bool("retention_left", res.RetentionLeft).
+		Int("reindexed", res.Reindexed).Int64("took_ms", d.Milliseconds()).Msg("sweep finished")
 	// A failed sweep is not retried: the next slot does the same work.
 	return nil
 }
 
-func (p *pipeline) runSweep(ctx context.Context, res *SweepResult, now time.Time) error {
-	if err := p.sweepDue(ctx, res, now); err != nil {
-		return fmt.Errorf("sweep overdue pipelines: %w", err)
+// acted is the result as mediaflow_sweep_pipelines_total counts it.
+func (r *SweepResult) acted() map[string]int {
+	return map[string]int{
+		"kicked":            r.Kicked,
+		"stuck_failed":      r.StuckFailed,
+		"cleanup_retried":   r.CleanupRetried + r.NotifyRetried,
+		"retention_deleted": r.RetentionDeleted,
+		"reindexed":         r.Reindexed,
 	}
-	if err := p.sweepCleanups(ctx, res, now); err != nil {
-		return fmt.Errorf("sweep unfinished cleanups: %w", err)
+}
+
+// runSweep is one sweep's work, shard by shard: pipelines past their due
+// time, finished ones still owing a cleanup or a webhook, retention, and
+// records left in the old layout. Tests call it directly on a fake clock.
+func (p *pipeline) runSweep(ctx context.Context, res *SweepResult) error {
+	now := p.now()
+	var errs []error
+	for shard := range rdb.Shards {
+		if err := p.sweepDue(ctx, res, shard, now); err != nil {
+			errs = append(errs, fmt.Errorf("sweep overdue pipelines: %w", err))
+		}
+		cutoff := now.Add(-p.timing.CleanupRetryAfter)
+		if err := p.sweepOwed(ctx, res, shard, cutoff); err != nil {
+			errs = append(errs, fmt.Errorf("sweep owed cleanups and webhooks: %w", err))
+		}
 	}
 	if err := p.sweepRetention(ctx, res, now); err != nil {
-		return fmt.Errorf("sweep expired records: %w", err)
+		errs = append(errs, fmt.Errorf("sweep expired records: %w", err))
 	}
-	return nil
+	if err := p.sweepLegacy(ctx, res); err != nil {
+		errs = append(errs, fmt.Errorf("migrate old records: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
-// sweepDue looks at every pipeline past its due time: a pending one gets
-// its first steps enqueued again, a running one that did move gets a new
-// due time, and one that did not move for StuckAfter fails.
-func (p *pipeline) sweepDue(ctx context.Context, res *SweepResult, now time.Time) error {
-	for range sweepMaxBatches {
-		recs, ids, err := p.loadIndex(ctx, res, func() ([]string, error) { return p.store.rdb.Due(ctx, now, sweepBatch) })
-		if err != nil {
+// sweepDue looks at every running pipeline past its due time.
+func (p *pipeline) sweepDue(ctx context.Context, res *SweepResult, shard int, now time.Time) error {
+	ids, err := p.store.rdb.Due(ctx, shard, now, sweepBatch*10)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := p.sweepOne(ctx, res, id, now); err != nil {
 			return err
 		}
-		for _, rec := range recs {
-			if err := p.sweepOne(ctx, res, rec, now); err != nil {
-				return err
-			}
-		}
-		if len(ids) < sweepBatch {
-			return nil
-		}
 	}
 	return nil
 }
 
-func (p *pipeline) sweepOne(ctx context.Context, res *SweepResult, rec *Record, now time.Time) error {
-	if rec.State.Terminal() {
-		res.Reindexed++
-		return p.store.rdb.Reindex(ctx, rec.ID, stateNames(), meta(rec))
-	}
-	// The record's own due time wins over the index's: a crash between a
-	// record write and its index update leaves the index behind (a post
-	// scheduled days ahead is not stuck).
-	moved := rec.UpdatedAt.Add(p.timing.StuckAfter)
-	if rec.DueAt.After(moved) {
-		moved = rec.DueAt
-	}
-	if moved.After(now) && rec.State != StatePending {
-		res.Refreshed++
-		return p.store.rdb.SetDue(ctx, rec.ID, moved)
-	}
-	if rec.State == StatePending && now.Sub(rec.CreatedAt) < p.timing.StuckAfter {
-		// Accepted but never started: the enqueue after the record write
-		// may have been lost with its process. Task ids make this safe.
-		for i, it := range rec.Media {
-			if err := p.enqueue(ctx, TypeMediaUpload, Payload{PipelineID: rec.ID, Item: i, Generation: it.Generation}); err != nil {
-				return err
-			}
+// sweepOne decides about one running pipeline past its due time:
+//
+//   - every task the planner says it needs exists in asynq (pending,
+//     scheduled, retrying, active): it is waiting, not stuck; look again
+//     later;
+//   - some are missing (a worker died before handing on, someone deleted
+//     tasks by hand, Redis lost them): enqueue them again (task ids make
+//     that safe) and note the kick;
+//   - none exists after a kick, and nothing moved for STUCK_AFTER: it
+//     cannot move; fail it (its compensation runs as for any failure).
+func (p *pipeline) sweepOne(ctx context.Context, res *SweepResult, id string, now time.Time) error {
+	rec, err := p.store.get(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && rec.State.Terminal()) {
+		if _, err := p.store.rdb.Repair(ctx, id); err != nil {
+			return err
 		}
-		res.Kicked++
-		return p.store.rdb.SetDue(ctx, rec.ID, minTime(now.Add(p.timing.PendingKick), rec.CreatedAt.Add(p.timing.StuckAfter)))
+		res.Reindexed++
+		return nil
 	}
-	msg := fmt.Sprintf("stuck in step %s: no progress since %s (stuck cap %s)",
-		rec.Step, rec.UpdatedAt.Format(time.RFC3339), p.timing.StuckAfter)
-	step := rec.Step
-	failedNow := false
-	err := p.store.update(ctx, rec, func(r *Record) error {
-		failedNow = false
+	if err != nil {
+		return err
+	}
+	later := now.Add(p.timing.PendingKick)
+	needed := plan(rec, p.timing)
+	live, missing, err := p.taskStates(ctx, needed)
+	if err != nil {
+		return err
+	}
+	if len(missing) == 0 {
+		res.Refreshed++
+		return p.store.rdb.SetDue(ctx, id, later)
+	}
+	progress := rec.in.ProgressAt
+	if progress.IsZero() {
+		progress = rec.CreatedAt
+	}
+	kicked := rec.in.KickedAt.After(progress)
+	if live == 0 && kicked && now.Sub(progress) >= p.timing.StuckAfter {
+		res.StuckFailed++
+		return p.failStuck(ctx, rec, now)
+	}
+	if err := p.kick(ctx, rec, missing, now); err != nil {
+		return err
+	}
+	res.Kicked++
+	return p.store.rdb.SetDue(ctx, id, later)
+}
+
+// taskStates says how many of the tasks in needed exist in asynq in a
+// live state, and which do not (with any finished copy deleted, so that
+// enqueueing them again is not refused).
+func (p *pipeline) taskStates(ctx context.Context, needed []next) (int, []next, error) {
+	live := 0
+	var missing []next
+	for _, n := range needed {
+		ok, err := p.taskLive(ctx, n)
+		if err != nil {
+			return 0, nil, err
+		}
+		if ok {
+			live++
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	return live, missing, nil
+}
+
+// taskLive reports whether n's task (or, during a rolling upgrade, its
+// version-1 twin) is pending, scheduled, retrying or active. A copy that
+// completed or was archived is deleted.
+func (p *pipeline) taskLive(ctx context.Context, n next) (bool, error) {
+	queue := rowOf(n.typ).queue
+	ids := []string{n.id()}
+	if legacy, ok := legacyTaskID(n.typ, n.pl); ok {
+		ids = append(ids, legacy)
+	}
+	for _, id := range ids {
+		info, err := p.insp.GetTaskInfo(queue, id)
+		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("look up task %s: %w", id, err)
+		}
+		switch info.State {
+		case asynq.TaskStateCompleted, asynq.TaskStateArchived:
+			if id == n.id() {
+				if err := p.insp.DeleteTask(queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+					return false, fmt.Errorf("delete finished task %s: %w", id, err)
+				}
+			}
+		default:
+			return true, nil
+		}
+	}
+	return false, ctx.Err()
+}
+
+// kick enqueues the missing tasks and notes when (a kick is not progress:
+// "stuck" still counts from the last step's write).
+func (p *pipeline) kick(ctx context.Context, rec *Record, missing []next, now time.Time) error {
+	for _, n := range missing {
+		if err := p.enqueue(ctx, n); err != nil {
+			return err
+		}
+	}
+	_, err := p.store.update(ctx, rec, func(r *Record) error {
+		r.in.KickedAt = now.UTC()
+		return nil
+	})
+	p.log.Info().Str("pipeline_id", rec.ID).Int("tasks", len(missing)).Msg("sweep enqueued the missing tasks of a pipeline")
+	return err
+}
+
+// failStuck fails a pipeline that cannot move, and hands on what that
+// makes needed (its compensation, its webhook).
+func (p *pipeline) failStuck(ctx context.Context, rec *Record, now time.Time) error {
+	now = now.UTC()
+	work, err := p.write(ctx, rec, func(r *Record) error {
 		if r.State.Terminal() {
 			return errNoChange
 		}
-		failedNow = true
-		r.Error = &StepError{Step: r.Step, Message: msg, Permanent: true, At: now.UTC()}
-		r.finish(StateFailed, now.UTC())
-		r.settleCleanup()
-		r.note(now.UTC(), r.Step, nil, "failed", msg)
+		msg := fmt.Sprintf("stuck in step %s: no task of it existed after a kick, and no progress for %s", r.Step, p.timing.StuckAfter)
+		r.Error = &StepError{Step: r.Step, Message: msg, At: now}
+		r.note(now, r.Step, nil, "failed", msg)
+		p.end(r, StateFailed, now)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if !failedNow {
-		return nil
-	}
-	res.StuckFailed++
-	p.log.Warn().Str("pipeline_id", rec.ID).Str("step", string(step)).Msg(msg)
-	p.obs.PipelineFinished(string(StateFailed), string(step))
-	if rec.owesCleanup() {
-		return p.enqueueCleanup(ctx, rec, "compensation")
-	}
-	return nil
-}
-
-// sweepCleanups enqueues again the cleanups owed for longer than
-// CleanupRetryAfter (their task failed for good, or was lost).
-func (p *pipeline) sweepCleanups(ctx context.Context, res *SweepResult, now time.Time) error {
-	cutoff := now.Add(-p.timing.CleanupRetryAfter)
-	recs, _, err := p.loadIndex(ctx, res, func() ([]string, error) {
-		return p.store.rdb.CleanupOwed(ctx, cutoff, sweepBatch*sweepMaxBatches)
-	})
-	if err != nil {
-		return err
-	}
-	slot := int(now.Unix())
-	for _, rec := range recs {
-		if !rec.owesCleanup() {
-			res.Reindexed++
-			if err := p.store.rdb.Reindex(ctx, rec.ID, stateNames(), meta(rec)); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := p.enqueue(ctx, TypeMediaCleanup, Payload{PipelineID: rec.ID, Reason: "sweep", Poll: slot}); err != nil {
+	for _, n := range work {
+		if err := p.enqueue(ctx, n); err != nil {
 			return err
 		}
-		res.CleanupRetried++
 	}
 	return nil
 }
 
-// sweepRetention deletes terminal records older than Retention that owe
-// nothing.
-func (p *pipeline) sweepRetention(ctx context.Context, res *SweepResult, now time.Time) error {
-	cutoff := now.Add(-p.timing.Retention)
-	for range sweepMaxBatches {
-		recs, ids, err := p.loadIndex(ctx, res, func() ([]string, error) {
-			return p.store.rdb.CreatedBefore(ctx, "", cutoff, sweepBatch)
-		})
+// sweepOwed re-enqueues the cleanups and webhooks of finished pipelines
+// whose task was lost (owed since before cutoff).
+func (p *pipeline) sweepOwed(ctx context.Context, res *SweepResult, shard int, cutoff time.Time) error {
+	for _, kind := range []struct {
+		ids     func(context.Context, int, time.Time, int) ([]string, error)
+		counter *int
+	}{
+		{p.store.rdb.CleanupOwed, &res.CleanupRetried},
+		{p.store.rdb.NotifyOwed, &res.NotifyRetried},
+	} {
+		ids, err := kind.ids(ctx, shard, cutoff, sweepBatch)
 		if err != nil {
 			return err
 		}
-		deleted := 0
-		for _, rec := range recs {
-			if !rec.State.Terminal() || rec.owesCleanup() {
+		for _, id := range ids {
+			rec, err := p.store.get(ctx, id)
+			if errors.Is(err, ErrNotFound) {
+				if _, err := p.store.rdb.Repair(ctx, id); err != nil {
+					return err
+				}
+				res.Reindexed++
 				continue
 			}
-			if err := p.store.rdb.Delete(ctx, rec.ID, meta(rec)); err != nil {
+			if err != nil {
 				return err
 			}
-			deleted++
-		}
-		res.RetentionDeleted += deleted
-		// Old records that must stay (still owing a cleanup) sit at the
-		// front of the index; stop when a batch deleted nothing.
-		if len(ids) < sweepBatch || deleted == 0 {
-			return nil
+			var owed []next
+			for _, n := range plan(rec, p.timing) {
+				if n.typ == TypeMediaCleanup || n.typ == TypeNotifyWebhook {
+					owed = append(owed, n)
+				}
+			}
+			_, missing, err := p.taskStates(ctx, owed)
+			if err != nil {
+				return err
+			}
+			for _, n := range missing {
+				if err := p.enqueue(ctx, n); err != nil {
+					return err
+				}
+			}
+			if len(missing) > 0 {
+				*kind.counter++
+			}
 		}
 	}
 	return nil
 }
 
-// loadIndex reads the ids an index gives and their records, forgetting
-// index entries whose record is gone.
-func (p *pipeline) loadIndex(ctx context.Context, res *SweepResult, ids func() ([]string, error)) ([]*Record, []string, error) {
-	list, err := ids()
-	if err != nil {
-		return nil, nil, err
-	}
-	entries, err := p.store.rdb.GetMany(ctx, list)
-	if err != nil {
-		return nil, nil, err
-	}
-	found := make(map[string]bool, len(entries))
-	recs := make([]*Record, 0, len(entries))
-	for _, e := range entries {
-		rec, err := decodeRecord(e)
-		if err != nil {
-			p.log.Error().Err(err).Msg("sweep: skipping unreadable record")
-			found[e.ID] = true
-			continue
-		}
-		found[e.ID] = true
-		recs = append(recs, rec)
-	}
-	for _, id := range list {
-		if !found[id] {
-			res.Reindexed++
-			if err := p.store.rdb.Forget(ctx, id, stateNames()); err != nil {
-				return nil, nil, err
+// sweepRetention deletes finished records older than RETENTION through the
+// index of finished records owing nothing, in batches, until none is left
+// or the sweep's time budget is spent: unfinished records, however old,
+// are not in that index and never hold it up.
+func (p *pipeline) sweepRetention(ctx context.Context, res *SweepResult, now time.Time) error {
+	cutoff := now.Add(-p.timing.Retention)
+	start := time.Now() // the budget is real time, whatever the clock says
+	for shard := range rdb.Shards {
+		for {
+			if time.Since(start) > sweepBudget {
+				res.RetentionLeft = true
+				return nil
+			}
+			deleted, looked, err := p.store.rdb.Expire(ctx, shard, cutoff, sweepBatch)
+			if err != nil {
+				return err
+			}
+			res.RetentionDeleted += deleted
+			if looked < sweepBatch {
+				break
 			}
 		}
 	}
-	return recs, list, nil
+	return nil
 }
 
-func stateNames() []string {
-	out := make([]string, len(States))
-	for i, s := range States {
-		out[i] = string(s)
+// sweepLegacy moves a batch of old-layout records to the new one.
+func (p *pipeline) sweepLegacy(ctx context.Context, res *SweepResult) error {
+	ids, err := p.store.rdb.LegacyIDs(ctx, sweepBatch)
+	if err != nil {
+		return err
 	}
-	return out
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
+	for _, id := range ids {
+		moved, err := p.store.migrate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !moved {
+			// An index entry without its record: drop it.
+			if err := p.store.rdb.LegacyForget(ctx, id); err != nil {
+				return err
+			}
+			continue
+		}
+		res.Migrated++
 	}
-	return b
+	return nil
 }
-
-// sweepSlot names a sweep's time slot; every worker computes the same name
-// for the same slot.
-func sweepSlot(t time.Time) string { return strconv.FormatInt(t.UTC().Unix(), 10) }

@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,8 +59,9 @@ type sweepScheduler struct {
 	retention time.Duration
 	log       zerolog.Logger
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	stopOnce sync.Once
 }
 
 func newSweepScheduler(enq *asynq.Client, t Timing, sched schedule, log zerolog.Logger) *sweepScheduler {
@@ -93,14 +95,18 @@ func (s *sweepScheduler) start() {
 func (s *sweepScheduler) enqueue(slot time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := enqueueStep(ctx, s.enq, s.timing, TypeCleanupSweep, Payload{Slot: sweepSlot(slot)},
-		asynq.Retention(s.retention), asynq.MaxRetry(0))
+	err := enqueueNext(ctx, s.enq, s.timing, time.Now(), next{typ: TypeCleanupSweep, pl: Payload{Slot: sweepSlot(slot)}},
+		asynq.Retention(s.retention))
 	if err != nil {
 		s.log.Error().Err(err).Time("slot", slot).Msg("could not enqueue the sweep")
 	}
 }
 
+// shutdown stops the loop; a second call does nothing.
 func (s *sweepScheduler) shutdown() {
-	close(s.stop)
+	s.stopOnce.Do(func() { close(s.stop) })
 	s.wg.Wait()
 }
+
+// sweepSlot names a slot by its start, in Unix seconds.
+func sweepSlot(t time.Time) string { return strconv.FormatInt(t.UTC().Unix(), 10) }

@@ -2,15 +2,16 @@ package tasks
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
 
@@ -21,7 +22,7 @@ func (b *bundle) sweepNow() SweepResult {
 	ctx := context.Background()
 	before, _ := b.client.Sweeps(ctx)
 	slot := strconv.FormatInt(time.Now().UnixNano(), 10)
-	if err := enqueueStep(ctx, b.client.enq, b.timing, TypeCleanupSweep, Payload{Slot: slot}); err != nil {
+	if err := enqueueNext(ctx, b.client.enq, b.timing, time.Now(), next{typ: TypeCleanupSweep, pl: Payload{Slot: slot}}); err != nil {
 		b.t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -39,91 +40,108 @@ func (b *bundle) sweepNow() SweepResult {
 	return SweepResult{}
 }
 
-func TestSweepFailsAndCleansStuckPipelines(t *testing.T) {
-	t.Parallel()
-	timing := testTiming
-	timing.StuckAfter = time.Second
-	timing.AwaitCap = time.Hour
-	b := setup(t, func(c *setupConfig) {
-		c.timing = timing
-		c.sandbox.ProcessingDelay = time.Hour // media never become ready
-	})
-	rec := b.publish(b.request(ActionPublishNow, "a.png", "b.png"))
-	rec = b.waitRecord(rec.ID, "processing", func(r *Record) bool {
-		return r.Media[0].Status == ItemConfirmed && r.Media[1].Status == ItemConfirmed
-	})
-	time.Sleep(1500 * time.Millisecond)
-	res := b.sweepNow()
-	if res.StuckFailed != 1 {
-		t.Fatalf("sweep result %+v, want one stuck pipeline failed", res)
+// sweepOnce runs the worker's sweep work directly, on its clock.
+func (b *bundle) sweepOnce(w *Worker) SweepResult {
+	b.t.Helper()
+	res, err := w.RunSweep(context.Background())
+	if err != nil {
+		b.t.Fatalf("sweep: %v (result %+v)", err, res)
 	}
-	rec = b.waitRecord(rec.ID, "compensation", func(r *Record) bool { return r.Cleanup == "done" })
-	if rec.State != StateFailed || rec.Error == nil || rec.Error.Step != StepAwait {
-		t.Fatalf("ended %s", dump(rec))
-	}
-	b.assertDeleted(rec)
-	b.assertClean()
-	// Reported as well as acted on.
-	if v := b.metricValue("mediaflow_sweep_pipelines_total", map[string]string{"action": "stuck_failed"}); v != 1 {
-		t.Errorf("sweep metric stuck_failed = %v", v)
-	}
+	return res
 }
 
-// A crash between a record write and its index update leaves the due
-// index behind the record; a post scheduled far ahead must not be failed
-// as stuck for it.
-func TestSweepTrustsTheRecordsDueTime(t *testing.T) {
+// A backlog is not a stuck pipeline: with nobody serving the pipeline
+// queue, however long the sweep's clock runs past STUCK_AFTER, no
+// pipeline is failed (their tasks are pending); a scheduled one waiting
+// for its publishAt is not failed either. Then workers drain them all.
+func TestSweepNeverFailsABacklog(t *testing.T) {
 	t.Parallel()
 	timing := testTiming
-	timing.StuckAfter = time.Second
-	b := setup(t, func(c *setupConfig) { c.timing = timing })
-	req := b.request(ActionSchedule, "a.png")
-	at := time.Now().Add(time.Hour)
-	req.Post.PublishAt = &at
-	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
-	ctx := context.Background()
-	stale := float64(time.Now().Add(-time.Minute).UnixMilli())
-	if err := b.redis.Client.ZAddXX(ctx, "mediaflow:pipelines:due", redis.Z{Score: stale, Member: rec.ID}).Err(); err != nil {
+	timing.StuckAfter = time.Minute
+	timing.PendingKick = time.Second
+	clock := newFakeClock()
+	b := setup(t, func(c *setupConfig) {
+		c.timing, c.clock = timing, clock
+		c.queues = map[string]int{QueueCleanup: 1} // the sweep runs, the pipelines wait
+	})
+	const n = 50
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = b.publish(b.request(ActionPublishNow, "a.png")).ID
+	}
+	for range 6 {
+		clock.Advance(time.Hour)
+		res := b.sweepOnce(b.worker)
+		if res.StuckFailed != 0 || res.Kicked != 0 || res.Refreshed != n {
+			t.Fatalf("sweep over a backlog: %+v; want all %d refreshed, none kicked or failed", res, n)
+		}
+	}
+	if v := b.metricValue("mediaflow_pipelines_finished_total", map[string]string{"state": "failed"}); v != 0 {
+		t.Fatalf("%v pipelines counted failed", v)
+	}
+	b.startWorker(setupConfig{concurrency: 10, sweep: "off", timing: timing, clock: clock})
+	for _, id := range ids {
+		if rec := b.wait(id); rec.State != StateSucceeded {
+			t.Fatalf("pipeline %s ended %s", id, dump(rec))
+		}
+	}
+	b.assertClean()
+}
+
+// A pipeline whose tasks were deleted by hand is kicked (its missing task
+// enqueued again) and moves on; one whose task is lost again after the
+// kick and that made no progress for STUCK_AFTER is failed as stuck, and
+// compensated.
+func TestSweepKicksLostTasksAndFailsOnlyWhatCannotMove(t *testing.T) {
+	t.Parallel()
+	timing := testTiming
+	timing.StuckAfter = 10 * time.Minute
+	timing.PendingKick = time.Minute
+	clock := newFakeClock()
+	b := setup(t, func(c *setupConfig) {
+		c.timing, c.clock = timing, clock
+		c.queues = map[string]int{QueueCleanup: 1}
+	})
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client)
+	dropPending := func(want int) {
+		t.Helper()
+		if n, err := insp.DeleteAllPendingTasks(QueuePipeline); err != nil || n != want {
+			t.Fatalf("deleted %d pending tasks (%v); want %d", n, err, want)
+		}
+	}
+	moves := b.publish(b.request(ActionPublishNow, "a.png"))
+	stuck := b.publish(b.request(ActionPublishNow, "b.png"))
+	dropPending(2)
+
+	clock.Advance(2 * time.Minute)
+	if res := b.sweepOnce(b.worker); res.Kicked != 2 || res.StuckFailed != 0 {
+		t.Fatalf("first sweep: %+v; want both kicked", res)
+	}
+	// The kick put the uploads back; lose the stuck one's again.
+	if err := insp.DeleteTask(QueuePipeline, mediaTaskID(TypeMediaUpload, Payload{PipelineID: stuck.ID})); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond) // past UpdatedAt + StuckAfter
-	if res := b.sweepNow(); res.StuckFailed != 0 || res.Refreshed != 1 {
-		t.Fatalf("sweep result %+v, want the due entry refreshed and nothing failed", res)
+	clock.Advance(timing.StuckAfter)
+	if res := b.sweepOnce(b.worker); res.StuckFailed != 1 || res.Refreshed != 1 {
+		t.Fatalf("second sweep: %+v; want the one with a pending task refreshed, the other failed", res)
 	}
-	if rec, _ = b.client.Get(ctx, rec.ID); rec.State != StateRunning {
-		t.Fatalf("ended %s", dump(rec))
+	b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing, clock: clock})
+	if rec := b.wait(moves.ID); rec.State != StateSucceeded {
+		t.Fatalf("kicked pipeline ended %s", dump(rec))
 	}
-	score, _ := b.redis.Client.ZScore(ctx, "mediaflow:pipelines:due", rec.ID).Result()
-	if time.UnixMilli(int64(score)).Before(at) {
-		t.Fatalf("due entry moved to %s, before the post's publishAt", time.UnixMilli(int64(score)))
+	rec := b.waitRecord(stuck.ID, "compensation", func(r *Record) bool { return r.Cleanup == CleanupDone })
+	if rec.State != StateFailed || rec.Error == nil || !strings.Contains(rec.Error.Message, "stuck") {
+		t.Fatalf("stuck pipeline ended %s", dump(rec))
 	}
-}
-
-func TestSweepKicksPipelinesWhoseFirstStepsWereLost(t *testing.T) {
-	t.Parallel()
-	timing := testTiming
-	timing.PendingKick = 100 * time.Millisecond
-	b := setup(t, func(c *setupConfig) { c.noWorker = true; c.timing = timing })
-	rec := b.publish(b.request(ActionPublishNow, "a.png"))
-	insp := asynq.NewInspectorFromRedisClient(b.redis.Client)
-	if n, err := insp.DeleteAllPendingTasks(QueuePipeline); err != nil || n != 1 {
-		t.Fatalf("deleted %d pending tasks (%v); want the one upload", n, err)
-	}
-	time.Sleep(200 * time.Millisecond)
-	b.worker = b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing})
-	if res := b.sweepNow(); res.Kicked != 1 {
-		t.Fatalf("sweep result %+v, want one pipeline kicked", res)
-	}
-	if rec = b.wait(rec.ID); rec.State != StateSucceeded {
-		t.Fatalf("ended %s", dump(rec))
-	}
+	b.assertClean()
 }
 
 func TestSweepRetriesUnfinishedCleanups(t *testing.T) {
 	t.Parallel()
 	timing := testTiming
 	timing.MaxRetry = 1
-	timing.CleanupRetryAfter = 100 * time.Millisecond
+	timing.CleanupRetryAfter = time.Minute
+	clock := newFakeClock()
 	b := setup(t, func(c *setupConfig) { c.noWorker = true; c.timing = timing })
 	// Storage refuses deletes (503) until the test lets them through.
 	var refuse atomic.Bool
@@ -137,21 +155,21 @@ func TestSweepRetriesUnfinishedCleanups(t *testing.T) {
 	}))
 	t.Cleanup(wrapped.Close)
 	b.api = b.newAPIClient(wrapped.URL + "/v2")
-	b.worker = b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing})
+	b.worker = b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing, clock: clock})
 
 	rec := b.publish(b.request(ActionPublishNow, "a.png"))
 	rec = b.waitRecord(rec.ID, "the cleanup to give up", func(r *Record) bool {
-		return r.Error != nil && r.Error.Step == StepCleanup && hasEvent(r, StepCleanup, "failed", "")
+		return hasEvent(r, StepCleanup, "failed", "")
 	})
-	if rec.Cleanup != "pending" {
+	if rec.Cleanup != CleanupPending {
 		t.Fatalf("cleanup %q after the cleanup task gave up: %s", rec.Cleanup, dump(rec))
 	}
 	refuse.Store(false)
-	time.Sleep(200 * time.Millisecond)
-	if res := b.sweepNow(); res.CleanupRetried != 1 {
+	clock.Advance(2 * time.Minute)
+	if res := b.sweepOnce(b.worker); res.CleanupRetried != 1 {
 		t.Fatalf("sweep result %+v, want one cleanup retried", res)
 	}
-	rec = b.waitRecord(rec.ID, "the retried cleanup", func(r *Record) bool { return r.Cleanup == "done" })
+	rec = b.waitRecord(rec.ID, "the retried cleanup", func(r *Record) bool { return r.Cleanup == CleanupDone })
 	if rec.State != StateSucceeded {
 		t.Fatalf("ended %s", dump(rec))
 	}
@@ -159,39 +177,82 @@ func TestSweepRetriesUnfinishedCleanups(t *testing.T) {
 	b.assertClean()
 }
 
-func TestSweepDeletesRecordsPastRetention(t *testing.T) {
+// Retention goes by the time a record finished, through an index of
+// finished records only: 250 pipelines scheduled a month ahead (and old)
+// do not hold up the deletion of 1,000 finished ones.
+func TestSweepRetentionIsNotHeldUpByUnfinishedRecords(t *testing.T) {
 	t.Parallel()
 	timing := testTiming
-	timing.Retention = time.Hour
-	b := setup(t, func(c *setupConfig) { c.timing = timing })
-	old := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
-	fresh := b.wait(b.publish(b.request(ActionDraft, "b.png")).ID)
-	running := b.publish(b.request(ActionSchedule, "c.png"))
-	// Age two records past retention where the sweep reads their age: the
-	// creation index.
+	timing.Retention = 24 * time.Hour
+	clock := newFakeClock()
+	b := setup(t, func(c *setupConfig) {
+		c.timing, c.clock = timing, clock
+		c.queues = map[string]int{QueueCleanup: 1}
+	})
 	ctx := context.Background()
-	past := float64(time.Now().Add(-2 * time.Hour).UnixMilli())
-	for _, id := range []string{old.ID, running.ID} {
-		if err := b.redis.Client.ZAddXX(ctx, "mediaflow:pipelines", redis.Z{Score: past, Member: id}).Err(); err != nil {
+	st := b.client.store
+	long := clock.Now().Add(-40 * 24 * time.Hour) // older than any finished record
+	for i := range 250 {
+		at := clock.Now().Add(30 * 24 * time.Hour)
+		r := handMade(fmt.Sprintf("scheduled-%d", i), StateRunning, long)
+		r.Request.Action, r.Request.Post.PublishAt = ActionSchedule, &at
+		if _, _, err := st.create(ctx, r, at); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if res := b.sweepNow(); res.RetentionDeleted != 1 {
-		t.Fatalf("sweep result %+v, want one record deleted", res)
-	}
-	if _, err := b.client.Get(ctx, old.ID); !IsNotFound(err) {
-		t.Fatalf("old record: %v", err)
-	}
-	// Young, or not finished: kept.
-	for _, id := range []string{fresh.ID, running.ID} {
-		if _, err := b.client.Get(ctx, id); err != nil {
-			t.Fatalf("record %s: %v", id, err)
+	for i := range 1000 {
+		finished := clock.Now().Add(-48*time.Hour + time.Duration(i)*time.Second)
+		r := handMade(fmt.Sprintf("finished-%d", i), StateSucceeded, finished.Add(-time.Minute))
+		r.FinishedAt, r.Cleanup = &finished, CleanupDone
+		if _, _, err := st.create(ctx, r, time.Time{}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	page, err := b.client.List(ctx, ListOptions{State: StateSucceeded})
-	if err != nil || len(page.Records) != 1 || page.Records[0].ID != fresh.ID {
-		t.Fatalf("listing after retention: %+v %v", page, err)
+	total := 0
+	for range 3 {
+		res := b.sweepOnce(b.worker)
+		total += res.RetentionDeleted
+		if !res.RetentionLeft {
+			break
+		}
 	}
+	if total != 1000 {
+		t.Fatalf("retention deleted %d records, want 1000", total)
+	}
+	for _, state := range []State{StateSucceeded, StateRunning} {
+		n, next := 0, ""
+		for {
+			page, err := b.client.List(ctx, ListOptions{State: state, Cursor: next, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(page.Records)
+			if next = page.Next; next == "" {
+				break
+			}
+		}
+		want := map[State]int{StateSucceeded: 0, StateRunning: 250}[state]
+		if n != want {
+			t.Errorf("%d %s records listed after retention, want %d", n, state, want)
+		}
+	}
+}
+
+// handMade is a record as the store would hold it, for tests that need
+// many without running them.
+func handMade(key string, state State, created time.Time) *Record {
+	r := &Record{
+		ID: PipelineID(key), Key: key, State: state, Step: StepUpload,
+		Request: Request{Key: key, Media: []MediaSource{{Source: "a.png"}}, Post: &PostSpec{Type: "MEDIA", ProfileIDs: []string{"p"}, Caption: "c"},
+			Action: ActionPublishNow, Cleanup: CleanupAfterPublish},
+		Media:     []MediaItem{{Source: "a.png", Status: ItemPending}},
+		CreatedAt: created, UpdatedAt: created,
+	}
+	if state.Terminal() {
+		r.Step = StepDone
+	}
+	r.fingerprint = r.Request.fingerprint()
+	return r
 }
 
 // Two workers on one Redis, each with its own scheduler: every slot is

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -54,6 +56,17 @@ type WorkerConfig struct {
 	Timing        Timing
 	// Holder names this worker in sweep claims (default host:pid).
 	Holder string
+	// Clock is the time the pipeline and the sweep go by (default
+	// time.Now); tests pass a fake one. asynq keeps its own time.
+	Clock func() time.Time
+
+	// WebhookURL receives the events of requests that name no webhook of
+	// their own ("" sends none); WebhookSecrets sign them (whsec_…,
+	// ParseWebhookSecrets); WebhookRetryFor is how long an event is
+	// retried (default 24h).
+	WebhookURL      string
+	WebhookSecrets  [][]byte
+	WebhookRetryFor time.Duration
 }
 
 // Worker runs the pipeline's task handlers, the sweep scheduler and the
@@ -65,6 +78,11 @@ type Worker struct {
 	sweeper *sweepScheduler
 	pollers []*metrics.Poller
 	enq     *asynq.Client
+	insp    *asynq.Inspector
+	mux     *asynq.ServeMux
+
+	startOnce, stopOnce sync.Once
+	startErr            error
 }
 
 // NewWorker checks cfg and builds a Worker; Start runs it.
@@ -76,7 +94,13 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		cfg.Concurrency = 20
 	}
 	if len(cfg.Queues) == 0 {
-		cfg.Queues = map[string]int{QueuePipeline: 6, QueueCleanup: 1}
+		cfg.Queues = maps.Clone(Queues)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.WebhookRetryFor <= 0 {
+		cfg.WebhookRetryFor = 24 * time.Hour
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
@@ -104,18 +128,26 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		obs = cfg.Metrics
 	}
 	enq := asynq.NewClientFromRedisClient(cfg.Redis)
+	insp := asynq.NewInspectorFromRedisClient(cfg.Redis)
+	r := rdb.New(cfg.Redis, stateNames())
+	log := cfg.Logger
 	p := &pipeline{
-		store:   &store{rdb: rdb.New(cfg.Redis), now: time.Now},
+		store:   newStore(r, cfg.Clock),
 		api:     cfg.API,
 		sources: cfg.Sources,
 		enq:     enq,
+		insp:    insp,
 		obs:     obs,
-		log:     cfg.Logger,
+		log:     log,
 		timing:  cfg.Timing,
-		now:     time.Now,
+		now:     cfg.Clock,
 		holder:  cfg.Holder,
+		webhook: newWebhooks(cfg.WebhookURL, cfg.WebhookSecrets, cfg.WebhookRetryFor, cfg.Sources.EndpointTransport()),
+		cancels: newCancelListener(r, log.With().Str("component", "cancel").Logger()),
 	}
-	w := &Worker{cfg: cfg, p: p, enq: enq}
+	w := &Worker{cfg: cfg, p: p, enq: enq, insp: insp}
+	w.mux = w.newMux()
+	p.mux = w.mux
 	w.server = asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
 		Concurrency:              cfg.Concurrency,
 		Queues:                   cfg.Queues,
@@ -138,7 +170,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if m := cfg.Metrics; m != nil {
 		m.InitTaskTypes(TaskTypes...)
 		w.pollers = append(w.pollers,
-			m.WatchQueues(asynq.NewInspectorFromRedisClient(cfg.Redis), cfg.StatsInterval),
+			m.WatchQueues(insp, cfg.StatsInterval),
 			m.WatchPipelines(w.pipelineStats, cfg.StatsInterval))
 	}
 	return w, nil
@@ -146,52 +178,83 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 
 // Handler returns the task handlers of every mediaflow task type, with the
 // worker's middleware; Start serves them.
-func (w *Worker) Handler() asynq.Handler {
+func (w *Worker) Handler() asynq.Handler { return w.mux }
+
+// newMux routes every row of the step table to its handler.
+func (w *Worker) newMux() *asynq.ServeMux {
 	p := w.p
 	mux := asynq.NewServeMux()
 	if w.cfg.Metrics != nil {
 		mux.Use(w.cfg.Metrics.TaskMiddleware(IsRateLimited))
 	}
-	mux.HandleFunc(TypeMediaUpload, p.handler(StepUpload, p.upload))
-	mux.HandleFunc(TypeMediaConfirm, p.handler(StepConfirm, p.confirm))
-	mux.HandleFunc(TypeMediaAwait, p.handler(StepAwait, p.await))
-	mux.HandleFunc(TypePostAttach, p.handler(StepAttach, p.attach))
-	mux.HandleFunc(TypePostWatch, p.handler(StepPublish, p.watch))
-	mux.HandleFunc(TypeMediaCleanup, p.handler(StepCleanup, p.cleanup))
+	for i := range steps {
+		row := &steps[i]
+		if row.run != nil {
+			mux.HandleFunc(row.typ, p.handler(row))
+		}
+	}
 	mux.HandleFunc(TypeCleanupSweep, p.sweep)
 	return mux
 }
 
-// Start begins processing; it returns once the worker is running.
+// Start begins processing; it returns once the worker is running. A second
+// call does nothing.
 func (w *Worker) Start() error {
-	if err := w.server.Start(w.Handler()); err != nil {
-		return fmt.Errorf("start task server: %w", err)
-	}
-	if w.sweeper != nil {
-		w.sweeper.start()
-	}
-	for _, p := range w.pollers {
-		p.Start()
-	}
-	return nil
+	w.startOnce.Do(func() {
+		if err := w.server.Start(w.mux); err != nil {
+			w.startErr = fmt.Errorf("start task server: %w", err)
+			return
+		}
+		w.p.cancels.start()
+		if w.sweeper != nil {
+			w.sweeper.start()
+		}
+		for _, p := range w.pollers {
+			p.Start()
+		}
+	})
+	return w.startErr
 }
 
 // Shutdown stops taking tasks, waits up to ShutdownTimeout for running
-// ones, and stops the sweep scheduler and pollers.
+// ones, and stops the sweep scheduler, the cancel listener and the
+// pollers. A second call does nothing.
 func (w *Worker) Shutdown() {
-	if w.sweeper != nil {
-		w.sweeper.shutdown()
+	w.stopOnce.Do(func() {
+		if w.sweeper != nil {
+			w.sweeper.shutdown()
+		}
+		w.server.Shutdown()
+		w.p.cancels.shutdown()
+		for _, p := range w.pollers {
+			p.Shutdown()
+		}
+		_ = w.insp.Close()
+		_ = w.enq.Close()
+	})
+}
+
+// RunSweep runs one sweep's work now, outside any slot (tests, and an
+// operator's `enqueue sweep --now`); it does not claim a slot.
+func (w *Worker) RunSweep(ctx context.Context) (SweepResult, error) {
+	res := SweepResult{Slot: "manual", Holder: w.cfg.Holder, StartedAt: w.p.now().UTC()}
+	err := w.p.runSweep(ctx, &res)
+	return res, err
+}
+
+// Ping checks what readiness needs: the store's scripts run, and asynq
+// can read its queues.
+func (w *Worker) Ping(ctx context.Context) error {
+	if err := w.p.store.rdb.Ping(ctx); err != nil {
+		return err
 	}
-	w.server.Shutdown()
-	for _, p := range w.pollers {
-		p.Shutdown()
-	}
-	_ = w.enq.Close()
+	_, err := w.insp.Queues()
+	return err
 }
 
 // pipelineStats feeds the pipeline gauges from the record indexes.
 func (w *Worker) pipelineStats(ctx context.Context) (metrics.PipelineStats, error) {
-	c, err := w.p.store.rdb.Count(ctx, stateNames(), time.Now())
+	c, err := w.p.store.rdb.Count(ctx, w.p.now())
 	if err != nil {
 		return metrics.PipelineStats{}, err
 	}

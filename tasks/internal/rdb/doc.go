@@ -2,38 +2,60 @@
 // the key layout, the Lua scripts and the indexes, in one reviewable place
 // (asynq keeps its own keys under "asynq:"; ours never overlap them).
 //
+// # Shards
+//
+// Records are spread over 16 shards, each with its own hash tag {mfNN}
+// (NN = FNV-1a of the pipeline id, mod 16). A record and every index
+// entry that names it live in its shard, so one script can write the
+// record and its index entries together, and every script touches one
+// hash slot: the same code runs on a standalone Redis, Sentinel and Redis
+// Cluster (where the 16 tags spread the records over the masters). No
+// command ever spans two shards; listing merges the shards' pages in Go.
+//
 // # Keys
 //
-//	mediaflow:{<id>}:pipeline   hash   v   = version, +1 on every write
-//	                                   doc = the record as JSON (owned by package tasks)
-//	mediaflow:pipelines         zset   every record, scored by creation time (ms)
-//	mediaflow:pipelines:<state> zset   records in that state, scored by creation time (ms)
-//	mediaflow:pipelines:due     zset   records not yet terminal, scored by the time (ms) by
-//	                                   which they should have moved on (the sweep's stuck check)
-//	mediaflow:pipelines:cleanup zset   records that still owe a cleanup (media to delete),
-//	                                   scored by when it became owed (ms)
-//	mediaflow:sweep:<slot>      string who ran that sweep slot (SET NX, expires)
-//	mediaflow:sweeps            list   the last sweep results, newest first (capped)
+//	mediaflow:{mfNN}:p:<id>        hash   v    version, +1 on every write
+//	                                      req  the request, written once (JSON, package tasks)
+//	                                      doc  everything that changes (JSON, package tasks)
+//	                                      meta what the indexes hold: "s|created|due|cleanup|notify|done"
+//	mediaflow:{mfNN}:h:<id>        list   history events (JSON); the first 4 and the last ones, 40 in all
+//	mediaflow:{mfNN}:all           zset   every record, by creation time (ms)
+//	mediaflow:{mfNN}:state:<state> zset   records in that state, by creation time (ms)
+//	mediaflow:{mfNN}:due           zset   unfinished records, by when the sweep should look at them
+//	mediaflow:{mfNN}:cleanup       zset   records owing a cleanup, by since when
+//	mediaflow:{mfNN}:notify        zset   records owing a webhook event, by since when
+//	mediaflow:{mfNN}:done          zset   finished records owing nothing, by when they finished (retention)
+//	mediaflow:sweep:<slot>         string who ran that sweep slot (SET NX, expires)
+//	mediaflow:sweeps               list   the last sweep results, newest first (capped)
+//	mediaflow:cancel               pubsub channel: ids of pipelines just cancelled
 //
-// # Scripts
+// In meta, s is the state's place in the list the RDB was made with, and
+// every other part is milliseconds, 0 for "not in that index".
 //
-// Both scripts touch only the one key of a record, and every key of one
-// record carries the record's id as a hash tag, so each script is
-// single-slot and a Redis Cluster mode can follow without a redesign.
+// # Scripts (scripts.go)
 //
-//	create  KEYS[1]=record  ARGV[1]=doc
-//	        If the record exists, return {0, v, doc}; else write v=1 and doc
-//	        and return {1}. Same-key idempotent creation relies on it.
-//	cas     KEYS[1]=record  ARGV[1]=expected v  ARGV[2]=doc
-//	        Write doc and v+1 only if v is still the expected one; return 1,
-//	        0 on a version mismatch, -1 when the record is gone.
+//	create  write a new record, its indexes and first events at once; if the
+//	        record exists, return it and repair its index entries instead
+//	put     compare-and-set on v: the document, the index entries moved from
+//	        the old meta to the new, and the events appended, at once
+//	setdue  move an unfinished record's due entry (the sweep, finding it
+//	        waiting)
+//	repair  make a record's index entries what its meta says, or drop them
+//	        when the record is gone
+//	expire  delete the records of one shard finished before a cutoff, with
+//	        their history and index entries, in batches
 //
-// # Indexes
+// Each script writes its index entries before the record itself: Redis does
+// not roll a script back, so if a command is refused half way (an ACL that
+// forbids ZADD, an out-of-memory refusal), the record is not written and
+// the caller gets the error — a record never exists without its entries.
+// A crash cannot split a script either. The due entry is written only by
+// create and setdue (a write of a running record passes "k", keep), which
+// spares every step's write a command.
 //
-// Index keys live in other slots than the record, so they are written by
-// plain commands pipelined right after a successful script, never inside
-// it. If a process dies between the two, an index can point at a record in
-// another state; readers check the record itself and the sweep repairs the
-// entry when it meets it. Listing and sweeping read the indexes only: no
-// SCAN of the keyspace.
+// # The layout before shards
+//
+// Records written by older workers (mediaflow:{<id>}:pipeline with
+// unsharded indexes) are read through legacy.go and moved over by package
+// tasks the first time they are read, and by the sweep.
 package rdb

@@ -1,19 +1,77 @@
 package rdb
 
+import (
+	"fmt"
+	"hash/fnv"
+)
+
 // The key layout of doc.go, as functions; nothing else in this package
 // spells a key.
 
 const prefix = "mediaflow:"
 
-func recordKey(id string) string { return prefix + "{" + id + "}:pipeline" }
+// Shards is how many hash slots the records are spread over. A record and
+// every index entry about it live in its shard, so one script call can
+// change them together; several shards keep one Redis Cluster node from
+// holding every record.
+const Shards = 16
 
+// ShardOf is the shard of a pipeline id. It must never change: records are
+// found by it.
+func ShardOf(id string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return int(h.Sum32() % Shards)
+}
+
+// tag is a shard's hash tag: Redis Cluster hashes only what is between the
+// braces, so every key carrying it lands in one slot.
+func tag(shard int) string { return fmt.Sprintf("{mf%02d}", shard) }
+
+func shardPrefix(shard int) string { return prefix + tag(shard) + ":" }
+
+func recordPrefix(shard int) string  { return shardPrefix(shard) + "p:" }
+func historyPrefix(shard int) string { return shardPrefix(shard) + "h:" }
+
+func recordKey(id string) string  { return recordPrefix(ShardOf(id)) + id }
+func historyKey(id string) string { return historyPrefix(ShardOf(id)) + id }
+
+// Index kinds, in the order the scripts take their keys.
 const (
-	allKey     = prefix + "pipelines"
-	dueKey     = prefix + "pipelines:due"
-	cleanupKey = prefix + "pipelines:cleanup"
-	sweepsKey  = prefix + "sweeps"
+	idxAll     = "all"
+	idxDue     = "due"
+	idxCleanup = "cleanup"
+	idxNotify  = "notify"
+	idxDone    = "done"
 )
 
-func stateKey(state string) string { return prefix + "pipelines:" + state }
+var indexKinds = []string{idxAll, idxDue, idxCleanup, idxNotify, idxDone}
+
+func indexKey(shard int, kind string) string { return shardPrefix(shard) + kind }
+
+func stateKey(shard int, state string) string { return shardPrefix(shard) + "state:" + state }
+
+// Keys outside the shards: small, and never touched by a record script.
+const (
+	sweepsKey = prefix + "sweeps"
+	// CancelChannel carries the ids of pipelines a cancel was asked for, so
+	// workers interrupt their running steps.
+	CancelChannel = prefix + "cancel"
+)
 
 func sweepSlotKey(slot string) string { return prefix + "sweep:" + slot }
+
+// The layout before shards (see legacy.go).
+const (
+	legacyAllKey = prefix + "pipelines"
+)
+
+func legacyRecordKey(id string) string { return prefix + "{" + id + "}:pipeline" }
+
+func legacyIndexKeys(states []string) []string {
+	keys := []string{legacyAllKey, prefix + "pipelines:due", prefix + "pipelines:cleanup"}
+	for _, s := range states {
+		keys = append(keys, prefix+"pipelines:"+s)
+	}
+	return keys
+}

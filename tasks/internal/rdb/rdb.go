@@ -2,9 +2,9 @@ package rdb
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,99 +18,139 @@ var (
 	ErrConflict = errors.New("pipeline record changed since it was read")
 )
 
+// History keeps a record's first HistoryKeep events (how it started) and
+// its latest ones, HistoryCap in all, whatever happens to it.
+const (
+	HistoryCap  = 40
+	HistoryKeep = 4
+)
+
 // RDB reads and writes pipeline records. It holds no state of its own and
 // is safe for concurrent use.
 type RDB struct {
-	c redis.UniversalClient
+	c      redis.UniversalClient
+	states []string
 }
 
-// New returns an RDB on c, which it shares and never closes.
-func New(c redis.UniversalClient) *RDB { return &RDB{c: c} }
+// New returns an RDB on c, which it shares and never closes. states names
+// every state a record can be in; each has an index.
+func New(c redis.UniversalClient, states []string) *RDB {
+	return &RDB{c: c, states: slices.Clone(states)}
+}
 
 // Client is the Redis client the RDB uses.
 func (r *RDB) Client() redis.UniversalClient { return r.c }
 
-// Entry is a stored record: its JSON and the version that guards writes.
+// Entry is a stored record: the request it was made for (written once),
+// its mutable document, the version that guards writes and, when asked
+// for, its history (one JSON event per element, oldest first).
 type Entry struct {
 	ID      string
 	Version int64
+	Req     []byte
 	Doc     []byte
+	History [][]byte
 }
 
-// Meta is what the indexes know of a record. A zero Due or Cleanup means
-// "not in that index".
+// Meta is what the indexes know of a record. A zero time means "not in
+// that index".
 type Meta struct {
 	State   string
 	Created time.Time
-	Due     time.Time
-	Cleanup time.Time
+	// Due: when the sweep should look at a record that is not finished.
+	Due time.Time
+	// KeepDue leaves the due entry where it is (Due is then ignored).
+	KeepDue bool
+	// Cleanup and Notify: since when the record owes a cleanup, a
+	// notification.
+	Cleanup, Notify time.Time
+	// Done: since when the record is finished and owes nothing, which
+	// makes it a candidate for retention.
+	Done time.Time
 }
 
-// Create stores a new record unless one with id exists, in which case it
-// returns that one and created=false.
-func (r *RDB) Create(ctx context.Context, id string, doc []byte, m Meta) (created bool, existing *Entry, err error) {
-	res, err := createScript.Run(ctx, r.c, []string{recordKey(id)}, doc).Slice()
+func (r *RDB) encodeMeta(m Meta) (string, error) {
+	s := slices.Index(r.states, m.State)
+	if s < 0 {
+		return "", fmt.Errorf("unknown pipeline state %q", m.State)
+	}
+	if m.Created.IsZero() {
+		return "", errors.New("record meta has no creation time")
+	}
+	parts := []string{strconv.Itoa(s + 1)}
+	for i, t := range []time.Time{m.Created, m.Due, m.Cleanup, m.Notify, m.Done} {
+		if i == 1 && m.KeepDue {
+			parts = append(parts, "k")
+			continue
+		}
+		parts = append(parts, msString(t))
+	}
+	return strings.Join(parts, "|"), nil
+}
+
+func msString(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return strconv.FormatInt(max(t.UnixMilli(), 1), 10)
+}
+
+// recordKeys are a record script's KEYS (scripts.go).
+func (r *RDB) recordKeys(id string) []string {
+	shard := ShardOf(id)
+	keys := []string{recordKey(id), historyKey(id)}
+	for _, k := range indexKinds {
+		keys = append(keys, indexKey(shard, k))
+	}
+	for _, s := range r.states {
+		keys = append(keys, stateKey(shard, s))
+	}
+	return keys
+}
+
+func recordArgs(id string, fixed []any, events [][]byte) []any {
+	args := append([]any{id}, fixed...)
+	for _, e := range events {
+		args = append(args, e)
+	}
+	return args
+}
+
+// Create stores a new record with its index entries and first events,
+// unless one with id exists: then it returns that one (created=false) and
+// repairs its index entries, so a create that a crash interrupted and a
+// client then retried leaves the record listed.
+func (r *RDB) Create(ctx context.Context, id string, req, doc []byte, m Meta, events [][]byte) (created bool, existing *Entry, err error) {
+	meta, err := r.encodeMeta(m)
 	if err != nil {
 		return false, nil, fmt.Errorf("create pipeline record %s: %w", id, err)
 	}
-	if n, _ := res[0].(int64); n == 0 {
-		e, err := entryFrom(id, res[1], res[2])
-		if err != nil {
-			return false, nil, err
-		}
-		return false, e, nil
-	}
-	if err := r.index(ctx, id, Meta{}, m); err != nil {
-		return true, nil, err
-	}
-	return true, nil, nil
-}
-
-// Get returns the record id, or ErrNotFound.
-func (r *RDB) Get(ctx context.Context, id string) (*Entry, error) {
-	vals, err := r.c.HMGet(ctx, recordKey(id), "v", "doc").Result()
+	args := recordArgs(id, []any{req, doc, meta, HistoryKeep, HistoryCap}, events)
+	res, err := createScript.Run(ctx, r.c, r.recordKeys(id), args...).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("read pipeline record %s: %w", id, err)
+		return false, nil, fmt.Errorf("create pipeline record %s: %w", id, err)
 	}
-	return entryFrom(id, vals[0], vals[1])
+	if n, _ := res[0].(int64); n == 1 {
+		return true, nil, nil
+	}
+	if len(res) < 4 {
+		return false, nil, fmt.Errorf("create pipeline record %s: short answer", id)
+	}
+	e, err := entryFrom(id, res[1], res[2], res[3])
+	return false, e, err
 }
 
-// GetMany returns the records of ids in one round trip, skipping those that
-// no longer exist.
-func (r *RDB) GetMany(ctx context.Context, ids []string) ([]*Entry, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	cmds := make([]*redis.SliceCmd, len(ids))
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HMGet(ctx, recordKey(id), "v", "doc")
-		}
-		return nil
-	})
+// Put replaces the record's document if it is still at version, moves its
+// index entries to m and appends events, all at once. It returns
+// ErrConflict when someone wrote first and ErrNotFound when the record is
+// gone.
+func (r *RDB) Put(ctx context.Context, id string, version int64, doc []byte, m Meta, events [][]byte) error {
+	meta, err := r.encodeMeta(m)
 	if err != nil {
-		return nil, fmt.Errorf("read %d pipeline records: %w", len(ids), err)
+		return fmt.Errorf("write pipeline record %s: %w", id, err)
 	}
-	out := make([]*Entry, 0, len(ids))
-	for i, cmd := range cmds {
-		vals := cmd.Val()
-		e, err := entryFrom(ids[i], vals[0], vals[1])
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
-// Put replaces the record if it is still at version, then moves its index
-// entries from old to m. It returns ErrConflict when someone wrote first and
-// ErrNotFound when the record is gone.
-func (r *RDB) Put(ctx context.Context, id string, version int64, doc []byte, old, m Meta) error {
-	n, err := casScript.Run(ctx, r.c, []string{recordKey(id)}, strconv.FormatInt(version, 10), doc).Int()
+	args := recordArgs(id, []any{strconv.FormatInt(version, 10), doc, meta, HistoryKeep, HistoryCap}, events)
+	n, err := putScript.Run(ctx, r.c, r.recordKeys(id), args...).Int()
 	if err != nil {
 		return fmt.Errorf("write pipeline record %s: %w", id, err)
 	}
@@ -120,135 +160,127 @@ func (r *RDB) Put(ctx context.Context, id string, version int64, doc []byte, old
 	case -1:
 		return ErrNotFound
 	}
-	return r.index(ctx, id, old, m)
-}
-
-// Delete removes the record and its index entries.
-func (r *RDB) Delete(ctx context.Context, id string, m Meta) error {
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, recordKey(id))
-		p.ZRem(ctx, allKey, id)
-		p.ZRem(ctx, stateKey(m.State), id)
-		p.ZRem(ctx, dueKey, id)
-		p.ZRem(ctx, cleanupKey, id)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("delete pipeline record %s: %w", id, err)
-	}
 	return nil
 }
 
-// Forget removes id from every index, for entries whose record is gone.
-func (r *RDB) Forget(ctx context.Context, id string, states []string) error {
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZRem(ctx, allKey, id)
-		for _, s := range states {
-			p.ZRem(ctx, stateKey(s), id)
-		}
-		p.ZRem(ctx, dueKey, id)
-		p.ZRem(ctx, cleanupKey, id)
-		return nil
-	})
+// Get returns the record id without its history, or ErrNotFound.
+func (r *RDB) Get(ctx context.Context, id string) (*Entry, error) {
+	vals, err := r.c.HMGet(ctx, recordKey(id), "v", "req", "doc").Result()
 	if err != nil {
-		return fmt.Errorf("forget pipeline %s in the indexes: %w", id, err)
+		return nil, fmt.Errorf("read pipeline record %s: %w", id, err)
 	}
-	return nil
+	return entryFrom(id, vals[0], vals[1], vals[2])
 }
 
-// Reindex writes m's index entries for id as they should be, whatever they
-// were: the repair for entries a crash left behind.
-func (r *RDB) Reindex(ctx context.Context, id string, states []string, m Meta) error {
+// GetFull returns the record id with its history, or ErrNotFound.
+func (r *RDB) GetFull(ctx context.Context, id string) (*Entry, error) {
+	es, err := r.GetMany(ctx, []string{id}, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return nil, ErrNotFound
+	}
+	return es[0], nil
+}
+
+// GetMany returns the records of ids (with their history when asked) in
+// one round trip per Redis node, skipping those that no longer exist.
+func (r *RDB) GetMany(ctx context.Context, ids []string, history bool) ([]*Entry, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	recs := make([]*redis.SliceCmd, len(ids))
+	hists := make([]*redis.StringSliceCmd, len(ids))
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, s := range states {
-			if s != m.State {
-				p.ZRem(ctx, stateKey(s), id)
+		for i, id := range ids {
+			recs[i] = p.HMGet(ctx, recordKey(id), "v", "req", "doc")
+			if history {
+				hists[i] = p.LRange(ctx, historyKey(id), 0, -1)
 			}
 		}
-		p.ZAdd(ctx, stateKey(m.State), redis.Z{Score: ms(m.Created), Member: id})
-		p.ZAdd(ctx, allKey, redis.Z{Score: ms(m.Created), Member: id})
-		if m.Due.IsZero() {
-			p.ZRem(ctx, dueKey, id)
-		} else {
-			p.ZAdd(ctx, dueKey, redis.Z{Score: ms(m.Due), Member: id})
-		}
-		if m.Cleanup.IsZero() {
-			p.ZRem(ctx, cleanupKey, id)
-		} else {
-			p.ZAdd(ctx, cleanupKey, redis.Z{Score: ms(m.Cleanup), Member: id})
-		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("reindex pipeline record %s: %w", id, err)
+		return nil, fmt.Errorf("read %d pipeline records: %w", len(ids), err)
+	}
+	out := make([]*Entry, 0, len(ids))
+	for i, cmd := range recs {
+		vals := cmd.Val()
+		e, err := entryFrom(ids[i], vals[0], vals[1], vals[2])
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if history {
+			for _, h := range hists[i].Val() {
+				e.History = append(e.History, []byte(h))
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// SetDue moves a record's due entry, later or earlier (the sweep, finding
+// it waiting; other writes keep it). It does nothing for a finished record
+// and drops the entry of one that is gone.
+func (r *RDB) SetDue(ctx context.Context, id string, due time.Time) error {
+	if err := setDueScript.Run(ctx, r.c, r.recordKeys(id), id, msString(due)).Err(); err != nil {
+		return fmt.Errorf("move pipeline %s in the due index: %w", id, err)
 	}
 	return nil
 }
 
-// index moves id's entries from old to m, sending only the commands that
-// change something: most writes change no index at all.
-func (r *RDB) index(ctx context.Context, id string, old, m Meta) error {
-	type op func(redis.Pipeliner)
-	var ops []op
-	if old.Created.IsZero() {
-		ops = append(ops, func(p redis.Pipeliner) { p.ZAdd(ctx, allKey, redis.Z{Score: ms(m.Created), Member: id}) })
-	}
-	if old.State != m.State {
-		if old.State != "" {
-			ops = append(ops, func(p redis.Pipeliner) { p.ZRem(ctx, stateKey(old.State), id) })
-		}
-		ops = append(ops, func(p redis.Pipeliner) {
-			p.ZAdd(ctx, stateKey(m.State), redis.Z{Score: ms(m.Created), Member: id})
-		})
-	}
-	switch {
-	case m.Due.IsZero() && !old.Due.IsZero():
-		ops = append(ops, func(p redis.Pipeliner) { p.ZRem(ctx, dueKey, id) })
-	case !m.Due.IsZero() && !m.Due.Equal(old.Due):
-		ops = append(ops, func(p redis.Pipeliner) { p.ZAdd(ctx, dueKey, redis.Z{Score: ms(m.Due), Member: id}) })
-	}
-	switch {
-	case m.Cleanup.IsZero() && !old.Cleanup.IsZero():
-		ops = append(ops, func(p redis.Pipeliner) { p.ZRem(ctx, cleanupKey, id) })
-	case !m.Cleanup.IsZero() && !m.Cleanup.Equal(old.Cleanup):
-		ops = append(ops, func(p redis.Pipeliner) {
-			p.ZAdd(ctx, cleanupKey, redis.Z{Score: ms(m.Cleanup), Member: id})
-		})
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, o := range ops {
-			o(p)
-		}
-		return nil
-	})
+// Repair makes id's index entries what its record says, or removes them
+// when the record is gone. It reports whether the record exists.
+func (r *RDB) Repair(ctx context.Context, id string) (bool, error) {
+	n, err := repairScript.Run(ctx, r.c, r.recordKeys(id), id).Int()
 	if err != nil {
-		return fmt.Errorf("index pipeline record %s: %w", id, err)
+		return false, fmt.Errorf("repair the index entries of pipeline %s: %w", id, err)
 	}
-	return nil
+	return n == 1, nil
 }
 
-// Due returns up to limit ids of records due by until, oldest due first.
-func (r *RDB) Due(ctx context.Context, until time.Time, limit int) ([]string, error) {
-	return r.rangeByScore(ctx, dueKey, until, limit)
-}
-
-// CleanupOwed returns up to limit ids of records owing a cleanup since
-// before until, oldest first.
-func (r *RDB) CleanupOwed(ctx context.Context, until time.Time, limit int) ([]string, error) {
-	return r.rangeByScore(ctx, cleanupKey, until, limit)
-}
-
-// CreatedBefore returns up to limit ids of records created before t, in
-// state (or any state when state is ""), oldest first.
-func (r *RDB) CreatedBefore(ctx context.Context, state string, t time.Time, limit int) ([]string, error) {
-	key := allKey
-	if state != "" {
-		key = stateKey(state)
+// Expire deletes up to limit records of shard that have been finished and
+// owing nothing since cutoff or before, with their history and index
+// entries. It returns how many it deleted and how many entries it looked
+// at (fewer than limit: nothing more is due in that shard).
+func (r *RDB) Expire(ctx context.Context, shard int, cutoff time.Time, limit int) (deleted, looked int, err error) {
+	keys := []string{indexKey(shard, idxDone)}
+	for _, k := range indexKinds {
+		if k != idxDone {
+			keys = append(keys, indexKey(shard, k))
+		}
 	}
-	return r.rangeByScore(ctx, key, t, limit)
+	for _, s := range r.states {
+		keys = append(keys, stateKey(shard, s))
+	}
+	res, err := expireScript.Run(ctx, r.c, keys, msString(cutoff), limit, recordPrefix(shard), historyPrefix(shard)).Int64Slice()
+	if err != nil || len(res) != 2 {
+		return 0, 0, fmt.Errorf("expire records of shard %d: %w", shard, err)
+	}
+	return int(res[0]), int(res[1]), nil
+}
+
+// Due returns up to limit ids of shard's records due by until, oldest due
+// first.
+func (r *RDB) Due(ctx context.Context, shard int, until time.Time, limit int) ([]string, error) {
+	return r.rangeByScore(ctx, indexKey(shard, idxDue), until, limit)
+}
+
+// CleanupOwed returns up to limit ids of shard's records owing a cleanup
+// since before until, oldest first.
+func (r *RDB) CleanupOwed(ctx context.Context, shard int, until time.Time, limit int) ([]string, error) {
+	return r.rangeByScore(ctx, indexKey(shard, idxCleanup), until, limit)
+}
+
+// NotifyOwed returns up to limit ids of shard's records owing a
+// notification since before until, oldest first.
+func (r *RDB) NotifyOwed(ctx context.Context, shard int, until time.Time, limit int) ([]string, error) {
+	return r.rangeByScore(ctx, indexKey(shard, idxNotify), until, limit)
 }
 
 func (r *RDB) rangeByScore(ctx context.Context, key string, until time.Time, limit int) ([]string, error) {
@@ -262,139 +294,61 @@ func (r *RDB) rangeByScore(ctx context.Context, key string, until time.Time, lim
 	return ids, nil
 }
 
-// SetDue moves id's place in the due index (the sweep's lazy refresh).
-func (r *RDB) SetDue(ctx context.Context, id string, due time.Time) error {
-	if err := r.c.ZAddXX(ctx, dueKey, redis.Z{Score: ms(due), Member: id}).Err(); err != nil {
-		return fmt.Errorf("move pipeline %s in the due index: %w", id, err)
-	}
-	return nil
-}
-
-// Page is one page of a listing.
-type Page struct {
-	IDs []string
-	// Next is the cursor of the following page, "" on the last one.
-	Next string
-}
-
-// List returns up to limit ids, newest first, in state (every state when
-// state is ""), after cursor (from a previous Page.Next; "" for the first
-// page). Records created in the same millisecond keep a stable order, so
-// pages neither repeat nor skip while records are added.
-func (r *RDB) List(ctx context.Context, state, cursor string, limit int) (Page, error) {
-	key := allKey
-	if state != "" {
-		key = stateKey(state)
-	}
-	top := "+inf"
-	var afterScore int64
-	var afterID string
-	if cursor != "" {
-		var err error
-		afterScore, afterID, err = decodeCursor(cursor)
-		if err != nil {
-			return Page{}, err
-		}
-		top = strconv.FormatInt(afterScore, 10)
-	}
-	// Collect one entry more than the page holds to know whether a next
-	// page exists. Entries sharing the cursor's score come back too and
-	// are skipped here.
-	var ids []string
-	var scores []int64
-	for offset := int64(0); len(ids) <= limit; {
-		batch := int64(limit + 1)
-		zs, err := r.c.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{
-			Key: key, Start: top, Stop: "-inf", ByScore: true, Rev: true, Offset: offset, Count: batch,
-		}).Result()
-		if err != nil {
-			return Page{}, fmt.Errorf("list pipelines: %w", err)
-		}
-		for _, z := range zs {
-			id, score := z.Member.(string), int64(z.Score)
-			if cursor != "" && score == afterScore && id >= afterID {
-				continue
-			}
-			ids, scores = append(ids, id), append(scores, score)
-		}
-		if int64(len(zs)) < batch {
-			break
-		}
-		offset += int64(len(zs))
-	}
-	if len(ids) <= limit {
-		return Page{IDs: ids}, nil
-	}
-	return Page{IDs: ids[:limit], Next: encodeCursor(scores[limit-1], ids[limit-1])}, nil
-}
-
 // Counts is what the metrics gauges show.
 type Counts struct {
 	ByState     map[string]int64
 	Overdue     int64
 	CleanupOwed int64
+	NotifyOwed  int64
 }
 
-// Count reads the size of every index in one round trip.
-func (r *RDB) Count(ctx context.Context, states []string, now time.Time) (Counts, error) {
-	byState := make([]*redis.IntCmd, len(states))
-	var overdue, cleanup *redis.IntCmd
+// Count reads the size of every index in one round trip per node.
+func (r *RDB) Count(ctx context.Context, now time.Time) (Counts, error) {
+	type shardCmds struct {
+		states                   []*redis.IntCmd
+		overdue, cleanup, notify *redis.IntCmd
+	}
+	cmds := make([]shardCmds, Shards)
+	nowMS := strconv.FormatInt(now.UnixMilli(), 10)
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, s := range states {
-			byState[i] = p.ZCard(ctx, stateKey(s))
+		for shard := range Shards {
+			c := &cmds[shard]
+			for _, s := range r.states {
+				c.states = append(c.states, p.ZCard(ctx, stateKey(shard, s)))
+			}
+			c.overdue = p.ZCount(ctx, indexKey(shard, idxDue), "-inf", nowMS)
+			c.cleanup = p.ZCard(ctx, indexKey(shard, idxCleanup))
+			c.notify = p.ZCard(ctx, indexKey(shard, idxNotify))
 		}
-		overdue = p.ZCount(ctx, dueKey, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
-		cleanup = p.ZCard(ctx, cleanupKey)
 		return nil
 	})
 	if err != nil {
 		return Counts{}, fmt.Errorf("count pipelines: %w", err)
 	}
-	c := Counts{ByState: make(map[string]int64, len(states)), Overdue: overdue.Val(), CleanupOwed: cleanup.Val()}
-	for i, s := range states {
-		c.ByState[s] = byState[i].Val()
+	c := Counts{ByState: make(map[string]int64, len(r.states))}
+	for _, sc := range cmds {
+		for i, s := range r.states {
+			c.ByState[s] += sc.states[i].Val()
+		}
+		c.Overdue += sc.overdue.Val()
+		c.CleanupOwed += sc.cleanup.Val()
+		c.NotifyOwed += sc.notify.Val()
 	}
 	return c, nil
 }
 
-// ClaimSweep claims a sweep slot for holder; false means another worker
-// holds it. The claim outlives the slot so a late duplicate still loses.
-func (r *RDB) ClaimSweep(ctx context.Context, slot, holder string, ttl time.Duration) (bool, error) {
-	ok, err := r.c.SetNX(ctx, sweepSlotKey(slot), holder, ttl).Result()
-	if err != nil {
-		return false, fmt.Errorf("claim sweep slot %s: %w", slot, err)
-	}
-	return ok, nil
-}
-
-// SweepHolder returns who claimed slot, or "".
-func (r *RDB) SweepHolder(ctx context.Context, slot string) (string, error) {
-	v, err := r.c.Get(ctx, sweepSlotKey(slot)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	return v, err
-}
-
-// RecordSweep keeps the JSON result of a sweep among the last keep ones.
-func (r *RDB) RecordSweep(ctx context.Context, result []byte, keep int64) error {
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.LPush(ctx, sweepsKey, result)
-		p.LTrim(ctx, sweepsKey, 0, keep-1)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record sweep result: %w", err)
+// Ping runs a record script against a key no record uses: it proves the
+// scripts can run where the records live (readiness), not only that Redis
+// answers.
+func (r *RDB) Ping(ctx context.Context) error {
+	id := "readiness-probe"
+	if err := setDueScript.Run(ctx, r.c, r.recordKeys(id), id, "0").Err(); err != nil {
+		return fmt.Errorf("run a record script: %w", err)
 	}
 	return nil
 }
 
-// Sweeps returns the recorded sweep results, newest first.
-func (r *RDB) Sweeps(ctx context.Context) ([]string, error) {
-	return r.c.LRange(ctx, sweepsKey, 0, -1).Result()
-}
-
-func entryFrom(id string, v, doc any) (*Entry, error) {
+func entryFrom(id string, v, req, doc any) (*Entry, error) {
 	if v == nil || doc == nil {
 		return nil, ErrNotFound
 	}
@@ -403,31 +357,7 @@ func entryFrom(id string, v, doc any) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipeline record %s has a bad version %q", id, vs)
 	}
+	rs, _ := req.(string)
 	ds, _ := doc.(string)
-	return &Entry{ID: id, Version: n, Doc: []byte(ds)}, nil
-}
-
-func ms(t time.Time) float64 { return float64(t.UnixMilli()) }
-
-func encodeCursor(score int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(score, 10) + ":" + id))
-}
-
-// ErrBadCursor is returned for a cursor List did not make.
-var ErrBadCursor = errors.New("bad cursor")
-
-func decodeCursor(c string) (int64, string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, "", ErrBadCursor
-	}
-	s, id, ok := strings.Cut(string(raw), ":")
-	if !ok || id == "" {
-		return 0, "", ErrBadCursor
-	}
-	score, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, "", ErrBadCursor
-	}
-	return score, id, nil
+	return &Entry{ID: id, Version: n, Req: []byte(rs), Doc: []byte(ds)}, nil
 }

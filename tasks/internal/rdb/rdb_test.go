@@ -1,266 +1,274 @@
-package rdb_test
+package rdb
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/mediaflow/mediaflow/internal/redistest"
-	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
 )
 
-func setup(t *testing.T) (*rdb.RDB, *redistest.Redis) {
+var states = []string{"pending", "running", "succeeded", "failed", "cancelled"}
+
+func setup(t *testing.T) (*RDB, *redistest.Redis) {
 	t.Helper()
 	r := redistest.New(t)
-	return rdb.New(r.Client), r
+	return New(r.Client, states), r
 }
 
 var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 
-func TestCreateIsIdempotent(t *testing.T) {
+// entries returns the index kinds (and "state:<s>") that hold id.
+func entries(t *testing.T, db *RDB, id string) []string {
+	t.Helper()
+	var out []string
+	shard := ShardOf(id)
+	kinds := append(slices.Clone(indexKinds), func() []string {
+		var s []string
+		for _, st := range states {
+			s = append(s, "state:"+st)
+		}
+		return s
+	}()...)
+	for _, k := range kinds {
+		if _, err := db.c.ZScore(context.Background(), shardPrefix(shard)+k, id).Result(); err == nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func TestEveryKeyOfARecordIsInItsShardsSlot(t *testing.T) {
+	t.Parallel()
+	db, _ := setup(t)
+	seen := map[int]bool{}
+	for i := range 200 {
+		id := fmt.Sprintf("pipeline-%d", i)
+		tag := tag(ShardOf(id))
+		for _, k := range db.recordKeys(id) {
+			if !strings.Contains(k, tag) || strings.Count(k, "{") != 1 {
+				t.Fatalf("key %s of record %s does not carry its shard tag %s alone", k, id, tag)
+			}
+		}
+		seen[ShardOf(id)] = true
+	}
+	if len(seen) != Shards {
+		t.Errorf("200 ids used %d of %d shards", len(seen), Shards)
+	}
+}
+
+func TestCreateIsIdempotentAndRepairsIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db, _ := setup(t)
-	created, existing, err := db.Create(ctx, "a", []byte(`{"n":1}`), rdb.Meta{State: "pending", Created: t0, Due: t0})
+	m := Meta{State: "pending", Created: t0, Due: t0.Add(time.Minute)}
+	created, existing, err := db.Create(ctx, "a", []byte(`{"r":1}`), []byte(`{"n":1}`), m, [][]byte{[]byte(`"e1"`)})
 	if err != nil || !created || existing != nil {
 		t.Fatalf("first create: created=%v existing=%v err=%v", created, existing, err)
 	}
-	created, existing, err = db.Create(ctx, "a", []byte(`{"n":2}`), rdb.Meta{State: "pending", Created: t0})
+	if got := entries(t, db, "a"); !slices.Equal(got, []string{"all", "due", "state:pending"}) {
+		t.Fatalf("entries after create: %v", got)
+	}
+	// An index entry lost (an old worker's crash, a hand-made edit): the
+	// same create again returns the record and puts the entry back.
+	if err := db.c.ZRem(ctx, stateKey(ShardOf("a"), "pending"), "a").Err(); err != nil {
+		t.Fatal(err)
+	}
+	created, existing, err = db.Create(ctx, "a", []byte(`{"r":2}`), []byte(`{"n":2}`), m, nil)
 	if err != nil || created || existing == nil || string(existing.Doc) != `{"n":1}` || existing.Version != 1 {
 		t.Fatalf("second create: created=%v existing=%+v err=%v", created, existing, err)
 	}
+	if got := entries(t, db, "a"); !slices.Equal(got, []string{"all", "due", "state:pending"}) {
+		t.Fatalf("entries after the repeated create: %v", got)
+	}
 }
 
-func TestPutIsCompareAndSet(t *testing.T) {
+func TestPutMovesIndexEntriesWithTheRecord(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db, _ := setup(t)
-	m := rdb.Meta{State: "pending", Created: t0}
-	if _, _, err := db.Create(ctx, "a", []byte(`1`), m); err != nil {
+	due := t0.Add(time.Minute)
+	if _, _, err := db.Create(ctx, "a", []byte(`{}`), []byte(`1`), Meta{State: "pending", Created: t0, Due: due}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Put(ctx, "a", 1, []byte(`2`), m, m); err != nil {
-		t.Fatal(err)
+	steps := []struct {
+		name    string
+		meta    Meta
+		want    []string
+		wantDue time.Time
+	}{
+		{"running keeps its due", Meta{State: "running", Created: t0, KeepDue: true}, []string{"all", "due", "state:running"}, due},
+		{"owes a cleanup", Meta{State: "running", Created: t0, KeepDue: true, Cleanup: t0}, []string{"all", "due", "cleanup", "state:running"}, due},
+		{"failed, owing cleanup and webhook", Meta{State: "failed", Created: t0, Cleanup: t0, Notify: t0}, []string{"all", "cleanup", "notify", "state:failed"}, time.Time{}},
+		{"owes nothing", Meta{State: "failed", Created: t0, Done: t0.Add(time.Hour)}, []string{"all", "done", "state:failed"}, time.Time{}},
 	}
-	if err := db.Put(ctx, "a", 1, []byte(`3`), m, m); !errors.Is(err, rdb.ErrConflict) {
+	for i, s := range steps {
+		if err := db.Put(ctx, "a", int64(i+1), []byte(`x`), s.meta, nil); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := entries(t, db, "a"); !slices.Equal(got, s.want) {
+			t.Errorf("%s: entries %v, want %v", s.name, got, s.want)
+		}
+		score, err := db.c.ZScore(ctx, indexKey(ShardOf("a"), idxDue), "a").Result()
+		if !s.wantDue.IsZero() && (err != nil || int64(score) != s.wantDue.UnixMilli()) {
+			t.Errorf("%s: due %v (%v), want %s", s.name, score, err, s.wantDue)
+		}
+	}
+	if err := db.Put(ctx, "a", 1, []byte(`3`), steps[0].meta, nil); !errors.Is(err, ErrConflict) {
 		t.Fatalf("stale version: err=%v, want ErrConflict", err)
 	}
-	if err := db.Put(ctx, "missing", 1, []byte(`3`), m, m); !errors.Is(err, rdb.ErrNotFound) {
+	if err := db.Put(ctx, "missing", 1, []byte(`3`), steps[0].meta, nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing record: err=%v, want ErrNotFound", err)
-	}
-	e, err := db.Get(ctx, "a")
-	if err != nil || string(e.Doc) != "2" || e.Version != 2 {
-		t.Fatalf("got %+v, %v", e, err)
-	}
-	if _, err := db.Get(ctx, "missing"); !errors.Is(err, rdb.ErrNotFound) {
-		t.Fatalf("Get missing: %v", err)
 	}
 }
 
-func TestConcurrentPutsLoseNoWrite(t *testing.T) {
+func TestHistoryKeepsTheFirstAndTheLatestEvents(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db, _ := setup(t)
-	m := rdb.Meta{State: "running", Created: t0}
-	if _, _, err := db.Create(ctx, "a", []byte(`0`), m); err != nil {
+	m := Meta{State: "running", Created: t0, Due: t0}
+	if _, _, err := db.Create(ctx, "a", []byte(`{}`), []byte(`{}`), m, [][]byte{[]byte(`0`)}); err != nil {
 		t.Fatal(err)
 	}
-	// Eight writers each add 25 increments through read-modify-CAS; any
-	// lost update shows as a final count below 200.
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 25 {
-				for {
-					e, err := db.Get(ctx, "a")
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					var n int
-					fmt.Sscan(string(e.Doc), &n)
-					err = db.Put(ctx, "a", e.Version, []byte(fmt.Sprint(n+1)), m, m)
-					if err == nil {
-						break
-					}
-					if !errors.Is(err, rdb.ErrConflict) {
-						t.Error(err)
-						return
-					}
-				}
-			}
-		}()
+	m.Due, m.KeepDue = time.Time{}, true
+	for i := 1; i < 100; i++ {
+		if err := db.Put(ctx, "a", int64(i), []byte(`{}`), m, [][]byte{[]byte(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	wg.Wait()
-	e, _ := db.Get(ctx, "a")
-	if string(e.Doc) != "200" || e.Version != 201 {
-		t.Fatalf("doc=%s version=%d, want 200 and 201", e.Doc, e.Version)
-	}
-}
-
-func TestIndexesFollowState(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db, r := setup(t)
-	pending := rdb.Meta{State: "pending", Created: t0, Due: t0.Add(time.Minute)}
-	if _, _, err := db.Create(ctx, "a", []byte(`1`), pending); err != nil {
-		t.Fatal(err)
-	}
-	running := rdb.Meta{State: "running", Created: t0, Due: t0.Add(time.Hour)}
-	if err := db.Put(ctx, "a", 1, []byte(`2`), pending, running); err != nil {
-		t.Fatal(err)
-	}
-	failed := rdb.Meta{State: "failed", Created: t0, Cleanup: t0.Add(2 * time.Hour)}
-	if err := db.Put(ctx, "a", 2, []byte(`3`), running, failed); err != nil {
-		t.Fatal(err)
-	}
-	c, err := db.Count(ctx, []string{"pending", "running", "failed"}, t0.Add(24*time.Hour))
+	e, err := db.GetFull(ctx, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ByState["pending"] != 0 || c.ByState["running"] != 0 || c.ByState["failed"] != 1 || c.Overdue != 0 || c.CleanupOwed != 1 {
-		t.Fatalf("counts %+v", c)
+	var got []string
+	for _, h := range e.History {
+		got = append(got, string(h))
 	}
-	owed, _ := db.CleanupOwed(ctx, t0.Add(3*time.Hour), 10)
-	if !slices.Equal(owed, []string{"a"}) {
-		t.Fatalf("cleanup owed = %v", owed)
-	}
-	if err := db.Delete(ctx, "a", failed); err != nil {
-		t.Fatal(err)
-	}
-	keys, _ := r.Client.Keys(ctx, "mediaflow:*").Result()
-	for _, k := range keys {
-		if n, _ := r.Client.ZCard(ctx, k).Result(); n > 0 {
-			t.Errorf("index %s still holds %d entries after Delete", k, n)
-		}
+	if len(got) != HistoryCap || !slices.Equal(got[:HistoryKeep], []string{"0", "1", "2", "3"}) || got[len(got)-1] != "99" {
+		t.Fatalf("history %v", got)
 	}
 }
 
-func TestDueAndSetDue(t *testing.T) {
+func TestExpireDeletesOnlyFinishedRecordsPastTheCutoff(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db, _ := setup(t)
-	for i, id := range []string{"a", "b", "c"} {
-		m := rdb.Meta{State: "running", Created: t0, Due: t0.Add(time.Duration(i) * time.Hour)}
-		if _, _, err := db.Create(ctx, id, []byte(`1`), m); err != nil {
+	cutoff := t0.Add(24 * time.Hour)
+	ids := map[string]Meta{
+		"old-done":    {State: "succeeded", Created: t0, Done: t0.Add(time.Hour)},
+		"young-done":  {State: "succeeded", Created: t0, Done: cutoff.Add(time.Hour)},
+		"old-running": {State: "running", Created: t0.Add(-time.Hour), Due: t0},
+		"old-owing":   {State: "failed", Created: t0, Cleanup: t0},
+	}
+	for id, m := range ids {
+		if _, _, err := db.Create(ctx, id, []byte(`{}`), []byte(`{}`), m, [][]byte{[]byte(`e`)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	due, _ := db.Due(ctx, t0.Add(90*time.Minute), 10)
-	if !slices.Equal(due, []string{"a", "b"}) {
-		t.Fatalf("due = %v", due)
+	deleted := 0
+	for shard := range Shards {
+		n, _, err := db.Expire(ctx, shard, cutoff, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted += n
 	}
-	if err := db.SetDue(ctx, "a", t0.Add(5*time.Hour)); err != nil {
-		t.Fatal(err)
+	if deleted != 1 {
+		t.Fatalf("deleted %d, want 1", deleted)
 	}
-	due, _ = db.Due(ctx, t0.Add(90*time.Minute), 10)
-	if !slices.Equal(due, []string{"b"}) {
-		t.Fatalf("after SetDue, due = %v", due)
+	for id := range ids {
+		_, err := db.Get(ctx, id)
+		if gone := errors.Is(err, ErrNotFound); gone != (id == "old-done") {
+			t.Errorf("%s: gone=%v", id, gone)
+		}
 	}
-	// SetDue must not resurrect an entry that left the index.
-	if err := db.SetDue(ctx, "gone", t0); err != nil {
-		t.Fatal(err)
+	if got := entries(t, db, "old-done"); len(got) != 0 {
+		t.Errorf("entries left of a deleted record: %v", got)
 	}
-	due, _ = db.Due(ctx, t0.Add(time.Hour*10), 10)
-	if slices.Contains(due, "gone") {
-		t.Fatal("SetDue added an entry")
+	if n, _ := db.c.Exists(ctx, historyKey("old-done")).Result(); n != 0 {
+		t.Errorf("history of a deleted record left")
 	}
 }
 
-func TestListPagesNewestFirstWithoutGapsOrRepeats(t *testing.T) {
+func TestListMergesTheShardsNewestFirst(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db, _ := setup(t)
-	// 25 records, several per millisecond, so pages cut through ties.
+	const n = 57
 	var want []string
-	for i := range 25 {
-		id := fmt.Sprintf("id-%02d", i)
-		m := rdb.Meta{State: []string{"running", "failed"}[i%2], Created: t0.Add(time.Duration(i/3) * time.Millisecond)}
-		if _, _, err := db.Create(ctx, id, []byte(`1`), m); err != nil {
+	for i := range n {
+		id := fmt.Sprintf("p%02d", i)
+		m := Meta{State: "running", Created: t0.Add(time.Duration(i) * time.Second), Due: t0}
+		if _, _, err := db.Create(ctx, id, []byte(`{}`), []byte(`{}`), m, nil); err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, id)
+		want = append([]string{id}, want...)
 	}
-	for _, tt := range []struct {
-		state string
-		limit int
-	}{{"", 4}, {"", 25}, {"", 100}, {"failed", 3}, {"running", 5}} {
-		var got []string
-		cursor := ""
-		for pages := 0; ; pages++ {
-			if pages > 30 {
-				t.Fatal("pagination does not end")
-			}
-			p, err := db.List(ctx, tt.state, cursor, tt.limit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(p.IDs) > tt.limit {
-				t.Fatalf("page of %d > limit %d", len(p.IDs), tt.limit)
-			}
-			got = append(got, p.IDs...)
-			if p.Next == "" {
-				break
-			}
-			cursor = p.Next
+	var got []string
+	cursor := ""
+	for {
+		page, err := db.List(ctx, "running", cursor, 10)
+		if err != nil {
+			t.Fatal(err)
 		}
-		var expect []string
-		for i := len(want) - 1; i >= 0; i-- {
-			if tt.state == "" || tt.state == []string{"running", "failed"}[i%2] {
-				expect = append(expect, want[i])
-			}
-		}
-		// Within one millisecond the order is by id, descending; across
-		// milliseconds newest first — the same as reversed creation here.
-		if !slices.Equal(got, expect) {
-			t.Errorf("state=%q limit=%d:\n got %v\nwant %v", tt.state, tt.limit, got, expect)
+		got = append(got, page.IDs...)
+		if cursor = page.Next; cursor == "" {
+			break
 		}
 	}
-	if _, err := db.List(ctx, "", "not-a-cursor!", 5); !errors.Is(err, rdb.ErrBadCursor) {
+	if !slices.Equal(got, want) {
+		t.Fatalf("listing %v\nwant %v", got, want)
+	}
+	if _, err := db.List(ctx, "", "not-a-cursor", 10); !errors.Is(err, ErrBadCursor) {
 		t.Fatalf("bad cursor: %v", err)
 	}
 }
 
-func TestClaimSweepOnce(t *testing.T) {
+// A Redis that refuses an index command half way (here an ACL user
+// without ZADD) must leave no record without its entries: the script
+// writes the entries first and the record last, and Redis does not roll
+// back, so the refusal leaves everything as it was.
+func TestRefusedIndexWriteLeavesNoRecordBehind(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db, _ := setup(t)
-	ok1, err1 := db.ClaimSweep(ctx, "100", "w1", time.Minute)
-	ok2, err2 := db.ClaimSweep(ctx, "100", "w2", time.Minute)
-	if err1 != nil || err2 != nil || !ok1 || ok2 {
-		t.Fatalf("claims: %v %v %v %v", ok1, err1, ok2, err2)
-	}
-	if h, _ := db.SweepHolder(ctx, "100"); h != "w1" {
-		t.Fatalf("holder %q", h)
-	}
-	for i := range 60 {
-		if err := db.RecordSweep(ctx, []byte(fmt.Sprint(i)), 50); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, _ := db.Sweeps(ctx)
-	if len(s) != 50 || s[0] != "59" {
-		t.Fatalf("kept %d sweeps, newest %q", len(s), s[0])
-	}
-}
-
-func TestScriptsTouchOneSlot(t *testing.T) {
-	t.Parallel()
-	// Every key of one record must hash to one cluster slot: the record
-	// key carries the id as its hash tag.
 	ctx := context.Background()
 	db, r := setup(t)
-	if _, _, err := db.Create(ctx, "01936a6e-0000-7000-8000-000000000001", []byte(`1`), rdb.Meta{State: "pending", Created: t0}); err != nil {
+	user := fmt.Sprintf("mf-nozadd-%d", time.Now().UnixNano())
+	if err := r.Client.Do(ctx, "ACL", "SETUSER", user, "on", ">pw", "~*", "&*", "+@all", "-zadd").Err(); err != nil {
+		t.Skipf("this Redis refuses ACL SETUSER: %v", err)
+	}
+	t.Cleanup(func() { r.Client.Do(context.Background(), "ACL", "DELUSER", user) })
+	limited := redis.NewClient(&redis.Options{Addr: r.Addr, DB: r.DB, Username: user, Password: "pw"})
+	t.Cleanup(func() { limited.Close() })
+	ldb := New(limited, states)
+
+	m := Meta{State: "pending", Created: t0, Due: t0}
+	if _, _, err := ldb.Create(ctx, "a", []byte(`{}`), []byte(`1`), m, [][]byte{[]byte(`e`)}); err == nil {
+		t.Fatal("create without ZADD succeeded")
+	}
+	if _, err := db.Get(ctx, "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a refused create left a record: %v", err)
+	}
+	if got := entries(t, db, "a"); len(got) != 0 {
+		t.Fatalf("a refused create left entries %v", got)
+	}
+	// Created for real, then a refused state change: record and entries
+	// stay as they were.
+	if _, _, err := db.Create(ctx, "a", []byte(`{}`), []byte(`1`), m, nil); err != nil {
 		t.Fatal(err)
 	}
-	keys, _ := r.Client.Keys(ctx, "mediaflow:{*}*").Result()
-	if len(keys) != 1 || keys[0] != "mediaflow:{01936a6e-0000-7000-8000-000000000001}:pipeline" {
-		t.Fatalf("record keys %v", keys)
+	if err := ldb.Put(ctx, "a", 1, []byte(`2`), Meta{State: "running", Created: t0, KeepDue: true}, nil); err == nil {
+		t.Fatal("put without ZADD succeeded")
+	}
+	if e, err := db.Get(ctx, "a"); err != nil || e.Version != 1 || string(e.Doc) != "1" {
+		t.Fatalf("after a refused put: %+v %v", e, err)
+	}
+	if got := entries(t, db, "a"); !slices.Equal(got, []string{"all", "due", "state:pending"}) {
+		t.Fatalf("entries after a refused put: %v", got)
 	}
 }

@@ -2,21 +2,161 @@ package rdb
 
 import "github.com/redis/go-redis/v9"
 
-// createScript: see doc.go.
-var createScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local cur = redis.call('HMGET', KEYS[1], 'v', 'doc')
-  return {0, cur[1], cur[2]}
+// The scripts of doc.go. Record scripts take the same keys, in this order:
+//
+//	KEYS[1] record  KEYS[2] history  KEYS[3] all  KEYS[4] due  KEYS[5] cleanup
+//	KEYS[6] notify  KEYS[7] done     KEYS[8..]   one state index per state
+//
+// and keep a record's index entries equal to its stored meta, which is
+// "s|created|due|cleanup|notify|done": s is the state's place (from 1) in
+// the states the RDB was made with, the rest are milliseconds, 0 for "not
+// in that index".
+const prelude = `
+local function parse(m)
+  local t = {}
+  for x in string.gmatch(m, '[^|]+') do t[#t+1] = x end
+  return t
 end
-redis.call('HSET', KEYS[1], 'v', 1, 'doc', ARGV[1])
+
+-- index moves id's entries from old (nil for a new record) to new and
+-- returns the meta to store. A due of 'k' keeps the current one: only the
+-- create and the sweep (setdue) place a running record in the due index,
+-- which spares every step's write an index command. Every ZADD comes
+-- before any ZREM, and the caller writes the record after: a command
+-- refused half way (Redis does not roll a script back) leaves the old
+-- entries in place and the record unchanged.
+local function index(id, old, new)
+  local adds, rems = {}, {}
+  if old == nil then
+    if new[3] == 'k' then new[3] = '0' end
+    adds[#adds + 1] = {KEYS[3], new[2]}
+    adds[#adds + 1] = {KEYS[7 + tonumber(new[1])], new[2]}
+    old = {new[1], new[2], '0', '0', '0', '0'}
+  elseif old[1] ~= new[1] then
+    adds[#adds + 1] = {KEYS[7 + tonumber(new[1])], new[2]}
+    rems[#rems + 1] = KEYS[7 + tonumber(old[1])]
+  end
+  if new[3] == 'k' then new[3] = old[3] end
+  for j = 3, 6 do
+    if old[j] ~= new[j] then
+      if new[j] == '0' then rems[#rems + 1] = KEYS[j + 1] else adds[#adds + 1] = {KEYS[j + 1], new[j]} end
+    end
+  end
+  for _, a in ipairs(adds) do redis.call('ZADD', a[1], a[2], id) end
+  for _, k in ipairs(rems) do redis.call('ZREM', k, id) end
+  return table.concat(new, '|')
+end
+
+-- reindex writes id's entries as meta m says, whatever they were.
+local function reindex(id, m)
+  local s = 7 + tonumber(m[1])
+  for i = 8, #KEYS do
+    if i ~= s then redis.call('ZREM', KEYS[i], id) end
+  end
+  redis.call('ZADD', KEYS[s], m[2], id)
+  redis.call('ZADD', KEYS[3], m[2], id)
+  for j = 3, 6 do
+    if m[j] == '0' then redis.call('ZREM', KEYS[j + 1], id) else redis.call('ZADD', KEYS[j + 1], m[j], id) end
+  end
+end
+
+-- history appends ARGV[first..] and keeps the first keep events and the
+-- latest ones, cap in all.
+local function history(first, keep, cap)
+  if #ARGV < first then return end
+  local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, first))
+  while n > cap do
+    redis.call('LSET', KEYS[2], keep, '-')
+    redis.call('LREM', KEYS[2], 1, '-')
+    n = n - 1
+  end
+end
+`
+
+// createScript: ARGV id, req, doc, meta, keep, cap, events…
+// A new record is written with its indexes and history: {1}. An existing
+// one is returned as {0, v, req, doc}, and its indexes are repaired.
+var createScript = redis.NewScript(prelude + `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local cur = redis.call('HMGET', KEYS[1], 'v', 'req', 'doc', 'meta')
+  reindex(ARGV[1], parse(cur[4]))
+  return {0, cur[1], cur[2], cur[3]}
+end
+local meta = index(ARGV[1], nil, parse(ARGV[4]))
+redis.call('HSET', KEYS[1], 'v', 1, 'req', ARGV[2], 'doc', ARGV[3], 'meta', meta)
+history(7, tonumber(ARGV[5]), tonumber(ARGV[6]))
 return {1}
 `)
 
-// casScript: see doc.go.
-var casScript = redis.NewScript(`
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return -1 end
-if v ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'v', tonumber(v) + 1, 'doc', ARGV[2])
+// putScript: ARGV id, expected v, doc, meta, keep, cap, events…
+// Writes only if v is still the expected one: 1; 0 on a version
+// mismatch; -1 when the record is gone.
+var putScript = redis.NewScript(prelude + `
+local cur = redis.call('HMGET', KEYS[1], 'v', 'meta')
+if not cur[1] then return -1 end
+if cur[1] ~= ARGV[2] then return 0 end
+local meta = index(ARGV[1], parse(cur[2]), parse(ARGV[4]))
+redis.call('HSET', KEYS[1], 'v', tonumber(cur[1]) + 1, 'doc', ARGV[3], 'meta', meta)
+history(7, tonumber(ARGV[5]), tonumber(ARGV[6]))
 return 1
+`)
+
+// setDueScript: ARGV id, due. Moves a non-terminal record's due entry
+// (later or earlier): 1; 0 when it has none (terminal); -1 when the record
+// is gone (its due entry is dropped).
+var setDueScript = redis.NewScript(prelude + `
+local m = redis.call('HGET', KEYS[1], 'meta')
+if not m then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  return -1
+end
+local t = parse(m)
+if t[3] == '0' then return 0 end
+t[3] = ARGV[2]
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'meta', table.concat(t, '|'))
+return 1
+`)
+
+// repairScript: ARGV id. Makes id's index entries what its record says,
+// or removes them all (and any history) when the record is gone: 1 or 0.
+var repairScript = redis.NewScript(prelude + `
+local m = redis.call('HGET', KEYS[1], 'meta')
+if not m then
+  for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+  redis.call('DEL', KEYS[2])
+  return 0
+end
+reindex(ARGV[1], parse(m))
+return 1
+`)
+
+// expireScript deletes the records of one shard whose done entry is at or
+// before a cutoff, with their history and index entries.
+//
+//	KEYS[1] done  KEYS[2..] every other index of the shard
+//	ARGV cutoff, limit, record key prefix, history key prefix
+//
+// The record and history keys are built from the prefixes: they carry the
+// shard's hash tag, so the script stays in one slot (asynq builds its task
+// keys the same way). Returns {deleted, looked at}.
+var expireScript = redis.NewScript(prelude + `
+local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
+local deleted = 0
+for _, id in ipairs(ids) do
+  local m = redis.call('HGET', ARGV[3] .. id, 'meta')
+  local t = m and parse(m)
+  if t and t[6] ~= '0' and tonumber(t[6]) > tonumber(ARGV[1]) then
+    redis.call('ZADD', KEYS[1], t[6], id)
+  elseif t and t[6] == '0' then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    if t then
+      redis.call('DEL', ARGV[3] .. id, ARGV[4] .. id)
+      deleted = deleted + 1
+    end
+    for i = 1, #KEYS do redis.call('ZREM', KEYS[i], id) end
+  end
+end
+return {deleted, #ids}
 `)

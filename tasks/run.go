@@ -1,0 +1,240 @@
+package tasks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+)
+
+// run is one run of a step: a task asynq handed out, or a step run inline
+// right after the one that made it needed. It reads the record before
+// acting (design.md invariant 1), writes through save, and ends by handing
+// the work its writes made needed to asynq (or running it inline).
+type run struct {
+	p   *pipeline
+	row *step
+	pl  Payload
+	rec *Record
+	log zerolog.Logger
+	// id tells this run from any other, in claims.
+	id string
+	// retried counts this task's failed runs before this one.
+	retried int
+	// depth is 0 for a task asynq handed out, n for the n-th step run
+	// inline after it.
+	depth int
+	// work is what this run's writes made needed (planner.go newWork).
+	work  []next
+	wrote bool
+}
+
+// maxInlineDepth bounds how many steps one task runs one after another.
+const maxInlineDepth = 4
+
+type inlineKey struct{}
+
+// handler is the asynq handler of a step.
+func (p *pipeline) handler(row *step) asynq.HandlerFunc {
+	return func(ctx context.Context, t *asynq.Task) error {
+		pl, err := decodePayload(t)
+		if err != nil {
+			p.log.Error().Err(err).Str("task_type", t.Type()).Msg("dropping task with a bad payload")
+			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		}
+		r := &run{p: p, row: row, pl: pl, id: newRunID()}
+		if depth, ok := ctx.Value(inlineKey{}).(int); ok {
+			r.depth = depth
+		} else {
+			r.retried, _ = asynq.GetRetryCount(ctx)
+		}
+		return r.do(ctx)
+	}
+}
+
+func newRunID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// errCancelled is the cause of a run's context ending because its
+// pipeline was cancelled.
+var errCancelled = errors.New("pipeline cancelled")
+
+func (r *run) do(ctx context.Context) error {
+	p := r.p
+	r.log = p.log.With().Str("task_type", r.row.typ).Str("pipeline_id", r.pl.PipelineID).
+		Int("attempt", r.retried+1).Bool("inline", r.depth > 0).Logger()
+	rec, err := p.store.get(ctx, r.pl.PipelineID)
+	if errors.Is(err, ErrNotFound) {
+		r.log.Warn().Msg("pipeline record is gone (retention); nothing to do")
+		return nil
+	}
+	if err != nil {
+		return &stepError{v: verdict{kind: retryLater}, err: fmt.Errorf("%s: read pipeline %s: %w", r.row.step, r.pl.PipelineID, err)}
+	}
+	r.rec = rec
+	if !r.row.terminal && (rec.State.Terminal() || rec.CancelRequested) {
+		r.log.Debug().Str("state", string(rec.State)).Msg("pipeline is over; step skipped")
+		return nil
+	}
+	stepCtx, stop := p.cancels.watch(ctx, rec.ID)
+	err = r.row.run(p, stepCtx, r)
+	cancelled := errors.Is(context.Cause(stepCtx), errCancelled)
+	stop()
+	// Bookkeeping outlives the step: a step that ran out of time or was
+	// cancelled still records why and hands on its work.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	switch {
+	case err != nil && cancelled && !r.row.terminal:
+		r.log.Info().Err(err).Msg("step interrupted: the pipeline was cancelled; its cleanup takes over")
+		err = nil
+	case err != nil:
+		err = r.failed(bctx, err)
+	}
+	r.follow(bctx, err == nil)
+	return err
+}
+
+// save writes a change of the record (fn, pure) as the step's progress and
+// collects what the write made needed.
+func (r *run) save(ctx context.Context, fn func(*Record) error) error {
+	now := r.p.now().UTC()
+	work, err := r.p.write(ctx, r.rec, func(rec *Record) error {
+		if err := fn(rec); err != nil {
+			return err
+		}
+		rec.in.ProgressAt = now
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if work != nil {
+		r.wrote = true
+		r.work = addNext(r.work, work...)
+	}
+	return nil
+}
+
+// failed records a step's error on the pipeline and turns it into the
+// verdict asynq acts on: retried (with a backoff, or a wait that is not
+// counted), or, when permanent or out of budget, the end of the pipeline
+// (a cleanup or notification that gives up stays owed for the sweep).
+func (r *run) failed(ctx context.Context, stepErr error) error {
+	v := judge(stepErr)
+	if v.kind == retryLater && r.retried >= r.row.maxRetry(r.p.timing) {
+		v.kind = failPipeline
+	}
+	out := &stepError{v: v, err: stepErr}
+	if v.kind == pollAgain {
+		r.log.Debug().Dur("again_in", v.delay).Msg(stepErr.Error())
+		return out
+	}
+	now := r.p.now().UTC()
+	msg := stepErr.Error()
+	var item *int
+	if isMediaStep(r.row.step) {
+		i := r.pl.Item
+		item = &i
+	}
+	perm := IsPermanent(stepErr)
+	failsPipeline := v.kind == failPipeline && !r.row.terminal
+	err := r.save(ctx, func(rec *Record) error {
+		if rec.State.Terminal() && !r.row.terminal {
+			return errNoChange
+		}
+		rec.Attempts++
+		if !rec.State.Terminal() {
+			rec.Error = &StepError{Step: r.row.step, Status: statusOf(stepErr), Message: msg, Permanent: perm, At: now}
+		}
+		if failsPipeline {
+			rec.Step = r.row.step
+			r.p.end(rec, StateFailed, now)
+		}
+		rec.note(now, r.row.step, item, v.kind.String(), msg)
+		return nil
+	})
+	if err != nil {
+		r.log.Error().Err(err).AnErr("step_error", stepErr).Msg("could not record the step's failure")
+	}
+	ev := r.log.Warn()
+	if failsPipeline {
+		ev = r.log.Error()
+	}
+	ev.Err(stepErr).Int("status", statusOf(stepErr)).Bool("permanent", perm).Str("verdict", v.kind.String()).Msg("step failed")
+	return out
+}
+
+// follow hands on what this run's writes made needed and the record still
+// plans: steps that may run inline run now (when this one succeeded), the
+// rest are enqueued. A run that wrote nothing found its work done by an
+// earlier one that may have died before handing on: it hands on
+// everything the record plans.
+func (r *run) follow(ctx context.Context, ok bool) {
+	p := r.p
+	if r.rec == nil {
+		return
+	}
+	planned := plan(r.rec, p.timing)
+	work := r.work
+	if ok && !r.wrote {
+		work = addNext(work, planned...)
+	}
+	self := r.row.id(r.row.typ, r.pl)
+	now := p.now()
+	for _, n := range work {
+		id := n.id()
+		if id == self && r.depth == 0 {
+			continue // asynq holds this task until it returns
+		}
+		if !plannedHas(planned, id) {
+			continue // made needed, then done or overtaken within this run
+		}
+		var opts []asynq.Option
+		if ok && rowOf(n.typ).inline && !n.at.After(now) && r.depth < maxInlineDepth && p.mux != nil {
+			done, delay := p.runInline(ctx, n, r.depth+1)
+			if done {
+				continue
+			}
+			opts = append(opts, asynq.ProcessIn(delay))
+		}
+		if err := p.enqueue(ctx, n, opts...); err != nil {
+			r.log.Error().Err(err).Str("next", n.typ).Msg("could not hand on the next step; the sweep will")
+		}
+	}
+}
+
+func plannedHas(list []next, id string) bool {
+	for _, n := range list {
+		if n.id() == id {
+			return true
+		}
+	}
+	return false
+}
+
+// runInline runs n right away in this task, through the same middleware
+// as a task (so it is counted as one). It reports whether n is done with:
+// it succeeded, or it failed the pipeline (whose own run handed on the
+// compensation). Otherwise n must be enqueued, after delay.
+func (p *pipeline) runInline(ctx context.Context, n next, depth int) (bool, time.Duration) {
+	row := rowOf(n.typ)
+	ictx, cancel := context.WithTimeout(context.WithValue(ctx, inlineKey{}, depth), row.timeout(p.timing))
+	defer cancel()
+	err := p.mux.ProcessTask(ictx, newTask(n.typ, n.pl))
+	if err == nil {
+		return true, 0
+	}
+	if judge(err).kind == failPipeline {
+		return true, 0
+	}
+	return false, p.timing.retryDelay(0, err, nil)
+}
