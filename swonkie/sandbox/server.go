@@ -24,6 +24,7 @@ import (
 // uploads are streamed and hashed outside it.
 type Server struct {
 	opts    Options
+	sh      shapes
 	signKey []byte
 	idSum   [32]byte
 	keySum  [32]byte
@@ -59,8 +60,10 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	sh, _ := opts.shapes() // checked by normalized
 	s := &Server{
 		opts:        opts,
+		sh:          sh,
 		signKey:     make([]byte, 32),
 		idSum:       sha256.Sum256([]byte(opts.APIID)),
 		keySum:      sha256.Sum256([]byte(opts.APIKey)),

@@ -135,7 +135,7 @@ func (s *Server) changeStage(x *exchange) reply {
 		p.stage = to
 	}
 	p.updatedAt = now
-	return jsonReply(http.StatusOK, success{Success: true, Stage: p.stage})
+	return s.sh.stageChanged(p.stage)
 }
 
 // enqueue queues p's publication at at (replacing any queued one).
