@@ -40,9 +40,10 @@ type media struct {
 	outcome     swonkie.MediaStatus
 	errReason   string
 
-	deletedAt       time.Time
-	expired         bool
-	createReplyLost bool
+	deletedAt           time.Time
+	expired             bool
+	createReplyLost     bool
+	createReplyUnusable bool
 }
 
 // goneAt reports whether the media no longer exists at t: deleted, or

@@ -46,8 +46,13 @@ type post struct {
 	publishedAt   time.Time
 	failReason    string
 
-	deletedAt       time.Time
-	createReplyLost bool
+	// failFirstProfile is a partialPublish fault for the queued
+	// publication.
+	failFirstProfile bool
+
+	deletedAt           time.Time
+	createReplyLost     bool
+	createReplyUnusable bool
 }
 
 // postBody is the JSON of POST /posts and PUT /posts/{id}. A field that is
