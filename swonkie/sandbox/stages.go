@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -192,7 +193,7 @@ func (s *Server) publish(p *post, at time.Time) {
 		p.publishStatus[id] = swonkie.PublishError
 	}
 	if published == 0 {
-		p.failReason = "no profile of the post could publish"
+		p.failReason = cmp.Or(p.failReason, "no profile of the post could publish")
 		s.counts.publishFailed++
 		return
 	}
