@@ -106,13 +106,13 @@ func (o Options) shapes() (shapes, error) {
 		}
 	}
 	if !slices.Contains(MediaIDFields, sh.mediaID) {
-		errs = append(errs, fmt.Errorf("MediaIDField %q is not one of %v", sh.mediaID, MediaIDFields))
+		errs = append(errs, fmt.Errorf("media id field %q is not one of %v", sh.mediaID, MediaIDFields))
 	}
 	if !slices.Contains(ListEntryShapes, sh.listEntry) {
-		errs = append(errs, fmt.Errorf("ListEntries %q is not one of %v", sh.listEntry, ListEntryShapes))
+		errs = append(errs, fmt.Errorf("list entry shape %q is not one of %v", sh.listEntry, ListEntryShapes))
 	}
 	if !slices.Contains(BriefingEchoes, sh.briefing) {
-		errs = append(errs, fmt.Errorf("Briefing %q is not one of %v", sh.briefing, BriefingEchoes))
+		errs = append(errs, fmt.Errorf("briefing echo %q is not one of %v", sh.briefing, BriefingEchoes))
 	}
 	return sh, errors.Join(errs...)
 }
