@@ -10,6 +10,10 @@
 // state. It logs one line per request: method, endpoint template, status;
 // never ids, credentials or signatures. SIGINT or SIGTERM stop it
 // gracefully.
+//
+// By default it answers only what the Swonkie docs show; -media-id-field,
+// -list-entries, -briefing and -search-briefing pick the other shapes the
+// docs allow, -lenient the friendliest of each. -version prints the build.
 package main
 
 import (
@@ -26,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/version"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
 
@@ -40,7 +45,7 @@ const shutdownGrace = 10 * time.Second
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "swonkie-sandbox:", err)
 		}
@@ -49,7 +54,8 @@ func main() {
 }
 
 // run serves until ctx ends. ready, when set, gets the listening address.
-func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr string)) error {
+// Only -version writes to stdout; logs go to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) error {
 	fs := flag.NewFlagSet("swonkie-sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", ":8090", "address to listen on")
@@ -63,8 +69,18 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	window := fs.Duration("upload-window", sandbox.DefaultUploadWindow, "lifetime of an upload URL")
 	ttl := fs.Duration("unconfirmed-ttl", sandbox.DefaultUnconfirmedTTL, "lifetime of a media that is never confirmed")
 	errorRate := fs.Float64("error-rate", 0, "share of confirmed uploads that end in ERROR")
+	mediaIDField := fs.String("media-id-field", "", `field(s) of the POST /media answer holding the id: mediaId (default), id or all`)
+	listEntries := fs.String("list-entries", "", `what a GET /posts entry carries: minimal (default: id, type, stage, publishAt), documented (+ profiles, medias) or full`)
+	briefing := fs.String("briefing", "", `where answers carry a post's briefing: never (default), post or everywhere`)
+	searchBriefing := fs.Bool("search-briefing", false, "GET /posts?search= also looks in briefings")
+	lenient := fs.Bool("lenient", false, "answer with every field the sandbox knows, not only what the docs show")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.String("swonkie-sandbox"))
+		return nil
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -81,7 +97,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	sb, err := sandbox.New(sandbox.Options{
 		APIID: *apiID, APIKey: *apiKey, Seed: *seed, Faults: plan, Latency: *latency,
 		ProcessingDelay: *processing, PublishDelay: *publish, UploadWindow: *window, UnconfirmedTTL: *ttl,
-		ErrorRate: *errorRate, Logger: log,
+		ErrorRate: *errorRate, Logger: log, MediaIDField: sandbox.MediaIDField(*mediaIDField),
+		ListEntries: sandbox.ListEntryShape(*listEntries), Briefing: sandbox.BriefingEcho(*briefing),
+		SearchBriefing: *searchBriefing, Lenient: *lenient,
 	})
 	if err != nil {
 		return err
@@ -97,7 +115,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		log.Info("profile", "id", p.ID, "net", p.Net.Code, "username", p.Username, "statusLevel", p.StatusLevel)
 	}
 	log.Info("serving the Swonkie sandbox", "api", "http://"+ln.Addr().String()+"/v2", "seed", *seed,
-		"faults", *faults != "", "processingDelay", *processing, "publishDelay", *publish)
+		"faults", *faults != "", "processingDelay", *processing, "publishDelay", *publish, "lenient", *lenient)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mediaflow/mediaflow/internal/logbuf"
+	"github.com/mediaflow/mediaflow/internal/version"
 )
 
 func TestServesLogsAndStops(t *testing.T) {
@@ -21,7 +24,7 @@ func TestServesLogsAndStops(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-api-id", id, "-api-key", key, "-seed", "9",
-			"-processing-delay", "0s", "-faults", `{"GET /labels":{"rateLimit":1,"retryAfter":4}}`}, &logs, func(a string) { addrc <- a })
+			"-processing-delay", "0s", "-faults", `{"GET /labels":{"rateLimit":1,"retryAfter":4}}`}, io.Discard, &logs, func(a string) { addrc <- a })
 	}()
 	var addr string
 	select {
@@ -112,9 +115,12 @@ func TestFlags(t *testing.T) {
 		{"-addr", "256.0.0.1:1"},
 		{"extra"},
 		{"-no-such-flag"},
+		{"-media-id-field", "media_id"},
+		{"-list-entries", "all"},
+		{"-briefing", "sometimes"},
 	} {
 		var logs logbuf.Buffer
-		if err := run(context.Background(), args, &logs, nil); err == nil {
+		if err := run(context.Background(), args, io.Discard, &logs, nil); err == nil {
 			t.Errorf("run %q succeeded", args)
 		}
 	}
@@ -122,11 +128,60 @@ func TestFlags(t *testing.T) {
 	var logs logbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, &logs, func(string) { cancel() }) }()
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, io.Discard, &logs, func(string) { cancel() })
+	}()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "demo credential") {
 		t.Fatalf("no warning about the demo credential:\n%s", logs.String())
+	}
+}
+
+// TestMain lets TestVersionExits run this test binary as the command.
+func TestMain(m *testing.M) {
+	if os.Getenv("SWONKIE_SANDBOX_RUN_MAIN") == "1" {
+		os.Args = append([]string{"swonkie-sandbox"}, strings.Fields(os.Getenv("SWONKIE_SANDBOX_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestVersionExits(t *testing.T) {
+	t.Parallel()
+	want := version.String("swonkie-sandbox") + "\n"
+	tests := []struct {
+		args     string
+		wantCode int
+		wantOut  string
+	}{
+		{"--version", 0, want},
+		{"-version", 0, want},
+		{"-version -addr 127.0.0.1:0", 0, want},
+		{"-no-such-flag", 2, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "SWONKIE_SANDBOX_RUN_MAIN=1", "SWONKIE_SANDBOX_ARGS="+tt.args)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.wantCode || stdout.String() != tt.wantOut {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d, stdout %q", code, stdout.String(), stderr.String(), tt.wantCode, tt.wantOut)
+			}
+			if tt.wantCode == 0 && stderr.Len() != 0 {
+				t.Fatalf("-version logged %q", stderr.String())
+			}
+		})
 	}
 }

@@ -9,7 +9,7 @@ import (
 // get from Go methods. They take the workspace credentials like the API.
 
 func (s *Server) statsEndpoint(x *exchange) reply {
-	return jsonReply(http.StatusOK, s.Stats())
+	return jsonReply(http.StatusOK, s.StatsWithMarker(x.r.URL.Query().Get("markerPrefix")))
 }
 
 type advanced struct {

@@ -22,6 +22,17 @@
 //
 // # Decisions where the docs are silent
 //
+// Answers carry only what the docs show, and where the docs leave a
+// shape open the default is the least friendly one they allow; Options
+// MediaIDField, ListEntries, Briefing and SearchBriefing pick the others,
+// Lenient the friendliest of each (see shapes.go). By default: POST
+// /media answers mediaId (not id or mediaLibId); posts carry no briefing,
+// createdAt or updatedAt, and their profiles only id, net.code and, once
+// publishing started, publishStatus; GET /posts entries carry id, type,
+// stage and publishAt only; search looks in captions and first comments,
+// not briefings; confirm answers {}; deletes answer 204 with no body;
+// stage actions answer {"success":true}; labels carry no colour.
+//
 // Requests:
 //   - Errors are {"statusCode":N,"message":"…","errors":[{"field","message"}]},
 //     storage included (real Azure answers XML).
@@ -37,8 +48,8 @@
 //   - POST /media: name 1–255 characters, not blank; destinationType
 //     required, POST_MEDIA only; width, height, fileSize positive
 //     integers and duration a positive number when given; no MIME field.
-//     201 with mediaId, id and mediaLibId (one value) and uploadUrl; the
-//     expiry is only in the URL's se.
+//     201 with the id (see MediaIDField) and uploadUrl; the expiry is only
+//     in the URL's se.
 //   - Upload checks, in order: Swonkie credentials sent to storage 400
 //     (and a Violation), signature 403, expiry (at the start of the
 //     request) 403, x-ms-blob-type: BlockBlob 403, Content-Length 411 (no
@@ -52,8 +63,8 @@
 //     differs from a PNG, GIF or JPEG header that fits in 512 bytes, or
 //     when the ErrorRate draw says so. ARCHIVED never happens.
 //   - Confirm: 409 before any upload and when already confirmed; allowed
-//     after the upload window if the bytes arrived in it. Its answer is
-//     the media as PROCESSING, even with no processing delay.
+//     after the upload window if the bytes arrived in it. Its answer is {}
+//     (Lenient: the media as PROCESSING, even with no processing delay).
 //   - GET /media/{id}: type and specs once processing ended; path and
 //     preview (signed read URLs, valid an hour) only on SUCCESS;
 //     width/height from the file's header, else as declared; duration as
@@ -82,9 +93,9 @@
 //   - publishAt may be in the past on a draft (schedule is what requires
 //     the future) and cannot be cleared. IDEA without it, DRAFT with it.
 //   - A post's answer always carries every array ([] when empty), null
-//     publishAt and briefing when unset, network option objects only for
-//     networks it targets, and profiles (id, name, username, net) with
-//     publishStatus only once publishing started.
+//     publishAt when unset, network option objects only for networks it
+//     targets, and profiles with publishStatus only once publishing
+//     started.
 //   - PUT: PUBLISHED posts and posts publishNow is pushing out refuse
 //     (409); a SCHEDULED post moves with its publishAt, which must then
 //     stay in the future.
@@ -104,11 +115,11 @@
 //     PUBLISHED, the others ERROR, and the post PUBLISHED if any profile
 //     was. What a publication sees is the state at its due time, however
 //     late someone looks.
-//   - DELETE /posts/{id}: 200 {"success":true}, 404 on repeat, 409 while
+//   - DELETE /posts/{id}: 204, 404 on repeat, 409 while
 //     publishNow runs; scheduled and published posts may be deleted.
 //   - Validate: 200 {"valid":true,"errors":[]} or 400 {"valid":false,…}.
-//   - GET /posts: search (case-insensitive, captions, first comments,
-//     briefing), labelIds, profileIds (any of), stages (ARCHIVE only when
+//   - GET /posts: search (case-insensitive, captions, first comments),
+//     labelIds, profileIds (any of), stages (ARCHIVE only when
 //     named), types, from and to (inclusive range on publishAt; posts
 //     without one are out), page (from 1) and limit (default 20, 1 to 100);
 //     lists comma-separated or repeated; unknown stage or type values
@@ -123,10 +134,16 @@
 //
 // Faults (see FaultPlan): each kind is drawn on its own from (seed,
 // endpoint, n, kind); a reset wins over a 5xx, which wins over a 429,
-// which wins over a lost reply, and latency adds to any of them; a 5xx is
+// which wins over a redirect, a lost reply and a bad body in that order,
+// and latency adds to any of them; a partialPublish rides along with
+// whatever the stage action does; a 5xx is
 // one of 500, 502, 503, 504; faults strike before authentication and
 // never touch /_sandbox or signed reads. Options.Latency applies to /v2
 // only, not to uploads.
+//
+// Stats also give the busiest one-second window of /v2 calls on the
+// sandbox clock, live posts per media set and per marker, live media, and
+// the creates whose answer was lost or unusable.
 //
 // Stats count as orphaned every media the client did not delete (expired
 // ones included) that no PUBLISHED post references, and as duplicates the

@@ -21,7 +21,11 @@ type createLabelBody struct {
 func (s *Server) listLabels(x *exchange) reply {
 	s.lock()
 	defer s.mu.Unlock()
-	return jsonReply(http.StatusOK, listEnvelope[swonkie.Label]{Data: append([]swonkie.Label{}, s.labels...)})
+	out := make([]swonkie.Label, len(s.labels))
+	for i, l := range s.labels {
+		out[i] = s.sh.label(l)
+	}
+	return jsonReply(http.StatusOK, listEnvelope[swonkie.Label]{Data: out})
 }
 
 // createLabel makes a label; names need not be unique.
@@ -42,7 +46,7 @@ func (s *Server) createLabel(x *exchange) reply {
 	l.Color = labelColors[draw(s.opts.Seed, "label colour", uint64(len(s.labels)), 0)%uint64(len(labelColors))]
 	s.labels = append(s.labels, l)
 	s.labelByID[l.ID] = true
-	return jsonReply(http.StatusCreated, l)
+	return jsonReply(http.StatusCreated, s.sh.label(l))
 }
 
 // Labels returns the workspace's labels.

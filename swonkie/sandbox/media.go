@@ -40,9 +40,10 @@ type media struct {
 	outcome     swonkie.MediaStatus
 	errReason   string
 
-	deletedAt       time.Time
-	expired         bool
-	createReplyLost bool
+	deletedAt           time.Time
+	expired             bool
+	createReplyLost     bool
+	createReplyUnusable bool
 }
 
 // goneAt reports whether the media no longer exists at t: deleted, or
@@ -149,10 +150,7 @@ func (s *Server) createMedia(x *exchange) reply {
 	s.unconfirmed[m] = struct{}{}
 	s.wakeAt(m.createdAt.Add(s.opts.UnconfirmedTTL))
 	x.createdMedia = m.id
-	return jsonReply(http.StatusCreated, swonkie.CreatedMedia{
-		MediaID: m.id, ID: m.id, MediaLibID: m.id,
-		UploadURL: s.signedURL(x.origin, permWrite, m.id, "", m.uploadExpires),
-	})
+	return jsonReply(http.StatusCreated, s.sh.createdMedia(m.id, s.signedURL(x.origin, permWrite, m.id, "", m.uploadExpires)))
 }
 
 func (s *Server) getMedia(x *exchange) reply {
@@ -188,6 +186,11 @@ func (s *Server) confirmMedia(x *exchange) reply {
 	m.outcome, m.errReason = s.process(m)
 	delete(s.unconfirmed, m)
 	s.counts.mediaConfirmed++
+	if !s.sh.lenient {
+		// The docs promise a 200 with a JSON body and say nothing of its
+		// contents: the status is what GET /media/{id} is for.
+		return jsonReply(http.StatusOK, struct{}{})
+	}
 	v := s.mediaView(m, now, x.origin)
 	// The answer describes the moment processing starts, even when
 	// ProcessingDelay is zero and a GET would already see the outcome.
@@ -224,7 +227,7 @@ func (s *Server) deleteMedia(x *exchange) reply {
 	m.deletedAt = now
 	delete(s.unconfirmed, m)
 	s.counts.mediaDeleted++
-	return jsonReply(http.StatusOK, success{Success: true})
+	return s.sh.deleted()
 }
 
 func mediaNotFound() reply {

@@ -48,6 +48,24 @@ type Options struct {
 	// Profiles are the workspace's connected profiles; default
 	// DefaultProfiles. Profiles without an id get one from the seed.
 	Profiles []swonkie.Profile
+	// MediaIDField, ListEntries and Briefing choose among the answer
+	// shapes the docs leave open; the zero value of each is the least
+	// friendly one the docs allow (see the constants' doc comments).
+	MediaIDField MediaIDField
+	ListEntries  ListEntryShape
+	Briefing     BriefingEcho
+	// SearchBriefing makes GET /posts?search= look in briefings too. The
+	// docs do not say what search looks in; by default it is caption texts
+	// and first comments only.
+	SearchBriefing bool
+	// Lenient makes every answer as friendly as the sandbox can: ids in
+	// every field, full list entries with briefings, search in briefings,
+	// createdAt/updatedAt on posts, names on a post's profiles, label
+	// colours, the media on confirm, 200 {"success":true} on deletes and
+	// the new stage on stage changes. An explicit MediaIDField,
+	// ListEntries or Briefing still wins. For demos; tests of recovery code
+	// must not use it.
+	Lenient bool
 	// Logger, when set, gets one line per request: method, endpoint
 	// template, status, duration and any injected fault. Never ids,
 	// credentials or signatures.
@@ -82,6 +100,9 @@ func (o Options) normalized() (Options, error) {
 		errs = append(errs, fmt.Errorf("ErrorRate %v is not within [0, 1]", o.ErrorRate))
 	}
 	if err := o.Faults.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := o.shapes(); err != nil {
 		errs = append(errs, err)
 	}
 	if o.Profiles == nil {

@@ -46,8 +46,13 @@ type post struct {
 	publishedAt   time.Time
 	failReason    string
 
-	deletedAt       time.Time
-	createReplyLost bool
+	// failFirstProfile is a partialPublish fault for the queued
+	// publication.
+	failFirstProfile bool
+
+	deletedAt           time.Time
+	createReplyLost     bool
+	createReplyUnusable bool
 }
 
 // postBody is the JSON of POST /posts and PUT /posts/{id}. A field that is
@@ -141,7 +146,7 @@ func (s *Server) createPost(x *exchange) reply {
 	s.posts[p.id] = p
 	s.postOrder = append(s.postOrder, p)
 	x.createdPost = p.id
-	return jsonReply(http.StatusCreated, wirePost(s.postView(p)))
+	return jsonReply(http.StatusCreated, s.sh.wirePost(s.postView(p), asPost))
 }
 
 func (s *Server) getPost(x *exchange) reply {
@@ -151,7 +156,7 @@ func (s *Server) getPost(x *exchange) reply {
 	if p == nil {
 		return postNotFound()
 	}
-	return jsonReply(http.StatusOK, wirePost(s.postView(p)))
+	return jsonReply(http.StatusOK, s.sh.wirePost(s.postView(p), asPost))
 }
 
 // updatePost changes only what the body carries. A PUBLISHED post is out
@@ -191,7 +196,7 @@ func (s *Server) updatePost(x *exchange) reply {
 	if queued {
 		s.enqueue(p, c.publishAt, false)
 	}
-	return jsonReply(http.StatusOK, wirePost(s.postView(p)))
+	return jsonReply(http.StatusOK, s.sh.wirePost(s.postView(p), asPost))
 }
 
 func (s *Server) deletePost(x *exchange) reply {
@@ -210,7 +215,7 @@ func (s *Server) deletePost(x *exchange) reply {
 	s.dequeue(p)
 	p.deletedAt = now
 	s.counts.postsDeleted++
-	return jsonReply(http.StatusOK, success{Success: true})
+	return s.sh.deleted()
 }
 
 // postView is the API's view of p. Network option objects appear only
@@ -249,36 +254,77 @@ func (s *Server) postView(p *post) swonkie.Post {
 	return v
 }
 
-// postWire is a post on the wire: unlike the client's type it always
-// writes every array and null for what is unset, as a NestJS serializer
-// would, so clients meet the full shape.
+// postWire is a post on the wire. Which fields it carries depends on the
+// answer (a single post or a list entry) and the sandbox's shapes; a field
+// that is in the shape is always written, arrays as [] when empty and
+// publishAt as null when unset, as a NestJS serializer would.
 type postWire struct {
-	ID        string                    `json:"id"`
-	Type      swonkie.PostType          `json:"type"`
-	Stage     swonkie.Stage             `json:"stage"`
-	PublishAt *swonkie.Time             `json:"publishAt"`
-	Budget    float64                   `json:"budget"`
-	Profiles  []swonkie.PostProfile     `json:"profiles"`
-	Captions  []swonkie.Caption         `json:"captions"`
-	Medias    []swonkie.MediaGroup      `json:"medias"`
-	Links     []swonkie.Link            `json:"links"`
-	Briefing  *swonkie.Briefing         `json:"briefing"`
-	Facebook  *swonkie.FacebookOptions  `json:"facebook,omitempty"`
-	Instagram *swonkie.InstagramOptions `json:"instagram,omitempty"`
-	LinkedIn  *swonkie.LinkedInOptions  `json:"linkedIn,omitempty"`
-	TikTok    *swonkie.TikTokOptions    `json:"tiktok,omitempty"`
-	LabelIDs  []string                  `json:"labelIds"`
-	CreatedAt *swonkie.Time             `json:"createdAt"`
-	UpdatedAt *swonkie.Time             `json:"updatedAt"`
+	ID        string                      `json:"id"`
+	Type      swonkie.PostType            `json:"type"`
+	Stage     swonkie.Stage               `json:"stage"`
+	PublishAt *swonkie.Time               `json:"publishAt"`
+	Budget    *float64                    `json:"budget,omitempty"`
+	Profiles  *[]swonkie.PostProfile      `json:"profiles,omitempty"`
+	Captions  *[]swonkie.Caption          `json:"captions,omitempty"`
+	Medias    *[]swonkie.MediaGroup       `json:"medias,omitempty"`
+	Links     *[]swonkie.Link             `json:"links,omitempty"`
+	Briefing  *nullable[swonkie.Briefing] `json:"briefing,omitempty"`
+	Facebook  *swonkie.FacebookOptions    `json:"facebook,omitempty"`
+	Instagram *swonkie.InstagramOptions   `json:"instagram,omitempty"`
+	LinkedIn  *swonkie.LinkedInOptions    `json:"linkedIn,omitempty"`
+	TikTok    *swonkie.TikTokOptions      `json:"tiktok,omitempty"`
+	LabelIDs  *[]string                   `json:"labelIds,omitempty"`
+	CreatedAt *swonkie.Time               `json:"createdAt,omitempty"`
+	UpdatedAt *swonkie.Time               `json:"updatedAt,omitempty"`
 }
 
-func wirePost(v swonkie.Post) postWire {
-	return postWire{
-		ID: v.ID, Type: v.Type, Stage: v.Stage, PublishAt: v.PublishAt, Budget: v.Budget,
-		Profiles: orEmpty(v.Profiles), Captions: orEmpty(v.Captions), Medias: orEmpty(v.Medias), Links: orEmpty(v.Links),
-		Briefing: v.Briefing, Facebook: v.Facebook, Instagram: v.Instagram, LinkedIn: v.LinkedIn, TikTok: v.TikTok,
-		LabelIDs: orEmpty(v.LabelIDs), CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+// Which answer a post is written for.
+const (
+	asPost      = false
+	asListEntry = true
+)
+
+// wirePost writes v as a single-post answer (POST /posts, PUT and GET
+// /posts/{id}) or as a GET /posts entry. The docs show a post's id, type,
+// stage, publishAt, budget, profiles (publishStatus once publishing
+// started), captions, medias, links, labels and network objects; nothing
+// shows its briefing, its timestamps or the names of its profiles, and
+// nothing at all is said about list entries.
+func (sh shapes) wirePost(v swonkie.Post, listEntry bool) postWire {
+	w := postWire{ID: v.ID, Type: v.Type, Stage: v.Stage, PublishAt: v.PublishAt}
+	profiles := make([]swonkie.PostProfile, len(v.Profiles))
+	for i, pp := range v.Profiles {
+		if !sh.lenient {
+			pp = swonkie.PostProfile{ID: pp.ID, Net: swonkie.Network{Code: pp.Net.Code}, PublishStatus: pp.PublishStatus}
+		}
+		profiles[i] = pp
 	}
+	medias := orEmpty(v.Medias)
+	full := func() {
+		budget := v.Budget
+		captions, links, labels := orEmpty(v.Captions), orEmpty(v.Links), orEmpty(v.LabelIDs)
+		w.Budget, w.Profiles, w.Captions, w.Medias, w.Links, w.LabelIDs = &budget, &profiles, &captions, &medias, &links, &labels
+		w.Facebook, w.Instagram, w.LinkedIn, w.TikTok = v.Facebook, v.Instagram, v.LinkedIn, v.TikTok
+		if sh.lenient {
+			w.CreatedAt, w.UpdatedAt = v.CreatedAt, v.UpdatedAt
+		}
+	}
+	switch {
+	case !listEntry:
+		full()
+		if sh.briefing != BriefingNever {
+			w.Briefing = some(v.Briefing)
+		}
+		return w
+	case sh.listEntry == ListEntryFull:
+		full()
+	case sh.listEntry == ListEntryDocumented:
+		w.Profiles, w.Medias = &profiles, &medias
+	}
+	if sh.briefing == BriefingEverywhere {
+		w.Briefing = some(v.Briefing)
+	}
+	return w
 }
 
 func orEmpty[T any](s []T) []T {
@@ -398,7 +444,7 @@ func (s *Server) listPosts(x *exchange) reply {
 			len(profiles) > 0 && !overlaps(profiles, c.profileIDs),
 			!from.IsZero() && (c.publishAt.IsZero() || c.publishAt.Before(from)),
 			!to.IsZero() && (c.publishAt.IsZero() || c.publishAt.After(to)),
-			search != "" && !strings.Contains(searchText(c), search):
+			search != "" && !strings.Contains(searchText(c, s.sh.searchBriefing), search):
 			continue
 		}
 		hits = append(hits, p)
@@ -413,15 +459,15 @@ func (s *Server) listPosts(x *exchange) reply {
 	start := min((page-1)*limit, len(hits))
 	end := min(start+limit, len(hits))
 	for _, p := range hits[start:end] {
-		out.Data = append(out.Data, wirePost(s.postView(p)))
+		out.Data = append(out.Data, s.sh.wirePost(s.postView(p), asListEntry))
 	}
 	out.Meta.HasMore = end < len(hits)
 	return jsonReply(http.StatusOK, out)
 }
 
 // searchText is what search looks in, lower-cased: caption texts, first
-// comments and the briefing.
-func searchText(c *postContent) string {
+// comments and, when asked, the briefing.
+func searchText(c *postContent, briefing bool) string {
 	var b strings.Builder
 	for _, cp := range c.captions {
 		b.WriteString(cp.PlainText)
@@ -431,7 +477,7 @@ func searchText(c *postContent) string {
 			b.WriteByte('\n')
 		}
 	}
-	if c.briefing != nil {
+	if briefing && c.briefing != nil {
 		b.WriteString(c.briefing.Markdown)
 	}
 	return strings.ToLower(b.String())

@@ -34,7 +34,7 @@ func TestPostValidation(t *testing.T) {
 	expect(t, e.confirm(processing.MediaID), http.StatusOK)
 	uploading := e.createMedia(nil).MediaID
 	deleted := e.createMedia(nil).MediaID
-	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(deleted)}), http.StatusOK)
+	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(deleted)}), http.StatusNoContent)
 	var label swonkie.Label
 	r := e.do(req{method: http.MethodPost, path: "/v2/labels", body: map[string]string{"name": "campaign"}})
 	expect(t, r, http.StatusCreated)
@@ -139,10 +139,15 @@ func TestPostShapeAndStage(t *testing.T) {
 	r := e.do(req{method: http.MethodPost, path: "/v2/posts", body: e.mediaPost("first", m)})
 	expect(t, r, http.StatusCreated)
 	for _, field := range []string{`"id":`, `"type":"MEDIA"`, `"stage":"IDEA"`, `"publishAt":null`, `"budget":0`,
-		`"profiles":[{`, `"net":{"name":"Facebook","code":"facebook"}`, `"captions":[`, `"medias":[`, `"links":[]`,
-		`"labelIds":[]`, `"briefing":null`, `"createdAt":"`, `"updatedAt":"`} {
+		`"profiles":[{`, `"net":{"code":"facebook"}`, `"captions":[`, `"medias":[`, `"links":[]`, `"labelIds":[]`} {
 		if !strings.Contains(r.String(), field) {
 			t.Errorf("created post lacks %s: %s", field, r.body)
+		}
+	}
+	// Nothing in the docs shows these in a post.
+	for _, field := range []string{`"briefing"`, `"createdAt"`, `"updatedAt"`, `"name"`, `"username"`} {
+		if strings.Contains(r.String(), field) {
+			t.Errorf("created post holds undocumented %s: %s", field, r.body)
 		}
 	}
 	if strings.Contains(r.String(), "publishStatus") {
@@ -207,10 +212,11 @@ func TestUpdatePost(t *testing.T) {
 	if ids := got.MediaLibIDs(); len(ids) != 1 || ids[0] != m2 {
 		t.Fatalf("medias after PUT: %v, want only %s", ids, m2)
 	}
-	if got.Captions[0].PlainText != "original" || len(got.LabelIDs) != 1 || got.Briefing == nil || got.Briefing.Markdown != "job 42" {
+	kept, _ := e.s.Post(p.ID)
+	if got.Captions[0].PlainText != "original" || len(got.LabelIDs) != 1 || kept.Post.Briefing == nil || kept.Post.Briefing.Markdown != "job 42" {
 		t.Fatalf("fields not sent changed: %s", r.body)
 	}
-	if got.Stage != swonkie.StageIdea || !got.UpdatedAt.After(got.CreatedAt.Time) && !got.UpdatedAt.Equal(got.CreatedAt.Time) {
+	if got.Stage != swonkie.StageIdea || kept.Post.UpdatedAt.Before(kept.Post.CreatedAt.Time) {
 		t.Fatalf("stage %s after a PUT without publishAt", got.Stage)
 	}
 	// Emptying an array is a change too.
@@ -253,8 +259,8 @@ func TestDeletePost(t *testing.T) {
 	p := e.createPost(e.mediaPost("x", m))
 	path := "/v2/posts/" + esc(p.ID)
 	r := e.do(req{method: http.MethodDelete, path: path})
-	expect(t, r, http.StatusOK)
-	if r.String() != `{"success":true}` {
+	expect(t, r, http.StatusNoContent)
+	if len(r.body) != 0 {
 		t.Fatalf("delete answered %s", r.body)
 	}
 	expect(t, e.do(req{method: http.MethodDelete, path: path}), http.StatusNotFound)
@@ -268,7 +274,7 @@ func TestDeletePost(t *testing.T) {
 	expect(t, e.stage(q.ID, "publishNow"), http.StatusOK)
 	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/posts/" + esc(q.ID)}), http.StatusConflict)
 	e.advance(2 * time.Hour)
-	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/posts/" + esc(q.ID)}), http.StatusOK)
+	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/posts/" + esc(q.ID)}), http.StatusNoContent)
 	if info, ok := e.s.Post(q.ID); !ok || !info.Deleted || info.Post.Stage != swonkie.StagePublished {
 		t.Fatalf("introspection of a deleted published post: %+v", info)
 	}
@@ -365,8 +371,10 @@ func TestListPosts(t *testing.T) {
 		want  []string
 	}{
 		{"search=post+number+1", []string{ids[19], ids[18], ids[17], ids[16], ids[15], ids[14], ids[13], ids[12], ids[11], ids[10], ids[1]}},
-		{"search=NEEDLE", []string{ids[8], ids[7]}},
-		{"search=needle-7", []string{ids[7]}},
+		// search looks in captions and first comments, not in briefings
+		// (SearchBriefing): the docs do not say it does.
+		{"search=NEEDLE", []string{ids[8]}},
+		{"search=needle-7", nil},
 		{"search=nothing-like-this", nil},
 		{"labelIds=" + label.ID, []string{ids[20], ids[15], ids[10], ids[5], ids[0]}},
 		{"stages=ARCHIVE", []string{ids[3]}},
@@ -444,7 +452,7 @@ func TestProfilesAndLabels(t *testing.T) {
 		if tt.want == http.StatusCreated {
 			var l swonkie.Label
 			r.decode(t, &l)
-			if l.ID == "" || l.Name != tt.name || !strings.HasPrefix(l.Color, "#") {
+			if l.ID == "" || l.Name != tt.name || l.Color != "" {
 				t.Fatalf("label answer %s", r.body)
 			}
 		}

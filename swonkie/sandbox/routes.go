@@ -100,6 +100,9 @@ func (p routePattern) templateString() string {
 // escaped form, so an id holding an escaped '/' stays one segment and an
 // unescaped one makes the path match nothing, as it would in production.
 func matchRoute(r *http.Request) (route, []string) {
+	if rt, ok := redirectSinkRoute(r); ok {
+		return rt, nil
+	}
 	raw := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
 	segs := make([]string, len(raw))
 	for i, s := range raw {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 // uploads are streamed and hashed outside it.
 type Server struct {
 	opts    Options
+	sh      shapes
 	signKey []byte
 	idSum   [32]byte
 	keySum  [32]byte
@@ -47,6 +49,9 @@ type Server struct {
 	nextEvent   time.Time
 	counts      counters
 	requestSeq  map[string]uint64
+	// callTimes are the arrival times (sandbox clock, Unix ns) of every
+	// /v2 call, for the busiest-window statistic.
+	callTimes   []int64
 	requests    map[string]map[int]int
 	faultCounts map[string]map[FaultKind]int
 	violations  []Violation
@@ -59,8 +64,10 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	sh, _ := opts.shapes() // checked by normalized
 	s := &Server{
 		opts:        opts,
+		sh:          sh,
 		signKey:     make([]byte, 32),
 		idSum:       sha256.Sum256([]byte(opts.APIID)),
 		keySum:      sha256.Sum256([]byte(opts.APIKey)),
@@ -110,6 +117,9 @@ type exchange struct {
 	// createdMedia and createdPost name what the handler made, so a lost
 	// reply can be pinned on it.
 	createdMedia, createdPost string
+	// partialPublish is the fault plan's verdict for a publication this
+	// request queues.
+	partialPublish bool
 }
 
 // ServeHTTP routes r, applies the fault plan, authenticates, handles and
@@ -118,7 +128,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rt, params := matchRoute(r)
 	key := rt.key()
-	n := s.nextRequest(key)
+	n := s.nextRequest(key, rt.api)
 	var d faultDecision
 	if rt.faultable {
 		d = decideFaults(s.opts.Seed, s.faults[key], key, n)
@@ -151,7 +161,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	x := &exchange{r: r, params: params, origin: origin(r)}
+	x := &exchange{r: r, params: params, origin: origin(r), partialPublish: d.partialPublish}
 	var rep reply
 	var fault FaultKind
 	switch {
@@ -162,10 +172,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fault = FaultRateLimit
 		rep = errorReply(http.StatusTooManyRequests, "Too Many Requests")
 		rep.header = http.Header{"Retry-After": {fmt.Sprint(retryAfterSeconds(d.retryAfter))}}
+	case d.redirect:
+		fault = FaultRedirect
+		target := d.redirectTo
+		if target == "" {
+			target = x.origin + redirectSink
+		}
+		rep = reply{status: d.status, header: http.Header{"Location": {strings.TrimSuffix(target, "/") + r.URL.RequestURI()}}}
 	case rt.auth && !s.authorized(r):
 		rep = errorReply(http.StatusUnauthorized, "missing or wrong X-API-ID / X-API-KEY")
 	default:
 		rep = rt.handle(s, x)
+		if d.badBody != "" && rep.status >= 200 && rep.status < 300 {
+			fault = FaultBadBody
+			rep = unusable(rep, d.badBody)
+			s.replyUnusable(x)
+		}
 	}
 	if fault != "" {
 		s.noteFault(key, fault)
@@ -203,9 +225,12 @@ func (s *Server) Advance(d time.Duration) error {
 	return nil
 }
 
-func (s *Server) nextRequest(key string) uint64 {
+func (s *Server) nextRequest(key string, api bool) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if api {
+		s.callTimes = append(s.callTimes, s.opts.Clock.Now().UnixNano())
+	}
 	s.requestSeq[key]++
 	return s.requestSeq[key]
 }
@@ -261,6 +286,19 @@ func (s *Server) replyLost(x *exchange) {
 	}
 	if p := s.posts[x.createdPost]; p != nil {
 		p.createReplyLost = true
+	}
+}
+
+// replyUnusable marks what the request created as announced in a body
+// the client could not read.
+func (s *Server) replyUnusable(x *exchange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.media[x.createdMedia]; m != nil {
+		m.createReplyUnusable = true
+	}
+	if p := s.posts[x.createdPost]; p != nil {
+		p.createReplyUnusable = true
 	}
 }
 

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -84,6 +85,7 @@ func (s *Server) changeStage(x *exchange) reply {
 		}
 		p.stage, p.publishStatus, p.failReason = swonkie.StageScheduled, nil, ""
 		s.enqueue(p, p.content.publishAt, false)
+		s.planPartial(p, x)
 
 	case swonkie.ActionPublishNow:
 		switch {
@@ -101,6 +103,7 @@ func (s *Server) changeStage(x *exchange) reply {
 			p.publishStatus[id] = swonkie.PublishPending
 		}
 		s.enqueue(p, now.Add(s.opts.PublishDelay), true)
+		s.planPartial(p, x)
 
 	case swonkie.ActionUnschedule:
 		switch {
@@ -135,7 +138,16 @@ func (s *Server) changeStage(x *exchange) reply {
 		p.stage = to
 	}
 	p.updatedAt = now
-	return jsonReply(http.StatusOK, success{Success: true, Stage: p.stage})
+	return s.sh.stageChanged(p.stage)
+}
+
+// planPartial records the fault plan's partialPublish verdict for the
+// publication just queued. The caller holds s.mu.
+func (s *Server) planPartial(p *post, x *exchange) {
+	p.failFirstProfile = x.partialPublish
+	if x.partialPublish {
+		s.noteFaultLocked("PATCH /posts/{id}/stage/{stage}", FaultPartialPublish)
+	}
 }
 
 // enqueue queues p's publication at at (replacing any queued one).
@@ -167,7 +179,12 @@ func (s *Server) publish(p *post, at time.Time) {
 		return
 	}
 	published := 0
-	for _, id := range p.content.profileIDs {
+	for i, id := range p.content.profileIDs {
+		if i == 0 && p.failFirstProfile {
+			p.publishStatus[id] = swonkie.PublishError
+			p.failReason = "profile " + id + " failed to publish (partialPublish fault)"
+			continue
+		}
 		if prof := s.profileByID[id]; prof != nil && prof.StatusLevel == swonkie.StatusOK {
 			p.publishStatus[id] = swonkie.PublishPublished
 			published++
@@ -176,12 +193,15 @@ func (s *Server) publish(p *post, at time.Time) {
 		p.publishStatus[id] = swonkie.PublishError
 	}
 	if published == 0 {
-		p.failReason = "no profile of the post could publish"
+		p.failReason = cmp.Or(p.failReason, "no profile of the post could publish")
 		s.counts.publishFailed++
 		return
 	}
 	p.stage, p.publishedAt = swonkie.StagePublished, at
 	s.counts.published++
+	if published < len(p.content.profileIDs) {
+		s.counts.publishedPartly++
+	}
 }
 
 // mediaProblemsAt lists every media p references that is gone or not

@@ -74,7 +74,7 @@ func TestStageActions(t *testing.T) {
 				expect(t, e.stage(p.ID, a), http.StatusOK)
 			}
 			if tt.setup.broken {
-				expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(m)}), http.StatusOK)
+				expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(m)}), http.StatusNoContent)
 			}
 			r := e.stage(p.ID, tt.action)
 			expect(t, r, tt.want)
@@ -84,8 +84,8 @@ func TestStageActions(t *testing.T) {
 					Stage   swonkie.Stage `json:"stage"`
 				}
 				r.decode(t, &ok)
-				if !ok.Success || ok.Stage != tt.wantStage {
-					t.Fatalf("answer %s, want success and stage %s", r.body, tt.wantStage)
+				if r.String() != `{"success":true}` {
+					t.Fatalf("answer %s, want {\"success\":true}", r.body)
 				}
 			} else {
 				r.errorBody(t)
@@ -180,11 +180,11 @@ func TestEarlyCleanupFailsPublication(t *testing.T) {
 	q := e.createPost(late)
 	expect(t, e.stage(q.ID, "schedule"), http.StatusOK)
 
-	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(m)}), http.StatusOK)
+	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(m)}), http.StatusNoContent)
 	e.advance(2 * time.Hour)
 	// Deleting kept after its post went out (but before anyone looked)
 	// does not undo the publication.
-	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(kept)}), http.StatusOK)
+	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(kept)}), http.StatusNoContent)
 
 	got := e.getPost(p.ID)
 	if got.Stage == swonkie.StagePublished {
@@ -272,12 +272,13 @@ func TestValidateEndpoint(t *testing.T) {
 	e := start(t, sandbox.Options{})
 	m := e.readyMedia(testmedia.PNG(2, 2, 0))
 	p := e.createPost(e.mediaPost("v", m))
+	before, _ := e.s.Post(p.ID)
 	r := e.get("/v2/posts/" + esc(p.ID) + "/validate")
 	expect(t, r, http.StatusOK)
 	if r.String() != `{"valid":true,"errors":[]}` {
 		t.Fatalf("valid post: %s", r.body)
 	}
-	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(m)}), http.StatusOK)
+	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(m)}), http.StatusNoContent)
 	r = e.get("/v2/posts/" + esc(p.ID) + "/validate")
 	expect(t, r, http.StatusBadRequest)
 	var v struct {
@@ -288,7 +289,7 @@ func TestValidateEndpoint(t *testing.T) {
 	if v.Valid == nil || *v.Valid || len(v.Errors) != 1 || v.Errors[0].Field != "medias[0].mediaFiles[0].mediaLibId" {
 		t.Fatalf("post with a deleted media: %s", r.body)
 	}
-	if got := e.getPost(p.ID); got.Stage != swonkie.StageIdea || !got.UpdatedAt.Equal(p.UpdatedAt.Time) {
+	if got, _ := e.s.Post(p.ID); got.Post.Stage != swonkie.StageIdea || !got.Post.UpdatedAt.Equal(before.Post.UpdatedAt.Time) {
 		t.Fatal("validate changed the post")
 	}
 	expect(t, e.get("/v2/posts/UG9zdElk/validate"), http.StatusNotFound)

@@ -16,6 +16,7 @@ type counters struct {
 	uploads                                                                 int
 	bytesUploaded                                                           int64
 	postsCreated, postsDeleted, published, publishFailed                    int
+	publishedPartly, redirectsFollowed                                      int
 }
 
 // ViolationCredentialsToStorage is a request to the upload URL that carried
@@ -52,6 +53,14 @@ type Stats struct {
 	// Faults counts the faults injected per endpoint key and kind.
 	Faults     map[string]map[FaultKind]int `json:"faults"`
 	Violations []Violation                  `json:"violations"`
+	// BusiestSecond is the most /v2 calls that arrived within any one
+	// second of the sandbox clock (faulted and refused calls included),
+	// starting at BusiestSecondAt: what a client's rate limit must bound.
+	BusiestSecond   int       `json:"busiestSecond"`
+	BusiestSecondAt time.Time `json:"busiestSecondAt,omitzero"`
+	// RedirectsFollowed counts requests that arrived at the default target
+	// of a redirect fault.
+	RedirectsFollowed int `json:"redirectsFollowed"`
 }
 
 // MediaStats are the media tallies.
@@ -67,6 +76,12 @@ type MediaStats struct {
 	// LostCreates are media whose POST /media reply a lostReply fault
 	// dropped: the client never learnt their id.
 	LostCreates []string `json:"lostCreates"`
+	// UnusableCreates are media whose POST /media reply a badBody fault
+	// spoilt: the client could not read their id.
+	UnusableCreates []string `json:"unusableCreates"`
+	// Alive are the media that exist now (neither deleted nor expired),
+	// whatever references them: after a finished run, the ones left behind.
+	Alive []string `json:"alive"`
 	// Orphaned are media created and never deleted by the client (expired
 	// ones included) that no PUBLISHED post references.
 	Orphaned []string `json:"orphaned"`
@@ -74,14 +89,44 @@ type MediaStats struct {
 
 // PostStats are the post tallies.
 type PostStats struct {
-	Created       int      `json:"created"`
-	Deleted       int      `json:"deleted"`
-	Published     int      `json:"published"`
-	PublishFailed int      `json:"publishFailed"`
-	LostCreates   []string `json:"lostCreates"`
+	Created       int `json:"created"`
+	Deleted       int `json:"deleted"`
+	Published     int `json:"published"`
+	PublishFailed int `json:"publishFailed"`
+	// PublishedPartly counts publications that reached PUBLISHED with at
+	// least one profile in ERROR.
+	PublishedPartly int      `json:"publishedPartly"`
+	LostCreates     []string `json:"lostCreates"`
+	UnusableCreates []string `json:"unusableCreates"`
+	// Alive counts the posts not deleted.
+	Alive int `json:"alive"`
+	// ByMediaSet groups live posts by the set of media they reference
+	// (posts without media left out), in the order of each set's first
+	// post: more than one post in a group is one media set posted twice.
+	ByMediaSet []PostGroup `json:"byMediaSet"`
+	// ByMarker groups live posts by the marker their briefing or captions
+	// hold; filled only when asked for (StatsWithMarker, or
+	// GET /_sandbox/stats?markerPrefix=…).
+	ByMarker map[string][]string `json:"byMarker,omitempty"`
 	// Duplicates groups live posts with the same caption texts, media set
 	// and profile set: the trace of a blind retry of POST /posts.
 	Duplicates [][]string `json:"duplicates"`
+}
+
+// PostGroup is a set of live posts sharing one media set.
+type PostGroup struct {
+	Media []string `json:"media"` // sorted
+	Posts []string `json:"posts"` // oldest first
+}
+
+// DuplicatesByMedia is how many live posts reference a media set an older
+// live post already references.
+func (p PostStats) DuplicatesByMedia() int {
+	n := 0
+	for _, g := range p.ByMediaSet {
+		n += len(g.Posts) - 1
+	}
+	return n
 }
 
 // DuplicatePosts is how many posts are copies of an earlier one.
@@ -94,7 +139,13 @@ func (p PostStats) DuplicatePosts() int {
 }
 
 // Stats returns a snapshot, with time-driven changes applied up to now.
-func (s *Server) Stats() Stats {
+func (s *Server) Stats() Stats { return s.StatsWithMarker("") }
+
+// StatsWithMarker is Stats with Posts.ByMarker filled: every live post
+// whose briefing or captions hold markerPrefix is grouped under the marker,
+// markerPrefix and what follows it up to the next space or line break.
+// With "mediaflow-pipeline:" it counts the posts of each pipeline.
+func (s *Server) StatsWithMarker(markerPrefix string) Stats {
 	now := s.lock()
 	defer s.mu.Unlock()
 	c := s.counts
@@ -105,10 +156,14 @@ func (s *Server) Stats() Stats {
 			LostCreates: []string{}, Orphaned: []string{}},
 		Posts: PostStats{Created: c.postsCreated, Deleted: c.postsDeleted, Published: c.published,
 			PublishFailed: c.publishFailed, LostCreates: []string{}, Duplicates: [][]string{}},
-		Requests:   map[string]map[int]int{},
-		Faults:     map[string]map[FaultKind]int{},
-		Violations: append([]Violation{}, s.violations...),
+		Requests:          map[string]map[int]int{},
+		Faults:            map[string]map[FaultKind]int{},
+		Violations:        append([]Violation{}, s.violations...),
+		RedirectsFollowed: c.redirectsFollowed,
 	}
+	st.Media.UnusableCreates, st.Media.Alive = []string{}, []string{}
+	st.Posts.PublishedPartly, st.Posts.UnusableCreates, st.Posts.ByMediaSet = c.publishedPartly, []string{}, []PostGroup{}
+	st.BusiestSecond, st.BusiestSecondAt = busiestWindow(s.callTimes, time.Second)
 	for k, v := range s.requests {
 		st.Requests[k] = maps.Clone(v)
 	}
@@ -127,18 +182,48 @@ func (s *Server) Stats() Stats {
 		if m.createReplyLost {
 			st.Media.LostCreates = append(st.Media.LostCreates, m.id)
 		}
+		if m.createReplyUnusable {
+			st.Media.UnusableCreates = append(st.Media.UnusableCreates, m.id)
+		}
 		if m.deletedAt.IsZero() && !inPublished[m.id] {
 			st.Media.Orphaned = append(st.Media.Orphaned, m.id)
 		}
+		if !m.goneAt(now, s.opts.UnconfirmedTTL) {
+			st.Media.Alive = append(st.Media.Alive, m.id)
+		}
 	}
 	groups := map[string][]string{}
+	bySet := map[string]int{}
 	var order []string
 	for _, p := range s.postOrder {
 		if p.createReplyLost {
 			st.Posts.LostCreates = append(st.Posts.LostCreates, p.id)
 		}
+		if p.createReplyUnusable {
+			st.Posts.UnusableCreates = append(st.Posts.UnusableCreates, p.id)
+		}
 		if !p.deletedAt.IsZero() {
 			continue
+		}
+		st.Posts.Alive++
+		if mk := mediaSetKey(&p.content); mk != "" {
+			i, ok := bySet[mk]
+			if !ok {
+				i = len(st.Posts.ByMediaSet)
+				bySet[mk] = i
+				ids := referencedMedia(&p.content)
+				slices.Sort(ids)
+				st.Posts.ByMediaSet = append(st.Posts.ByMediaSet, PostGroup{Media: ids})
+			}
+			st.Posts.ByMediaSet[i].Posts = append(st.Posts.ByMediaSet[i].Posts, p.id)
+		}
+		if markerPrefix != "" {
+			for _, mk := range markersIn(&p.content, markerPrefix) {
+				if st.Posts.ByMarker == nil {
+					st.Posts.ByMarker = map[string][]string{}
+				}
+				st.Posts.ByMarker[mk] = append(st.Posts.ByMarker[mk], p.id)
+			}
 		}
 		k := duplicateKey(&p.content)
 		if groups[k] == nil {
@@ -152,6 +237,74 @@ func (s *Server) Stats() Stats {
 		}
 	}
 	return st
+}
+
+// mediaSetKey names the set of media c references; "" for none.
+func mediaSetKey(c *postContent) string {
+	ids := referencedMedia(c)
+	slices.Sort(ids)
+	return strings.Join(ids, "\x00")
+}
+
+// markersIn lists the distinct markers starting with prefix in c's
+// briefing and captions.
+func markersIn(c *postContent, prefix string) []string {
+	var texts []string
+	if c.briefing != nil {
+		texts = append(texts, c.briefing.Markdown)
+	}
+	for _, cp := range c.captions {
+		texts = append(texts, cp.PlainText)
+	}
+	var out []string
+	for _, t := range texts {
+		for {
+			i := strings.Index(t, prefix)
+			if i < 0 {
+				break
+			}
+			t = t[i:]
+			end := strings.IndexAny(t, " \t\r\n")
+			if end < 0 {
+				end = len(t)
+			}
+			if !slices.Contains(out, t[:end]) {
+				out = append(out, t[:end])
+			}
+			t = t[end:]
+		}
+	}
+	return out
+}
+
+// busiestWindow returns the most arrivals within any span of length d and
+// when that span starts.
+func busiestWindow(times []int64, d time.Duration) (int, time.Time) {
+	if len(times) == 0 {
+		return 0, time.Time{}
+	}
+	ts := slices.Clone(times)
+	slices.Sort(ts)
+	best, at := 0, ts[0]
+	i := 0
+	for j := range ts {
+		for ts[j]-ts[i] >= int64(d) {
+			i++
+		}
+		if n := j - i + 1; n > best {
+			best, at = n, ts[i]
+		}
+	}
+	return best, time.Unix(0, at).UTC()
+}
+
+// BusiestWindow returns the most /v2 calls that arrived within any span
+// of length d of the sandbox clock, and when that span starts; Stats gives
+// it for one second.
+func (s *Server) BusiestWindow(d time.Duration) (int, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return busiestWindow(s.callTimes, d)
 }
 
 // duplicateKey is what makes two posts the same post for a reader: the
@@ -175,8 +328,9 @@ type MediaInfo struct {
 	Name string `json:"name"`
 	// State is the API status (UPLOADING, PROCESSING, SUCCESS, ERROR), or
 	// StateDeleted or StateExpired.
-	State           string `json:"state"`
-	CreateReplyLost bool   `json:"createReplyLost"`
+	State               string `json:"state"`
+	CreateReplyLost     bool   `json:"createReplyLost"`
+	CreateReplyUnusable bool   `json:"createReplyUnusable"`
 	// Uploads counts complete uploads; Bytes, SHA256 and ContentType (as
 	// sniffed) describe the last one.
 	Uploads         int       `json:"uploads"`
@@ -192,7 +346,7 @@ type MediaInfo struct {
 
 func (s *Server) mediaInfo(m *media, now time.Time) MediaInfo {
 	info := MediaInfo{
-		ID: m.id, Name: m.name, State: s.mediaState(m, now), CreateReplyLost: m.createReplyLost,
+		ID: m.id, Name: m.name, State: s.mediaState(m, now), CreateReplyLost: m.createReplyLost, CreateReplyUnusable: m.createReplyUnusable,
 		Uploads: m.uploads, Bytes: m.bytes, ContentType: m.sniffed, ErrorReason: m.errReason,
 		CreatedAt: m.createdAt, UploadExpiresAt: m.uploadExpires, ConfirmedAt: m.confirmedAt, DeletedAt: m.deletedAt,
 	}
@@ -231,16 +385,17 @@ func (s *Server) AllMedia() []MediaInfo {
 type PostInfo struct {
 	// Post is the API's view of it (as it was when deleted, for a deleted
 	// post).
-	Post            swonkie.Post `json:"post"`
-	Deleted         bool         `json:"deleted"`
-	CreateReplyLost bool         `json:"createReplyLost"`
-	PublishedAt     time.Time    `json:"publishedAt,omitzero"`
+	Post                swonkie.Post `json:"post"`
+	Deleted             bool         `json:"deleted"`
+	CreateReplyLost     bool         `json:"createReplyLost"`
+	CreateReplyUnusable bool         `json:"createReplyUnusable"`
+	PublishedAt         time.Time    `json:"publishedAt,omitzero"`
 	// PublishError says why the last publication failed, if it did.
 	PublishError string `json:"publishError,omitempty"`
 }
 
 func (s *Server) postInfo(p *post) PostInfo {
-	return PostInfo{Post: s.postView(p), Deleted: !p.deletedAt.IsZero(), CreateReplyLost: p.createReplyLost,
+	return PostInfo{Post: s.postView(p), Deleted: !p.deletedAt.IsZero(), CreateReplyLost: p.createReplyLost, CreateReplyUnusable: p.createReplyUnusable,
 		PublishedAt: p.publishedAt, PublishError: p.failReason}
 }
 

@@ -28,7 +28,7 @@ func TestOrphansAndDuplicates(t *testing.T) {
 	expect(t, e.stage(q.ID, "publishNow"), http.StatusOK)
 	e.createPost(e.mediaPost("draft", draftOnly))
 	e.advance(time.Second)
-	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(cleaned)}), http.StatusOK)
+	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(cleaned)}), http.StatusNoContent)
 
 	st := e.s.Stats()
 	want := []string{left, draftOnly, unconfirmed}
@@ -53,7 +53,7 @@ func TestOrphansAndDuplicates(t *testing.T) {
 	if st.Posts.DuplicatePosts() != 1 || !reflect.DeepEqual(st.Posts.Duplicates, [][]string{{a.ID, b.ID}}) {
 		t.Fatalf("duplicates %v, want [[%s %s]]", st.Posts.Duplicates, a.ID, b.ID)
 	}
-	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/posts/" + esc(b.ID)}), http.StatusOK)
+	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/posts/" + esc(b.ID)}), http.StatusNoContent)
 	if st := e.s.Stats(); st.Posts.DuplicatePosts() != 0 || st.Posts.Created != 6 || st.Posts.Deleted != 1 {
 		t.Fatalf("after deleting the duplicate: %+v", st.Posts)
 	}

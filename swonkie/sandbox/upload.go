@@ -102,7 +102,9 @@ func (s *Server) putBlob(x *exchange) reply {
 	}
 
 	d, err := digest(r.Body)
-	if err != nil {
+	// A body cut short can surface as io.ErrUnexpectedEOF inside the first
+	// 512 bytes, which digest takes for a short file: the count decides.
+	if err != nil || d.bytes != r.ContentLength {
 		return errorReply(http.StatusBadRequest, fmt.Sprintf("upload ended after %d of %d bytes", d.bytes, r.ContentLength))
 	}
 

@@ -171,7 +171,7 @@ func TestUploadStateRules(t *testing.T) {
 	expect(t, e.upload(c.UploadURL, first, nil), http.StatusConflict)
 
 	d := e.createMedia(nil)
-	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(d.MediaID)}), http.StatusOK)
+	expect(t, e.do(req{method: http.MethodDelete, path: "/v2/media/" + esc(d.MediaID)}), http.StatusNoContent)
 	expect(t, e.upload(d.UploadURL, first, nil), http.StatusNotFound)
 }
 
