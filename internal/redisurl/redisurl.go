@@ -375,6 +375,8 @@ func goRedisErr(err error) error {
 	}
 	msg := strings.TrimPrefix(err.Error(), "redis: ")
 	switch {
+	case msg == "empty unix socket path":
+		msg = "path: unix:// needs a socket path (unix:///path/to/redis.sock)"
 	case strings.HasPrefix(msg, "unexpected option"):
 		msg = "query: " + msg
 	case strings.HasPrefix(msg, "invalid database number"), strings.HasPrefix(msg, "invalid URL path"):
