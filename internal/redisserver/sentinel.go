@@ -232,7 +232,7 @@ func demote(ctx context.Context, s *Server, master string) {
 	host, port, _ := strings.Cut(master, ":")
 	rc := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.Password, MaxRetries: -1})
 	defer rc.Close()
-	_ = rc.SlaveOf(ctx, host, port).Err()
+	_ = rc.ReplicaOf(ctx, host, port).Err()
 }
 
 func (set *SentinelSet) waitReplicaLinked(replica *Server, master string) error {
