@@ -39,7 +39,7 @@ func cpuTime(pid string) (time.Duration, error) {
 }
 
 // redisPID asks redis-server for its process id.
-func redisPID(ctx context.Context, rc *redis.Client) (string, error) {
+func redisPID(ctx context.Context, rc redis.UniversalClient) (string, error) {
 	info, err := rc.Info(ctx, "server").Result()
 	if err != nil {
 		return "", fmt.Errorf("redis INFO server: %w", err)

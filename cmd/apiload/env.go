@@ -10,12 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/mediaflow/mediaflow/api"
 	"github.com/mediaflow/mediaflow/internal/redisserver"
+	"github.com/mediaflow/mediaflow/internal/redisurl"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/tasks"
 )
@@ -30,7 +30,7 @@ type env struct {
 	redis        *redisserver.Server
 	redisVersion string
 	redisPID     string
-	rc           *redis.Client
+	rc           redis.UniversalClient
 	client       *tasks.Client
 	srv          *http.Server
 	url          string
@@ -50,17 +50,10 @@ func startEnv(o options) (*env, error) {
 	e.redisVersion = "Redis " + e.redis.Version()
 	// The Redis client is made the way cmd/worker makes it from REDIS_URL,
 	// so the pool and protocol are the worker's.
-	opt, err := asynq.ParseRedisURI(e.redis.URL)
-	if err != nil {
+	if e.rc, err = redisurl.NewClient(e.redis.URL); err != nil {
 		e.close()
 		return nil, err
 	}
-	rc, ok := opt.MakeRedisClient().(*redis.Client)
-	if !ok {
-		e.close()
-		return nil, fmt.Errorf("redis client for %s: unexpected kind", e.redis.URL)
-	}
-	e.rc = rc
 	if e.redisPID, err = redisPID(context.Background(), e.rc); err != nil {
 		e.close()
 		return nil, err

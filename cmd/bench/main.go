@@ -40,10 +40,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mediaflow/mediaflow/internal/redisserver"
+	"github.com/mediaflow/mediaflow/internal/redisurl"
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
@@ -136,11 +136,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	defer srv.Kill()
 	// The client cmd/worker makes from REDIS_URL, pool size included.
-	opt, err := asynq.ParseRedisURI(srv.URL)
+	rc, err := redisurl.NewClient(srv.URL)
 	if err != nil {
 		return err
 	}
-	rc := opt.MakeRedisClient().(redis.UniversalClient)
 	defer rc.Close()
 
 	progress := func(format string, args ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", args...) }

@@ -25,9 +25,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mediaflow/mediaflow/internal/redisurl"
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
@@ -142,13 +142,9 @@ func (e *env) parse(fs *flag.FlagSet, args []string, positional int) (code int, 
 
 // client connects to Redis and returns the Go API client.
 func (e *env) client(c *common) (*tasks.Client, func(), error) {
-	opt, err := asynq.ParseRedisURI(c.redisURL)
+	rc, err := redisurl.NewClient(c.redisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("REDIS_URL: %v", err)
-	}
-	rc, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, nil, errors.New("REDIS_URL: unsupported")
+		return nil, nil, fmt.Errorf("REDIS_URL %s: %v", redisurl.Redacted(c.redisURL), err)
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 3*time.Second)
 	defer cancel()

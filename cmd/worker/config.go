@@ -92,7 +92,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return d
 	}
 
-	fs.StringVar(&c.RedisURL, "redis", env("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL: redis://, rediss:// or redis-sentinel:// (env REDIS_URL)")
+	fs.StringVar(&c.RedisURL, "redis", env("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL: redis://, rediss://, unix://, redis[s]-sentinel:// or redis[s]-cluster:// (env REDIS_URL)")
 	fs.StringVar(&c.SwonkieBaseURL, "swonkie-url", env("SWONKIE_BASE_URL", swonkie.DefaultBaseURL), "Swonkie API base URL (env SWONKIE_BASE_URL)")
 	fs.StringVar(&c.SwonkieAPIID, "api-id", env("SWONKIE_API_ID", ""), "Swonkie App ID (env SWONKIE_API_ID; prefer the environment: flags show in ps)")
 	fs.StringVar(&c.SwonkieAPIKey, "api-key", env("SWONKIE_API_KEY", ""), "Swonkie API key (env SWONKIE_API_KEY; prefer the environment: flags show in ps)")

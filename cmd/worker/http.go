@@ -7,13 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/mediaflow/mediaflow/internal/redisurl"
 	"github.com/mediaflow/mediaflow/metrics"
 )
 
@@ -70,13 +70,9 @@ func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
 }
 
-// redactedURL hides a Redis URL's password.
+// redactedURL hides a Redis URL's passwords (the sentinels' too).
 func redactedURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
+	return redisurl.Redacted(raw)
 }
 
 // redisLogger sends go-redis's own messages (dial retries, pool trouble)

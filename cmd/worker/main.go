@@ -22,11 +22,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/mediaflow/mediaflow/internal/redisurl"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
@@ -273,13 +273,9 @@ func startSandbox(o sandbox.Options, log zerolog.Logger) (*sandbox.Server, *http
 // wrong URL fails the start with one clear line instead of a stream of
 // retries.
 func connectRedis(ctx context.Context, raw string) (redis.UniversalClient, error) {
-	opt, err := asynq.ParseRedisURI(raw)
+	rc, err := redisurl.NewClient(raw)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL %s: %v", redactedURL(raw), err)
-	}
-	rc, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, fmt.Errorf("REDIS_URL %s: unsupported", redactedURL(raw))
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
