@@ -27,6 +27,7 @@ type Metrics struct {
 	swonkie   *swonkieMetrics
 	pipelines *pipelineMetrics
 	sweep     *sweepMetrics
+	budget    *budgetMetrics
 	queues    *queueCollector
 	pstats    *pipelineStatsCollector
 }
@@ -56,6 +57,7 @@ func New(opts Options) *Metrics {
 	m.swonkie = newSwonkieMetrics(reg)
 	m.pipelines = newPipelineMetrics(reg)
 	m.sweep = newSweepMetrics(reg)
+	m.budget = newBudgetMetrics(reg)
 	m.queues = newQueueCollector(reg)
 	m.pstats = newPipelineStatsCollector(reg)
 	return m

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -58,7 +60,30 @@ type Config struct {
 	MaxRetryAfter time.Duration
 	// Now is the clock used to read HTTP-date Retry-After values.
 	Now func() time.Time
+
+	// Budget, when set, paces API calls instead of Limiter: it is asked
+	// before every API call (never before uploads, which go to storage)
+	// and told of every 429 that says how long to wait. A budget shared
+	// through Redis paces a whole fleet of workers as one.
+	Budget Budget
+
+	// UploadResponseTimeout bounds the wait for storage's answer once an
+	// upload's last byte is sent: a storage endpoint that reads the file
+	// and never answers must not hold the upload forever. Default
+	// DefaultUploadResponseTimeout.
+	UploadResponseTimeout time.Duration
+	// AllowedUploadHosts are upload URL hosts that may resolve to private,
+	// loopback or link-local addresses (a storage emulator on the LAN). The
+	// base URL's own host is always allowed.
+	AllowedUploadHosts []string
+	// LookupHost resolves an upload URL's host for that check; default
+	// net.DefaultResolver.LookupNetIP. Tests inject their own.
+	LookupHost func(ctx context.Context, host string) ([]netip.Addr, error)
 }
+
+// DefaultUploadResponseTimeout: Azure answers a Put Blob within seconds of
+// its last byte; a minute leaves room for a slow proxy.
+const DefaultUploadResponseTimeout = 60 * time.Second
 
 // Client calls the Swonkie API v2. It is safe for concurrent use.
 type Client struct {
@@ -71,6 +96,11 @@ type Client struct {
 	maxRetryAfter time.Duration
 	now           func() time.Time
 	secrets       *strings.Replacer
+	budget        Budget
+
+	uploadResponseTimeout time.Duration
+	allowedUploadHosts    map[string]bool
+	lookupHost            func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // New checks cfg and returns a client.
@@ -97,9 +127,33 @@ func New(cfg Config) (*Client, error) {
 		maxRetryAfter: cfg.MaxRetryAfter,
 		now:           cfg.Now,
 		secrets:       strings.NewReplacer(cfg.APIID, "[redacted]", cfg.APIKey, "[redacted]"),
+		budget:        cfg.Budget,
+
+		uploadResponseTimeout: cfg.UploadResponseTimeout,
+		allowedUploadHosts:    map[string]bool{},
+		lookupHost:            cfg.LookupHost,
 	}
 	if c.http == nil {
 		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	// A copy, so the caller's client keeps its own policy: ours never
+	// follows a redirect, which would carry X-API-ID and X-API-KEY to
+	// whatever host the Location names (and turn a POST into a GET).
+	hc := *c.http
+	hc.CheckRedirect = refuseRedirect
+	c.http = &hc
+	for _, h := range cfg.AllowedUploadHosts {
+		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+			c.allowedUploadHosts[h] = true
+		}
+	}
+	if c.uploadResponseTimeout <= 0 {
+		c.uploadResponseTimeout = DefaultUploadResponseTimeout
+	}
+	if c.lookupHost == nil {
+		c.lookupHost = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
 	}
 	if c.userAgent == "" {
 		c.userAgent = "mediaflow"
@@ -161,7 +215,12 @@ func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
 	defer cancel()
 	ctx = context.WithValue(ctx, endpointKey{}, k.endpoint)
 
-	if err := c.limiter.Wait(ctx); err != nil {
+	op := k.method + " " + k.endpoint
+	if c.budget != nil {
+		if err := c.budget.Wait(ctx, op); err != nil {
+			return 0, &Error{Method: k.method, Endpoint: k.endpoint, Err: fmt.Errorf("waiting for the Swonkie budget: %w", err)}
+		}
+	} else if err := c.limiter.Wait(ctx); err != nil {
 		return 0, &Error{Method: k.method, Endpoint: k.endpoint, Err: fmt.Errorf("waiting for the client rate limit: %w", err)}
 	}
 
@@ -209,15 +268,38 @@ func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
 		ok = ok || resp.StatusCode == s
 	}
 	if !ok {
-		return resp.StatusCode, c.statusError(k.method, k.endpoint, resp, raw)
+		err := c.statusError(k.method, k.endpoint, resp, raw)
+		if d, asked := RetryAfter(err); asked && resp.StatusCode == http.StatusTooManyRequests && c.budget != nil {
+			c.budget.Throttled(op, d)
+		}
+		return resp.StatusCode, err
 	}
 	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, &Error{Method: k.method, Endpoint: k.endpoint, StatusCode: resp.StatusCode,
-				Message: "answer is not the expected JSON: " + c.clean(err.Error())}
+			return resp.StatusCode, &UnusableAnswerError{Op: op, Status: resp.StatusCode,
+				Reason: "not the expected JSON: " + c.clean(err.Error())}
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// refuseRedirect hands a 3xx back to do as the answer, without sending
+// anything to the Location: statusError turns it into an error.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// redirectMessage describes a refused redirect by the target's scheme and
+// host only: its path and query may carry tokens.
+func redirectMessage(resp *http.Response, clean func(string) string) string {
+	loc := resp.Header.Get("Location")
+	target := "an unreadable Location"
+	if loc == "" {
+		target = "no Location"
+	} else if resp.Request == nil {
+		target = "another URL"
+	} else if u, err := resp.Request.URL.Parse(loc); err == nil && u.Host != "" {
+		target = u.Scheme + "://" + u.Host + "/…"
+	}
+	return clean("redirect to "+target) + " refused (credentials are never sent to another URL)"
 }
 
 // transportError keeps the cause of a request that got no answer but drops
@@ -236,6 +318,10 @@ func (c *Client) transportError(method, endpoint string, err error, secrets ...s
 func (c *Client) statusError(method, endpoint string, resp *http.Response, raw []byte, secrets ...string) error {
 	clean := c.cleaner(secrets...)
 	e := &Error{Method: method, Endpoint: endpoint, StatusCode: resp.StatusCode}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		e.Message = redirectMessage(resp, clean)
+		return e
+	}
 	var body struct {
 		Message json.RawMessage `json:"message"`
 		Error   json.RawMessage `json:"error"`

@@ -6,8 +6,14 @@
 // "mediaLibId"; it treats unknown media statuses as "not ready"; it takes any
 // 2xx as success. Every failure is an *Error that says which endpoint
 // template failed and whether retrying can help (IsTransient, IsPermanent,
-// IsRateLimited, RetryAfter). Errors never carry the API id or key, full
+// IsRateLimited, RetryAfter), except a 2xx the client cannot read
+// (*UnusableAnswerError: the effect may have happened) and an upload URL
+// it refuses (*UploadURLError). Errors never carry the API id or key, full
 // URLs, ids in the endpoint, or upload signatures.
+//
+// The credentials never leave the base URL: redirects are refused, not
+// followed, and a file goes only to an https upload URL (or one of the
+// base URL's scheme) whose host is public, the base URL's own or allowed.
 //
 // The package knows nothing of queues, Redis or metrics; instrumentation
 // wraps the *http.Client it is given, and Endpoint tells a RoundTripper which

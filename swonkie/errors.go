@@ -111,9 +111,11 @@ func IsTransient(err error) bool {
 
 // IsPermanent reports whether the same call can never succeed as it is:
 // every 4xx except 408, 425 and 429 (400, 401, 403, 404, 409, 410, 422 are
-// the ones Swonkie is known or expected to send).
+// the ones Swonkie is known or expected to send), every 3xx (redirects are
+// refused, so asking again gets the same refusal) and a refused upload URL.
 func IsPermanent(err error) bool {
-	if errors.Is(err, ErrInvalid) {
+	var ue *UploadURLError
+	if errors.Is(err, ErrInvalid) || errors.As(err, &ue) {
 		return true
 	}
 	var e *Error
@@ -124,7 +126,7 @@ func IsPermanent(err error) bool {
 	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
 		return false
 	}
-	return e.StatusCode >= 400 && e.StatusCode < 500
+	return e.StatusCode >= 300 && e.StatusCode < 500
 }
 
 // IsNotFound reports a 404 or 410: the thing is not (or no longer) in the
@@ -146,6 +148,10 @@ func StatusCode(err error) int {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.StatusCode
+	}
+	var u *UnusableAnswerError
+	if errors.As(err, &u) {
+		return u.Status
 	}
 	return 0
 }

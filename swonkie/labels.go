@@ -18,12 +18,13 @@ type Label struct {
 // ListLabels returns the workspace's labels.
 func (c *Client) ListLabels(ctx context.Context) ([]Label, error) {
 	var raw json.RawMessage
-	if _, err := c.do(ctx, call{method: http.MethodGet, endpoint: "/labels", path: "/labels"}, &raw); err != nil {
+	status, err := c.do(ctx, call{method: http.MethodGet, endpoint: "/labels", path: "/labels"}, &raw)
+	if err != nil {
 		return nil, err
 	}
 	var out []Label
 	if _, err := readList(raw, &out); err != nil {
-		return nil, &Error{Method: http.MethodGet, Endpoint: "/labels", StatusCode: http.StatusOK, Message: err.Error()}
+		return nil, &UnusableAnswerError{Op: "GET /labels", Status: status, Reason: err.Error()}
 	}
 	return out, nil
 }
@@ -35,12 +36,13 @@ func (c *Client) CreateLabel(ctx context.Context, name string) (*Label, error) {
 		return nil, fmt.Errorf("swonkie POST /labels: name must be 1 to 50 characters, got %d: %w", n, ErrInvalid)
 	}
 	var out Label
-	if _, err := c.do(ctx, call{method: http.MethodPost, endpoint: "/labels", path: "/labels",
-		body: map[string]string{"name": name}}, &out); err != nil {
+	status, err := c.do(ctx, call{method: http.MethodPost, endpoint: "/labels", path: "/labels",
+		body: map[string]string{"name": name}}, &out)
+	if err != nil {
 		return nil, err
 	}
 	if out.ID == "" {
-		return nil, &Error{Method: http.MethodPost, Endpoint: "/labels", StatusCode: http.StatusCreated, Message: "answer has no label id"}
+		return nil, &UnusableAnswerError{Op: "POST /labels", Status: status, Reason: "no label id"}
 	}
 	return &out, nil
 }

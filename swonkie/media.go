@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
+	"sync"
+	"time"
 )
 
 // MediaStatus is the processing state of a media item.
@@ -86,7 +89,8 @@ func (c *Client) CreateMedia(ctx context.Context, req CreateMediaRequest) (*Crea
 		req.DestinationType = DestinationPostMedia
 	}
 	var out CreatedMedia
-	if _, err := c.do(ctx, call{method: http.MethodPost, endpoint: "/media", path: "/media", body: req}, &out); err != nil {
+	status, err := c.do(ctx, call{method: http.MethodPost, endpoint: "/media", path: "/media", body: req}, &out)
+	if err != nil {
 		return nil, err
 	}
 	for _, id := range []string{out.MediaID, out.ID, out.MediaLibID} {
@@ -95,9 +99,13 @@ func (c *Client) CreateMedia(ctx context.Context, req CreateMediaRequest) (*Crea
 			break
 		}
 	}
-	if out.MediaID == "" || out.UploadURL == "" {
-		return nil, &Error{Method: http.MethodPost, Endpoint: "/media", StatusCode: http.StatusOK,
-			Message: "answer has no media id or no uploadUrl"}
+	switch {
+	case out.MediaID == "":
+		return nil, &UnusableAnswerError{Op: "POST /media", Status: status, Reason: "no media id (mediaId, id or mediaLibId)"}
+	case out.UploadURL == "":
+		// The entry exists but cannot be filled; the caller knows its id
+		// only from this error, so name it.
+		return nil, &UnusableAnswerError{Op: "POST /media", Status: status, Reason: "no uploadUrl for media " + out.MediaID}
 	}
 	return &out, nil
 }
@@ -108,15 +116,33 @@ const UploadEndpoint = "{uploadUrl}"
 // UploadMedia streams size bytes from body to a presigned upload URL. It
 // sends Content-Length, Content-Type and x-ms-blob-type: BlockBlob (the URL
 // points at Azure Blob Storage) and no Swonkie credentials. body is read
-// once and never held in memory as a whole; the call is bounded by ctx
-// only, since large files take as long as they take. When ctx ends first
+// once and never held in memory as a whole; the call is bounded by ctx,
+// since large files take as long as they take, and by the client's
+// UploadResponseTimeout once the last byte is sent. When ctx ends first
 // and body is an io.Closer, body is closed: that is the only way to stop
 // a Read that blocks, so pass a ReadCloser for sources that can stall.
+//
+// The URL is checked first (see UploadURLError); Upload does the same and
+// names the media in the refusal.
 func (c *Client) UploadMedia(ctx context.Context, uploadURL string, body io.Reader, size int64, contentType string) error {
+	return c.upload(ctx, "", uploadURL, body, size, contentType)
+}
+
+// Upload is UploadMedia to the upload URL of m, naming m's id should the
+// URL be refused.
+func (c *Client) Upload(ctx context.Context, m *CreatedMedia, body io.Reader, size int64, contentType string) error {
+	return c.upload(ctx, m.MediaID, m.UploadURL, body, size, contentType)
+}
+
+// errNoUploadAnswer is why an upload stopped when storage took the whole
+// file and then said nothing.
+var errNoUploadAnswer = errors.New("storage sent no answer after the upload")
+
+func (c *Client) upload(parent context.Context, mediaID, uploadURL string, body io.Reader, size int64, contentType string) error {
 	const method = http.MethodPut
-	u, err := url.Parse(uploadURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("swonkie %s %s: upload URL is not an http(s) URL: %w", method, UploadEndpoint, ErrInvalid)
+	u, err := c.checkUploadURL(parent, mediaID, uploadURL)
+	if err != nil {
+		return err
 	}
 	if size < 0 {
 		return fmt.Errorf("swonkie %s %s: negative size: %w", method, UploadEndpoint, ErrInvalid)
@@ -124,7 +150,37 @@ func (c *Client) UploadMedia(ctx context.Context, uploadURL string, body io.Read
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
-	ctx = context.WithValue(ctx, endpointKey{}, UploadEndpoint)
+	ctx, cancel := context.WithCancelCause(context.WithValue(parent, endpointKey{}, UploadEndpoint))
+	defer cancel(nil)
+	// The answer deadline starts when the request is fully written, not
+	// before: sending a large file may take as long as it takes.
+	var (
+		mu       sync.Mutex
+		answered bool
+		timer    *time.Timer
+	)
+	stopTimer := func() {
+		mu.Lock()
+		answered = true
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+	}
+	defer stopTimer()
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			mu.Lock()
+			defer mu.Unlock()
+			if answered {
+				return
+			}
+			if timer != nil {
+				timer.Stop()
+			}
+			timer = time.AfterFunc(c.uploadResponseTimeout, func() { cancel(errNoUploadAnswer) })
+		},
+	})
 	// net/http waits for the body writer to finish even after ctx ends, so
 	// a body whose Read blocks (a stalled pipe or network source) would
 	// hold the call forever. Closing it unblocks the Read.
@@ -147,25 +203,38 @@ func (c *Client) UploadMedia(ctx context.Context, uploadURL string, body io.Read
 	req.Header.Set("x-ms-blob-type", "BlockBlob")
 	req.Header.Set("User-Agent", c.userAgent)
 
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	noAnswer := func(err error) error {
+		if cerr := parent.Err(); cerr != nil && !errors.Is(err, cerr) {
 			// The body closed above may surface first ("read/write on
 			// closed pipe"); the context is why the call stopped.
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
-			err = fmt.Errorf("%w (%v)", cerr, err)
+			err = fmt.Errorf("%w (%v)", cerr, unwrapURLError(err))
+		} else if context.Cause(ctx) == errNoUploadAnswer {
+			err = fmt.Errorf("%w within %s of its last byte", errNoUploadAnswer, c.uploadResponseTimeout)
 		}
 		return c.transportError(method, UploadEndpoint, err, uploadSecrets(uploadURL, u)...)
 	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return noAnswer(err)
+	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	stopTimer()
+	if err != nil && context.Cause(ctx) == errNoUploadAnswer {
+		return noAnswer(err)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		return c.statusError(method, UploadEndpoint, resp, raw, uploadSecrets(uploadURL, u)...)
 	}
 	return nil
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // uploadSecrets lists what of a presigned URL must not reach an error:
@@ -211,11 +280,12 @@ func (c *Client) GetMedia(ctx context.Context, id string) (*Media, error) {
 		return nil, err
 	}
 	var out Media
-	if _, err := c.do(ctx, call{method: http.MethodGet, endpoint: ep, path: "/media/" + escape(id)}, &out); err != nil {
+	status, err := c.do(ctx, call{method: http.MethodGet, endpoint: ep, path: "/media/" + escape(id)}, &out)
+	if err != nil {
 		return nil, err
 	}
 	if out.Status == "" {
-		return nil, &Error{Method: http.MethodGet, Endpoint: ep, StatusCode: http.StatusOK, Message: "answer has no status"}
+		return nil, &UnusableAnswerError{Op: "GET " + ep, Status: status, Reason: "no status"}
 	}
 	return &out, nil
 }

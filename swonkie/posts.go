@@ -235,11 +235,12 @@ func (p *Post) PublishFailed() (PostProfile, bool) {
 // answer makes a second post; find the first one with ListPosts instead.
 func (c *Client) CreatePost(ctx context.Context, in PostInput) (*Post, error) {
 	var out Post
-	if _, err := c.do(ctx, call{method: http.MethodPost, endpoint: "/posts", path: "/posts", body: in}, &out); err != nil {
+	status, err := c.do(ctx, call{method: http.MethodPost, endpoint: "/posts", path: "/posts", body: in}, &out)
+	if err != nil {
 		return nil, err
 	}
 	if out.ID == "" {
-		return nil, &Error{Method: http.MethodPost, Endpoint: "/posts", StatusCode: http.StatusOK, Message: "answer has no post id"}
+		return nil, &UnusableAnswerError{Op: "POST /posts", Status: status, Reason: "no post id"}
 	}
 	return &out, nil
 }
@@ -405,13 +406,14 @@ func (c *Client) ListPosts(ctx context.Context, p ListPostsParams) (*PostPage, e
 		q.Set("limit", strconv.Itoa(p.Limit))
 	}
 	var raw json.RawMessage
-	if _, err := c.do(ctx, call{method: http.MethodGet, endpoint: "/posts", path: "/posts", query: q}, &raw); err != nil {
+	status, err := c.do(ctx, call{method: http.MethodGet, endpoint: "/posts", path: "/posts", query: q}, &raw)
+	if err != nil {
 		return nil, err
 	}
 	var posts []Post
 	env, err := readList(raw, &posts)
 	if err != nil {
-		return nil, &Error{Method: http.MethodGet, Endpoint: "/posts", StatusCode: http.StatusOK, Message: err.Error()}
+		return nil, &UnusableAnswerError{Op: "GET /posts", Status: status, Reason: err.Error()}
 	}
 	page := &PostPage{Posts: posts, Page: env.Page, Limit: env.Limit, Total: env.Total}
 	if page.Page == 0 {

@@ -29,12 +29,13 @@ const StatusOK = "OK"
 // ListProfiles returns the workspace's connected profiles.
 func (c *Client) ListProfiles(ctx context.Context) ([]Profile, error) {
 	var raw json.RawMessage
-	if _, err := c.do(ctx, call{method: http.MethodGet, endpoint: "/profiles", path: "/profiles"}, &raw); err != nil {
+	status, err := c.do(ctx, call{method: http.MethodGet, endpoint: "/profiles", path: "/profiles"}, &raw)
+	if err != nil {
 		return nil, err
 	}
 	var out []Profile
 	if _, err := readList(raw, &out); err != nil {
-		return nil, &Error{Method: http.MethodGet, Endpoint: "/profiles", StatusCode: http.StatusOK, Message: err.Error()}
+		return nil, &UnusableAnswerError{Op: "GET /profiles", Status: status, Reason: err.Error()}
 	}
 	return out, nil
 }

@@ -20,6 +20,9 @@ type config struct {
 	SwonkieAPIID       string
 	SwonkieAPIKey      string
 	SwonkieRateLimit   float64
+	SwonkieRateBurst   int
+	UploadTimeout      time.Duration
+	AllowedUploadHosts string
 	MetricsAddr        string
 	LogLevel           string
 	LogFormat          string
@@ -96,7 +99,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.SwonkieBaseURL, "swonkie-url", env("SWONKIE_BASE_URL", swonkie.DefaultBaseURL), "Swonkie API base URL (env SWONKIE_BASE_URL)")
 	fs.StringVar(&c.SwonkieAPIID, "api-id", env("SWONKIE_API_ID", ""), "Swonkie App ID (env SWONKIE_API_ID; prefer the environment: flags show in ps)")
 	fs.StringVar(&c.SwonkieAPIKey, "api-key", env("SWONKIE_API_KEY", ""), "Swonkie API key (env SWONKIE_API_KEY; prefer the environment: flags show in ps)")
-	fs.Float64Var(&c.SwonkieRateLimit, "rate-limit", envFloat("SWONKIE_RATE_LIMIT", float64(swonkie.DefaultRateLimit)), "Swonkie API calls per second for this process (env SWONKIE_RATE_LIMIT)")
+	fs.Float64Var(&c.SwonkieRateLimit, "rate-limit", envFloat("SWONKIE_RATE_LIMIT", float64(swonkie.DefaultRateLimit)), "Swonkie API calls per second for the whole fleet: every worker on this Redis shares them (env SWONKIE_RATE_LIMIT)")
+	fs.IntVar(&c.SwonkieRateBurst, "rate-burst", envInt("SWONKIE_RATE_BURST", swonkie.DefaultBurst), "Swonkie API calls the fleet may send at once on top of the rate (env SWONKIE_RATE_BURST)")
+	fs.DurationVar(&c.UploadTimeout, "upload-response-timeout", envDur("UPLOAD_RESPONSE_TIMEOUT", swonkie.DefaultUploadResponseTimeout), "how long storage may take to answer once an upload's last byte is sent (env UPLOAD_RESPONSE_TIMEOUT)")
+	fs.StringVar(&c.AllowedUploadHosts, "allowed-upload-hosts", env("ALLOWED_UPLOAD_HOSTS", ""), "comma-separated upload URL hosts that may resolve to private addresses (env ALLOWED_UPLOAD_HOSTS)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ":9400"), "address of /metrics, /healthz and /readyz; \"off\" turns them off (env METRICS_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "json"), "json or console (env LOG_FORMAT)")
@@ -141,15 +147,20 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if c.Concurrency < 1 {
 		return nil, fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
 	}
+	if c.SwonkieRateLimit <= 0 || c.SwonkieRateBurst < 1 {
+		return nil, fmt.Errorf("swonkie rate limit %v and burst %d: want a rate above 0 and a burst of at least 1", c.SwonkieRateLimit, c.SwonkieRateBurst)
+	}
 	return c, nil
 }
 
 // needsCredentials: only the real API needs them.
 func (c *config) needsCredentials() bool { return !c.Sandbox && !c.Demo && !c.APIOnly }
 
-func (c *config) allowedHosts() []string {
+func (c *config) allowedHosts() []string { return splitHosts(c.AllowedSourceHosts) }
+
+func splitHosts(list string) []string {
 	var out []string
-	for _, h := range strings.Split(c.AllowedSourceHosts, ",") {
+	for _, h := range strings.Split(list, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			out = append(out, h)
 		}

@@ -142,6 +142,8 @@ type stack struct {
 	client     *tasks.Client
 	sandbox    *sandbox.Server
 	sandboxSrv *http.Server
+	// redis, when set, carries the fleet-wide Swonkie budget.
+	redis redis.UniversalClient
 }
 
 // startStack wires the Swonkie client (or the in-process sandbox), the
@@ -160,6 +162,7 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		// needs no credentials and no sandbox.
 		return st, nil
 	}
+	st.redis = rc
 	if err := st.connectSwonkie(cfg, m, log); err != nil {
 		st.shutdown()
 		return nil, err
@@ -197,6 +200,10 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 		APIKey:    cfg.SwonkieAPIKey,
 		UserAgent: "mediaflow/" + version,
 		RateLimit: rate.Limit(cfg.SwonkieRateLimit),
+		Burst:     cfg.SwonkieRateBurst,
+
+		UploadResponseTimeout: cfg.UploadTimeout,
+		AllowedUploadHosts:    splitHosts(cfg.AllowedUploadHosts),
 	}
 	if cfg.Sandbox || cfg.Demo {
 		sb, srv, base, err := startSandbox(sandboxOptions(cfg.Demo), log)
@@ -205,6 +212,9 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 		}
 		st.sandbox, st.sandboxSrv = sb, srv
 		apiCfg.BaseURL, apiCfg.APIID, apiCfg.APIKey = base, sandboxID, sandboxKey
+	}
+	if st.redis != nil {
+		apiCfg.Budget = tasks.NewFleetBudget(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
 	}
 	api, err := tasks.NewAPIClient(apiCfg, m, cfg.Concurrency)
 	if err != nil {

@@ -1,0 +1,18 @@
+package swonkie
+
+import (
+	"context"
+	"time"
+)
+
+// Budget paces the client's API calls, possibly together with other
+// processes calling the same workspace. endpoint is the call's method and
+// endpoint template ("POST /media"); a budget may pace or pause per
+// endpoint or for the whole workspace, as it sees fit.
+type Budget interface {
+	// Wait returns when the call may be sent, or with ctx's error.
+	Wait(ctx context.Context, endpoint string) error
+	// Throttled tells the budget the server answered endpoint with a 429
+	// asking to wait retryAfter (already capped by MaxRetryAfter).
+	Throttled(endpoint string, retryAfter time.Duration)
+}
