@@ -34,7 +34,7 @@ func TestBudgetTakeIsGCRA(t *testing.T) {
 		{10 * time.Second, false, 200 * time.Millisecond},
 	}
 	for i, s := range steps {
-		ok, wait, paused, err := b.Take(ctx, ep, 5, 2, t0.Add(s.at))
+		ok, wait, paused, err := b.Take(ctx, ep, 5, 2, budgetT0.Add(s.at))
 		if err != nil || ok != s.allowed || wait != s.wait || paused {
 			t.Fatalf("step %d at +%v: allowed=%v wait=%v paused=%v err=%v, want allowed=%v wait=%v",
 				i, s.at, ok, wait, paused, err, s.allowed, s.wait)
@@ -42,10 +42,10 @@ func TestBudgetTakeIsGCRA(t *testing.T) {
 	}
 	// Other workspaces have budgets of their own.
 	other := rdb.NewBudget(r.Client, rdb.BudgetWorkspace("app-2"))
-	if ok, _, _, err := other.Take(ctx, ep, 5, 2, t0.Add(10*time.Second)); err != nil || !ok {
+	if ok, _, _, err := other.Take(ctx, ep, 5, 2, budgetT0.Add(10*time.Second)); err != nil || !ok {
 		t.Fatalf("another workspace: allowed=%v err=%v", ok, err)
 	}
-	if _, _, _, err := b.Take(ctx, ep, 0, 2, t0); err == nil {
+	if _, _, _, err := b.Take(ctx, ep, 0, 2, budgetT0); err == nil {
 		t.Fatal("a zero rate was accepted")
 	}
 }
@@ -57,14 +57,14 @@ func TestBudgetPause(t *testing.T) {
 	b := rdb.NewBudget(r.Client, rdb.BudgetWorkspace("app-1"))
 	take := func(ep string, at time.Duration) (bool, time.Duration, bool) {
 		t.Helper()
-		ok, wait, paused, err := b.Take(ctx, ep, 1000, 100, t0.Add(at))
+		ok, wait, paused, err := b.Take(ctx, ep, 1000, 100, budgetT0.Add(at))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ok, wait, paused
 	}
-	until, err := b.Pause(ctx, "POST /posts", 2*time.Second, t0)
-	if err != nil || !until.Equal(t0.Add(2*time.Second)) {
+	until, err := b.Pause(ctx, "POST /posts", 2*time.Second, budgetT0)
+	if err != nil || !until.Equal(budgetT0.Add(2*time.Second)) {
 		t.Fatalf("pause: until %v, %v", until, err)
 	}
 	if ok, wait, paused := take("POST /posts", 500*time.Millisecond); ok || !paused || wait != 1500*time.Millisecond {
@@ -74,13 +74,13 @@ func TestBudgetPause(t *testing.T) {
 		t.Fatal("a pause of one endpoint held another")
 	}
 	// A shorter pause does not cut a longer one short.
-	if until, err := b.Pause(ctx, "POST /posts", time.Second, t0.Add(500*time.Millisecond)); err != nil || !until.Equal(t0.Add(2*time.Second)) {
+	if until, err := b.Pause(ctx, "POST /posts", time.Second, budgetT0.Add(500*time.Millisecond)); err != nil || !until.Equal(budgetT0.Add(2*time.Second)) {
 		t.Fatalf("shorter pause: until %v, %v", until, err)
 	}
 	if ok, _, _ := take("POST /posts", 2*time.Second); !ok {
 		t.Fatal("the pause outlived its time")
 	}
-	if _, err := b.Pause(ctx, rdb.AllEndpoints, 3*time.Second, t0.Add(2*time.Second)); err != nil {
+	if _, err := b.Pause(ctx, rdb.AllEndpoints, 3*time.Second, budgetT0.Add(2*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	for _, ep := range []string{"POST /posts", "GET /media/{id}"} {
@@ -124,3 +124,5 @@ func TestBudgetOnTheRedisClock(t *testing.T) {
 		t.Fatalf("paused: allowed=%v wait=%v paused=%v err=%v", ok, wait, paused, err)
 	}
 }
+
+var budgetT0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
