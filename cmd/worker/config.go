@@ -38,6 +38,7 @@ type config struct {
 	Demo         bool
 	APIOnly      bool
 	ListProfiles bool
+	Version      bool
 
 	// given lists the flags set on the command line.
 	given map[string]bool
@@ -114,8 +115,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.BoolVar(&c.Demo, "demo", false, "publish the bundled sample images through the whole lifecycle and exit (embedded Redis unless REDIS_URL is set)")
 	fs.BoolVar(&c.APIOnly, "api-only", false, "serve only the HTTP enqueue API, run no tasks")
 	fs.BoolVar(&c.ListProfiles, "profiles", false, "print the workspace's connected profiles (the ids publish requests name) and exit")
+	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.Version {
+		// Asking which build this is must work whatever else is wrong
+		// with the configuration.
+		return c, nil
 	}
 	c.given = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.given[f.Name] = true })

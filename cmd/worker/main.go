@@ -27,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	buildinfo "github.com/mediaflow/mediaflow/internal/version"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
@@ -45,6 +46,10 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil && cfg.Version {
+		fmt.Fprintln(stdout, buildinfo.String("worker"))
 		return 0
 	}
 	if err != nil {
