@@ -33,6 +33,7 @@ type config struct {
 	APITokens          string
 	APIMaxBody         int64
 	APIRateLimit       float64
+	APIMaxConns        int
 
 	Sandbox      bool
 	Demo         bool
@@ -98,7 +99,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.SwonkieAPIID, "api-id", env("SWONKIE_API_ID", ""), "Swonkie App ID (env SWONKIE_API_ID; prefer the environment: flags show in ps)")
 	fs.StringVar(&c.SwonkieAPIKey, "api-key", env("SWONKIE_API_KEY", ""), "Swonkie API key (env SWONKIE_API_KEY; prefer the environment: flags show in ps)")
 	fs.Float64Var(&c.SwonkieRateLimit, "rate-limit", envFloat("SWONKIE_RATE_LIMIT", float64(swonkie.DefaultRateLimit)), "Swonkie API calls per second for this process (env SWONKIE_RATE_LIMIT)")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ":9400"), "address of /metrics, /healthz and /readyz; \"off\" turns them off (env METRICS_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", defaultMetricsAddr), "address of /metrics, /healthz and /readyz; \"off\" turns them off (env METRICS_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "json"), "json or console (env LOG_FORMAT)")
 	fs.StringVar(&c.MediaRoot, "media-root", env("MEDIA_ROOT", ""), "the only folder local media files may come from; empty refuses local files (env MEDIA_ROOT)")
@@ -111,6 +112,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.APITokens, "api-tokens", env("API_TOKENS", ""), "comma-separated bearer tokens the HTTP API accepts (env API_TOKENS; prefer the environment)")
 	fs.Int64Var(&c.APIMaxBody, "api-max-body", int64(envInt("API_MAX_BODY", 1<<20)), "largest HTTP API request body in bytes (env API_MAX_BODY)")
 	fs.Float64Var(&c.APIRateLimit, "api-rate-limit", envFloat("API_RATE_LIMIT", 0), "HTTP API requests per second per token; 0 is unlimited (env API_RATE_LIMIT)")
+	fs.IntVar(&c.APIMaxConns, "api-max-conns", envInt("API_MAX_CONNS", defaultMaxConns), "connections each HTTP server (API, metrics) holds at once; idle ones are closed first to make room (env API_MAX_CONNS)")
 	fs.BoolVar(&c.Sandbox, "sandbox", false, "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)")
 	fs.BoolVar(&c.Demo, "demo", false, "publish the bundled sample images through the whole lifecycle and exit (embedded Redis unless REDIS_URL is set)")
 	fs.BoolVar(&c.APIOnly, "api-only", false, "serve only the HTTP enqueue API, run no tasks")
@@ -145,11 +147,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	c.Queues = q
+	if c.APIMaxConns < 1 {
+		return nil, fmt.Errorf("api max conns %d: want at least 1", c.APIMaxConns)
+	}
 	if c.Concurrency < 1 {
 		return nil, fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
 	}
 	return c, nil
 }
+
+// defaultMetricsAddr keeps /metrics on loopback unless asked otherwise: it
+// needs no token, and what it shows (queue sizes, error rates) is for
+// operators. Containers set METRICS_ADDR=:9400 inside their own network.
+const defaultMetricsAddr = "127.0.0.1:9400"
 
 // needsCredentials: only the real API needs them.
 func (c *config) needsCredentials() bool { return !c.Sandbox && !c.Demo && !c.APIOnly }

@@ -94,7 +94,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	servers := []*http.Server{}
 	if cfg.MetricsAddr != "" {
-		srv, err := serve(cfg.MetricsAddr, opsHandler(m, rc), log)
+		checks := []readyCheck{redisReady(rc)}
+		srv, _, err := serve(cfg.MetricsAddr, opsHandler(m, checks, log), cfg.APIMaxConns, log)
 		if err != nil {
 			st.shutdown()
 			fmt.Fprintln(stderr, "worker: metrics address:", err)
