@@ -305,3 +305,38 @@ func mustRequest(t *testing.T, path string) *http.Request {
 	}
 	return req
 }
+
+func TestSourceSettings(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig(nil, envOf(map[string]string{"SPOOL_DIR": "/var/spool/x", "SPOOL_MAX_BYTES": "1048576", "SOURCE_MIN_RATE": "0", "SOURCE_RATE_WINDOW": "10s"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := c.sourceConfig()
+	if sc.SpoolDir != "/var/spool/x" || sc.SpoolTotalBytes != 1<<20 || sc.MinRate >= 0 || sc.RateWindow != 10*time.Second {
+		t.Errorf("source config %+v", sc)
+	}
+	d, err := parseConfig(nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc := d.sourceConfig(); sc.SpoolTotalBytes != 4<<30 || sc.MinRate != 64<<10 || sc.RateWindow != 30*time.Second {
+		t.Errorf("defaults %+v", sc)
+	}
+	for _, args := range [][]string{{"-spool-max-bytes", "0"}, {"-source-min-rate", "-1"}, {"-source-rate-window", "0s"}} {
+		if _, err := parseConfig(args, envOf(nil), io.Discard); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
+// TestMissingSpoolDirFailsTheStart: one line, before any work is taken.
+func TestMissingSpoolDirFailsTheStart(t *testing.T) {
+	t.Parallel()
+	var out, errOut strings.Builder
+	code := run(context.Background(), []string{"-sandbox", "-redis", redistest.New(t).URL, "-metrics-addr", "off", "-spool-dir", "/nonexistent/spool"}, envOf(nil), &out, &errOut)
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	if code != 1 || !strings.Contains(lines[len(lines)-1], "SPOOL_DIR /nonexistent/spool is not a directory") {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+}

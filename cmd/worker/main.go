@@ -155,7 +155,7 @@ type stack struct {
 // with faster timing.
 func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger, timing tasks.Timing) (*stack, error) {
 	st := &stack{}
-	sources, err := source.New(source.Config{Root: cfg.MediaRoot, AllowedHosts: cfg.allowedHosts()})
+	sources, err := source.New(cfg.sourceConfig())
 	if err != nil {
 		return nil, fmt.Errorf("media sources: %w", err)
 	}
