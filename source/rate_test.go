@@ -186,14 +186,14 @@ func TestSlowSourceIsCut(t *testing.T) {
 	}
 }
 
-// TestSlowConsumerIsNotBlamed: a source at the minimum rate whose reader
+// TestSlowConsumerIsNotBlamed: a source at twice the minimum rate whose reader
 // stops for a minute after every read (a slow upload) is read to the end:
 // only time spent waiting for the source counts.
 func TestSlowConsumerIsNotBlamed(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{now: time.Unix(1e9, 0)}
 	pr, pw := io.Pipe()
-	g := &rateGuard{r: pr, clock: clk, min: 100, window: 10 * time.Second, cut: func() { pr.CloseWithError(errors.New("cut")) }}
+	g := &rateGuard{r: pr, clock: clk, min: 50, window: 10 * time.Second, cut: func() { pr.CloseWithError(errors.New("cut")) }}
 	go func() {
 		arms := 0
 		for range 20 {
