@@ -73,6 +73,7 @@ func (h *Handler) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r)
 		if !ok {
+			closeUnread(w, r)
 			// RFC 6750 §3.1: a request without credentials gets no error code.
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mediaflow"`)
 			writeProblem(w, r, Problem{Type: typeUnauthorized, Status: http.StatusUnauthorized,
@@ -81,6 +82,7 @@ func (h *Handler) authenticated(next http.Handler) http.Handler {
 		}
 		slot := h.keys.match(token)
 		if slot < 0 {
+			closeUnread(w, r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mediaflow", error="invalid_token"`)
 			writeProblem(w, r, Problem{Type: typeUnauthorized, Status: http.StatusUnauthorized,
 				Detail: "the bearer token is not one this API accepts"})
@@ -88,6 +90,7 @@ func (h *Handler) authenticated(next http.Handler) http.Handler {
 		}
 		if l := h.keys.limiters[slot]; l != nil {
 			if wait, ok := admit(l); !ok {
+				closeUnread(w, r)
 				w.Header().Set("Retry-After", strconv.Itoa(wait))
 				writeProblem(w, r, Problem{Type: typeRateLimited, Status: http.StatusTooManyRequests,
 					Detail: "this token's request rate is used up; retry after " + strconv.Itoa(wait) + "s"})

@@ -27,9 +27,7 @@ func (h *Handler) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, 
 		h.tooLarge(w, r)
 		return nil, false
 	}
-	// The server bounds only the headers' arrival; a client trickling its
-	// body must not hold a connection and a goroutine for ever.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.bodyTimeout))
+	// The deadline set by startBodyDeadline bounds this read.
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	var tooBig *http.MaxBytesError
 	switch {
@@ -47,6 +45,28 @@ func (h *Handler) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, 
 		return nil, false
 	}
 	return body, true
+}
+
+// startBodyDeadline gives a request that announces a body bodyTimeout to
+// deliver it, counted from its arrival: before authentication, so that a
+// stranger who promises a body and never sends it cannot hold a connection
+// and a goroutine (net/http reads an unread body before it answers). It
+// covers every route, public ones included.
+func (h *Handler) startBodyDeadline(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.bodyTimeout))
+}
+
+// closeUnread marks the answer to a refused request as the connection's
+// last when the request's body has not been read, so that net/http sends
+// the refusal at once instead of first waiting for a body that may never
+// come.
+func closeUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func (h *Handler) tooLarge(w http.ResponseWriter, r *http.Request) {

@@ -165,6 +165,7 @@ func (h *Handler) routes() *http.ServeMux {
 
 // ServeHTTP serves the API and writes the access log.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.startBodyDeadline(w, r)
 	h.root.ServeHTTP(w, r)
 }
 

@@ -180,6 +180,17 @@ func (l allowlist) refuseLiteral(host string) error {
 		}
 		return nil
 	}
+	if a, numeric, ok := inetAtonAddr(canonHost(host)); numeric {
+		if !ok {
+			return failf(errBadSource, nil, "host %s is neither a host name nor an IPv4 address", canonHost(host))
+		}
+		if c := classify(a); c != "" {
+			return &addressError{host: canonHost(host), addr: a, class: c}
+		}
+		// A public address in an odd spelling is refused too: the resolver
+		// may read it differently from the guard, and nobody needs it.
+		return failf(errBadSource, nil, "host %s is an unusual spelling of the IPv4 address %s: write it as %s", canonHost(host), a, a)
+	}
 	if isLocalhostName(host) {
 		return &addressError{host: canonHost(host), class: "loopback name"}
 	}

@@ -354,3 +354,61 @@ func TestNewDefaults(t *testing.T) {
 		t.Errorf("MaxRedirects -1 gives %d, want 0", o.maxRedirects)
 	}
 }
+
+// TestCheckRefusesNumericSpellings: the IPv4 spellings inet_aton and
+// browsers accept are refused at enqueue, permanently, so they are never
+// queued and retried as if the failure were passing.
+func TestCheckRefusesNumericSpellings(t *testing.T) {
+	t.Parallel()
+	o := mustNew(t, Config{})
+	tests := []struct {
+		host       string
+		notPublic  bool   // refused as a private address (else as a bad source)
+		wantInText string // in the error text
+	}{
+		{"2130706433", true, "127.0.0.1"},
+		{"127.1", true, "127.0.0.1"},
+		{"127.0.1", true, "127.0.0.1"},
+		{"0x7f000001", true, "127.0.0.1"},
+		{"0X7F.1", true, "127.0.0.1"},
+		{"017700000001", true, "127.0.0.1"},
+		{"0177.0.0.1", true, "127.0.0.1"},
+		{"2130706433.", true, "127.0.0.1"},
+		{"[::ffff:127.0.0.1]", true, "127.0.0.1"},
+		{"0xa9fea9fe", true, "169.254.169.254"},
+		{"167772161", true, "10.0.0.1"},
+		{"0", true, "0.0.0.0"},
+		{"134744072", false, "write it as 8.8.8.8"},
+		{"0x08.0x08.0x08.0x08", false, "write it as 8.8.8.8"},
+		{"4294967296", false, "neither a host name nor an IPv4 address"},
+		{"1.2.3.4.5", false, "neither a host name nor an IPv4 address"},
+		{"09.1.1.1", false, "neither a host name nor an IPv4 address"},
+		{"media.256", false, "neither a host name nor an IPv4 address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			t.Parallel()
+			src := "http://" + tt.host + "/a.jpg"
+			err := o.Check(src)
+			if err == nil || !IsPermanent(err) {
+				t.Fatalf("Check(%s) = %v; want a permanent refusal", src, err)
+			}
+			if got := errors.Is(err, errNotPublic); got != tt.notPublic {
+				t.Errorf("Check(%s) = %v; refused as not public: %v, want %v", src, err, got, tt.notPublic)
+			}
+			if !strings.Contains(err.Error(), tt.wantInText) {
+				t.Errorf("Check(%s) = %q; want it to say %q", src, err, tt.wantInText)
+			}
+			_, openErr := o.Open(context.Background(), src, Hint{})
+			if openErr == nil || !IsPermanent(openErr) {
+				t.Errorf("Open(%s) = %v; want the same permanent refusal", src, openErr)
+			}
+		})
+	}
+	// Names that merely contain digits stay names.
+	for _, host := range []string{"123.example", "0x.example", "media1.example", "1example.com"} {
+		if err := o.Check("https://" + host + "/a.jpg"); err != nil {
+			t.Errorf("Check(%s) = %v; want it accepted as a name", host, err)
+		}
+	}
+}

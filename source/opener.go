@@ -5,7 +5,9 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
@@ -34,6 +36,20 @@ type Config struct {
 	SpoolDir string
 	// MaxSpoolBytes caps a source without a length. 0 means 2 GiB.
 	MaxSpoolBytes int64
+	// SpoolTotalBytes is SPOOL_MAX_BYTES: what all spool files of this
+	// Opener may hold at once. 0 means 4 GiB. A source that would pass it
+	// waits up to SpoolWait for others to finish, then fails with
+	// ErrSpoolFull (transient).
+	SpoolTotalBytes int64
+	// SpoolWait is how long a source waits for spool room. 0 means 5s.
+	SpoolWait time.Duration
+	// MinRate is SOURCE_MIN_RATE in bytes per second: an HTTP source that
+	// delivers less, averaged over RateWindow of waiting for it, is cut
+	// with ErrTooSlow (transient), so it cannot hold a worker slot for an
+	// hour. 0 means 64 KiB/s; a negative value turns the check off.
+	MinRate int64
+	// RateWindow is the time MinRate is averaged over. 0 means 30s.
+	RateWindow time.Duration
 	// Timeout bounds an HTTP source from the first dial to the final
 	// response's headers, redirects included, and the first few KiB of body
 	// read to recognise the content. 0 means 30s. Streaming the rest of the
@@ -51,6 +67,10 @@ type Config struct {
 const (
 	defaultMaxRedirects  = 5
 	defaultMaxSpoolBytes = 2 << 30
+	defaultSpoolTotal    = 4 << 30
+	defaultSpoolWait     = 5 * time.Second
+	defaultMinRate       = 64 << 10
+	defaultRateWindow    = 30 * time.Second
 	defaultTimeout       = 30 * time.Second
 )
 
@@ -62,6 +82,11 @@ type Opener struct {
 	maxRedirects int
 	spoolDir     string
 	maxSpool     int64
+	budget       *spoolBudget
+	spoolWait    time.Duration
+	minRate      int64 // 0 when off
+	rateWindow   time.Duration
+	clock        clock
 	timeout      time.Duration
 	client       *http.Client
 	resolver     *net.Resolver
@@ -78,6 +103,10 @@ func New(cfg Config) (*Opener, error) {
 		maxSpool:     cfg.MaxSpoolBytes,
 		timeout:      cfg.Timeout,
 		resolver:     cfg.Resolver,
+		spoolWait:    cfg.SpoolWait,
+		minRate:      cfg.MinRate,
+		rateWindow:   cfg.RateWindow,
+		clock:        realClock{},
 	}
 	switch {
 	case o.maxRedirects == 0:
@@ -88,11 +117,29 @@ func New(cfg Config) (*Opener, error) {
 	if o.spoolDir == "" {
 		o.spoolDir = os.TempDir()
 	}
-	if fi, err := os.Stat(o.spoolDir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("source: spool directory %s is not a usable directory", o.spoolDir)
+	if err := checkSpoolDir(o.spoolDir); err != nil {
+		return nil, err
 	}
 	if o.maxSpool <= 0 {
 		o.maxSpool = defaultMaxSpoolBytes
+	}
+	total := cfg.SpoolTotalBytes
+	if total <= 0 {
+		total = defaultSpoolTotal
+	}
+	o.budget = newSpoolBudget(total)
+	o.maxSpool = min(o.maxSpool, total)
+	if o.spoolWait <= 0 {
+		o.spoolWait = defaultSpoolWait
+	}
+	switch {
+	case o.minRate == 0:
+		o.minRate = defaultMinRate
+	case o.minRate < 0:
+		o.minRate = 0
+	}
+	if o.rateWindow <= 0 {
+		o.rateWindow = defaultRateWindow
 	}
 	if o.timeout <= 0 {
 		o.timeout = defaultTimeout
@@ -136,6 +183,26 @@ func New(cfg Config) (*Opener, error) {
 	}
 	o.client = &http.Client{Transport: rt, CheckRedirect: o.checkRedirect}
 	return o, nil
+}
+
+// checkSpoolDir makes sure spooling can work before the first source
+// needs it: a missing or read-only SPOOL_DIR is one line at startup rather
+// than every no-length source failing later.
+func checkSpoolDir(dir string) error {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("source: SPOOL_DIR %s is not a directory", dir)
+	}
+	f, err := os.CreateTemp(dir, "mediaflow-spool-check-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("source: SPOOL_DIR %s is not writable: %v", dir, err)
+	}
+	f.Close()
+	_ = os.Remove(f.Name())
+	return nil
 }
 
 func checkAllowedHost(h string) error {

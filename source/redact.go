@@ -102,7 +102,7 @@ func scrubError(err error) error {
 		return err
 	}
 	s := &scrubbed{msg: clean}
-	for _, target := range []error{context.Canceled, context.DeadlineExceeded, os.ErrDeadlineExceeded, io.ErrUnexpectedEOF} {
+	for _, target := range []error{context.Canceled, context.DeadlineExceeded, os.ErrDeadlineExceeded, io.ErrUnexpectedEOF, ErrSpoolFull, ErrTooSlow} {
 		if errors.Is(err, target) {
 			s.is = append(s.is, target)
 		}

@@ -153,6 +153,7 @@ func (o *Opener) openRemote(parent context.Context, src string, t *urlTarget, wa
 		name = "media"
 	}
 	header := resp.Header.Get("Content-Type")
+	body := o.watchRate(resp.Body, cancel)
 
 	if resp.ContentLength < 0 {
 		// Spooling reads the whole body: that is streaming, bounded by the
@@ -161,7 +162,7 @@ func (o *Opener) openRemote(parent context.Context, src string, t *urlTarget, wa
 			resp.Body.Close()
 			return abort(context.Canceled)
 		}
-		f, size, err := o.spool(resp.Body, o.maxSpool)
+		f, size, err := o.spool(ctx, body, o.maxSpool)
 		closeBody()
 		if err != nil {
 			return fail(err)
@@ -181,7 +182,7 @@ func (o *Opener) openRemote(parent context.Context, src string, t *urlTarget, wa
 	}
 	// Peek at the head and put it back in front of the rest of the body.
 	head := make([]byte, min(sniffLen, resp.ContentLength))
-	_, err = io.ReadFull(resp.Body, head)
+	_, err = io.ReadFull(body, head)
 	if !timer.Stop() || err != nil {
 		resp.Body.Close()
 		if err == nil {
@@ -189,8 +190,17 @@ func (o *Opener) openRemote(parent context.Context, src string, t *urlTarget, wa
 		}
 		return abort(fmt.Errorf("read response body: %w", err))
 	}
-	r := io.MultiReader(bytes.NewReader(head), resp.Body)
+	r := io.MultiReader(bytes.NewReader(head), body)
 	return newMedia(src, name, detectType(want.ContentType, head, header), resp.ContentLength, r, closeBody), nil
+}
+
+// watchRate puts the SOURCE_MIN_RATE guard on a response body; cut
+// cancels the request, which aborts a blocked Read.
+func (o *Opener) watchRate(body io.Reader, cut func()) io.Reader {
+	if o.minRate == 0 {
+		return body
+	}
+	return &rateGuard{r: body, clock: o.clock, min: o.minRate, window: o.rateWindow, cut: cut}
 }
 
 // transportError strips the *url.Error that net/http wraps around everything:

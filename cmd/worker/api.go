@@ -56,7 +56,7 @@ func startAPI(c *config, client *tasks.Client, log zerolog.Logger) (*http.Server
 	if err != nil {
 		return nil, err
 	}
-	srv, err := serve(c.APIAddr, h, log)
+	srv, _, err := serve(c.APIAddr, h, c.APIMaxConns, log)
 	if err != nil {
 		return nil, fmt.Errorf("API address: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/tasks"
 )
@@ -36,11 +37,17 @@ type config struct {
 	APITokens          string
 	APIMaxBody         int64
 	APIRateLimit       float64
+	APIMaxConns        int
+	SpoolDir           string
+	SpoolMaxBytes      int64
+	SourceMinRate      int64
+	SourceRateWindow   time.Duration
 
 	Sandbox      bool
 	Demo         bool
 	APIOnly      bool
 	ListProfiles bool
+	Version      bool
 
 	// given lists the flags set on the command line.
 	given map[string]bool
@@ -103,7 +110,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.SwonkieRateBurst, "rate-burst", envInt("SWONKIE_RATE_BURST", swonkie.DefaultBurst), "Swonkie API calls the fleet may send at once on top of the rate (env SWONKIE_RATE_BURST)")
 	fs.DurationVar(&c.UploadTimeout, "upload-response-timeout", envDur("UPLOAD_RESPONSE_TIMEOUT", swonkie.DefaultUploadResponseTimeout), "how long storage may take to answer once an upload's last byte is sent (env UPLOAD_RESPONSE_TIMEOUT)")
 	fs.StringVar(&c.AllowedUploadHosts, "allowed-upload-hosts", env("ALLOWED_UPLOAD_HOSTS", ""), "comma-separated upload URL hosts that may resolve to private addresses (env ALLOWED_UPLOAD_HOSTS)")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ":9400"), "address of /metrics, /healthz and /readyz; \"off\" turns them off (env METRICS_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", defaultMetricsAddr), "address of /metrics, /healthz and /readyz; \"off\" turns them off (env METRICS_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "json"), "json or console (env LOG_FORMAT)")
 	fs.StringVar(&c.MediaRoot, "media-root", env("MEDIA_ROOT", ""), "the only folder local media files may come from; empty refuses local files (env MEDIA_ROOT)")
@@ -116,12 +123,23 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.APITokens, "api-tokens", env("API_TOKENS", ""), "comma-separated bearer tokens the HTTP API accepts (env API_TOKENS; prefer the environment)")
 	fs.Int64Var(&c.APIMaxBody, "api-max-body", int64(envInt("API_MAX_BODY", 1<<20)), "largest HTTP API request body in bytes (env API_MAX_BODY)")
 	fs.Float64Var(&c.APIRateLimit, "api-rate-limit", envFloat("API_RATE_LIMIT", 0), "HTTP API requests per second per token; 0 is unlimited (env API_RATE_LIMIT)")
+	fs.IntVar(&c.APIMaxConns, "api-max-conns", envInt("API_MAX_CONNS", defaultMaxConns), "connections each HTTP server (API, metrics) holds at once; idle ones are closed first to make room (env API_MAX_CONNS)")
+	fs.StringVar(&c.SpoolDir, "spool-dir", env("SPOOL_DIR", ""), "where media URLs without a length are spooled before upload; empty is the system temp dir (env SPOOL_DIR)")
+	fs.Int64Var(&c.SpoolMaxBytes, "spool-max-bytes", int64(envInt("SPOOL_MAX_BYTES", 4<<30)), "bytes all spooled sources may hold at once (env SPOOL_MAX_BYTES)")
+	fs.Int64Var(&c.SourceMinRate, "source-min-rate", int64(envInt("SOURCE_MIN_RATE", 64<<10)), "bytes per second below which a media URL is cut; 0 turns the check off (env SOURCE_MIN_RATE)")
+	fs.DurationVar(&c.SourceRateWindow, "source-rate-window", envDur("SOURCE_RATE_WINDOW", 30*time.Second), "time SOURCE_MIN_RATE is averaged over (env SOURCE_RATE_WINDOW)")
 	fs.BoolVar(&c.Sandbox, "sandbox", false, "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)")
 	fs.BoolVar(&c.Demo, "demo", false, "publish the bundled sample images through the whole lifecycle and exit (embedded Redis unless REDIS_URL is set)")
 	fs.BoolVar(&c.APIOnly, "api-only", false, "serve only the HTTP enqueue API, run no tasks")
 	fs.BoolVar(&c.ListProfiles, "profiles", false, "print the workspace's connected profiles (the ids publish requests name) and exit")
+	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.Version {
+		// Asking which build this is must work whatever else is wrong
+		// with the configuration.
+		return c, nil
 	}
 	c.given = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.given[f.Name] = true })
@@ -144,6 +162,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	c.Queues = q
+	if c.SpoolMaxBytes < 1 {
+		return nil, fmt.Errorf("spool max bytes %d: want at least 1", c.SpoolMaxBytes)
+	}
+	if c.SourceMinRate < 0 || c.SourceRateWindow <= 0 {
+		return nil, fmt.Errorf("source min rate %d over %s: want a rate of 0 (off) or more over a positive window", c.SourceMinRate, c.SourceRateWindow)
+	}
+	if c.APIMaxConns < 1 {
+		return nil, fmt.Errorf("api max conns %d: want at least 1", c.APIMaxConns)
+	}
 	if c.Concurrency < 1 {
 		return nil, fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
 	}
@@ -153,8 +180,29 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	return c, nil
 }
 
+// defaultMetricsAddr keeps /metrics on loopback unless asked otherwise: it
+// needs no token, and what it shows (queue sizes, error rates) is for
+// operators. Containers set METRICS_ADDR=:9400 inside their own network.
+const defaultMetricsAddr = "127.0.0.1:9400"
+
 // needsCredentials: only the real API needs them.
 func (c *config) needsCredentials() bool { return !c.Sandbox && !c.Demo && !c.APIOnly }
+
+// sourceConfig is where media may come from and what it may cost.
+func (c *config) sourceConfig() source.Config {
+	minRate := c.SourceMinRate
+	if minRate == 0 {
+		minRate = -1 // off; source.Config's 0 means the default
+	}
+	return source.Config{
+		Root:            c.MediaRoot,
+		AllowedHosts:    c.allowedHosts(),
+		SpoolDir:        c.SpoolDir,
+		SpoolTotalBytes: c.SpoolMaxBytes,
+		MinRate:         minRate,
+		RateWindow:      c.SourceRateWindow,
+	}
+}
 
 func (c *config) allowedHosts() []string { return splitHosts(c.AllowedSourceHosts) }
 

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/mediaflow/mediaflow/internal/redisurl"
@@ -18,42 +18,70 @@ import (
 )
 
 // opsHandler serves what operators and orchestrators probe: /metrics,
-// /healthz (the process answers) and /readyz (Redis answers too).
-func opsHandler(m *metrics.Metrics, rc redis.UniversalClient) http.Handler {
+// /healthz (the process answers) and /readyz (every check passes).
+func opsHandler(m *metrics.Metrics, checks []readyCheck, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-		defer cancel()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := rc.Ping(ctx).Err(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "redis: %v\n", err)
-			return
-		}
-		_, _ = io.WriteString(w, "ok\n")
-	})
+	mux.Handle("GET /readyz", readyHandler(checks, readyTimeout, log))
 	return mux
 }
 
+// Limits of the worker's HTTP servers. Each bounds how long a client may
+// hold a connection without doing its part, so that connections (and file
+// descriptors) are given back. Reading the API's request body has its own,
+// shorter deadline (api.DefaultBodyTimeout) inside ReadTimeout.
+const (
+	serverReadHeaderTimeout = 10 * time.Second
+	serverReadTimeout       = 45 * time.Second
+	serverWriteTimeout      = 60 * time.Second
+	serverIdleTimeout       = 60 * time.Second
+)
+
+// DefaultMaxConns is API_MAX_CONNS's default: the connections each server
+// holds at once.
+const defaultMaxConns = 256
+
 // serve listens on addr (so a taken port fails the start) and serves h in
-// the background.
-func serve(addr string, h http.Handler, log zerolog.Logger) (*http.Server, error) {
+// the background, holding at most maxConns connections.
+func serve(addr string, h http.Handler, maxConns int, log zerolog.Logger) (*http.Server, *connLimiter, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	cl := limitConns(l, maxConns)
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: serverReadHeaderTimeout,
+		ReadTimeout:       serverReadTimeout,
+		WriteTimeout:      serverWriteTimeout,
+		IdleTimeout:       serverIdleTimeout,
+		ConnState:         cl.connState,
+		ErrorLog:          httpErrorLog(log.With().Str("addr", addr).Logger()),
+	}
 	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(cl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Str("addr", addr).Msg("http server stopped")
 		}
 	}()
-	return srv, nil
+	return srv, cl, nil
+}
+
+// httpErrorLog sends net/http's own complaints ("http: TLS handshake
+// error", accept errors) through zerolog, so every line the worker writes
+// is one the log pipeline can parse.
+func httpErrorLog(l zerolog.Logger) *stdlog.Logger {
+	return stdlog.New(zerologLines{l.With().Str("component", "http").Logger()}, "", 0)
+}
+
+type zerologLines struct{ l zerolog.Logger }
+
+func (z zerologLines) Write(p []byte) (int, error) {
+	z.l.Warn().Msg(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // newLogger builds the process logger: JSON lines, or a console format for

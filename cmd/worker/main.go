@@ -27,6 +27,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mediaflow/mediaflow/internal/redisurl"
+	buildinfo "github.com/mediaflow/mediaflow/internal/version"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
@@ -45,6 +46,10 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil && cfg.Version {
+		fmt.Fprintln(stdout, buildinfo.String("worker"))
 		return 0
 	}
 	if err != nil {
@@ -89,7 +94,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	servers := []*http.Server{}
 	if cfg.MetricsAddr != "" {
-		srv, err := serve(cfg.MetricsAddr, opsHandler(m, rc), log)
+		checks := []readyCheck{redisReady(rc)}
+		srv, _, err := serve(cfg.MetricsAddr, opsHandler(m, checks, log), cfg.APIMaxConns, log)
 		if err != nil {
 			st.shutdown()
 			fmt.Fprintln(stderr, "worker: metrics address:", err)
@@ -151,7 +157,7 @@ type stack struct {
 // with faster timing.
 func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger, timing tasks.Timing) (*stack, error) {
 	st := &stack{}
-	sources, err := source.New(source.Config{Root: cfg.MediaRoot, AllowedHosts: cfg.allowedHosts()})
+	sources, err := source.New(cfg.sourceConfig())
 	if err != nil {
 		return nil, fmt.Errorf("media sources: %w", err)
 	}
