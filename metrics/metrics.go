@@ -29,6 +29,7 @@ type Metrics struct {
 	sweep     *sweepMetrics
 	queues    *queueCollector
 	pstats    *pipelineStatsCollector
+	webhooks  *webhookMetrics
 }
 
 // New returns Metrics registered on a fresh registry, which also carries the
@@ -58,6 +59,7 @@ func New(opts Options) *Metrics {
 	m.sweep = newSweepMetrics(reg)
 	m.queues = newQueueCollector(reg)
 	m.pstats = newPipelineStatsCollector(reg)
+	m.webhooks = newWebhookMetrics(reg)
 	return m
 }
 
