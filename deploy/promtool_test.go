@@ -92,6 +92,7 @@ var wantAlerts = []string{
 	"MediaflowCleanupBacklog",
 	"MediaflowMediaLeftBehind",
 	"MediaflowSweepNotSucceeding",
+	"MediaflowWebhooksFailing",
 }
 
 func TestAlertRulesShape(t *testing.T) {

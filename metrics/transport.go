@@ -92,6 +92,20 @@ func (s *swonkieMetrics) initSeries(endpoint, method string) {
 	s.sentBytes.WithLabelValues(endpoint)
 }
 
+// InitEndpoint creates the zero series of one Swonkie endpoint template
+// and method ("POST", "/media"), as its first request would. Called for
+// every endpoint the worker uses, it puts the Swonkie panels' series in a
+// worker's first scrape, before any request: 0 rather than "No data".
+func (m *Metrics) InitEndpoint(method, endpoint string) {
+	if endpoint == "" {
+		endpoint = unknownEndpoint
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	m.swonkie.initSeries(endpoint, method)
+}
+
 // InstrumentTransport wraps next so every request through it is counted,
 // timed and, for bodies, measured.
 //

@@ -274,3 +274,20 @@ func TestRetryAfterBucketsResolveWholeSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestInitEndpoint(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{})
+	m.InitEndpoint("PUT", "{uploadUrl}")
+	for _, c := range [][]string{
+		{"mediaflow_swonkie_requests_total", "endpoint", "{uploadUrl}", "method", "PUT", "code", "2xx"},
+		{"mediaflow_swonkie_requests_total", "endpoint", "{uploadUrl}", "method", "PUT", "code", "error"},
+		{"mediaflow_swonkie_rate_limited_total", "endpoint", "{uploadUrl}"},
+		{"mediaflow_swonkie_sent_bytes_total", "endpoint", "{uploadUrl}"},
+		{"mediaflow_swonkie_request_duration_seconds", "endpoint", "{uploadUrl}", "method", "PUT"},
+	} {
+		if !hasSeries(t, m, c[0], c[1:]...) {
+			t.Errorf("InitEndpoint did not create %s%v", c[0], c[1:])
+		}
+	}
+}
