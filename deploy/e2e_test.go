@@ -49,7 +49,7 @@ func TestDashboardAgainstLiveWorker(t *testing.T) {
 	t.Parallel()
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
-		t.Fatal("prometheus not found in PATH: install Debian's prometheus package (apt-get install prometheus), as .ci/run does")
+		t.Fatal("prometheus not found in PATH: run make test-deps (scripts/test-deps installs Debian's prometheus package)")
 	}
 	queries, err := deploy.DashboardQueries(dashboardPath())
 	if err != nil {

@@ -127,7 +127,7 @@ func TestScrapePassesPromtool(t *testing.T) {
 	t.Parallel()
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Fatal("promtool not found in PATH: install Debian's prometheus package (apt-get install prometheus), as .ci/run does")
+		t.Fatal("promtool not found in PATH: run make test-deps (scripts/test-deps installs Debian's prometheus package)")
 	}
 	m := metrics.New(metrics.Options{Version: "v1.2.3"})
 	exercise(t, m)
