@@ -2,12 +2,26 @@
 GO ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test lint demo bench
+.PHONY: test test-deps build lint demo bench
 
-## test: go vet, then every test with the race detector (needs redis-server and prometheus; see README)
-test:
+# Version and commit stamped into every binary, as the Dockerfile does.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS = -X github.com/mediaflow/mediaflow/internal/version.Version=$(VERSION) \
+           -X github.com/mediaflow/mediaflow/internal/version.Commit=$(COMMIT)
+
+## test: check (and install, as root or with sudo) the programs the tests run, go vet, then every test with the race detector
+test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+## test-deps: only check that redis-server, redis-cli, prometheus, promtool and chromium are there (installing them with apt-get when it can)
+test-deps:
+	@sh scripts/test-deps
+
+## build: every binary under ./cmd into bin/, stamped with VERSION and COMMIT
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
 ## lint: gofmt check, go vet, staticcheck
 lint:

@@ -199,8 +199,8 @@ func checkServices(t *testing.T, p *types.Project) {
 	root, _ := filepath.Abs("..")
 
 	redis, _ := p.GetService("redis")
-	if !strings.HasPrefix(redis.Image, "redis:7") {
-		t.Errorf("redis image %q, want redis:7", redis.Image)
+	if !strings.HasPrefix(redis.Image, "redis:7.") {
+		t.Errorf("redis image %q, want redis 7 (asynq needs >= 6.2)", redis.Image)
 	}
 	if cmd := strings.Join(redis.Command, " "); !strings.Contains(cmd, "--appendonly yes") {
 		t.Errorf("redis command %q does not turn appendonly on", cmd)
@@ -269,8 +269,24 @@ func checkServices(t *testing.T, p *types.Project) {
 	}
 
 	a, _ := p.GetService("asynqmon")
-	if !strings.HasPrefix(a.Image, "hibiken/asynqmon") {
-		t.Errorf("asynqmon image %q", a.Image)
+	if a.Build == nil || a.Build.Context != filepath.Join(root, "deploy", "asynqmon") {
+		t.Errorf("asynqmon build %+v, want deploy/asynqmon (hibiken/asynqmon on a base with wget)", a.Build)
+	} else if df, err := os.ReadFile(filepath.Join(a.Build.Context, "Dockerfile")); err != nil || !strings.Contains(string(df), "FROM hibiken/asynqmon:0.7.2 ") {
+		t.Errorf("deploy/asynqmon/Dockerfile does not build on hibiken/asynqmon:0.7.2 (%v)", err)
+	}
+	// No login: it must not be able to change anything, and its Metrics
+	// page needs Prometheus.
+	if cmd := []string(a.Command); !slices.Contains(cmd, "--read-only") || !slices.Contains(cmd, "--prometheus-addr=http://prometheus:9090") {
+		t.Errorf("asynqmon command %q, want --read-only and --prometheus-addr=http://prometheus:9090", cmd)
+	}
+	if got := env1(a, "READ_ONLY"); got != "true" {
+		t.Errorf("asynqmon READ_ONLY = %q, want true", got)
+	}
+	if got := env1(a, "PROMETHEUS_ADDR"); got != "http://prometheus:9090" {
+		t.Errorf("asynqmon PROMETHEUS_ADDR = %q, want http://prometheus:9090", got)
+	}
+	if got := env1(w, "METRICS_ADDR"); got != ":9400" {
+		t.Errorf("worker METRICS_ADDR = %q: the binary's default listens on 127.0.0.1 only, which Prometheus in another container cannot reach", got)
 	}
 	if got, want := env1(a, "REDIS_URL"), env1(w, "REDIS_URL"); got != want {
 		t.Errorf("asynqmon REDIS_URL %q, want the worker's %q", got, want)
@@ -332,5 +348,110 @@ func TestDockerfile(t *testing.T) {
 	}
 	if u := strings.Split(users[len(users)-1], ":")[0]; u == "root" || u == "0" {
 		t.Errorf("final USER is %s, want non-root", u)
+	}
+}
+
+// exactTagRE is a tag naming one release: major.minor.patch, optionally v
+// first and a variant after (7.4.2-bookworm, v2.53.0, 0.7.2).
+var exactTagRE = regexp.MustCompile(`^v?\d+\.\d+\.\d+(-[a-z0-9.]+)?$`)
+
+func exactImage(ref string) bool {
+	i := strings.LastIndex(ref, ":")
+	return i > 0 && !strings.Contains(ref[i:], "/") && exactTagRE.MatchString(ref[i+1:])
+}
+
+func TestExactTag(t *testing.T) {
+	t.Parallel()
+	for ref, want := range map[string]bool{
+		"redis:7.4.2-bookworm": true, "prom/prometheus:v2.53.0": true, "hibiken/asynqmon:0.7.2": true,
+		"redis:7": false, "golang:1.26-bookworm": false, "alpine:3.22": false, "redis": false, "grafana/grafana:latest": false,
+		"localhost:5000/x": false,
+	} {
+		if got := exactImage(ref); got != want {
+			t.Errorf("exactImage(%q) = %v, want %v", ref, got, want)
+		}
+	}
+}
+
+// Every image compose pulls, and every base the Dockerfiles build on, is
+// one exact release: a floating tag changes under a rebuild without a
+// commit saying so. Every service has a healthcheck.
+func TestComposePinsAndHealthchecks(t *testing.T) {
+	t.Parallel()
+	root, _ := filepath.Abs("..")
+	p, err := loadCompose(t, []string{"GRAFANA_ADMIN_PASSWORD=x"}, "sandbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dockerfiles := map[string]bool{}
+	for _, s := range p.Services {
+		if s.Build != nil {
+			dockerfiles[filepath.Join(s.Build.Context, cmpOr(s.Build.Dockerfile, "Dockerfile"))] = true
+		} else if !exactImage(s.Image) {
+			t.Errorf("%s uses image %q, not an exact release (want e.g. name:1.2.3)", s.Name, s.Image)
+		}
+		hc := s.HealthCheck
+		if hc == nil || hc.Disable || len(hc.Test) < 2 || hc.Test[0] != "CMD" {
+			t.Errorf("%s has no healthcheck (or not an exec-form CMD one): %+v", s.Name, hc)
+		}
+	}
+	if !dockerfiles[filepath.Join(root, "Dockerfile")] || !dockerfiles[filepath.Join(root, "deploy", "asynqmon", "Dockerfile")] {
+		t.Errorf("built services use %v, want the repository's Dockerfile and deploy/asynqmon/Dockerfile", dockerfiles)
+	}
+	for path := range dockerfiles {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && strings.EqualFold(f[0], "FROM") && !exactImage(f[1]) {
+				t.Errorf("%s: %q is not an exact release", path, line)
+			}
+		}
+	}
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	if filepath.IsAbs(s) {
+		return filepath.Base(s)
+	}
+	return s
+}
+
+// Every binary carries the version and commit it was built from, and the
+// image says the same in OCI labels.
+func TestDockerfileVersionAndLabels(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	for _, want := range []string{
+		"-X github.com/mediaflow/mediaflow/internal/version.Version=${VERSION}",
+		"-X github.com/mediaflow/mediaflow/internal/version.Commit=${COMMIT}",
+		`org.opencontainers.image.version="${VERSION}"`,
+		`org.opencontainers.image.revision="${COMMIT}"`,
+		"org.opencontainers.image.title=",
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %s", want)
+		}
+	}
+	if strings.Contains(df, "main.version") {
+		t.Error("Dockerfile still sets main.version, which only one binary had")
+	}
+	mk, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"internal/version.Version=$(VERSION)", "internal/version.Commit=$(COMMIT)", "build:"} {
+		if !strings.Contains(string(mk), want) {
+			t.Errorf("Makefile lacks %s", want)
+		}
 	}
 }

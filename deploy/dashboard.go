@@ -21,6 +21,7 @@ type Query struct {
 // interval for Grafana's own, so the result is PromQL a plain Prometheus
 // accepts.
 var Substitutions = map[string]string{
+	"job":             ".*",
 	"instance":        ".*",
 	"queue":           ".*",
 	"__rate_interval": "1m",
@@ -40,7 +41,7 @@ const (
 
 // TemplateVariables are the dashboard variables every panel may use; the
 // deploy tests require the dashboard to define each.
-var TemplateVariables = []string{"instance", "queue"}
+var TemplateVariables = []string{"datasource", "job", "instance", "queue"}
 
 // variableRE matches Grafana's three variable syntaxes: $name, ${name} or
 // ${name:format}, and [[name]].

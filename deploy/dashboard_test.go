@@ -178,6 +178,14 @@ func TestDashboardQueries(t *testing.T) {
 		if !strings.Contains(q.Raw, `instance=~"$instance"`) {
 			t.Errorf("panel %q %s ignores $instance: %q", q.Panel, q.RefID, q.Raw)
 		}
+		// Every selector, not just one: a series from another job would
+		// slip into the panel through the selector that forgot it.
+		if sel, jobs := strings.Count(q.Raw, "{"), strings.Count(q.Raw, `job=~"$job"`); jobs == 0 || jobs < sel {
+			t.Errorf("panel %q %s: %d selectors but %d match job=~\"$job\": %q", q.Panel, q.RefID, sel, jobs, q.Raw)
+		}
+		if strings.Contains(q.Raw, "increase(") && strings.Contains(q.Raw, "[$__rate_interval]") {
+			t.Errorf("panel %q %s: increase over $__rate_interval changes with zoom; use rate, or increase over $__range or a fixed window: %q", q.Panel, q.RefID, q.Raw)
+		}
 	}
 
 	// promtool parses each expression as a recording rule: the same PromQL

@@ -18,7 +18,7 @@ func promtool(t *testing.T, args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Fatal("promtool not found in PATH: install Debian's prometheus package (apt-get install prometheus), as .ci/run does")
+		t.Fatal("promtool not found in PATH: run make test-deps (scripts/test-deps installs Debian's prometheus package)")
 	}
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
@@ -92,6 +92,7 @@ var wantAlerts = []string{
 	"MediaflowCleanupBacklog",
 	"MediaflowMediaLeftBehind",
 	"MediaflowSweepNotSucceeding",
+	"MediaflowWebhooksFailing",
 }
 
 func TestAlertRulesShape(t *testing.T) {

@@ -52,6 +52,16 @@ var contract = map[string]string{
 	"mediaflow_queue_stats_last_success_timestamp_seconds":    "gauge",
 	"mediaflow_pipeline_stats_errors_total":                   "counter",
 	"mediaflow_pipeline_stats_last_success_timestamp_seconds": "gauge",
+	"mediaflow_webhook_deliveries_total":                      "counter",
+	"mediaflow_webhook_delivery_duration_seconds":             "histogram",
+	"mediaflow_duplicate_posts_deleted_total":                 "counter",
+	"asynq_queue_size":                                        "gauge",
+	"asynq_queue_latency_seconds":                             "gauge",
+	"asynq_queue_memory_usage_approx_bytes":                   "gauge",
+	"asynq_tasks_processed_total":                             "counter",
+	"asynq_tasks_failed_total":                                "counter",
+	"asynq_queue_paused_total":                                "gauge",
+	"asynq_tasks_enqueued_total":                              "gauge",
 	"go_goroutines":                                           "gauge",
 	"process_cpu_seconds_total":                               "counter",
 }
@@ -83,6 +93,8 @@ func exercise(t *testing.T, m *metrics.Metrics) {
 	m.MediaLeftBehind(metrics.ReasonDeleteRefused)
 	m.SweepFinished(nil, 120*time.Millisecond, map[string]int{"stuck_failed": 2, "retention_deleted": 0})
 	m.SweepFinished(errors.New("redis down"), time.Second, nil)
+	m.WebhookDelivery(metrics.WebhookDelivered, 80*time.Millisecond)
+	m.DuplicatePostsDeleted(1)
 
 	pp := m.WatchPipelines(func(context.Context) (metrics.PipelineStats, error) {
 		return metrics.PipelineStats{ByState: map[string]int64{"running": 1}, Stuck: 0, CleanupPending: 2}, nil
@@ -115,7 +127,7 @@ func TestScrapePassesPromtool(t *testing.T) {
 	t.Parallel()
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Fatal("promtool not found in PATH: install Debian's prometheus package (apt-get install prometheus), as .ci/run does")
+		t.Fatal("promtool not found in PATH: run make test-deps (scripts/test-deps installs Debian's prometheus package)")
 	}
 	m := metrics.New(metrics.Options{Version: "v1.2.3"})
 	exercise(t, m)
@@ -134,9 +146,18 @@ func TestScrapePassesPromtool(t *testing.T) {
 
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(body)
-	out, err := cmd.CombinedOutput()
-	if err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("promtool check metrics (%v):\n%s", err, out)
+	out, _ := cmd.CombinedOutput()
+	// asynq's exporter names two gauges *_total; asynqmon queries them by
+	// those names, so they are kept as asynq has them, and only those two
+	// lint findings are allowed.
+	allowed := map[string]bool{
+		`asynq_queue_paused_total non-counter metrics should not have "_total" suffix`:   true,
+		`asynq_tasks_enqueued_total non-counter metrics should not have "_total" suffix`: true,
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !allowed[line] {
+			t.Errorf("promtool check metrics: %s", line)
+		}
 	}
 
 	for name, typ := range contract {
@@ -150,7 +171,7 @@ func TestScrapePassesPromtool(t *testing.T) {
 	for _, line := range strings.Split(string(body), "\n") {
 		if strings.HasPrefix(line, "# TYPE ") {
 			name := strings.Fields(line)[2]
-			if !strings.HasPrefix(name, "mediaflow_") && !strings.HasPrefix(name, "go_") &&
+			if !strings.HasPrefix(name, "mediaflow_") && !strings.HasPrefix(name, "asynq_") && !strings.HasPrefix(name, "go_") &&
 				!strings.HasPrefix(name, "process_") && !strings.HasPrefix(name, "promhttp_") {
 				t.Errorf("unexpected family %s in the exposition", name)
 			}

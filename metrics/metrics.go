@@ -30,6 +30,7 @@ type Metrics struct {
 	budget    *budgetMetrics
 	queues    *queueCollector
 	pstats    *pipelineStatsCollector
+	webhooks  *webhookMetrics
 }
 
 // New returns Metrics registered on a fresh registry, which also carries the
@@ -60,6 +61,7 @@ func New(opts Options) *Metrics {
 	m.budget = newBudgetMetrics(reg)
 	m.queues = newQueueCollector(reg)
 	m.pstats = newPipelineStatsCollector(reg)
+	m.webhooks = newWebhookMetrics(reg)
 	return m
 }
 

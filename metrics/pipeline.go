@@ -57,6 +57,7 @@ type pipelineMetrics struct {
 	published  prometheus.Histogram
 	deleted    *prometheus.CounterVec
 	leftBehind *prometheus.CounterVec
+	duplicates prometheus.Counter
 }
 
 func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
@@ -93,6 +94,11 @@ func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 			Name:      "media_left_behind_total",
 			Help:      "Swonkie media entries mediaflow created and gave up deleting, by why it gave up (delete_refused, unrecorded); each needs an operator.",
 		}, []string{"reason"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "duplicate_posts_deleted_total",
+			Help:      "Swonkie posts mediaflow found it had created twice for one pipeline (a retry after a lost answer) and deleted, keeping one.",
+		}),
 	}
 	// Zero series for everything a dashboard divides by or alerts on, so
 	// those queries have data before the first event.
@@ -104,7 +110,7 @@ func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 	for _, r := range leftBehindReasons {
 		p.leftBehind.WithLabelValues(r)
 	}
-	reg.MustRegister(p.accepted, p.finished, p.attached, p.published, p.deleted, p.leftBehind)
+	reg.MustRegister(p.accepted, p.finished, p.attached, p.published, p.deleted, p.leftBehind, p.duplicates)
 	return p
 }
 
@@ -150,6 +156,16 @@ func (m *Metrics) MediaDeleted(reason string) {
 // Swonkie account until an operator removes it.
 func (m *Metrics) MediaLeftBehind(reason string) {
 	m.pipelines.leftBehind.WithLabelValues(oneOf(reason, leftBehindReasons)).Inc()
+}
+
+// DuplicatePostsDeleted counts n Swonkie posts deleted because the
+// pipeline had created its post more than once. Each one means an answer to
+// a create was lost and the retry made a second post; a steady rate points
+// at a network or timeout problem on the way to Swonkie.
+func (m *Metrics) DuplicatePostsDeleted(n int) {
+	if n > 0 {
+		m.pipelines.duplicates.Add(float64(n))
+	}
 }
 
 func mediaReason(reason string) string { return oneOf(reason, mediaReasons) }

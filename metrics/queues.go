@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -30,10 +31,12 @@ type queueCollector struct {
 	latency *prometheus.Desc
 	paused  *prometheus.Desc
 	memory  *prometheus.Desc
+	asynq   asynqNames
 	poll    pollerMetrics
 
-	mu   sync.RWMutex
-	snap map[string]asynq.QueueInfo // by queue name; nil until the first refresh
+	mu     sync.RWMutex
+	snap   map[string]asynq.QueueInfo // by queue name; nil until the first refresh
+	always []string                   // InitQueues: reported even before they exist in Redis
 }
 
 func newQueueCollector(reg prometheus.Registerer) *queueCollector {
@@ -53,7 +56,8 @@ func newQueueCollector(reg prometheus.Registerer) *queueCollector {
 		memory: prometheus.NewDesc(namespace+"_queue_memory_bytes",
 			"Redis memory an asynq queue and its tasks take, as asynq estimates it by sampling, as of the last background refresh.",
 			[]string{"queue"}, nil),
-		poll: newPollerMetrics(reg, "queue_stats", "the asynq queue gauges"),
+		asynq: newAsynqNames(),
+		poll:  newPollerMetrics(reg, "queue_stats", "the asynq queue gauges"),
 	}
 	reg.MustRegister(q)
 	return q
@@ -65,20 +69,46 @@ func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- q.latency
 	ch <- q.paused
 	ch <- q.memory
+	q.asynq.describe(ch)
+}
+
+// InitQueues names the queues the worker serves. asynq lists a queue in
+// Redis only once a task was enqueued to it, so on a fresh Redis these
+// queues would have no series at all and the queue panels (and asynqmon's
+// Metrics page) would say "no data" instead of 0. Once the poller has
+// refreshed, each named queue that Redis does not know is reported empty.
+func (m *Metrics) InitQueues(names ...string) {
+	q := m.queues
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, n := range names {
+		if n != "" && !slices.Contains(q.always, n) {
+			q.always = append(q.always, n)
+		}
+	}
 }
 
 // Collect serves the cached snapshot; it never touches Redis.
 func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	q.mu.RLock()
-	snap := q.snap
+	snap, always := q.snap, q.always
 	q.mu.RUnlock()
-	names := make([]string, 0, len(snap))
+	if snap == nil {
+		return // nothing read yet: no series rather than made-up zeros
+	}
+	names := make([]string, 0, len(snap)+len(always))
 	for name := range snap {
 		names = append(names, name)
 	}
+	for _, name := range always {
+		if _, ok := snap[name]; !ok {
+			names = append(names, name)
+		}
+	}
 	sort.Strings(names)
 	for _, name := range names {
-		info := snap[name]
+		info := snap[name] // the zero QueueInfo for a queue Redis has not seen
+		info.Queue = name
 		gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{name}, labels...)...)
 		}
@@ -94,12 +124,14 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(q.paused, paused)
 		gauge(q.memory, float64(info.MemoryUsage))
+		q.asynq.collect(ch, info)
 	}
 }
 
 // WatchQueues returns a Poller that reads every asynq queue's state through
 // insp every interval (<= 0 means DefaultPollInterval) and serves it as the
-// mediaflow_queue_* gauges. Call it once per Metrics.
+// mediaflow_queue_* gauges and under asynq's own names (asynq_queue_size,
+// asynq_tasks_processed_total, …; see asynqNames). Call it once per Metrics.
 //
 // What one refresh costs Redis (asynq v0.26.0, Inspector → internal/rdb),
 // for Q queues: 1 + 3·Q round trips. Queues is one SMEMBERS; each

@@ -10,6 +10,13 @@ import (
 // when it is small to minutes when it has a backlog to clean.
 var sweepDurationBuckets = []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 
+// SweepActions are the actions the cleanup sweep reports to SweepFinished,
+// the values of mediaflow_sweep_pipelines_total's action label. Each starts
+// at zero, so the dashboard's sweep panel has its series from a worker's
+// first scrape, before any sweep has run on it. An action outside this list
+// is still counted, under its own name, from its first use.
+var SweepActions = []string{"kicked", "stuck_failed", "cleanup_retried", "retention_deleted", "reindexed", "webhook_retried"}
+
 type sweepMetrics struct {
 	runs        *prometheus.CounterVec
 	duration    prometheus.Histogram
@@ -38,11 +45,14 @@ func newSweepMetrics(reg prometheus.Registerer) *sweepMetrics {
 		pipelines: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "sweep_pipelines_total",
-			Help:      "Pipelines the cleanup sweep acted on, by action (for example stuck_failed, retention_deleted, cleanup_retried).",
+			Help:      "Pipelines the cleanup sweep acted on, by action (kicked, stuck_failed, cleanup_retried, retention_deleted, reindexed, webhook_retried).",
 		}, []string{"action"}),
 	}
 	for _, o := range []string{"ok", "error"} {
 		s.runs.WithLabelValues(o)
+	}
+	for _, a := range SweepActions {
+		s.pipelines.WithLabelValues(a)
 	}
 	reg.MustRegister(s.runs, s.duration, s.lastSuccess, s.pipelines)
 	return s

@@ -25,9 +25,13 @@ var initialCodes = []string{"2xx", "3xx", "4xx", "5xx", codeTransportError}
 // as long as the file takes to stream.
 var swonkieDurationBuckets = []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 
-// retryAfterBuckets cover what a rate limiter plausibly asks for: a second
-// to an hour.
-var retryAfterBuckets = []float64{1, 2, 5, 10, 30, 60, 120, 300, 900, 3600}
+// retryAfterBuckets cover what a rate limiter plausibly asks for, a second
+// to an hour. Retry-After is whole seconds, so each bound sits half a
+// second off a whole number: the answers of n seconds fill a bucket centred
+// on n, and histogram_quantile's interpolation inside it lands on n (a run
+// of 1 s answers reads p50 1 s, where bounds at 1, 2, 5… read 0.5 s). One
+// bucket per second up to 5 s, where limiters mostly answer; coarser above.
+var retryAfterBuckets = []float64{0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 10.5, 15.5, 30.5, 60.5, 120.5, 300.5, 900.5, 3600.5}
 
 type swonkieMetrics struct {
 	requests    *prometheus.CounterVec
@@ -86,6 +90,20 @@ func (s *swonkieMetrics) initSeries(endpoint, method string) {
 	s.duration.WithLabelValues(endpoint, method)
 	s.rateLimited.WithLabelValues(endpoint)
 	s.sentBytes.WithLabelValues(endpoint)
+}
+
+// InitEndpoint creates the zero series of one Swonkie endpoint template
+// and method ("POST", "/media"), as its first request would. Called for
+// every endpoint the worker uses, it puts the Swonkie panels' series in a
+// worker's first scrape, before any request: 0 rather than "No data".
+func (m *Metrics) InitEndpoint(method, endpoint string) {
+	if endpoint == "" {
+		endpoint = unknownEndpoint
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	m.swonkie.initSeries(endpoint, method)
 }
 
 // InstrumentTransport wraps next so every request through it is counted,

@@ -3,12 +3,15 @@ package metrics_test
 import (
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mediaflow/mediaflow/internal/freeport"
 
@@ -231,3 +234,60 @@ func TestInstrumentTransportLeavesRequestAlone(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// quantile is histogram_quantile as Prometheus computes it: linear
+// interpolation inside the bucket the rank falls in.
+func quantile(q float64, h *dto.Histogram) float64 {
+	rank := q * float64(h.GetSampleCount())
+	lower, below := 0.0, 0.0
+	for _, b := range h.GetBucket() {
+		if n := float64(b.GetCumulativeCount()); n >= rank {
+			return lower + (b.GetUpperBound()-lower)*(rank-below)/(n-below)
+		}
+		lower, below = b.GetUpperBound(), float64(b.GetCumulativeCount())
+	}
+	return math.Inf(1)
+}
+
+// Retry-After is whole seconds, and the buckets are laid so the median of
+// n-second answers reads n seconds, for the values limiters send most.
+func TestRetryAfterBucketsResolveWholeSeconds(t *testing.T) {
+	t.Parallel()
+	for _, secs := range []int{1, 2, 3, 4, 5} {
+		m := metrics.New(metrics.Options{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			w.WriteHeader(http.StatusTooManyRequests)
+		}))
+		client := &http.Client{Transport: m.InstrumentTransport(&http.Transport{}, endpointOf, parseRetryAfter)}
+		for range 10 {
+			resp, err := client.Get(srv.URL + "/v2/media")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+		}
+		srv.Close()
+		h := series(t, m, "mediaflow_swonkie_retry_after_seconds").GetHistogram()
+		if got := quantile(0.5, h); math.Abs(got-float64(secs)) > 1e-9 {
+			t.Errorf("p50 of ten %ds Retry-After answers = %v, want %d", secs, got, secs)
+		}
+	}
+}
+
+func TestInitEndpoint(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{})
+	m.InitEndpoint("PUT", "{uploadUrl}")
+	for _, c := range [][]string{
+		{"mediaflow_swonkie_requests_total", "endpoint", "{uploadUrl}", "method", "PUT", "code", "2xx"},
+		{"mediaflow_swonkie_requests_total", "endpoint", "{uploadUrl}", "method", "PUT", "code", "error"},
+		{"mediaflow_swonkie_rate_limited_total", "endpoint", "{uploadUrl}"},
+		{"mediaflow_swonkie_sent_bytes_total", "endpoint", "{uploadUrl}"},
+		{"mediaflow_swonkie_request_duration_seconds", "endpoint", "{uploadUrl}", "method", "PUT"},
+	} {
+		if !hasSeries(t, m, c[0], c[1:]...) {
+			t.Errorf("InitEndpoint did not create %s%v", c[0], c[1:])
+		}
+	}
+}
