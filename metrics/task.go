@@ -18,9 +18,13 @@ const (
 	OutcomeFailure     = "failure"
 	OutcomeSkipped     = "skipped"
 	OutcomeRateLimited = "rate_limited"
+	// OutcomeWaiting: not a failure at all; what the task waits for (a
+	// media's processing, a post's publication) has not happened yet, and
+	// asynq runs it again later without using its retry budget.
+	OutcomeWaiting = "waiting"
 )
 
-var taskOutcomes = []string{OutcomeSuccess, OutcomeRetry, OutcomeFailure, OutcomeSkipped, OutcomeRateLimited}
+var taskOutcomes = []string{OutcomeSuccess, OutcomeRetry, OutcomeFailure, OutcomeSkipped, OutcomeRateLimited, OutcomeWaiting}
 
 // otherTaskType stands in for a task type that InitTaskTypes did not name,
 // so a stray or hostile task type cannot grow the label set.
@@ -44,7 +48,7 @@ func newTaskMetrics(reg prometheus.Registerer) *taskMetrics {
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "tasks_processed_total",
-			Help:      "Tasks handled, by task type and outcome (success, retry, failure, skipped, rate_limited).",
+			Help:      "Tasks handled, by task type and outcome (success, retry, failure, skipped, rate_limited, waiting).",
 		}, []string{"type", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace,
@@ -154,10 +158,17 @@ var errHandlerPanicked = errors.New("task handler panicked")
 //     attempt archives the task too, and is counted as the failure it is;
 //   - isRateLimited: retried without using the budget (rate_limited);
 //   - otherwise: retried (retry).
+//
+// An error that names its own outcome (a TaskOutcome method, as the
+// pipeline's verdicts have) is counted as it says: the code that decided
+// the retry is the one place that knows.
 func classify(ctx context.Context, err error, isRateLimited func(error) bool) string {
+	var named interface{ TaskOutcome() string }
 	switch {
 	case err == nil:
 		return OutcomeSuccess
+	case errors.As(err, &named):
+		return named.TaskOutcome()
 	case errors.Is(err, asynq.SkipRetry), errors.Is(err, asynq.RevokeTask):
 		return OutcomeSkipped
 	}

@@ -39,6 +39,18 @@ func TestTaskMiddlewareOutcomes(t *testing.T) {
 			want:     map[string]float64{metrics.OutcomeSuccess: 1},
 		},
 		{
+			// The pipeline's verdicts name their outcome themselves.
+			name:     "waits once then succeeds",
+			maxRetry: 3,
+			handle: func(a int) error {
+				if a < 1 {
+					return namedOutcome(metrics.OutcomeWaiting)
+				}
+				return nil
+			},
+			want: map[string]float64{metrics.OutcomeWaiting: 1, metrics.OutcomeSuccess: 1},
+		},
+		{
 			name:     "fails twice then succeeds",
 			maxRetry: 5,
 			handle: func(a int) error {
@@ -142,7 +154,7 @@ func TestTaskMiddlewareOutcomes(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 
 			var want strings.Builder
-			want.WriteString("# HELP mediaflow_tasks_processed_total Tasks handled, by task type and outcome (success, retry, failure, skipped, rate_limited).\n")
+			want.WriteString("# HELP mediaflow_tasks_processed_total Tasks handled, by task type and outcome (success, retry, failure, skipped, rate_limited, waiting).\n")
 			want.WriteString("# TYPE mediaflow_tasks_processed_total counter\n")
 			for _, o := range outcomes {
 				fmt.Fprintf(&want, "mediaflow_tasks_processed_total{outcome=%q,type=%q} %v\n", o, taskType, tc.want[o])
@@ -162,8 +174,14 @@ func TestTaskMiddlewareOutcomes(t *testing.T) {
 
 var outcomes = []string{
 	metrics.OutcomeSuccess, metrics.OutcomeRetry, metrics.OutcomeFailure,
-	metrics.OutcomeSkipped, metrics.OutcomeRateLimited,
+	metrics.OutcomeSkipped, metrics.OutcomeRateLimited, metrics.OutcomeWaiting,
 }
+
+// namedOutcome is an error that says how it is to be counted.
+type namedOutcome string
+
+func (n namedOutcome) Error() string       { return "not yet: " + string(n) }
+func (n namedOutcome) TaskOutcome() string { return string(n) }
 
 func TestTaskMiddlewareInProgress(t *testing.T) {
 	t.Parallel()

@@ -80,7 +80,7 @@ func Example() {
 			log.Fatal("publication failed")
 		}
 	}
-	fmt.Println("post:", post.Stage, "on", post.Profiles[0].Net.Name)
+	fmt.Println("post:", post.Stage, "on", post.Profiles[0].Net.Code)
 
 	// Cleanup may run twice: a media that is already gone counts as
 	// deleted.
@@ -92,7 +92,7 @@ func Example() {
 	// Output:
 	// media: SUCCESS image/png 64 x 48
 	// post: IDEA
-	// post: PUBLISHED on Facebook
+	// post: PUBLISHED on facebook
 	// cleanup: <nil> <nil>
 	// not found: true retry: false
 	// swonkie GET /media/{id}: 404 Not Found: media not found in this workspace

@@ -107,6 +107,15 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 		o(&cfg)
 	}
 	b := &bundle{t: t, redis: redistest.New(t), logs: &logbuf.Buffer{}, timing: cfg.timing.withDefaults(), sbOpts: cfg.sandbox}
+	// asynq recovers a handler's panic and retries the task, so a test
+	// could pass over one: none may happen. (Runs last, after the workers
+	// stopped.)
+	t.Cleanup(func() {
+		if logs := b.logs.String(); strings.Contains(logs, "recovering from panic") {
+			i := strings.Index(logs, "recovering from panic")
+			t.Errorf("a task handler panicked: %s", logs[i:min(len(logs), i+1500)])
+		}
+	})
 	b.sb = sandbox.Start(t, cfg.sandbox)
 	b.metrics = metrics.New(metrics.Options{Version: "test"})
 	key := cfg.sandbox.APIKey

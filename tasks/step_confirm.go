@@ -46,6 +46,9 @@ func (p *pipeline) confirm(ctx context.Context, r *run) error {
 	if err != nil {
 		return wrap(err, "confirm media %s", id)
 	}
+	if m == nil {
+		m = &swonkie.Media{} // the docs show no answer body for confirm
+	}
 	if !m.Status.Ready() && !m.Status.Failed() {
 		// One look right away; a failure here only means polling starts.
 		if got, gerr := p.api.GetMedia(ctx, id); gerr == nil {

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mediaflow/mediaflow/metrics"
 )
 
 // webhooks is how a worker tells the apps that enqueue how their pipelines
@@ -119,20 +121,20 @@ func (p *pipeline) notify(ctx context.Context, r *run) error {
 	took := p.now().Sub(start)
 
 	now := p.now().UTC()
-	outcome := "retrying"
+	outcome := metrics.WebhookRetrying
 	switch {
 	case sendErr == nil && status >= 200 && status < 300:
-		outcome = "delivered"
+		outcome = metrics.WebhookDelivered
 	case status == http.StatusGone:
-		outcome = "gone"
+		outcome = metrics.WebhookGone
 	case now.Sub(n.At) > p.webhook.retryFor:
-		outcome = "gave_up"
+		outcome = metrics.WebhookGaveUp
 	}
 	msg := ""
 	switch {
 	case sendErr != nil:
 		msg = sendErr.Error()
-	case outcome != "delivered":
+	case outcome != metrics.WebhookDelivered:
 		msg = fmt.Sprintf("receiver answered %d", status)
 	}
 	err = r.save(ctx, func(rec *Record) error {
@@ -143,11 +145,11 @@ func (p *pipeline) notify(ctx context.Context, r *run) error {
 		n.Attempts++
 		n.LastStatus, n.LastError = status, msg
 		switch outcome {
-		case "delivered":
+		case metrics.WebhookDelivered:
 			n.State, n.DeliveredAt = DeliveryDelivered, &now
-		case "gone":
+		case metrics.WebhookGone:
 			n.State = DeliveryGone
-		case "gave_up":
+		case metrics.WebhookGaveUp:
 			n.State = DeliveryFailed
 		}
 		rec.Webhook.summarize()
@@ -157,7 +159,7 @@ func (p *pipeline) notify(ctx context.Context, r *run) error {
 	if err != nil {
 		return wrap(err, "notify %s of pipeline %s: record the attempt", n.Type, r.rec.ID)
 	}
-	if outcome == "retrying" {
+	if outcome == metrics.WebhookRetrying {
 		return fmt.Errorf("notify %s of pipeline %s to %s: %s", n.Type, r.rec.ID, RedactSource(url), msg)
 	}
 	r.log.Info().Str("event", n.Type).Str("outcome", outcome).Int("status", status).Msg("webhook")

@@ -114,7 +114,7 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 	}
 
 	counted := &countingReader{r: src}
-	err = p.api.UploadMedia(ctx, created.UploadURL, counted, src.Size, src.ContentType)
+	err = p.api.Upload(ctx, created, counted, src.Size, src.ContentType)
 	if swonkie.StatusCode(err) == http.StatusForbidden {
 		// Storage refuses a URL whose window closed: start over with a
 		// fresh media entry rather than fail the pipeline.

@@ -101,7 +101,8 @@ func (r *SweepResult) acted() map[string]int {
 	return map[string]int{
 		"kicked":            r.Kicked,
 		"stuck_failed":      r.StuckFailed,
-		"cleanup_retried":   r.CleanupRetried + r.NotifyRetried,
+		"cleanup_retried":   r.CleanupRetried,
+		"webhook_retried":   r.NotifyRetried,
 		"retention_deleted": r.RetentionDeleted,
 		"reindexed":         r.Reindexed,
 	}

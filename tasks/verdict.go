@@ -24,16 +24,13 @@ const (
 	// pollAgain: not a failure at all: what the step waits for (processing,
 	// publication, another run's claim) has not happened yet.
 	pollAgain
-	// restartFresh: the step gave up a stale media entry and goes again at
-	// once with a fresh one, uncounted.
-	restartFresh
 	// failPipeline: permanent, or the budget is used up: the pipeline fails
 	// (a cleanup or notification stops and stays owed for the sweep).
 	failPipeline
 )
 
 func (k verdictKind) String() string {
-	return [...]string{"retry", "rate_limited", "waiting", "restart", "failed"}[k]
+	return [...]string{"retry", "rate_limited", "waiting", "failed"}[k]
 }
 
 // verdict is decided once per error (judge) and read by everything that
@@ -57,10 +54,6 @@ func waitFor(d time.Duration, format string, args ...any) error {
 	return &notYet{after: d, what: fmt.Sprintf(format, args...)}
 }
 
-// errRestart asks for an immediate retry that is not a failure: the step
-// gave up a stale media entry and must start again with a fresh one.
-var errRestart = errors.New("restarting with a fresh media entry")
-
 // judge decides from the error alone; the run's budget turns a retryLater
 // into a failPipeline (run.failed).
 func judge(err error) verdict {
@@ -71,8 +64,6 @@ func judge(err error) verdict {
 		return se.v
 	case errors.As(err, &ny):
 		return verdict{kind: pollAgain, delay: ny.after}
-	case errors.Is(err, errRestart):
-		return verdict{kind: restartFresh}
 	case IsRateLimited(err):
 		d, _ := swonkie.RetryAfter(err)
 		return verdict{kind: waitRateLimit, delay: d}
@@ -114,7 +105,7 @@ func (e *stepError) TaskOutcome() string {
 }
 
 // retryDelay is asynq's RetryDelayFunc: the verdict's wait for a 429 or a
-// poll, at once for a restart or a worker that died (lease expired),
+// poll, at once for a worker that died (lease expired),
 // exponential backoff with jitter for the rest.
 func (t Timing) retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	if errors.Is(err, asynq.ErrLeaseExpired) {
@@ -129,8 +120,6 @@ func (t Timing) retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 		return v.delay + time.Second + rand.N(t.RetryBase)
 	case pollAgain:
 		return v.delay
-	case restartFresh:
-		return 0
 	}
 	d := backoff(t.RetryBase, t.RetryMax, n)
 	return d/2 + rand.N(d/2+1)

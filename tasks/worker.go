@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -169,11 +170,24 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	if m := cfg.Metrics; m != nil {
 		m.InitTaskTypes(TaskTypes...)
+		m.InitQueues(slices.Sorted(maps.Keys(cfg.Queues))...)
+		for _, c := range swonkieCalls {
+			m.InitEndpoint(c.method, c.endpoint)
+		}
 		w.pollers = append(w.pollers,
 			m.WatchQueues(insp, cfg.StatsInterval),
 			m.WatchPipelines(w.pipelineStats, cfg.StatsInterval))
 	}
 	return w, nil
+}
+
+// swonkieCalls are the Swonkie calls the steps make (endpoint templates as
+// swonkie.Endpoint names them), so their series are in a worker's first
+// scrape.
+var swonkieCalls = []struct{ method, endpoint string }{
+	{"POST", "/media"}, {"GET", "/media/{id}"}, {"PATCH", "/media/{id}"}, {"DELETE", "/media/{id}"},
+	{"POST", "/posts"}, {"GET", "/posts"}, {"GET", "/posts/{id}"}, {"PUT", "/posts/{id}"},
+	{"DELETE", "/posts/{id}"}, {"PATCH", "/posts/{id}/stage/{stage}"},
 }
 
 // Handler returns the task handlers of every mediaflow task type, with the

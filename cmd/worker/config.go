@@ -42,6 +42,12 @@ type config struct {
 	SpoolMaxBytes      int64
 	SourceMinRate      int64
 	SourceRateWindow   time.Duration
+	Retention          time.Duration
+	StuckAfter         time.Duration
+	PendingKickAfter   time.Duration
+	WebhookURL         string
+	WebhookSecret      string
+	WebhookRetryFor    time.Duration
 
 	Sandbox      bool
 	Demo         bool
@@ -128,6 +134,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.Int64Var(&c.SpoolMaxBytes, "spool-max-bytes", int64(envInt("SPOOL_MAX_BYTES", 4<<30)), "bytes all spooled sources may hold at once (env SPOOL_MAX_BYTES)")
 	fs.Int64Var(&c.SourceMinRate, "source-min-rate", int64(envInt("SOURCE_MIN_RATE", 64<<10)), "bytes per second below which a media URL is cut; 0 turns the check off (env SOURCE_MIN_RATE)")
 	fs.DurationVar(&c.SourceRateWindow, "source-rate-window", envDur("SOURCE_RATE_WINDOW", 30*time.Second), "time SOURCE_MIN_RATE is averaged over (env SOURCE_RATE_WINDOW)")
+	fs.DurationVar(&c.Retention, "retention", envDur("RETENTION", tasks.DefaultTiming.Retention), "how long finished pipeline records (and their idempotency keys) are kept (env RETENTION)")
+	fs.DurationVar(&c.StuckAfter, "stuck-after", envDur("STUCK_AFTER", tasks.DefaultTiming.StuckAfter), "a pipeline none of whose tasks exists, even after the sweep enqueued them again, is failed once it made no progress for this long (env STUCK_AFTER)")
+	fs.DurationVar(&c.PendingKickAfter, "pending-kick-after", envDur("PENDING_KICK_AFTER", tasks.DefaultTiming.PendingKick), "how long the sweep leaves a pipeline alone before it checks that its tasks exist (env PENDING_KICK_AFTER)")
+	fs.StringVar(&c.WebhookURL, "webhook-url", env("WEBHOOK_URL", ""), "where pipeline events go for requests that name no webhook of their own; empty sends none (env WEBHOOK_URL)")
+	fs.StringVar(&c.WebhookSecret, "webhook-secret", env("WEBHOOK_SECRET", ""), "whsec_… secrets signing webhooks, space-separated while rotating (env WEBHOOK_SECRET; prefer the environment)")
+	fs.DurationVar(&c.WebhookRetryFor, "webhook-retry-for", envDur("WEBHOOK_RETRY_FOR", 24*time.Hour), "how long a webhook event is retried before it is given up (env WEBHOOK_RETRY_FOR)")
 	fs.BoolVar(&c.Sandbox, "sandbox", false, "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)")
 	fs.BoolVar(&c.Demo, "demo", false, "publish the bundled sample images through the whole lifecycle and exit (embedded Redis unless REDIS_URL is set)")
 	fs.BoolVar(&c.APIOnly, "api-only", false, "serve only the HTTP enqueue API, run no tasks")
@@ -167,6 +179,17 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.SourceMinRate < 0 || c.SourceRateWindow <= 0 {
 		return nil, fmt.Errorf("source min rate %d over %s: want a rate of 0 (off) or more over a positive window", c.SourceMinRate, c.SourceRateWindow)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"RETENTION", c.Retention}, {"STUCK_AFTER", c.StuckAfter}, {"PENDING_KICK_AFTER", c.PendingKickAfter}, {"WEBHOOK_RETRY_FOR", c.WebhookRetryFor}} {
+		if d.v < time.Second {
+			return nil, fmt.Errorf("%s %s: want a duration of at least 1s", d.name, d.v)
+		}
+	}
+	if _, err := tasks.ParseWebhookSecrets(c.WebhookSecret); err != nil {
+		return nil, err
 	}
 	if c.APIMaxConns < 1 {
 		return nil, fmt.Errorf("api max conns %d: want at least 1", c.APIMaxConns)
@@ -216,8 +239,8 @@ func splitHosts(list string) []string {
 	return out
 }
 
-// defaultQueues serves both of mediaflow's queues, publishing first.
-var defaultQueues = tasks.QueuePipeline + "=6," + tasks.QueueCleanup + "=1"
+// defaultQueues serves every mediaflow queue, publishing first.
+var defaultQueues = tasks.QueuePipeline + "=6," + tasks.QueueCleanup + "=1," + tasks.QueueNotify + "=1"
 
 // parseQueues reads "name=weight,name=weight". A worker may serve only
 // some queues (a cleanup-only replica, say); it must serve at least one of

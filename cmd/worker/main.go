@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	servers := []*http.Server{}
 	if cfg.MetricsAddr != "" {
-		checks := []readyCheck{redisReady(rc)}
+		checks := []readyCheck{redisReady(rc), storeReady(st)}
 		srv, _, err := serve(cfg.MetricsAddr, opsHandler(m, checks, log), cfg.APIMaxConns, log)
 		if err != nil {
 			st.shutdown()
@@ -173,7 +173,22 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		st.shutdown()
 		return nil, err
 	}
+	timing.Retention, timing.StuckAfter, timing.PendingKick = cfg.Retention, cfg.StuckAfter, cfg.PendingKickAfter
+	secrets, err := tasks.ParseWebhookSecrets(cfg.WebhookSecret)
+	if err != nil {
+		st.shutdown()
+		return nil, err
+	}
+	if cfg.WebhookURL != "" {
+		if err := sources.CheckEndpoint(cfg.WebhookURL); err != nil {
+			st.shutdown()
+			return nil, fmt.Errorf("WEBHOOK_URL %s: %w", tasks.RedactSource(cfg.WebhookURL), err)
+		}
+	}
 	w, err := tasks.NewWorker(tasks.WorkerConfig{
+		WebhookURL:      cfg.WebhookURL,
+		WebhookSecrets:  secrets,
+		WebhookRetryFor: cfg.WebhookRetryFor,
 		Redis:           rc,
 		API:             st.api,
 		Sources:         sources,

@@ -73,3 +73,15 @@ func readyHandler(checks []readyCheck, timeout time.Duration, log zerolog.Logger
 		_, _ = io.WriteString(w, "ok\n")
 	}
 }
+
+// storeReady runs what a worker really needs: one of the store's scripts
+// (a Redis Cluster or an ACL that refuses them answers PING all the same)
+// and, in a worker, an asynq queue read.
+func storeReady(st *stack) readyCheck {
+	return readyCheck{name: "store", check: func(ctx context.Context) error {
+		if st.worker != nil {
+			return st.worker.Ping(ctx)
+		}
+		return st.client.Ping(ctx)
+	}}
+}
