@@ -252,13 +252,13 @@ func (b *bundle) assertClean() {
 	b.t.Helper()
 	st := b.sb.Server.Stats()
 	for _, id := range st.Media.Orphaned {
-		if !slices.Contains(st.Media.LostCreates, id) {
+		if !slices.Contains(st.Media.LostCreates, id) && !slices.Contains(st.Media.UnusableCreates, id) {
 			info, _ := b.sb.Server.Media(id)
 			b.t.Errorf("orphaned media %s: %+v", id, info)
 		}
 	}
-	if n := st.Posts.DuplicatePosts(); n != 0 {
-		b.t.Errorf("%d duplicate posts: %v", n, st.Posts.Duplicates)
+	if n := st.Posts.DuplicatePosts() + st.Posts.DuplicatesByMedia(); n != 0 {
+		b.t.Errorf("%d duplicate posts: %v %v", n, st.Posts.Duplicates, st.Posts.ByMediaSet)
 	}
 	if len(st.Violations) > 0 {
 		b.t.Errorf("client violations: %+v", st.Violations)
