@@ -181,6 +181,10 @@ func New(cfg Config) (*Client, error) {
 }
 
 // BaseURL returns the API root the client calls.
+// CallTimeout is how long one API call may take at most: after it, the
+// client has given up on the answer.
+func (c *Client) CallTimeout() time.Duration { return c.timeout }
+
 func (c *Client) BaseURL() string { return c.base.String() }
 
 type endpointKey struct{}

@@ -65,11 +65,17 @@ func (p *pipeline) createPost(ctx context.Context, r *run) (*swonkie.Post, error
 		}
 	}
 	now := p.now().UTC()
+	// The claim lasts as long as one POST /posts can: a holder killed
+	// mid-call holds up the next run no longer than that, and the next run
+	// searches before it creates anyway.
+	ttl := p.api.CallTimeout() + 10*time.Second
+	var held time.Duration
 	err := r.save(ctx, func(rec *Record) error {
 		if rec.PostID != "" {
 			return errNoChange
 		}
-		if c := rec.in.PostClaim; c != nil && c.Holder != r.id && now.Sub(c.At) < p.timing.StepTimeout+time.Minute {
+		if c := rec.in.PostClaim; c != nil && c.Holder != r.id && now.Sub(c.At) < ttl {
+			held = ttl - now.Sub(c.At)
 			return errClaimed
 		}
 		rec.reach(StepAttach)
@@ -78,7 +84,7 @@ func (p *pipeline) createPost(ctx context.Context, r *run) (*swonkie.Post, error
 		return nil
 	})
 	if errors.Is(err, errClaimed) {
-		return nil, waitFor(5*time.Second, "attach: another run of pipeline %s is creating its post", r.rec.ID)
+		return nil, waitFor(max(time.Second, held), "attach: another run of pipeline %s is creating its post", r.rec.ID)
 	}
 	if err != nil {
 		return nil, wrap(err, "attach: claim the post of pipeline %s", r.rec.ID)
@@ -103,8 +109,8 @@ func (p *pipeline) adopt(ctx context.Context, r *run, found []swonkie.Post) (*sw
 	r.log.Info().Str("post_id", keep.ID).Int("duplicates", len(found)-1).Msg("adopted the post an earlier attempt created")
 	post, err := p.recordPost(ctx, r, &keep, true,
 		"adopted post "+keep.ID+" (an earlier attempt created it and its reply was lost)")
-	if err != nil {
-		return nil, err
+	if err != nil || post == nil {
+		return nil, err // or another run recorded one first, and owns the rest
 	}
 	return post, p.deleteDuplicates(ctx, r, found[1:])
 }
@@ -164,6 +170,13 @@ func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, c
 		return nil, wrap(err, "attach: record post %s", post.ID)
 	}
 	if r.rec.PostID != post.ID {
+		if created && r.rec.PostCreated {
+			// Another run recorded its post first (this run's claim ran
+			// out while its call was slow): ours is the duplicate.
+			if err := p.deleteDuplicates(ctx, r, []swonkie.Post{*post}); err != nil {
+				return nil, err
+			}
+		}
 		return nil, nil
 	}
 	return post, nil

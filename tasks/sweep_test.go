@@ -300,3 +300,15 @@ func TestTwoWorkersSweepEachSlotOnce(t *testing.T) {
 		t.Fatalf("%d claims for %d sweeps", len(claims), len(sweeps))
 	}
 }
+
+// Starting or stopping a worker twice is harmless (the second Shutdown
+// used to panic closing a closed channel).
+func TestWorkerStartAndShutdownAreIdempotent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.sweep = "@every 1h" })
+	if err := b.worker.Start(); err != nil {
+		t.Fatalf("second Start: %v", err)
+	}
+	b.worker.Shutdown()
+	b.worker.Shutdown()
+}

@@ -61,6 +61,11 @@ func TestFailsFastWithOneLine(t *testing.T) {
 		{"bad queue weights", []string{"-queues", "mediaflow=high"}, creds, 2, "want name=weight pairs"},
 		{"no mediaflow queue", []string{"-queues", "default=1"}, creds, 2, "serves neither"},
 		{"bad sweep schedule", []string{"-sandbox", "-sweep", "sometimes", "-redis", "REDIS"}, map[string]string{"METRICS_ADDR": ""}, 1, "sweep schedule"},
+		{"retention not a duration", nil, map[string]string{"RETENTION": "a week"}, 2, `RETENTION="a week"`},
+		{"retention under a second", []string{"-retention", "500ms"}, creds, 2, "RETENTION 500ms: want a duration of at least 1s"},
+		{"stuck-after under a second", []string{"-stuck-after", "0s"}, creds, 2, "STUCK_AFTER 0s"},
+		{"pending kick under a second", nil, map[string]string{"PENDING_KICK_AFTER": "10ms", "SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key"}, 2, "PENDING_KICK_AFTER 10ms"},
+		{"bad webhook secret", nil, map[string]string{"WEBHOOK_SECRET": "hunter2", "SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key"}, 2, "WEBHOOK_SECRET: each secret is whsec_"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
