@@ -69,7 +69,7 @@ func TestBadInputIsOneLineAndEnqueuesNothing(t *testing.T) {
 	}{
 		{"no command", nil, exitUsage, "usage: enqueue"},
 		{"unknown command", []string{"send"}, exitUsage, `unknown command "send"`},
-		{"unknown flag", []string{"publish", "--bogus"}, exitUsage, "flag provided but not defined: -bogus"},
+		{"unknown flag", []string{"publish", "--bogus"}, exitUsage, "enqueue publish: unknown flag: --bogus (see 'enqueue publish --help')"},
 		{"no action", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x"}, exitUsage, "choose one of --at"},
 		{"two actions", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x", "--now", "--draft"}, exitUsage, "choose one of --at"},
 		{"bad time", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x", "--at", "tomorrow"}, exitUsage, "not an RFC 3339 time"},
@@ -237,7 +237,7 @@ func TestPublishWaitStatusListCancel(t *testing.T) {
 
 	// A pipeline that fails makes --wait exit non-zero.
 	code, _, stderr = c.run("", "publish", "--media", "a.png", "--profile", "bm8tc3VjaC1wcm9maWxl", "--caption", "x", "--now", "--wait")
-	if code != exitFailed || !strings.Contains(stderr, "failed in step attach") {
+	if code != exitFailed || !strings.Contains(stderr, "failed: attach: ") || strings.Contains(stderr, "attach: attach:") {
 		t.Fatalf("failing pipeline: exit %d\n%s", code, stderr)
 	}
 }
