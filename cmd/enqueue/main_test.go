@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/internal/testmedia"
 	"github.com/mediaflow/mediaflow/internal/workertest"
@@ -43,7 +41,16 @@ func newCLI(t *testing.T, withWorker bool) *cli {
 
 func (c *cli) run(stdin string, args ...string) (code int, stdout, stderr string) {
 	c.t.Helper()
+	return c.runEnv(nil, stdin, args...)
+}
+
+// runEnv is run with more environment variables.
+func (c *cli) runEnv(extra map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
+	c.t.Helper()
 	env := map[string]string{"REDIS_URL": c.redis.URL, "MEDIA_ROOT": c.root}
+	for k, v := range extra {
+		env[k] = v
+	}
 	var out, errOut bytes.Buffer
 	code = run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
@@ -110,11 +117,6 @@ func TestBadInputIsOneLineAndEnqueuesNothing(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestMain(m *testing.M) {
-	redis.SetLogger(quietLogger{})
-	os.Exit(m.Run())
 }
 
 func TestUnreachableRedis(t *testing.T) {
