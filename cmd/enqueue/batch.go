@@ -175,10 +175,10 @@ func (l *lineReader) next(ctx context.Context) (line []byte, read int64, tooLong
 		if i := bytes.IndexByte(l.buf, '\n'); i >= 0 {
 			line, l.buf = l.buf[:i:i], l.buf[i+1:]
 			read += int64(i + 1)
-			if tooLong {
+			if tooLong = tooLong || i > l.max; tooLong {
 				line = nil
 			}
-			return line, read, tooLong || i > l.max, nil
+			return line, read, tooLong, nil
 		}
 		if len(l.buf) > l.max {
 			// Too long already: drop what is held, keep looking for its end.
