@@ -67,6 +67,7 @@ func TestAuthFailures(t *testing.T) {
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
+		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/webhook/redeliver"},
 		// Unknown paths and methods answer 401 too: no probing without a token.
 		{method: http.MethodGet, path: "/v1/nothing-here"},
 		{method: http.MethodDelete, path: "/v1/pipelines/" + id},
@@ -151,6 +152,7 @@ func TestRateLimitPerToken(t *testing.T) {
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
+		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/webhook/redeliver"},
 	}
 	for _, rt := range routes {
 		t.Run(rt.method+" "+rt.path, func(t *testing.T) {

@@ -124,6 +124,7 @@ func (h *Handler) table() []route {
 		{http.MethodGet, "/v1/pipelines", false, h.list},
 		{http.MethodGet, "/v1/pipelines/{id}", false, h.get},
 		{http.MethodPost, "/v1/pipelines/{id}/cancel", false, h.cancel},
+		{http.MethodPost, "/v1/pipelines/{id}/webhook/redeliver", false, h.redeliver},
 		{http.MethodGet, "/v1/openapi.yaml", true, serveSpec},
 	}
 }

@@ -50,6 +50,8 @@ func TestSpecAndHandlerAgreeOnRoutes(t *testing.T) {
 
 	id := w.mustPublish(t, validRequest("probe")).ID
 	bodies := map[string]string{"POST /v1/pipelines": validRequest("probe")}
+	// The probe names no webhook, so it has no event to send again.
+	notOK := map[string]int{"POST /v1/pipelines/{id}/webhook/redeliver": http.StatusConflict}
 	for path, methods := range documented {
 		concrete := strings.ReplaceAll(path, "{id}", id)
 		allow := append([]string(nil), methods...)
@@ -72,6 +74,12 @@ func TestSpecAndHandlerAgreeOnRoutes(t *testing.T) {
 					}
 					if p := r.problem(t); p.Type != typeMethod {
 						t.Errorf("problem type %q", p.Type)
+					}
+					return
+				}
+				if want, ok := notOK[m+" "+path]; ok {
+					if r.status != want {
+						t.Errorf("documented operation: %d %s, want %d", r.status, r.body, want)
 					}
 					return
 				}
@@ -133,6 +141,7 @@ func TestInternalErrorsSayNothingInternal(t *testing.T) {
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
+		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/webhook/redeliver"},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			r := w.do(t, c)
@@ -238,7 +247,8 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 	one := 1
 	check("Record", tasks.Record{ID: "i", Key: "k", State: "s", Step: "s", Media: []tasks.MediaItem{},
 		StaleMedia: []tasks.StaleMedia{{}}, PostID: "p", PostCreated: true, PostStage: "s", PostPublishAt: &now, Staged: true,
-		PostWithdrawn: true, Error: &tasks.StepError{}, Attempts: 1, CancelRequested: true, Cleanup: "c", AttachedAt: &now,
+		PostWithdrawn: true, Publication: []tasks.ProfileResult{{}}, Partial: true, Webhook: &tasks.WebhookState{},
+		Error: &tasks.StepError{}, Attempts: 1, CancelRequested: true, Cleanup: "c", AttachedAt: &now,
 		PublishedAt: &now, FinishedAt: &now, History: []tasks.Event{}})
 	item := tasks.MediaItem{Source: "s", Name: "n", ContentType: "c", MediaID: "m", Status: "s", Bytes: 1, Generation: 1,
 		MediaCreatedAt: &now, ConfirmedAt: &now, ReadyAt: &now}
@@ -249,7 +259,13 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 	check("StaleMedia", stale)
 	check("StepError", tasks.StepError{Step: "s", Status: 1, Message: "m", Permanent: true, At: now})
 	check("Event", tasks.Event{At: now, Step: "s", Item: &one, Outcome: "o", Message: "m"})
-	check("PublishRequest", tasks.Request{Key: "k", Media: []tasks.MediaSource{}, Post: &tasks.PostSpec{}, PostID: "p", Action: "a", Cleanup: "c"})
+	check("PublishRequest", tasks.Request{Key: "k", Media: []tasks.MediaSource{}, Post: &tasks.PostSpec{}, PostID: "p", Action: "a", Cleanup: "c",
+		Webhook: &tasks.WebhookSpec{}})
+	check("WebhookSpec", tasks.WebhookSpec{URL: "u", Events: []string{"e"}})
+	check("ProfileResult", tasks.ProfileResult{ProfileID: "p", Network: "n", PublishStatus: "s"})
+	check("WebhookState", tasks.WebhookState{URL: "u", State: "s", Attempts: 1, LastStatus: 1, LastError: "e", DeliveredAt: &now, Events: []tasks.Notice{}})
+	check("Notice", tasks.Notice{ID: "i", Type: "t", At: now, State: "s", Attempts: 1, LastStatus: 1, LastError: "e", DeliveredAt: &now, Redeliveries: 1})
+	check("WebhookEvent", tasks.WebhookEvent{Type: "t", Timestamp: now, Data: &tasks.Record{}})
 	check("MediaSource", tasks.MediaSource{Source: "s", Name: "n", ContentType: "c"})
 	check("PostSpec", tasks.PostSpec{Type: "t", ProfileIDs: []string{}, Caption: "c", FirstComment: "f", PublishAt: &now, LabelIDs: []string{"l"}})
 	check("RecordPage", tasks.RecordPage{Records: []*tasks.Record{}, Next: "n"})

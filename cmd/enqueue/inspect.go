@@ -6,123 +6,119 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
-func runStatus(e *env, args []string) int {
-	var c common
-	fs := e.flags("status", &c)
-	if code, ok := e.parse(fs, args, 1); !ok {
-		return code
-	}
-	cl, closeFn, err := e.client(&c)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "enqueue status:", err)
-		return exitRuntime
-	}
-	defer closeFn()
-	rec, err := cl.Get(e.ctx, fs.Arg(0))
-	if err != nil {
-		return e.fail("status", err)
-	}
-	return e.printJSON(rec)
-}
-
-func runList(e *env, args []string) int {
-	var c common
-	fs := e.flags("list", &c)
-	state := fs.String("state", "", "only pipelines in this state")
-	limit := fs.Int("limit", 20, "how many (at most 100)")
-	cursor := fs.String("cursor", "", "continue after a previous page (its last line says how)")
-	asJSON := fs.Bool("json", false, "print the page as JSON")
-	if code, ok := e.parse(fs, args, 0); !ok {
-		return code
-	}
-	cl, closeFn, err := e.client(&c)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "enqueue list:", err)
-		return exitRuntime
-	}
-	defer closeFn()
-	page, err := cl.List(e.ctx, tasks.ListOptions{State: tasks.State(*state), Limit: *limit, Cursor: *cursor})
-	if err != nil {
-		return e.fail("list", err)
-	}
-	if *asJSON {
-		return e.printJSON(page)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tSTEP\tMEDIA\tPOST\tUPDATED\tERROR")
-	for _, r := range page.Records {
-		errMsg := ""
-		if r.Error != nil {
-			errMsg = r.Error.Message
-			if len(errMsg) > 60 {
-				errMsg = errMsg[:60] + "…"
+func (e *env) statusCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "status ID",
+		Short:   "Print a pipeline's record as JSON",
+		Example: "  enqueue status 0193a5e2-7b7c-7cc4-9f43-2f4b5d2c8e11 | jq .state",
+		Args:    args(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			cl, closeFn, err := e.connect("status")
+			if err != nil {
+				return err
 			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.State, r.Step, len(r.Media), r.PostID,
-			r.UpdatedAt.Local().Format(time.DateTime), errMsg)
+			defer closeFn()
+			rec, err := cl.Get(e.ctx, a[0])
+			if err != nil {
+				return e.fail("status", err)
+			}
+			return e.printJSON(rec)
+		},
 	}
-	_ = tw.Flush()
-	if page.Next != "" {
-		fmt.Fprintf(e.stderr, "more: enqueue list --cursor %s\n", page.Next)
-	}
-	return exitOK
 }
 
-func runCancel(e *env, args []string) int {
-	var c common
-	fs := e.flags("cancel", &c)
-	if code, ok := e.parse(fs, args, 1); !ok {
-		return code
+func (e *env) listCommand() *cobra.Command {
+	var state, cursor string
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--state STATE]",
+		Short: "List pipelines, newest first",
+		Long: `list shows a page of pipelines, newest first. ERROR is why a failed
+pipeline failed, or the failure a running one is retrying; a retry that a
+pipeline recovered from is in its history (enqueue status), not here.`,
+		Example: "  enqueue list --state failed --limit 50",
+		Args:    args(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, closeFn, err := e.connect("list")
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			page, err := cl.List(e.ctx, tasks.ListOptions{State: tasks.State(state), Limit: limit, Cursor: cursor})
+			if err != nil {
+				return e.fail("list", err)
+			}
+			if asJSON {
+				return e.printJSON(page)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATE\tSTEP\tMEDIA\tPOST\tUPDATED\tLAST ERROR")
+			for _, r := range page.Records {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.State, r.Step, len(r.Media), r.PostID,
+					r.UpdatedAt.Local().Format(time.DateTime), lastErrorCell(r))
+			}
+			_ = tw.Flush()
+			if page.Next != "" {
+				fmt.Fprintf(e.stderr, "more: enqueue list --cursor %s\n", page.Next)
+			}
+			return nil
+		},
 	}
-	cl, closeFn, err := e.client(&c)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "enqueue cancel:", err)
-		return exitRuntime
-	}
-	defer closeFn()
-	rec, err := cl.Cancel(e.ctx, fs.Arg(0))
-	if err != nil {
-		return e.fail("cancel", err)
-	}
-	fmt.Fprintf(e.stdout, "cancel requested for pipeline %s (was %s, step %s); its post is withdrawn and its media deleted\n", rec.ID, rec.State, rec.Step)
-	return exitOK
+	fl := cmd.Flags()
+	fl.StringVar(&state, "state", "", "only pipelines in this state: pending, running, succeeded, failed or cancelled")
+	fl.IntVar(&limit, "limit", 20, "how many (at most 100)")
+	fl.StringVar(&cursor, "cursor", "", "continue after a previous page (its last line says how)")
+	fl.BoolVar(&asJSON, "json", false, "print the page as JSON")
+	return cmd
 }
 
-func runSweeps(e *env, args []string) int {
-	var c common
-	fs := e.flags("sweeps", &c)
-	if code, ok := e.parse(fs, args, 0); !ok {
-		return code
+// lastErrorCell is the LAST ERROR column: Record.LastError, so a
+// succeeded pipeline never shows the 429 it recovered from.
+func lastErrorCell(r *tasks.Record) string {
+	se := r.LastError()
+	if se == nil {
+		return ""
 	}
-	cl, closeFn, err := e.client(&c)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "enqueue sweeps:", err)
-		return exitRuntime
+	msg := errorWords(se)
+	if rs := []rune(msg); len(rs) > 60 {
+		msg = string(rs[:60]) + "…"
 	}
-	defer closeFn()
-	sweeps, err := cl.Sweeps(e.ctx)
-	if err != nil {
-		return e.fail("sweeps", err)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STARTED\tWORKER\tTOOK\tKICKED\tSTUCK FAILED\tCLEANUPS RETRIED\tDELETED (RETENTION)\tERROR")
-	for _, s := range sweeps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", s.StartedAt.Local().Format(time.DateTime), s.Holder, s.Duration,
-			s.Kicked, s.StuckFailed, s.CleanupRetried, s.RetentionDeleted, s.Error)
-	}
-	_ = tw.Flush()
-	return exitOK
+	return msg
 }
 
-func (e *env) printJSON(v any) int {
+func (e *env) cancelCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Stop a pipeline whose post is not published yet",
+		Args:  args(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			cl, closeFn, err := e.connect("cancel")
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			rec, err := cl.Cancel(e.ctx, a[0])
+			if err != nil {
+				return e.fail("cancel", err)
+			}
+			fmt.Fprintf(e.stdout, "cancel requested for pipeline %s (was %s, step %s); its post is withdrawn and its media deleted\n", rec.ID, rec.State, rec.Step)
+			return nil
+		},
+	}
+}
+
+func (e *env) printJSON(v any) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
 		fmt.Fprintln(e.stderr, "enqueue:", err)
-		return exitRuntime
+		return exit(exitRuntime)
 	}
-	return exitOK
+	return nil
 }

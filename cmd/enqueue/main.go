@@ -6,17 +6,19 @@
 //	enqueue status ID               the pipeline's record as JSON
 //	enqueue list [--state S]        pipelines, newest first
 //	enqueue cancel ID               stop a pipeline whose post is not out yet
-//	enqueue sweeps                  what the last cleanup sweeps did
+//	enqueue redeliver ID            send the pipeline's last webhook event again
+//	enqueue sweeps                  the sweep schedule and what the last sweeps did
+//	enqueue completion bash|zsh|fish
 //
-// It talks to Redis only (REDIS_URL or -redis); the workers do the rest.
-// Local media files are checked against MEDIA_ROOT before anything is
-// queued.
+// It talks to Redis only (REDIS_URL or --redis); the workers do the rest.
+// Local media files are checked against MEDIA_ROOT, and URLs (media and
+// webhooks) against the address guard and ALLOWED_SOURCE_HOSTS, before
+// anything is queued. It prints no colour, so NO_COLOR holds as it is.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,8 +28,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
 
 	"github.com/mediaflow/mediaflow/internal/redisurl"
+	"github.com/mediaflow/mediaflow/internal/version"
+	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
@@ -41,6 +46,20 @@ func main() {
 	os.Exit(code)
 }
 
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the work failed, or some batch lines were bad
+	exitUsage   = 2 // bad flags or input: nothing was queued
+	exitRuntime = 3 // Redis or another dependency failed
+	// exitTimeout: --wait --timeout ran out; the pipeline goes on (the
+	// code timeout(1) uses).
+	exitTimeout = 124
+	// exitInterrupted: SIGINT or SIGTERM (128+2, what shells report for
+	// Ctrl-C); whatever was queued goes on.
+	exitInterrupted = 130
+)
+
 // env is what every command shares.
 type env struct {
 	ctx    context.Context
@@ -48,100 +67,141 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	common common
 }
 
-// command is one subcommand: it parses its own flags from args.
-type command struct {
-	usage string
-	run   func(e *env, args []string) int
+// common are the flags every command takes; each falls back to its
+// environment variable when not given.
+type common struct {
+	redisURL     string
+	mediaRoot    string
+	allowedHosts string
 }
 
-var commands = map[string]command{
-	"publish": {"publish --media SRC [--media SRC …] --profile ID [--profile ID …] --caption TEXT [--type MEDIA] [--at RFC3339 | --now | --draft] [--post ID] [--label ID] [--first-comment TEXT] [--key KEY] [--cleanup after-publish|never] [--wait]", runPublish},
-	"batch":   {"batch FILE.jsonl   (- for stdin)", runBatch},
-	"status":  {"status ID", runStatus},
-	"list":    {"list [--state pending|running|succeeded|failed|cancelled] [--limit N] [--cursor C] [--json]", runList},
-	"cancel":  {"cancel ID", runCancel},
-	"sweeps":  {"sweeps", runSweeps},
-}
+// exitError ends a command with code; the command has already said why.
+type exitError struct{ code int }
 
-// Exit codes.
-const (
-	exitOK      = 0
-	exitFailed  = 1 // the work failed, or some batch lines were bad
-	exitUsage   = 2 // bad flags or input: nothing was queued
-	exitRuntime = 3 // Redis or another dependency failed
-)
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func exit(code int) error {
+	if code == exitOK {
+		return nil
+	}
+	return &exitError{code}
+}
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
+	root := e.rootCommand()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	var xe *exitError
+	switch {
+	case err == nil:
 		return exitOK
+	case errors.As(err, &xe):
+		return xe.code
 	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "enqueue: unknown command %q (commands: publish, batch, status, list, cancel, sweeps)\n", args[0])
-		return exitUsage
+	// Flag, argument and command-name problems: cobra's words, one line,
+	// and where to read more.
+	msg := strings.TrimSpace(err.Error())
+	first, rest, _ := strings.Cut(msg, "\n")
+	fmt.Fprintf(stderr, "%s (see '%s --help')\n", first, helpPath(root, args))
+	if rest = strings.TrimSpace(rest); rest != "" {
+		fmt.Fprintln(stderr, rest)
 	}
-	return c.run(e, args[1:])
+	return exitUsage
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: enqueue <command> [flags]")
-	for _, name := range []string{"publish", "batch", "status", "list", "cancel", "sweeps"} {
-		fmt.Fprintln(w, "  enqueue "+commands[name].usage)
+// helpPath is the command whose --help answers a mistake in args.
+func helpPath(root *cobra.Command, args []string) string {
+	if c, _, err := root.Find(args); err == nil && c != nil {
+		return c.CommandPath()
 	}
-	fmt.Fprintln(w, "common flags: -redis URL (env REDIS_URL), -media-root DIR (env MEDIA_ROOT)")
+	return root.Name()
 }
 
-// common are the flags every command takes.
-type common struct {
-	redisURL  string
-	mediaRoot string
-}
+func (e *env) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "enqueue",
+		Short: "Hand mediaflow publish requests and follow their pipelines",
+		Long: `enqueue hands mediaflow publish requests and follows their pipelines.
+It talks to Redis only; mediaflow's workers do the work.
 
-func (e *env) flags(name string, c *common) *flag.FlagSet {
-	fs := flag.NewFlagSet("enqueue "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	def := func(k, d string) string {
-		if v := e.getenv(k); v != "" {
-			return v
+Local media files must lie under MEDIA_ROOT. Media and webhook URLs must not
+name a private, loopback or link-local address unless their host is in
+ALLOWED_SOURCE_HOSTS (give the workers' value). Nothing is queued for a
+request that is refused.
+
+Exit codes: 0 ok; 1 the work failed, was not found, or some batch lines were
+bad; 2 bad flags or input (nothing queued); 3 Redis unreachable; 124 --wait
+--timeout ran out; 130 interrupted (what was queued goes on).`,
+		Version:       version.String("enqueue"),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(e.stderr, "usage: enqueue <command> [flags]; commands: publish, batch, status, list, cancel, redeliver, sweeps (see 'enqueue --help')")
+			return exit(exitUsage)
+		},
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetIn(e.stdin)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%s: %w", c.CommandPath(), err)
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.common.redisURL, "redis", "redis://127.0.0.1:6379/0", "Redis `URL` (env REDIS_URL)")
+	pf.StringVar(&e.common.mediaRoot, "media-root", "", "the workers' media folder (`DIR`); local files must lie in it (env MEDIA_ROOT)")
+	pf.StringVar(&e.common.allowedHosts, "allowed-source-hosts", "", "comma-separated `HOSTS` that media and webhook URLs may use although private (env ALLOWED_SOURCE_HOSTS)")
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		// Flags win over the environment. The defaults shown by --help stay
+		// the built-in ones, so a REDIS_URL password never lands in it.
+		for flag, key := range map[string]string{"redis": "REDIS_URL", "media-root": "MEDIA_ROOT", "allowed-source-hosts": "ALLOWED_SOURCE_HOSTS"} {
+			f := cmd.Flags().Lookup(flag)
+			if f != nil && !f.Changed {
+				if v := e.getenv(key); v != "" {
+					_ = f.Value.Set(v)
+				}
+			}
 		}
-		return d
 	}
-	fs.StringVar(&c.redisURL, "redis", def("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL (env REDIS_URL)")
-	fs.StringVar(&c.mediaRoot, "media-root", def("MEDIA_ROOT", ""), "the worker's media folder; local files must lie in it (env MEDIA_ROOT)")
-	return fs
+	root.AddCommand(e.publishCommand(), e.batchCommand(), e.statusCommand(), e.listCommand(),
+		e.cancelCommand(), e.redeliverCommand(), e.sweepsCommand())
+	return root
 }
 
-// parse parses args, reporting problems in one line; ok is false when the
-// command must stop (with code).
-func (e *env) parse(fs *flag.FlagSet, args []string, positional int) (code int, ok bool) {
-	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
+// args checks a command's positional arguments in the words the command
+// has always used.
+func args(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		switch {
+		case len(a) == n:
+			return nil
+		case n == 0:
+			return fmt.Errorf("%s: unexpected argument %q", cmd.CommandPath(), a[0])
 		}
-		// flag already printed the reason.
-		return exitUsage, false
+		return fmt.Errorf("%s: want %d argument(s), got %d", cmd.CommandPath(), n, len(a))
 	}
-	if positional >= 0 && fs.NArg() != positional {
-		if positional == 0 {
-			fmt.Fprintf(e.stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		} else {
-			fmt.Fprintf(e.stderr, "%s: want %d argument(s), got %d\n", fs.Name(), positional, fs.NArg())
-		}
-		return exitUsage, false
-	}
-	return exitOK, true
 }
 
-// client connects to Redis and returns the Go API client.
-func (e *env) client(c *common) (*tasks.Client, func(), error) {
+// splitHosts reads a comma-separated host list the way the worker does.
+func splitHosts(list string) []string {
+	var out []string
+	for _, h := range strings.Split(list, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// client connects to Redis and returns the Go API client, checking
+// sources and webhook URLs the way the workers will.
+func (e *env) client() (*tasks.Client, func(), error) {
+	c := e.common
 	rc, err := redisurl.NewClient(c.redisURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("REDIS_URL %s: %v", redisurl.Redacted(c.redisURL), err)
@@ -152,17 +212,27 @@ func (e *env) client(c *common) (*tasks.Client, func(), error) {
 		_ = rc.Close()
 		return nil, nil, fmt.Errorf("cannot reach Redis: %v", err)
 	}
-	check, err := tasks.WithMediaRoot(c.mediaRoot)
+	sources, err := source.New(source.Config{Root: c.mediaRoot, AllowedHosts: splitHosts(c.allowedHosts)})
 	if err != nil {
 		_ = rc.Close()
-		return nil, nil, fmt.Errorf("MEDIA_ROOT: %v", err)
+		return nil, nil, fmt.Errorf("MEDIA_ROOT or ALLOWED_SOURCE_HOSTS: %v", err)
 	}
-	cl := tasks.NewClient(rc, check)
+	cl := tasks.NewClient(rc, tasks.WithSources(sources))
 	return cl, func() { _ = cl.Close(); _ = rc.Close() }, nil
 }
 
+// connect is client for a command: a failure is reported in one line.
+func (e *env) connect(cmd string) (*tasks.Client, func(), error) {
+	cl, closeFn, err := e.client()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "enqueue %s: %v\n", cmd, err)
+		return nil, nil, exit(exitRuntime)
+	}
+	return cl, closeFn, nil
+}
+
 // fail prints err as the one line a person reads, and picks the exit code.
-func (e *env) fail(cmd string, err error) int {
+func (e *env) fail(cmd string, err error) error {
 	var ve *tasks.ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -171,16 +241,17 @@ func (e *env) fail(cmd string, err error) int {
 			parts[i] = p.Field + ": " + p.Message
 		}
 		fmt.Fprintf(e.stderr, "enqueue %s: invalid request: %s\n", cmd, strings.Join(parts, "; "))
-		return exitUsage
-	case tasks.IsNotFound(err):
+		return exit(exitUsage)
+	case tasks.IsNotFound(err), errors.Is(err, tasks.ErrKeyReused), errors.Is(err, tasks.ErrFinished),
+		errors.Is(err, tasks.ErrAlreadyPublished), errors.Is(err, tasks.ErrNoWebhook):
 		fmt.Fprintf(e.stderr, "enqueue %s: %v\n", cmd, err)
-		return exitFailed
-	case errors.Is(err, tasks.ErrKeyReused), errors.Is(err, tasks.ErrFinished), errors.Is(err, tasks.ErrAlreadyPublished):
-		fmt.Fprintf(e.stderr, "enqueue %s: %v\n", cmd, err)
-		return exitFailed
+		return exit(exitFailed)
+	case e.ctx.Err() != nil:
+		fmt.Fprintf(e.stderr, "enqueue %s: interrupted\n", cmd)
+		return exit(exitInterrupted)
 	}
 	fmt.Fprintf(e.stderr, "enqueue %s: %v\n", cmd, err)
-	return exitRuntime
+	return exit(exitRuntime)
 }
 
 type quietLogger struct{}

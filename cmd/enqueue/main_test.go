@@ -8,8 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/redis/go-redis/v9"
+	"time"
 
 	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/internal/testmedia"
@@ -43,7 +42,16 @@ func newCLI(t *testing.T, withWorker bool) *cli {
 
 func (c *cli) run(stdin string, args ...string) (code int, stdout, stderr string) {
 	c.t.Helper()
+	return c.runEnv(nil, stdin, args...)
+}
+
+// runEnv is run with more environment variables.
+func (c *cli) runEnv(extra map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
+	c.t.Helper()
 	env := map[string]string{"REDIS_URL": c.redis.URL, "MEDIA_ROOT": c.root}
+	for k, v := range extra {
+		env[k] = v
+	}
 	var out, errOut bytes.Buffer
 	code = run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
@@ -69,7 +77,7 @@ func TestBadInputIsOneLineAndEnqueuesNothing(t *testing.T) {
 	}{
 		{"no command", nil, exitUsage, "usage: enqueue"},
 		{"unknown command", []string{"send"}, exitUsage, `unknown command "send"`},
-		{"unknown flag", []string{"publish", "--bogus"}, exitUsage, "flag provided but not defined: -bogus"},
+		{"unknown flag", []string{"publish", "--bogus"}, exitUsage, "enqueue publish: unknown flag: --bogus (see 'enqueue publish --help')"},
 		{"no action", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x"}, exitUsage, "choose one of --at"},
 		{"two actions", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x", "--now", "--draft"}, exitUsage, "choose one of --at"},
 		{"bad time", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x", "--at", "tomorrow"}, exitUsage, "not an RFC 3339 time"},
@@ -110,11 +118,6 @@ func TestBadInputIsOneLineAndEnqueuesNothing(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestMain(m *testing.M) {
-	redis.SetLogger(quietLogger{})
-	os.Exit(m.Run())
 }
 
 func TestUnreachableRedis(t *testing.T) {
@@ -198,6 +201,20 @@ func TestPublishWaitStatusListCancel(t *testing.T) {
 	if !strings.Contains(stderr, "pending") || !strings.Contains(stderr, "succeeded") {
 		t.Errorf("no progress on stderr:\n%s", stderr)
 	}
+	// The lines tell the truth: no Swonkie SCHEDULED after --now, no
+	// cleanup before the end, and the last line once nothing is pending.
+	progress := strings.Split(strings.TrimSpace(stderr), "\n")
+	for _, l := range progress {
+		if strings.Contains(l, "SCHEDULED") || strings.Contains(l, "scheduled") {
+			t.Errorf("--now, yet: %q", l)
+		}
+		if strings.Contains(l, "cleanup") && !strings.Contains(l, "succeeded") {
+			t.Errorf("cleanup before the end: %q", l)
+		}
+	}
+	if last := progress[len(progress)-1]; !strings.Contains(last, "succeeded (post ") || !strings.Contains(last, "published, cleanup done") {
+		t.Errorf("last line %q", last)
+	}
 
 	code, stdout, _ = c.run("", "status", id)
 	var rec map[string]any
@@ -236,8 +253,34 @@ func TestPublishWaitStatusListCancel(t *testing.T) {
 	}
 
 	// A pipeline that fails makes --wait exit non-zero.
-	code, _, stderr = c.run("", "publish", "--media", "a.png", "--profile", "bm8tc3VjaC1wcm9maWxl", "--caption", "x", "--now", "--wait")
-	if code != exitFailed || !strings.Contains(stderr, "failed in step attach") {
+	code, stdout, stderr = c.run("", "publish", "--media", "a.png", "--profile", "bm8tc3VjaC1wcm9maWxl", "--caption", "x", "--now", "--wait")
+	if code != exitFailed || !strings.Contains(stderr, "failed: attach: ") || strings.Contains(stderr, "attach: attach:") {
 		t.Fatalf("failing pipeline: exit %d\n%s", code, stderr)
+	}
+	// --wait returned only once the compensation was over.
+	failed, err := tasks.NewClient(c.redis.Client).Get(context.Background(), strings.TrimSpace(stdout))
+	if err != nil || failed.State != tasks.StateFailed || failed.Cleanup == tasks.CleanupPending {
+		t.Fatalf("after --wait: %v, %v", failed, err)
+	}
+	if !strings.Contains(stderr, "cleanup done") {
+		t.Errorf("the end does not say the cleanup is done:\n%s", stderr)
+	}
+	// The failed pipeline lists with its reason; the succeeded one with none
+	// (its line ends with its UPDATED column).
+	succeeded, err := tasks.NewClient(c.redis.Client).Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = c.run("", "list")
+	if code != exitOK || !strings.Contains(stdout, "LAST ERROR") {
+		t.Fatalf("list: exit %d\n%s", code, stdout)
+	}
+	for _, l := range strings.Split(stdout, "\n") {
+		switch {
+		case strings.HasPrefix(l, id) && !strings.HasSuffix(strings.TrimSpace(l), succeeded.UpdatedAt.Local().Format(time.DateTime)):
+			t.Errorf("succeeded pipeline shows an error: %q", l)
+		case strings.HasPrefix(l, failed.ID) && !strings.Contains(l, "attach: "):
+			t.Errorf("failed pipeline lacks its reason: %q", l)
+		}
 	}
 }
