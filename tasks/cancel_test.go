@@ -1,6 +1,13 @@
 package tasks
 
 import (
+	"bytes"
+	"image"
+	pngenc "image/png"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+
 	"context"
 	"errors"
 	"slices"
@@ -109,4 +116,67 @@ func TestCancelOnCallersPostTakesOnlyOurMediaOff(t *testing.T) {
 	if info, _ := b.sb.Server.Media(own.Media[0].MediaID); info.State == sandbox.StateDeleted {
 		t.Fatal("the caller's media was deleted")
 	}
+}
+
+// A cancel interrupts the step running for the pipeline: a slow download
+// does not hold its worker slot until it ends.
+func TestCancelInterruptsTheRunningStep(t *testing.T) {
+	t.Parallel()
+	png := testPNG(t)
+	closed := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Header().Set("Content-Length", strconv.Itoa(len(png)+1<<20))
+		_, _ = w.Write(png)
+		_, _ = w.Write(make([]byte, 64<<10)) // enough to sniff; the rest dribbles
+		w.(http.Flusher).Flush()
+		for {
+			select {
+			case <-r.Context().Done():
+				close(closed)
+				return
+			case <-time.After(50 * time.Millisecond):
+				if _, err := w.Write([]byte{0}); err != nil {
+					close(closed)
+					return
+				}
+				w.(http.Flusher).Flush()
+			}
+		}
+	}))
+	t.Cleanup(slow.Close)
+	b := setup(t, func(c *setupConfig) { c.allowHosts = []string{"127.0.0.1"} })
+	rec := b.publish(b.request(ActionPublishNow, slow.URL+"/slow.png"))
+	defer func() {
+		if t.Failed() {
+			t.Log(b.logs.String())
+		}
+	}()
+	b.waitRecord(rec.ID, "the upload to start", func(r *Record) bool { return r.Media[0].Status == ItemCreated })
+	start := time.Now()
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the download went on after the cancel")
+	}
+	rec = b.wait(rec.ID)
+	if rec.State != StateCancelled {
+		t.Fatalf("ended %s", dump(rec))
+	}
+	t.Logf("cancelled %s after the request", time.Since(start).Round(time.Millisecond))
+	b.assertDeleted(rec)
+	b.assertClean()
+}
+
+func testPNG(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	if err := pngenc.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -3,12 +3,13 @@ package tasks_test
 import (
 	"context"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/mediaflow/mediaflow/internal/testmedia"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -37,7 +38,7 @@ func Example() {
 
 	root, _ := os.MkdirTemp("", "mediaflow-example-")
 	defer os.RemoveAll(root)
-	_ = testmedia.WritePNG(filepath.Join(root, "hello.png"), 16, 16, 1)
+	_ = writePNG(filepath.Join(root, "hello.png"))
 	sources, _ := source.New(source.Config{Root: root})
 
 	worker, _ := tasks.NewWorker(tasks.WorkerConfig{
@@ -113,6 +114,21 @@ func ExampleValidationError() {
 	// Output:
 	// post.profileIds: at least one profile id is required
 	// post.publishAt: required to schedule
+}
+
+// writePNG writes a small picture to publish (only the standard library,
+// so this example compiles in any module).
+func writePNG(path string) error {
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	for x := range 16 {
+		img.Set(x, x, color.RGBA{R: 200, A: 255})
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return png.Encode(f, img)
 }
 
 func exampleClient() *redis.Client {
