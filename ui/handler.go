@@ -33,15 +33,22 @@ type Config struct {
 	SessionTTL time.Duration
 	// Logger receives one line per request and what went wrong.
 	Logger zerolog.Logger
+	// RefreshEvery is how often a page with something running refetches
+	// its live part; 0 means DefaultRefresh.
+	RefreshEvery time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// DefaultRefresh is Config.RefreshEvery's default.
+const DefaultRefresh = 2 * time.Second
 
 // Handler serves the pipelines pages under Prefix.
 type Handler struct {
 	client *tasks.Client
 	keys   []sessionKey
 	ttl    time.Duration
+	every  time.Duration
 	log    zerolog.Logger
 	now    func() time.Time
 	pages  *pages
@@ -66,6 +73,9 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
+	if cfg.RefreshEvery <= 0 {
+		cfg.RefreshEvery = DefaultRefresh
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -73,7 +83,7 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{client: client, keys: newSessionKeys(tokens), ttl: cfg.SessionTTL, log: cfg.Logger, now: cfg.Now, pages: p}
+	h := &Handler{client: client, keys: newSessionKeys(tokens), ttl: cfg.SessionTTL, every: cfg.RefreshEvery, log: cfg.Logger, now: cfg.Now, pages: p}
 	h.root = h.logged(secured(h.routes()))
 	return h, nil
 }

@@ -58,8 +58,10 @@ type page struct {
 	// Refresh asks the script to reload the page's live part while
 	// something on it still runs.
 	Refresh bool
-	Now     time.Time
-	Body    any
+	// RefreshMS is the period, set from the handler's.
+	RefreshMS int64
+	Now       time.Time
+	Body      any
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, s *session, body any) {
@@ -73,6 +75,7 @@ func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int,
 		p.Session, p.CSRF = true, s.csrf()
 	}
 	p.Now = h.now()
+	p.RefreshMS = h.every.Milliseconds()
 	var buf bytes.Buffer
 	if err := h.pages.byName[name].ExecuteTemplate(&buf, "layout", p); err != nil {
 		h.log.Error().Err(err).Str("page", name).Msg("ui: render page")
