@@ -37,7 +37,6 @@ type row struct {
 	PostStage string
 	Created   time.Time
 	LastError string
-	ErrorStep tasks.Step
 	Cancel    bool
 }
 
@@ -58,7 +57,7 @@ func newRow(r *tasks.Record) row {
 		}
 	}
 	if e := r.LastError(); e != nil {
-		v.LastError, v.ErrorStep = clip(e.Message, 80), e.Step
+		v.LastError = clip(e.Message, 80)
 	}
 	return v
 }
