@@ -17,6 +17,7 @@ type detailView struct {
 	Cancellable bool
 	Notice      string
 	LastError   *tasks.StepError
+	Version     string // see listView.Version
 }
 
 // entry is one history event with the attempt it was of.
@@ -74,6 +75,7 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	v := detailView{Rec: rec, Timeline: timeline(rec.History), Cancellable: cancellable(rec),
 		Notice: notices[r.URL.Query().Get("notice")], LastError: rec.LastError()}
+	v.Version = version(rec.UpdatedAt.Format(time.RFC3339Nano), v.Notice)
 	h.renderPage(w, r, http.StatusOK, "detail", &s, page{Title: "Pipeline " + rec.ID, Nav: "detail",
 		Refresh: !rec.State.Terminal(), Body: v})
 }

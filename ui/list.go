@@ -25,6 +25,10 @@ type listView struct {
 	First   bool   // no cursor: this is the newest page
 	Lookup  bool   // the list is the answer to a key or id search
 	Problem string
+	// Version changes whenever a row does (not when only ages move on):
+	// the script swaps the list only then, so a link being clicked or
+	// focused is not replaced under the pointer every few seconds.
+	Version string
 }
 
 // row is one pipeline as `enqueue list` shows it.
@@ -36,12 +40,13 @@ type row struct {
 	Deleted   int
 	PostStage string
 	Created   time.Time
+	Updated   time.Time
 	LastError string
 	Cancel    bool
 }
 
 func newRow(r *tasks.Record) row {
-	v := row{ID: r.ID, Key: r.Key, State: r.State, Step: r.Step, PostStage: r.PostStage, Created: r.CreatedAt}
+	v := row{ID: r.ID, Key: r.Key, State: r.State, Step: r.Step, PostStage: r.PostStage, Created: r.CreatedAt, Updated: r.UpdatedAt}
 	for _, m := range r.Media {
 		if m.MediaID != "" {
 			v.Made++
@@ -115,9 +120,12 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 
 func (h *Handler) renderList(w http.ResponseWriter, r *http.Request, s session, status int, v listView) {
 	refresh := false
+	parts := []string{v.Problem, v.Next}
 	for _, rw := range v.Rows {
 		refresh = refresh || !rw.State.Terminal()
+		parts = append(parts, rw.ID, rw.Updated.Format(time.RFC3339Nano))
 	}
+	v.Version = version(parts...)
 	h.renderPage(w, r, status, "list", &s, page{Title: "Pipelines", Nav: "list", Refresh: refresh, Body: v})
 }
 

@@ -37,6 +37,16 @@
     if (!fresh || !current) {
       return;
     }
+    if (fresh.getAttribute("data-version") === current.getAttribute("data-version")) {
+      // Nothing changed but the ages: update them in place, so that the
+      // element under the pointer or the focus stays the same one.
+      var ages = current.querySelectorAll(".age");
+      var freshAges = fresh.querySelectorAll(".age");
+      for (var i = 0; i < ages.length && i < freshAges.length; i++) {
+        ages[i].textContent = freshAges[i].textContent;
+      }
+      return;
+    }
     var before = current.getAttribute("data-state");
     var focused = document.activeElement && current.contains(document.activeElement) ? document.activeElement.id : "";
     current.replaceWith(document.adoptNode(fresh));
