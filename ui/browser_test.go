@@ -51,6 +51,7 @@ func chromium(t *testing.T) string {
 func TestBrowser(t *testing.T) {
 	t.Parallel()
 	exe := chromium(t)
+	shots := t.TempDir()
 	var listHits atomic.Int64
 	var hidden atomic.Bool
 	w := newWorld(t, worldOptions{worker: true, delay: 2 * time.Second, refresh: 300 * time.Millisecond,
@@ -105,7 +106,7 @@ func TestBrowser(t *testing.T) {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if err := chromedp.Do(sctx, actions...); err != nil {
-			shot(t, ctx, "failed-"+strings.ReplaceAll(what, " ", "-"))
+			shot(t, ctx, shots, "failed-"+strings.ReplaceAll(what, " ", "-"))
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
@@ -171,7 +172,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the page shows %q", secret)
 		}
 	}
-	detailShot := shot(t, ctx, "succeeded")
+	detailShot := shot(t, ctx, shots, "succeeded")
 
 	step("back to the list",
 		chromedp.Click(chromedp.CSS(`nav a[href="/ui/"]`)),
@@ -213,7 +214,7 @@ func TestBrowser(t *testing.T) {
 	if eval(`document.getElementById("cancel") !== null`) {
 		t.Error("a cancelled pipeline still offers Cancel")
 	}
-	shot(t, ctx, "cancelled")
+	shot(t, ctx, shots, "cancelled")
 
 	// Keyboard: the first Tab reaches the skip link, and focus is visible.
 	step("tab to the skip link", chromedp.Navigate(w.srv.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS("table.pipelines")),
@@ -228,9 +229,9 @@ func TestBrowser(t *testing.T) {
 		width, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 		t.Errorf("at 360 px the list is %d px wide", width)
 	}
-	shot(t, ctx, "list-360")
+	shot(t, ctx, shots, "list-360")
 	step("wide screen", chromedp.EmulateViewport(1280, 900), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table.pipelines")))
-	listShot := shot(t, ctx, "list")
+	listShot := shot(t, ctx, shots, "list")
 
 	stopConsole()
 	<-done
@@ -245,14 +246,14 @@ func TestBrowser(t *testing.T) {
 }
 
 // shot saves a full-page PNG under the test's temp dir and returns it.
-func shot(t *testing.T, ctx context.Context, name string) []byte {
+func shot(t *testing.T, ctx context.Context, dir, name string) []byte {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("screenshot %s: %v", name, err)
 		return nil
 	}
-	path := filepath.Join(shotDir(t), name+".png")
+	path := filepath.Join(dir, name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -260,16 +261,6 @@ func shot(t *testing.T, ctx context.Context, name string) []byte {
 	return png
 }
 
-var shotDirs sync.Map
-
-func shotDir(t *testing.T) string {
-	if d, ok := shotDirs.Load(t.Name()); ok {
-		return d.(string)
-	}
-	d := t.TempDir()
-	shotDirs.Store(t.Name(), d)
-	return d
-}
 
 func waitState(t *testing.T, w *world, id string, done func(*tasks.Record) bool) {
 	t.Helper()
