@@ -11,6 +11,7 @@ import (
 
 	"github.com/mediaflow/mediaflow/api"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/mediaflow/mediaflow/ui"
 )
 
 // apiConfig is the enqueue API's part of the configuration.
@@ -50,13 +51,24 @@ func (c *config) checkAPI() error {
 }
 
 // startAPI serves the enqueue API on API_ADDR, over the same tasks.Client
-// the worker uses (so sources are checked the way the worker opens them).
+// the worker uses (so sources are checked the way the worker opens them),
+// and the pipelines page under /ui/ beside it.
 func startAPI(c *config, client *tasks.Client, log zerolog.Logger) (*http.Server, error) {
-	h, err := api.New(client, c.apiConfig(log.With().Str("component", "api").Logger()))
+	apiCfg := c.apiConfig(log.With().Str("component", "api").Logger())
+	h, err := api.New(client, apiCfg)
 	if err != nil {
 		return nil, err
 	}
-	srv, _, err := serve(c.APIAddr, h, c.APIMaxConns, log)
+	pages, err := ui.New(client, ui.Config{Tokens: apiCfg.Tokens, Logger: log.With().Str("component", "ui").Logger()})
+	if err != nil {
+		return nil, err
+	}
+	// The page's session cookie is scoped to /ui/, and the API never reads
+	// cookies: the JSON API stays bearer-only.
+	mux := http.NewServeMux()
+	mux.Handle(ui.Prefix, pages)
+	mux.Handle("/", h)
+	srv, _, err := serve(c.APIAddr, mux, c.APIMaxConns, log)
 	if err != nil {
 		return nil, fmt.Errorf("API address: %w", err)
 	}

@@ -30,6 +30,9 @@ type Options struct {
 	Faults sandbox.FaultPlan
 	// Worker starts a worker; without it pipelines are only enqueued.
 	Worker bool
+	// ProcessingDelay and PublishDelay are the sandbox's (0 means 100 ms):
+	// longer ones keep pipelines running long enough to watch.
+	ProcessingDelay, PublishDelay time.Duration
 }
 
 // World is what Start started.
@@ -63,9 +66,15 @@ func Start(tb testing.TB, o Options) *World {
 	if w.Root == "" {
 		w.Root = tb.TempDir()
 	}
+	if o.ProcessingDelay == 0 {
+		o.ProcessingDelay = 100 * time.Millisecond
+	}
+	if o.PublishDelay == 0 {
+		o.PublishDelay = 100 * time.Millisecond
+	}
 	w.Sandbox = sandbox.Start(tb, sandbox.Options{
 		APIID: APIID, APIKey: APIKey, Seed: 1, Faults: o.Faults,
-		ProcessingDelay: 100 * time.Millisecond, PublishDelay: 100 * time.Millisecond,
+		ProcessingDelay: o.ProcessingDelay, PublishDelay: o.PublishDelay,
 	})
 	for _, p := range w.Sandbox.Server.Profiles() {
 		if p.StatusLevel == swonkie.StatusOK {

@@ -1,0 +1,114 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/mediaflow/mediaflow/tasks"
+)
+
+type detailView struct {
+	Rec      *tasks.Record
+	Timeline []entry
+	// Cancellable: the pipeline runs and its post is not out, so a cancel
+	// would be taken.
+	Cancellable bool
+	Notice      string
+	LastError   *tasks.StepError
+	Version     string // see listView.Version
+}
+
+// entry is one history event with the attempt it was of.
+type entry struct {
+	tasks.Event
+	Attempt int
+}
+
+// timeline numbers each event's attempt: the runs of one step (for one
+// media item) count up after each retry.
+func timeline(h []tasks.Event) []entry {
+	type key struct {
+		step tasks.Step
+		item int
+	}
+	retries := map[key]int{}
+	out := make([]entry, len(h))
+	for i, e := range h {
+		k := key{e.Step, -1}
+		if e.Item != nil {
+			k.item = *e.Item
+		}
+		out[i] = entry{Event: e, Attempt: retries[k] + 1}
+		if e.Outcome == "retry" || e.Outcome == "rate_limited" {
+			retries[k]++
+		}
+	}
+	return out
+}
+
+// notices are the outcomes a cancel redirects with: a fixed set, so the
+// page never echoes text from the URL.
+var notices = map[string]string{
+	"cancel-requested": "Cancel requested: the running step is interrupted, the post withdrawn and the media deleted.",
+	"finished":         "The pipeline had already finished; there was nothing to cancel.",
+	"published":        "The post was already published; a cancel came too late.",
+}
+
+func cancellable(r *tasks.Record) bool {
+	return !r.State.Terminal() && r.PublishedAt == nil && !r.CancelRequested
+}
+
+func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s session) {
+	c, stop := pageCtx(r)
+	defer stop()
+	id := r.PathValue("id")
+	rec, err := h.client.Get(c, id)
+	switch {
+	case tasks.IsNotFound(err):
+		h.fail(w, r, &s, http.StatusNotFound, "There is no pipeline "+id+".")
+		return
+	case err != nil:
+		h.internal(w, r, &s, "read the pipeline", err)
+		return
+	}
+	v := detailView{Rec: rec, Timeline: timeline(rec.History), Cancellable: cancellable(rec),
+		Notice: notices[r.URL.Query().Get("notice")], LastError: rec.LastError()}
+	v.Version = version(rec.UpdatedAt.Format(time.RFC3339Nano), v.Notice)
+	h.renderPage(w, r, http.StatusOK, "detail", &s, page{Title: "Pipeline " + rec.ID, Nav: "detail",
+		Refresh: !rec.State.Terminal(), Body: v})
+}
+
+// cancel asks for the pipeline to stop, then shows it again (POST,
+// redirect, GET: reloading the page does not cancel twice).
+func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, s session) {
+	id := r.PathValue("id")
+	// A cancel that reached Redis should not be cut short by a browser
+	// that went away.
+	c, stop := detached(r)
+	defer stop()
+	rec, err := h.client.Cancel(c, id)
+	notice := "cancel-requested"
+	switch {
+	case tasks.IsNotFound(err):
+		h.fail(w, r, &s, http.StatusNotFound, "There is no pipeline "+id+".")
+		return
+	case errors.Is(err, tasks.ErrFinished):
+		notice = "finished"
+	case errors.Is(err, tasks.ErrAlreadyPublished):
+		notice = "published"
+	case err != nil && rec == nil:
+		h.internal(w, r, &s, "cancel the pipeline", err)
+		return
+	case err != nil:
+		// Recorded: the next step honours it and the sweep cleans up.
+		h.log.Warn().Err(err).Str("pipeline", id).Msg("ui: enqueue the cancel cleanup failed; the sweep will clean up")
+	}
+	h.log.Info().Str("pipeline", id).Str("outcome", notice).Msg("ui: cancel")
+	http.Redirect(w, r, Prefix+"pipelines/"+id+"?notice="+notice, http.StatusSeeOther)
+}
+
+func detached(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
+}

@@ -1,0 +1,194 @@
+package ui
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mediaflow/mediaflow/tasks"
+)
+
+// Prefix is where the pages are served; a server mounts the Handler there.
+const Prefix = "/ui/"
+
+// DefaultSessionTTL is how long a login lasts when Config.SessionTTL is 0.
+const DefaultSessionTTL = 12 * time.Hour
+
+// cookieName is the session cookie.
+const cookieName = "mediaflow_ui"
+
+// Config configures a Handler. Only Tokens is required.
+type Config struct {
+	// Tokens are the API's bearer tokens (API_TOKENS); any one of them
+	// logs in, and removing one ends the sessions opened with it.
+	Tokens []string
+	// SessionTTL is how long a login lasts; 0 means DefaultSessionTTL.
+	SessionTTL time.Duration
+	// Logger receives one line per request and what went wrong.
+	Logger zerolog.Logger
+	// RefreshEvery is how often a page with something running refetches
+	// its live part; 0 means DefaultRefresh.
+	RefreshEvery time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultRefresh is Config.RefreshEvery's default.
+const DefaultRefresh = 2 * time.Second
+
+// Handler serves the pipelines pages under Prefix.
+type Handler struct {
+	client *tasks.Client
+	keys   []sessionKey
+	ttl    time.Duration
+	every  time.Duration
+	log    zerolog.Logger
+	now    func() time.Time
+	pages  *pages
+	root   http.Handler
+}
+
+// New builds the pages over client. Tokens are checked by the API
+// (api.Config.Check) before it is built; here only their presence is.
+func New(client *tasks.Client, cfg Config) (*Handler, error) {
+	if client == nil {
+		return nil, errors.New("ui: a tasks.Client is required")
+	}
+	var tokens []string
+	for _, t := range cfg.Tokens {
+		if t != "" {
+			tokens = append(tokens, t)
+		}
+	}
+	if len(tokens) == 0 {
+		return nil, errors.New("ui: no token configured (API_TOKENS): refusing to serve pages anyone could open")
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.RefreshEvery <= 0 {
+		cfg.RefreshEvery = DefaultRefresh
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{client: client, keys: newSessionKeys(tokens), ttl: cfg.SessionTTL, every: cfg.RefreshEvery, log: cfg.Logger, now: cfg.Now, pages: p}
+	h.root = h.logged(secured(h.routes()))
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.root.ServeHTTP(w, r) }
+
+func (h *Handler) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+Prefix+"static/{file}", serveStatic)
+	mux.HandleFunc("GET "+Prefix+"login", h.loginForm)
+	mux.HandleFunc("POST "+Prefix+"login", h.loginSubmit)
+	mux.Handle("POST "+Prefix+"logout", h.signedIn(h.logout))
+	mux.Handle("GET "+Prefix+"{$}", h.signedIn(h.list))
+	mux.Handle("GET "+Prefix+"pipelines/{id}", h.signedIn(h.detail))
+	mux.Handle("POST "+Prefix+"pipelines/{id}/cancel", h.signedIn(h.cancel))
+	mux.Handle(Prefix, h.signedIn(func(w http.ResponseWriter, r *http.Request, s session) {
+		h.fail(w, r, &s, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+	}))
+	return mux
+}
+
+// sessionHandler is a page that needs a login.
+type sessionHandler func(http.ResponseWriter, *http.Request, session)
+
+// signedIn sends a request without a valid session to the login form (a
+// GET comes back to where it was going) and refuses a POST whose CSRF
+// token is not its session's.
+func (h *Handler) signedIn(next sessionHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := h.session(r)
+		if err != nil {
+			if !errors.Is(err, http.ErrNoCookie) {
+				// A stale cookie is dropped, so the browser stops sending it.
+				h.clearCookie(w, r)
+			}
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				http.Redirect(w, r, Prefix+"login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			h.fail(w, r, nil, http.StatusUnauthorized, "Your session has ended; log in again.")
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if !crossSiteAllowed(r) || !s.checkCSRF(r.PostFormValue("csrf")) {
+				h.fail(w, r, &s, http.StatusForbidden, "This form is out of date or did not come from this page; reload the page and try again.")
+				return
+			}
+		}
+		next(w, r, s)
+	})
+}
+
+// maxFormBytes bounds a form body: the largest one holds a token and a
+// CSRF token.
+const maxFormBytes = 4 << 10
+
+// crossSiteAllowed refuses a form another site made the browser send.
+// SameSite=Strict already keeps the cookie off such a request and the CSRF
+// token already fails; Sec-Fetch-Site also covers the login form, which
+// has no session yet.
+func crossSiteAllowed(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
+}
+
+func (h *Handler) session(r *http.Request) (session, error) {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return session{}, err
+	}
+	return verifySession(h.keys, c.Value, h.now())
+}
+
+// secure reports whether the browser reached us over TLS, directly or
+// through a proxy that says so: only then may the cookie demand it.
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, k *sessionKey) error {
+	nonce := make([]byte, 18)
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("ui: session nonce: %w", err)
+	}
+	value, _ := k.open(h.now(), h.ttl, nonce)
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: value, Path: Prefix,
+		MaxAge: int(h.ttl / time.Second), HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode,
+	})
+	return nil
+}
+
+func (h *Handler) clearCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: "", Path: Prefix,
+		MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// ctx bounds a page's reads: a page that waits longer than this on Redis
+// is better answered with an error the person can retry.
+func pageCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), 10*time.Second)
+}

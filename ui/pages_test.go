@@ -1,0 +1,120 @@
+package ui
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mediaflow/mediaflow/tasks"
+)
+
+// The list without JavaScript: newest first, searched by key or id,
+// filtered by state, paged with the API's cursors; what it refuses it
+// says, and no page shows a source's credentials.
+func TestListPages(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	var ids []string
+	for i := range pageSize + 2 {
+		ids = append(ids, w.publish(t, fmt.Sprintf("list-%02d", i), tasks.ActionPublishNow, w.profile).ID)
+	}
+	b := w.browser(t)
+	b.mustLogin(tokenA)
+
+	first := b.get("/ui/")
+	if first.status != http.StatusOK {
+		t.Fatalf("list: %d", first.status)
+	}
+	newest, oldest := ids[len(ids)-1], ids[0]
+	if !strings.Contains(first.body, newest) || strings.Contains(first.body, oldest) {
+		t.Error("the first page is not the newest pipelines")
+	}
+	if !strings.Contains(first.body, `data-refresh=`) {
+		t.Error("a list of pending pipelines does not ask to refresh")
+	}
+	next := nextLink.FindStringSubmatch(first.body)
+	if next == nil {
+		t.Fatalf("no next page link on a full page:\n%s", first.body)
+	}
+	second := b.get(strings.ReplaceAll(next[1], "&amp;", "&"))
+	if !strings.Contains(second.body, oldest) || strings.Contains(second.body, newest) || !strings.Contains(second.body, `id="newest"`) {
+		t.Errorf("the second page: %d\n%s", second.status, second.body)
+	}
+
+	tests := []struct {
+		name   string
+		query  url.Values
+		status int
+		want   []string
+		not    []string
+	}{
+		{"by key", url.Values{"q": {"list-03"}}, http.StatusOK, []string{ids[3]}, []string{ids[4]}},
+		{"by id", url.Values{"q": {ids[5]}}, http.StatusOK, []string{ids[5], "list-05"}, []string{ids[4]}},
+		{"by key, state matching", url.Values{"q": {"list-03"}, "state": {"pending"}}, http.StatusOK, []string{ids[3]}, nil},
+		{"by key, state not matching", url.Values{"q": {"list-03"}, "state": {"failed"}}, http.StatusOK, []string{"No pipeline has the id or key"}, []string{ids[3]}},
+		{"unknown key", url.Values{"q": {"nobody"}}, http.StatusOK, []string{"No pipeline has the id or key “nobody”"}, nil},
+		{"a key that is a prefix", url.Values{"q": {"list-0"}}, http.StatusOK, []string{"No pipeline"}, []string{ids[0]}},
+		{"state filter", url.Values{"state": {"succeeded"}}, http.StatusOK, []string{"No pipelines in state succeeded"}, []string{ids[0]}},
+		{"unknown state", url.Values{"state": {"bogus"}}, http.StatusBadRequest, []string{"There is no state “bogus”"}, nil},
+		{"forged cursor", url.Values{"cursor": {"not-a-cursor"}}, http.StatusBadRequest, []string{"not one these pages made"}, nil},
+		{"markup in the search", url.Values{"q": {`<script>alert(1)</script>`}}, http.StatusOK, []string{"&lt;script&gt;"}, []string{"<script>alert"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := b.get("/ui/?" + tt.query.Encode())
+			if a.status != tt.status {
+				t.Fatalf("status %d, want %d", a.status, tt.status)
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(a.body, s) {
+					t.Errorf("page lacks %q", s)
+				}
+			}
+			for _, s := range tt.not {
+				if strings.Contains(a.body, s) {
+					t.Errorf("page has %q", s)
+				}
+			}
+		})
+	}
+
+	detail := b.get("/ui/pipelines/" + ids[0])
+	for _, want := range []string{"list-00", "pic.png", "/remote.png?redacted", `id="cancel"`, "accepted", "attempt 1"} {
+		if !strings.Contains(detail.body, want) {
+			t.Errorf("detail lacks %q", want)
+		}
+	}
+	for _, page := range []answer{first, second, detail} {
+		if strings.Contains(page.body, secretInURL) {
+			t.Error("a page shows a source's credentials")
+		}
+	}
+}
+
+var nextLink = regexp.MustCompile(`id="next-page" href="([^"]+)"`)
+
+// Attempts count up after each retry of the same step for the same item,
+// and other steps or items keep their own count.
+func TestTimelineAttempts(t *testing.T) {
+	t.Parallel()
+	zero, one := 0, 1
+	at := time.Unix(0, 0)
+	h := []tasks.Event{
+		{At: at, Step: tasks.StepUpload, Item: &zero, Outcome: "retry"},
+		{At: at, Step: tasks.StepUpload, Item: &one, Outcome: "ok"},
+		{At: at, Step: tasks.StepUpload, Item: &zero, Outcome: "rate_limited"},
+		{At: at, Step: tasks.StepUpload, Item: &zero, Outcome: "ok"},
+		{At: at, Step: tasks.StepAttach, Outcome: "failed"},
+		{At: at, Step: tasks.StepAttach, Outcome: "info"},
+	}
+	want := []int{1, 1, 2, 3, 1, 1}
+	for i, e := range timeline(h) {
+		if e.Attempt != want[i] {
+			t.Errorf("event %d (%s %s): attempt %d, want %d", i, e.Step, e.Outcome, e.Attempt, want[i])
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package ui
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A session cookie reads "v1.<token id>.<expiry>.<nonce>.<mac>". It names
+// the token it was opened with only by an id derived from it, and is signed
+// with a key derived from that same token: the server keeps no session
+// state, every replica accepts the cookies of the others, and removing a
+// token from API_TOKENS leaves its cookies with no key to verify them.
+const sessionVersion = "v1"
+
+// Domain-separation labels: the id, the signing key and the CSRF secrets
+// are all HMACs of the token, each under its own label, so none of them
+// tells anything about another (or about the token).
+const (
+	labelID   = "mediaflow ui session id v1"
+	labelKey  = "mediaflow ui session key v1"
+	labelCSRF = "mediaflow ui csrf v1"
+)
+
+var b64 = base64.RawURLEncoding
+
+// sessionKey is what one accepted token contributes.
+type sessionKey struct {
+	id     string // b64 of 12 bytes: picks the key without trying each
+	key    []byte
+	digest [sha256.Size]byte // of the token, for the login form
+}
+
+func mac(key []byte, parts ...string) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		// Length-prefixed, so ("ab","c") and ("a","bc") sign differently.
+		fmt.Fprintf(m, "%d:%s|", len(p), p)
+	}
+	return m.Sum(nil)
+}
+
+func newSessionKeys(tokens []string) []sessionKey {
+	keys := make([]sessionKey, 0, len(tokens))
+	for _, t := range tokens {
+		keys = append(keys, sessionKey{
+			id:     b64.EncodeToString(mac([]byte(t), labelID)[:12]),
+			key:    mac([]byte(t), labelKey),
+			digest: sha256.Sum256([]byte(t)),
+		})
+	}
+	return keys
+}
+
+// session is a verified cookie.
+type session struct {
+	key     *sessionKey
+	expires time.Time
+	nonce   string
+}
+
+// csrf is the token the session's forms carry: bound to this session, so a
+// token read from another session (or an older one) is refused.
+func (s session) csrf() string {
+	return b64.EncodeToString(mac(s.key.key, labelCSRF, s.nonce))
+}
+
+func (s session) checkCSRF(got string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf())) == 1
+}
+
+// login returns the key of the token presented, comparing it with every
+// accepted token so the time taken does not tell which (or whether one)
+// matched.
+func login(keys []sessionKey, token string) *sessionKey {
+	d := sha256.Sum256([]byte(token))
+	var found *sessionKey
+	for i := range keys {
+		if subtle.ConstantTimeCompare(d[:], keys[i].digest[:]) == 1 {
+			found = &keys[i]
+		}
+	}
+	return found
+}
+
+func (k *sessionKey) open(now time.Time, ttl time.Duration, nonce []byte) (cookie string, s session) {
+	exp := now.Add(ttl).Truncate(time.Second)
+	s = session{key: k, expires: exp, nonce: b64.EncodeToString(nonce)}
+	payload := strings.Join([]string{sessionVersion, k.id, strconv.FormatInt(exp.Unix(), 10), s.nonce}, ".")
+	return payload + "." + b64.EncodeToString(mac(k.key, payload)), s
+}
+
+var (
+	errSessionMalformed = errors.New("session cookie is malformed")
+	errSessionUnknown   = errors.New("session cookie names no configured token (removed from API_TOKENS?)")
+	errSessionForged    = errors.New("session cookie signature does not verify")
+	errSessionExpired   = errors.New("session cookie expired")
+)
+
+func verifySession(keys []sessionKey, cookie string, now time.Time) (session, error) {
+	parts := strings.Split(cookie, ".")
+	if len(parts) != 5 || parts[0] != sessionVersion {
+		return session{}, errSessionMalformed
+	}
+	var k *sessionKey
+	for i := range keys {
+		if subtle.ConstantTimeCompare([]byte(keys[i].id), []byte(parts[1])) == 1 {
+			k = &keys[i]
+		}
+	}
+	if k == nil {
+		return session{}, errSessionUnknown
+	}
+	got, err := b64.DecodeString(parts[4])
+	if err != nil {
+		return session{}, errSessionMalformed
+	}
+	payload := strings.Join(parts[:4], ".")
+	if !hmac.Equal(got, mac(k.key, payload)) {
+		return session{}, errSessionForged
+	}
+	exp, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
+		return session{}, errSessionMalformed
+	}
+	s := session{key: k, expires: time.Unix(exp, 0), nonce: parts[3]}
+	if !now.Before(s.expires) {
+		return session{}, errSessionExpired
+	}
+	return s, nil
+}
