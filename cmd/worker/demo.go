@@ -15,6 +15,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	buildinfo "github.com/mediaflow/mediaflow/internal/version"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
@@ -89,7 +90,7 @@ func runDemo(ctx context.Context, cfg *config, getenv func(string) string, stdou
 	// demo fails.
 	var logs strings.Builder
 	log, _ := newLogger("warn", "console", &logs)
-	m := metrics.New(metrics.Options{Version: version})
+	m := metrics.New(metrics.Options{Version: buildinfo.Number()})
 	st, err := startStack(ctx, cfg, rc, m, log, demoTiming)
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)

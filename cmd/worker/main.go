@@ -35,8 +35,6 @@ import (
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
-// version is set at build time (-ldflags "-X main.version=…").
-var version = "dev"
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
@@ -86,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	m := metrics.New(metrics.Options{Version: version})
+	m := metrics.New(metrics.Options{Version: buildinfo.Number()})
 	st, err := startStack(ctx, cfg, rc, m, log, tasks.Timing{})
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
@@ -118,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if st.api != nil {
 		swonkieURL = st.api.BaseURL()
 	}
-	log.Info().Str("version", version).Str("redis", redactedURL(cfg.RedisURL)).Str("swonkie", swonkieURL).
+	log.Info().Str("version", buildinfo.Number()).Str("redis", redactedURL(cfg.RedisURL)).Str("swonkie", swonkieURL).
 		Bool("sandbox", cfg.Sandbox).Bool("api_only", cfg.APIOnly).Int("concurrency", cfg.Concurrency).
 		Str("metrics_addr", cfg.MetricsAddr).Str("api_addr", cfg.APIAddr).
 		Msg("worker started")
@@ -219,7 +217,7 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 		BaseURL:   cfg.SwonkieBaseURL,
 		APIID:     cfg.SwonkieAPIID,
 		APIKey:    cfg.SwonkieAPIKey,
-		UserAgent: "mediaflow/" + version,
+		UserAgent: "mediaflow/" + buildinfo.Number(),
 		RateLimit: rate.Limit(cfg.SwonkieRateLimit),
 		Burst:     cfg.SwonkieRateBurst,
 

@@ -24,7 +24,21 @@ var (
 // String is the one line every program prints for --version:
 // "<program> <version> (commit <commit>, <go version>)".
 func String(program string) string {
-	v, c := Version, Commit
+	v, c := resolve()
+	return fmt.Sprintf("%s %s (commit %s, %s)", program, v, c, runtime.Version())
+}
+
+// Number is the version alone ("dev" in an unstamped build), for metrics
+// labels, logs and the User-Agent.
+func Number() string {
+	v, _ := resolve()
+	return v
+}
+
+// resolve is Version and Commit, falling back to what the Go toolchain
+// recorded in the binary.
+func resolve() (v, c string) {
+	v, c = Version, Commit
 	if info, ok := debug.ReadBuildInfo(); ok {
 		if v == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 			v = info.Main.Version
@@ -46,5 +60,5 @@ func String(program string) string {
 	if c == "" {
 		c = "unknown"
 	}
-	return fmt.Sprintf("%s %s (commit %s, %s)", program, v, c, runtime.Version())
+	return v, c
 }
