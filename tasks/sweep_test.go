@@ -15,31 +15,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// sweepNow runs one sweep through the worker (as the scheduler would) and
-// returns its result.
-func (b *bundle) sweepNow() SweepResult {
-	b.t.Helper()
-	ctx := context.Background()
-	before, _ := b.client.Sweeps(ctx)
-	slot := strconv.FormatInt(time.Now().UnixNano(), 10)
-	if err := enqueueNext(ctx, b.client.enq, b.timing, time.Now(), next{typ: TypeCleanupSweep, pl: Payload{Slot: slot}}); err != nil {
-		b.t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		got, _ := b.client.Sweeps(ctx)
-		if len(got) > len(before) && got[0].Slot == slot {
-			if got[0].Error != "" {
-				b.t.Fatalf("sweep failed: %s", got[0].Error)
-			}
-			return got[0]
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	b.t.Fatal("the sweep did not run")
-	return SweepResult{}
-}
-
 // sweepOnce runs the worker's sweep work directly, on its clock.
 func (b *bundle) sweepOnce(w *Worker) SweepResult {
 	b.t.Helper()

@@ -281,7 +281,7 @@ func TestPartialPublicationSucceedsAndSaysSo(t *testing.T) {
 	if failed != 1 || !hasEvent(rec, StepPublish, "ok", "failed on") {
 		t.Errorf("publication %+v: want one profile failed, named in the history", rec.Publication)
 	}
-	rec = b.waitRecord(rec.ID, "the event", func(r *Record) bool { return r.Webhook != nil && r.Webhook.State == DeliveryDelivered })
+	b.waitRecord(rec.ID, "the event", func(r *Record) bool { return r.Webhook != nil && r.Webhook.State == DeliveryDelivered })
 	got := rcv.deliveries()
 	if len(got) != 1 || got[0].event.Data == nil || !got[0].event.Data.Partial || got[0].event.Type != EventSucceeded {
 		t.Fatalf("event %+v", got)
