@@ -3,29 +3,38 @@ package tasks
 import (
 	"context"
 	"slices"
+	"sync"
 
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
 // Adoption: recognising the posts a pipeline made, using only what the
-// Swonkie docs promise. A post is ours when its briefing carries our marker
-// (if the server shows briefings at all) or when it references one of this
-// pipeline's media ids: media ids are made for one pipeline and recorded
-// before any post is created, so no other post can name them. List entries
-// may lack the media (the docs do not say what they carry); such an entry
-// made after the pipeline started is read whole.
+// Swonkie docs promise. A post is ours when it references one of this
+// pipeline's media ids (media ids are made for one pipeline and recorded
+// before any post is created, so no other post can name them), or, where
+// the server shows briefings, when it carries our marker. List entries may
+// lack the media (the docs do not say what they carry); such an entry is
+// read whole, once: which media a post references is remembered.
+//
+// Only the stages an unrecorded post of ours can be in are searched: a
+// post is staged (scheduled, published) only after it was recorded, so an
+// attempt whose reply was lost left an IDEA (or, with a publishAt, a
+// DRAFT). That keeps the search to the few posts being made right now,
+// not the workspace's history.
 
-// adoptPages and adoptPageSize bound the search: the posts of the
-// pipeline's profiles, every stage (ARCHIVE too), newest pages first.
+// adoptPages and adoptPageSize bound the search.
 const (
 	adoptPages    = 5
 	adoptPageSize = 100
 )
 
-// findOurPosts returns the posts this pipeline made, oldest first.
+var adoptStages = []swonkie.Stage{swonkie.StageIdea, swonkie.StageDraft}
+
+// findOurPosts returns the posts this pipeline made, in list order.
 func (p *pipeline) findOurPosts(ctx context.Context, rec *Record) ([]swonkie.Post, error) {
 	var ours []swonkie.Post
-	params := swonkie.ListPostsParams{Stages: swonkie.AllStages, ProfileIDs: rec.Request.Post.ProfileIDs, Limit: adoptPageSize}
+	want := rec.mediaIDs()
+	params := swonkie.ListPostsParams{Stages: adoptStages, ProfileIDs: rec.Request.Post.ProfileIDs, Limit: adoptPageSize}
 	for page := 1; page <= adoptPages; page++ {
 		params.Page = page
 		got, err := p.api.ListPosts(ctx, params)
@@ -34,17 +43,17 @@ func (p *pipeline) findOurPosts(ctx context.Context, rec *Record) ([]swonkie.Pos
 		}
 		for i := range got.Posts {
 			post := &got.Posts[i]
-			if len(post.Medias) == 0 && !hasMarker(post, rec.ID) && (post.CreatedAt == nil || !post.CreatedAt.Before(rec.CreatedAt)) {
-				full, err := p.api.GetPost(ctx, post.ID)
-				if swonkie.IsNotFound(err) {
-					continue
-				}
-				if err != nil {
-					return nil, err
-				}
-				post = full
+			if !couldBeOurs(post, rec) {
+				continue
 			}
-			if hasMarker(post, rec.ID) || referencesAny(post, rec.mediaIDs()) {
+			media, err := p.postMedia(ctx, post)
+			if swonkie.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if hasMarker(post, rec.ID) || referencesAny(media, want) {
 				ours = append(ours, *post)
 			}
 		}
@@ -52,25 +61,83 @@ func (p *pipeline) findOurPosts(ctx context.Context, rec *Record) ([]swonkie.Pos
 			break
 		}
 	}
-	slices.SortStableFunc(ours, func(a, b swonkie.Post) int {
-		switch {
-		case a.CreatedAt == nil || b.CreatedAt == nil:
-			return 0
-		case a.CreatedAt.Before(b.CreatedAt.Time):
-			return -1
-		case b.CreatedAt.Before(a.CreatedAt.Time):
-			return 1
-		}
-		return 0
-	})
 	return ours, nil
 }
 
-func referencesAny(post *swonkie.Post, ids []string) bool {
-	for _, id := range post.MediaLibIDs() {
+// couldBeOurs rules out, from what a list entry does show, posts that
+// cannot be this pipeline's.
+func couldBeOurs(post *swonkie.Post, rec *Record) bool {
+	sp := rec.Request.Post
+	if post.Type != "" && string(post.Type) != sp.Type {
+		return false
+	}
+	if post.PublishAt != nil && sp.PublishAt != nil && !post.PublishAt.Equal(*sp.PublishAt) {
+		return false
+	}
+	return true
+}
+
+// postMedia is the media ids a post references, from the entry when it
+// shows them, else from GET /posts/{id} (remembered).
+func (p *pipeline) postMedia(ctx context.Context, post *swonkie.Post) ([]string, error) {
+	if ids := post.MediaLibIDs(); len(ids) > 0 {
+		return ids, nil
+	}
+	if ids, ok := p.seenPosts.get(post.ID); ok {
+		return ids, nil
+	}
+	full, err := p.api.GetPost(ctx, post.ID)
+	if err != nil {
+		return nil, err
+	}
+	if full.Briefing != nil {
+		post.Briefing = full.Briefing
+	}
+	ids := full.MediaLibIDs()
+	p.seenPosts.put(post.ID, ids)
+	return ids, nil
+}
+
+func referencesAny(media, ids []string) bool {
+	for _, id := range media {
 		if id != "" && slices.Contains(ids, id) {
 			return true
 		}
 	}
 	return false
+}
+
+// postMediaCache remembers which media posts reference, so a search run
+// again (after a 429 half way) does not read the same posts again. Media
+// ids on a post made by a pipeline do not change while it is unrecorded;
+// the cache is bounded and forgets its oldest entries.
+type postMediaCache struct {
+	mu    sync.Mutex
+	media map[string][]string
+	order []string
+}
+
+const postMediaCacheSize = 4096
+
+func (c *postMediaCache) get(id string) ([]string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids, ok := c.media[id]
+	return ids, ok
+}
+
+func (c *postMediaCache) put(id string, ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.media == nil {
+		c.media = map[string][]string{}
+	}
+	if _, ok := c.media[id]; !ok {
+		c.order = append(c.order, id)
+	}
+	c.media[id] = ids
+	if len(c.order) > postMediaCacheSize {
+		delete(c.media, c.order[0])
+		c.order = c.order[1:]
+	}
 }

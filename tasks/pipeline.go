@@ -61,6 +61,8 @@ type pipeline struct {
 	mux asynq.Handler
 	// holder names this worker in sweep claims.
 	holder string
+	// seenPosts remembers the media of posts adoption has read.
+	seenPosts postMediaCache
 }
 
 // enqueue hands n to asynq; see enqueueNext.
