@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/mediaflow/mediaflow/swonkie"
 )
@@ -71,7 +72,7 @@ func couldBeOurs(post *swonkie.Post, rec *Record) bool {
 	if post.Type != "" && string(post.Type) != sp.Type {
 		return false
 	}
-	if post.PublishAt != nil && sp.PublishAt != nil && !post.PublishAt.Equal(*sp.PublishAt) {
+	if post.PublishAt != nil && sp.PublishAt != nil && post.PublishAt.Sub(*sp.PublishAt).Abs() > time.Second {
 		return false
 	}
 	return true

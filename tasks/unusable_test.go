@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"testing"
+	"time"
 
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
@@ -70,5 +71,25 @@ func TestLostCreateRepliesMakeNoDuplicates(t *testing.T) {
 		t.Fatalf("%d media sets posted, %d duplicates; want %d and 0", len(st.Posts.ByMediaSet), st.Posts.DuplicatesByMedia(), len(ids))
 	}
 	t.Logf("lost media create replies (orphans Swonkie removes itself): %d; lost post replies: %d", len(st.Media.LostCreates), len(st.Posts.LostCreates))
+	b.assertClean()
+}
+
+// A scheduled post's publishAt comes back to the millisecond: adoption must
+// still recognise it (a request's publishAt carries nanoseconds).
+func TestLostReplyOnAScheduledPostIsAdopted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) {
+		c.sandbox.Faults = sandbox.FaultPlan{"POST /posts": {LostReply: 1}}
+	})
+	req := b.request(ActionSchedule, "a.png")
+	at := time.Now().Add(3*time.Second + 123456789*time.Nanosecond)
+	req.Post.PublishAt = &at
+	rec := b.wait(b.publish(req).ID)
+	if rec.State != StateSucceeded || !hasEvent(rec, StepAttach, "ok", "adopted post") {
+		t.Fatalf("ended %s", dump(rec))
+	}
+	if st := b.sb.Server.Stats(); st.Posts.Created != 1 {
+		t.Fatalf("%d posts created, want 1", st.Posts.Created)
+	}
 	b.assertClean()
 }
