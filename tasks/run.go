@@ -135,7 +135,7 @@ func (r *run) failed(ctx context.Context, stepErr error) error {
 	}
 	out := &stepError{v: v, err: stepErr}
 	if v.kind == pollAgain {
-		r.log.Debug().Dur("again_in", v.delay).Msg(stepErr.Error())
+		r.log.Debug().Str("again_in", v.delay.String()).Msg(stepErr.Error())
 		return out
 	}
 	now := r.p.now().UTC()

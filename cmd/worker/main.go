@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Msg("worker started")
 
 	<-ctx.Done()
-	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down: finishing running tasks")
+	log.Info().Str("timeout", cfg.ShutdownTimeout.String()).Msg("shutting down: finishing running tasks")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout+5*time.Second)
 	defer cancel()
 	if apiSrv != nil {
