@@ -46,13 +46,15 @@ func (p *pipeline) confirm(ctx context.Context, r *run) error {
 	if err != nil {
 		return wrap(err, "confirm media %s", id)
 	}
-	if !m.Status.Ready() && !m.Status.Failed() {
+	// A confirm answered without the media (the docs promise no body) is
+	// read once too: m is nil then.
+	if m == nil || (!m.Status.Ready() && !m.Status.Failed()) {
 		// One look right away; a failure here only means polling starts.
 		if got, gerr := p.api.GetMedia(ctx, id); gerr == nil {
 			m = got
 		}
 	}
-	if m.Status.Failed() {
+	if m != nil && m.Status.Failed() {
 		return p.processingFailed(ctx, r, i, m.Status)
 	}
 	now := p.now().UTC()
@@ -65,7 +67,7 @@ func (p *pipeline) confirm(ctx context.Context, r *run) error {
 		it.Status, it.ConfirmedAt = ItemConfirmed, &now
 		rec.progressed()
 		rec.note(now, StepConfirm, &i, "ok", "confirmed media "+id)
-		if m.Status.Ready() {
+		if m != nil && m.Status.Ready() {
 			// Processed already (small images often are): the same write
 			// records it, and the planner goes straight to the post.
 			setReady(rec, i, now)
