@@ -121,7 +121,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	defer client.Close()
 
 	start := time.Now()
-	b := publishMix(t, client, 40, ok, expired, "cluster")
+	b := publishMix(t, client, 40, ok, expired, "cluster", true)
 	recs := waitDone(t, client, rc, b.ids, 90*time.Second, w)
 	checkEnds(t, recs, b)
 	rep := checkSwonkie(t, sb.Server, recs)
@@ -203,14 +203,14 @@ func TestFleetOnSentinel(t *testing.T) {
 	defer client.Close()
 
 	start := time.Now()
-	b := publishMix(t, client, 40, ok, expired, "failover")
+	b := publishMix(t, client, 40, ok, expired, "failover", true)
 	time.Sleep(1500 * time.Millisecond)
 	before := countStates(t, client, b.ids)
 	if err := set.Failover(); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("SENTINEL FAILOVER done with pipelines %v", before)
-	kill := publishMix(t, client, 10, ok, expired, "kill")
+	kill := publishMix(t, client, 10, ok, expired, "kill", true)
 	time.Sleep(1500 * time.Millisecond)
 	before = countStates(t, client, kill.ids)
 	killed, err := set.KillMaster()

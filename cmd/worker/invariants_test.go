@@ -61,8 +61,8 @@ type batch struct {
 
 // publishMix publishes n pipelines of 1–3 media each: every tenth posts to
 // the expired profile (it must fail and clean up), every fourth is
-// scheduled a few seconds ahead, the rest publish now.
-func publishMix(t *testing.T, client *tasks.Client, n int, ok []string, expired, tag string) *batch {
+// scheduled a few seconds ahead when schedule is set, the rest publish now.
+func publishMix(t *testing.T, client *tasks.Client, n int, ok []string, expired, tag string, schedule bool) *batch {
 	t.Helper()
 	b := &batch{wantFail: map[string]bool{}}
 	for i := range n {
@@ -76,7 +76,7 @@ func publishMix(t *testing.T, client *tasks.Client, n int, ok []string, expired,
 		switch {
 		case i%10 == 9:
 			req.Post.ProfileIDs = []string{expired}
-		case i%4 == 1:
+		case schedule && i%4 == 1:
 			at := time.Now().Add(6 * time.Second)
 			req.Action, req.Post.PublishAt = tasks.ActionSchedule, &at
 		}
