@@ -203,14 +203,14 @@ func TestFleetOnSentinel(t *testing.T) {
 	defer client.Close()
 
 	start := time.Now()
-	b := publishMix(t, client, 40, ok, expired, "failover", true)
+	b := publishMix(t, client, 40, ok, expired, "failover", false)
 	time.Sleep(1500 * time.Millisecond)
 	before := countStates(t, client, b.ids)
 	if err := set.Failover(); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("SENTINEL FAILOVER done with pipelines %v", before)
-	kill := publishMix(t, client, 10, ok, expired, "kill", true)
+	kill := publishMix(t, client, 10, ok, expired, "kill", false)
 	time.Sleep(1500 * time.Millisecond)
 	before = countStates(t, client, kill.ids)
 	killed, err := set.KillMaster()
@@ -225,7 +225,8 @@ func TestFleetOnSentinel(t *testing.T) {
 	for id := range kill.wantFail {
 		all.wantFail[id] = true
 	}
-	// Steps in flight at a switch wait for asynq's lease recovery.
+	// Steps in flight at a switch wait for asynq's lease recovery (up to
+	// two minutes); publishNow only, as in TestCrashSafetyRedisRestart.
 	recs := waitDone(t, client, rc, all.ids, 150*time.Second, w)
 	checkEnds(t, recs, all)
 	rep := checkSwonkie(t, sb.Server, recs)
