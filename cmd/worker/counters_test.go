@@ -82,7 +82,7 @@ func TestPipelineCountersCountOnce(t *testing.T) {
 	if ended[tasks.StateCancelled] < 4 {
 		t.Errorf("only %d pipelines cancelled: the test must cover cancellation", ended[tasks.StateCancelled])
 	}
-	checkSwonkie(t, sb.Server, recs)
+	checkSwonkie(t, sb.Server, recs, nil)
 
 	// The counters may trail the records by a moment: the write comes
 	// first, then the metric.

@@ -426,7 +426,7 @@ func TestCrashSafetyRedisRestart(t *testing.T) {
 	recs := waitDone(t, client, rc, b.ids, 150*time.Second, w)
 	w.alive(t)
 	checkEnds(t, recs, b)
-	rep := checkSwonkie(t, sb.Server, recs)
+	rep := checkSwonkie(t, sb.Server, recs, nil)
 	st := sb.Server.Stats()
 	if st.Faults["POST /posts"][sandbox.FaultLostReply] == 0 || st.Faults["POST /media"][sandbox.FaultLostReply] == 0 {
 		t.Errorf("faults injected %v: the plan must lose replies on both creates", st.Faults)

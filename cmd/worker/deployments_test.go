@@ -124,7 +124,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	b := publishMix(t, client, 40, ok, expired, "cluster", true)
 	recs := waitDone(t, client, rc, b.ids, 90*time.Second, w)
 	checkEnds(t, recs, b)
-	rep := checkSwonkie(t, sb.Server, recs)
+	rep := checkSwonkie(t, sb.Server, recs, nil)
 	t.Logf("cluster: 40 pipelines in %v; media create replies lost %d, unusable %d; post replies lost %d; faults %v",
 		time.Since(start).Round(time.Second), rep.lostCreates, rep.unusableCreates, rep.postLost, sb.Server.Stats().Faults)
 
@@ -213,6 +213,7 @@ func TestFleetOnSentinel(t *testing.T) {
 	kill := publishMix(t, client, 10, ok, expired, "kill", false)
 	time.Sleep(1500 * time.Millisecond)
 	before = countStates(t, client, kill.ids)
+	killedAt := time.Now()
 	killed, err := set.KillMaster()
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +230,13 @@ func TestFleetOnSentinel(t *testing.T) {
 	// two minutes); publishNow only, as in TestCrashSafetyRedisRestart.
 	recs := waitDone(t, client, rc, all.ids, 150*time.Second, w)
 	checkEnds(t, recs, all)
-	rep := checkSwonkie(t, sb.Server, recs)
+	// A SIGKILLed master takes with it the writes it acknowledged but had
+	// not replicated yet (Redis replication is asynchronous): a media id
+	// recorded just before the kill may be lost, and the step creates
+	// another. Such media are reported, not failed.
+	rep := checkSwonkie(t, sb.Server, recs, func(m sandbox.MediaInfo) bool {
+		return createdAsKilled(m.CreatedAt, []time.Time{killedAt})
+	})
 	t.Logf("sentinel: 50 pipelines in %v through a failover and a master kill; media create replies lost %d, unusable %d; post replies lost %d",
 		time.Since(start).Round(time.Second), rep.lostCreates, rep.unusableCreates, rep.postLost)
 
