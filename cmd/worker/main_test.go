@@ -23,6 +23,10 @@ import (
 // separate process.
 var workerBin string
 
+// enqueueBin is the enqueue CLI, for tests of the front ends on a Redis
+// deployment.
+var enqueueBin string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "mediaflow-worker-test-")
 	if err != nil {
@@ -34,7 +38,15 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		panic("build the worker: " + err.Error())
 	}
+	enqueueBin = filepath.Join(dir, "enqueue")
+	build = exec.Command("go", "build", "-o", enqueueBin, "../enqueue")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		panic("build enqueue: " + err.Error())
+	}
+	deploymentsDir = filepath.Join(dir, "deployments")
 	code := m.Run()
+	stopDeployments()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
