@@ -87,7 +87,21 @@ func (p *pipeline) postMedia(ctx context.Context, post *swonkie.Post) ([]string,
 	if ids, ok := p.seenPosts.get(post.ID); ok {
 		return ids, nil
 	}
-	full, err := p.api.GetPost(ctx, post.ID)
+	// One read failing must not fail the whole search: a passing 5xx is
+	// tried again at once (a 429 is not: the verdict waits for it).
+	var full *swonkie.Post
+	var err error
+	for try := range 3 {
+		full, err = p.api.GetPost(ctx, post.ID)
+		if err == nil || !swonkie.IsTransient(err) || swonkie.IsRateLimited(err) || try == 2 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(try+1) * 200 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
