@@ -35,7 +35,7 @@ func pipelineChain(t tasks.Timing) []chainStep {
 	return []chainStep{
 		{tasks.TypeMediaUpload, tasks.QueuePipeline, t.UploadTimeout, 0, 1},        // create
 		{tasks.TypeMediaConfirm, tasks.QueuePipeline, t.StepTimeout, 0, 2},         // confirm, look
-		{tasks.TypePostAttach, tasks.QueuePipeline, t.StepTimeout, 0, 2},           // create post, publishNow
+		{tasks.TypePostAttach, tasks.QueuePipeline, t.StepTimeout, 0, 3},           // create post, publishNow, read its stage
 		{tasks.TypePostWatch, tasks.QueuePipeline, t.StepTimeout, t.WatchFirst, 1}, // read post
 		{tasks.TypeMediaCleanup, tasks.QueueCleanup, t.StepTimeout, 0, 1},          // delete media
 	}
@@ -57,7 +57,13 @@ type baselineResult struct {
 	cmds          cmdDelta
 	cpu, redisCPU time.Duration
 	machineBusy   float64 // share of the machine's CPU busy, every process included
+	apiCalls      int     // Swonkie API calls, uploads apart (plain chain only)
+	problems      []string
 }
+
+// workerQueues is cmd/worker's default -queues (mediaflow=6,
+// mediaflow-cleanup=1): every asynq server of the benchmark polls these.
+var workerQueues = map[string]int{tasks.QueuePipeline: 6, tasks.QueueCleanup: 1}
 
 func (r baselineResult) tasksPerSec() float64 { return float64(r.tasks) / r.elapsed.Seconds() }
 
@@ -116,7 +122,7 @@ func runBaseline(ctx context.Context, rc redis.UniversalClient, o options, n, co
 	}
 	srv := asynq.NewServerFromRedisClient(rc, asynq.Config{
 		Concurrency:              concurrency,
-		Queues:                   map[string]int{tasks.QueuePipeline: 6, tasks.QueueCleanup: 1},
+		Queues:                   workerQueues,
 		TaskCheckInterval:        o.poll,
 		DelayedTaskCheckInterval: o.delayedCheck,
 		ShutdownTimeout:          5 * time.Second,

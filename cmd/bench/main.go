@@ -4,15 +4,20 @@
 //  1. asynq baseline: as many chains of no-op tasks as there are pipelines
 //     below, each chain the task types, queues, options and delays a
 //     pipeline runs, each handler enqueuing the next step with a task id;
-//  2. mediaflow: N single-media publishNow pipelines through tasks.Worker
+//  2. plain asynq chain: the same publications as one asynq task per step,
+//     each handler making the step's Swonkie calls with the same client
+//     against the same sandbox and enqueueing the next, no record;
+//  3. mediaflow: N single-media publishNow pipelines through tasks.Worker
 //     and tasks.Client, wired as cmd/worker wires them (metrics on),
 //     against the in-process sandbox with no added latency;
-//  3. idle latency: pipelines one at a time, accept → attached;
-//  4. with -latency, once per -concurrency value: the baseline with each
-//     handler sleeping as long as its step's API calls, then phase 2 with
+//  4. idle, at the worker's default settings: the Redis commands an idle
+//     worker costs per second, then pipelines one at a time, accept →
+//     attached;
+//  5. with -latency, once per -concurrency value: the baseline with each
+//     handler sleeping as long as its step's API calls, then phase 3 with
 //     that API latency.
 //
-// Both sides get the same asynq settings. The defaults keep timers out of
+// Phases 1-3 get the same asynq settings. Their defaults keep timers out of
 // the way (post:watch looks at once, the forwarder runs every 100ms) so
 // both are bound by work rather than by waiting.
 //
@@ -54,6 +59,7 @@ type options struct {
 	delayedCheck time.Duration
 	timing       tasks.Timing
 	idle         int
+	idleWindow   time.Duration
 	latency      time.Duration
 	levels       []int
 	perLevel     int
@@ -61,6 +67,7 @@ type options struct {
 	publishers   int
 	timeout      time.Duration
 	cpuProfile   string
+	plainProfile string
 	memProfile   string
 	profileAt    int
 	mediaRoot    string
@@ -85,7 +92,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.poll, "poll", 100*time.Millisecond, "asynq TaskCheckInterval, both sides (the worker's default)")
 	fs.DurationVar(&o.delayedCheck, "delayed-check", 100*time.Millisecond, "asynq DelayedTaskCheckInterval, both sides (the worker's default is 1s)")
 	fs.DurationVar(&o.timing.WatchFirst, "watch-first", time.Millisecond, "delay before post:watch's first look, both sides (the worker's default is 2s)")
-	fs.IntVar(&o.idle, "idle", 30, "pipelines run one at a time for the idle accept → attached latency")
+	fs.IntVar(&o.idle, "idle", 30, "pipelines run one at a time, at the worker's default settings, for the idle accept → attached latency")
+	fs.DurationVar(&o.idleWindow, "idle-window", 15*time.Second, "how long the Redis commands of an idle worker at its default settings are counted (the stats pollers run every 15s); 0 skips it")
 	fs.DurationVar(&o.latency, "latency", 0, "simulated API latency of the scaling runs; 0 skips them")
 	levels := fs.String("concurrency", "50,100,200,400", "worker concurrency of each scaling run (with -latency)")
 	fs.IntVar(&o.perLevel, "latency-n", 0, "pipelines per scaling run; 0 means 10 per unit of concurrency")
@@ -93,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.publishers, "publishers", 4, "goroutines publishing pipelines (and enqueuing the baseline's first tasks)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up on a run after this long")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process during the throughput run (or -profile-at) to this file")
+	fs.StringVar(&o.plainProfile, "plain-cpuprofile", "", "write a CPU profile of the whole process during the plain asynq chain's run to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (allocs, cumulative) after the throughput run (or -profile-at) to this file")
 	fs.IntVar(&o.profileAt, "profile-at", 0, "profile the scaling run at this concurrency instead of the throughput run")
 	if err := fs.Parse(args); err != nil {
@@ -105,8 +114,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.levels = append(o.levels, c)
 	}
-	if o.pipelines < 1 || o.workers < 1 || o.publishers < 1 || o.fileSize < 1024 || o.idle < 0 {
-		return o, errors.New("-n, -workers and -publishers must be positive, -file-size at least 1024, -idle not negative")
+	if o.pipelines < 1 || o.workers < 1 || o.publishers < 1 || o.fileSize < 1024 || o.idle < 0 || o.idleWindow < 0 {
+		return o, errors.New("-n, -workers and -publishers must be positive, -file-size at least 1024, -idle and -idle-window not negative")
 	}
 	return o, nil
 }
@@ -154,6 +163,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := flush(); err != nil {
 		return err
 	}
+	progress("plain asynq chain: %d chains of %d tasks making mediaflow's Swonkie calls, concurrency %d", o.pipelines, len(pipelineChain(o.timing)), o.workers)
+	plainProf := noProfile
+	if o.plainProfile != "" {
+		p := o
+		p.cpuProfile, p.memProfile = o.plainProfile, ""
+		plainProf = profiler(p)
+	}
+	if rep.plain, err = runPlain(ctx, rc, o, o.pipelines, o.workers, plainProf); err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
 	progress("mediaflow: %d pipelines, concurrency %d, no API latency", o.pipelines, o.workers)
 	prof := profiler(o)
 	if o.profileAt > 0 {
@@ -166,7 +188,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.idle > 0 {
-		progress("idle latency: %d pipelines one at a time", o.idle)
+		progress("idle: a worker at its default settings, %s of nothing to do, then %d pipelines one at a time", o.idleWindow, o.idle)
 		if rep.idle, err = runIdle(ctx, rc, o, o.idle); err != nil {
 			return err
 		}

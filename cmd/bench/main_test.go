@@ -12,7 +12,7 @@ import (
 // with it, and its last line stays the JSON that machines read.
 func TestSmallRunEndsWithTheJSONLine(t *testing.T) {
 	var out, errOut bytes.Buffer
-	args := []string{"-n", "40", "-idle", "3", "-latency", "20ms", "-concurrency", "5", "-latency-n", "10", "-file-size", "4096"}
+	args := []string{"-n", "40", "-idle", "3", "-latency", "20ms", "-concurrency", "5", "-latency-n", "10", "-file-size", "4096", "-idle-window", "300ms"}
 	if err := run(args, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
@@ -22,7 +22,9 @@ func TestSmallRunEndsWithTheJSONLine(t *testing.T) {
 		t.Fatalf("last line is not JSON: %v\n%s", err, lines[len(lines)-1])
 	}
 	for _, k := range []string{"pipelines_per_sec", "steps_per_sec", "asynq_noop_tasks_per_sec", "ratio",
-		"redis_cmds_per_pipeline", "p50_ms", "p99_ms", "peak_rss_mib"} {
+		"redis_cmds_per_pipeline", "p50_ms", "p99_ms", "peak_rss_mib",
+		"plain_asynq_pipelines_per_sec", "plain_asynq_redis_cmds_per_pipeline", "plain_asynq_cpu_ms_per_pipeline",
+		"cpu_ms_per_pipeline", "ratio_vs_plain", "idle_p50_ms", "idle_redis_cmds_per_sec"} {
 		v, ok := got[k].(float64)
 		if !ok || v <= 0 {
 			t.Errorf("%s = %v, want a positive number", k, got[k])
@@ -31,7 +33,14 @@ func TestSmallRunEndsWithTheJSONLine(t *testing.T) {
 	if got["pipelines"].(float64) != 40 {
 		t.Errorf("pipelines = %v, want 40", got["pipelines"])
 	}
-	if !strings.Contains(out.String(), "ratio") || !strings.Contains(out.String(), "concurrency") {
+	// A plain chain that makes other calls than mediaflow compares
+	// different work: the run must say so where machines read it.
+	if plain, mf := got["plain_asynq_api_calls_per_pipeline"], got["api_calls_per_pipeline"]; plain != mf {
+		if p, _ := json.Marshal(got["problems"]); !strings.Contains(string(p), "API calls per pipeline, the plain chain") {
+			t.Errorf("plain chain made %v API calls per pipeline, mediaflow %v, and problems does not say so: %s", plain, mf, p)
+		}
+	}
+	if !strings.Contains(out.String(), "ratio vs plain") || !strings.Contains(out.String(), "concurrency") {
 		t.Errorf("no table for people:\n%s", out.String())
 	}
 }

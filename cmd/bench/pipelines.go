@@ -88,6 +88,7 @@ func startStack(rc redis.UniversalClient, o options, concurrency int, latency ti
 		Metrics:              st.metrics,
 		Logger:               zerolog.New(io.Discard).Level(zerolog.InfoLevel).With().Timestamp().Logger(),
 		Concurrency:          concurrency,
+		Queues:               workerQueues,
 		PollInterval:         o.poll,
 		DelayedCheckInterval: o.delayedCheck,
 		Timing:               o.timing,
@@ -152,7 +153,13 @@ func (st *stack) request(o options, n int) tasks.Request {
 
 // counter sums a metric family over every label set.
 func (st *stack) counter(name string, keep func(labels map[string]string) bool) float64 {
-	families, err := st.metrics.Registry().Gather()
+	return counterSum(st.metrics, name, keep)
+}
+
+// counterSum sums a metric family of m over the label sets keep keeps
+// (all, when nil).
+func counterSum(m *metrics.Metrics, name string, keep func(labels map[string]string) bool) float64 {
+	families, err := m.Registry().Gather()
 	if err != nil {
 		return 0
 	}
@@ -408,38 +415,80 @@ func (st *stack) problems(n, succeeded int) []string {
 	return p
 }
 
-// runIdle publishes m pipelines one at a time, each once the previous one
-// is attached, after a random pause that keeps them from lining up with
-// the worker's polls: accept → attached with nothing else to do.
-func runIdle(ctx context.Context, rc redis.UniversalClient, o options, m int) ([]time.Duration, error) {
-	st, err := startStack(rc, o, o.workers, 0)
+// idleResult is the idle phase: a worker at its default settings.
+type idleResult struct {
+	attached []time.Duration // accept → attached, sorted
+	window   time.Duration   // how long the idle worker was counted
+	cmds     cmdDelta        // Redis commands in that window
+	cpu      time.Duration   // this process's CPU in that window
+}
+
+func (r idleResult) cmdsPerSec() float64 {
+	if r.window <= 0 {
+		return 0
+	}
+	return float64(r.cmds.total()) / r.window.Seconds()
+}
+
+// defaultPoll is tasks.WorkerConfig's default PollInterval.
+const defaultPoll = 100 * time.Millisecond
+
+// runIdle starts a worker at its default settings (poll interval,
+// forwarder interval, timing, stats pollers, sweep schedule: what
+// cmd/worker runs with when nothing is set), counts the Redis commands it
+// costs while it has nothing to do, then publishes m pipelines one at a
+// time, each once the previous one is attached, after a random pause that
+// keeps them from lining up with the worker's polls: accept → attached
+// with nothing else to do.
+func runIdle(ctx context.Context, rc redis.UniversalClient, o options, m int) (idleResult, error) {
+	var res idleResult
+	d := o
+	d.poll, d.delayedCheck, d.timing = 0, 0, tasks.DefaultTiming
+	st, err := startStack(rc, d, o.workers, 0)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	defer st.close()
+	if o.idleWindow > 0 {
+		// Past the start: the server's registration and the pollers'
+		// first look are not what an idle worker costs per second.
+		time.Sleep(time.Second)
+		before, err := snapRedis(ctx, rc)
+		if err != nil {
+			return res, err
+		}
+		cpu0 := cpuTime()
+		start := time.Now()
+		time.Sleep(o.idleWindow)
+		after, err := snapRedis(ctx, rc)
+		if err != nil {
+			return res, err
+		}
+		res.window, res.cmds, res.cpu = time.Since(start), after.since(before), cpuTime()-cpu0
+	}
 	ids := make([]string, 0, m)
 	for i := range m {
 		rec, _, err := st.client.Publish(ctx, st.request(o, i))
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		ids = append(ids, rec.ID)
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			r, err := st.client.Get(ctx, rec.ID)
 			if err != nil {
-				return nil, err
+				return res, err
 			}
 			if r.AttachedAt != nil || r.State.Terminal() {
 				break
 			}
 			if time.Now().After(deadline) {
-				return nil, errors.New("idle pipeline not attached after 30s")
+				return res, errors.New("idle pipeline not attached after 30s")
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		time.Sleep(time.Duration(rand.N(int64(o.poll))))
+		time.Sleep(time.Duration(rand.N(int64(defaultPoll))))
 	}
-	lat, _, err := attachLatencies(ctx, st.client, ids)
-	return lat, err
+	res.attached, _, err = attachLatencies(ctx, st.client, ids)
+	return res, err
 }

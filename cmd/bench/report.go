@@ -7,14 +7,17 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/mediaflow/mediaflow/tasks"
 )
 
 type report struct {
 	opts      options
 	machine   machine
 	baseline  baselineResult
+	plain     baselineResult
 	mediaflow pipelineResult
-	idle      []time.Duration
+	idle      idleResult
 	scaling   []scalingRun
 	peakRSS   float64
 }
@@ -28,34 +31,45 @@ type scalingRun struct {
 // idle load (the latency target); load_* are the same under the
 // throughput run's burst, where they are mostly queueing.
 type summary struct {
-	PipelinesPerSec      float64        `json:"pipelines_per_sec"`
-	StepsPerSec          float64        `json:"steps_per_sec"`
-	AsynqNoopTasksPerSec float64        `json:"asynq_noop_tasks_per_sec"`
-	Ratio                float64        `json:"ratio"`
-	RedisCmdsPerPipeline float64        `json:"redis_cmds_per_pipeline"`
-	AsynqCmdsPerTask     float64        `json:"asynq_cmds_per_task"`
-	TasksPerPipeline     float64        `json:"tasks_per_pipeline"`
-	RedisCmdsBudget      float64        `json:"redis_cmds_per_pipeline_budget"`
-	P50ms                float64        `json:"p50_ms"`
-	P99ms                float64        `json:"p99_ms"`
-	LoadP50ms            float64        `json:"load_p50_ms"`
-	LoadP99ms            float64        `json:"load_p99_ms"`
-	PeakRSSMiB           float64        `json:"peak_rss_mib"`
-	ThroughputPeakRSSMiB float64        `json:"throughput_peak_rss_mib,omitempty"`
-	AllocKiBPerPipeline  float64        `json:"alloc_kib_per_pipeline"`
-	CPUPerStepMicros     float64        `json:"cpu_us_per_step"`
-	CPUPerNoopTaskMicros float64        `json:"cpu_us_per_noop_task"`
-	APICallsPerPipeline  float64        `json:"api_calls_per_pipeline"`
-	PeakRSSAt400MiB      float64        `json:"peak_rss_mib_at_400,omitempty"`
-	Scaling              []scalingPoint `json:"scaling,omitempty"`
-	Pipelines            int            `json:"pipelines"`
-	Concurrency          int            `json:"concurrency"`
-	FileBytes            int            `json:"file_bytes"`
-	PollMs               float64        `json:"poll_ms"`
-	DelayedCheckMs       float64        `json:"delayed_check_ms"`
-	WatchFirstMs         float64        `json:"watch_first_ms"`
-	Problems             []string       `json:"problems,omitempty"`
-	Machine              machine        `json:"machine"`
+	PipelinesPerSec      float64 `json:"pipelines_per_sec"`
+	StepsPerSec          float64 `json:"steps_per_sec"`
+	AsynqNoopTasksPerSec float64 `json:"asynq_noop_tasks_per_sec"`
+	Ratio                float64 `json:"ratio"`
+	RedisCmdsPerPipeline float64 `json:"redis_cmds_per_pipeline"`
+	AsynqCmdsPerTask     float64 `json:"asynq_cmds_per_task"`
+	TasksPerPipeline     float64 `json:"tasks_per_pipeline"`
+	RedisCmdsBudget      float64 `json:"redis_cmds_per_pipeline_budget"`
+	P50ms                float64 `json:"p50_ms"`
+	P99ms                float64 `json:"p99_ms"`
+	LoadP50ms            float64 `json:"load_p50_ms"`
+	LoadP99ms            float64 `json:"load_p99_ms"`
+	PeakRSSMiB           float64 `json:"peak_rss_mib"`
+	ThroughputPeakRSSMiB float64 `json:"throughput_peak_rss_mib,omitempty"`
+	AllocKiBPerPipeline  float64 `json:"alloc_kib_per_pipeline"`
+	CPUPerStepMicros     float64 `json:"cpu_us_per_step"`
+	CPUPerNoopTaskMicros float64 `json:"cpu_us_per_noop_task"`
+	APICallsPerPipeline  float64 `json:"api_calls_per_pipeline"`
+	CPUmsPerPipeline     float64 `json:"cpu_ms_per_pipeline"`
+	// The plain asynq chain: the same publications, one asynq task per
+	// step, no record (phase 2).
+	PlainPipelinesPerSec     float64 `json:"plain_asynq_pipelines_per_sec"`
+	PlainRedisCmdsPerPipline float64 `json:"plain_asynq_redis_cmds_per_pipeline"`
+	PlainCPUmsPerPipeline    float64 `json:"plain_asynq_cpu_ms_per_pipeline"`
+	PlainAPICallsPerPipeline float64 `json:"plain_asynq_api_calls_per_pipeline"`
+	RatioVsPlain             float64 `json:"ratio_vs_plain"`
+	// The idle phase, at the worker's default settings.
+	IdleP50ms           float64        `json:"idle_p50_ms"`
+	IdleRedisCmdsPerSec float64        `json:"idle_redis_cmds_per_sec"`
+	PeakRSSAt400MiB     float64        `json:"peak_rss_mib_at_400,omitempty"`
+	Scaling             []scalingPoint `json:"scaling,omitempty"`
+	Pipelines           int            `json:"pipelines"`
+	Concurrency         int            `json:"concurrency"`
+	FileBytes           int            `json:"file_bytes"`
+	PollMs              float64        `json:"poll_ms"`
+	DelayedCheckMs      float64        `json:"delayed_check_ms"`
+	WatchFirstMs        float64        `json:"watch_first_ms"`
+	Problems            []string       `json:"problems,omitempty"`
+	Machine             machine        `json:"machine"`
 }
 
 type scalingPoint struct {
@@ -109,6 +123,8 @@ func (rep *report) summary() summary {
 		CPUPerStepMicros:     round(float64(m.cpu.Microseconds())/float64(m.steps), 1),
 		CPUPerNoopTaskMicros: round(float64(b.cpu.Microseconds())/float64(b.tasks), 1),
 		APICallsPerPipeline:  round(float64(m.apiCalls)/float64(m.pipelines), 2),
+		CPUmsPerPipeline:     round(ms(m.cpu)/float64(m.pipelines), 3),
+		IdleRedisCmdsPerSec:  round(rep.idle.cmdsPerSec(), 1),
 		Pipelines:            m.pipelines,
 		Concurrency:          m.concurrency,
 		FileBytes:            rep.opts.fileSize,
@@ -118,9 +134,22 @@ func (rep *report) summary() summary {
 		Problems:             m.problems,
 		Machine:              rep.machine,
 	}
-	if len(rep.idle) > 0 {
-		s.P50ms = round(ms(percentile(rep.idle, 50)), 1)
-		s.P99ms = round(ms(percentile(rep.idle, 99)), 1)
+	if p := rep.plain; p.chains > 0 {
+		perSec := float64(p.chains) / p.elapsed.Seconds()
+		s.PlainPipelinesPerSec = round(perSec, 1)
+		s.PlainRedisCmdsPerPipline = round(float64(p.cmds.total())/float64(p.chains), 2)
+		s.PlainCPUmsPerPipeline = round(ms(p.cpu)/float64(p.chains), 3)
+		s.PlainAPICallsPerPipeline = round(float64(p.apiCalls)/float64(p.chains), 2)
+		s.RatioVsPlain = round(m.pipelinesPerSec()/perSec, 3)
+		s.Problems = append(s.Problems, p.problems...)
+		if s.PlainAPICallsPerPipeline != s.APICallsPerPipeline {
+			s.Problems = append(s.Problems, fmt.Sprintf("mediaflow made %.2f API calls per pipeline, the plain chain %.2f", s.APICallsPerPipeline, s.PlainAPICallsPerPipeline))
+		}
+	}
+	if a := rep.idle.attached; len(a) > 0 {
+		s.P50ms = round(ms(percentile(a, 50)), 1)
+		s.P99ms = round(ms(percentile(a, 99)), 1)
+		s.IdleP50ms = s.P50ms
 	}
 	chain := pipelineChain(rep.opts.timing)
 	if tpp != float64(len(chain)) {
@@ -161,29 +190,41 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "concurrency %d, poll %s, delayed check %s, watch first %s, %d KiB image, %d pipelines\n\n",
 		o.workers, o.poll, o.delayedCheck, o.timing.WatchFirst, o.fileSize>>10, o.pipelines)
 
+	pl := rep.plain
+	perChain := func(r baselineResult, v float64) float64 { return v / float64(max(r.chains, 1)) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "\tasynq no-op\tmediaflow\t\n")
-	fmt.Fprintf(tw, "tasks run\t%d\t%d\t\n", b.tasks, m.steps)
-	fmt.Fprintf(tw, "tasks per chain / pipeline\t%d\t%.2f\t\n", len(pipelineChain(o.timing)), s.TasksPerPipeline)
-	fmt.Fprintf(tw, "elapsed\t%s\t%s\t\n", b.elapsed.Round(time.Millisecond), m.elapsed.Round(time.Millisecond))
-	fmt.Fprintf(tw, "tasks/s\t%.0f\t%.0f\tratio %.3f (target ≥ 0.7)\n", b.tasksPerSec(), m.stepsPerSec(), s.Ratio)
-	fmt.Fprintf(tw, "chains / pipelines per s\t%.0f\t%.0f\t\n", float64(b.chains)/b.elapsed.Seconds(), m.pipelinesPerSec())
-	fmt.Fprintf(tw, "process CPU per task\t%.0f µs\t%.0f µs\t\n", s.CPUPerNoopTaskMicros, s.CPUPerStepMicros)
-	fmt.Fprintf(tw, "process CPU (cores busy)\t%.2f\t%.2f\t\n", cores(b.cpu, b.elapsed), cores(m.cpu, m.elapsed))
-	fmt.Fprintf(tw, "redis CPU (cores busy)\t%.2f\t%.2f\t\n", cores(b.redisCPU, b.elapsed), cores(m.redisCPU, m.elapsed))
-	fmt.Fprintf(tw, "goroutine wait for a CPU, p50 / p99\t\t%.2f / %.2f ms\t\n", ms(m.schedP50), ms(m.schedP99))
-	fmt.Fprintf(tw, "machine CPU busy (all processes)\t%.0f%%\t%.0f%%\t\n", 100*b.machineBusy, 100*m.machineBusy)
-	fmt.Fprintf(tw, "redis commands per task\t%.2f\t%.2f\t\n", b.cmdsPerTask(), float64(m.cmds.total())/float64(m.steps))
-	fmt.Fprintf(tw, "redis commands per chain / pipeline\t%.1f\t%.1f\tbudget %.1f (1.25 × asynq per task × tasks)\n",
-		float64(b.cmds.total())/float64(b.chains), s.RedisCmdsPerPipeline, s.RedisCmdsBudget)
-	fmt.Fprintf(tw, "Swonkie API calls per pipeline\t\t%.2f\t(+1 upload)\n", s.APICallsPerPipeline)
-	fmt.Fprintf(tw, "pipeline record JSON (public view), finished\t\t%d bytes\t\n", m.recordBytes)
-	fmt.Fprintf(tw, "HTTP connections the sandbox accepted\t\t%d\t\n", m.conns)
-	fmt.Fprintf(tw, "Go allocation per pipeline\t\t%.0f KiB\t(image %d KiB)\n", s.AllocKiBPerPipeline, o.fileSize>>10)
-	fmt.Fprintf(tw, "peak RSS of the run\t\t%.0f MiB\t\n", m.peakRSS)
-	fmt.Fprintf(tw, "accept → attached, idle\t\tp50 %.0f ms, p99 %.0f ms\t(%d pipelines one at a time; target p50 < 1 s)\n", s.P50ms, s.P99ms, len(rep.idle))
-	fmt.Fprintf(tw, "accept → attached, burst\t\tp50 %.0f ms, p99 %.0f ms\t(all %d published at once)\n", s.LoadP50ms, s.LoadP99ms, m.pipelines)
+	fmt.Fprintf(tw, "\tasynq no-op\tplain asynq\tmediaflow\t\n")
+	fmt.Fprintf(tw, "tasks run (mediaflow: steps, inline ones included)\t%d\t%d\t%d\t\n", b.tasks, pl.tasks, m.steps)
+	fmt.Fprintf(tw, "tasks per chain / pipeline\t%d\t%.2f\t%.2f\t\n", len(pipelineChain(o.timing)), perChain(pl, float64(pl.tasks)), s.TasksPerPipeline)
+	fmt.Fprintf(tw, "elapsed\t%s\t%s\t%s\t\n", b.elapsed.Round(time.Millisecond), pl.elapsed.Round(time.Millisecond), m.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(tw, "tasks/s\t%.0f\t%.0f\t%.0f\tratio %.3f (mediaflow steps/s ÷ no-op tasks/s)\n", b.tasksPerSec(), pl.tasksPerSec(), m.stepsPerSec(), s.Ratio)
+	fmt.Fprintf(tw, "chains / pipelines per s\t%.0f\t%.0f\t%.0f\tratio vs plain %.3f (target ≥ 0.85)\n", float64(b.chains)/b.elapsed.Seconds(), s.PlainPipelinesPerSec, m.pipelinesPerSec(), s.RatioVsPlain)
+	fmt.Fprintf(tw, "process CPU per task\t%.0f µs\t%.0f µs\t%.0f µs\t\n", s.CPUPerNoopTaskMicros, float64(pl.cpu.Microseconds())/float64(max(pl.tasks, 1)), s.CPUPerStepMicros)
+	fmt.Fprintf(tw, "process CPU per chain / pipeline\t%.3f ms\t%.3f ms\t%.3f ms\t%.2f × plain (target ≤ 1.15)\n", perChain(b, ms(b.cpu)), s.PlainCPUmsPerPipeline, s.CPUmsPerPipeline, s.CPUmsPerPipeline/s.PlainCPUmsPerPipeline)
+	fmt.Fprintf(tw, "process CPU (cores busy)\t%.2f\t%.2f\t%.2f\t\n", cores(b.cpu, b.elapsed), cores(pl.cpu, pl.elapsed), cores(m.cpu, m.elapsed))
+	fmt.Fprintf(tw, "redis CPU (cores busy)\t%.2f\t%.2f\t%.2f\t\n", cores(b.redisCPU, b.elapsed), cores(pl.redisCPU, pl.elapsed), cores(m.redisCPU, m.elapsed))
+	fmt.Fprintf(tw, "goroutine wait for a CPU, p50 / p99\t\t\t%.2f / %.2f ms\t\n", ms(m.schedP50), ms(m.schedP99))
+	fmt.Fprintf(tw, "machine CPU busy (all processes)\t%.0f%%\t%.0f%%\t%.0f%%\t\n", 100*b.machineBusy, 100*pl.machineBusy, 100*m.machineBusy)
+	fmt.Fprintf(tw, "redis commands per task\t%.2f\t%.2f\t%.2f\t\n", b.cmdsPerTask(), pl.cmdsPerTask(), float64(m.cmds.total())/float64(m.steps))
+	fmt.Fprintf(tw, "redis commands per chain / pipeline\t%.1f\t%.1f\t%.1f\t%.2f × plain (target ≤ 1.15)\n",
+		perChain(b, float64(b.cmds.total())), s.PlainRedisCmdsPerPipline, s.RedisCmdsPerPipeline, s.RedisCmdsPerPipeline/s.PlainRedisCmdsPerPipline)
+	fmt.Fprintf(tw, "Swonkie API calls per pipeline\t\t%.2f\t%.2f\t(+1 upload)\n", s.PlainAPICallsPerPipeline, s.APICallsPerPipeline)
+	fmt.Fprintf(tw, "pipeline record JSON (public view), finished\t\t\t%d bytes\t\n", m.recordBytes)
+	fmt.Fprintf(tw, "HTTP connections the sandbox accepted\t\t\t%d\t\n", m.conns)
+	fmt.Fprintf(tw, "Go allocation per pipeline\t\t\t%.0f KiB\t(image %d KiB)\n", s.AllocKiBPerPipeline, o.fileSize>>10)
+	fmt.Fprintf(tw, "peak RSS of the run\t\t\t%.0f MiB\t\n", m.peakRSS)
+	fmt.Fprintf(tw, "accept → attached, burst\t\t\tp50 %.0f ms, p99 %.0f ms\t(all %d published at once)\n", s.LoadP50ms, s.LoadP99ms, m.pipelines)
 	_ = tw.Flush()
+
+	fmt.Fprintf(w, "\nidle, a worker at its default settings (poll %s, delayed check %s, watch first %s):\n", defaultPoll, time.Second, tasks.DefaultTiming.WatchFirst)
+	fmt.Fprintf(w, "  accept → attached: p50 %.0f ms, p99 %.0f ms (%d pipelines one at a time; target p50 ≤ 60 ms)\n", s.IdleP50ms, s.P99ms, len(rep.idle.attached))
+	if rep.idle.window > 0 {
+		fmt.Fprintf(w, "  Redis commands with nothing to do: %.1f/s over %s (target < 300/s), process CPU %.1f ms/s:", s.IdleRedisCmdsPerSec, rep.idle.window.Round(time.Millisecond), ms(rep.idle.cpu)/rep.idle.window.Seconds())
+		for _, k := range rep.idle.cmds.top() {
+			fmt.Fprintf(w, " %s %.1f", k, float64(rep.idle.cmds[k])/rep.idle.window.Seconds())
+		}
+		fmt.Fprintln(w)
+	}
 
 	var types []string
 	for _, st := range pipelineChain(o.timing) {
@@ -198,19 +239,19 @@ func (rep *report) print(w io.Writer) {
 
 	fmt.Fprintln(w, "Redis commands (INFO commandstats; commands inside Lua scripts count under their own names)")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "command\tasynq per chain\tmediaflow per pipeline\t\n")
+	fmt.Fprintf(tw, "command\tasynq no-op per chain\tplain asynq per chain\tmediaflow per pipeline\t\n")
 	seen := map[string]bool{}
 	var names []string
-	for _, k := range append(m.cmds.top(), b.cmds.top()...) {
+	for _, k := range append(append(m.cmds.top(), pl.cmds.top()...), b.cmds.top()...) {
 		if !seen[k] {
 			seen[k] = true
 			names = append(names, k)
 		}
 	}
 	for _, k := range names {
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t\n", k, float64(b.cmds[k])/float64(b.chains), float64(m.cmds[k])/float64(m.pipelines))
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t\n", k, perChain(b, float64(b.cmds[k])), perChain(pl, float64(pl.cmds[k])), float64(m.cmds[k])/float64(m.pipelines))
 	}
-	fmt.Fprintf(tw, "total\t%.2f\t%.2f\t\n", float64(b.cmds.total())/float64(b.chains), s.RedisCmdsPerPipeline)
+	fmt.Fprintf(tw, "total\t%.2f\t%.2f\t%.2f\t\n", perChain(b, float64(b.cmds.total())), s.PlainRedisCmdsPerPipline, s.RedisCmdsPerPipeline)
 	_ = tw.Flush()
 
 	if len(rep.scaling) > 0 {
