@@ -37,7 +37,16 @@ type run struct {
 // maxInlineDepth bounds how many steps one task runs one after another.
 const maxInlineDepth = 4
 
+// inlineKey carries, into a step run inline, its depth and the record as
+// the run before it left it: the inline step starts from that instead of
+// reading it again (a write by anyone else since makes its first
+// compare-and-set re-read, as always).
 type inlineKey struct{}
+
+type inlineRun struct {
+	depth int
+	rec   *Record
+}
 
 // handler is the asynq handler of a step.
 func (p *pipeline) handler(row *step) asynq.HandlerFunc {
@@ -48,8 +57,11 @@ func (p *pipeline) handler(row *step) asynq.HandlerFunc {
 			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 		}
 		r := &run{p: p, row: row, pl: pl, id: newRunID()}
-		if depth, ok := ctx.Value(inlineKey{}).(int); ok {
-			r.depth = depth
+		if in, ok := ctx.Value(inlineKey{}).(inlineRun); ok {
+			r.depth = in.depth
+			if in.rec != nil && in.rec.ID == pl.PipelineID {
+				r.rec = cloneRecord(in.rec)
+			}
 		} else {
 			r.retried, _ = asynq.GetRetryCount(ctx)
 		}
@@ -71,7 +83,10 @@ func (r *run) do(ctx context.Context) error {
 	p := r.p
 	r.log = p.log.With().Str("task_type", r.row.typ).Str("pipeline_id", r.pl.PipelineID).
 		Int("attempt", r.retried+1).Bool("inline", r.depth > 0).Logger()
-	rec, err := p.store.get(ctx, r.pl.PipelineID)
+	rec, err := r.rec, error(nil)
+	if rec == nil {
+		rec, err = p.store.get(ctx, r.pl.PipelineID)
+	}
 	if errors.Is(err, ErrNotFound) {
 		r.log.Warn().Msg("pipeline record is gone (retention); nothing to do")
 		return nil
@@ -200,7 +215,7 @@ func (r *run) follow(ctx context.Context, ok bool) {
 		}
 		var opts []asynq.Option
 		if ok && rowOf(n.typ).inline && !n.at.After(now) && r.depth < maxInlineDepth && p.mux != nil {
-			done, delay := p.runInline(ctx, n, r.depth+1)
+			done, delay := p.runInline(ctx, n, inlineRun{depth: r.depth + 1, rec: r.rec})
 			if done {
 				continue
 			}
@@ -225,9 +240,9 @@ func plannedHas(list []next, id string) bool {
 // as a task (so it is counted as one). It reports whether n is done with:
 // it succeeded, or it failed the pipeline (whose own run handed on the
 // compensation). Otherwise n must be enqueued, after delay.
-func (p *pipeline) runInline(ctx context.Context, n next, depth int) (bool, time.Duration) {
+func (p *pipeline) runInline(ctx context.Context, n next, in inlineRun) (bool, time.Duration) {
 	row := rowOf(n.typ)
-	ictx, cancel := context.WithTimeout(context.WithValue(ctx, inlineKey{}, depth), row.timeout(p.timing))
+	ictx, cancel := context.WithTimeout(context.WithValue(ctx, inlineKey{}, in), row.timeout(p.timing))
 	defer cancel()
 	err := p.mux.ProcessTask(ictx, newTask(n.typ, n.pl))
 	if err == nil {
