@@ -42,8 +42,9 @@ type WorkerConfig struct {
 	// (default 30s); tasks still running then are retried elsewhere.
 	ShutdownTimeout time.Duration
 	// PollInterval is how often an idle worker looks for new tasks
-	// (default 100ms). asynq polls rather than blocks, and every step of a
-	// pipeline is a new task, so this bounds the latency each step adds.
+	// (default DefaultPollInterval). asynq polls rather than blocks, so
+	// this bounds the latency a new pipeline waits before its first step
+	// (the steps after it mostly run inline).
 	PollInterval time.Duration
 	// DelayedCheckInterval is how often scheduled and retrying tasks are
 	// moved to their queue (default 1s).
@@ -107,7 +108,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 100 * time.Millisecond
+		cfg.PollInterval = DefaultPollInterval
 	}
 	if cfg.DelayedCheckInterval <= 0 {
 		cfg.DelayedCheckInterval = time.Second
@@ -180,6 +181,11 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	return w, nil
 }
+
+// DefaultPollInterval: an idle worker's poll costs one script call per
+// queue group; at 50 ms that is about 20 a second per worker, and half of
+// it is the mean wait of a new pipeline (docs/benchmarks.md).
+const DefaultPollInterval = 50 * time.Millisecond
 
 // swonkieCalls are the Swonkie calls the steps make (endpoint templates as
 // swonkie.Endpoint names them), so their series are in a worker's first

@@ -89,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.pipelines, "n", 2000, "pipelines in the throughput run (and chains in the asynq baseline)")
 	fs.IntVar(&o.workers, "workers", 20, "worker concurrency of the baseline, throughput and idle runs (cmd/worker's default)")
-	fs.DurationVar(&o.poll, "poll", 100*time.Millisecond, "asynq TaskCheckInterval, both sides (the worker's default)")
+	fs.DurationVar(&o.poll, "poll", tasks.DefaultPollInterval, "asynq TaskCheckInterval, both sides (the worker's default)")
 	fs.DurationVar(&o.delayedCheck, "delayed-check", 100*time.Millisecond, "asynq DelayedTaskCheckInterval, both sides (the worker's default is 1s)")
 	fs.DurationVar(&o.timing.WatchFirst, "watch-first", time.Millisecond, "delay before post:watch's first look, both sides (the worker's default is 2s)")
 	fs.IntVar(&o.idle, "idle", 30, "pipelines run one at a time, at the worker's default settings, for the idle accept → attached latency")

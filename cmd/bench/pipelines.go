@@ -431,7 +431,7 @@ func (r idleResult) cmdsPerSec() float64 {
 }
 
 // defaultPoll is tasks.WorkerConfig's default PollInterval.
-const defaultPoll = 100 * time.Millisecond
+const defaultPoll = tasks.DefaultPollInterval
 
 // runIdle starts a worker at its default settings (poll interval,
 // forwarder interval, timing, stats pollers, sweep schedule: what
