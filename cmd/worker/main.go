@@ -37,8 +37,14 @@ import (
 
 
 func main() {
+	ownProcess = true
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
+
+// ownProcess is set by main only: process-wide settings (go-redis's one
+// logger) are taken by the real program, never by tests that call run side
+// by side, each with its own output.
+var ownProcess bool
 
 // run is the whole program; its exit code is what main exits with.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -73,7 +79,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "worker:", err)
 		return 2
 	}
-	redis.SetLogger(redisLogger{log})
+	if ownProcess {
+		redis.SetLogger(redisLogger{log})
+	}
 	rc, err := connectRedis(ctx, cfg.RedisURL)
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
