@@ -261,7 +261,6 @@ func shot(t *testing.T, ctx context.Context, dir, name string) []byte {
 	return png
 }
 
-
 func waitState(t *testing.T, w *world, id string, done func(*tasks.Record) bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)

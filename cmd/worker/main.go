@@ -35,7 +35,6 @@ import (
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
-
 func main() {
 	ownProcess = true
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
