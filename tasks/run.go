@@ -167,7 +167,10 @@ func (r *run) failed(ctx context.Context, stepErr error) error {
 			return errNoChange
 		}
 		rec.Attempts++
-		if !rec.State.Terminal() {
+		// The record's error is the pipeline's: a webhook or a stale
+		// media's cleanup retrying is not what a person looking at a
+		// running pipeline needs to see as its last error.
+		if !rec.State.Terminal() && !r.row.terminal {
 			rec.Error = &StepError{Step: r.row.step, Status: statusOf(stepErr), Message: msg, Permanent: perm, At: now}
 		}
 		if failsPipeline {
