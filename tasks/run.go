@@ -96,7 +96,11 @@ func (r *run) do(ctx context.Context) error {
 	}
 	r.rec = rec
 	if !r.row.terminal && (rec.State.Terminal() || rec.CancelRequested) {
+		// The step is not needed any more, but what the pipeline still
+		// owes (its cleanup, its webhook) may be: the run that made it
+		// owed may have died before handing it on.
 		r.log.Debug().Str("state", string(rec.State)).Msg("pipeline is over; step skipped")
+		r.follow(ctx, true)
 		return nil
 	}
 	stepCtx, stop := p.cancels.watch(ctx, rec.ID)
