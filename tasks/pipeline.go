@@ -63,6 +63,8 @@ type pipeline struct {
 	holder string
 	// seenPosts remembers the media of posts adoption has read.
 	seenPosts postMediaCache
+	// sweepEvery is the sweep's interval (0 when this worker runs none).
+	sweepEvery time.Duration
 }
 
 // enqueue hands n to asynq; see enqueueNext.

@@ -168,7 +168,10 @@ func (p *pipeline) sweepOne(ctx context.Context, res *SweepResult, id string, no
 	if err != nil {
 		return err
 	}
-	later := now.Add(p.timing.PendingKick)
+	// Look again after the next sweep would have: a pipeline that waits is
+	// then never "past its due time" (mediaflow_pipelines_stuck) between
+	// two sweeps, only when the sweeps stop.
+	later := now.Add(max(p.timing.PendingKick, p.sweepEvery))
 	needed := plan(rec, p.timing)
 	live, missing, err := p.taskStates(ctx, needed)
 	if err != nil {

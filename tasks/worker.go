@@ -168,6 +168,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 			return nil, err
 		}
 		w.sweeper = newSweepScheduler(enq, cfg.Timing, sched, cfg.Logger.With().Str("component", "sweep").Logger())
+		first := sched.Next(time.Now())
+		p.sweepEvery = sched.Next(first).Sub(first)
 	}
 	if m := cfg.Metrics; m != nil {
 		m.InitTaskTypes(TaskTypes...)
