@@ -103,14 +103,21 @@ func enqueueNext(ctx context.Context, enq *asynq.Client, t Timing, now time.Time
 // may still start over.
 func (p *pipeline) abandon(ctx context.Context, r *run, i int, reason string) (bool, error) {
 	now := p.now().UTC()
+	gen, was := r.rec.Media[i].Generation, r.rec.Media[i].MediaID
 	err := r.save(ctx, func(rec *Record) error {
 		it := &rec.Media[i]
+		// Only the entry this run looked at, and only while the pipeline
+		// still wants it: a cancel's cleanup may have deleted it meanwhile.
+		if it.Generation != gen || it.MediaID != was || rec.CancelRequested || rec.State.Terminal() {
+			return errNoChange
+		}
 		id := it.MediaID
 		if id != "" {
 			rec.StaleMedia = append(rec.StaleMedia, StaleMedia{MediaID: id, Item: i, Reason: reason})
 		}
 		it.MediaID, it.Status, it.Bytes = "", ItemPending, 0
 		it.MediaCreatedAt, it.ConfirmedAt, it.ReadyAt = nil, nil, nil
+		it.disposal = disposal{}
 		it.Generation++
 		rec.note(now, StepUpload, &i, "info", fmt.Sprintf("abandoned media %s: %s", id, reason))
 		return nil
@@ -157,8 +164,9 @@ func setReady(r *Record, i int, now time.Time) {
 // markReady writes setReady unless the item is ready already.
 func (p *pipeline) markReady(ctx context.Context, r *run, i int) error {
 	now := p.now().UTC()
+	id := r.rec.Media[i].MediaID
 	return r.save(ctx, func(rec *Record) error {
-		if rec.Media[i].Status == ItemReady {
+		if it := rec.Media[i]; it.Status == ItemReady || it.MediaID != id {
 			return errNoChange
 		}
 		setReady(rec, i, now)

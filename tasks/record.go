@@ -164,6 +164,10 @@ type internals struct {
 	// Unusable counts, per media item, create answers that were a 2xx the
 	// worker could not use: the entry may exist and is unrecorded.
 	Unusable []int `json:"unusable,omitempty"`
+	// DupPosts are posts this pipeline made twice (lost replies) that are
+	// still to be deleted: written with the post adopted, so a failed
+	// delete is tried again rather than forgotten.
+	DupPosts []string `json:"dupPosts,omitempty"`
 }
 
 // claim is a short lease on an effect, held by one run.
@@ -337,7 +341,7 @@ func (r *Record) owesCleanup() bool {
 	}
 	switch {
 	case r.wantsWithdrawal():
-		return len(r.liveMedia()) > 0 || r.postToWithdraw()
+		return len(r.liveMedia()) > 0 || r.postToWithdraw() || len(r.in.DupPosts) > 0
 	case r.PublishedAt != nil && r.Request.Cleanup == CleanupAfterPublish:
 		return len(r.liveMedia()) > 0
 	}

@@ -167,7 +167,9 @@ func (r *run) failed(ctx context.Context, stepErr error) error {
 	perm := IsPermanent(stepErr)
 	failsPipeline := v.kind == failPipeline && !r.row.terminal
 	err := r.save(ctx, func(rec *Record) error {
-		if rec.State.Terminal() && !r.row.terminal {
+		// A step of a pipeline that ended or is being cancelled meanwhile
+		// is moot: its cleanup decides how the pipeline ends.
+		if (rec.State.Terminal() || rec.CancelRequested) && !r.row.terminal {
 			return errNoChange
 		}
 		rec.Attempts++

@@ -26,6 +26,9 @@ func (p *pipeline) attach(ctx context.Context, r *run) error {
 	if !rec.allReady() || rec.Staged {
 		return nil
 	}
+	if err := p.deleteDuplicates(ctx, r); err != nil {
+		return err
+	}
 	var post *swonkie.Post
 	if rec.PostID == "" {
 		var err error
@@ -55,15 +58,33 @@ var errClaimed = errors.New("another run is creating the post")
 // (its reply lost, its record write refused, its worker killed) and adopts
 // it. A search that fails never leads to a create.
 func (p *pipeline) createPost(ctx context.Context, r *run) (*swonkie.Post, error) {
-	if r.rec.in.PostAttempts > 0 {
-		found, err := p.findOurPosts(ctx, r.rec)
-		if err != nil {
-			return nil, wrap(err, "attach: look for the post an earlier attempt of pipeline %s may have created", r.rec.ID)
+	// Every attempt counted before this run's claim may have made the
+	// post; one counted by a run racing this one (after this run read the
+	// record) makes the search due again.
+	for range 3 {
+		seen := r.rec.in.PostAttempts
+		if seen > 0 {
+			found, err := p.findOurPosts(ctx, r.rec)
+			if err != nil {
+				return nil, wrap(err, "attach: look for the post an earlier attempt of pipeline %s may have created", r.rec.ID)
+			}
+			if len(found) > 0 {
+				return p.adopt(ctx, r, found)
+			}
 		}
-		if len(found) > 0 {
-			return p.adopt(ctx, r, found)
+		post, err := p.claimAndCreate(ctx, r, seen)
+		if !errors.Is(err, errSearchAgain) {
+			return post, err
 		}
 	}
+	return nil, waitFor(time.Second, "attach: other runs of pipeline %s keep trying to create its post", r.rec.ID)
+}
+
+// errSearchAgain: another attempt was counted since the search.
+var errSearchAgain = errors.New("another attempt to create the post was made meanwhile")
+
+// claimAndCreate writes the claim and the attempt, then sends POST /posts.
+func (p *pipeline) claimAndCreate(ctx context.Context, r *run, seen int) (*swonkie.Post, error) {
 	now := p.now().UTC()
 	// The claim lasts as long as one POST /posts can: a holder killed
 	// mid-call holds up the next run no longer than that, and the next run
@@ -78,15 +99,23 @@ func (p *pipeline) createPost(ctx context.Context, r *run) (*swonkie.Post, error
 			held = ttl - now.Sub(c.At)
 			return errClaimed
 		}
+		if rec.in.PostAttempts != seen {
+			return errSearchAgain
+		}
 		rec.reach(StepAttach)
 		rec.in.PostClaim = &claim{Holder: r.id, At: now}
 		rec.in.PostAttempts++
 		return nil
 	})
-	if errors.Is(err, errClaimed) {
+	switch {
+	case errors.Is(err, errClaimed):
 		return nil, waitFor(max(time.Second, held), "attach: another run of pipeline %s is creating its post", r.rec.ID)
-	}
-	if err != nil {
+	case errors.Is(err, errSearchAgain):
+		if fresh, gerr := p.store.get(ctx, r.rec.ID); gerr == nil {
+			r.rec = fresh
+		}
+		return nil, err
+	case err != nil:
 		return nil, wrap(err, "attach: claim the post of pipeline %s", r.rec.ID)
 	}
 	if r.rec.PostID != "" {
@@ -99,41 +128,64 @@ func (p *pipeline) createPost(ctx context.Context, r *run) (*swonkie.Post, error
 		p.releaseClaim(ctx, r)
 		return nil, wrap(err, "attach: create post")
 	}
-	return p.recordPost(ctx, r, post, true, "created post "+post.ID)
+	return p.recordPost(ctx, r, post, true, "created post "+post.ID, nil)
 }
 
-// adopt takes the oldest post this pipeline made as its own and deletes
-// the others (each a duplicate some lost reply left behind).
+// adopt takes the first post this pipeline made as its own and deletes
+// the others (each a duplicate some lost reply left behind). They are
+// written down with the adopted post, so a delete that fails is tried
+// again by the next run instead of forgotten.
 func (p *pipeline) adopt(ctx context.Context, r *run, found []swonkie.Post) (*swonkie.Post, error) {
 	keep := found[0]
-	r.log.Info().Str("post_id", keep.ID).Int("duplicates", len(found)-1).Msg("adopted the post an earlier attempt created")
+	var dups []string
+	for _, d := range found[1:] {
+		dups = append(dups, d.ID)
+	}
+	r.log.Info().Str("post_id", keep.ID).Int("duplicates", len(dups)).Msg("adopted the post an earlier attempt created")
 	post, err := p.recordPost(ctx, r, &keep, true,
-		"adopted post "+keep.ID+" (an earlier attempt created it and its reply was lost)")
+		"adopted post "+keep.ID+" (an earlier attempt created it and its reply was lost)", dups)
 	if err != nil || post == nil {
 		return nil, err // or another run recorded one first, and owns the rest
 	}
-	return post, p.deleteDuplicates(ctx, r, found[1:])
+	return post, p.deleteDuplicates(ctx, r)
 }
 
-func (p *pipeline) deleteDuplicates(ctx context.Context, r *run, dups []swonkie.Post) error {
+// deleteDuplicates deletes the posts the record lists as duplicates, and
+// writes down each one gone. A 404 is gone too, but was counted by
+// whoever deleted it.
+func (p *pipeline) deleteDuplicates(ctx context.Context, r *run) error {
+	var gone []string
+	var failed error
 	deleted := 0
-	for _, d := range dups {
-		if err := p.api.DeletePost(ctx, d.ID); err != nil && !swonkie.IsNotFound(err) {
-			p.obs.DuplicatePostsDeleted(deleted)
-			return wrap(err, "attach: delete duplicate post %s of pipeline %s", d.ID, r.rec.ID)
+	for _, id := range r.rec.in.DupPosts {
+		err := p.api.DeletePost(ctx, id)
+		switch {
+		case err == nil:
+			deleted++
+			r.log.Warn().Str("post_id", id).Msg("deleted a duplicate post")
+		case swonkie.IsNotFound(err):
+		default:
+			failed = wrap(err, "attach: delete duplicate post %s of pipeline %s", id, r.rec.ID)
 		}
-		deleted++
-		r.log.Warn().Str("post_id", d.ID).Msg("deleted a duplicate post")
+		if failed != nil {
+			break
+		}
+		gone = append(gone, id)
 	}
 	p.obs.DuplicatePostsDeleted(deleted)
-	if deleted > 0 {
+	if len(gone) > 0 {
 		now := p.now().UTC()
-		return r.save(ctx, func(rec *Record) error {
-			rec.note(now, StepAttach, nil, "info", fmt.Sprintf("deleted %d duplicate posts", deleted))
+		if err := r.save(ctx, func(rec *Record) error {
+			rec.in.DupPosts = slices.DeleteFunc(rec.in.DupPosts, func(id string) bool { return slices.Contains(gone, id) })
+			if deleted > 0 {
+				rec.note(now, StepAttach, nil, "info", fmt.Sprintf("deleted %d duplicate posts", deleted))
+			}
 			return nil
-		})
+		}); err != nil {
+			return wrap(err, "attach: record deleted duplicates of pipeline %s", r.rec.ID)
+		}
 	}
-	return nil
+	return failed
 }
 
 func (p *pipeline) releaseClaim(ctx context.Context, r *run) {
@@ -149,16 +201,27 @@ func (p *pipeline) releaseClaim(ctx context.Context, r *run) {
 	}
 }
 
-// recordPost writes the post the pipeline now has.
-func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, created bool, msg string) (*swonkie.Post, error) {
+// recordPost writes the post the pipeline now has, with the duplicates
+// still to delete. Should another run have recorded one first, a post this
+// run created is the duplicate, written down to be deleted.
+func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, created bool, msg string, dups []string) (*swonkie.Post, error) {
 	now := p.now().UTC()
 	err := r.save(ctx, func(rec *Record) error {
 		if rec.PostID != "" {
-			return errNoChange
+			if rec.PostID == post.ID || !created || !rec.PostCreated || slices.Contains(rec.in.DupPosts, post.ID) {
+				return errNoChange
+			}
+			rec.in.DupPosts = append(rec.in.DupPosts, post.ID)
+			return nil
 		}
 		rec.reach(StepAttach)
 		rec.PostID, rec.PostCreated, rec.PostStage = post.ID, created, string(post.Stage)
 		rec.in.PostClaim = nil
+		for _, d := range dups {
+			if d != post.ID && !slices.Contains(rec.in.DupPosts, d) {
+				rec.in.DupPosts = append(rec.in.DupPosts, d)
+			}
+		}
 		if post.PublishAt != nil {
 			t := post.PublishAt.UTC()
 			rec.PostPublishAt = &t
@@ -170,14 +233,9 @@ func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, c
 		return nil, wrap(err, "attach: record post %s", post.ID)
 	}
 	if r.rec.PostID != post.ID {
-		if created && r.rec.PostCreated {
-			// Another run recorded its post first (this run's claim ran
-			// out while its call was slow): ours is the duplicate.
-			if err := p.deleteDuplicates(ctx, r, []swonkie.Post{*post}); err != nil {
-				return nil, err
-			}
-		}
-		return nil, nil
+		// Another run's post is the pipeline's: delete ours now (and, if
+		// that fails, the next run does).
+		return nil, p.deleteDuplicates(ctx, r)
 	}
 	return post, nil
 }
@@ -238,7 +296,7 @@ func (p *pipeline) attachToExisting(ctx context.Context, r *run) (*swonkie.Post,
 		}
 	}
 	r.log.Debug().Str("post_id", id).Int("added", len(missing)).Msg("attached to existing post")
-	return p.recordPost(ctx, r, post, false, fmt.Sprintf("added %d media to post %s", len(missing), id))
+	return p.recordPost(ctx, r, post, false, fmt.Sprintf("added %d media to post %s", len(missing), id), nil)
 }
 
 // stage applies the request's action. Repeating schedule or publishNow is

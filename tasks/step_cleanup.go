@@ -22,6 +22,11 @@ import (
 // appears meanwhile (a step racing a cancel records a new media entry)
 // changes the cleanup round, so the planner hands it to a fresh cleanup.
 func (p *pipeline) cleanup(ctx context.Context, r *run) error {
+	if r.rec.wantsWithdrawal() {
+		if err := p.deleteDuplicates(ctx, r); err != nil {
+			return err
+		}
+	}
 	rec := r.rec
 	if rec.wantsWithdrawal() && rec.postToWithdraw() {
 		if err := p.withdraw(ctx, r); err != nil {
@@ -122,21 +127,29 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 	switch {
 	case swonkie.IsNotFound(err):
 		note = "post " + id + " was already gone"
+	case IsPermanent(err):
+		note = p.postLeft(r, id, err)
 	case err != nil:
 		return wrap(err, "cleanup: read post %s", id)
 	case post.Published():
 		published = true
 		note = "post " + id + " was already published; it stays"
 	case rec.PostCreated:
+		note = "deleted post " + id
 		if post.Stage == swonkie.StageScheduled {
 			if _, err := p.api.ChangeStage(ctx, id, swonkie.ActionUnschedule); err != nil && !swonkie.IsConflict(err) {
-				return wrap(err, "cleanup: unschedule post %s", id)
+				if !IsPermanent(err) {
+					return wrap(err, "cleanup: unschedule post %s", id)
+				}
+				r.log.Warn().Err(err).Str("post_id", id).Msg("could not unschedule the post; deleting it anyway")
 			}
 		}
-		if err := p.api.DeletePost(ctx, id); err != nil {
-			return wrap(err, "cleanup: delete post %s", id)
+		if err := p.api.DeletePost(ctx, id); err != nil && !swonkie.IsNotFound(err) {
+			if !IsPermanent(err) {
+				return wrap(err, "cleanup: delete post %s", id)
+			}
+			note = p.postLeft(r, id, err)
 		}
-		note = "deleted post " + id
 	default:
 		note, err = p.takeMediaOff(ctx, rec, post)
 		if err != nil {
@@ -154,6 +167,14 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 		rec.note(now, StepCleanup, nil, "ok", note)
 		return nil
 	})
+}
+
+// postLeft is what the record says of a post Swonkie refuses for good to
+// withdraw: it stays, and the media are deleted all the same (without them
+// it cannot publish), rather than the cleanup failing forever.
+func (p *pipeline) postLeft(r *run, id string, err error) string {
+	r.log.Error().Err(err).Str("post_id", id).Msg("the post cannot be withdrawn; leaving it and deleting its media")
+	return fmt.Sprintf("could not withdraw post %s: %v; left as is", id, err)
 }
 
 // takeMediaOff removes our media from the caller's post (and unschedules

@@ -252,6 +252,7 @@ func cloneRecord(r *Record) *Record {
 	c.History = slices.Clone(r.History)
 	c.events = nil
 	c.in.Unusable = slices.Clone(r.in.Unusable)
+	c.in.DupPosts = slices.Clone(r.in.DupPosts)
 	if r.Error != nil {
 		e := *r.Error
 		c.Error = &e
