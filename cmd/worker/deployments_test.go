@@ -193,7 +193,10 @@ func TestFleetOnSentinel(t *testing.T) {
 	sb := faultySandbox(t, "sentinel-id", 13)
 	ok, expired := profilesOf(t, sb.Server)
 	root := mediaRoot(t, 3)
-	w := startWorker(t, workerEnv(url, sb, root, "sentinel-id"))
+	// A master killed takes acknowledged writes with it, an enqueued task
+	// among them: the sweep is what finds a pipeline whose task is gone
+	// and enqueues it again. Here it runs every few seconds.
+	w := startWorker(t, append(workerEnv(url, sb, root, "sentinel-id"), "SWEEP_SCHEDULE=@every 5s", "PENDING_KICK_AFTER=10s"))
 	rc, err := redisurl.NewClient(url)
 	if err != nil {
 		t.Fatal(err)
