@@ -181,7 +181,7 @@ func TestAccessLog(t *testing.T) {
 		Method   string  `json:"method"`
 		Route    string  `json:"route"`
 		Status   int     `json:"status"`
-		Duration float64 `json:"duration"`
+		Duration float64 `json:"duration_ms"`
 		Token    int     `json:"token"`
 		Message  string  `json:"message"`
 	}
