@@ -26,4 +26,3 @@ func (h *Handler) logged(next http.Handler) http.Handler {
 		ev.Msg("api request")
 	})
 }
-
