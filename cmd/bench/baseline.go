@@ -120,17 +120,9 @@ func runBaseline(ctx context.Context, rc redis.UniversalClient, o options, n, co
 			return nil
 		})
 	}
-	srv := asynq.NewServerFromRedisClient(rc, asynq.Config{
-		Concurrency:              concurrency,
-		Queues:                   workerQueues,
-		TaskCheckInterval:        o.poll,
-		DelayedTaskCheckInterval: o.delayedCheck,
-		ShutdownTimeout:          5 * time.Second,
-		Logger:                   quietLogger{},
-		LogLevel:                 asynq.ErrorLevel,
-	})
-	if err := srv.Start(mux); err != nil {
-		return baselineResult{}, fmt.Errorf("start asynq server: %w", err)
+	srv, err := startChainServer(rc, concurrency, o, mux)
+	if err != nil {
+		return baselineResult{}, err
 	}
 	defer srv.Shutdown()
 
@@ -215,3 +207,21 @@ func (quietLogger) Info(...any)  {}
 func (quietLogger) Warn(...any)  {}
 func (quietLogger) Error(...any) {}
 func (quietLogger) Fatal(...any) {}
+
+// startChainServer starts the asynq server both baselines run their
+// chains on: the worker's queues and timers, and no logging.
+func startChainServer(rc redis.UniversalClient, concurrency int, o options, mux *asynq.ServeMux) (*asynq.Server, error) {
+	srv := asynq.NewServerFromRedisClient(rc, asynq.Config{
+		Concurrency:              concurrency,
+		Queues:                   workerQueues,
+		TaskCheckInterval:        o.poll,
+		DelayedTaskCheckInterval: o.delayedCheck,
+		ShutdownTimeout:          5 * time.Second,
+		Logger:                   quietLogger{},
+		LogLevel:                 asynq.ErrorLevel,
+	})
+	if err := srv.Start(mux); err != nil {
+		return nil, fmt.Errorf("start asynq server: %w", err)
+	}
+	return srv, nil
+}

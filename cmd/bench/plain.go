@@ -199,17 +199,9 @@ func runPlain(ctx context.Context, rc redis.UniversalClient, o options, n, concu
 			return nil
 		})
 	}
-	srv := asynq.NewServerFromRedisClient(rc, asynq.Config{
-		Concurrency:              concurrency,
-		Queues:                   workerQueues,
-		TaskCheckInterval:        o.poll,
-		DelayedTaskCheckInterval: o.delayedCheck,
-		ShutdownTimeout:          5 * time.Second,
-		Logger:                   quietLogger{},
-		LogLevel:                 asynq.ErrorLevel,
-	})
-	if err := srv.Start(mux); err != nil {
-		return baselineResult{}, fmt.Errorf("start asynq server: %w", err)
+	srv, err := startChainServer(rc, concurrency, o, mux)
+	if err != nil {
+		return baselineResult{}, err
 	}
 	defer srv.Shutdown()
 
