@@ -31,6 +31,26 @@ type chainStep struct {
 	calls int
 }
 
+// enqueue hands the step's task to asynq with mediaflow's options: a task
+// id per pipeline and step, its queue, retry budget, timeout and delay.
+func (s chainStep) enqueue(ctx context.Context, enq *asynq.Client, id string, payload any, maxRetry int) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	opts := []asynq.Option{
+		asynq.TaskID("mf:" + id + ":" + s.typ + ":0:0"),
+		asynq.Queue(s.queue),
+		asynq.MaxRetry(maxRetry),
+		asynq.Timeout(s.timeout),
+	}
+	if s.delay > 0 {
+		opts = append(opts, asynq.ProcessIn(s.delay))
+	}
+	_, err = enq.EnqueueContext(ctx, asynq.NewTask(s.typ, b), opts...)
+	return err
+}
+
 func pipelineChain(t tasks.Timing) []chainStep {
 	return []chainStep{
 		{tasks.TypeMediaUpload, tasks.QueuePipeline, t.UploadTimeout, 0, 1},        // create
@@ -83,22 +103,7 @@ func runBaseline(ctx context.Context, rc redis.UniversalClient, o options, n, co
 	var done atomic.Int64
 	finished := make(chan time.Time, 1)
 	enqueue := func(ctx context.Context, i int, pl tasks.Payload) error {
-		s := chain[i]
-		b, err := json.Marshal(pl)
-		if err != nil {
-			return err
-		}
-		opts := []asynq.Option{
-			asynq.TaskID("mf:" + pl.PipelineID + ":" + s.typ + ":0:0"),
-			asynq.Queue(s.queue),
-			asynq.MaxRetry(o.timing.MaxRetry),
-			asynq.Timeout(s.timeout),
-		}
-		if s.delay > 0 {
-			opts = append(opts, asynq.ProcessIn(s.delay))
-		}
-		_, err = enq.EnqueueContext(ctx, asynq.NewTask(s.typ, b), opts...)
-		return err
+		return chain[i].enqueue(ctx, enq, pl.PipelineID, pl, o.timing.MaxRetry)
 	}
 	mux := asynq.NewServeMux()
 	for i, s := range chain {

@@ -80,22 +80,7 @@ func runPlain(ctx context.Context, rc redis.UniversalClient, o options, n, concu
 	enq := asynq.NewClientFromRedisClient(rc)
 	defer enq.Close()
 	enqueue := func(ctx context.Context, i int, pl plainPayload) error {
-		s := chain[i]
-		b, err := json.Marshal(pl)
-		if err != nil {
-			return err
-		}
-		opts := []asynq.Option{
-			asynq.TaskID("mf:" + pl.ID + ":" + s.typ + ":0:0"),
-			asynq.Queue(s.queue),
-			asynq.MaxRetry(o.timing.MaxRetry),
-			asynq.Timeout(s.timeout),
-		}
-		if s.delay > 0 {
-			opts = append(opts, asynq.ProcessIn(s.delay))
-		}
-		_, err = enq.EnqueueContext(ctx, asynq.NewTask(s.typ, b), opts...)
-		return err
+		return chain[i].enqueue(ctx, enq, pl.ID, pl, o.timing.MaxRetry)
 	}
 
 	var executed, done, retried atomic.Int64

@@ -255,6 +255,8 @@ func TestCrashSafety(t *testing.T) {
 	}
 }
 
+// checkAgainstSandbox: what a record names exists at Swonkie in the state
+// the record's end implies (the one check every end-to-end test runs).
 func checkAgainstSandbox(t *testing.T, rec *tasks.Record, sb *sandbox.Server) {
 	t.Helper()
 	for _, m := range rec.Media {
