@@ -28,7 +28,9 @@ const (
 	labelCSRF = "mediaflow ui csrf v1"
 )
 
-var b64 = base64.RawURLEncoding
+// Strict: the last character of an encoded MAC carries bits that decoding
+// would otherwise ignore, so two different cookies would verify as one.
+var b64 = base64.RawURLEncoding.Strict()
 
 // sessionKey is what one accepted token contributes.
 type sessionKey struct {
