@@ -36,4 +36,4 @@ demo:
 
 ## bench: pipeline throughput against asynq's own ceiling; prints a table and a JSON line
 bench:
-	$(GO) run ./cmd/bench
+	$(GO) run ./internal/cmd/bench

@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math"
@@ -8,12 +9,14 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mediaflow/mediaflow/internal/freeport"
+	"github.com/mediaflow/mediaflow/swonkie"
 
 	"github.com/mediaflow/mediaflow/metrics"
 )
@@ -289,5 +292,31 @@ func TestInitEndpoint(t *testing.T) {
 		if !hasSeries(t, m, c[0], c[1:]...) {
 			t.Errorf("InitEndpoint did not create %s%v", c[0], c[1:])
 		}
+	}
+}
+
+// TestInstrumentedClientRefusesRedirects: with the metrics transport in
+// place, the key still never reaches a redirect target.
+func TestInstrumentedClientRefusesRedirects(t *testing.T) {
+	t.Parallel()
+	var elsewhere atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	t.Cleanup(target.Close)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusMovedPermanently)
+	}))
+	t.Cleanup(api.Close)
+	c, err := swonkie.New(swonkie.Config{BaseURL: api.URL + "/v2", APIID: "app-fleet", APIKey: "key-fleet",
+		MaxConns: 2, Instrument: metrics.New(metrics.Options{}).InstrumentTransport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateMedia(context.Background(), swonkie.CreateMediaRequest{Name: "a.png"})
+	if err == nil || !strings.Contains(err.Error(), "POST /media") || !strings.Contains(err.Error(), "refused") ||
+		strings.Contains(err.Error(), "key-fleet") || !swonkie.IsPermanent(err) {
+		t.Fatalf("redirected create: %v", err)
+	}
+	if elsewhere.Load() != 0 {
+		t.Fatal("the redirect target got a request")
 	}
 }

@@ -43,6 +43,17 @@ type Config struct {
 	// Transport to instrument. Its Timeout should stay zero: uploads of
 	// large files are bounded by their context, API calls by Timeout below.
 	HTTPClient *http.Client
+	// MaxConns sizes the connection pool of the client New makes when
+	// HTTPClient is nil: net/http keeps only two idle connections per host
+	// by default, which would make every busy worker reconnect. Give it the
+	// number of calls that may be in flight at once (a worker's
+	// concurrency); default 16.
+	MaxConns int
+	// Instrument, when set, wraps the transport of the client New makes
+	// (metrics.Metrics.InstrumentTransport is one): it is given the
+	// endpoint template of a request and the Retry-After reader, so it
+	// can label by route without an id.
+	Instrument func(next http.RoundTripper, endpoint func(*http.Request) string, retryAfter func(http.Header) (time.Duration, bool)) http.RoundTripper
 	// UserAgent defaults to "mediaflow".
 	UserAgent string
 	// Timeout bounds each API call (not uploads). Default DefaultTimeout.
@@ -134,7 +145,19 @@ func New(cfg Config) (*Client, error) {
 		lookupHost:            cfg.LookupHost,
 	}
 	if c.http == nil {
-		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		conns := cfg.MaxConns
+		if conns <= 0 {
+			conns = 16
+		}
+		t.MaxIdleConns = max(100, 2*conns)
+		t.MaxIdleConnsPerHost = max(16, 2*conns)
+		t.IdleConnTimeout = 90 * time.Second
+		var rt http.RoundTripper = t
+		if cfg.Instrument != nil {
+			rt = cfg.Instrument(t, Endpoint, RetryAfterHeader)
+		}
+		c.http = &http.Client{Transport: rt}
 	}
 	// A copy, so the caller's client keeps its own policy: ours never
 	// follows a redirect, which would carry X-API-ID and X-API-KEY to

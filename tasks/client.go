@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mediaflow/mediaflow/source"
-	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
+	"github.com/mediaflow/mediaflow/internal/rdb"
 )
 
 // Client is the Go API for handing mediaflow work and following it: the

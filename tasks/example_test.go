@@ -34,7 +34,7 @@ func Example() {
 	sb, _ := sandbox.New(sandbox.Options{APIID: "app-id", APIKey: "api-key"})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
-	api, _ := tasks.NewAPIClient(swonkie.Config{BaseURL: srv.URL + "/v2", APIID: "app-id", APIKey: "api-key"}, nil, 4)
+	api, _ := swonkie.New(swonkie.Config{BaseURL: srv.URL + "/v2", APIID: "app-id", APIKey: "api-key", MaxConns: 4})
 
 	root, _ := os.MkdirTemp("", "mediaflow-example-")
 	defer os.RemoveAll(root)

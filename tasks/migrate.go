@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
+	"github.com/mediaflow/mediaflow/internal/rdb"
 )
 
 // Records written before the sharded layout (rdb/legacy.go) move over the

@@ -123,7 +123,8 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 		key = cfg.apiKey
 	}
 	var err error
-	b.api, err = NewAPIClient(swonkie.Config{BaseURL: b.sb.BaseURL, APIID: cfg.sandbox.APIID, APIKey: key, RateLimit: 1000, Burst: 100}, b.metrics, cfg.concurrency)
+	b.api, err = swonkie.New(swonkie.Config{BaseURL: b.sb.BaseURL, APIID: cfg.sandbox.APIID, APIKey: key, RateLimit: 1000, Burst: 100,
+		MaxConns: cfg.concurrency, Instrument: b.metrics.InstrumentTransport})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +306,8 @@ func dump(r *Record) string {
 func (b *bundle) newAPIClient(base string) *swonkie.Client {
 	b.t.Helper()
 	o := b.sbOpts
-	c, err := NewAPIClient(swonkie.Config{BaseURL: base, APIID: o.APIID, APIKey: o.APIKey, RateLimit: 1000, Burst: 100}, b.metrics, 10)
+	c, err := swonkie.New(swonkie.Config{BaseURL: base, APIID: o.APIID, APIKey: o.APIKey, RateLimit: 1000, Burst: 100,
+		MaxConns: 10, Instrument: b.metrics.InstrumentTransport})
 	if err != nil {
 		b.t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
+	"github.com/mediaflow/mediaflow/internal/rdb"
 )
 
 // ErrNotFound is returned for a pipeline id no record exists for (never

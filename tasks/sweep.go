@@ -9,7 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
+	"github.com/mediaflow/mediaflow/internal/rdb"
 )
 
 // SweepResult is what one sweep did. The last ones are kept in Redis

@@ -26,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/mediaflow/mediaflow/budget"
 	"github.com/mediaflow/mediaflow/internal/redisurl"
 	buildinfo "github.com/mediaflow/mediaflow/internal/version"
 	"github.com/mediaflow/mediaflow/metrics"
@@ -240,9 +241,10 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 		apiCfg.BaseURL, apiCfg.APIID, apiCfg.APIKey = base, sandboxID, sandboxKey
 	}
 	if st.redis != nil {
-		apiCfg.Budget = tasks.NewFleetBudget(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
+		apiCfg.Budget = budget.NewFleet(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
 	}
-	api, err := tasks.NewAPIClient(apiCfg, m, cfg.Concurrency)
+	apiCfg.MaxConns, apiCfg.Instrument = cfg.Concurrency, m.InstrumentTransport
+	api, err := swonkie.New(apiCfg)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 // Package redisserver launches a private redis-server on a free local port:
 // the one launcher behind the test helper (internal/redistest) and the
-// benchmark (cmd/bench), so both run against the same kind of server.
+// benchmark (internal/cmd/bench), so both run against the same kind of server.
 package redisserver
 
 import (

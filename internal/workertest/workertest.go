@@ -84,7 +84,7 @@ func Start(tb testing.TB, o Options) *World {
 		}
 	}
 	var err error
-	w.API, err = tasks.NewAPIClient(swonkie.Config{BaseURL: w.Sandbox.BaseURL, APIID: APIID, APIKey: APIKey, RateLimit: 1000, Burst: 100}, nil, 4)
+	w.API, err = swonkie.New(swonkie.Config{BaseURL: w.Sandbox.BaseURL, APIID: APIID, APIKey: APIKey, RateLimit: 1000, Burst: 100, MaxConns: 4})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package tasks_test
+package budget_test
 
 import (
 	"bytes"
@@ -14,10 +14,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mediaflow/mediaflow/budget"
 	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/swonkie"
-	"github.com/mediaflow/mediaflow/tasks"
 )
 
 // callLog is a Swonkie stand-in that records when each call arrived.
@@ -65,7 +65,7 @@ func busiestSecond(ts []time.Time) int {
 
 func budgetClient(t *testing.T, base string, b swonkie.Budget) *swonkie.Client {
 	t.Helper()
-	c, err := tasks.NewAPIClient(swonkie.Config{BaseURL: base, APIID: "app-fleet", APIKey: "key-fleet", Budget: b}, nil, 4)
+	c, err := swonkie.New(swonkie.Config{BaseURL: base, APIID: "app-fleet", APIKey: "key-fleet", Budget: b, MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestFleetBudgetIsShared(t *testing.T) {
 	defer cancel()
 	var wg sync.WaitGroup
 	for range 2 {
-		c := budgetClient(t, base, tasks.NewFleetBudget(r.Client, "app-fleet", rate, burst, m, zerolog.Nop()))
+		c := budgetClient(t, base, budget.NewFleet(r.Client, "app-fleet", rate, burst, m, zerolog.Nop()))
 		for range 3 {
 			wg.Go(func() {
 				for ctx.Err() == nil {
@@ -123,8 +123,8 @@ func TestFleetBudgetPauseIsShared(t *testing.T) {
 		return false
 	})
 	m := metrics.New(metrics.Options{})
-	a := budgetClient(t, base, tasks.NewFleetBudget(r.Client, "app-fleet", 100, 10, m, zerolog.Nop()))
-	b := budgetClient(t, base, tasks.NewFleetBudget(r.Client, "app-fleet", 100, 10, nil, zerolog.Nop()))
+	a := budgetClient(t, base, budget.NewFleet(r.Client, "app-fleet", 100, 10, m, zerolog.Nop()))
+	b := budgetClient(t, base, budget.NewFleet(r.Client, "app-fleet", 100, 10, nil, zerolog.Nop()))
 	ctx := context.Background()
 	if _, err := a.ListProfiles(ctx); !swonkie.IsRateLimited(err) {
 		t.Fatalf("first call: %v, want the 429", err)
@@ -163,7 +163,7 @@ func TestFleetBudgetFallsBackWithoutRedis(t *testing.T) {
 	calls, base := newCallLog(t, nil)
 	m := metrics.New(metrics.Options{})
 	var logs syncBuffer
-	bud := tasks.NewFleetBudget(r.Client, "app-fleet", 5, 2, m, zerolog.New(&logs))
+	bud := budget.NewFleet(r.Client, "app-fleet", 5, 2, m, zerolog.New(&logs))
 	c := budgetClient(t, base, bud)
 	ctx := context.Background()
 	start := time.Now()
@@ -193,30 +193,6 @@ func TestFleetBudgetFallsBackWithoutRedis(t *testing.T) {
 	}
 	if d := time.Since(pausedAt); d < 900*time.Millisecond {
 		t.Fatalf("a pause with Redis down held the call only %v", d)
-	}
-}
-
-// TestAPIClientRefusesRedirects: the key never reaches a redirect target.
-func TestAPIClientRefusesRedirects(t *testing.T) {
-	t.Parallel()
-	var elsewhere atomic.Int64
-	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
-	t.Cleanup(target.Close)
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusMovedPermanently)
-	}))
-	t.Cleanup(api.Close)
-	c, err := tasks.NewAPIClient(swonkie.Config{BaseURL: api.URL + "/v2", APIID: "app-fleet", APIKey: "key-fleet"}, metrics.New(metrics.Options{}), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.CreateMedia(context.Background(), swonkie.CreateMediaRequest{Name: "a.png"})
-	if err == nil || !strings.Contains(err.Error(), "POST /media") || !strings.Contains(err.Error(), "refused") ||
-		strings.Contains(err.Error(), "key-fleet") || !tasks.IsPermanent(err) {
-		t.Fatalf("redirected create: %v", err)
-	}
-	if elsewhere.Load() != 0 {
-		t.Fatal("the redirect target got a request")
 	}
 }
 

@@ -1,6 +1,7 @@
-// Package rdb is every Redis access mediaflow makes for pipeline records:
-// the key layout, the Lua scripts and the indexes, in one reviewable place
-// (asynq keeps its own keys under "asynq:"; ours never overlap them).
+// Package rdb is every Redis key and Lua script mediaflow owns, in one
+// reviewable place: the pipeline records and their indexes (package
+// tasks), and the Swonkie call budget a fleet shares (package budget).
+// asynq keeps its own keys under "asynq:"; ours never overlap them.
 //
 // # Shards
 //

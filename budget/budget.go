@@ -1,4 +1,8 @@
-package tasks
+// Package budget is the Swonkie call budget a fleet of workers shares: a
+// rate and a burst per workspace, kept in Redis (GCRA on the server's
+// clock, internal/rdb), and the pauses a 429 asks for, so that every worker
+// on the same Redis paces as one. It plugs into swonkie.Config.Budget.
+package budget
 
 import (
 	"context"
@@ -13,7 +17,7 @@ import (
 
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/swonkie"
-	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
+	"github.com/mediaflow/mediaflow/internal/rdb"
 )
 
 // Timing of the fleet budget's Redis use.
@@ -27,7 +31,7 @@ const (
 	budgetRetryRedis = 2 * time.Second
 )
 
-// NewFleetBudget returns the Swonkie call budget every worker on the same
+// NewFleet returns the Swonkie call budget every worker on the same
 // Redis shares: ratePerSec calls per second and burst calls at once for
 // the workspace of apiID, whatever the number of workers (GCRA in Redis,
 // see rdb.Budget). A 429 with Retry-After seen by any worker holds that
@@ -44,7 +48,7 @@ const (
 //
 // ratePerSec <= 0 means swonkie.DefaultRateLimit, +Inf no pacing (pauses
 // still hold); burst <= 0 means swonkie.DefaultBurst. m may be nil.
-func NewFleetBudget(r redis.UniversalClient, apiID string, ratePerSec float64, burst int, m *metrics.Metrics, log zerolog.Logger) swonkie.Budget {
+func NewFleet(r redis.UniversalClient, apiID string, ratePerSec float64, burst int, m *metrics.Metrics, log zerolog.Logger) swonkie.Budget {
 	if ratePerSec <= 0 || math.IsNaN(ratePerSec) {
 		ratePerSec = float64(swonkie.DefaultRateLimit)
 	}

@@ -64,13 +64,14 @@ func startStack(rc redis.UniversalClient, o options, concurrency int, latency ti
 		}
 	}
 	st.metrics = metrics.New(metrics.Options{Version: "bench"})
-	api, err := tasks.NewAPIClient(swonkie.Config{
+	api, err := swonkie.New(swonkie.Config{
 		BaseURL: "http://" + l.Addr().String() + "/v2", APIID: sandboxID, APIKey: sandboxKey,
 		UserAgent: "mediaflow-bench",
 		// The sandbox does not rate limit; pacing would measure the limit,
 		// not mediaflow.
 		RateLimit: rate.Inf,
-	}, st.metrics, concurrency)
+		MaxConns:  concurrency, Instrument: st.metrics.InstrumentTransport,
+	})
 	if err != nil {
 		st.close()
 		return nil, err

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/mediaflow/mediaflow/internal/redistest"
-	"github.com/mediaflow/mediaflow/tasks/internal/rdb"
+	"github.com/mediaflow/mediaflow/internal/rdb"
 )
 
 func TestBudgetTakeIsGCRA(t *testing.T) {

@@ -64,10 +64,11 @@ func runPlain(ctx context.Context, rc redis.UniversalClient, o options, n, concu
 	// The API client mediaflow's worker gets, instrumented transport
 	// included, so the two sides differ only in what runs around the calls.
 	m := metrics.New(metrics.Options{Version: "bench"})
-	api, err := tasks.NewAPIClient(swonkie.Config{
+	api, err := swonkie.New(swonkie.Config{
 		BaseURL: "http://" + l.Addr().String() + "/v2", APIID: sandboxID, APIKey: sandboxKey,
 		UserAgent: "mediaflow-bench", RateLimit: rate.Inf,
-	}, m, concurrency)
+		MaxConns: concurrency, Instrument: m.InstrumentTransport,
+	})
 	if err != nil {
 		return baselineResult{}, err
 	}
