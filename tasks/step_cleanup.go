@@ -10,7 +10,7 @@ import (
 )
 
 // cleanup is media:cleanup: bring the workspace to what the record says it
-// should hold (design.md invariant 3).
+// should hold (docs/design.md, invariant 3).
 //
 //   - after publication (policy after-publish): delete the media;
 //   - after a failure or a cancel: withdraw the post mediaflow made (or
