@@ -2,7 +2,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -53,7 +53,7 @@ func (c *config) checkAPI() error {
 // startAPI serves the enqueue API on API_ADDR, over the same tasks.Client
 // the worker uses (so sources are checked the way the worker opens them),
 // and the pipelines page under /ui/ beside it.
-func startAPI(c *config, client *tasks.Client, log zerolog.Logger) (*http.Server, error) {
+func startAPI(c *config, l net.Listener, client *tasks.Client, log zerolog.Logger) (*http.Server, error) {
 	apiCfg := c.apiConfig(log.With().Str("component", "api").Logger())
 	h, err := api.New(client, apiCfg)
 	if err != nil {
@@ -68,9 +68,6 @@ func startAPI(c *config, client *tasks.Client, log zerolog.Logger) (*http.Server
 	mux := http.NewServeMux()
 	mux.Handle(ui.Prefix, pages)
 	mux.Handle("/", h)
-	srv, _, err := serve(c.APIAddr, mux, c.APIMaxConns, log)
-	if err != nil {
-		return nil, fmt.Errorf("API address: %w", err)
-	}
+	srv, _ := serve(l, mux, c.APIMaxConns, log)
 	return srv, nil
 }
