@@ -128,9 +128,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	startLine(log, cfg, st, ls).Msg("worker started")
-	if st.sandbox != nil {
-		warnForeignRecords(ctx, st, log)
-	}
 
 	<-ctx.Done()
 	log.Info().Str("timeout", cfg.ShutdownTimeout.String()).Msg("shutting down: finishing running tasks")
@@ -260,6 +257,11 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 			st.shutdown()
 			return nil, fmt.Errorf("WEBHOOK_URL %s: %w", tasks.RedactSource(cfg.WebhookURL), err)
 		}
+	}
+	if st.sandbox != nil {
+		// Before any task runs, so the warning comes before the failures
+		// it explains.
+		warnForeignRecords(ctx, st.client, st.sandbox, log)
 	}
 	w, err := tasks.NewWorker(tasks.WorkerConfig{
 		WebhookURL:      cfg.WebhookURL,
