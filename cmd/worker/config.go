@@ -195,7 +195,7 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	}
 	for _, s := range settings {
 		if s.min != "" && below(s.field(c), s.min) {
-			return nil, fmt.Errorf("%s %v: want %s", s.name(), s.field(c), s.minText())
+			return nil, fmt.Errorf("%s %s: want %s", s.name(), value{s.field(c)}, s.minText())
 		}
 	}
 	if c.MetricsAddr == "off" {
@@ -213,6 +213,11 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	c.Queues = q
 	if _, err := tasks.ParseWebhookSecrets(c.WebhookSecret); err != nil {
 		return nil, err
+	}
+	if c.SweepSchedule != "off" {
+		if _, err := tasks.ParseSweepSchedule(c.SweepSchedule); err != nil {
+			return nil, err
+		}
 	}
 	if !(c.SwonkieRateLimit > 0) {
 		return nil, fmt.Errorf("SWONKIE_RATE_LIMIT %v: want a rate above 0", c.SwonkieRateLimit)

@@ -41,9 +41,9 @@ func writeHelp(w io.Writer) {
 			if s.group != g {
 				continue
 			}
-			b.WriteString("  -" + s.flag)
+			head := "  -" + s.flag
 			if a := s.argName(); a != "" {
-				b.WriteString(" " + a)
+				head += " " + a
 			}
 			var notes []string
 			if s.env != "" {
@@ -56,8 +56,14 @@ func writeHelp(w io.Writer) {
 				notes = append(notes, "default "+s.def)
 			}
 			if len(notes) > 0 {
-				b.WriteString("  (" + strings.Join(notes, ", ") + ")")
+				// A long default goes on a line of its own.
+				n, sep := "("+strings.Join(notes, ", ")+")", "  "
+				if len(head)+len(sep)+len(n) > helpWidth {
+					sep = "\n      "
+				}
+				head += sep + n
 			}
+			b.WriteString(head)
 			usage := s.usage
 			if s.secret {
 				usage += "; prefer the environment: flags show in ps"

@@ -85,21 +85,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if ownProcess {
 		redis.SetLogger(redisLogger{log})
 	}
-	// Every address is bound before anything connects or starts: a second
-	// worker on the same host stops here, with a hint, rather than after
-	// asynq began taking tasks.
-	ls, err := listenAll(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "worker:", err)
-		return 1
-	}
-	defer ls.close()
 	rc, err := connectRedis(ctx, cfg.RedisURL)
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
 		return 1
 	}
 	defer rc.Close()
+	// Every address is bound before anything starts: a second worker on
+	// the same host stops here, with a hint, rather than after asynq began
+	// taking tasks.
+	ls, err := listenAll(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 1
+	}
+	defer ls.close()
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
