@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/mediaflow/mediaflow/internal/freeport"
+	"github.com/mediaflow/mediaflow/swonkie/sandbox"
+	"github.com/mediaflow/mediaflow/tasks"
 
 	"github.com/mediaflow/mediaflow/internal/logbuf"
 
@@ -188,9 +190,17 @@ func TestDemo(t *testing.T) {
 				t.Fatalf("demo exit %d\n%s\n%s", code, out.String(), errOut.String())
 			}
 			s := out.String()
-			for _, want := range []string{tt.want, "same pipeline, nothing new enqueued", "succeeded", "failed", "0 duplicates"} {
+			for _, want := range []string{tt.want, "same pipeline, nothing new enqueued", "succeeded", "failed", "0 duplicates",
+				"post published", "post draft  media kept", "\n  next: ", "enqueue publish --media sunrise.jpg --profile '"} {
 				if !strings.Contains(s, want) {
 					t.Errorf("demo output lacks %q:\n%s", want, s)
+				}
+			}
+			// The post in the words enqueue --wait uses, never Swonkie's
+			// stage (SCHEDULED for a post being published now).
+			for _, stage := range []string{"SCHEDULED", "PUBLISHED", "IDEA"} {
+				if strings.Contains(s, stage) {
+					t.Errorf("demo output says %s:\n%s", stage, s)
 				}
 			}
 			if took := time.Since(start); took > time.Minute {
@@ -210,5 +220,35 @@ func TestListProfiles(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 5 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(out.String(), "instagram") || !strings.Contains(out.String(), "EXPIRED") {
 		t.Fatalf("profiles table:\n%s", out.String())
+	}
+}
+
+// Every pipeline that retried a call says so in the demo's table, the
+// failed one beside its reason.
+func TestDemoReportNotesEveryRetry(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandboxOptions(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	retried := []tasks.Event{{At: now, Step: tasks.StepAttach, Outcome: "rate_limited"}, {At: now, Step: tasks.StepAttach, Outcome: "ok"}}
+	recs := []*tasks.Record{
+		{State: tasks.StateSucceeded, History: retried, CreatedAt: now, UpdatedAt: now},
+		{State: tasks.StateFailed, History: append(retried, tasks.Event{At: now, Step: tasks.StepUpload, Outcome: "retry"}),
+			Error: &tasks.StepError{Step: tasks.StepAttach, Message: "attach: create post: 400 expired profile"}, CreatedAt: now, UpdatedAt: now},
+		{State: tasks.StateSucceeded, CreatedAt: now, UpdatedAt: now},
+	}
+	cases := []demoCase{{title: "a"}, {title: "b"}, {title: "c"}}
+	var out bytes.Buffer
+	report(&out, cases, recs, sb)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("report:\n%s", out.String())
+	}
+	for i, want := range []string{"1 retried call(s)", "2 retried call(s); attach: create post: 400 expired profile", ""} {
+		if got := lines[i+1]; want != "" && !strings.HasSuffix(got, want) || want == "" && strings.Contains(got, "retried") {
+			t.Errorf("row %d %q, want a note %q", i+1, got, want)
+		}
 	}
 }
