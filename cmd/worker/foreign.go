@@ -49,10 +49,9 @@ func warnForeignRecords(ctx context.Context, c *tasks.Client, sb *sandbox.Server
 	if read >= foreignScanLimit {
 		ev = ev.Int("records_read", read)
 	}
-	ev.Msg("Redis holds pipeline records made against another Swonkie sandbox instance (or the real API): " +
-		"this in-process sandbox started empty and knows none of their media or posts, so the unfinished ones " +
-		"fail when they next call it; give -sandbox a Redis database of its own (REDIS_URL=redis://127.0.0.1:6379/N) " +
-		"to start clean")
+	ev.Msg("Redis holds pipelines made against another Swonkie sandbox instance (an earlier start of -sandbox) or the real API: " +
+		"this sandbox started empty and knows none of their media or posts, so the unfinished ones will fail; " +
+		"to start clean, use an empty Redis database (REDIS_URL=redis://127.0.0.1:6379/N)")
 }
 
 // madeHere reports whether every Swonkie id r names came from sb.
