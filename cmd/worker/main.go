@@ -235,6 +235,10 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		return nil, fmt.Errorf("media sources: %w", err)
 	}
 	st.sources = sources
+	// The client writes each new record's first due time (when the sweep
+	// first checks its tasks exist), so it takes PENDING_KICK_AFTER too:
+	// pipelines enqueued through this process's API follow the setting.
+	timing.Retention, timing.StuckAfter, timing.PendingKick = cfg.Retention, cfg.StuckAfter, cfg.PendingKickAfter
 	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(timing))
 	if cfg.APIOnly {
 		// A front process only queues work: it never calls Swonkie, so it
@@ -246,7 +250,6 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		st.shutdown()
 		return nil, err
 	}
-	timing.Retention, timing.StuckAfter, timing.PendingKick = cfg.Retention, cfg.StuckAfter, cfg.PendingKickAfter
 	secrets, err := tasks.ParseWebhookSecrets(cfg.WebhookSecret)
 	if err != nil {
 		st.shutdown()
