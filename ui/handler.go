@@ -64,12 +64,12 @@ type Handler struct {
 	sessions *rdb.Sessions
 	guard    *authlimit.Guard
 	keys     []sessionKey
-	ttl    time.Duration
-	every  time.Duration
-	log    zerolog.Logger
-	now    func() time.Time
-	pages  *pages
-	root   http.Handler
+	ttl      time.Duration
+	every    time.Duration
+	log      zerolog.Logger
+	now      func() time.Time
+	pages    *pages
+	root     http.Handler
 }
 
 // New builds the pages over client. Tokens are checked by the API
