@@ -205,6 +205,7 @@ func TestBadBodies(t *testing.T) {
 			false, 400, typeInvalid, "nothing was queued",
 			[]string{"media[0].source", "media[1].contentType", "postId", "post.type", "post.profileIds[1]", "post.caption", "action", "cleanup"}},
 		{"no media", "", `{"media":[],"post":{"profileIds":["p"],"caption":"c"},"action":"draft"}`, false, 400, typeInvalid, "", []string{"media"}},
+		{"a NUL byte in the caption", "", `{"media":[{"source":"https://a.example/a.jpg"}],"post":{"profileIds":["p"],"caption":"c\u0000d"},"action":"draft"}`, false, 400, typeInvalid, "", []string{"post.caption"}},
 		{"schedule in the past", "", `{"media":[{"source":"https://a.example/a.jpg"}],"post":{"profileIds":["p"],"caption":"c","publishAt":"2020-01-01T00:00:00Z"},"action":"schedule"}`, false, 400, typeInvalid, "", []string{"post.publishAt"}},
 		{"local file without MEDIA_ROOT", "", `{"media":[{"source":"/etc/passwd"}],"post":{"profileIds":["p"],"caption":"c"},"action":"draft"}`, false, 400, typeInvalid, "", []string{"media[0].source"}},
 		{"unsupported scheme", "", `{"media":[{"source":"ftp://files.example.com/a.jpg"}],"post":{"profileIds":["p"],"caption":"c"},"action":"draft"}`, false, 400, typeInvalid, "", []string{"media[0].source"}},
