@@ -132,7 +132,7 @@ func TestIdempotency(t *testing.T) {
 
 // A client that retries after a timeout gets its pipeline back even when
 // publishAt has come within the minimum lead (a minute) since the first
-// try: the key is looked up before the request is judged again.
+// try: a refusal stands only for a key that names no pipeline.
 func TestIdempotentRetryWhenPublishAtCameClose(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{})

@@ -10,7 +10,10 @@
 // The count is a GCRA (the fleet budget's script, internal/rdb) on the
 // Redis server's clock: PerMinute failures at once, then one more every
 // minute/PerMinute. A refused attempt is not counted, so a client that
-// keeps trying is let back in at that pace and no faster.
+// keeps trying is let back in at that pace and no faster. Every failure is
+// counted in Redis; good credentials are checked against Redis only for a
+// client this process saw fail in the last minute (suspects.go), so
+// authenticated traffic costs Redis nothing.
 //
 // The client address is the connection's peer, or, when that peer is one
 // of Config.TrustedProxies, the first address in X-Forwarded-For (read from
@@ -78,6 +81,8 @@ type Guard struct {
 	trusted   []netip.Prefix
 	m         *metrics.Metrics
 	sum       *summary
+	suspects  *suspects
+	now       func() time.Time
 	// redisDownUntil (Unix ns): Redis is not asked before then.
 	redisDownUntil atomic.Int64
 }
@@ -92,7 +97,7 @@ func New(r redis.UniversalClient, cfg Config) (*Guard, error) {
 		return nil, errors.New("authlimit: a limit needs Redis to count failures in")
 	}
 	g := &Guard{perMinute: cfg.PerMinute, trusted: cfg.TrustedProxies, m: cfg.Metrics,
-		sum: newSummary(cfg.Logger, cfg.SummaryEvery)}
+		sum: newSummary(cfg.Logger, cfg.SummaryEvery), suspects: newSuspects(), now: time.Now}
 	if cfg.PerMinute > 0 {
 		g.failures = rdb.NewAuthFailures(r)
 	}
@@ -109,6 +114,7 @@ func (g *Guard) Failed(r *http.Request, surface string) (retryAfter int, throttl
 	}
 	client := clientKey(clientAddr(r, g.trusted))
 	if g.failures != nil {
+		g.suspects.mark(client, g.now())
 		over, wait, err := g.ask(r, func(ctx context.Context) (bool, time.Duration, error) {
 			return g.failures.Fail(ctx, client, g.perMinute, time.Time{})
 		})
@@ -124,12 +130,16 @@ func (g *Guard) Failed(r *http.Request, surface string) (retryAfter int, throttl
 // Throttled says whether r's client, whose credentials are good, is
 // refused all the same for its earlier failures, and for how long (whole
 // seconds, at least 1): a client guessing tokens must not learn from the
-// answer that a guess was right.
+// answer that a guess was right. Redis is asked only about clients this
+// process saw fail in the last minute (see suspects).
 func (g *Guard) Throttled(r *http.Request, surface string) (retryAfter int, throttled bool) {
 	if g == nil || g.failures == nil {
 		return 0, false
 	}
 	client := clientKey(clientAddr(r, g.trusted))
+	if !g.suspects.has(client, g.now()) {
+		return 0, false
+	}
 	over, wait, err := g.ask(r, func(ctx context.Context) (bool, time.Duration, error) {
 		return g.failures.Over(ctx, client, g.perMinute, time.Time{})
 	})

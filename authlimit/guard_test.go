@@ -3,6 +3,7 @@ package authlimit
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -235,5 +236,65 @@ func TestGuardWithoutRedis(t *testing.T) {
 	}
 	if _, err := New(b.redis.Client, Config{PerMinute: -1}); err == nil {
 		t.Error("a negative limit was accepted")
+	}
+}
+
+// Workers on one Redis count failures together: a client over its limit
+// on one worker is refused by another at its first wrong token, and from
+// then on that worker refuses its right token too.
+func TestGuardIsFleetWide(t *testing.T) {
+	t.Parallel()
+	a := setup(t, 5)
+	b, err := New(a.redis.Client, Config{PerMinute: 5, TrustedProxies: a.g.trusted, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const attacker = "203.0.113.9"
+	for range 5 {
+		a.g.Failed(from(attacker), metrics.AuthSurfaceAPI)
+	}
+	if _, throttled := b.Failed(from(attacker), metrics.AuthSurfaceAPI); !throttled {
+		t.Fatal("the other worker let a sixth failure count as a 401")
+	}
+	if _, throttled := b.Throttled(from(attacker), metrics.AuthSurfaceAPI); !throttled {
+		t.Fatal("the other worker let the right token through from a throttled client")
+	}
+}
+
+// A client that never failed here costs no question to Redis: its good
+// credentials pass even with Redis gone, and nothing is logged. A
+// suspect stays one for a minute after its last failure.
+func TestSuspects(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 3)
+	b.redis.Stop(t)
+	if _, throttled := b.g.Throttled(from("198.51.100.7"), metrics.AuthSurfaceAPI); throttled {
+		t.Fatal("a clean client was throttled")
+	}
+	b.g.Close()
+	if out := b.logs.String(); out != "" {
+		t.Fatalf("a clean client's request asked Redis:\n%s", out)
+	}
+
+	s := newSuspects()
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	s.mark("a", t0)
+	for at, want := range map[time.Duration]bool{0: true, 59 * time.Second: true, time.Minute: false} {
+		if got := s.has("a", t0.Add(at)); got != want {
+			t.Errorf("suspect at +%v: %v, want %v", at, got, want)
+		}
+	}
+	if s.has("b", t0) {
+		t.Error("an unmarked client is a suspect")
+	}
+	// Past maxSuspects everyone is a suspect, until some expire.
+	for i := range maxSuspects {
+		s.mark(strconv.Itoa(i), t0.Add(30*time.Second))
+	}
+	if !s.has("never-seen", t0.Add(30*time.Second)) {
+		t.Error("with the table full, an unknown client is not a suspect")
+	}
+	if s.has("never-seen", t0.Add(2*time.Minute)) {
+		t.Error("once the table emptied, an unknown client is still a suspect")
 	}
 }

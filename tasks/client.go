@@ -124,25 +124,24 @@ func PipelineID(key string) string {
 // ErrKeyReused if the request differs. Nothing is enqueued for an invalid
 // request (*ValidationError).
 //
-// The key is looked up before the request is validated: a retry of a
-// request that was accepted answers its pipeline even when validating it
-// again would now refuse it (its publishAt came within the minimum lead,
-// a local file was moved). Only a request no pipeline answers is judged.
+// A retry of a request that was accepted answers its pipeline even when
+// validating it again refuses it (its publishAt came within the minimum
+// lead since the first try, a local file was moved): a refusal stands only
+// once the key is known to name no pipeline. The key is looked up only
+// then, so a request that passes costs no read.
 func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created bool, err error) {
 	req.normalize()
 	fingerprint := req.fingerprint()
-	if req.Key != "" {
-		stored, err := c.store.get(ctx, PipelineID(req.Key))
-		switch {
-		case err == nil:
-			rec, err := c.replay(ctx, stored, fingerprint)
-			return rec, false, err
-		case !errors.Is(err, ErrNotFound):
-			return nil, false, fmt.Errorf("look up key %q: %w", req.Key, err)
-		}
-	}
 	now := c.store.now().UTC()
 	if err := req.validate(now, c.timing.MinScheduleLead, c.check, c.checkHook, c.supported); err != nil {
+		stored, lerr := c.known(ctx, req.Key)
+		switch {
+		case lerr != nil:
+			return nil, false, lerr
+		case stored != nil:
+			rec, err := c.replay(ctx, stored, fingerprint)
+			return rec, false, err
+		}
 		return nil, false, err
 	}
 	rec = &Record{
@@ -165,12 +164,26 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 		return nil, false, err
 	}
 	if !created {
-		// Another process stored it since the look-up.
 		rec, err := c.replay(ctx, stored, fingerprint)
 		return rec, false, err
 	}
 	err = c.enqueueFirst(ctx, stored)
 	return stored.public(), true, err
+}
+
+// known is the pipeline key names, or nil when there is none (or no key).
+func (c *Client) known(ctx context.Context, key string) (*Record, error) {
+	if key == "" {
+		return nil, nil
+	}
+	stored, err := c.store.get(ctx, PipelineID(key))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("look up key %q: %w", key, err)
+	}
+	return stored, nil
 }
 
 // replay answers a request under the key of stored: its pipeline if it is

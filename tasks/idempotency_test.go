@@ -9,12 +9,12 @@ import (
 	"time"
 )
 
-// A retry under a known key answers its pipeline before the request is
-// validated again: neither a publishAt that has come within the minimum
-// lead since the first try nor a local file moved away since refuses it.
-// A different request under the key is still ErrKeyReused, and a new key
-// is still validated.
-func TestIdempotentRetryIsNotValidatedAgain(t *testing.T) {
+// A retry under a known key answers its pipeline whatever validating it
+// again says: neither a publishAt that has come within the minimum lead
+// since the first try nor a local file moved away since refuses it. A
+// different request under the key is still ErrKeyReused, and a new key is
+// still refused.
+func TestIdempotentRetryIsAnsweredEvenIfNowInvalid(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })
 	ctx := context.Background()

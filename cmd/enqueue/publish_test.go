@@ -141,7 +141,7 @@ func TestBatchOverlongLines(t *testing.T) {
 
 // `publish --key` and `batch` retried after a timeout print the pipeline
 // of the first try even when --at has come within the minimum lead (a
-// minute) since: the key is looked up before the request is judged again.
+// minute) since: a refusal stands only for a key that names no pipeline.
 func TestIdempotentRetryWhenPublishAtCameClose(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t, false)
