@@ -127,8 +127,8 @@ func PipelineID(key string) string {
 // A retry of a request that was accepted answers its pipeline even when
 // validating it again refuses it (its publishAt came within the minimum
 // lead since the first try, a local file was moved): a refusal stands only
-// once the key is known to name no pipeline. The key is looked up only
-// then, so a request that passes costs no read.
+// once the key is known to name no pipeline of this same request. The key
+// is looked up only then, so a request that passes costs no read.
 func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created bool, err error) {
 	req.normalize()
 	fingerprint := req.fingerprint()
@@ -138,10 +138,12 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 		switch {
 		case lerr != nil:
 			return nil, false, lerr
-		case stored != nil:
+		case stored != nil && stored.fingerprint == fingerprint:
 			rec, err := c.replay(ctx, stored, fingerprint)
 			return rec, false, err
 		}
+		// A different request under a used key is told what is wrong
+		// with it first; fixed, it meets ErrKeyReused.
 		return nil, false, err
 	}
 	rec = &Record{

@@ -12,8 +12,7 @@ import (
 // A retry under a known key answers its pipeline whatever validating it
 // again says: neither a publishAt that has come within the minimum lead
 // since the first try nor a local file moved away since refuses it. A
-// different request under the key is still ErrKeyReused, and a new key is
-// still refused.
+// different request under the key, and a new key, are still judged.
 func TestIdempotentRetryIsAnsweredEvenIfNowInvalid(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })
@@ -46,14 +45,22 @@ func TestIdempotentRetryIsAnsweredEvenIfNowInvalid(t *testing.T) {
 		t.Fatalf("retry: id %v (want %s) created=%v err=%v", again, first.ID, created, err)
 	}
 
+	// A different request under the key is told what is wrong with it;
+	// once valid, that the key is taken.
+	var invalid *ValidationError
 	other := req
 	other.Post = &PostSpec{ProfileIDs: b.profiles[:1], Caption: "something else", PublishAt: &at}
+	if _, _, err := c.Publish(ctx, other); !errors.As(err, &invalid) {
+		t.Fatalf("same key, different invalid request: %v, want a validation error", err)
+	}
+	later := at.Add(time.Hour)
+	other.Post.PublishAt = &later
+	other.Media = []MediaSource{{Source: "a.png"}}
 	if rec, _, err := c.Publish(ctx, other); !errors.Is(err, ErrKeyReused) || rec == nil || rec.ID != first.ID {
-		t.Fatalf("same key, different request: %v, %v; want ErrKeyReused naming %s", rec, err, first.ID)
+		t.Fatalf("same key, different valid request: %v, %v; want ErrKeyReused naming %s", rec, err, first.ID)
 	}
 	fresh := req
 	fresh.Key = "a-new-key"
-	var invalid *ValidationError
 	if _, _, err := c.Publish(ctx, fresh); !errors.As(err, &invalid) {
 		t.Fatalf("a new key with the same request: %v, want a validation error", err)
 	}
