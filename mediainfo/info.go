@@ -134,7 +134,7 @@ func (i *Info) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*i = Info{Kind: w.Kind, Format: w.Format, Width: w.Width, Height: w.Height, Orientation: w.Orientation,
-		Duration: time.Duration(math.Round(w.Duration * float64(time.Second))),
+		Duration:   time.Duration(math.Round(w.Duration * float64(time.Second))),
 		VideoCodec: w.VideoCodec, AudioCodec: w.AudioCodec, Animated: w.Animated}
 	return nil
 }

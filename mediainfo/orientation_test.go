@@ -30,7 +30,7 @@ func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 // ispe, listed first to catch a probe that takes any ispe.
 func heic(transforms ...[]byte) []byte {
 	props := [][]byte{
-		fullBox("ispe", 0, 0, u32(320), u32(240)),  // 1: thumbnail
+		fullBox("ispe", 0, 0, u32(320), u32(240)),   // 1: thumbnail
 		fullBox("ispe", 0, 0, u32(4000), u32(3000)), // 2: primary
 	}
 	props = append(props, transforms...)
