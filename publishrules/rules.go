@@ -67,7 +67,7 @@ type Network struct {
 type Row struct {
 	// Source is the network's documentation the row's limits come from;
 	// a bound can cite another.
-	Source  string   `json:"source"`
+	Source  string        `json:"source"`
 	Caption *CaptionLimit `json:"caption,omitempty"`
 	// Media bounds how many media items the post carries.
 	Media []Bound `json:"media,omitempty"`
