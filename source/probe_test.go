@@ -151,6 +151,26 @@ func TestProbeRemoteReadsOnlyHeaders(t *testing.T) {
 	t.Logf("2 GiB MP4 with moov at the end, over HTTP: %d bytes in %d range requests", p.BytesRead, p.Requests)
 }
 
+// Range requests follow a redirect (a download link to a storage URL),
+// and the file is named after where it ended up.
+func TestProbeFollowsRedirects(t *testing.T) {
+	t.Parallel()
+	files := &rangeServer{dir: media(t), ranges: true}
+	mux := http.NewServeMux()
+	mux.Handle("/files/", http.StripPrefix("/files", files))
+	mux.HandleFunc("/download", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/files/big.mp4", http.StatusFound)
+	})
+	_, port := serve(t, mux)
+	p, err := loopbackOpener(t, Config{}).Probe(context.Background(), "http://127.0.0.1:"+port+"/download?id=7", Hint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "big.mp4" || p.Info.Duration != time.Second || p.BytesRead >= 1<<20 {
+		t.Fatalf("probe %+v", p)
+	}
+}
+
 func TestProbeLocal(t *testing.T) {
 	t.Parallel()
 	o := mustNew(t, Config{Root: media(t)})
