@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mediaflow/mediaflow/authlimit"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/tasks"
@@ -41,6 +42,8 @@ type config struct {
 	APIMaxBody         int64
 	APIRateLimit       float64
 	APIMaxConns        int
+	AuthFailureLimit   int
+	TrustedProxies     string
 	SpoolDir           string
 	SpoolMaxBytes      int64
 	SourceMinRate      int64
@@ -132,6 +135,10 @@ var settings = []setting{
 		usage: "largest API request body in bytes"},
 	{group: groupAPI, flag: "api-rate-limit", env: "API_RATE_LIMIT", def: "0", min: "0", field: func(c *config) any { return &c.APIRateLimit },
 		usage: "API requests per second per token; 0 is unlimited"},
+	{group: groupAPI, flag: "auth-failure-limit", env: "AUTH_FAILURE_LIMIT", def: fmt.Sprint(authlimit.DefaultPerMinute), min: "0", field: func(c *config) any { return &c.AuthFailureLimit },
+		usage: "failed authentications (API tokens and page logins together) a client address may make a minute before it is refused with 429; 0 refuses none"},
+	{group: groupAPI, flag: "api-trusted-proxies", env: "API_TRUSTED_PROXIES", arg: "LIST", field: func(c *config) any { return &c.TrustedProxies },
+		usage: "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client; unset believes none"},
 	{group: groupAPI, flag: "api-max-conns", env: "API_MAX_CONNS", def: fmt.Sprint(defaultMaxConns), min: "1", field: func(c *config) any { return &c.APIMaxConns },
 		usage: "connections each HTTP server (API, metrics) holds at once; idle ones are closed first to make room"},
 
@@ -213,6 +220,9 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	c.Queues = q
 	if _, err := tasks.ParseWebhookSecrets(c.WebhookSecret); err != nil {
 		return nil, err
+	}
+	if _, err := authlimit.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("API_TRUSTED_PROXIES: %w", err)
 	}
 	if c.SweepSchedule != "off" {
 		if _, err := tasks.ParseSweepSchedule(c.SweepSchedule); err != nil {

@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var apiSrv *http.Server
 	if ls.api != nil {
-		if apiSrv, err = startAPI(cfg, ls.api, st.client, log); err != nil {
+		if apiSrv, err = startAPI(cfg, ls.api, st.client, rc, m, log); err != nil {
 			for _, srv := range servers {
 				_ = srv.Close()
 			}
@@ -318,7 +318,10 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 	if st.redis != nil {
 		apiCfg.Budget = budget.NewFleet(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
 	}
-	apiCfg.MaxConns, apiCfg.Instrument = cfg.Concurrency, m.InstrumentTransport
+	apiCfg.MaxConns = cfg.Concurrency
+	if m != nil {
+		apiCfg.Instrument = m.InstrumentTransport
+	}
 	api, err := swonkie.New(apiCfg)
 	if err != nil {
 		return err
