@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/mediaflow/mediaflow/tasks"
@@ -37,6 +39,13 @@ type Config struct {
 	Burst int
 	// Logger receives one access-log line per request.
 	Logger zerolog.Logger
+	// Metrics, when set, counts and times every request by route
+	// (metrics.Metrics is one). TracerProvider and Propagator serve the
+	// request spans and read the caller's traceparent; nil means the otel
+	// globals. See observed.
+	Metrics        Observer
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
 }
 
 // Handler serves the API over a tasks.Client.
@@ -76,7 +85,8 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 		bodyTimeout: DefaultBodyTimeout,
 		log:         cfg.Logger,
 	}
-	h.root = h.logged(h.routes())
+	mux := h.routes()
+	h.root = h.observed(mux, h.logged(mux), cfg)
 	return h, nil
 }
 

@@ -49,6 +49,8 @@ type worldOptions struct {
 	rdb *redis.Client
 	// bodyTimeout, when set, replaces DefaultBodyTimeout.
 	bodyTimeout time.Duration
+	// configure, when set, changes the Config before New.
+	configure func(*Config)
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -70,7 +72,11 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if o.tokens == nil {
 		o.tokens = []string{tokenA, tokenB}
 	}
-	h, err := New(w.client, Config{Tokens: o.tokens, MaxBody: o.maxBody, RateLimit: o.rateLimit, Logger: zerolog.New(w.logs)})
+	cfg := Config{Tokens: o.tokens, MaxBody: o.maxBody, RateLimit: o.rateLimit, Logger: zerolog.New(w.logs)}
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
+	h, err := New(w.client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
