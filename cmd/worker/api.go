@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mediaflow/mediaflow/api"
+	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/tasks"
 	"github.com/mediaflow/mediaflow/ui"
 )
@@ -53,8 +54,9 @@ func (c *config) checkAPI() error {
 // startAPI serves the enqueue API on API_ADDR, over the same tasks.Client
 // the worker uses (so sources are checked the way the worker opens them),
 // and the pipelines page under /ui/ beside it.
-func startAPI(c *config, client *tasks.Client, log zerolog.Logger) (*http.Server, error) {
+func startAPI(c *config, client *tasks.Client, m *metrics.Metrics, log zerolog.Logger) (*http.Server, error) {
 	apiCfg := c.apiConfig(log.With().Str("component", "api").Logger())
+	apiCfg.Metrics = m
 	h, err := api.New(client, apiCfg)
 	if err != nil {
 		return nil, err
