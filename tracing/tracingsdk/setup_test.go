@@ -109,7 +109,7 @@ func TestResourceAndSampler(t *testing.T) {
 	}
 	res := map[attribute.Key]string{}
 	for _, kv := range spans[0].Resource().Attributes() {
-		res[kv.Key] = kv.Value.Emit()
+		res[kv.Key] = kv.Value.String()
 	}
 	for k, v := range map[attribute.Key]string{
 		"service.name": "worker-eu", "service.version": "v1.2.3", "vcs.ref.head.revision": "abc",
