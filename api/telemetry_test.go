@@ -153,4 +153,3 @@ func labels(s *dto.Metric) string {
 	}
 	return v["route"] + " " + v["method"] + " " + v["code"]
 }
-
