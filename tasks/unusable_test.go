@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
 
@@ -25,7 +26,7 @@ func TestUnusableCreateMediaAnswersAreBoundedAndReported(t *testing.T) {
 	if made == 0 || made > maxUnusable+1 || st.Media.Created != made {
 		t.Fatalf("%d media made by unusable answers (%d created in all); want 1..%d", made, st.Media.Created, maxUnusable+1)
 	}
-	if v := b.metricValue("mediaflow_media_left_behind_total", map[string]string{"reason": ReasonUnrecorded}); int(v) != made {
+	if v := b.metricValue("mediaflow_media_left_behind_total", map[string]string{"reason": metrics.ReasonUnrecorded}); int(v) != made {
 		t.Errorf("left_behind{reason=unrecorded} = %v, want %d", v, made)
 	}
 	b.assertClean()
