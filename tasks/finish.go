@@ -32,6 +32,9 @@ import (
 //   - a draft succeeds once it is attached: its media belong to the post.
 func settle(r *Record, now time.Time, defaultHook string) bool {
 	was := standing(r)
+	if r.Staged && r.Request.Webhook != nil && slices.Contains(r.Request.Webhook.Events, EventAttached) {
+		r.addNotice(webhookURL(r, defaultHook), EventAttached, now)
+	}
 	if !r.State.Terminal() {
 		if r.State == StatePending && !r.in.ProgressAt.IsZero() {
 			r.State = StateRunning // a step wrote: a worker has it
@@ -59,9 +62,6 @@ func settle(r *Record, now time.Time, defaultHook string) bool {
 			}
 			r.addNotice(webhookURL(r, defaultHook), terminalEvent(r.State), now)
 		}
-	}
-	if r.Staged && r.Request.Webhook != nil && slices.Contains(r.Request.Webhook.Events, EventAttached) {
-		r.addNotice(webhookURL(r, defaultHook), EventAttached, now)
 	}
 	r.Cleanup = cleanupState(r)
 	return standing(r) != was
