@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
@@ -134,6 +135,55 @@ func TestRefusedStageCallOnAPublishedPostSucceeds(t *testing.T) {
 				t.Errorf("%d posts published, want 1", st.Posts.Published)
 			}
 			b.assertClean()
+		})
+	}
+}
+
+// The post claim is stamped and judged by Redis's clock (TIME), not the
+// worker's: a worker whose clock runs ten minutes ahead does not take a
+// claim another run holds, and one ten minutes behind still takes a claim
+// that lapsed (docs/design.md, I1).
+func TestPostClaimGoesByRedisTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		skew    time.Duration // the worker's clock against Redis's
+		claimed time.Duration // how long before Redis's now the other run renewed its claim
+		taken   bool
+	}{
+		{"a clock ahead does not steal a live claim", 10 * time.Minute, time.Second, false},
+		{"a clock behind still takes a lapsed claim", -10 * time.Minute, 2 * time.Minute, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock()
+			clock.Advance(tc.skew)
+			b := setup(t, func(c *setupConfig) { c.clock = clock; c.sweep = "off" })
+			rec := b.publish(b.request(ActionPublishNow, "a.png"))
+			b.worker.Shutdown() // only this test's run touches the record
+			redisNow, err := b.worker.p.store.rdb.Now(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := b.worker.p.store.get(ctx, rec.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.worker.p.store.update(ctx, stored, func(r *Record) error {
+				r.in.PostClaim = &claim{Holder: "another run", At: redisNow.Add(-tc.claimed)}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			r := &run{p: b.worker.p, row: rowOf(TypePostAttach), pl: Payload{PipelineID: rec.ID}, rec: stored, id: "this run", log: b.worker.p.log}
+			err = b.worker.p.holdClaim(ctx, r, nil)
+			if taken := err == nil; taken != tc.taken {
+				t.Fatalf("holdClaim: %v; want the claim taken: %v", err, tc.taken)
+			}
+			if !tc.taken && judge(err).kind != pollAgain {
+				t.Fatalf("a held claim is %v, want a wait", err)
+			}
 		})
 	}
 }
