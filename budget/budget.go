@@ -15,9 +15,9 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/swonkie"
-	"github.com/mediaflow/mediaflow/internal/rdb"
 )
 
 // Timing of the fleet budget's Redis use.

@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediaflow/mediaflow/internal/logbuf"
-
-	"github.com/mediaflow/mediaflow/internal/testmedia"
-
 	"github.com/rs/zerolog"
 
+	"github.com/mediaflow/mediaflow/internal/logbuf"
+	"github.com/mediaflow/mediaflow/internal/metricstest"
 	"github.com/mediaflow/mediaflow/internal/redistest"
+	"github.com/mediaflow/mediaflow/internal/testmedia"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
@@ -317,30 +316,5 @@ func (b *bundle) newAPIClient(base string) *swonkie.Client {
 // metricValue reads one series from the bundle's registry (0 when absent).
 func (b *bundle) metricValue(name string, labels map[string]string) float64 {
 	b.t.Helper()
-	families, err := b.metrics.Registry().Gather()
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range f.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return 0
+	return metricstest.Value(b.t, b.metrics.Registry(), name, labels)
 }
