@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/mediaflow/mediaflow/internal/asynqlog"
 	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/source"
@@ -158,8 +159,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		TaskCheckInterval:        cfg.PollInterval,
 		DelayedTaskCheckInterval: cfg.DelayedCheckInterval,
-		Logger:                   asynqLogger{cfg.Logger.With().Str("component", "asynq").Logger()},
-		LogLevel:                 asynqLevel(cfg.Logger.GetLevel()),
+		Logger:                   asynqlog.Logger{L: cfg.Logger.With().Str("component", "asynq").Logger()},
+		LogLevel:                 asynqlog.Level(cfg.Logger.GetLevel()),
 		BaseContext:              func() context.Context { return context.Background() },
 	})
 	if cfg.SweepSchedule != "off" {
