@@ -49,7 +49,8 @@ func TestCancelScheduledPipelineWithdrawsEverything(t *testing.T) {
 // A cancel through Client.Cancel is a fact (cancelRequested); the worker
 // write that finds it complete ends the pipeline, once: one count in
 // mediaflow_pipelines_finished_total and one pipeline.cancelled event,
-// however many cleanups and sweeps look at it afterwards.
+// however many cleanups and sweeps look at it afterwards (docs/design.md,
+// I8).
 func TestCancelEndsWithItsMetricsAndWebhookOnce(t *testing.T) {
 	t.Parallel()
 	b := webhookSetup(t)

@@ -23,7 +23,7 @@ import (
 // worker makes (write). defaultHook is where the events of requests naming
 // no webhook go ("" sends none). It reports whether it changed the record.
 //
-// In order (docs/design.md, "How a pipeline ends"):
+// In order (docs/design.md, "How a pipeline ends", I8):
 //   - a published post succeeds once its media are settled (deleted, or
 //     kept by policy): a pipeline whose post went out never fails (I8);
 //   - a step that gave up fails the pipeline, at that step;

@@ -9,7 +9,8 @@ import (
 
 // The pure core, read as the lifecycle: plan (planner.go), settle
 // (finish.go) and the verdicts (verdict.go) over every state a record can
-// be in. These tests need no Redis, no network and no clock:
+// be in. These tests need no Redis, no network and no clock (docs/design.md,
+// I10):
 //
 //	go test -run 'Plan|Settle|Judge|Verdict' ./tasks/
 

@@ -14,7 +14,7 @@ import (
 
 // run is one run of a step: a task asynq handed out, or a step run inline
 // right after the one that made it needed. It reads the record before
-// acting (docs/design.md, invariant 1), writes through save, and ends by handing
+// acting (docs/design.md, I1), writes through save, and ends by handing
 // the work its writes made needed to asynq (or running it inline).
 type run struct {
 	p   *pipeline

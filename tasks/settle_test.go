@@ -24,7 +24,8 @@ func wantsEvents(events ...string) func(*Record) {
 }
 
 // TestSettle: what a record's facts add up to. settle is the only code
-// that assigns a terminal state; steps only record facts.
+// that assigns a terminal state; steps only record facts (docs/design.md,
+// I8).
 func TestSettle(t *testing.T) {
 	t.Parallel()
 	const hook = "https://app.example/hook"

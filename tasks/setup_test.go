@@ -245,7 +245,7 @@ func (b *bundle) waitRecord(id, what string, cond func(*Record) bool) *Record {
 	}
 }
 
-// assertClean checks invariant 3 from the sandbox's side: nothing the
+// assertClean checks I3 (docs/design.md) from the sandbox's side: nothing the
 // worker created is left unless a published post uses it or its create
 // reply was lost; and no post was made twice.
 func (b *bundle) assertClean() {

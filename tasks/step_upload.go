@@ -26,7 +26,7 @@ const maxUnusable = 2
 // that dies between create and upload leaves a known entry that the next
 // run abandons (and the cleanup deletes) before creating a fresh one —
 // which is also how an upload that would start after the URL's window is
-// handled (docs/design.md, invariant 5).
+// handled (docs/design.md, I5).
 func (p *pipeline) upload(ctx context.Context, r *run) error {
 	rec, i := r.rec, r.pl.Item
 	if i < 0 || i >= len(rec.Media) {
