@@ -30,15 +30,7 @@ func TestLostCreateRepliesAreCountedAsLeftBehind(t *testing.T) {
 	b := setup(t, func(c *setupConfig) {
 		c.sandbox.Faults = sandbox.FaultPlan{"POST /media": {LostReply: 0.2}}
 	})
-	var ids []string
-	for range 10 {
-		ids = append(ids, b.publish(b.request(ActionPublishNow, "a.png", "b.png")).ID)
-	}
-	for _, id := range ids {
-		if rec := b.wait(id); rec.State != StateSucceeded {
-			t.Fatalf("pipeline %s ended %s", id, dump(rec))
-		}
-	}
+	b.publishAllSucceed(10, "a.png", "b.png")
 	st := b.sb.Server.Stats()
 	if len(st.Media.LostCreates) == 0 {
 		t.Fatal("no create answer was lost; the test proves nothing")

@@ -214,6 +214,22 @@ func (b *bundle) publish(req Request) *Record {
 	return rec
 }
 
+// publishAllSucceed publishes n publishNow pipelines of files at once and
+// fails the test unless each of them succeeds; it returns their ids.
+func (b *bundle) publishAllSucceed(n int, files ...string) []string {
+	b.t.Helper()
+	var ids []string
+	for range n {
+		ids = append(ids, b.publish(b.request(ActionPublishNow, files...)).ID)
+	}
+	for _, id := range ids {
+		if rec := b.wait(id); rec.State != StateSucceeded {
+			b.t.Fatalf("pipeline %s ended %s", id, dump(rec))
+		}
+	}
+	return ids
+}
+
 // wait waits for a pipeline to end and returns its final record.
 func (b *bundle) wait(id string) *Record {
 	b.t.Helper()

@@ -31,11 +31,11 @@ func (p *pipeline) attach(ctx context.Context, r *run) error {
 	if !r.rec.allReady() || r.rec.Staged {
 		return nil
 	}
-	if err := p.holdClaim(ctx, r, nil); err != nil {
+	if err := p.holdClaim(ctx, r, nil); err != nil || r.rec.Staged {
 		return err
 	}
 	err := p.attachAndStage(ctx, r)
-	if err != nil {
+	if err != nil || !r.rec.Staged {
 		p.releaseClaim(ctx, r)
 	}
 	return err
@@ -84,6 +84,9 @@ func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error
 	ttl := p.api.CallTimeout() + 10*time.Second
 	var held time.Duration
 	err = r.save(ctx, func(rec *Record) error {
+		if rec.Staged {
+			return errNoChange // another run is done with the post
+		}
 		if c := rec.in.PostClaim; c != nil && c.Holder != r.id && now.Sub(c.At) < ttl {
 			held = ttl - now.Sub(c.At)
 			return errClaimed
@@ -347,7 +350,7 @@ func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error 
 			return err
 		}
 	}
-	if err := p.holdClaim(ctx, r, nil); err != nil {
+	if err := p.holdClaim(ctx, r, nil); err != nil || r.rec.Staged {
 		return err
 	}
 	change, err := p.api.ChangeStage(ctx, rec.PostID, action)
