@@ -32,6 +32,9 @@ type run struct {
 	// work is what this run's writes made needed (planner.go newWork).
 	work  []next
 	wrote bool
+	// claimed is when this run last took or renewed the post claim, by
+	// this process's monotonic clock: only the time since is read.
+	claimed time.Time
 }
 
 // maxInlineDepth bounds how many steps one task runs one after another.

@@ -72,16 +72,21 @@ var errClaimed = errors.New("another run is acting on the post")
 // errSearchAgain: an attempt was counted since this run searched.
 var errSearchAgain = errors.New("another attempt to create the post was made meanwhile")
 
+// claimMargin is how long a post claim outlives one API call. A claim
+// renewed less than this long ago still covers a whole call.
+const claimMargin = 10 * time.Second
+
 // holdClaim takes or renews the post claim for this run, stamped with
 // Redis's time, and writes fn's change with it (nil: the claim alone). The
-// claim lapses one API call (and a margin) after its last renewal: a
+// claim lapses one API call and claimMargin after its last renewal: a
 // holder killed mid-call holds up the next run no longer than that.
 func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error) error {
+	start := time.Now()
 	now, err := p.store.rdb.Now(ctx)
 	if err != nil {
 		return wrap(err, "attach: claim the post of pipeline %s", r.rec.ID)
 	}
-	ttl := p.api.CallTimeout() + 10*time.Second
+	ttl := p.api.CallTimeout() + claimMargin
 	var held time.Duration
 	err = r.save(ctx, func(rec *Record) error {
 		if rec.Staged {
@@ -105,7 +110,17 @@ func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error
 	case err != nil:
 		return wrap(err, "attach: claim the post of pipeline %s", r.rec.ID)
 	}
+	r.claimed = start
 	return nil
+}
+
+// renewClaim renews the claim before a call unless this run renewed it so
+// recently that it still covers the whole call.
+func (p *pipeline) renewClaim(ctx context.Context, r *run) error {
+	if !r.claimed.IsZero() && time.Since(r.claimed) < claimMargin/2 {
+		return nil
+	}
+	return p.holdClaim(ctx, r, nil)
 }
 
 // createPost makes the pipeline's post exactly once.
@@ -350,7 +365,7 @@ func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error 
 			return err
 		}
 	}
-	if err := p.holdClaim(ctx, r, nil); err != nil || r.rec.Staged {
+	if err := p.renewClaim(ctx, r); err != nil || r.rec.Staged {
 		return err
 	}
 	change, err := p.api.ChangeStage(ctx, rec.PostID, action)
