@@ -23,25 +23,38 @@ func Marker(pipelineID string) string { return "mediaflow-pipeline:" + pipelineI
 // for a draft).
 //
 // One run at a time acts on the post: the run holding the post claim is
-// the only one that creates, adopts, updates or stages it, and it renews
-// the claim before each of those calls. A second run of the step (a task
-// redelivered after a crash while the first still runs) waits for the
-// claim, then finds the post staged (docs/design.md, I1).
+// the only one that creates, adopts, updates or stages it; it takes the
+// claim first and renews it before the calls that make or stage a post. A
+// second run of the step (a task redelivered after a crash while the first
+// still runs) waits for the claim, then finds the post staged
+// (docs/design.md, I1).
 func (p *pipeline) attach(ctx context.Context, r *run) error {
 	if !r.rec.allReady() || r.rec.Staged {
 		return nil
 	}
-	if err := p.holdClaim(ctx, r, nil); err != nil || r.rec.Staged {
+	// A first attempt at making the post has nothing to search for: the
+	// claim counts it in the same write.
+	counted := false
+	err := p.holdClaim(ctx, r, func(rec *Record) error {
+		counted = rec.PostID == "" && rec.Request.PostID == "" && rec.in.PostAttempts == 0
+		if counted {
+			rec.in.PostAttempts++
+		}
+		return nil
+	})
+	if err != nil || r.rec.Staged {
 		return err
 	}
-	err := p.attachAndStage(ctx, r)
+	err = p.attachAndStage(ctx, r, counted)
 	if err != nil || !r.rec.Staged {
 		p.releaseClaim(ctx, r)
 	}
 	return err
 }
 
-func (p *pipeline) attachAndStage(ctx context.Context, r *run) error {
+// attachAndStage does the work of attach under the claim; counted says the
+// claim counted this run's attempt to create the post.
+func (p *pipeline) attachAndStage(ctx context.Context, r *run, counted bool) error {
 	if err := p.deleteDuplicates(ctx, r); err != nil {
 		return err
 	}
@@ -54,7 +67,7 @@ func (p *pipeline) attachAndStage(ctx context.Context, r *run) error {
 		if r.rec.Request.PostID != "" {
 			post, err = p.attachToExisting(ctx, r)
 		} else {
-			post, err = p.createPost(ctx, r)
+			post, err = p.createPost(ctx, r, counted)
 		}
 		if err != nil {
 			return err
@@ -129,21 +142,39 @@ func (p *pipeline) renewClaim(ctx context.Context, r *run) error {
 // before it is sent (postAttempts), under the claim; any later attempt
 // first looks for what an earlier one may have made (its reply lost, its
 // record write refused, its worker killed) and adopts it. A search that
-// fails never leads to a create.
-func (p *pipeline) createPost(ctx context.Context, r *run) (*swonkie.Post, error) {
+// fails never leads to a create. counted: the attempt is counted already
+// (the first one, by the claim).
+func (p *pipeline) createPost(ctx context.Context, r *run, counted bool) (*swonkie.Post, error) {
+	if !counted {
+		if err := p.countAttempt(ctx, r); err != nil || r.rec.PostID != "" {
+			return nil, err // or a run that finished meanwhile made it
+		}
+	}
+	post, err := p.api.CreatePost(ctx, postInput(r.rec))
+	if err != nil {
+		// The post may exist (a lost or unusable reply): the attempt stays
+		// counted, so the next run searches first.
+		return nil, wrap(err, "attach: create post")
+	}
+	return p.recordPost(ctx, r, post, true, "created post "+post.ID, nil)
+}
+
+// countAttempt searches for the post an earlier attempt may have made,
+// adopting it when found, and otherwise counts this run's attempt.
+func (p *pipeline) countAttempt(ctx context.Context, r *run) error {
 	seen := r.rec.in.PostAttempts
 	if seen > 0 {
 		found, err := p.findOurPosts(ctx, r.rec)
 		if err != nil {
-			return nil, wrap(err, "attach: look for the post an earlier attempt of pipeline %s may have created", r.rec.ID)
+			return wrap(err, "attach: look for the post an earlier attempt of pipeline %s may have created", r.rec.ID)
 		}
 		if len(found) > 0 {
-			return nil, p.adopt(ctx, r, found)
+			return p.adopt(ctx, r, found)
 		}
 	}
 	// An attempt counted since the search (by a run that took a lapsed
 	// claim) may have made the post: search again rather than create.
-	err := p.holdClaim(ctx, r, func(rec *Record) error {
+	return p.holdClaim(ctx, r, func(rec *Record) error {
 		if rec.PostID != "" {
 			return errNoChange
 		}
@@ -153,16 +184,6 @@ func (p *pipeline) createPost(ctx context.Context, r *run) (*swonkie.Post, error
 		rec.in.PostAttempts++
 		return nil
 	})
-	if err != nil || r.rec.PostID != "" {
-		return nil, err // or a run that finished meanwhile made it
-	}
-	post, err := p.api.CreatePost(ctx, postInput(r.rec))
-	if err != nil {
-		// The post may exist (a lost or unusable reply): the attempt stays
-		// counted, so the next run searches first.
-		return nil, wrap(err, "attach: create post")
-	}
-	return p.recordPost(ctx, r, post, true, "created post "+post.ID, nil)
 }
 
 // adopt takes the first post this pipeline made as its own and deletes
