@@ -243,7 +243,10 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 	if st.redis != nil {
 		apiCfg.Budget = budget.NewFleet(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
 	}
-	apiCfg.MaxConns, apiCfg.Instrument = cfg.Concurrency, m.InstrumentTransport
+	apiCfg.MaxConns = cfg.Concurrency
+	if m != nil {
+		apiCfg.Instrument = m.InstrumentTransport
+	}
 	api, err := swonkie.New(apiCfg)
 	if err != nil {
 		return err
