@@ -50,9 +50,9 @@ type worldOptions struct {
 	// processing, on its own clock: a test holds pipelines at await with a
 	// long one and lets them go by advancing the clock past it.
 	processing time.Duration
-	refresh time.Duration
-	now     func() time.Time
-	redis   *redistest.Redis
+	refresh    time.Duration
+	now        func() time.Time
+	redis      *redistest.Redis
 	// wrap, when set, wraps the mounted handler (to count requests).
 	wrap func(http.Handler) http.Handler
 	// guard, when set, is the authentication guard of the API and pages.

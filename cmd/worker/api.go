@@ -69,6 +69,7 @@ func startAPI(c *config, l net.Listener, client *tasks.Client, rc redis.Universa
 	}
 	apiCfg := c.apiConfig(log.With().Str("component", "api").Logger())
 	apiCfg.Guard = guard
+	apiCfg.Metrics = m
 	h, err := api.New(client, apiCfg)
 	if err != nil {
 		return nil, err

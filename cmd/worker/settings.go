@@ -58,7 +58,7 @@ var groupTitles = [groupCount]string{
 	groupPipelines:     "Pipelines",
 	groupAPI:           "HTTP API and pipelines page",
 	groupWebhooks:      "Webhooks",
-	groupObservability: "Observability",
+	groupObservability: "Observability (tracing: the standard OTEL_* variables turn it on, see README)",
 }
 
 // name is how errors name the setting: its environment variable, or its
