@@ -71,8 +71,11 @@ func init() {
 			run: (*pipeline).watch},
 		{typ: TypeMediaCleanup, step: StepCleanup, queue: QueueCleanup, timeout: stepTimeout, id: cleanupTaskID,
 			terminal: true, inline: true, run: (*pipeline).cleanup},
+		// Never inline: a delivery waits on a receiver nobody controls, so
+		// it runs in the webhook slots only (worker.go splitQueues), not in
+		// the publishing slot of the step that made it needed.
 		{typ: TypeNotifyWebhook, step: StepDone, queue: QueueNotify, timeout: stepTimeout, id: notifyTaskID,
-			terminal: true, inline: true, retries: notifyRetries, run: (*pipeline).notify},
+			terminal: true, retries: notifyRetries, run: (*pipeline).notify},
 		// The sweep is not a step of a pipeline: it has its own handler.
 		{typ: TypeCleanupSweep, queue: QueueCleanup, timeout: stepTimeout, id: sweepTaskID},
 	}

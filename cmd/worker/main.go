@@ -125,7 +125,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		swonkieURL = st.api.BaseURL()
 	}
 	log.Info().Str("version", buildinfo.Number()).Str("redis", redactedURL(cfg.RedisURL)).Str("swonkie", swonkieURL).
-		Bool("sandbox", cfg.Sandbox).Bool("api_only", cfg.APIOnly).Int("concurrency", cfg.Concurrency).
+		Bool("sandbox", cfg.Sandbox).Bool("api_only", cfg.APIOnly).Int("concurrency", cfg.Concurrency).Int("webhook_concurrency", cfg.WebhookConcurrency).
 		Str("metrics_addr", cfg.MetricsAddr).Str("api_addr", cfg.APIAddr).
 		Msg("worker started")
 
@@ -192,19 +192,20 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		}
 	}
 	w, err := tasks.NewWorker(tasks.WorkerConfig{
-		WebhookURL:      cfg.WebhookURL,
-		WebhookSecrets:  secrets,
-		WebhookRetryFor: cfg.WebhookRetryFor,
-		Redis:           rc,
-		API:             st.api,
-		Sources:         sources,
-		Metrics:         m,
-		Logger:          log,
-		Concurrency:     cfg.Concurrency,
-		Queues:          cfg.Queues,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		SweepSchedule:   cfg.SweepSchedule,
-		Timing:          timing,
+		WebhookURL:         cfg.WebhookURL,
+		WebhookSecrets:     secrets,
+		WebhookRetryFor:    cfg.WebhookRetryFor,
+		WebhookConcurrency: cfg.WebhookConcurrency,
+		Redis:              rc,
+		API:                st.api,
+		Sources:            sources,
+		Metrics:            m,
+		Logger:             log,
+		Concurrency:        cfg.Concurrency,
+		Queues:             cfg.Queues,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		SweepSchedule:      cfg.SweepSchedule,
+		Timing:             timing,
 	})
 	if err != nil {
 		st.shutdown()
