@@ -15,10 +15,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
-	"github.com/mediaflow/mediaflow/internal/rdb"
 )
 
 // WorkerConfig wires a Worker. Redis, API and Sources are required.
@@ -81,18 +81,18 @@ type WorkerConfig struct {
 // Worker runs the pipeline's task handlers, the sweep scheduler and the
 // metrics pollers.
 type Worker struct {
-	cfg     WorkerConfig
-	p       *pipeline
-	server  *asynq.Server
+	cfg    WorkerConfig
+	p      *pipeline
+	server *asynq.Server
 	// notifier serves the notify queue with the webhook slots; nil when
 	// this worker serves no webhooks. server is nil when it serves only
 	// them.
 	notifier *asynq.Server
-	sweeper *sweepScheduler
-	pollers []*metrics.Poller
-	enq     *asynq.Client
-	insp    *asynq.Inspector
-	mux     *asynq.ServeMux
+	sweeper  *sweepScheduler
+	pollers  []*metrics.Poller
+	enq      *asynq.Client
+	insp     *asynq.Inspector
+	mux      *asynq.ServeMux
 
 	startOnce, stopOnce sync.Once
 	startErr            error
