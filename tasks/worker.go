@@ -344,7 +344,7 @@ func (w *Worker) Ping(ctx context.Context) error {
 
 // pipelineStats feeds the pipeline gauges from the record indexes.
 func (w *Worker) pipelineStats(ctx context.Context) (metrics.PipelineStats, error) {
-	c, err := w.p.store.rdb.Count(ctx, w.p.now())
+	c, err := w.p.store.rdb.Count(ctx, w.p.now().Add(-w.p.timing.PendingKick))
 	if err != nil {
 		return metrics.PipelineStats{}, err
 	}

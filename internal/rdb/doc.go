@@ -22,7 +22,8 @@
 //	mediaflow:{mfNN}:h:<id>        list   history events (JSON); the first 4 and the last ones, 40 in all
 //	mediaflow:{mfNN}:all           zset   every record, by creation time (ms)
 //	mediaflow:{mfNN}:state:<state> zset   records in that state, by creation time (ms)
-//	mediaflow:{mfNN}:due           zset   unfinished records, by when the sweep should look at them
+//	mediaflow:{mfNN}:due           zset   unfinished records, by since when the sweep's PENDING_KICK_AFTER
+//	                                      counts (creation, then its last look; the sweep's setting decides)
 //	mediaflow:{mfNN}:cleanup       zset   records owing a cleanup, by since when
 //	mediaflow:{mfNN}:notify        zset   records owing a webhook event, by since when
 //	mediaflow:{mfNN}:done          zset   finished records owing nothing, by when they finished (retention)
