@@ -49,6 +49,7 @@ type config struct {
 	WebhookSecret      string
 	WebhookRetryFor    time.Duration
 	WebhookConcurrency int
+	RedisAllowEviction bool
 
 	Sandbox      bool
 	Demo         bool
@@ -142,6 +143,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", env("WEBHOOK_SECRET", ""), "whsec_… secrets signing webhooks, space-separated while rotating (env WEBHOOK_SECRET; prefer the environment)")
 	fs.DurationVar(&c.WebhookRetryFor, "webhook-retry-for", envDur("WEBHOOK_RETRY_FOR", 24*time.Hour), "how long a webhook event is retried before it is given up (env WEBHOOK_RETRY_FOR)")
 	fs.IntVar(&c.WebhookConcurrency, "webhook-concurrency", envInt("WEBHOOK_CONCURRENCY", tasks.DefaultWebhookConcurrency), "webhook deliveries run at once, in slots of their own apart from CONCURRENCY (env WEBHOOK_CONCURRENCY)")
+	envBool := func(name string) bool {
+		v := getenv(name)
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q is not true or false", name, v))
+		}
+		return b
+	}
+	fs.BoolVar(&c.RedisAllowEviction, "redis-allow-eviction", envBool("REDIS_ALLOW_EVICTION"), "run even though Redis's maxmemory-policy may evict pipeline records and tasks (not noeviction); loudly (env REDIS_ALLOW_EVICTION)")
 	fs.BoolVar(&c.Sandbox, "sandbox", false, "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)")
 	fs.BoolVar(&c.Demo, "demo", false, "publish the bundled sample images through the whole lifecycle and exit (embedded Redis unless REDIS_URL is set)")
 	fs.BoolVar(&c.APIOnly, "api-only", false, "serve only the HTTP enqueue API, run no tasks")

@@ -88,11 +88,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	defer rc.Close()
+	guard := redisGuard{rc: rc, allowEviction: cfg.RedisAllowEviction}
+	if err := guard.checkAtStart(ctx, log); err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 1
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
 	m := metrics.New(metrics.Options{Version: buildinfo.Number()})
+	redisStats := m.WatchRedis(guard.stats, 0)
+	redisStats.Start()
+	defer redisStats.Shutdown()
 	st, err := startStack(ctx, cfg, rc, m, log, tasks.Timing{})
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
@@ -100,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	servers := []*http.Server{}
 	if cfg.MetricsAddr != "" {
-		checks := []readyCheck{redisReady(rc), storeReady(st)}
+		checks := append([]readyCheck{redisReady(rc), storeReady(st)}, guard.readyChecks()...)
 		srv, _, err := serve(cfg.MetricsAddr, opsHandler(m, checks, log), cfg.APIMaxConns, log)
 		if err != nil {
 			st.shutdown()

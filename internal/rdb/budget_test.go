@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/internal/rdb"
+	"github.com/mediaflow/mediaflow/internal/redistest"
 )
 
 func TestBudgetTakeIsGCRA(t *testing.T) {

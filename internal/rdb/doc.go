@@ -27,6 +27,8 @@
 //	mediaflow:{mfNN}:cleanup       zset   records owing a cleanup, by since when
 //	mediaflow:{mfNN}:notify        zset   records owing a webhook event, by since when
 //	mediaflow:{mfNN}:done          zset   finished records owing nothing, by when they finished (retention)
+//	mediaflow:{mfNN}:ready         string readiness write probe (expires): Redis still takes writes there
+//	mediaflow:ready:{<queue>}      string the same, in the slot of asynq's keys of that queue
 //	mediaflow:sweep:<slot>         string who ran that sweep slot (SET NX, expires)
 //	mediaflow:sweeps               list   the last sweep results, newest first (capped)
 //	mediaflow:cancel               pubsub channel: ids of pipelines just cancelled
