@@ -163,7 +163,8 @@ type stack struct {
 	sandbox    *sandbox.Server
 	sandboxSrv *http.Server
 	// redis, when set, carries the fleet-wide Swonkie budget.
-	redis redis.UniversalClient
+	redis  redis.UniversalClient
+	budget *budget.Fleet
 }
 
 // startStack wires the Swonkie client (or the in-process sandbox), the
@@ -250,7 +251,8 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 		apiCfg.BaseURL, apiCfg.APIID, apiCfg.APIKey = base, sandboxID, sandboxKey
 	}
 	if st.redis != nil {
-		apiCfg.Budget = budget.NewFleet(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
+		st.budget = budget.NewFleet(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
+		apiCfg.Budget = st.budget
 	}
 	apiCfg.MaxConns, apiCfg.Instrument = cfg.Concurrency, m.InstrumentTransport
 	api, err := swonkie.New(apiCfg)
@@ -264,6 +266,9 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 func (st *stack) shutdown() {
 	if st.worker != nil {
 		st.worker.Shutdown()
+	}
+	if st.budget != nil {
+		st.budget.Close()
 	}
 	if st.client != nil {
 		_ = st.client.Close()

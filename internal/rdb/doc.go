@@ -35,6 +35,7 @@
 //	mediaflow:budget:{<ws>}        string the fleet's Swonkie budget: GCRA arrival time (ms, Redis clock);
 //	                                      <ws> = hash of the API id, never the id or the key
 //	mediaflow:budget:{<ws>}:pause  hash   endpoint ("*" = all) → paused until (ms), after a 429; same tag
+//	mediaflow:budget:{<ws>}:peers  zset   processes sharing the budget → last seen (ms); same tag
 //
 // In meta, s is the state's place in the list the RDB was made with, and
 // every other part is milliseconds, 0 for "not in that index".
