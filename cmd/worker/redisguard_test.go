@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/mediaflow/mediaflow/internal/freeport"
 	"github.com/mediaflow/mediaflow/internal/logbuf"
 	"github.com/mediaflow/mediaflow/internal/redistest"
+	"github.com/mediaflow/mediaflow/internal/redisurl"
 )
 
 // Issue 20, item 5: a worker started on a Redis that may evict exits with
@@ -185,4 +189,54 @@ func infoInt(t *testing.T, info, field string) int64 {
 	}
 	t.Fatalf("INFO has no %s", field)
 	return 0
+}
+
+// On Sentinel and on a cluster the guard reads the servers that hold the
+// data (the master; every master) and its checks pass on their defaults.
+func TestRedisGuardOnSentinelAndCluster(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		url     func(t *testing.T) string
+		masters int
+	}{
+		{"sentinel", func(t *testing.T) string { return startedSentinel(t).URL }, 1},
+		{"cluster", func(t *testing.T) string { return startedCluster(t).URL }, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rc, err := redisurl.NewClient(tt.url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = rc.Close() })
+			ctx := context.Background()
+			g := redisGuard{rc: rc}
+			// Other tests fail these servers over; the checks must pass once
+			// a master serves.
+			var last error
+			waitUntil(t, "the guard's checks to pass", func() bool {
+				last = g.checkAtStart(ctx, zerolog.Nop())
+				for _, c := range g.readyChecks() {
+					if err := c.check(ctx); err != nil && last == nil {
+						last = fmt.Errorf("%s: %w", c.name, err)
+					}
+				}
+				return last == nil
+			})
+			s, err := g.stats(ctx)
+			if err != nil || s.Policies["noeviction"] != tt.masters || !s.MemoryKnown || s.Used <= 0 {
+				t.Errorf("stats %+v, %v; want %d masters with noeviction", s, err, tt.masters)
+			}
+			nodes, _, err := g.memory(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range nodes {
+				if n.Addr == "" || n.Addr == "FailoverClient" {
+					t.Errorf("a server is named %q", n.Addr)
+				}
+			}
+		})
+	}
 }

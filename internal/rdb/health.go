@@ -43,11 +43,15 @@ func (n NodeMemory) Headroom() float64 {
 // Redis services often refuse CONFIG and answer INFO.
 func Memory(ctx context.Context, c redis.UniversalClient) ([]NodeMemory, error) {
 	read := func(ctx context.Context, node *redis.Client) (NodeMemory, error) {
+		addr := node.Options().Addr
+		if addr == sentinelClientAddr {
+			addr = "the master behind Sentinel"
+		}
 		info, err := node.Info(ctx, "memory").Result()
 		if err != nil {
-			return NodeMemory{}, fmt.Errorf("INFO memory on %s: %w", node.Options().Addr, err)
+			return NodeMemory{}, fmt.Errorf("INFO memory on %s: %w", addr, err)
 		}
-		return parseMemory(node.Options().Addr, info)
+		return parseMemory(addr, info)
 	}
 	switch cc := c.(type) {
 	case *redis.ClusterClient:
@@ -84,6 +88,10 @@ func Memory(ctx context.Context, c redis.UniversalClient) ([]NodeMemory, error) 
 		return []NodeMemory{m}, nil
 	}
 }
+
+// sentinelClientAddr is the address go-redis gives a Sentinel (failover)
+// client, which follows whichever server is master.
+const sentinelClientAddr = "FailoverClient"
 
 func parseMemory(addr, info string) (NodeMemory, error) {
 	m := NodeMemory{Addr: addr}
