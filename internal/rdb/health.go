@@ -151,8 +151,8 @@ func ProbeWrites(ctx context.Context, c redis.UniversalClient, queues ...string)
 	}
 	for i, cmd := range cmds {
 		if cerr := cmd.Err(); cerr != nil {
-			return fmt.Errorf("Redis refuses writes (%s): %w", keys[i], cerr)
+			return fmt.Errorf("write probe %s: Redis refuses writes: %w", keys[i], cerr)
 		}
 	}
-	return fmt.Errorf("Redis refuses writes: %w", err)
+	return fmt.Errorf("write probe: Redis refuses writes: %w", err)
 }
