@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/source"
 )
 
@@ -156,16 +157,11 @@ func fillRedis(t *testing.T, b *bundle) []string {
 }
 
 func usedMemory(ctx context.Context, b *bundle) (int64, error) {
-	info, err := b.redis.Client.Info(ctx, "memory").Result()
+	nodes, err := rdb.Memory(ctx, b.redis.Client)
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("INFO memory has no used_memory: %q", info)
+	return nodes[0].Used, nil
 }
 
 // eventually polls cond until it holds, or fails the test after 30 s.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mediaflow/mediaflow/internal/freeport"
 	"github.com/mediaflow/mediaflow/internal/logbuf"
+	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/internal/redisurl"
 )
@@ -94,12 +95,11 @@ func TestReadyzFollowsRedisConfiguration(t *testing.T) {
 	set("maxmemory-policy", "noeviction")
 	ready(200, "ok\n")
 
-	used, err := r.Client.Info(ctx, "memory").Result()
+	nodes, err := rdb.Memory(ctx, r.Client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := infoInt(t, used, "used_memory")
-	set("maxmemory", strconv.FormatInt(n/2, 10)) // full: every write is refused
+	set("maxmemory", strconv.FormatInt(nodes[0].Used/2, 10)) // full: every write is refused
 	ready(503, "not ready: redis-writes\n")
 	if !strings.Contains(w.errOut.String(), "OOM") {
 		t.Errorf("the refusal is not logged:\n%s", w.errOut.String())
@@ -174,21 +174,6 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func infoInt(t *testing.T, info, field string) int64 {
-	t.Helper()
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatalf("INFO has no %s", field)
-	return 0
 }
 
 // On Sentinel and on a cluster the guard reads the servers that hold the
