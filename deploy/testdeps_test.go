@@ -53,6 +53,8 @@ func (b *fakeBin) programs(redisVersion string) {
 	b.script("prometheus", `echo "prometheus, version 2.42.0+ds (branch: debian/sid)"`)
 	b.script("promtool", `echo "promtool, version 2.42.0+ds (branch: debian/sid)"`)
 	b.script("chromium", `echo "Chromium 156.0.8078.114"`)
+	b.script("ffmpeg", `echo "ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026 the FFmpeg developers"`)
+	b.script("ffprobe", `echo "ffprobe version 5.1.9-0+deb12u1 Copyright (c) 2007-2026 the FFmpeg developers"`)
 }
 
 func (b *fakeBin) run(env []string, name string, args ...string) (stdout, stderr string, code int) {
@@ -111,6 +113,8 @@ func TestTestDepsReportsWhatIsMissing(t *testing.T) {
 				"test-deps: prometheus: not found in PATH" + aptLine + "prometheus",
 				"test-deps: promtool: not found in PATH" + aptLine + "prometheus",
 				"test-deps: chromium: not found in PATH" + aptLine + "chromium",
+				"test-deps: ffmpeg: not found in PATH" + aptLine + "ffmpeg",
+				"test-deps: ffprobe: not found in PATH" + aptLine + "ffmpeg",
 			},
 			code: 1,
 		},
@@ -122,6 +126,8 @@ func TestTestDepsReportsWhatIsMissing(t *testing.T) {
 				"test-deps: prometheus: not found in PATH" + otherLine + `"prometheus" (Debian/Ubuntu: prometheus)`,
 				"test-deps: promtool: not found in PATH" + otherLine + `"prometheus" (Debian/Ubuntu: prometheus)`,
 				"test-deps: chromium: not found in PATH" + otherLine + `"chromium" (Debian/Ubuntu: chromium)`,
+				"test-deps: ffmpeg: not found in PATH" + otherLine + `"ffmpeg" (Debian/Ubuntu: ffmpeg)`,
+				"test-deps: ffprobe: not found in PATH" + otherLine + `"ffmpeg" (Debian/Ubuntu: ffmpeg)`,
 			},
 			code: 1,
 		},
@@ -154,7 +160,17 @@ func TestTestDepsReportsWhatIsMissing(t *testing.T) {
 		{
 			name:    "everything present",
 			setup:   func(b *fakeBin) { b.programs("6.2.0"); b.script("apt-get", aptGet) },
-			wantOut: "test-deps: ok (redis 6.2.0, prometheus 2.42.0+ds, chromium)",
+			wantOut: "test-deps: ok (redis 6.2.0, prometheus 2.42.0+ds, chromium, ffmpeg 5.1.9-0+deb12u1)",
+		},
+		{
+			name: "only ffprobe missing",
+			setup: func(b *fakeBin) {
+				b.programs("7.0.15")
+				_ = os.Remove(filepath.Join(b.dir, "ffprobe"))
+				b.script("apt-get", aptGet)
+			},
+			want: []string{"test-deps: ffprobe: not found in PATH" + aptLine + "ffmpeg"},
+			code: 1,
 		},
 	}
 	for _, tc := range cases {
@@ -193,15 +209,16 @@ func TestTestDepsInstallsWithAptGet(t *testing.T) {
 	b := newFakeBin(t)
 	b.script("id", `echo 0`)
 	b.programs("7.2.4")
-	for _, p := range []string{"prometheus", "promtool", "chromium"} {
+	for _, p := range []string{"prometheus", "promtool", "chromium", "ffmpeg", "ffprobe"} {
 		_ = os.Remove(filepath.Join(b.dir, p))
 	}
-	// apt-get "installs" the prometheus and chromium packages by writing
-	// stand-ins next to itself.
+	// apt-get "installs" the prometheus, chromium and ffmpeg packages by
+	// writing stand-ins next to itself.
 	b.script("apt-get", `echo "apt-get $*" >> "$APT_LOG"
 case "$*" in *install*)
   d=$(dirname "$0")
   for p in prometheus promtool; do printf '#!/bin/sh\necho "%s, version 2.42.0+ds"\n' "$p" > "$d/$p"; chmod +x "$d/$p"; done
+  for p in ffmpeg ffprobe; do printf '#!/bin/sh\necho "%s version 5.1.9"\n' "$p" > "$d/$p"; chmod +x "$d/$p"; done
   printf '#!/bin/sh\necho Chromium\n' > "$d/chromium"; chmod +x "$d/chromium" ;;
 esac`)
 	b.script("dirname", `echo "${1%/*}"`)
@@ -218,7 +235,7 @@ esac`)
 	got := lines(string(log))
 	want := []string{
 		"apt-get -o DPkg::Lock::Timeout=300 update -qq",
-		"apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends prometheus chromium",
+		"apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends prometheus chromium ffmpeg",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("apt-get calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -51,11 +51,12 @@ var (
 	errRedirects   = errors.New("too many redirects")
 	errTooLarge    = errors.New("too large")
 	errEmpty       = errors.New("empty")
+	errNotMedia    = errors.New("not readable media")
 )
 
 var permanentKinds = []error{
 	errBadSource, errOutsideRoot, errNotFound, errNotRegular,
-	errNotPublic, errRedirects, errTooLarge, errEmpty,
+	errNotPublic, errRedirects, errTooLarge, errEmpty, errNotMedia,
 }
 
 // kindError lets each failure carry a message written for the person reading

@@ -54,37 +54,11 @@ func (o *Opener) confine(p string) (string, error) {
 
 func (o *Opener) openLocal(src, rel string, want Hint) (*Media, error) {
 	fail := func(err error) (*Media, error) { return nil, newError("open", src, err) }
-
-	// The root is opened per call rather than held open: an Opener has no
-	// Close, and a MEDIA_ROOT remounted under a running worker is then seen.
-	root, err := os.OpenRoot(o.root)
+	f, size, err := o.openLocalFile(rel)
 	if err != nil {
 		return fail(err)
 	}
-	defer root.Close()
-
-	// O_NONBLOCK keeps a FIFO planted in the root from blocking the worker in
-	// open(2); regular files ignore the flag.
-	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return fail(localOpenError(err, o.root))
-	}
-	// Stat the descriptor, not the path: the path may be swapped after open.
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return fail(err)
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return fail(failf(errNotRegular, nil, "not a regular file (%s)", kindOf(fi.Mode())))
-	}
-	if fi.Size() == 0 {
-		f.Close()
-		return fail(failf(errEmpty, nil, "file is empty"))
-	}
-
-	head := make([]byte, min(sniffLen, fi.Size()))
+	head := make([]byte, min(sniffLen, size))
 	n, err := f.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
 		f.Close()
@@ -94,7 +68,41 @@ func (o *Opener) openLocal(src, rel string, want Hint) (*Media, error) {
 	if name == "" {
 		name = filepath.Base(rel)
 	}
-	return newMedia(src, name, detectType(want.ContentType, head[:n], ""), fi.Size(), f, f.Close), nil
+	return newMedia(src, name, detectType(want.ContentType, head[:n], ""), size, f, f.Close), nil
+}
+
+// openLocalFile opens rel under the root: a regular, non-empty file, read
+// only. Errors are causes for newError.
+func (o *Opener) openLocalFile(rel string) (*os.File, int64, error) {
+	// The root is opened per call rather than held open: an Opener has no
+	// Close, and a MEDIA_ROOT remounted under a running worker is then seen.
+	root, err := os.OpenRoot(o.root)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer root.Close()
+
+	// O_NONBLOCK keeps a FIFO planted in the root from blocking the worker in
+	// open(2); regular files ignore the flag.
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, localOpenError(err, o.root)
+	}
+	// Stat the descriptor, not the path: the path may be swapped after open.
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, failf(errNotRegular, nil, "not a regular file (%s)", kindOf(fi.Mode()))
+	}
+	if fi.Size() == 0 {
+		f.Close()
+		return nil, 0, failf(errEmpty, nil, "file is empty")
+	}
+	return f, fi.Size(), nil
 }
 
 // localOpenError turns what os.Root reports into a classified error. os.Root

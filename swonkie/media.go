@@ -38,8 +38,10 @@ func (s MediaStatus) Failed() bool { return s == MediaError || s == MediaArchive
 const DestinationPostMedia = "POST_MEDIA"
 
 // CreateMediaRequest is the body of POST /media. Only Name and
-// DestinationType are known to be needed; the rest are hints that must
-// agree with the file when given.
+// DestinationType are known to be needed; the rest are specs the docs ask
+// to agree with the file when given (swonkie-api.md §3.2): Width and
+// Height as displayed (after the file's rotation), Duration in seconds
+// for videos, FileSize in bytes. Zero values are not sent.
 type CreateMediaRequest struct {
 	Name            string  `json:"name"`
 	DestinationType string  `json:"destinationType"`

@@ -254,7 +254,10 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 		st.budget = budget.NewFleet(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
 		apiCfg.Budget = st.budget
 	}
-	apiCfg.MaxConns, apiCfg.Instrument = cfg.Concurrency, m.InstrumentTransport
+	apiCfg.MaxConns = cfg.Concurrency
+	if m != nil {
+		apiCfg.Instrument = m.InstrumentTransport
+	}
 	api, err := swonkie.New(apiCfg)
 	if err != nil {
 		return err

@@ -56,40 +56,56 @@
 //     chunked uploads), over 5000 MiB 413, media gone 404, media confirmed
 //     409. A re-upload before confirm overwrites. 201 with an ETag. Bytes
 //     are counted, SHA-256 hashed and sniffed, never kept.
+//   - Uploads are read as processing would read them (mediainfo, forward
+//     only, while hashing): format, displayed size, orientation, and a
+//     video's duration and codec, with moov before or after mdat. The
+//     content type is the probed format's, else the sniffed one.
 //   - Status: UPLOADING until confirmed (uploaded or not), PROCESSING for
 //     ProcessingDelay, then SUCCESS or ERROR, fixed at confirm: ERROR when
-//     the sniffed type is neither image/* nor video/*, when a declared
-//     fileSize differs from the bytes, when a declared width or height
-//     differs from a PNG, GIF or JPEG header that fits in 512 bytes, or
-//     when the ErrorRate draw says so. ARCHIVED never happens.
+//     the sniffed type is neither image/* nor video/*, when the file
+//     cannot be read as its format (an MP4 without moov, say), or when
+//     the ErrorRate draw says so. ARCHIVED never happens.
+//   - Declared specs (§3.2: they must agree with the file): a declared
+//     fileSize must equal the bytes uploaded, width and height the
+//     displayed size (after the file's rotation), duration the video's
+//     within 0.1 s, and an image takes no duration. Only declared values
+//     are checked. By default a confirm that would disagree is refused
+//     with 400, one problem per field, and the media stays UPLOADING;
+//     DeclaredMismatch MismatchFailsProcessing confirms it and ends
+//     processing in ERROR instead.
 //   - Confirm: 409 before any upload and when already confirmed; allowed
 //     after the upload window if the bytes arrived in it. Its answer is {}
 //     (Lenient: the media as PROCESSING, even with no processing delay).
 //   - GET /media/{id}: type and specs once processing ended; path and
 //     preview (signed read URLs, valid an hour) only on SUCCESS;
-//     width/height from the file's header, else as declared; duration as
-//     declared, for videos only; fileSizeBytes as counted.
+//     width/height the file's displayed size, else as declared; duration
+//     the video's, for videos only; fileSizeBytes as counted.
 //   - Media never confirmed are gone (404, counted as expired) after
 //     UnconfirmedTTL; confirmed media never expire. Deleting a media that
 //     posts use is allowed: they fail validation from then on, and fail
 //     publication if it comes first.
 //
 // Posts:
-//   - Create and update validate the whole post and answer 400 with every
-//     problem: type known; profileIds non-empty, known, listed once,
-//     statusLevel OK; MEDIA, STORY and REEL need a media; every mediaLibId
-//     (medias, links, carousel cards) exists and is SUCCESS; REEL media are
-//     videos; STATUS and LINK posts take no medias, only LINK posts take
-//     links, and LINK needs one (an absolute http(s) URL up to 2000
-//     characters); STATUS needs a non-blank caption; net is null or one of
-//     facebook, instagram, linkedin, tiktok, threads, youtube, gmb;
-//     captions and first comments fit every targeted network's limit
-//     (facebook 63206, instagram 2200, linkedin 3000, tiktok 2200,
-//     threads 500, youtube 5000, gmb 1500); only documented network rules
-//     are enforced (instagram: MEDIA, STORY, REEL; tiktok: MEDIA and REEL,
-//     videos only); Facebook carousels only on MEDIA posts, at least 2
-//     cards, each with a link, a title up to 200 and a description up to
-//     1000 characters; labelIds exist; a briefing up to 20000 characters.
+//   - Create and update run the pre-save checks and answer 400 with
+//     every problem: type known; profileIds non-empty, known, listed once;
+//     MEDIA, STORY and REEL need a media; every mediaLibId (medias, links,
+//     carousel cards) exists and is SUCCESS; REEL media are videos;
+//     STATUS and LINK posts take no medias, only LINK posts take links,
+//     and LINK needs one (an absolute http(s) URL up to 2000 characters);
+//     STATUS needs a non-blank caption; net is null or one of facebook,
+//     instagram, linkedin, tiktok, threads, youtube, gmb; Facebook
+//     carousels only on MEDIA posts, at least 2 cards, each with a link,
+//     a title up to 200 and a description up to 1000 characters; labelIds
+//     exist; a briefing up to 20000 characters.
+//   - Validate and the stage actions that publish or review add what
+//     publishing checks (§4.9): every profile's statusLevel OK; captions
+//     and first comments fit every targeted network's limit (facebook
+//     63206, instagram 2200, linkedin 3000, tiktok 2200, threads 500,
+//     youtube 5000, gmb 1500); only documented network rules are
+//     enforced (instagram: MEDIA, STORY, REEL; tiktok: MEDIA and REEL,
+//     videos only). The docs name both a pre-save validation and a
+//     validate; PostChecks PostChecksAtCreate runs these on create and
+//     update too.
 //   - publishAt may be in the past on a draft (schedule is what requires
 //     the future) and cannot be cleared. IDEA without it, DRAFT with it.
 //   - A post's answer always carries every array ([] when empty), null
@@ -117,7 +133,8 @@
 //     late someone looks.
 //   - DELETE /posts/{id}: 204, 404 on repeat, 409 while
 //     publishNow runs; scheduled and published posts may be deleted.
-//   - Validate: 200 {"valid":true,"errors":[]} or 400 {"valid":false,…}.
+//   - Validate: 200 {"valid":true,"errors":[]} or 400 {"valid":false,
+//     "errors":[{"field","message"}…]} with every problem of both kinds.
 //   - GET /posts: search (case-insensitive, captions, first comments),
 //     labelIds, profileIds (any of), stages (ARCHIVE only when
 //     named), types, from and to (inclusive range on publishAt; posts

@@ -161,12 +161,6 @@ func expect(t *testing.T, r resp, status int) {
 	}
 }
 
-// mp4Bytes starts like an MP4 (an ftyp box) so that sniffing says video.
-func mp4Bytes() []byte {
-	b := []byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom")
-	return append(b, bytes.Repeat([]byte{0x42}, 1000)...)
-}
-
 // created is POST /media's answer.
 type created struct {
 	MediaID    string `json:"mediaId"`

@@ -1,11 +1,15 @@
 package sandbox
 
 import (
+	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/mediaflow/mediaflow/mediainfo"
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
@@ -33,7 +37,8 @@ type media struct {
 	bytes      int64
 	sum        [32]byte
 	sniffed    string
-	detW, detH int
+	info       mediainfo.Info // what the upload turned out to be; zero if unreadable
+	probeErr   string         // why it could not be read
 	uploadedAt time.Time
 
 	confirmedAt time.Time
@@ -166,7 +171,10 @@ func (s *Server) getMedia(x *exchange) reply {
 // confirmMedia starts processing. Confirming is refused while nothing is
 // in storage (the 3rd-party write-up warns that a confirm after a silently
 // failed upload only fails later; here it fails at once) and when already
-// done (the docs do not promise idempotency).
+// done (the docs do not promise idempotency). Declared width, height,
+// duration and fileSize that disagree with the file are refused here too
+// (400, the media stays unconfirmed), unless Options.DeclaredMismatch
+// makes processing fail instead.
 func (s *Server) confirmMedia(x *exchange) reply {
 	if rep := requireNoBody(x.r); rep != nil {
 		return *rep
@@ -181,6 +189,9 @@ func (s *Server) confirmMedia(x *exchange) reply {
 		return errorReply(http.StatusConflict, "media is already confirmed")
 	case !m.uploaded:
 		return errorReply(http.StatusConflict, "nothing has been uploaded for this media yet")
+	}
+	if ps := declaredMismatches(m); len(ps) > 0 && s.opts.DeclaredMismatch == MismatchRefusedAtConfirm {
+		return errorReply(http.StatusBadRequest, "declared media specs disagree with the uploaded file", ps...)
 	}
 	m.confirmedAt = now
 	m.outcome, m.errReason = s.process(m)
@@ -198,17 +209,56 @@ func (s *Server) confirmMedia(x *exchange) reply {
 	return jsonReply(http.StatusOK, v)
 }
 
+// durationTolerance is how far a declared duration may be from the
+// file's: clients round, and containers and streams disagree by a frame.
+const durationTolerance = 0.1
+
+// declaredMismatches compares what POST /media declared with the file.
+// Only declared values are checked. Width and height are the displayed
+// size, after the file's rotation: what a viewer, and Swonkie's specs,
+// see. A file that could not be read is left to processing.
+func declaredMismatches(m *media) []swonkie.Problem {
+	var ps []swonkie.Problem
+	if m.fileSize != nil && *m.fileSize != m.bytes {
+		ps = append(ps, swonkie.Problem{Field: "fileSize",
+			Message: fmt.Sprintf("declared fileSize %d disagrees with the %d bytes uploaded", *m.fileSize, m.bytes)})
+	}
+	if m.info.Kind == "" {
+		return ps
+	}
+	w, h := m.info.Display()
+	if m.width != nil && *m.width != int64(w) {
+		ps = append(ps, swonkie.Problem{Field: "width",
+			Message: fmt.Sprintf("declared width %d disagrees with the file's displayed width %d", *m.width, w)})
+	}
+	if m.height != nil && *m.height != int64(h) {
+		ps = append(ps, swonkie.Problem{Field: "height",
+			Message: fmt.Sprintf("declared height %d disagrees with the file's displayed height %d", *m.height, h)})
+	}
+	if m.duration != nil {
+		switch {
+		case m.info.Kind != mediainfo.Video:
+			ps = append(ps, swonkie.Problem{Field: "duration", Message: "duration is declared, but the file is an image"})
+		case math.Abs(*m.duration-m.info.Seconds()) > durationTolerance:
+			ps = append(ps, swonkie.Problem{Field: "duration", Message: fmt.Sprintf("declared duration %ss disagrees with the file's %ss",
+				strconv.FormatFloat(*m.duration, 'f', -1, 64), strconv.FormatFloat(m.info.Seconds(), 'f', -1, 64))})
+		}
+	}
+	return ps
+}
+
 // process decides at confirm time how processing will end.
 func (s *Server) process(m *media) (swonkie.MediaStatus, string) {
 	switch {
 	case !isImage(m.sniffed) && !isVideo(m.sniffed):
 		return swonkie.MediaError, "file is " + m.sniffed + ", not an image or a video"
-	case m.fileSize != nil && *m.fileSize != m.bytes:
-		return swonkie.MediaError, "declared fileSize disagrees with the uploaded size"
-	case m.width != nil && m.detW != 0 && *m.width != int64(m.detW),
-		m.height != nil && m.detH != 0 && *m.height != int64(m.detH):
-		return swonkie.MediaError, "declared width/height disagree with the image"
-	case chance(s.opts.ErrorRate, draw(s.opts.Seed, "media error", m.seq, 0)):
+	case m.info.Kind == "":
+		return swonkie.MediaError, "file cannot be read: " + m.probeErr
+	}
+	if ps := declaredMismatches(m); len(ps) > 0 {
+		return swonkie.MediaError, "declared specs disagree with the file: " + ps[0].Message
+	}
+	if chance(s.opts.ErrorRate, draw(s.opts.Seed, "media error", m.seq, 0)) {
 		return swonkie.MediaError, "processing failed (ErrorRate)"
 	}
 	return swonkie.MediaSuccess, ""
@@ -248,14 +298,18 @@ func (s *Server) mediaView(m *media, now time.Time, origin string) swonkie.Media
 	}
 	v.Type = m.sniffed
 	v.Specs.FileSizeBytes = m.bytes
-	v.Specs.Width, v.Specs.Height = m.detW, m.detH
+	v.Specs.Width, v.Specs.Height = m.info.Display()
 	if v.Specs.Width == 0 && m.width != nil {
 		v.Specs.Width = int(*m.width)
 	}
 	if v.Specs.Height == 0 && m.height != nil {
 		v.Specs.Height = int(*m.height)
 	}
-	if isVideo(m.sniffed) && m.duration != nil {
+	switch {
+	case m.info.Kind == mediainfo.Video:
+		d := m.info.Seconds()
+		v.Specs.Duration = &d
+	case isVideo(m.sniffed) && m.duration != nil:
 		d := *m.duration
 		v.Specs.Duration = &d
 	}

@@ -146,9 +146,12 @@ func TestProcessingOutcomes(t *testing.T) {
 		want   swonkie.MediaStatus
 	}{
 		{"png", nil, png, 0, swonkie.MediaSuccess},
-		{"mp4 with duration", map[string]any{"duration": 3.5}, mp4Bytes(), 0, swonkie.MediaSuccess},
+		{"mp4 with duration", map[string]any{"duration": 2}, mediaBytes(t, "clip.mp4"), 0, swonkie.MediaSuccess},
+		{"mp4 without its moov", nil, mediaBytes(t, "clip.mp4")[:2000], 0, swonkie.MediaError},
 		{"text file", nil, []byte("just some words, not a picture"), 0, swonkie.MediaError},
 		{"empty file", nil, []byte{}, 0, swonkie.MediaError},
+		// Declared specs that disagree end in ERROR only in that mode; by
+		// default the confirm is refused (TestDeclaredSpecs).
 		{"size disagrees", map[string]any{"fileSize": len(png) + 1}, png, 0, swonkie.MediaError},
 		{"size agrees", map[string]any{"fileSize": len(png)}, png, 0, swonkie.MediaSuccess},
 		{"width disagrees", map[string]any{"width": 9, "height": 6}, png, 0, swonkie.MediaError},
@@ -157,7 +160,7 @@ func TestProcessingOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := start(t, sandbox.Options{ErrorRate: tt.rate})
+			e := start(t, sandbox.Options{ErrorRate: tt.rate, DeclaredMismatch: sandbox.MismatchFailsProcessing})
 			body := map[string]any{"name": "f", "destinationType": "POST_MEDIA"}
 			for k, v := range tt.create {
 				body[k] = v

@@ -66,6 +66,21 @@ type Options struct {
 	// ListEntries or Briefing still wins. For demos; tests of recovery code
 	// must not use it.
 	Lenient bool
+	// PostChecks says which checks create and update run. The docs name
+	// a "pre-save validation" on POST and PUT /posts and a validate that
+	// "runs the same checks as real publishing"; by default create and
+	// update check the post's shape only, and whether its profiles can
+	// publish it, within each network's limits, is found by validate and
+	// the stage actions. PostChecksAtCreate runs every check on create
+	// and update too.
+	PostChecks PostChecks
+	// DeclaredMismatch says what happens when the width, height, duration
+	// or fileSize declared on POST /media disagree with the uploaded
+	// file, which the docs ask callers to avoid without saying how it
+	// fails. The default refuses the confirm (400 naming each field);
+	// MismatchFailsProcessing confirms and ends processing in ERROR.
+	// Values that were not declared are never checked.
+	DeclaredMismatch MismatchVerdict
 	// Logger, when set, gets one line per request: method, endpoint
 	// template, status, duration and any injected fault. Never ids,
 	// credentials or signatures.
@@ -83,6 +98,28 @@ func DefaultProfiles() []swonkie.Profile {
 		{Name: "Mediaflow Old Page", Username: "mediaflow.old", Net: swonkie.Network{Name: "Facebook", Code: "facebook"}, StatusLevel: "EXPIRED"},
 	}
 }
+
+// PostChecks chooses when the publish checks run.
+type PostChecks string
+
+const (
+	// PostChecksAtPublish leaves them to validate and the stage actions,
+	// the default.
+	PostChecksAtPublish PostChecks = "publish"
+	// PostChecksAtCreate runs them on create and update as well.
+	PostChecksAtCreate PostChecks = "create"
+)
+
+// MismatchVerdict is how declared media specs that disagree with the
+// file are refused.
+type MismatchVerdict string
+
+const (
+	// MismatchRefusedAtConfirm answers the confirm 400, the default.
+	MismatchRefusedAtConfirm MismatchVerdict = "confirm"
+	// MismatchFailsProcessing confirms, then processing ends in ERROR.
+	MismatchFailsProcessing MismatchVerdict = "processing"
+)
 
 // normalized checks o and fills in its defaults.
 func (o Options) normalized() (Options, error) {
@@ -104,6 +141,20 @@ func (o Options) normalized() (Options, error) {
 	}
 	if _, err := o.shapes(); err != nil {
 		errs = append(errs, err)
+	}
+	switch o.PostChecks {
+	case "":
+		o.PostChecks = PostChecksAtPublish
+	case PostChecksAtPublish, PostChecksAtCreate:
+	default:
+		errs = append(errs, fmt.Errorf("PostChecks %q is neither %q nor %q", o.PostChecks, PostChecksAtPublish, PostChecksAtCreate))
+	}
+	switch o.DeclaredMismatch {
+	case "":
+		o.DeclaredMismatch = MismatchRefusedAtConfirm
+	case MismatchRefusedAtConfirm, MismatchFailsProcessing:
+	default:
+		errs = append(errs, fmt.Errorf("DeclaredMismatch %q is neither %q nor %q", o.DeclaredMismatch, MismatchRefusedAtConfirm, MismatchFailsProcessing))
 	}
 	if o.Profiles == nil {
 		o.Profiles = DefaultProfiles()

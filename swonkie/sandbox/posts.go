@@ -134,7 +134,7 @@ func (s *Server) createPost(x *exchange) reply {
 	defer s.mu.Unlock()
 	var c postContent
 	b.applyTo(&c)
-	if problems := s.validate(&c, now); len(problems) > 0 {
+	if problems := s.validate(&c, now, s.opts.PostChecks == PostChecksAtCreate); len(problems) > 0 {
 		return invalidPost(problems)
 	}
 	s.counts.postsCreated++
@@ -180,7 +180,7 @@ func (s *Server) updatePost(x *exchange) reply {
 	}
 	c := p.content
 	b.applyTo(&c)
-	problems := s.validate(&c, now)
+	problems := s.validate(&c, now, s.opts.PostChecks == PostChecksAtCreate)
 	queued := !p.dueAt.IsZero()
 	if queued && !c.publishAt.Equal(p.content.publishAt) && !c.publishAt.After(now) {
 		problems = append(problems, swonkie.Problem{Field: "publishAt", Message: "publishAt of a scheduled post must be in the future"})

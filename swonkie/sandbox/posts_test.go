@@ -15,7 +15,9 @@ import (
 
 func TestPostValidation(t *testing.T) {
 	t.Parallel()
-	e := start(t, sandbox.Options{ProcessingDelay: time.Hour})
+	// Every check on create, so that create's answer shows them all; the
+	// default leaves the publish checks to validate (TestPublishChecks).
+	e := start(t, sandbox.Options{ProcessingDelay: time.Hour, PostChecks: sandbox.PostChecksAtCreate})
 	// Media in every state a post may point at. With a processing delay
 	// of an hour, ready media are made and then the clock jumps.
 	ready := make([]string, 2)
@@ -26,7 +28,7 @@ func TestPostValidation(t *testing.T) {
 		ready[i] = c.MediaID
 	}
 	video := e.createMedia(nil)
-	expect(t, e.upload(video.UploadURL, mp4Bytes(), nil), http.StatusCreated)
+	expect(t, e.upload(video.UploadURL, mediaBytes(t, "clip.mp4"), nil), http.StatusCreated)
 	expect(t, e.confirm(video.MediaID), http.StatusOK)
 	e.advance(2 * time.Hour)
 	processing := e.createMedia(nil)

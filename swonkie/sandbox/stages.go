@@ -37,7 +37,7 @@ func (s *Server) validatePost(x *exchange) reply {
 	if p == nil {
 		return postNotFound()
 	}
-	if problems := s.validate(&p.content, now); len(problems) > 0 {
+	if problems := s.validate(&p.content, now, true); len(problems) > 0 {
 		return jsonReply(http.StatusBadRequest, validationReply{Valid: false, Errors: problems})
 	}
 	return jsonReply(http.StatusOK, validationReply{Valid: true, Errors: []swonkie.Problem{}})
@@ -68,7 +68,7 @@ func (s *Server) changeStage(x *exchange) reply {
 	conflict := func(why string) reply {
 		return errorReply(http.StatusConflict, fmt.Sprintf("cannot %s a post that %s", action, why))
 	}
-	valid := func() []swonkie.Problem { return s.validate(&p.content, now) }
+	valid := func() []swonkie.Problem { return s.validate(&p.content, now, true) }
 
 	switch action {
 	case swonkie.ActionSchedule:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mediaflow/mediaflow/mediainfo"
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
@@ -342,6 +343,20 @@ type MediaInfo struct {
 	UploadExpiresAt time.Time `json:"uploadExpiresAt"`
 	ConfirmedAt     time.Time `json:"confirmedAt,omitzero"`
 	DeletedAt       time.Time `json:"deletedAt,omitzero"`
+	// Declared is what POST /media declared; Probe what the last upload
+	// turned out to be (nil when it could not be read, ProbeError says
+	// why).
+	Declared   Declared        `json:"declared"`
+	Probe      *mediainfo.Info `json:"probe,omitempty"`
+	ProbeError string          `json:"probeError,omitempty"`
+}
+
+// Declared are the specs a POST /media declared; nil when not.
+type Declared struct {
+	Width    *int64   `json:"width,omitempty"`
+	Height   *int64   `json:"height,omitempty"`
+	Duration *float64 `json:"duration,omitempty"`
+	FileSize *int64   `json:"fileSize,omitempty"`
 }
 
 func (s *Server) mediaInfo(m *media, now time.Time) MediaInfo {
@@ -353,6 +368,12 @@ func (s *Server) mediaInfo(m *media, now time.Time) MediaInfo {
 	if m.uploaded {
 		info.SHA256 = hex.EncodeToString(m.sum[:])
 	}
+	info.Declared = Declared{Width: m.width, Height: m.height, Duration: m.duration, FileSize: m.fileSize}
+	if m.info.Kind != "" {
+		probe := m.info
+		info.Probe = &probe
+	}
+	info.ProbeError = m.probeErr
 	if info.State == string(swonkie.MediaUploading) || info.State == string(swonkie.MediaProcessing) {
 		info.ErrorReason = "" // not decided yet as far as anyone can see
 	}

@@ -5,17 +5,15 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"image"
-	_ "image/gif" // DecodeConfig reads sizes from the sniffed header
-	_ "image/jpeg"
-	_ "image/png"
 	"io"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
 
+	"github.com/mediaflow/mediaflow/mediainfo"
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
@@ -101,7 +99,7 @@ func (s *Server) putBlob(x *exchange) reply {
 		return *rep
 	}
 
-	d, err := digest(r.Body)
+	d, err := digest(r.Body, r.ContentLength)
 	// A body cut short can surface as io.ErrUnexpectedEOF inside the first
 	// 512 bytes, which digest takes for a short file: the count decides.
 	if err != nil || d.bytes != r.ContentLength {
@@ -121,7 +119,7 @@ func (s *Server) putBlob(x *exchange) reply {
 		s.counts.mediaUploaded++
 	}
 	m.uploaded, m.uploads, m.uploadedAt = true, m.uploads+1, now
-	m.bytes, m.sum, m.sniffed, m.detW, m.detH = d.bytes, d.sum, d.sniffed, d.width, d.height
+	m.bytes, m.sum, m.sniffed, m.info, m.probeErr = d.bytes, d.sum, d.sniffed, d.info, d.probeErr
 	s.counts.uploads++
 	s.counts.bytesUploaded += d.bytes
 	return reply{status: http.StatusCreated, header: http.Header{
@@ -150,37 +148,56 @@ func (s *Server) blobWritable(id string) *reply {
 
 // blobDigest is all the sandbox keeps of an upload.
 type blobDigest struct {
-	bytes         int64
-	sum           [32]byte
-	sniffed       string
-	width, height int
+	bytes    int64
+	sum      [32]byte
+	sniffed  string
+	info     mediainfo.Info // zero when the file could not be probed
+	probeErr string
 }
 
-// digest reads body to its end through SHA-256, looking at the first 512
-// bytes for the content type and, for images whose header fits, the size.
-func digest(body io.Reader) (blobDigest, error) {
+// digest reads body to its end through SHA-256. On the way it sniffs the
+// first 512 bytes and probes the file as processing would (format, size,
+// orientation, duration, codec), reading forward only: the probe skips
+// what it does not need, and everything it skips is hashed all the same.
+func digest(body io.Reader, size int64) (blobDigest, error) {
 	var d blobDigest
 	h := sha256.New()
+	src := &countingReader{r: io.TeeReader(body, h)}
 	head := make([]byte, sniffBytes)
-	k, err := io.ReadFull(body, head)
+	k, err := io.ReadFull(src, head)
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		return blobDigest{bytes: int64(k)}, err
+		return blobDigest{bytes: src.n}, err
 	}
 	head = head[:k]
-	h.Write(head)
+	d.sniffed = http.DetectContentType(head)
+	info, perr := mediainfo.ProbeStream(io.MultiReader(bytes.NewReader(head), src), size)
+	switch {
+	case perr == nil:
+		d.info, d.sniffed = info, info.MIME()
+	case errors.Is(perr, mediainfo.ErrMalformed) || errors.Is(perr, mediainfo.ErrUnknownFormat):
+		d.probeErr = perr.Error()
+	}
+	// Any other probe failure is the body's, and shows in the count.
 	buf := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(buf)
-	n, err := io.CopyBuffer(h, body, *buf)
-	d.bytes = int64(k) + n
+	_, err = io.CopyBuffer(io.Discard, src, *buf)
+	d.bytes = src.n
 	if err != nil {
 		return d, err
 	}
 	h.Sum(d.sum[:0])
-	d.sniffed = http.DetectContentType(head)
-	if cfg, _, err := image.DecodeConfig(bytes.NewReader(head)); err == nil {
-		d.width, d.height = cfg.Width, cfg.Height
-	}
 	return d, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // getBlob and getPreview answer the signed read URLs of a media's path

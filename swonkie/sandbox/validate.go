@@ -47,10 +47,18 @@ func invalidPost(problems []swonkie.Problem) reply {
 	return errorReply(http.StatusBadRequest, fmt.Sprintf("post is not valid: %d problem(s)", len(problems)), problems...)
 }
 
-// validate runs the checks create, update, validate, schedule, publishNow
-// and teamReview share, at time now. It returns every problem, not just
-// the first, so a caller can fix a post in one go. The caller holds s.mu.
-func (s *Server) validate(c *postContent, now time.Time) []swonkie.Problem {
+// validate runs the checks of a post at time now and returns every
+// problem, not just the first, so a caller can fix a post in one go. The
+// caller holds s.mu.
+//
+// Create and update run the pre-save checks: the shape of the post (type,
+// the fields its type needs, known ids, usable media, links, carousels,
+// labels). Validate and the stage actions add what publishing checks
+// (swonkie-api.md §4.9): every profile connected, each network taking the
+// post type, captions within each network's length, media each network
+// takes. With Options.PostChecks PostChecksAtCreate create and update run
+// them all.
+func (s *Server) validate(c *postContent, now time.Time, publishing bool) []swonkie.Problem {
 	var ps []swonkie.Problem
 	add := func(field, format string, args ...any) {
 		ps = append(ps, swonkie.Problem{Field: field, Message: fmt.Sprintf(format, args...)})
@@ -75,13 +83,21 @@ func (s *Server) validate(c *postContent, now time.Time) []swonkie.Problem {
 			add(field, "profile not found in this workspace")
 		case slices.Index(c.profileIDs, id) != i:
 			add(field, "profile is listed twice")
-		case prof.StatusLevel != swonkie.StatusOK:
+		case publishing && prof.StatusLevel != swonkie.StatusOK:
 			add(field, "profile %s (%s) cannot publish: its connection is %s", prof.Username, prof.Net.Code, prof.StatusLevel)
 		default:
 			nets[prof.Net.Code] = true
 		}
 	}
-	for _, net := range sortedKeys(nets) {
+	// What publishing adds is about networks: with none, nothing of it
+	// runs.
+	pubNets := func(net *string) []string {
+		if !publishing {
+			return nil
+		}
+		return targets(net, nets)
+	}
+	for _, net := range pubNets(nil) {
 		if allowed, ok := netTypes[net]; ok && c.typ != "" && !contains(allowed, c.typ) {
 			add("type", "%s does not take %s posts", net, c.typ)
 		}
@@ -115,7 +131,7 @@ func (s *Server) validate(c *postContent, now time.Time) []swonkie.Problem {
 		if strings.TrimSpace(cp.PlainText) != "" {
 			hasText = true
 		}
-		for _, net := range targets(cp.Net, nets) {
+		for _, net := range pubNets(cp.Net) {
 			limit := captionLimits[net]
 			if n := utf8.RuneCountInString(cp.PlainText); limit > 0 && n > limit {
 				add(field+".plainText", "caption is %d characters; %s allows %d", n, net, limit)
@@ -148,7 +164,7 @@ func (s *Server) validate(c *postContent, now time.Time) []swonkie.Problem {
 			if c.typ == swonkie.PostReel && !isVideo(mime) {
 				add(fmt.Sprintf("%s.mediaFiles[%d].mediaLibId", field, j), "REEL posts need a video, not %s", mime)
 			}
-			for _, net := range targets(g.Net, nets) {
+			for _, net := range pubNets(g.Net) {
 				if net == "tiktok" && !isVideo(mime) {
 					add(fmt.Sprintf("%s.mediaFiles[%d].mediaLibId", field, j), "tiktok takes videos only, not %s", mime)
 				}
