@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
+	"github.com/mediaflow/mediaflow/authlimit"
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
@@ -37,6 +40,17 @@ type Config struct {
 	Burst int
 	// Logger receives one access-log line per request.
 	Logger zerolog.Logger
+	// Guard counts failed authentications per client and holds back
+	// clients that fail too often; share one with the pages (ui.Config).
+	// Nil summarizes failures in Logger and holds no one back.
+	Guard *authlimit.Guard
+	// Metrics, when set, counts and times every request by route
+	// (metrics.Metrics is one). TracerProvider and Propagator serve the
+	// request spans and read the caller's traceparent; nil means the otel
+	// globals. See observed.
+	Metrics        Observer
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
 }
 
 // Handler serves the API over a tasks.Client.
@@ -47,6 +61,7 @@ type Handler struct {
 	// bodyTimeout bounds reading a request body.
 	bodyTimeout time.Duration
 	log         zerolog.Logger
+	guard       *authlimit.Guard
 	root        http.Handler
 }
 
@@ -69,14 +84,21 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	if cfg.Burst <= 0 {
 		cfg.Burst = max(1, int(math.Ceil(float64(cfg.RateLimit))))
 	}
+	if cfg.Guard == nil {
+		if cfg.Guard, err = authlimit.New(nil, authlimit.Config{Logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
+	}
 	h := &Handler{
 		client:      client,
 		keys:        newKeyring(tokens, cfg.RateLimit, cfg.Burst),
 		maxBody:     cfg.MaxBody,
 		bodyTimeout: DefaultBodyTimeout,
 		log:         cfg.Logger,
+		guard:       cfg.Guard,
 	}
-	h.root = h.logged(h.routes())
+	mux := h.routes()
+	h.root = h.observed(mux, h.logged(mux), cfg)
 	return h, nil
 }
 

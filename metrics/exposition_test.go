@@ -61,6 +61,8 @@ var contract = map[string]string{
 	"mediaflow_redis_memory_headroom_ratio":                   "gauge",
 	"mediaflow_redis_stats_errors_total":                      "counter",
 	"mediaflow_redis_stats_last_success_timestamp_seconds":    "gauge",
+	"mediaflow_api_requests_total":                            "counter",
+	"mediaflow_api_request_duration_seconds":                  "histogram",
 	"asynq_queue_size":                                        "gauge",
 	"asynq_queue_latency_seconds":                             "gauge",
 	"asynq_queue_memory_usage_approx_bytes":                   "gauge",
@@ -101,6 +103,8 @@ func exercise(t *testing.T, m *metrics.Metrics) {
 	m.SweepFinished(errors.New("redis down"), time.Second, nil)
 	m.WebhookDelivery(metrics.WebhookDelivered, 80*time.Millisecond)
 	m.DuplicatePostsDeleted(1)
+	m.InitAPIRoute("/v1/pipelines", http.MethodPost)
+	m.APIRequest(context.Background(), "/v1/pipelines/{id}", http.MethodGet, http.StatusNotFound, 3*time.Millisecond)
 
 	pp := m.WatchPipelines(func(context.Context) (metrics.PipelineStats, error) {
 		return metrics.PipelineStats{ByState: map[string]int64{"running": 1}, Stuck: 0, CleanupPending: 2}, nil
@@ -141,7 +145,7 @@ func TestScrapePassesPromtool(t *testing.T) {
 	if err != nil {
 		t.Fatal("promtool not found in PATH: run make test-deps (scripts/test-deps installs Debian's prometheus package)")
 	}
-	m := metrics.New(metrics.Options{Version: "v1.2.3"})
+	m := metrics.New(metrics.Options{Version: "v1.2.3", Commit: "0123456789ab"})
 	exercise(t, m)
 
 	srv := httptest.NewServer(m.Handler())
@@ -177,8 +181,8 @@ func TestScrapePassesPromtool(t *testing.T) {
 			t.Errorf("scrape lacks %s as a %s", name, typ)
 		}
 	}
-	if !strings.Contains(string(body), `mediaflow_build_info{goversion="go`) || !strings.Contains(string(body), `version="v1.2.3"} 1`) {
-		t.Error("build_info lacks its version labels")
+	if !strings.Contains(string(body), `mediaflow_build_info{commit="0123456789ab",goversion="go`) || !strings.Contains(string(body), `version="v1.2.3"} 1`) {
+		t.Error("build_info lacks its commit and version labels")
 	}
 	for _, line := range strings.Split(string(body), "\n") {
 		if strings.HasPrefix(line, "# TYPE ") {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -137,11 +138,25 @@ func (m *Metrics) PipelineFinished(state, failedStep string) {
 
 // ObserveAttached records the time from acceptance to the post having its
 // media attached.
-func (m *Metrics) ObserveAttached(d time.Duration) { m.pipelines.attached.Observe(d.Seconds()) }
+func (m *Metrics) ObserveAttached(d time.Duration) { m.ObserveAttachedContext(context.Background(), d) }
+
+// ObserveAttachedContext is ObserveAttached with the trace of ctx's span,
+// when sampled, as the observation's exemplar.
+func (m *Metrics) ObserveAttachedContext(ctx context.Context, d time.Duration) {
+	observe(ctx, m.pipelines.attached, d.Seconds())
+}
 
 // ObservePublished records the time from acceptance to the post being
 // published.
-func (m *Metrics) ObservePublished(d time.Duration) { m.pipelines.published.Observe(d.Seconds()) }
+func (m *Metrics) ObservePublished(d time.Duration) {
+	m.ObservePublishedContext(context.Background(), d)
+}
+
+// ObservePublishedContext is ObservePublished with the trace of ctx's
+// span, when sampled, as the observation's exemplar.
+func (m *Metrics) ObservePublishedContext(ctx context.Context, d time.Duration) {
+	observe(ctx, m.pipelines.published, d.Seconds())
+}
 
 // MediaDeleted counts a media entry mediaflow deleted (a 404 on delete
 // counts: the entry is gone). reason is one of after_publish, compensation,

@@ -128,7 +128,7 @@ func (m *Metrics) TaskMiddleware(isRateLimited func(error) bool) asynq.Middlewar
 			returned := false
 			defer func() {
 				inProgress.Dec()
-				t.duration.WithLabelValues(typ).Observe(time.Since(start).Seconds())
+				observe(ctx, t.duration.WithLabelValues(typ), time.Since(start).Seconds())
 				if !returned {
 					// The handler panicked. asynq recovers the panic and
 					// treats it as an ordinary error; count it the same way

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	// HTTPClient carries every request, uploads included; wrap its
 	// Transport to instrument. Its Timeout should stay zero: uploads of
 	// large files are bounded by their context, API calls by Timeout below.
+	// Leave it nil in production: only the transport New makes checks an
+	// upload host's addresses as it connects (see checkUploadURL).
 	HTTPClient *http.Client
 	// MaxConns sizes the connection pool of the client New makes when
 	// HTTPClient is nil: net/http keeps only two idle connections per host
@@ -78,6 +81,12 @@ type Config struct {
 	// through Redis paces a whole fleet of workers as one.
 	Budget Budget
 
+	// TracerProvider receives a client span for every API call and upload
+	// (see startCall); nil means the global one (otel.GetTracerProvider),
+	// a no-op until a program installs an SDK. Waits for the budget and
+	// 429s are events on those spans, timed by Now.
+	TracerProvider trace.TracerProvider
+
 	// UploadResponseTimeout bounds the wait for storage's answer once an
 	// upload's last byte is sent: a storage endpoint that reads the file
 	// and never answers must not hold the upload forever. Default
@@ -108,6 +117,7 @@ type Client struct {
 	now           func() time.Time
 	secrets       *strings.Replacer
 	budget        Budget
+	tracer        trace.Tracer
 
 	uploadResponseTimeout time.Duration
 	allowedUploadHosts    map[string]bool
@@ -139,6 +149,7 @@ func New(cfg Config) (*Client, error) {
 		now:           cfg.Now,
 		secrets:       strings.NewReplacer(cfg.APIID, "[redacted]", cfg.APIKey, "[redacted]"),
 		budget:        cfg.Budget,
+		tracer:        tracerOf(cfg.TracerProvider),
 
 		uploadResponseTimeout: cfg.UploadResponseTimeout,
 		allowedUploadHosts:    map[string]bool{},
@@ -153,6 +164,7 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConns = max(100, 2*conns)
 		t.MaxIdleConnsPerHost = max(16, 2*conns)
 		t.IdleConnTimeout = 90 * time.Second
+		t.DialContext = c.guardedDial(t.DialContext)
 		var rt http.RoundTripper = t
 		if cfg.Instrument != nil {
 			rt = cfg.Instrument(t, Endpoint, RetryAfterHeader)
@@ -236,20 +248,12 @@ type call struct {
 }
 
 // do sends c, decodes a 2xx (or accepted) answer into out when out is not
-// nil, and returns the status.
-func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
+// nil, and returns the status. The call is one client span, the wait for
+// the budget included.
+func (c *Client) do(ctx context.Context, k call, out any) (status int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, endpointKey{}, k.endpoint)
-
-	op := k.method + " " + k.endpoint
-	if c.budget != nil {
-		if err := c.budget.Wait(ctx, op); err != nil {
-			return 0, &Error{Method: k.method, Endpoint: k.endpoint, Err: fmt.Errorf("waiting for the Swonkie budget: %w", err)}
-		}
-	} else if err := c.limiter.Wait(ctx); err != nil {
-		return 0, &Error{Method: k.method, Endpoint: k.endpoint, Err: fmt.Errorf("waiting for the client rate limit: %w", err)}
-	}
 
 	u := *c.base
 	unescaped, err := url.PathUnescape(k.path)
@@ -261,6 +265,23 @@ func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
 	if len(k.query) > 0 {
 		u.RawQuery = k.query.Encode()
 	}
+	ctx, span := c.startCall(ctx, k.method, k.endpoint, &u)
+	defer func() { endCall(span, status, err) }()
+
+	op := k.method + " " + k.endpoint
+	waitStart := c.now()
+	if c.budget != nil {
+		if err := c.budget.Wait(ctx, op); err != nil {
+			return 0, &Error{Method: k.method, Endpoint: k.endpoint, Err: fmt.Errorf("waiting for the Swonkie budget: %w", err)}
+		}
+		c.waited(span, "budget", waitStart)
+	} else {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return 0, &Error{Method: k.method, Endpoint: k.endpoint, Err: fmt.Errorf("waiting for the client rate limit: %w", err)}
+		}
+		c.waited(span, "client", waitStart)
+	}
+
 	var body io.Reader
 	if k.body != nil {
 		b, err := json.Marshal(k.body)

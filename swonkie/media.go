@@ -140,12 +140,15 @@ func (c *Client) Upload(ctx context.Context, m *CreatedMedia, body io.Reader, si
 // file and then said nothing.
 var errNoUploadAnswer = errors.New("storage sent no answer after the upload")
 
-func (c *Client) upload(parent context.Context, mediaID, uploadURL string, body io.Reader, size int64, contentType string) error {
+func (c *Client) upload(parent context.Context, mediaID, uploadURL string, body io.Reader, size int64, contentType string) (err error) {
 	const method = http.MethodPut
 	u, err := c.checkUploadURL(parent, mediaID, uploadURL)
 	if err != nil {
 		return err
 	}
+	parent, span := c.startCall(parent, method, UploadEndpoint, u)
+	status := 0
+	defer func() { endCall(span, status, err) }()
 	if size < 0 {
 		return fmt.Errorf("swonkie %s %s: negative size: %w", method, UploadEndpoint, ErrInvalid)
 	}
@@ -154,6 +157,9 @@ func (c *Client) upload(parent context.Context, mediaID, uploadURL string, body 
 	}
 	ctx, cancel := context.WithCancelCause(context.WithValue(parent, endpointKey{}, UploadEndpoint))
 	defer cancel(nil)
+	if host := normalHost(u.Hostname()); !c.uploadHostAllowed(host) {
+		ctx = context.WithValue(ctx, uploadHostKey{}, host)
+	}
 	// The answer deadline starts when the request is fully written, not
 	// before: sending a large file may take as long as it takes.
 	var (
@@ -206,6 +212,13 @@ func (c *Client) upload(parent context.Context, mediaID, uploadURL string, body 
 	req.Header.Set("User-Agent", c.userAgent)
 
 	noAnswer := func(err error) error {
+		var refused *UploadURLError
+		if errors.As(err, &refused) {
+			// The dialler refused an address: as permanent as a URL refused
+			// before it.
+			refused.MediaID = mediaID
+			return refused
+		}
 		if cerr := parent.Err(); cerr != nil && !errors.Is(err, cerr) {
 			// The body closed above may surface first ("read/write on
 			// closed pipe"); the context is why the call stopped.
@@ -220,6 +233,7 @@ func (c *Client) upload(parent context.Context, mediaID, uploadURL string, body 
 		return noAnswer(err)
 	}
 	defer resp.Body.Close()
+	status = resp.StatusCode
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	stopTimer()
 	if err != nil && context.Cause(ctx) == errNoUploadAnswer {

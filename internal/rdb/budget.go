@@ -40,18 +40,20 @@ func BudgetWorkspace(apiID string) string {
 }
 
 // leaseScript is GCRA (the generic cell rate algorithm) on one key, after
-// a pause check on the key beside it, handing out up to n send times at
-// once: the ones conforming within the horizon, as a worker asking n times
-// in a row would get them. Each is an offset from now; the caller sends at
-// that offset, or not at all.
+// a pause check on the key beside it when there is one, handing out up to
+// n send times at once: the ones conforming within the horizon, as a
+// worker asking n times in a row would get them. Each is an offset from
+// now; the caller sends at that offset, or not at all. The fleet budget
+// and the failed-authentication throttle (auth.go) both run it.
 //
-//	KEYS[1]=budget  KEYS[2]=pause
+//	KEYS[1]=cells  KEYS[2]=pause (optional)
 //	ARGV[1]=emission interval (ms; 0: no pacing, pauses only)
 //	ARGV[2]=tolerance (ms: interval·(burst-1), less the slack a caller may
 //	        send late by)
 //	ARGV[3]=endpoint  ARGV[4]=now (ms), or "" for the Redis server's clock
 //	ARGV[5]=n, the most send times wanted (0: only read the pauses)
 //	ARGV[6]=horizon (ms): no send time further ahead than this
+//	ARGV[7]="peek" to only ask what would be granted, taking none
 //
 // Returns {granted, wait ms, paused, pauses, offset…, endpoint, ms left…}:
 // the granted offsets, then every pause in force with how long it has left
@@ -69,13 +71,15 @@ else
 end
 local pauses = {}
 local pausedUntil = 0
-local p = redis.call('HGETALL', KEYS[2])
-for i = 1, #p, 2 do
-  local untilMs = tonumber(p[i + 1]) or 0
-  if untilMs > now then
-    pauses[#pauses + 1] = p[i]
-    pauses[#pauses + 1] = math.ceil(untilMs - now)
-    if p[i] == '*' or p[i] == ARGV[3] then pausedUntil = math.max(pausedUntil, untilMs) end
+if #KEYS > 1 then
+  local p = redis.call('HGETALL', KEYS[2])
+  for i = 1, #p, 2 do
+    local untilMs = tonumber(p[i + 1]) or 0
+    if untilMs > now then
+      pauses[#pauses + 1] = p[i]
+      pauses[#pauses + 1] = math.ceil(untilMs - now)
+      if p[i] == '*' or p[i] == ARGV[3] then pausedUntil = math.max(pausedUntil, untilMs) end
+    end
   end
 end
 local function reply(wait, paused, offsets)
@@ -104,7 +108,7 @@ while #offsets < n and at - now <= horizon do
   tat = math.max(tat, at) + interval
   at = math.max(now, tat - tau)
 end
-if #offsets > 0 then
+if #offsets > 0 and ARGV[7] ~= 'peek' then
   redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1000)
 end
 return reply(math.max(1, math.ceil(at - now)), 0, offsets)
@@ -189,22 +193,28 @@ func (b *Budget) Lease(ctx context.Context, a LeaseAsk) (Lease, error) {
 	if a.Rate <= 0 || math.IsNaN(a.Rate) {
 		return Lease{}, fmt.Errorf("budget: rate %v: want more than 0 calls per second", a.Rate)
 	}
+	l, err := lease(ctx, b.c, []string{b.key, b.pause}, a, "")
+	if err != nil {
+		return Lease{}, fmt.Errorf("budget: lease for %s: %w", a.Endpoint, err)
+	}
+	return l, nil
+}
+
+// lease runs leaseScript on keys (the cells, and the pauses when there is
+// a second key); mode "peek" takes nothing.
+func lease(ctx context.Context, c redis.UniversalClient, keys []string, a LeaseAsk, mode string) (Lease, error) {
 	interval, tau := 0.0, 0.0
 	if !math.IsInf(a.Rate, 1) {
 		interval = 1000 / a.Rate
 		tau = max(0, interval*float64(max(a.Burst, 1)-1)-float64(a.Slack.Microseconds())/1000)
 	}
-	res, err := leaseScript.Run(ctx, b.c, []string{b.key, b.pause},
+	res, err := leaseScript.Run(ctx, c, keys,
 		strconv.FormatFloat(interval, 'f', 3, 64), strconv.FormatFloat(tau, 'f', 3, 64),
-		a.Endpoint, msArg(a.Now), max(a.N, 0), a.Horizon.Milliseconds()).Slice()
+		a.Endpoint, msArg(a.Now), max(a.N, 0), a.Horizon.Milliseconds(), mode).Slice()
 	if err != nil {
-		return Lease{}, fmt.Errorf("budget: lease for %s: %w", a.Endpoint, err)
+		return Lease{}, err
 	}
-	l, err := parseLease(res)
-	if err != nil {
-		return Lease{}, fmt.Errorf("budget: lease for %s: %w", a.Endpoint, err)
-	}
-	return l, nil
+	return parseLease(res)
 }
 
 func parseLease(res []any) (Lease, error) {

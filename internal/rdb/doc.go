@@ -1,6 +1,8 @@
 // Package rdb is every Redis key and Lua script mediaflow owns, in one
 // reviewable place: the pipeline records and their indexes (package
-// tasks), and the Swonkie call budget a fleet shares (package budget).
+// tasks), the Swonkie call budget a fleet shares (package budget), and
+// the HTTP surfaces' defences: failed authentications per client
+// (package authlimit) and the page sessions ended at logout (package ui).
 // asynq keeps its own keys under "asynq:"; ours never overlap them.
 //
 // # Shards
@@ -36,6 +38,10 @@
 //	                                      <ws> = hash of the API id, never the id or the key
 //	mediaflow:budget:{<ws>}:pause  hash   endpoint ("*" = all) → paused until (ms), after a 429; same tag
 //	mediaflow:budget:{<ws>}:peers  zset   processes sharing the budget → last seen (ms); same tag
+//	mediaflow:authfail:<client>    string failed authentications of a client: GCRA arrival time (ms, Redis
+//	                                      clock); <client> = an IPv4 address or an IPv6 /64; expires when refilled
+//	mediaflow:ui:revoked:<sid>     string a page session ended at logout, until it would have expired;
+//	                                      <sid> = hash of the session's nonce, never the cookie
 //
 // In meta, s is the state's place in the list the RDB was made with, and
 // every other part is milliseconds, 0 for "not in that index".
@@ -52,6 +58,11 @@
 //	        when the record is gone
 //	expire  delete the records of one shard finished before a cutoff, with
 //	        their history and index entries, in batches
+//
+// budget.go holds two more: take (GCRA on one key, after a pause check; the
+// fleet budget takes a call with it, and auth.go counts a failed
+// authentication or, with "peek", only asks whether a client is over its
+// limit) and pause.
 //
 // Each script writes its index entries before the record itself: Redis does
 // not roll a script back, so if a command is refused half way (an ACL that
