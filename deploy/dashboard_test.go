@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mediaflow/mediaflow/deploy"
+	"github.com/mediaflow/mediaflow/internal/metricstest"
 	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/metrics"
 )
@@ -67,11 +68,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 	names := map[string]bool{"up": true}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		families, err := m.Registry().Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range families {
+		for _, f := range metricstest.Gather(t, m.Registry()) {
 			names[f.GetName()] = true
 			if f.GetType() == dto.MetricType_HISTOGRAM {
 				for _, suffix := range []string{"_bucket", "_sum", "_count"} {

@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -302,14 +304,20 @@ func (c *Client) do(ctx context.Context, k call, out any) (status int, err error
 		req.Header.Set("Content-Type", "application/json")
 	}
 
+	// Whether the request went out whole tells a call that may have taken
+	// effect (its answer lost) from one that never reached Swonkie.
+	var sent atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) { sent.Store(i.Err == nil) },
+	}))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, c.transportError(k.method, k.endpoint, err)
+		return 0, c.replyLost(c.transportError(k.method, k.endpoint, err), sent.Load())
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return resp.StatusCode, c.transportError(k.method, k.endpoint, err)
+		return resp.StatusCode, c.replyLost(c.transportError(k.method, k.endpoint, err), true)
 	}
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	for _, s := range k.accept {
@@ -359,6 +367,16 @@ func (c *Client) transportError(method, endpoint string, err error, secrets ...s
 		err = ue.Err
 	}
 	return &Error{Method: method, Endpoint: endpoint, Err: redactedError{err, c.cleaner(secrets...)(err.Error())}}
+}
+
+// replyLost marks a transport error as coming after the request was sent
+// whole: the call may have taken effect.
+func (c *Client) replyLost(err error, sent bool) error {
+	var e *Error
+	if errors.As(err, &e) {
+		e.Sent = sent
+	}
+	return err
 }
 
 // statusError describes an answer outside 2xx. secrets are removed from

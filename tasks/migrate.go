@@ -38,7 +38,7 @@ func (s *store) migrate(ctx context.Context, id string) (bool, error) {
 	rec.fingerprint = old.Fingerprint
 	rec.events, rec.History = rec.History, nil
 	if rec.Cleanup == "" && rec.State.Terminal() {
-		rec.settleCleanup()
+		rec.Cleanup = cleanupState(rec)
 	}
 	// Due since it last moved: one that stalled long ago is looked at by
 	// the next sweep.

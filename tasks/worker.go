@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/mediaflow/mediaflow/internal/asynqlog"
 	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/source"
@@ -41,9 +42,10 @@ type WorkerConfig struct {
 	// apart from Concurrency: a receiver that never answers holds only
 	// these, never a publishing one.
 	WebhookConcurrency int
-	// Queues maps queue names to priority weights (default: the pipeline
-	// queue 6, the cleanup queue 1, the notify queue 1). The notify queue,
-	// when listed, is served by the webhook slots; its weight is unused.
+	// Queues maps queue names to priority weights (default Queues: the
+	// pipeline queue 6, the cleanup and notify queues 1 each). The notify
+	// queue, when listed, is served by the webhook slots; its weight is
+	// unused.
 	Queues map[string]int
 	// ShutdownTimeout is how long Shutdown waits for running tasks
 	// (default 30s); tasks still running then are retried elsewhere.
@@ -115,8 +117,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	if cfg.WebhookRetryFor <= 0 {
-		cfg.WebhookRetryFor = 24 * time.Hour
+	if cfg.WebhookRetryFor > 0 {
+		cfg.Timing.WebhookRetryFor = cfg.WebhookRetryFor
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
@@ -158,7 +160,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		timing:  cfg.Timing,
 		now:     cfg.Clock,
 		holder:  cfg.Holder,
-		webhook: newWebhooks(cfg.WebhookURL, cfg.WebhookSecrets, cfg.WebhookRetryFor, cfg.Sources.EndpointTransport()),
+		webhook: newWebhooks(cfg.WebhookURL, cfg.WebhookSecrets, cfg.Sources.EndpointTransport()),
 		cancels: newCancelListener(r, log.With().Str("component", "cancel").Logger()),
 	}
 	w := &Worker{cfg: cfg, p: p, enq: enq, insp: insp}
@@ -222,8 +224,8 @@ func (w *Worker) newServer(queues map[string]int, concurrency int, component str
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		TaskCheckInterval:        cfg.PollInterval,
 		DelayedTaskCheckInterval: cfg.DelayedCheckInterval,
-		Logger:                   asynqLogger{cfg.Logger.With().Str("component", component).Logger()},
-		LogLevel:                 asynqLevel(cfg.Logger.GetLevel()),
+		Logger:                   asynqlog.Logger{L: cfg.Logger.With().Str("component", component).Logger()},
+		LogLevel:                 asynqlog.Level(cfg.Logger.GetLevel()),
 		BaseContext:              func() context.Context { return context.Background() },
 	})
 }
@@ -251,7 +253,7 @@ func (w *Worker) newMux() *asynq.ServeMux {
 	p := w.p
 	mux := asynq.NewServeMux()
 	if w.cfg.Metrics != nil {
-		mux.Use(w.cfg.Metrics.TaskMiddleware(IsRateLimited))
+		mux.Use(w.cfg.Metrics.TaskMiddleware(taskOutcome))
 	}
 	for i := range steps {
 		row := &steps[i]
