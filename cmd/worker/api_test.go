@@ -8,13 +8,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mediaflow/mediaflow/internal/freeport"
-	"github.com/mediaflow/mediaflow/internal/rdb"
 
 	"github.com/mediaflow/mediaflow/internal/logbuf"
 
@@ -211,25 +209,13 @@ func TestAPIOnlyQueuesAndRunsNothing(t *testing.T) {
 	addr := freeport.TestAddr(t)
 	root := writeSample(t)
 	p := startRun(t, []string{"-api-only", "-redis", r.URL, "-metrics-addr", "off"},
-		map[string]string{"API_ADDR": addr, "API_TOKENS": testToken, "MEDIA_ROOT": root, "PENDING_KICK_AFTER": "42s"})
+		map[string]string{"API_ADDR": addr, "API_TOKENS": testToken, "MEDIA_ROOT": root})
 	status, body, _ := apiCall(t, addr, http.MethodPost, "/v1/pipelines", testToken, apiTestRequest(t))
 	if status != http.StatusAccepted {
 		t.Fatalf("publish: %d %s\n%s", status, body, p.errOut.String())
 	}
 	var rec tasks.Record
 	_ = json.Unmarshal(body, &rec)
-	// The sweep first checks on it after PENDING_KICK_AFTER, whichever
-	// process accepted it: the record's due entry says when.
-	store := rdb.New(r.Client, nil)
-	for _, c := range []struct {
-		until time.Time
-		due   bool
-	}{{rec.CreatedAt.Add(41 * time.Second), false}, {rec.CreatedAt.Add(43 * time.Second), true}} {
-		ids, err := store.Due(context.Background(), rdb.ShardOf(rec.ID), c.until, 10)
-		if err != nil || slices.Contains(ids, rec.ID) != c.due {
-			t.Errorf("due by %s: %v (%v); want due %v, 42s after it was accepted", c.until.Sub(rec.CreatedAt), ids, err, c.due)
-		}
-	}
 	time.Sleep(500 * time.Millisecond)
 	if status, body, _ := apiCall(t, addr, http.MethodGet, "/v1/pipelines/"+rec.ID, testToken, ""); status != http.StatusOK || !bytes.Contains(body, []byte(`"state":"pending"`)) {
 		t.Errorf("the pipeline moved without a worker: %d %s", status, body)

@@ -54,6 +54,8 @@ type config struct {
 	WebhookURL         string
 	WebhookSecret      string
 	WebhookRetryFor    time.Duration
+	WebhookConcurrency int
+	RedisAllowEviction bool
 
 	Sandbox      bool
 	Demo         bool
@@ -93,6 +95,9 @@ var settings = []setting{
 		usage: "how long storage may take to answer once an upload's last byte is sent"},
 	{group: groupConnections, flag: "allowed-upload-hosts", env: "ALLOWED_UPLOAD_HOSTS", arg: "HOSTS", field: func(c *config) any { return &c.AllowedUploadHosts },
 		usage: "comma-separated upload URL hosts that may resolve to private addresses (a storage emulator)"},
+
+	{group: groupConnections, flag: "redis-allow-eviction", env: "REDIS_ALLOW_EVICTION", def: "false", field: func(c *config) any { return &c.RedisAllowEviction },
+		usage: "run even though Redis's maxmemory-policy may evict pipeline records and tasks (not noeviction); loudly"},
 
 	{group: groupLimits, flag: "concurrency", env: "CONCURRENCY", def: "20", min: "1", field: func(c *config) any { return &c.Concurrency },
 		usage: "tasks run at once"},
@@ -146,6 +151,8 @@ var settings = []setting{
 		usage: "where pipeline events go for requests that name no webhook of their own; unset sends none"},
 	{group: groupWebhooks, flag: "webhook-secret", env: "WEBHOOK_SECRET", arg: "SECRETS", secret: true, field: func(c *config) any { return &c.WebhookSecret },
 		usage: "whsec_… secrets signing webhooks, space-separated while rotating"},
+	{group: groupWebhooks, flag: "webhook-concurrency", env: "WEBHOOK_CONCURRENCY", def: fmt.Sprint(tasks.DefaultWebhookConcurrency), min: "1", field: func(c *config) any { return &c.WebhookConcurrency },
+		usage: "webhook deliveries run at once, in slots of their own apart from CONCURRENCY"},
 	{group: groupWebhooks, flag: "webhook-retry-for", env: "WEBHOOK_RETRY_FOR", def: "24h", min: "1s", field: func(c *config) any { return &c.WebhookRetryFor },
 		usage: "how long a webhook event is retried before it is given up"},
 

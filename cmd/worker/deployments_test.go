@@ -195,20 +195,14 @@ func TestFleetOnSentinel(t *testing.T) {
 	root := mediaRoot(t, 3)
 	// A master killed takes acknowledged writes with it, an enqueued task
 	// among them: the sweep is what finds a pipeline whose task is gone
-	// and enqueues it again. Here it runs every few seconds, and first
-	// looks at a pipeline 10s after it was accepted: a due time the
-	// process that accepts it writes, so the test's client takes the
-	// worker's PENDING_KICK_AFTER too (with the default, 5 minutes, the
-	// pipelines whose task the kill lost were only found after the wait
-	// below had given up on them).
-	const pendingKick = 10 * time.Second
-	w := startWorker(t, append(workerEnv(url, sb, root, "sentinel-id"), "SWEEP_SCHEDULE=@every 5s", "PENDING_KICK_AFTER="+pendingKick.String()))
+	// and enqueues it again. Here it runs every few seconds.
+	w := startWorker(t, append(workerEnv(url, sb, root, "sentinel-id"), "SWEEP_SCHEDULE=@every 5s", "PENDING_KICK_AFTER=10s"))
 	rc, err := redisurl.NewClient(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	client := tasks.NewClient(rc, tasks.WithTiming(tasks.Timing{MinScheduleLead: time.Second, PendingKick: pendingKick}))
+	client := tasks.NewClient(rc, tasks.WithTiming(tasks.Timing{MinScheduleLead: time.Second}))
 	defer client.Close()
 
 	start := time.Now()

@@ -101,6 +101,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	defer rc.Close()
+	guard := redisGuard{rc: rc, allowEviction: cfg.RedisAllowEviction}
+	if err := guard.checkAtStart(ctx, log); err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 1
+	}
 	// Every address is bound before anything starts: a second worker on
 	// the same host stops here, with a hint, rather than after asynq began
 	// taking tasks.
@@ -115,6 +120,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stop()
 
 	m := metrics.New(metrics.Options{Version: buildinfo.Number(), Commit: buildinfo.Revision()})
+	redisStats := m.WatchRedis(guard.stats, 0)
+	redisStats.Start()
+	defer redisStats.Shutdown()
 	st, err := startStack(ctx, cfg, rc, m, log, tasks.Timing{})
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
@@ -122,7 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	servers := []*http.Server{}
 	if ls.metrics != nil {
-		checks := []readyCheck{redisReady(rc), storeReady(st)}
+		checks := append([]readyCheck{redisReady(rc), storeReady(st)}, guard.readyChecks()...)
 		srv, _ := serve(ls.metrics, opsHandler(m, checks, log), cfg.APIMaxConns, log)
 		servers = append(servers, srv)
 	}
@@ -218,7 +226,7 @@ func startLine(log zerolog.Logger, cfg *config, st *stack, ls *listeners) *zerol
 		ev = ev.Str("media_root", "unset: local files are refused")
 	}
 	if !cfg.APIOnly {
-		ev = ev.Int("concurrency", cfg.Concurrency)
+		ev = ev.Int("concurrency", cfg.Concurrency).Int("webhook_concurrency", cfg.WebhookConcurrency)
 	}
 	return ev
 }
@@ -232,7 +240,8 @@ type stack struct {
 	sandbox    *sandbox.Server
 	sandboxSrv *http.Server
 	// redis, when set, carries the fleet-wide Swonkie budget.
-	redis redis.UniversalClient
+	redis  redis.UniversalClient
+	budget *budget.Fleet
 }
 
 // startStack wires the Swonkie client (or the in-process sandbox), the
@@ -245,10 +254,6 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		return nil, fmt.Errorf("media sources: %w", err)
 	}
 	st.sources = sources
-	// The client writes each new record's first due time (when the sweep
-	// first checks its tasks exist), so it takes PENDING_KICK_AFTER too:
-	// pipelines enqueued through this process's API follow the setting.
-	timing.Retention, timing.StuckAfter, timing.PendingKick = cfg.Retention, cfg.StuckAfter, cfg.PendingKickAfter
 	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(timing))
 	if cfg.APIOnly {
 		// A front process only queues work: it never calls Swonkie, so it
@@ -260,6 +265,7 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		st.shutdown()
 		return nil, err
 	}
+	timing.Retention, timing.StuckAfter, timing.PendingKick = cfg.Retention, cfg.StuckAfter, cfg.PendingKickAfter
 	secrets, err := tasks.ParseWebhookSecrets(cfg.WebhookSecret)
 	if err != nil {
 		st.shutdown()
@@ -277,19 +283,20 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		warnForeignRecords(ctx, st.client, st.sandbox, log)
 	}
 	w, err := tasks.NewWorker(tasks.WorkerConfig{
-		WebhookURL:      cfg.WebhookURL,
-		WebhookSecrets:  secrets,
-		WebhookRetryFor: cfg.WebhookRetryFor,
-		Redis:           rc,
-		API:             st.api,
-		Sources:         sources,
-		Metrics:         m,
-		Logger:          log,
-		Concurrency:     cfg.Concurrency,
-		Queues:          cfg.Queues,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		SweepSchedule:   cfg.SweepSchedule,
-		Timing:          timing,
+		WebhookURL:         cfg.WebhookURL,
+		WebhookSecrets:     secrets,
+		WebhookRetryFor:    cfg.WebhookRetryFor,
+		WebhookConcurrency: cfg.WebhookConcurrency,
+		Redis:              rc,
+		API:                st.api,
+		Sources:            sources,
+		Metrics:            m,
+		Logger:             log,
+		Concurrency:        cfg.Concurrency,
+		Queues:             cfg.Queues,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		SweepSchedule:      cfg.SweepSchedule,
+		Timing:             timing,
 	})
 	if err != nil {
 		st.shutdown()
@@ -326,7 +333,8 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 		apiCfg.BaseURL, apiCfg.APIID, apiCfg.APIKey = base, sandboxID, sandboxKey
 	}
 	if st.redis != nil {
-		apiCfg.Budget = budget.NewFleet(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
+		st.budget = budget.NewFleet(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
+		apiCfg.Budget = st.budget
 	}
 	apiCfg.MaxConns = cfg.Concurrency
 	if m != nil {
@@ -343,6 +351,9 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 func (st *stack) shutdown() {
 	if st.worker != nil {
 		st.worker.Shutdown()
+	}
+	if st.budget != nil {
+		st.budget.Close()
 	}
 	if st.client != nil {
 		_ = st.client.Close()
