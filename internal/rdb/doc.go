@@ -1,6 +1,8 @@
 // Package rdb is every Redis key and Lua script mediaflow owns, in one
 // reviewable place: the pipeline records and their indexes (package
-// tasks), and the Swonkie call budget a fleet shares (package budget).
+// tasks), the Swonkie call budget a fleet shares (package budget), and
+// what the fleet remembers of a workspace's labels and posts (package
+// tasks).
 // asynq keeps its own keys under "asynq:"; ours never overlap them.
 //
 // # Shards
@@ -32,6 +34,10 @@
 //	mediaflow:budget:{<ws>}        string the fleet's Swonkie budget: GCRA arrival time (ms, Redis clock);
 //	                                      <ws> = hash of the API id, never the id or the key
 //	mediaflow:budget:{<ws>}:pause  hash   endpoint ("*" = all) → paused until (ms), after a 429; same tag
+//	mediaflow:ws:<w>:label:<h>      string the label id used for the name hashed h (expires; workspace.go)
+//	mediaflow:ws:<w>:label:<h>:lock string who is resolving that name: finds it or creates it (SET NX PX)
+//	mediaflow:ws:<w>:post:<postId>  string the pipeline owning a post it made without media (SET NX, expires)
+//	                                      <w> = WorkspaceOf(base URL, API id), a hash
 //
 // In meta, s is the state's place in the list the RDB was made with, and
 // every other part is milliseconds, 0 for "not in that index".
