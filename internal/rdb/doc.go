@@ -55,6 +55,10 @@
 //	expire  delete the records of one shard finished before a cutoff, with
 //	        their history and index entries, in batches
 //
+// and in workspace.go, each on one key: release (delete a label-name claim
+// only if the caller still holds it) and claimPost (own a post unless
+// someone does, and say who does).
+//
 // Each script writes its index entries before the record itself: Redis does
 // not roll a script back, so if a command is refused half way (an ACL that
 // forbids ZADD, an out-of-memory refusal), the record is not written and
