@@ -9,19 +9,24 @@ import (
 )
 
 // logged writes one access-log line per request (internal/accesslog), with
-// the position of the token that authenticated it.
+// the position of the token that authenticated it. Requests refused for
+// their credentials get no line of their own: the guard summarizes them,
+// so a flood of wrong tokens cannot fill the log.
 func (h *Handler) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &accesslog.Recorder{ResponseWriter: w}
-		slot := -1
+		note := &authNote{slot: -1}
 		// The mux sets Pattern on the request it is handed, so keep that one.
-		inner := r.WithContext(context.WithValue(r.Context(), slotSink{}, &slot))
+		inner := r.WithContext(context.WithValue(r.Context(), authNoteKey{}, note))
 		next.ServeHTTP(rec, inner)
+		if note.refused {
+			return
+		}
 		ev := accesslog.Event(h.log, inner, rec, start)
-		if slot >= 0 {
+		if note.slot >= 0 {
 			// 1-based, like the position in API_TOKENS people read.
-			ev = ev.Int("token", slot+1)
+			ev = ev.Int("token", note.slot+1)
 		}
 		ev.Msg("api request")
 	})

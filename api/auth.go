@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/mediaflow/mediaflow/metrics"
 )
 
 // MinTokenLength is the shortest bearer token New accepts.
@@ -62,30 +64,50 @@ func bearer(r *http.Request) (token string, ok bool) {
 	return token, token != ""
 }
 
-// slotSink is where the access log wants the position of the request's
-// token in the configured list: naming the slot lets operators see when a
-// rotated-out token stops being used, without ever logging the token.
-type slotSink struct{}
+// authNote is where authenticated tells the access log what it decided:
+// the position of the request's token in the configured list (naming the
+// slot lets operators see when a rotated-out token stops being used,
+// without ever logging the token), or that the request was refused for
+// its credentials, which the guard summarizes instead of one line each.
+type authNote struct {
+	slot    int
+	refused bool
+}
 
-// authenticated lets a request through to next only with a good token
-// that has budget left.
+type authNoteKey struct{}
+
+// authenticated lets a request through to next only with a good token,
+// from a client the guard does not hold back, with budget left.
 func (h *Handler) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		note, _ := r.Context().Value(authNoteKey{}).(*authNote)
+		if note == nil {
+			note = &authNote{}
+		}
 		token, ok := bearer(r)
-		if !ok {
+		slot := -1
+		if ok {
+			slot = h.keys.match(token)
+		}
+		if slot < 0 {
+			note.refused = true
 			closeUnread(w, r)
-			// RFC 6750 §3.1: a request without credentials gets no error code.
-			w.Header().Set("WWW-Authenticate", `Bearer realm="mediaflow"`)
-			writeProblem(w, r, Problem{Type: typeUnauthorized, Status: http.StatusUnauthorized,
-				Detail: "send a token as \"Authorization: Bearer <token>\""})
+			if wait, throttled := h.guard.Failed(r, metrics.AuthSurfaceAPI); throttled {
+				writeThrottled(w, r, wait)
+				return
+			}
+			challenge, detail := `Bearer realm="mediaflow"`, "send a token as \"Authorization: Bearer <token>\""
+			if ok {
+				challenge, detail = `Bearer realm="mediaflow", error="invalid_token"`, "the bearer token is not one this API accepts"
+			} // RFC 6750 §3.1: a request without credentials gets no error code.
+			w.Header().Set("WWW-Authenticate", challenge)
+			writeProblem(w, r, Problem{Type: typeUnauthorized, Status: http.StatusUnauthorized, Detail: detail})
 			return
 		}
-		slot := h.keys.match(token)
-		if slot < 0 {
+		if wait, throttled := h.guard.Throttled(r, metrics.AuthSurfaceAPI); throttled {
+			note.refused = true
 			closeUnread(w, r)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="mediaflow", error="invalid_token"`)
-			writeProblem(w, r, Problem{Type: typeUnauthorized, Status: http.StatusUnauthorized,
-				Detail: "the bearer token is not one this API accepts"})
+			writeThrottled(w, r, wait)
 			return
 		}
 		if l := h.keys.limiters[slot]; l != nil {
@@ -97,11 +119,17 @@ func (h *Handler) authenticated(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if sink, ok := r.Context().Value(slotSink{}).(*int); ok {
-			*sink = slot
-		}
+		note.slot = slot
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writeThrottled refuses a client that failed to authenticate too often
+// lately, whatever it sent this time.
+func writeThrottled(w http.ResponseWriter, r *http.Request, wait int) {
+	w.Header().Set("Retry-After", strconv.Itoa(wait))
+	writeProblem(w, r, Problem{Type: typeAuthThrottled, Status: http.StatusTooManyRequests,
+		Detail: "too many failed authentications from this address; retry after " + strconv.Itoa(wait) + "s"})
 }
 
 // admit takes a token from l now, or says in whole seconds (at least 1,

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/mediaflow/mediaflow/internal/redistest"
+	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestNewRefusesToBuildAnOpenAPI(t *testing.T) {
@@ -201,5 +203,68 @@ func TestKeyringMatchesOnlyWholeTokens(t *testing.T) {
 		if got := k.match(tok); got != want {
 			t.Errorf("match(%q) = %d, want %d", tok, got, want)
 		}
+	}
+}
+
+// A client sending wrong tokens is held back after AUTH_FAILURE_LIMIT of
+// them: 429 with Retry-After, even for a right token (a guess must not be
+// told apart by its answer), while a client at another address still gets
+// in. The log holds a summary, not a line per attempt.
+func TestFailedAuthenticationsAreThrottled(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{})
+	w := newWorld(t, worldOptions{authLimit: 10, metrics: m})
+	const attacker, other = "127.0.0.2", "127.0.0.1"
+	statuses := map[int]int{}
+	for i := range 40 {
+		r := w.do(t, call{method: http.MethodGet, path: "/v1/pipelines", token: "wrong-token-" + strconv.Itoa(i) + "-0123456789", from: attacker})
+		statuses[r.status]++
+		switch {
+		case i < 10 && r.status != http.StatusUnauthorized:
+			t.Fatalf("wrong token %d: %d, want 401 within the limit", i+1, r.status)
+		case i >= 10 && r.status != http.StatusTooManyRequests:
+			t.Fatalf("wrong token %d: %d, want 429 past the limit", i+1, r.status)
+		case i >= 10:
+			if p := r.problem(t); p.Type != typeAuthThrottled {
+				t.Errorf("problem type %q", p.Type)
+			}
+			if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 || ra > 6 {
+				t.Errorf("Retry-After %q, want 1 to 6 s (one failure every 6 s)", r.header.Get("Retry-After"))
+			}
+		}
+	}
+	if r := w.do(t, call{method: http.MethodGet, path: "/v1/pipelines", from: attacker}); r.status != http.StatusTooManyRequests {
+		t.Errorf("the right token from the throttled address: %d, want 429", r.status)
+	}
+	if r := w.do(t, call{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("x"), from: other}); r.status != http.StatusAccepted {
+		t.Errorf("the right token from another address: %d, want 202; %s", r.status, r.body)
+	}
+	w.guard.Close()
+
+	var about []string
+	for _, l := range strings.Split(strings.TrimSpace(w.logs.String()), "\n") {
+		if strings.Contains(l, attacker) || strings.Contains(l, `"status":401`) || strings.Contains(l, `"status":429`) {
+			about = append(about, l)
+		}
+	}
+	if len(about) == 0 || len(about) > 3 {
+		t.Errorf("%d log lines about 41 refused attempts, want 1 to 3:\n%s", len(about), w.logs.String())
+	}
+	if !strings.Contains(w.logs.String(), `"refused":40`) {
+		t.Errorf("the summary does not count the 40 refusals after the first:\n%s", w.logs.String())
+	}
+	if strings.Contains(w.logs.String(), "wrong-token") {
+		t.Error("the log holds a token")
+	}
+	want := `
+# HELP mediaflow_auth_refused_total Authentication attempts refused, by surface (api, ui) and reason (invalid: 401; throttled: 429, the client address failed too often).
+# TYPE mediaflow_auth_refused_total counter
+mediaflow_auth_refused_total{reason="invalid",surface="api"} 10
+mediaflow_auth_refused_total{reason="invalid",surface="ui"} 0
+mediaflow_auth_refused_total{reason="throttled",surface="api"} 31
+mediaflow_auth_refused_total{reason="throttled",surface="ui"} 0
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "mediaflow_auth_refused_total"); err != nil {
+		t.Error(err)
 	}
 }

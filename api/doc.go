@@ -26,6 +26,13 @@
 //   - Requests are rate limited per token (each token its own bucket), and
 //     a request is only counted once its token is known to be good, so a
 //     stranger cannot spend a client's budget.
+//   - Failed authentications (no token, or a wrong one) are counted per
+//     client address by Config.Guard (package authlimit), together with
+//     the pages' failed logins: past the limit every request from that
+//     address is a 429 (auth-throttled) with Retry-After, a right token
+//     included, so guessing gains nothing from the answers. Refused
+//     requests get no access-log line of their own; the guard writes a
+//     summary.
 //   - The list endpoint is strict like the body: unknown query parameters,
 //     repeated ones and a limit outside 1..100 are 400s rather than silently
 //     ignored or clamped, since a mistyped filter would otherwise list

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/mediaflow/mediaflow/authlimit"
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
@@ -37,6 +38,10 @@ type Config struct {
 	Burst int
 	// Logger receives one access-log line per request.
 	Logger zerolog.Logger
+	// Guard counts failed authentications per client and holds back
+	// clients that fail too often; share one with the pages (ui.Config).
+	// Nil summarizes failures in Logger and holds no one back.
+	Guard *authlimit.Guard
 }
 
 // Handler serves the API over a tasks.Client.
@@ -47,6 +52,7 @@ type Handler struct {
 	// bodyTimeout bounds reading a request body.
 	bodyTimeout time.Duration
 	log         zerolog.Logger
+	guard       *authlimit.Guard
 	root        http.Handler
 }
 
@@ -69,12 +75,18 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	if cfg.Burst <= 0 {
 		cfg.Burst = max(1, int(math.Ceil(float64(cfg.RateLimit))))
 	}
+	if cfg.Guard == nil {
+		if cfg.Guard, err = authlimit.New(nil, authlimit.Config{Logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
+	}
 	h := &Handler{
 		client:      client,
 		keys:        newKeyring(tokens, cfg.RateLimit, cfg.Burst),
 		maxBody:     cfg.MaxBody,
 		bodyTimeout: DefaultBodyTimeout,
 		log:         cfg.Logger,
+		guard:       cfg.Guard,
 	}
 	h.root = h.logged(h.routes())
 	return h, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,7 +18,9 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/mediaflow/mediaflow/authlimit"
 	"github.com/mediaflow/mediaflow/internal/redistest"
+	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/tasks"
 )
@@ -35,6 +38,7 @@ type world struct {
 	client *tasks.Client
 	srv    *httptest.Server
 	logs   *logbuf.Buffer
+	guard  *authlimit.Guard
 }
 
 type worldOptions struct {
@@ -49,6 +53,11 @@ type worldOptions struct {
 	rdb *redis.Client
 	// bodyTimeout, when set, replaces DefaultBodyTimeout.
 	bodyTimeout time.Duration
+	// authLimit, when set, holds back clients that fail to authenticate
+	// more often than that a minute (a Guard on the world's Redis).
+	authLimit int
+	// metrics, when set, counts what the Guard refuses.
+	metrics *metrics.Metrics
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -70,7 +79,15 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if o.tokens == nil {
 		o.tokens = []string{tokenA, tokenB}
 	}
-	h, err := New(w.client, Config{Tokens: o.tokens, MaxBody: o.maxBody, RateLimit: o.rateLimit, Logger: zerolog.New(w.logs)})
+	if o.authLimit > 0 {
+		// Summaries once an hour: within a test, only Close ends a window.
+		w.guard, err = authlimit.New(rdb, authlimit.Config{PerMinute: o.authLimit, SummaryEvery: time.Hour,
+			Logger: zerolog.New(w.logs), Metrics: o.metrics})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := New(w.client, Config{Tokens: o.tokens, MaxBody: o.maxBody, RateLimit: o.rateLimit, Logger: zerolog.New(w.logs), Guard: w.guard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +146,9 @@ type call struct {
 	chunked bool
 	// stream, when set, is the body, sent as it is read.
 	stream io.Reader
+	// from, when set, is the loopback address the request is sent from
+	// (127.0.0.2, say), so a test has clients at several addresses.
+	from string
 }
 
 // do sends c and checks the answer against openapi.yaml: its status is
@@ -172,7 +192,13 @@ func (w *world) do(t *testing.T, c call) response {
 	for _, kv := range c.extraHeader {
 		req.Header.Add(kv[0], kv[1])
 	}
-	resp, err := w.srv.Client().Do(req)
+	hc := w.srv.Client()
+	if c.from != "" {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.from)}}
+		hc = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+		defer hc.CloseIdleConnections()
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", c.method, c.path, err)
 	}

@@ -36,6 +36,7 @@ const (
 	typeTimeout          = "urn:mediaflow:problem:body-timeout"
 	typeMediaType        = "urn:mediaflow:problem:unsupported-media-type"
 	typeRateLimited      = "urn:mediaflow:problem:rate-limited"
+	typeAuthThrottled    = "urn:mediaflow:problem:auth-throttled"
 	typeInternal         = "urn:mediaflow:problem:internal"
 )
 

@@ -130,6 +130,40 @@ func TestIdempotency(t *testing.T) {
 	}
 }
 
+// A client that retries after a timeout gets its pipeline back even when
+// publishAt has come within the minimum lead (a minute) since the first
+// try: a refusal stands only for a key that names no pipeline.
+func TestIdempotentRetryWhenPublishAtCameClose(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	at := time.Now().Add(30 * time.Second).UTC().Format(time.RFC3339)
+	body := `{"media":[{"source":"https://cdn.example.com/a.jpg"}],"post":{"profileIds":["prof_1"],"caption":"soon","publishAt":"` + at + `"},"action":"schedule"}`
+	// The first try, accepted when publishAt was further ahead: a client
+	// whose lead is a second stands in for the clock having moved on.
+	req, err := tasks.DecodeRequestBytes([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Key = "retry-after-timeout"
+	earlier := tasks.NewClient(w.redis.Client, tasks.WithTiming(tasks.Timing{MinScheduleLead: time.Second}))
+	t.Cleanup(func() { _ = earlier.Close() })
+	first, created, err := earlier.Publish(context.Background(), req)
+	if err != nil || !created {
+		t.Fatalf("first try: created=%v err=%v", created, err)
+	}
+
+	r := w.publish(t, body, map[string]string{"Idempotency-Key": "retry-after-timeout"})
+	if r.status != http.StatusOK || r.header.Get("Idempotent-Replayed") != "true" || r.record(t).ID != first.ID {
+		t.Fatalf("retry: %d Idempotent-Replayed=%q %s; want 200, true and pipeline %s",
+			r.status, r.header.Get("Idempotent-Replayed"), r.body, first.ID)
+	}
+	// A new key with that publishAt is judged, and refused.
+	r = w.publish(t, body, map[string]string{"Idempotency-Key": "a-new-key"})
+	if r.status != http.StatusBadRequest || !slices.Equal(fieldsOf(r.problem(t)), []string{"post.publishAt"}) {
+		t.Errorf("a new key: %d %s, want 400 on post.publishAt", r.status, r.body)
+	}
+}
+
 // Every kind of bad body is refused with the right status and problem
 // type, and leaves Redis empty.
 func TestBadBodies(t *testing.T) {
@@ -171,6 +205,7 @@ func TestBadBodies(t *testing.T) {
 			false, 400, typeInvalid, "nothing was queued",
 			[]string{"media[0].source", "media[1].contentType", "postId", "post.type", "post.profileIds[1]", "post.caption", "action", "cleanup"}},
 		{"no media", "", `{"media":[],"post":{"profileIds":["p"],"caption":"c"},"action":"draft"}`, false, 400, typeInvalid, "", []string{"media"}},
+		{"a NUL byte in the caption", "", `{"media":[{"source":"https://a.example/a.jpg"}],"post":{"profileIds":["p"],"caption":"c\u0000d"},"action":"draft"}`, false, 400, typeInvalid, "", []string{"post.caption"}},
 		{"schedule in the past", "", `{"media":[{"source":"https://a.example/a.jpg"}],"post":{"profileIds":["p"],"caption":"c","publishAt":"2020-01-01T00:00:00Z"},"action":"schedule"}`, false, 400, typeInvalid, "", []string{"post.publishAt"}},
 		{"local file without MEDIA_ROOT", "", `{"media":[{"source":"/etc/passwd"}],"post":{"profileIds":["p"],"caption":"c"},"action":"draft"}`, false, 400, typeInvalid, "", []string{"media[0].source"}},
 		{"unsupported scheme", "", `{"media":[{"source":"ftp://files.example.com/a.jpg"}],"post":{"profileIds":["p"],"caption":"c"},"action":"draft"}`, false, 400, typeInvalid, "", []string{"media[0].source"}},

@@ -31,6 +31,7 @@ type Metrics struct {
 	queues    *queueCollector
 	pstats    *pipelineStatsCollector
 	webhooks  *webhookMetrics
+	auth      *authMetrics
 }
 
 // New returns Metrics registered on a fresh registry, which also carries the
@@ -62,6 +63,7 @@ func New(opts Options) *Metrics {
 	m.queues = newQueueCollector(reg)
 	m.pstats = newPipelineStatsCollector(reg)
 	m.webhooks = newWebhookMetrics(reg)
+	m.auth = newAuthMetrics(reg)
 	return m
 }
 

@@ -7,119 +7,15 @@ import (
 	"net/netip"
 	"strings"
 	"syscall"
+
+	"github.com/mediaflow/mediaflow/internal/netguard"
 )
 
-// The address guard keeps HTTP sources off the worker's own network: a URL
+// The address guard (which addresses are public: internal/netguard) keeps HTTP sources off the worker's own network: a URL
 // handed to the worker must not let a stranger read the cloud metadata
 // service, an admin port on loopback or a neighbour on the private network.
 // The check runs in the dialer on the address actually being connected, after
 // DNS, so neither DNS rebinding nor a redirect can route around it.
-
-type addrRange struct {
-	prefix netip.Prefix
-	class  string
-}
-
-func ranges(pairs ...string) []addrRange {
-	out := make([]addrRange, 0, len(pairs)/2)
-	for i := 0; i < len(pairs); i += 2 {
-		out = append(out, addrRange{netip.MustParsePrefix(pairs[i]), pairs[i+1]})
-	}
-	return out
-}
-
-// IANA's IPv4 special-purpose registry, minus the few entries (AS112, AMT)
-// that are public services no media lives on anyway. Order matters: the first
-// match names the class in the error, so narrower ranges come first.
-var blockedV4 = ranges(
-	"0.0.0.0/32", "unspecified",
-	"0.0.0.0/8", "\"this network\"",
-	"10.0.0.0/8", "private network",
-	"100.64.0.0/10", "carrier-grade NAT",
-	"127.0.0.0/8", "loopback",
-	"169.254.169.254/32", "link-local, cloud metadata service",
-	"169.254.0.0/16", "link-local",
-	"172.16.0.0/12", "private network",
-	"192.0.0.0/24", "IETF protocol assignments",
-	"192.0.2.0/24", "documentation",
-	"192.88.99.0/24", "6to4 relay anycast",
-	"192.168.0.0/16", "private network",
-	"198.18.0.0/15", "benchmarking",
-	"198.51.100.0/24", "documentation",
-	"203.0.113.0/24", "documentation",
-	"224.0.0.0/4", "multicast",
-	"255.255.255.255/32", "broadcast",
-	"240.0.0.0/4", "reserved",
-)
-
-// IPv6 is judged the other way round: only global unicast (2000::/3) can
-// pass, so whatever IANA allocates next outside it is refused by default.
-var (
-	globalV6  = netip.MustParsePrefix("2000::/3")
-	nat64     = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFour = netip.MustParsePrefix("2002::/16")
-)
-
-var blockedV6 = ranges(
-	"64:ff9b:1::/48", "local-use NAT64",
-	"100::/64", "discard-only",
-	"2001::/23", "IETF protocol assignments (Teredo, benchmarking, ORCHID)",
-	"2001:db8::/32", "documentation",
-	"3fff::/20", "documentation",
-	"5f00::/16", "segment routing",
-	"fc00::/7", "unique local (private network)",
-	"fe80::/10", "link-local",
-	"fec0::/10", "site-local",
-	"ff00::/8", "multicast",
-)
-
-// classify reports why a is not a public address, or "" when it is.
-// Addresses that embed an IPv4 address (IPv4-mapped, NAT64, 6to4) are judged
-// by the address they embed, since that is where the packets end up.
-func classify(a netip.Addr) string {
-	a = a.WithZone("")
-	switch {
-	case !a.IsValid():
-		return "invalid"
-	case a.Is4In6():
-		if c := classify(a.Unmap()); c != "" {
-			return "IPv4-mapped " + c
-		}
-		return ""
-	case a.Is4():
-		for _, r := range blockedV4 {
-			if r.prefix.Contains(a) {
-				return r.class
-			}
-		}
-		return ""
-	case a.IsUnspecified():
-		return "unspecified"
-	case a.IsLoopback():
-		return "loopback"
-	case nat64.Contains(a):
-		b := a.As16()
-		if c := classify(netip.AddrFrom4([4]byte(b[12:16]))); c != "" {
-			return "NAT64 form of " + c
-		}
-		return ""
-	case sixToFour.Contains(a):
-		b := a.As16()
-		if c := classify(netip.AddrFrom4([4]byte(b[2:6]))); c != "" {
-			return "6to4 form of " + c
-		}
-		return ""
-	}
-	for _, r := range blockedV6 {
-		if r.prefix.Contains(a) {
-			return r.class
-		}
-	}
-	if !globalV6.Contains(a) {
-		return "reserved (outside IPv6 global unicast)"
-	}
-	return ""
-}
 
 // addressError is a refusal by the guard. It names the host as written in the
 // URL and says how to allow it, because the person reading it is usually an
@@ -175,7 +71,7 @@ func (l allowlist) refuseLiteral(host string) error {
 		return nil
 	}
 	if a, err := netip.ParseAddr(canonHost(host)); err == nil {
-		if c := classify(a); c != "" {
+		if c := netguard.Classify(a); c != "" {
 			return &addressError{host: canonHost(host), addr: a, class: c}
 		}
 		return nil
@@ -184,7 +80,7 @@ func (l allowlist) refuseLiteral(host string) error {
 		if !ok {
 			return failf(errBadSource, nil, "host %s is neither a host name nor an IPv4 address", canonHost(host))
 		}
-		if c := classify(a); c != "" {
+		if c := netguard.Classify(a); c != "" {
 			return &addressError{host: canonHost(host), addr: a, class: c}
 		}
 		// A public address in an odd spelling is refused too: the resolver
@@ -232,7 +128,7 @@ func checkDial(host, network, address string) error {
 		// Fail closed: an address the guard cannot read is not let through.
 		return &addressError{host: host, class: "unparsable address " + address}
 	}
-	if c := classify(ap.Addr()); c != "" {
+	if c := netguard.Classify(ap.Addr()); c != "" {
 		return &addressError{host: host, addr: ap.Addr().Unmap(), class: c}
 	}
 	return nil

@@ -42,6 +42,8 @@ type Config struct {
 	// HTTPClient carries every request, uploads included; wrap its
 	// Transport to instrument. Its Timeout should stay zero: uploads of
 	// large files are bounded by their context, API calls by Timeout below.
+	// Leave it nil in production: only the transport New makes checks an
+	// upload host's addresses as it connects (see checkUploadURL).
 	HTTPClient *http.Client
 	// MaxConns sizes the connection pool of the client New makes when
 	// HTTPClient is nil: net/http keeps only two idle connections per host
@@ -153,6 +155,7 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConns = max(100, 2*conns)
 		t.MaxIdleConnsPerHost = max(16, 2*conns)
 		t.IdleConnTimeout = 90 * time.Second
+		t.DialContext = c.guardedDial(t.DialContext)
 		var rt http.RoundTripper = t
 		if cfg.Instrument != nil {
 			rt = cfg.Instrument(t, Endpoint, RetryAfterHeader)

@@ -154,6 +154,9 @@ func (c *Client) upload(parent context.Context, mediaID, uploadURL string, body 
 	}
 	ctx, cancel := context.WithCancelCause(context.WithValue(parent, endpointKey{}, UploadEndpoint))
 	defer cancel(nil)
+	if host := normalHost(u.Hostname()); !c.uploadHostAllowed(host) {
+		ctx = context.WithValue(ctx, uploadHostKey{}, host)
+	}
 	// The answer deadline starts when the request is fully written, not
 	// before: sending a large file may take as long as it takes.
 	var (
@@ -206,6 +209,13 @@ func (c *Client) upload(parent context.Context, mediaID, uploadURL string, body 
 	req.Header.Set("User-Agent", c.userAgent)
 
 	noAnswer := func(err error) error {
+		var refused *UploadURLError
+		if errors.As(err, &refused) {
+			// The dialler refused an address: as permanent as a URL refused
+			// before it.
+			refused.MediaID = mediaID
+			return refused
+		}
 		if cerr := parent.Err(); cerr != nil && !errors.Is(err, cerr) {
 			// The body closed above may surface first ("read/write on
 			// closed pipe"); the context is why the call stopped.

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/mediaflow/mediaflow/internal/netguard"
 )
 
 // UploadURLError is an upload URL the client refuses to send a file to:
@@ -34,8 +36,11 @@ func (e *UploadURLError) Error() string {
 // able to point the worker at its own network (a metadata service, an
 // admin port) or at plain http.
 //
-// The check resolves the host once; a name that resolves differently at
-// dial time (DNS rebinding) is not caught here.
+// The check resolves the host, to refuse a private address before any
+// byte is read from the source; the transport New makes checks the
+// addresses again as it dials them (uploaddial.go), so a name that
+// resolves differently by then (DNS rebinding) is refused too. A
+// transport given in Config.HTTPClient gets only this first check.
 func (c *Client) checkUploadURL(ctx context.Context, mediaID, raw string) (*url.URL, error) {
 	refuse := func(format string, args ...any) error {
 		return &UploadURLError{MediaID: mediaID, Reason: c.clean(fmt.Sprintf(format, args...))}
@@ -50,11 +55,11 @@ func (c *Client) checkUploadURL(ctx context.Context, mediaID, raw string) (*url.
 	if u.User != nil {
 		return nil, refuse("it carries credentials (user info)")
 	}
-	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	host := normalHost(u.Hostname())
 	if host == "" {
 		return nil, refuse("no host")
 	}
-	if host == strings.ToLower(c.base.Hostname()) || c.allowedUploadHosts[host] {
+	if c.uploadHostAllowed(host) {
 		return u, nil
 	}
 	var addrs []netip.Addr
@@ -74,8 +79,8 @@ func (c *Client) checkUploadURL(ctx context.Context, mediaID, raw string) (*url.
 		}
 	}
 	for _, a := range addrs {
-		if !publicAddr(a) {
-			return nil, refuse("host %s is %s, a private, loopback or link-local address (allow the host to use it)", host, a)
+		if class := netguard.Classify(a); class != "" {
+			return nil, refuse("host %s is %s, which is not a public address (%s); allow the host to use it", host, a.Unmap(), class)
 		}
 	}
 	return u, nil
@@ -93,16 +98,4 @@ func numericHost(host string) bool {
 		return last == "" || strings.Trim(last, "0123456789abcdef") == ""
 	}
 	return strings.Trim(last, "0123456789") == ""
-}
-
-// cgnat is 100.64.0.0/10, shared address space that is as internal as
-// RFC 1918 in most clouds.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// publicAddr reports whether a is an address on the public internet.
-func publicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsValid() && !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() &&
-		!a.IsLinkLocalMulticast() && !a.IsInterfaceLocalMulticast() && !a.IsMulticast() &&
-		!a.IsUnspecified() && !cgnat.Contains(a) && !(a.Is4() && a.As4()[0] == 0)
 }

@@ -3,6 +3,8 @@ package swonkie_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -128,5 +130,45 @@ func TestRefusedUploadSendsNothing(t *testing.T) {
 	assertClean(t, "refused upload", err, "abcdefgh12")
 	if got.Load() != 0 {
 		t.Fatalf("storage got %d requests", got.Load())
+	}
+}
+
+// TestUploadHostIsCheckedWhenDialled: a name that resolves to a public
+// address when the URL is checked and to the worker's own network when
+// the upload connects (DNS rebinding) is refused at the connection, as
+// permanently as a URL refused before it, and storage gets nothing. An
+// allowed host is not held to the check.
+func TestUploadHostIsCheckedWhenDialled(t *testing.T) {
+	t.Parallel()
+	var got atomic.Int64
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
+	t.Cleanup(storage.Close)
+	port := storage.Listener.Addr().(*net.TCPAddr).Port
+	var lookups atomic.Int64
+	rebinding := func(_ context.Context, host string) ([]netip.Addr, error) {
+		if lookups.Add(1) == 1 {
+			return []netip.Addr{netip.MustParseAddr("20.60.1.2")}, nil
+		}
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	c := newClient(t, "http://api.swonkie.dev/v2", func(cfg *swonkie.Config) { cfg.LookupHost = rebinding })
+	m := &swonkie.CreatedMedia{MediaID: "TWVkaWFJZA==", UploadURL: fmt.Sprintf("http://storage.rebind.example:%d/blob?sig=abcdefgh12", port)}
+	err := c.Upload(context.Background(), m, strings.NewReader("abc"), 3, "image/png")
+	var ue *swonkie.UploadURLError
+	if !errors.As(err, &ue) || ue.MediaID != m.MediaID || !swonkie.IsPermanent(err) || !strings.Contains(err.Error(), "127.0.0.1 when connecting") {
+		t.Fatalf("upload to a rebinding host: %v; want a permanent UploadURLError naming the media and the address dialled", err)
+	}
+	assertClean(t, "refused upload", err, "abcdefgh12")
+	if got.Load() != 0 || lookups.Load() != 2 {
+		t.Fatalf("storage got %d requests after %d look-ups; want none after 2 (the check, the dial)", got.Load(), lookups.Load())
+	}
+
+	allowed := newClient(t, "http://api.swonkie.dev/v2", func(cfg *swonkie.Config) {
+		cfg.LookupHost = rebinding
+		cfg.AllowedUploadHosts = []string{"localhost"}
+	})
+	m.UploadURL = fmt.Sprintf("http://localhost:%d/blob", port)
+	if err := allowed.Upload(context.Background(), m, strings.NewReader("abc"), 3, "image/png"); err != nil || got.Load() != 1 {
+		t.Fatalf("upload to an allowed host: %v, storage got %d requests", err, got.Load())
 	}
 }

@@ -123,10 +123,27 @@ func PipelineID(key string) string {
 // pipeline (created=false) without enqueuing anything new, or
 // ErrKeyReused if the request differs. Nothing is enqueued for an invalid
 // request (*ValidationError).
+//
+// A retry of a request that was accepted answers its pipeline even when
+// validating it again refuses it (its publishAt came within the minimum
+// lead since the first try, a local file was moved): a refusal stands only
+// once the key is known to name no pipeline of this same request. The key
+// is looked up only then, so a request that passes costs no read.
 func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created bool, err error) {
 	req.normalize()
+	fingerprint := req.fingerprint()
 	now := c.store.now().UTC()
 	if err := req.validate(now, c.timing.MinScheduleLead, c.check, c.checkHook, c.supported); err != nil {
+		stored, lerr := c.known(ctx, req.Key)
+		switch {
+		case lerr != nil:
+			return nil, false, lerr
+		case stored != nil && stored.fingerprint == fingerprint:
+			rec, err := c.replay(ctx, stored, fingerprint)
+			return rec, false, err
+		}
+		// A different request under a used key is told what is wrong
+		// with it first; fixed, it meets ErrKeyReused.
 		return nil, false, err
 	}
 	rec = &Record{
@@ -135,7 +152,7 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 		State:       StatePending,
 		Step:        StepAccepted,
 		Request:     req,
-		fingerprint: req.fingerprint(),
+		fingerprint: fingerprint,
 		Media:       make([]MediaItem, len(req.Media)),
 		CreatedAt:   now,
 		UpdatedAt:   now,
@@ -149,21 +166,51 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 		return nil, false, err
 	}
 	if !created {
-		if stored.fingerprint != rec.fingerprint {
-			return stored.public(), false, fmt.Errorf("key %q (pipeline %s): %w", req.Key, stored.ID, ErrKeyReused)
-		}
-		if stored.State != StatePending {
-			return stored.public(), false, nil
-		}
-		// Still pending: the first enqueue may have died with its process.
+		rec, err := c.replay(ctx, stored, fingerprint)
+		return rec, false, err
 	}
-	for _, n := range plan(stored, c.timing) {
+	err = c.enqueueFirst(ctx, stored)
+	return stored.public(), true, err
+}
+
+// known is the pipeline key names, or nil when there is none (or no key).
+func (c *Client) known(ctx context.Context, key string) (*Record, error) {
+	if key == "" {
+		return nil, nil
+	}
+	stored, err := c.store.get(ctx, PipelineID(key))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("look up key %q: %w", key, err)
+	}
+	return stored, nil
+}
+
+// replay answers a request under the key of stored: its pipeline if it is
+// the same request, ErrKeyReused (with the pipeline) if not.
+func (c *Client) replay(ctx context.Context, stored *Record, fingerprint string) (*Record, error) {
+	if stored.fingerprint != fingerprint {
+		return stored.public(), fmt.Errorf("key %q (pipeline %s): %w", stored.Key, stored.ID, ErrKeyReused)
+	}
+	if stored.State != StatePending {
+		return stored.public(), nil
+	}
+	// Still pending: the first enqueue may have died with its process.
+	err := c.enqueueFirst(ctx, stored)
+	return stored.public(), err
+}
+
+// enqueueFirst enqueues the first steps of a pending pipeline. When it
+// fails the record exists all the same, and the sweep enqueues them later.
+func (c *Client) enqueueFirst(ctx context.Context, rec *Record) error {
+	for _, n := range plan(rec, c.timing) {
 		if err := enqueueNext(ctx, c.enq, c.timing, c.store.now(), n); err != nil {
-			// The record exists; the sweep enqueues its steps later.
-			return stored.public(), created, err
+			return err
 		}
 	}
-	return stored.public(), created, nil
+	return nil
 }
 
 // Get returns a pipeline's record with its history (ErrNotFound when

@@ -90,6 +90,10 @@ func TestPermanentErrorsFailWithoutRetriesAndCleanUp(t *testing.T) {
 			if e.Step != tt.step || e.Status != tt.status || !e.Permanent || !strings.Contains(e.Message, tt.contains) {
 				t.Errorf("error %+v; want step %s, status %d, permanent, containing %q", e, tt.step, tt.status, tt.contains)
 			}
+			// Each layer says its own part once: never "open source: open source …".
+			if n := strings.Count(e.Message, "open source"); n > 1 {
+				t.Errorf("the message says \"open source\" %d times: %q", n, e.Message)
+			}
 			if hasEvent(rec, "", "retry", "") {
 				t.Errorf("a permanent error was retried: %s", dump(rec))
 			}

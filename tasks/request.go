@@ -164,6 +164,9 @@ func (r *Request) validate(now time.Time, minLead time.Duration, check, checkHoo
 		if utf8.RuneCountInString(m.Name) > 255 {
 			add(f+".name", "longer than 255 characters")
 		}
+		if msg := unprintable(m.Name); msg != "" {
+			add(f+".name", "%s", msg)
+		}
 		if m.ContentType != "" && supported != nil && !supported(m.ContentType) {
 			add(f+".contentType", "%q is not an image or video type Swonkie publishes", m.ContentType)
 		}
@@ -201,6 +204,12 @@ func (r *Request) validate(now time.Time, minLead time.Duration, check, checkHoo
 		}
 		if utf8.RuneCountInString(p.FirstComment) > MaxCommentRunes {
 			add("post.firstComment", "longer than %d characters", MaxCommentRunes)
+		}
+		if msg := unprintable(p.Caption); msg != "" {
+			add("post.caption", "%s", msg)
+		}
+		if msg := unprintable(p.FirstComment); msg != "" {
+			add("post.firstComment", "%s", msg)
 		}
 		for i, id := range p.LabelIDs {
 			if strings.TrimSpace(id) == "" {
@@ -256,6 +265,22 @@ func (r *Request) validate(now time.Time, minLead time.Duration, check, checkHoo
 		return &ValidationError{Problems: ps}
 	}
 	return nil
+}
+
+// unprintable says what in text a post must not carry, or "": bytes that
+// are not UTF-8, and control characters other than tab and line breaks
+// (a NUL ends the text early in C-string code, others garble what people
+// see).
+func unprintable(text string) string {
+	if !utf8.ValidString(text) {
+		return "not valid UTF-8"
+	}
+	for i, r := range text {
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return fmt.Sprintf("contains the control character %U at byte %d; only tab and line breaks are allowed", r, i)
+		}
+	}
+	return ""
 }
 
 // fingerprint identifies a request's content, so that reusing an

@@ -50,7 +50,7 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 	req := rec.Request.Media[i]
 	src, err := p.sources.Open(ctx, req.Source, source.Hint{Name: req.Name, ContentType: req.ContentType})
 	if err != nil {
-		return wrap(err, "upload media item %d: open source", i)
+		return wrap(err, "upload media item %d", i) // source.Error says "open source <src>" itself
 	}
 	defer src.Close()
 	if !source.Supported(src.ContentType) {

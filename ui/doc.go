@@ -18,18 +18,28 @@
 //
 // Decisions taken where the issue was silent:
 //
-//   - Sessions are stateless: the cookie carries an expiry and a nonce,
-//     signed with an HMAC key derived from the token that logged in, and
-//     names that token only by another HMAC of it. Every replica accepts
-//     every other's cookies and a restart keeps people logged in; removing
-//     the token from API_TOKENS ends its sessions at once, and the others'
-//     stay. Logging out clears the cookie in the browser; a copy of it
-//     would stay valid until it expires (Config.SessionTTL, 12 h), which is
-//     why the cookie is HttpOnly and never leaves this path.
+//   - Sessions are signed cookies: the cookie carries an expiry and a
+//     nonce, signed with an HMAC key derived from the token that logged
+//     in, and names that token only by another HMAC of it. Every replica
+//     accepts every other's cookies and a restart keeps people logged in;
+//     removing the token from API_TOKENS ends its sessions at once, and
+//     the others' stay. The one server-side state is the list of sessions
+//     ended at logout: logging out lists the session in Redis (by a hash
+//     of its nonce) for the time it had left, so a copy of the cookie is
+//     refused by every replica. When Redis cannot say whether a session
+//     ended, the page answers 500 rather than guess.
 //   - The CSRF token is an HMAC of the session's nonce: no server state,
 //     and a token from one session is useless in another. Forms are also
-//     refused when the browser says (Sec-Fetch-Site) another site sent
-//     them, which covers the login form too.
+//     refused when the browser says another site sent them: by
+//     Sec-Fetch-Site, or, from browsers that predate it, by an Origin that
+//     is not this host ("null" included). That covers the login form too.
+//   - Failed logins are counted per client address by Config.Guard, with
+//     the API's failed tokens: past the limit the form answers 429 with
+//     Retry-After, a right token included. Refused logins get no
+//     access-log line of their own; the guard summarizes them.
+//   - After the login the browser goes to the "next" page only if it is
+//     under /ui/ once its dot segments are resolved (encoded ones too),
+//     and is sent there in that resolved form.
 //   - The cookie is Secure when the request came over TLS, directly or
 //     through a proxy that sets X-Forwarded-Proto: https; the worker itself
 //     serves plain HTTP.

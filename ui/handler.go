@@ -10,8 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/mediaflow/mediaflow/authlimit"
+	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
@@ -38,21 +41,35 @@ type Config struct {
 	RefreshEvery time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Redis keeps the sessions ended at logout, so a copy of a cookie
+	// taken before it is refused too. Required.
+	Redis redis.UniversalClient
+	// Guard counts failed logins per client address, with the API's
+	// failed authentications (share one), and holds back clients that
+	// fail too often. Nil summarizes failures in Logger and holds no one
+	// back.
+	Guard *authlimit.Guard
 }
+
+// clockSkew is how much longer than its cookie an ended session stays
+// listed: workers whose clocks run behind must refuse it too.
+const clockSkew = 5 * time.Minute
 
 // DefaultRefresh is Config.RefreshEvery's default.
 const DefaultRefresh = 2 * time.Second
 
 // Handler serves the pipelines pages under Prefix.
 type Handler struct {
-	client *tasks.Client
-	keys   []sessionKey
-	ttl    time.Duration
-	every  time.Duration
-	log    zerolog.Logger
-	now    func() time.Time
-	pages  *pages
-	root   http.Handler
+	client   *tasks.Client
+	sessions *rdb.Sessions
+	guard    *authlimit.Guard
+	keys     []sessionKey
+	ttl      time.Duration
+	every    time.Duration
+	log      zerolog.Logger
+	now      func() time.Time
+	pages    *pages
+	root     http.Handler
 }
 
 // New builds the pages over client. Tokens are checked by the API
@@ -70,6 +87,16 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	if len(tokens) == 0 {
 		return nil, errors.New("ui: no token configured (API_TOKENS): refusing to serve pages anyone could open")
 	}
+	if cfg.Redis == nil {
+		return nil, errors.New("ui: a Redis client is required (it lists the sessions ended at logout)")
+	}
+	if cfg.Guard == nil {
+		g, err := authlimit.New(nil, authlimit.Config{Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Guard = g
+	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
@@ -83,7 +110,8 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{client: client, keys: newSessionKeys(tokens), ttl: cfg.SessionTTL, every: cfg.RefreshEvery, log: cfg.Logger, now: cfg.Now, pages: p}
+	h := &Handler{client: client, sessions: rdb.NewSessions(cfg.Redis), guard: cfg.Guard, keys: newSessionKeys(tokens),
+		ttl: cfg.SessionTTL, every: cfg.RefreshEvery, log: cfg.Logger, now: cfg.Now, pages: p}
 	h.root = h.logged(secured(h.routes()))
 	return h, nil
 }
@@ -114,6 +142,11 @@ type sessionHandler func(http.ResponseWriter, *http.Request, session)
 func (h *Handler) signedIn(next sessionHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := h.session(r)
+		var unsure *sessionCheckError
+		if errors.As(err, &unsure) {
+			h.internal(w, r, nil, "check the session", err)
+			return
+		}
 		if err != nil {
 			if !errors.Is(err, http.ErrNoCookie) {
 				// A stale cookie is dropped, so the browser stops sending it.
@@ -143,23 +176,58 @@ const maxFormBytes = 4 << 10
 
 // crossSiteAllowed refuses a form another site made the browser send.
 // SameSite=Strict already keeps the cookie off such a request and the CSRF
-// token already fails; Sec-Fetch-Site also covers the login form, which
-// has no session yet.
+// token already fails; the browser's own word also covers the login form,
+// which has no session yet (login CSRF: logging a person in as someone
+// else). Sec-Fetch-Site says it; browsers that predate it still send
+// Origin on a form POST, which must then be this host. A request with
+// neither is not a browser's cross-site form (curl, scripts), and passes.
 func crossSiteAllowed(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
+	case "same-origin", "none":
+		return true
+	case "":
+	default:
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
 		return true
 	}
-	return false
+	u, err := url.Parse(origin)
+	// "null" (a sandboxed frame, a redirect from elsewhere) has no host.
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) &&
+		(u.Scheme == "https" || u.Scheme == "http")
 }
 
+// session is the request's verified session, unless it ended at logout.
+// When Redis cannot say whether it did, the error is a
+// *sessionCheckError: the session is neither good nor bad.
 func (h *Handler) session(r *http.Request) (session, error) {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
 		return session{}, err
 	}
-	return verifySession(h.keys, c.Value, h.now())
+	s, err := verifySession(h.keys, c.Value, h.now())
+	if err != nil {
+		return session{}, err
+	}
+	ctx, cancel := pageCtx(r)
+	defer cancel()
+	ended, err := h.sessions.Revoked(ctx, s.id())
+	switch {
+	case err != nil:
+		return session{}, &sessionCheckError{err}
+	case ended:
+		return session{}, errSessionEnded
+	}
+	return s, nil
 }
+
+// sessionCheckError: whether the session ended could not be found out.
+type sessionCheckError struct{ err error }
+
+func (e *sessionCheckError) Error() string { return "ui: check the session: " + e.err.Error() }
+func (e *sessionCheckError) Unwrap() error { return e.err }
 
 // secure reports whether the browser reached us over TLS, directly or
 // through a proxy that says so: only then may the cookie demand it.

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mediaflow/mediaflow/api"
+	"github.com/mediaflow/mediaflow/authlimit"
 	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/internal/testmedia"
 	"github.com/mediaflow/mediaflow/internal/workertest"
@@ -34,6 +35,7 @@ const (
 // sandbox).
 type world struct {
 	client   *tasks.Client
+	redis    *redistest.Redis
 	srv      *httptest.Server
 	stack    *workertest.World // nil without a worker
 	root     string
@@ -52,6 +54,8 @@ type worldOptions struct {
 	redis   *redistest.Redis
 	// wrap, when set, wraps the mounted handler (to count requests).
 	wrap func(http.Handler) http.Handler
+	// guard, when set, is the authentication guard of the API and pages.
+	guard *authlimit.Guard
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -83,25 +87,27 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.redis = rdb
 	w.client = tasks.NewClient(rdb.Client, tasks.WithSources(sources))
 	t.Cleanup(func() { _ = w.client.Close() })
 	tokens := o.tokens
 	if tokens == nil {
 		tokens = []string{tokenA, tokenB}
 	}
-	w.srv = httptest.NewServer(mount(t, w.client, tokens, o))
+	w.srv = httptest.NewServer(w.mount(t, tokens, o))
 	t.Cleanup(w.srv.Close)
 	return w
 }
 
 // mount builds the mux cmd/worker serves on API_ADDR.
-func mount(t *testing.T, client *tasks.Client, tokens []string, o worldOptions) http.Handler {
+func (w *world) mount(t *testing.T, tokens []string, o worldOptions) http.Handler {
 	t.Helper()
-	a, err := api.New(client, api.Config{Tokens: tokens, Logger: zerolog.Nop()})
+	a, err := api.New(w.client, api.Config{Tokens: tokens, Logger: zerolog.Nop(), Guard: o.guard})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(client, Config{Tokens: tokens, Logger: zerolog.Nop(), RefreshEvery: o.refresh, Now: o.now})
+	p, err := New(w.client, Config{Tokens: tokens, Logger: zerolog.Nop(), RefreshEvery: o.refresh, Now: o.now,
+		Redis: w.redis.Client, Guard: o.guard})
 	if err != nil {
 		t.Fatal(err)
 	}

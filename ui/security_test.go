@@ -6,11 +6,15 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/authlimit"
+	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/rs/zerolog"
 )
 
 // Every answer of the pages carries every security header, whatever the
@@ -125,6 +129,12 @@ func TestLogin(t *testing.T) {
 		{"second token", tokenB, nil, http.StatusSeeOther, false},
 		{"behind a TLS proxy", tokenA, map[string]string{"X-Forwarded-Proto": "https"}, http.StatusSeeOther, true},
 		{"another site's form", tokenA, map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden, false},
+		// Browsers without Sec-Fetch-Site still send Origin on a form POST.
+		{"another site's form, older browser", tokenA, map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden, false},
+		{"a form from an opaque origin", tokenA, map[string]string{"Origin": "null"}, http.StatusForbidden, false},
+		{"another port's form", tokenA, map[string]string{"Origin": "http://" + hostOnly(w.srv.URL) + ":1"}, http.StatusForbidden, false},
+		{"this site's form, older browser", tokenA, map[string]string{"Origin": w.srv.URL}, http.StatusSeeOther, false},
+		{"Sec-Fetch-Site wins over Origin", tokenA, map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": w.srv.URL}, http.StatusSeeOther, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,6 +202,7 @@ func TestCancelNeedsCSRF(t *testing.T) {
 		{"a token cut short", url.Values{"csrf": {good[:len(good)-2]}}, nil},
 		{"from another site", url.Values{"csrf": {good}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
 		{"from a sibling site", url.Values{"csrf": {good}}, map[string]string{"Sec-Fetch-Site": "same-site"}},
+		{"from another site, older browser", url.Values{"csrf": {good}}, map[string]string{"Origin": "https://evil.example"}},
 	}
 	for _, tt := range refused {
 		a := b.do(http.MethodPost, path+"/cancel", tt.form, tt.header)
@@ -240,7 +251,7 @@ func TestSessionLifetime(t *testing.T) {
 	var now time.Time
 	clock := func() time.Time { return now }
 	now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	srv := httptest.NewServer(mount(t, w.client, []string{tokenA, tokenB}, worldOptions{now: clock}))
+	srv := httptest.NewServer(w.mount(t, []string{tokenA, tokenB}, worldOptions{now: clock}))
 	t.Cleanup(srv.Close)
 	before := srv.URL
 	withA, withB := &browser{t: t, base: before, c: w.browser(t).c}, &browser{t: t, base: before, c: w.browser(t).c}
@@ -271,7 +282,7 @@ func TestSessionLifetime(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			at := now.Add(tt.after)
-			h := mount(t, w.client, tt.tokens, worldOptions{now: func() time.Time { return at }})
+			h := w.mount(t, tt.tokens, worldOptions{now: func() time.Time { return at }})
 			req, _ := http.NewRequest(http.MethodGet, "http://example.test/ui/", nil)
 			req.AddCookie(&http.Cookie{Name: cookieName, Value: tt.cookie})
 			rw := httptest.NewRecorder()
@@ -348,10 +359,121 @@ func TestLoginRedirectStaysLocal(t *testing.T) {
 		"/ui/\r\nSet-Cookie: x=1":      "/ui/",
 		"https:/ui/":                   "/ui/",
 		"/ui/pipelines/x?notice=ok#id": "/ui/pipelines/x?notice=ok#id",
+		// Dot segments are resolved before the prefix is judged, as the
+		// browser will resolve them, encoded or not.
+		"/ui/../v1/pipelines":      "/ui/",
+		"/ui/%2e%2e/v1/pipelines":  "/ui/",
+		"/ui/%2E%2E/%2E%2E/evil":   "/ui/",
+		"/ui/pipelines/../../v1":   "/ui/",
+		"/ui/pipelines/../login":   "/ui/",
+		"/ui/./pipelines/x":        "/ui/pipelines/x",
+		"/ui/pipelines/a/../b?x=1": "/ui/pipelines/b?x=1",
+		"/ui/..":                   "/ui/",
+		"/ui/pipelines/x/":         "/ui/pipelines/x/",
 	}
 	for in, want := range tests {
 		if got := localNext(in); got != want {
 			t.Errorf("localNext(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func hostOnly(rawURL string) string {
+	u, _ := url.Parse(rawURL)
+	return u.Hostname()
+}
+
+// Logging out ends the session everywhere: a copy of the cookie taken
+// before is refused after it, by this worker and by any other on the same
+// Redis, while other sessions of the same token go on.
+func TestLogoutEndsTheSession(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	b, other := w.browser(t), w.browser(t)
+	b.mustLogin(tokenA)
+	other.mustLogin(tokenA)
+	copied := b.cookie().Value
+	replica := httptest.NewServer(w.mount(t, []string{tokenA, tokenB}, worldOptions{}))
+	t.Cleanup(replica.Close)
+	withCopy := func(base string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+"/ui/", nil)
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: copied})
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := withCopy(replica.URL); got != http.StatusOK {
+		t.Fatalf("the copied cookie before logout, on another replica: %d, want 200", got)
+	}
+	if a := b.do(http.MethodPost, "/ui/logout", url.Values{"csrf": {b.csrf("/ui/")}}, nil); a.status != http.StatusSeeOther {
+		t.Fatalf("logout: %d", a.status)
+	}
+	for name, base := range map[string]string{"this worker": w.srv.URL, "another replica": replica.URL} {
+		if got := withCopy(base); got != http.StatusSeeOther {
+			t.Errorf("the cookie copied before logout, on %s: %d, want a redirect to the login", name, got)
+		}
+	}
+	if a := other.get("/ui/"); a.status != http.StatusOK {
+		t.Errorf("another session of the same token after the logout: %d, want 200", a.status)
+	}
+	// The entry lasts as long as the session had left (plus the skew
+	// margin), and holds nothing of the cookie.
+	keys := w.redis.Client.Keys(t.Context(), "mediaflow:ui:revoked:*").Val()
+	if len(keys) != 1 {
+		t.Fatalf("revocation keys %v, want one", keys)
+	}
+	ttl := w.redis.Client.PTTL(t.Context(), keys[0]).Val()
+	if ttl < DefaultSessionTTL-time.Minute || ttl > DefaultSessionTTL+clockSkew {
+		t.Errorf("the entry lives %v, want the session's remaining %v plus %v", ttl, DefaultSessionTTL, clockSkew)
+	}
+	for _, part := range strings.Split(copied, ".") {
+		if len(part) > 8 && strings.Contains(keys[0], part) {
+			t.Errorf("the key %q holds part of the cookie", keys[0])
+		}
+	}
+}
+
+// Failed logins count against the client address together with the API's
+// failed tokens: past the limit the form answers 429 with Retry-After and
+// no cookie, even for a right token, and the API refuses that address too.
+func TestLoginIsThrottled(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	guard, err := authlimit.New(r.Client, authlimit.Config{PerMinute: 3, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, worldOptions{redis: r, guard: guard})
+	b := w.browser(t)
+	for i := range 3 {
+		if a := b.login("wrong-token-0123456789"); a.status != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d, want 401", i+1, a.status)
+		}
+	}
+	for _, token := range []string{"wrong-token-0123456789", tokenA} {
+		a := b.login(token)
+		if a.status != http.StatusTooManyRequests {
+			t.Fatalf("past the limit: %d, want 429", a.status)
+		}
+		if ra, err := strconv.Atoi(a.header.Get("Retry-After")); err != nil || ra < 1 || ra > 20 {
+			t.Errorf("Retry-After %q, want 1 to 20 s", a.header.Get("Retry-After"))
+		}
+		if !strings.Contains(a.body, "Too many failed logins") || b.cookie() != nil {
+			t.Errorf("the refusal does not say why, or set a cookie:\n%s", a.body)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, w.srv.URL+"/v1/pipelines", nil)
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the API from the same address: %d, want 429", resp.StatusCode)
 	}
 }

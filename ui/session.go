@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,9 +15,11 @@ import (
 
 // A session cookie reads "v1.<token id>.<expiry>.<nonce>.<mac>". It names
 // the token it was opened with only by an id derived from it, and is signed
-// with a key derived from that same token: the server keeps no session
-// state, every replica accepts the cookies of the others, and removing a
-// token from API_TOKENS leaves its cookies with no key to verify them.
+// with a key derived from that same token: every replica accepts the
+// cookies of the others, and removing a token from API_TOKENS leaves its
+// cookies with no key to verify them. The one state kept is the list of
+// sessions ended at logout (Redis, internal/rdb), each only for the time
+// it had left.
 const sessionVersion = "v1"
 
 // Domain-separation labels: the id, the signing key and the CSRF secrets
@@ -26,6 +29,9 @@ const (
 	labelID   = "mediaflow ui session id v1"
 	labelKey  = "mediaflow ui session key v1"
 	labelCSRF = "mediaflow ui csrf v1"
+	// labelRevoked names a session in Redis (session.id); a plain hash,
+	// since a nonce is no secret once the cookie's MAC is left out.
+	labelRevoked = "mediaflow ui session revoked v1"
 )
 
 // Strict: the last character of an encoded MAC carries bits that decoding
@@ -67,6 +73,14 @@ type session struct {
 	nonce   string
 }
 
+// id names the session in the list of sessions ended at logout: a hash
+// of its nonce, so Redis never holds anything a cookie could be rebuilt
+// from.
+func (s session) id() string {
+	sum := sha256.Sum256([]byte(labelRevoked + "|" + s.key.id + "|" + s.nonce))
+	return hex.EncodeToString(sum[:16])
+}
+
 // csrf is the token the session's forms carry: bound to this session, so a
 // token read from another session (or an older one) is refused.
 func (s session) csrf() string {
@@ -103,6 +117,7 @@ var (
 	errSessionUnknown   = errors.New("session cookie names no configured token (removed from API_TOKENS?)")
 	errSessionForged    = errors.New("session cookie signature does not verify")
 	errSessionExpired   = errors.New("session cookie expired")
+	errSessionEnded     = errors.New("session ended at logout")
 )
 
 func verifySession(keys []sessionKey, cookie string, now time.Time) (session, error) {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mediaflow/mediaflow/tasks"
 )
@@ -134,5 +136,45 @@ func TestBatchOverlongLines(t *testing.T) {
 	}
 	if code, _, stderr := c.runEnv(map[string]string{"API_MAX_BODY": "lots"}, "", "batch", "-"); code != exitUsage || !strings.Contains(stderr, "API_MAX_BODY") {
 		t.Errorf("bad API_MAX_BODY: exit %d %q", code, stderr)
+	}
+}
+
+// `publish --key` and `batch` retried after a timeout print the pipeline
+// of the first try even when --at has come within the minimum lead (a
+// minute) since: a refusal stands only for a key that names no pipeline.
+func TestIdempotentRetryWhenPublishAtCameClose(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, false)
+	p := c.profiles[0]
+	at := time.Now().Add(30 * time.Second).UTC().Truncate(time.Second)
+	// The first try, as `enqueue publish` builds it, accepted when --at was
+	// further ahead: a client whose lead is a second stands in for the
+	// clock having moved on.
+	req := tasks.Request{Key: "retry-after-timeout", Media: []tasks.MediaSource{{Source: "a.png"}},
+		Post:   &tasks.PostSpec{Type: "MEDIA", ProfileIDs: []string{p}, Caption: "soon", PublishAt: &at},
+		Action: tasks.ActionSchedule, Cleanup: tasks.CleanupAfterPublish}
+	earlier := tasks.NewClient(c.redis.Client, tasks.WithTiming(tasks.Timing{MinScheduleLead: time.Second}))
+	t.Cleanup(func() { _ = earlier.Close() })
+	first, created, err := earlier.Publish(context.Background(), req)
+	if err != nil || !created {
+		t.Fatalf("first try: created=%v err=%v", created, err)
+	}
+
+	args := []string{"publish", "--media", "a.png", "--profile", p, "--caption", "soon", "--at", at.Format(time.RFC3339)}
+	code, stdout, stderr := c.run("", append(args, "--key", "retry-after-timeout")...)
+	if code != exitOK || strings.TrimSpace(stdout) != first.ID {
+		t.Errorf("publish retry: exit %d, stdout %q (want %s), stderr %q", code, stdout, first.ID, stderr)
+	}
+	line, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = c.run(string(line)+"\n", "batch", "-")
+	if code != exitOK || strings.TrimSpace(stdout) != first.ID {
+		t.Errorf("batch retry: exit %d, stdout %q (want %s), stderr %q", code, stdout, first.ID, stderr)
+	}
+	// A new key with that --at is judged, and refused.
+	if code, _, stderr := c.run("", append(args, "--key", "a-new-key")...); code != exitUsage || !strings.Contains(stderr, "post.publishAt") {
+		t.Errorf("a new key: exit %d %q, want %d naming post.publishAt", code, stderr, exitUsage)
 	}
 }

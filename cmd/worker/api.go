@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
 	"github.com/mediaflow/mediaflow/api"
+	"github.com/mediaflow/mediaflow/authlimit"
+	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/tasks"
 	"github.com/mediaflow/mediaflow/ui"
 )
@@ -52,14 +55,26 @@ func (c *config) checkAPI() error {
 
 // startAPI serves the enqueue API on API_ADDR, over the same tasks.Client
 // the worker uses (so sources are checked the way the worker opens them),
-// and the pipelines page under /ui/ beside it.
-func startAPI(c *config, client *tasks.Client, log zerolog.Logger) (*http.Server, error) {
+// and the pipelines page under /ui/ beside it. Both count failed
+// authentications through one guard, shared with every worker on rc.
+func startAPI(c *config, client *tasks.Client, rc redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger) (*http.Server, error) {
+	trusted, err := authlimit.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	guard, err := authlimit.New(rc, authlimit.Config{PerMinute: c.AuthFailureLimit, TrustedProxies: trusted,
+		Logger: log.With().Str("component", "auth").Logger(), Metrics: m})
+	if err != nil {
+		return nil, err
+	}
 	apiCfg := c.apiConfig(log.With().Str("component", "api").Logger())
+	apiCfg.Guard = guard
 	h, err := api.New(client, apiCfg)
 	if err != nil {
 		return nil, err
 	}
-	pages, err := ui.New(client, ui.Config{Tokens: apiCfg.Tokens, Logger: log.With().Str("component", "ui").Logger()})
+	pages, err := ui.New(client, ui.Config{Tokens: apiCfg.Tokens, Logger: log.With().Str("component", "ui").Logger(),
+		Redis: rc, Guard: guard})
 	if err != nil {
 		return nil, err
 	}
@@ -72,5 +87,7 @@ func startAPI(c *config, client *tasks.Client, log zerolog.Logger) (*http.Server
 	if err != nil {
 		return nil, fmt.Errorf("API address: %w", err)
 	}
+	// The last summary of refused attempts is written as the API stops.
+	srv.RegisterOnShutdown(guard.Close)
 	return srv, nil
 }

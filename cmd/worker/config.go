@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mediaflow/mediaflow/authlimit"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/tasks"
@@ -38,6 +39,8 @@ type config struct {
 	APIMaxBody         int64
 	APIRateLimit       float64
 	APIMaxConns        int
+	AuthFailureLimit   int
+	TrustedProxies     string
 	SpoolDir           string
 	SpoolMaxBytes      int64
 	SourceMinRate      int64
@@ -129,6 +132,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.APITokens, "api-tokens", env("API_TOKENS", ""), "comma-separated bearer tokens the HTTP API accepts (env API_TOKENS; prefer the environment)")
 	fs.Int64Var(&c.APIMaxBody, "api-max-body", int64(envInt("API_MAX_BODY", 1<<20)), "largest HTTP API request body in bytes (env API_MAX_BODY)")
 	fs.Float64Var(&c.APIRateLimit, "api-rate-limit", envFloat("API_RATE_LIMIT", 0), "HTTP API requests per second per token; 0 is unlimited (env API_RATE_LIMIT)")
+	fs.IntVar(&c.AuthFailureLimit, "auth-failure-limit", envInt("AUTH_FAILURE_LIMIT", authlimit.DefaultPerMinute), "failed authentications (API tokens and page logins together) a client address may make a minute before it is refused with 429; 0 refuses none (env AUTH_FAILURE_LIMIT)")
+	fs.StringVar(&c.TrustedProxies, "api-trusted-proxies", env("API_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client; empty believes none (env API_TRUSTED_PROXIES)")
 	fs.IntVar(&c.APIMaxConns, "api-max-conns", envInt("API_MAX_CONNS", defaultMaxConns), "connections each HTTP server (API, metrics) holds at once; idle ones are closed first to make room (env API_MAX_CONNS)")
 	fs.StringVar(&c.SpoolDir, "spool-dir", env("SPOOL_DIR", ""), "where media URLs without a length are spooled before upload; empty is the system temp dir (env SPOOL_DIR)")
 	fs.Int64Var(&c.SpoolMaxBytes, "spool-max-bytes", int64(envInt("SPOOL_MAX_BYTES", 4<<30)), "bytes all spooled sources may hold at once (env SPOOL_MAX_BYTES)")
@@ -190,6 +195,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if _, err := tasks.ParseWebhookSecrets(c.WebhookSecret); err != nil {
 		return nil, err
+	}
+	if c.AuthFailureLimit < 0 {
+		return nil, fmt.Errorf("auth failure limit %d: want 0 (no limit) or more failures a minute", c.AuthFailureLimit)
+	}
+	if _, err := authlimit.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("API_TRUSTED_PROXIES: %w", err)
 	}
 	if c.APIMaxConns < 1 {
 		return nil, fmt.Errorf("api max conns %d: want at least 1", c.APIMaxConns)

@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var apiSrv *http.Server
 	if cfg.APIAddr != "" {
-		if apiSrv, err = startAPI(cfg, st.client, log); err != nil {
+		if apiSrv, err = startAPI(cfg, st.client, rc, m, log); err != nil {
 			for _, srv := range servers {
 				_ = srv.Close()
 			}

@@ -38,11 +38,13 @@ func BudgetWorkspace(apiID string) string {
 }
 
 // takeScript is GCRA (the generic cell rate algorithm) on one key, after a
-// pause check on the key beside it.
+// pause check on the key beside it when there is one. The fleet budget and
+// the failed-authentication throttle (authfail.go) both run it.
 //
-//	KEYS[1]=budget  KEYS[2]=pause
+//	KEYS[1]=cells  KEYS[2]=pause (optional)
 //	ARGV[1]=emission interval (ms)  ARGV[2]=burst  ARGV[3]=endpoint
 //	ARGV[4]=now (ms), or "" for the Redis server's clock
+//	ARGV[5]="peek" to only ask whether a cell is free, taking none
 //
 // Returns {1, 0, 0} when the call may go, {0, wait ms, 0} when the budget
 // is spent, {0, wait ms, 1} while the endpoint or the workspace is paused.
@@ -56,10 +58,12 @@ else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 end
-local p = redis.call('HMGET', KEYS[2], '*', ARGV[3])
-local pausedUntil = math.max(tonumber(p[1]) or 0, tonumber(p[2]) or 0)
-if pausedUntil > now then
-  return {0, math.ceil(pausedUntil - now), 1}
+if #KEYS > 1 then
+  local p = redis.call('HMGET', KEYS[2], '*', ARGV[3])
+  local pausedUntil = math.max(tonumber(p[1]) or 0, tonumber(p[2]) or 0)
+  if pausedUntil > now then
+    return {0, math.ceil(pausedUntil - now), 1}
+  end
 end
 local interval = tonumber(ARGV[1])
 local tau = interval * (tonumber(ARGV[2]) - 1)
@@ -68,6 +72,7 @@ if tat < now then tat = now end
 if tat - now > tau then
   return {0, math.max(1, math.ceil(tat - now - tau)), 0}
 end
+if ARGV[5] == 'peek' then return {1, 0, 0} end
 tat = tat + interval
 redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1000)
 return {1, 0, 0}

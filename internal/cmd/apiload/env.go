@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mediaflow/mediaflow/api"
+	"github.com/mediaflow/mediaflow/authlimit"
 	"github.com/mediaflow/mediaflow/internal/redisserver"
 	"github.com/mediaflow/mediaflow/internal/redisurl"
 	"github.com/mediaflow/mediaflow/source"
@@ -68,7 +69,16 @@ func startEnv(o options) (*env, error) {
 	if o.accessLog {
 		log = zerolog.New(io.Discard).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	}
-	h, err := api.New(e.client, api.Config{Tokens: []string{token}, Logger: log})
+	cfg := api.Config{Tokens: []string{token}, Logger: log}
+	if o.authGuard {
+		// As the worker: failed authentications counted in Redis, so each
+		// request also asks whether its address is held back.
+		if cfg.Guard, err = authlimit.New(e.rc, authlimit.Config{PerMinute: authlimit.DefaultPerMinute, Logger: log}); err != nil {
+			e.close()
+			return nil, err
+		}
+	}
+	h, err := api.New(e.client, cfg)
 	if err != nil {
 		e.close()
 		return nil, err

@@ -33,6 +33,7 @@ type options struct {
 	media       int
 	keys        bool
 	accessLog   bool
+	authGuard   bool
 	cpuProfile  string
 	timeout     time.Duration
 }
@@ -52,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.media, "media", 1, "media sources per publish request")
 	fs.BoolVar(&o.keys, "keys", true, "send a unique Idempotency-Key with each request, as a careful client does")
 	fs.BoolVar(&o.accessLog, "access-log", true, "write the API's access log (JSON, discarded) as the worker does")
+	fs.BoolVar(&o.authGuard, "auth-guard", true, "count failed authentications in Redis as the worker does (AUTH_FAILURE_LIMIT), which asks Redis once per request")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured runs to this file")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
@@ -76,8 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer env.close()
 
-	fmt.Fprintf(stdout, "apiload: %d runs of %d requests (after %d warm-up) at concurrency %d, %d media each, keys=%v, access log=%v\n",
-		o.runs, o.requests, o.warmup, o.concurrency, o.media, o.keys, o.accessLog)
+	fmt.Fprintf(stdout, "apiload: %d runs of %d requests (after %d warm-up) at concurrency %d, %d media each, keys=%v, access log=%v, auth guard=%v\n",
+		o.runs, o.requests, o.warmup, o.concurrency, o.media, o.keys, o.accessLog, o.authGuard)
 	fmt.Fprintf(stdout, "machine: %d cores (GOMAXPROCS %d), %s; %s; %s\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), cpuModel(), env.redisVersion, runtime.Version())
 
