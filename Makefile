@@ -2,7 +2,7 @@
 GO ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test test-deps build lint demo bench
+.PHONY: test test-deps test-tools build lint demo bench
 
 # Version and commit stamped into every binary, as the Dockerfile does.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -11,13 +11,17 @@ LDFLAGS = -X github.com/mediaflow/mediaflow/internal/version.Version=$(VERSION) 
            -X github.com/mediaflow/mediaflow/internal/version.Commit=$(COMMIT)
 
 ## test: check (and install, as root or with sudo) the programs the tests run, go vet, then every test with the race detector
-test: test-deps
+test: test-deps test-tools
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
 ## test-deps: only check that redis-server, redis-cli, prometheus, promtool and chromium are there (installing them with apt-get when it can)
 test-deps:
 	@sh scripts/test-deps
+
+## test-tools: build the Go programs the tests start (Jaeger, a tool of its own module) into the build cache, so their first build is not counted in a test's time
+test-tools:
+	@cd internal/jaegertest/jaegertool && $(GO) tool -n jaeger >/dev/null
 
 ## build: every binary under ./cmd into bin/, stamped with VERSION and COMMIT
 build:

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/mediaflow/mediaflow/authlimit"
@@ -42,6 +44,13 @@ type Config struct {
 	// clients that fail too often; share one with the pages (ui.Config).
 	// Nil summarizes failures in Logger and holds no one back.
 	Guard *authlimit.Guard
+	// Metrics, when set, counts and times every request by route
+	// (metrics.Metrics is one). TracerProvider and Propagator serve the
+	// request spans and read the caller's traceparent; nil means the otel
+	// globals. See observed.
+	Metrics        Observer
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
 }
 
 // Handler serves the API over a tasks.Client.
@@ -88,7 +97,8 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 		log:         cfg.Logger,
 		guard:       cfg.Guard,
 	}
-	h.root = h.logged(h.routes())
+	mux := h.routes()
+	h.root = h.observed(mux, h.logged(mux), cfg)
 	return h, nil
 }
 

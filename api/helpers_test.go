@@ -58,6 +58,8 @@ type worldOptions struct {
 	authLimit int
 	// metrics, when set, counts what the Guard refuses.
 	metrics *metrics.Metrics
+	// configure, when set, changes the Config before New.
+	configure func(*Config)
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -87,7 +89,11 @@ func newWorld(t *testing.T, o worldOptions) *world {
 			t.Fatal(err)
 		}
 	}
-	h, err := New(w.client, Config{Tokens: o.tokens, MaxBody: o.maxBody, RateLimit: o.rateLimit, Logger: zerolog.New(w.logs), Guard: w.guard})
+	cfg := Config{Tokens: o.tokens, MaxBody: o.maxBody, RateLimit: o.rateLimit, Logger: zerolog.New(w.logs), Guard: w.guard}
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
+	h, err := New(w.client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			// The cancel is recorded: the pipeline's next step honours it,
 			// and the sweep retries cleanups that are owed.
-			h.log.Warn().Err(err).Str("pipeline", id).Msg("api: enqueue the cancel cleanup failed; the sweep will clean up")
+			h.log.Warn().Ctx(r.Context()).Err(err).Str("pipeline", id).Msg("api: enqueue the cancel cleanup failed; the sweep will clean up")
 		}
 		w.Header().Set("Location", "/v1/pipelines/"+rec.ID)
 		h.writeJSON(w, r, http.StatusAccepted, rec)

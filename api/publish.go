@@ -60,7 +60,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		// The record is stored and the sweep enqueues the steps of a
 		// pending pipeline, so the request is accepted all the same.
-		h.log.Warn().Err(err).Str("pipeline", rec.ID).Msg("api: enqueue the first steps failed; the sweep will enqueue them")
+		h.log.Warn().Ctx(r.Context()).Err(err).Str("pipeline", rec.ID).Msg("api: enqueue the first steps failed; the sweep will enqueue them")
 	}
 	w.Header().Set("Location", "/v1/pipelines/"+rec.ID)
 	if !created {

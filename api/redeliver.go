@@ -33,7 +33,7 @@ func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request) {
 	default:
 		if err != nil {
 			// Recorded as pending: the sweep re-enqueues owed deliveries.
-			h.log.Warn().Err(err).Str("pipeline", id).Msg("api: enqueue the webhook redelivery failed; the sweep will send it")
+			h.log.Warn().Ctx(r.Context()).Err(err).Str("pipeline", id).Msg("api: enqueue the webhook redelivery failed; the sweep will send it")
 		}
 		w.Header().Set("Location", "/v1/pipelines/"+rec.ID)
 		h.writeJSON(w, r, http.StatusAccepted, rec)

@@ -34,7 +34,7 @@ func marshal(v any) ([]byte, error) {
 // internal answers 500 without the cause, which may name Redis addresses
 // or keys, and logs the cause for the operator.
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, step string, err error) {
-	h.log.Error().Err(err).Str("method", r.Method).Str("route", r.Pattern).Str("step", step).Msg("api request failed")
+	h.log.Error().Ctx(r.Context()).Err(err).Str("method", r.Method).Str("route", r.Pattern).Str("step", step).Msg("api request failed")
 	writeProblem(w, r, Problem{Type: typeInternal, Status: http.StatusInternalServerError,
 		Detail: "the request could not be completed; retry later (with the same Idempotency-Key, when publishing)"})
 }

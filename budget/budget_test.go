@@ -1,7 +1,6 @@
 package budget_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mediaflow/mediaflow/budget"
+	"github.com/mediaflow/mediaflow/internal/logbuf"
+	"github.com/mediaflow/mediaflow/internal/metricstest"
 	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/swonkie"
@@ -162,7 +163,7 @@ func TestFleetBudgetFallsBackWithoutRedis(t *testing.T) {
 	r.Stop(t)
 	calls, base := newCallLog(t, nil)
 	m := metrics.New(metrics.Options{})
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	bud := budget.NewFleet(r.Client, "app-fleet", 5, 2, m, zerolog.New(&logs))
 	c := budgetClient(t, base, bud)
 	ctx := context.Background()
@@ -196,61 +197,16 @@ func TestFleetBudgetFallsBackWithoutRedis(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func metricsCount(t *testing.T, m *metrics.Metrics, name, limiter string) uint64 {
 	t.Helper()
-	fams, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == "limiter" && l.GetValue() == limiter {
-					return s.GetHistogram().GetSampleCount()
-				}
-			}
-		}
-	}
-	return 0
+	return metricstest.Series(t, m.Registry(), name, map[string]string{"limiter": limiter}).GetHistogram().GetSampleCount()
 }
 
 func gaugeValue(t *testing.T, m *metrics.Metrics, name, endpoint string) float64 {
 	t.Helper()
-	fams, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
+	s := metricstest.Series(t, m.Registry(), name, map[string]string{"endpoint": endpoint})
+	if s == nil {
+		return -1
 	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == "endpoint" && l.GetValue() == endpoint {
-					return s.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return -1
+	return s.GetGauge().GetValue()
 }

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mediaflow/mediaflow/deploy"
+	"github.com/mediaflow/mediaflow/internal/metricstest"
 	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/metrics"
 )
@@ -30,6 +31,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 	m.InitTaskTypes("media:create")
 	m.PipelineFinished(metrics.StateFailed, "media:upload")
 	m.SweepFinished(nil, time.Second, map[string]int{"stuck_failed": 1})
+	m.APIRequest(context.Background(), "/v1/pipelines", http.MethodPost, http.StatusAccepted, time.Millisecond)
 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTooManyRequests) }))
 	t.Cleanup(srv.Close)
@@ -61,11 +63,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 	names := map[string]bool{"up": true}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		families, err := m.Registry().Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range families {
+		for _, f := range metricstest.Gather(t, m.Registry()) {
 			names[f.GetName()] = true
 			if f.GetType() == dto.MetricType_HISTOGRAM {
 				for _, suffix := range []string{"_bucket", "_sum", "_count"} {

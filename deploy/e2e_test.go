@@ -81,12 +81,14 @@ func TestDashboardAgainstLiveWorker(t *testing.T) {
 	}
 
 	// The worker, configured the way docker-compose.yml configures it, but
-	// with a sweep every 2s so the sweep panels have data.
-	metricsAddr := freeport.TestAddr(t)
+	// with a sweep every 2s so the sweep panels have data, and its HTTP API
+	// on, through which the pipelines are published.
+	metricsAddr, apiAddr := freeport.TestAddr(t), freeport.TestAddr(t)
+	const apiToken = "e2e-token-0123456789abcdef"
 	w := startProc(t, "worker", bins["worker"], []string{
 		"REDIS_URL=" + r.URL, "SWONKIE_BASE_URL=" + baseURL, "SWONKIE_API_ID=" + apiID, "SWONKIE_API_KEY=" + apiKey,
 		"MEDIA_ROOT=" + root, "METRICS_ADDR=" + metricsAddr, "SWEEP_SCHEDULE=@every 2s",
-		"LOG_LEVEL=warn", "CONCURRENCY=10", "SWONKIE_RATE_LIMIT=500", "API_ADDR=",
+		"LOG_LEVEL=warn", "CONCURRENCY=10", "SWONKIE_RATE_LIMIT=500", "API_ADDR=" + apiAddr, "API_TOKENS=" + apiToken,
 	})
 	waitHTTP(t, w, "http://"+metricsAddr+"/readyz", 15*time.Second)
 	checkFirstScrape(t, w, "http://"+metricsAddr+"/metrics", queries)
@@ -153,11 +155,11 @@ scrape_configs:
 				req.Post.ProfileIDs = []string{expired}
 				failing++
 			}
-			rec, _, err := client.Publish(context.Background(), req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, rec.ID)
+			ids = append(ids, publishOverHTTP(t, "http://"+apiAddr, apiToken, req))
+		}
+		// A 404, so the API's error panel has a 4xx to show.
+		if status := apiGet(t, "http://"+apiAddr+"/v1/pipelines/no-such-pipeline", apiToken); status != http.StatusNotFound {
+			t.Errorf("GET an unknown pipeline: %d, want 404", status)
 		}
 		w.alive(t)
 	}
@@ -235,6 +237,48 @@ scrape_configs:
 	}
 	t.Logf("%d dashboard queries checked against %d pipelines (%d failed on purpose) in %v",
 		len(queries), len(ids), failing, time.Since(start).Round(time.Second))
+}
+
+// publishOverHTTP publishes req through the worker's HTTP API and returns
+// the new pipeline's id.
+func publishOverHTTP(t *testing.T, base, token string, req tasks.Request) string {
+	t.Helper()
+	body, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hreq, err := http.NewRequest(http.MethodPost, base+"/v1/pipelines", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hreq.Header.Set("Authorization", "Bearer "+token)
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rec tasks.Record
+	if err := json.NewDecoder(resp.Body).Decode(&rec); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /v1/pipelines: %d, %v", resp.StatusCode, err)
+	}
+	return rec.ID
+}
+
+func apiGet(t *testing.T, url, token string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 // buildCommands builds the named commands of ./cmd into a temporary folder

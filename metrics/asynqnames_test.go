@@ -6,6 +6,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/mediaflow/mediaflow/internal/metricstest"
 	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/metrics"
 )
@@ -126,16 +127,7 @@ func TestInitQueuesOnFreshRedis(t *testing.T) {
 
 func countSeries(t *testing.T, m *metrics.Metrics, name string) int {
 	t.Helper()
-	families, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() == name {
-			return len(f.GetMetric())
-		}
-	}
-	return 0
+	return len(metricstest.Family(t, m.Registry(), name))
 }
 
 // What a dashboard or an alert divides by, or a panel shows per label

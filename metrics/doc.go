@@ -11,6 +11,11 @@
 // endpoint templates, queue names, fixed outcome and state words. Ids, URLs
 // and free text never become label values.
 //
+// Duration histograms (tasks, Swonkie calls, pipelines, API requests) carry
+// the trace id of the sampled span they were observed in as an exemplar,
+// served in the OpenMetrics format Prometheus asks for; with tracing off
+// they are plain observations.
+//
 // Scrapes are cheap: nothing here talks to Redis while serving /metrics.
 // Gauges that need Redis (queue sizes, pipelines by state) are refreshed by a
 // [Poller] in the background and served from a cached snapshot.

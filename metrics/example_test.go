@@ -19,11 +19,16 @@ import (
 func Example() {
 	m := metrics.New(metrics.Options{Version: "v1.0.0"})
 
-	// Tasks: the same rate-limit test the asynq server's IsFailure uses.
+	// Tasks: the code that decides retries names each failed run's outcome.
 	errRateLimited := errors.New("rate limited")
-	isRateLimited := func(err error) bool { return errors.Is(err, errRateLimited) }
+	outcome := func(err error) string {
+		if errors.Is(err, errRateLimited) {
+			return metrics.OutcomeRateLimited
+		}
+		return metrics.OutcomeRetry
+	}
 	mux := asynq.NewServeMux()
-	mux.Use(m.TaskMiddleware(isRateLimited))
+	mux.Use(m.TaskMiddleware(outcome))
 	m.InitTaskTypes("media:create", "media:upload", "post:attach")
 
 	// Swonkie: endpoint templates, never ids or URLs.

@@ -55,6 +55,8 @@ var contract = map[string]string{
 	"mediaflow_webhook_deliveries_total":                      "counter",
 	"mediaflow_webhook_delivery_duration_seconds":             "histogram",
 	"mediaflow_duplicate_posts_deleted_total":                 "counter",
+	"mediaflow_api_requests_total":                            "counter",
+	"mediaflow_api_request_duration_seconds":                  "histogram",
 	"asynq_queue_size":                                        "gauge",
 	"asynq_queue_latency_seconds":                             "gauge",
 	"asynq_queue_memory_usage_approx_bytes":                   "gauge",
@@ -70,7 +72,7 @@ var contract = map[string]string{
 func exercise(t *testing.T, m *metrics.Metrics) {
 	t.Helper()
 	m.InitTaskTypes("media:create", "post:attach")
-	h := m.TaskMiddleware(isRateLimited)(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }))
+	h := m.TaskMiddleware(nil)(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }))
 	_ = h.ProcessTask(context.Background(), asynq.NewTask("media:create", nil))
 
 	srv := fakeSwonkie(t)
@@ -95,6 +97,8 @@ func exercise(t *testing.T, m *metrics.Metrics) {
 	m.SweepFinished(errors.New("redis down"), time.Second, nil)
 	m.WebhookDelivery(metrics.WebhookDelivered, 80*time.Millisecond)
 	m.DuplicatePostsDeleted(1)
+	m.InitAPIRoute("/v1/pipelines", http.MethodPost)
+	m.APIRequest(context.Background(), "/v1/pipelines/{id}", http.MethodGet, http.StatusNotFound, 3*time.Millisecond)
 
 	pp := m.WatchPipelines(func(context.Context) (metrics.PipelineStats, error) {
 		return metrics.PipelineStats{ByState: map[string]int64{"running": 1}, Stuck: 0, CleanupPending: 2}, nil
@@ -129,7 +133,7 @@ func TestScrapePassesPromtool(t *testing.T) {
 	if err != nil {
 		t.Fatal("promtool not found in PATH: run make test-deps (scripts/test-deps installs Debian's prometheus package)")
 	}
-	m := metrics.New(metrics.Options{Version: "v1.2.3"})
+	m := metrics.New(metrics.Options{Version: "v1.2.3", Commit: "0123456789ab"})
 	exercise(t, m)
 
 	srv := httptest.NewServer(m.Handler())
@@ -165,8 +169,8 @@ func TestScrapePassesPromtool(t *testing.T) {
 			t.Errorf("scrape lacks %s as a %s", name, typ)
 		}
 	}
-	if !strings.Contains(string(body), `mediaflow_build_info{goversion="go`) || !strings.Contains(string(body), `version="v1.2.3"} 1`) {
-		t.Error("build_info lacks its version labels")
+	if !strings.Contains(string(body), `mediaflow_build_info{commit="0123456789ab",goversion="go`) || !strings.Contains(string(body), `version="v1.2.3"} 1`) {
+		t.Error("build_info lacks its commit and version labels")
 	}
 	for _, line := range strings.Split(string(body), "\n") {
 		if strings.HasPrefix(line, "# TYPE ") {

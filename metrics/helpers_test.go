@@ -6,6 +6,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/mediaflow/mediaflow/internal/metricstest"
 	"github.com/mediaflow/mediaflow/metrics"
 )
 
@@ -22,34 +23,15 @@ func waitFor(t *testing.T, within time.Duration, cond func() bool) {
 }
 
 // series returns the metric of family name whose labels include all of
-// labelPairs (name, value, name, value…), or nil.
+// labelPairs (name, value, name, value…; a value "" also matches an
+// absent label), or nil.
 func series(t *testing.T, m *metrics.Metrics, name string, labelPairs ...string) *dto.Metric {
 	t.Helper()
-	families, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
+	labels := map[string]string{}
+	for i := 0; i+1 < len(labelPairs); i += 2 {
+		labels[labelPairs[i]] = labelPairs[i+1]
 	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	next:
-		for _, metric := range f.GetMetric() {
-			have := map[string]string{}
-			for _, lp := range metric.GetLabel() {
-				have[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i+1 < len(labelPairs); i += 2 {
-				if v, ok := have[labelPairs[i]]; !ok || v != labelPairs[i+1] {
-					if !(labelPairs[i+1] == "" && !ok) {
-						continue next
-					}
-				}
-			}
-			return metric
-		}
-	}
-	return nil
+	return metricstest.Series(t, m.Registry(), name, labels)
 }
 
 func hasSeries(t *testing.T, m *metrics.Metrics, name string, labelPairs ...string) bool {

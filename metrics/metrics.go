@@ -16,6 +16,9 @@ type Options struct {
 	// Version is the build's version, exported as mediaflow_build_info's
 	// version label so a dashboard can tell which build is running.
 	Version string
+	// Commit is the build's VCS revision, mediaflow_build_info's commit
+	// label.
+	Commit string
 }
 
 // Metrics holds mediaflow's collectors on a registry of its own. Its methods
@@ -32,6 +35,7 @@ type Metrics struct {
 	pstats    *pipelineStatsCollector
 	webhooks  *webhookMetrics
 	auth      *authMetrics
+	api       *apiMetrics
 }
 
 // New returns Metrics registered on a fresh registry, which also carries the
@@ -39,9 +43,12 @@ type Metrics struct {
 // prometheus.DefaultRegisterer) keeps tests independent and keeps libraries
 // that register globally out of mediaflow's exposition.
 func New(opts Options) *Metrics {
-	version := opts.Version
+	version, commit := opts.Version, opts.Commit
 	if version == "" {
 		version = "unknown"
+	}
+	if commit == "" {
+		commit = "unknown"
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -51,7 +58,7 @@ func New(opts Options) *Metrics {
 			Namespace:   namespace,
 			Name:        "build_info",
 			Help:        "Always 1; the labels say which build of mediaflow is running.",
-			ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+			ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()},
 		}, func() float64 { return 1 }),
 	)
 	m := &Metrics{reg: reg}
@@ -64,6 +71,7 @@ func New(opts Options) *Metrics {
 	m.pstats = newPipelineStatsCollector(reg)
 	m.webhooks = newWebhookMetrics(reg)
 	m.auth = newAuthMetrics(reg)
+	m.api = newAPIMetrics(reg)
 	return m
 }
 
@@ -81,5 +89,9 @@ func (m *Metrics) Handler() http.Handler {
 		// A collector that fails should cost its own series, not the whole
 		// scrape: the rest still tells an operator what is going on.
 		ErrorHandling: promhttp.ContinueOnError,
+		// Exemplars (the trace ids of duration observations) exist only
+		// in the OpenMetrics format; Prometheus asks for it, and a plain
+		// text scrape still gets the classic format.
+		EnableOpenMetrics: true,
 	})
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,11 +33,17 @@ const (
 	// error, or retries used up).
 	ReasonDeleteRefused = "delete_refused"
 	// ReasonUnrecorded: the media was created but its id could not be
-	// written to the pipeline record, and deleting it at once failed.
+	// used (a 2xx answer without a usable id) or written to the pipeline
+	// record and deleting it failed.
 	ReasonUnrecorded = "unrecorded"
+	// ReasonReplyLost: a create was sent whole and its answer never came;
+	// the entry may exist, and nothing names it. Counted whether or not
+	// Swonkie made it (the client cannot tell), so the counter is at least
+	// the media left behind this way.
+	ReasonReplyLost = "reply_lost"
 )
 
-var leftBehindReasons = []string{ReasonDeleteRefused, ReasonUnrecorded}
+var leftBehindReasons = []string{ReasonDeleteRefused, ReasonUnrecorded, ReasonReplyLost}
 
 // unknownLabel stands in for a value outside a label's fixed set, so a
 // caller's mistake shows up on the dashboard without growing the label set.
@@ -92,7 +99,7 @@ func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 		leftBehind: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "media_left_behind_total",
-			Help:      "Swonkie media entries mediaflow created and gave up deleting, by why it gave up (delete_refused, unrecorded); each needs an operator.",
+			Help:      "Swonkie media entries mediaflow created and gave up deleting, by why it gave up (delete_refused, unrecorded, reply_lost: may exist); each needs an operator.",
 		}, []string{"reason"}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace,
@@ -137,11 +144,25 @@ func (m *Metrics) PipelineFinished(state, failedStep string) {
 
 // ObserveAttached records the time from acceptance to the post having its
 // media attached.
-func (m *Metrics) ObserveAttached(d time.Duration) { m.pipelines.attached.Observe(d.Seconds()) }
+func (m *Metrics) ObserveAttached(d time.Duration) { m.ObserveAttachedContext(context.Background(), d) }
+
+// ObserveAttachedContext is ObserveAttached with the trace of ctx's span,
+// when sampled, as the observation's exemplar.
+func (m *Metrics) ObserveAttachedContext(ctx context.Context, d time.Duration) {
+	observe(ctx, m.pipelines.attached, d.Seconds())
+}
 
 // ObservePublished records the time from acceptance to the post being
 // published.
-func (m *Metrics) ObservePublished(d time.Duration) { m.pipelines.published.Observe(d.Seconds()) }
+func (m *Metrics) ObservePublished(d time.Duration) {
+	m.ObservePublishedContext(context.Background(), d)
+}
+
+// ObservePublishedContext is ObservePublished with the trace of ctx's
+// span, when sampled, as the observation's exemplar.
+func (m *Metrics) ObservePublishedContext(ctx context.Context, d time.Duration) {
+	observe(ctx, m.pipelines.published, d.Seconds())
+}
 
 // MediaDeleted counts a media entry mediaflow deleted (a 404 on delete
 // counts: the entry is gone). reason is one of after_publish, compensation,
@@ -151,7 +172,8 @@ func (m *Metrics) MediaDeleted(reason string) {
 }
 
 // MediaLeftBehind counts a media entry mediaflow created and gave up
-// deleting. reason says why it gave up: delete_refused or unrecorded;
+// deleting (or may have created). reason says why: delete_refused,
+// unrecorded or reply_lost;
 // anything else is counted as "unknown". Each one is an orphan in the
 // Swonkie account until an operator removes it.
 func (m *Metrics) MediaLeftBehind(reason string) {

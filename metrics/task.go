@@ -107,13 +107,16 @@ func (t *taskMetrics) label(typ string) string {
 // TaskMiddleware returns an asynq middleware that counts every task it wraps
 // by type and outcome, times its handler and tracks how many run at once.
 //
-// isRateLimited should accept exactly the errors for which the asynq
-// server's Config.IsFailure returns false: asynq retries those without using
-// up the retry budget, so they are counted as rate_limited, not retry.
-// A nil isRateLimited treats no error as rate limited.
-func (m *Metrics) TaskMiddleware(isRateLimited func(error) bool) asynq.MiddlewareFunc {
-	if isRateLimited == nil {
-		isRateLimited = func(error) bool { return false }
+// outcome names what becomes of a task whose handler returned a non-nil
+// error: one of the Outcome constants (anything else counts as
+// "unknown"). It belongs to the code that decides retries (the pipeline's
+// verdicts), not to this package, which knows nothing of asynq's rules. A
+// nil outcome counts every error as a retry. A handler that panics is
+// counted as outcome says of errHandlerPanicked, and the panic goes on up
+// to asynq untouched.
+func (m *Metrics) TaskMiddleware(outcome func(error) string) asynq.MiddlewareFunc {
+	if outcome == nil {
+		outcome = func(error) string { return OutcomeRetry }
 	}
 	t := m.tasks
 	return func(next asynq.Handler) asynq.Handler {
@@ -128,14 +131,15 @@ func (m *Metrics) TaskMiddleware(isRateLimited func(error) bool) asynq.Middlewar
 			returned := false
 			defer func() {
 				inProgress.Dec()
-				t.duration.WithLabelValues(typ).Observe(time.Since(start).Seconds())
+				observe(ctx, t.duration.WithLabelValues(typ), time.Since(start).Seconds())
 				if !returned {
-					// The handler panicked. asynq recovers the panic and
-					// treats it as an ordinary error; count it the same way
-					// and let the panic go on up to asynq untouched.
 					err = errHandlerPanicked
 				}
-				t.processed.WithLabelValues(typ, classify(ctx, err, isRateLimited)).Inc()
+				o := OutcomeSuccess
+				if err != nil {
+					o = oneOf(outcome(err), taskOutcomes)
+				}
+				t.processed.WithLabelValues(typ, o).Inc()
 			}()
 			err = next.ProcessTask(ctx, task)
 			returned = true
@@ -144,41 +148,6 @@ func (m *Metrics) TaskMiddleware(isRateLimited func(error) bool) asynq.Middlewar
 	}
 }
 
+// errHandlerPanicked stands for a handler that panicked, when asking what
+// becomes of its task (asynq retries it like any error).
 var errHandlerPanicked = errors.New("task handler panicked")
-
-// classify names what asynq v0.26 will do with a task whose handler returned
-// err (processor.handleFailedMessage):
-//
-//   - nil: the task is done (success);
-//   - SkipRetry: archived on purpose (skipped), a permanent error the handler
-//     already dealt with, so it is not counted as a failure;
-//   - RevokeTask: dropped on purpose, also skipped;
-//   - retries used up (retried >= max retry): archived (failure). asynq
-//     checks this before IsFailure, so a rate-limited error on the last
-//     attempt archives the task too, and is counted as the failure it is;
-//   - isRateLimited: retried without using the budget (rate_limited);
-//   - otherwise: retried (retry).
-//
-// An error that names its own outcome (a TaskOutcome method, as the
-// pipeline's verdicts have) is counted as it says: the code that decided
-// the retry is the one place that knows.
-func classify(ctx context.Context, err error, isRateLimited func(error) bool) string {
-	var named interface{ TaskOutcome() string }
-	switch {
-	case err == nil:
-		return OutcomeSuccess
-	case errors.As(err, &named):
-		return named.TaskOutcome()
-	case errors.Is(err, asynq.SkipRetry), errors.Is(err, asynq.RevokeTask):
-		return OutcomeSkipped
-	}
-	retried, ok1 := asynq.GetRetryCount(ctx)
-	maxRetry, ok2 := asynq.GetMaxRetry(ctx)
-	if ok1 && ok2 && retried >= maxRetry {
-		return OutcomeFailure
-	}
-	if isRateLimited(err) {
-		return OutcomeRateLimited
-	}
-	return OutcomeRetry
-}

@@ -167,7 +167,7 @@ func (t *instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, er
 
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
-	t.m.duration.WithLabelValues(endpoint, method).Observe(time.Since(start).Seconds())
+	observe(req.Context(), t.m.duration.WithLabelValues(endpoint, method), time.Since(start).Seconds())
 	if err != nil {
 		t.m.requests.WithLabelValues(endpoint, method, codeTransportError).Inc()
 		return resp, err

@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mediaflow/mediaflow/internal/freeport"
+	"github.com/mediaflow/mediaflow/internal/metricstest"
 	"github.com/mediaflow/mediaflow/swonkie"
 
 	"github.com/mediaflow/mediaflow/metrics"
@@ -176,11 +177,7 @@ func TestInstrumentTransport(t *testing.T) {
 // the given strings.
 func assertNoLeaks(t *testing.T, m *metrics.Metrics, forbidden ...string) {
 	t.Helper()
-	families, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
+	for _, f := range metricstest.Gather(t, m.Registry()) {
 		for _, metric := range f.GetMetric() {
 			for _, lp := range metric.GetLabel() {
 				for _, s := range forbidden {

@@ -9,12 +9,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 )
 
@@ -80,6 +83,12 @@ type Config struct {
 	// through Redis paces a whole fleet of workers as one.
 	Budget Budget
 
+	// TracerProvider receives a client span for every API call and upload
+	// (see startCall); nil means the global one (otel.GetTracerProvider),
+	// a no-op until a program installs an SDK. Waits for the budget and
+	// 429s are events on those spans, timed by Now.
+	TracerProvider trace.TracerProvider
+
 	// UploadResponseTimeout bounds the wait for storage's answer once an
 	// upload's last byte is sent: a storage endpoint that reads the file
 	// and never answers must not hold the upload forever. Default
@@ -110,6 +119,7 @@ type Client struct {
 	now           func() time.Time
 	secrets       *strings.Replacer
 	budget        Budget
+	tracer        trace.Tracer
 
 	uploadResponseTimeout time.Duration
 	allowedUploadHosts    map[string]bool
@@ -141,6 +151,7 @@ func New(cfg Config) (*Client, error) {
 		now:           cfg.Now,
 		secrets:       strings.NewReplacer(cfg.APIID, "[redacted]", cfg.APIKey, "[redacted]"),
 		budget:        cfg.Budget,
+		tracer:        tracerOf(cfg.TracerProvider),
 
 		uploadResponseTimeout: cfg.UploadResponseTimeout,
 		allowedUploadHosts:    map[string]bool{},
@@ -239,20 +250,12 @@ type call struct {
 }
 
 // do sends c, decodes a 2xx (or accepted) answer into out when out is not
-// nil, and returns the status.
-func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
+// nil, and returns the status. The call is one client span, the wait for
+// the budget included.
+func (c *Client) do(ctx context.Context, k call, out any) (status int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, endpointKey{}, k.endpoint)
-
-	op := k.method + " " + k.endpoint
-	if c.budget != nil {
-		if err := c.budget.Wait(ctx, op); err != nil {
-			return 0, &Error{Method: k.method, Endpoint: k.endpoint, Err: fmt.Errorf("waiting for the Swonkie budget: %w", err)}
-		}
-	} else if err := c.limiter.Wait(ctx); err != nil {
-		return 0, &Error{Method: k.method, Endpoint: k.endpoint, Err: fmt.Errorf("waiting for the client rate limit: %w", err)}
-	}
 
 	u := *c.base
 	unescaped, err := url.PathUnescape(k.path)
@@ -264,6 +267,23 @@ func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
 	if len(k.query) > 0 {
 		u.RawQuery = k.query.Encode()
 	}
+	ctx, span := c.startCall(ctx, k.method, k.endpoint, &u)
+	defer func() { endCall(span, status, err) }()
+
+	op := k.method + " " + k.endpoint
+	waitStart := c.now()
+	if c.budget != nil {
+		if err := c.budget.Wait(ctx, op); err != nil {
+			return 0, &Error{Method: k.method, Endpoint: k.endpoint, Err: fmt.Errorf("waiting for the Swonkie budget: %w", err)}
+		}
+		c.waited(span, "budget", waitStart)
+	} else {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return 0, &Error{Method: k.method, Endpoint: k.endpoint, Err: fmt.Errorf("waiting for the client rate limit: %w", err)}
+		}
+		c.waited(span, "client", waitStart)
+	}
+
 	var body io.Reader
 	if k.body != nil {
 		b, err := json.Marshal(k.body)
@@ -284,14 +304,20 @@ func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
 		req.Header.Set("Content-Type", "application/json")
 	}
 
+	// Whether the request went out whole tells a call that may have taken
+	// effect (its answer lost) from one that never reached Swonkie.
+	var sent atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) { sent.Store(i.Err == nil) },
+	}))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, c.transportError(k.method, k.endpoint, err)
+		return 0, c.replyLost(c.transportError(k.method, k.endpoint, err), sent.Load())
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return resp.StatusCode, c.transportError(k.method, k.endpoint, err)
+		return resp.StatusCode, c.replyLost(c.transportError(k.method, k.endpoint, err), true)
 	}
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	for _, s := range k.accept {
@@ -341,6 +367,16 @@ func (c *Client) transportError(method, endpoint string, err error, secrets ...s
 		err = ue.Err
 	}
 	return &Error{Method: method, Endpoint: endpoint, Err: redactedError{err, c.cleaner(secrets...)(err.Error())}}
+}
+
+// replyLost marks a transport error as coming after the request was sent
+// whole: the call may have taken effect.
+func (c *Client) replyLost(err error, sent bool) error {
+	var e *Error
+	if errors.As(err, &e) {
+		e.Sent = sent
+	}
+	return err
 }
 
 // statusError describes an answer outside 2xx. secrets are removed from

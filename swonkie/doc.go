@@ -17,5 +17,9 @@
 //
 // The package knows nothing of queues, Redis or metrics; instrumentation
 // wraps the *http.Client it is given, and Endpoint tells a RoundTripper which
-// endpoint template a request belongs to.
+// endpoint template a request belongs to. Every call and upload is an
+// OpenTelemetry client span named by method and endpoint template (the
+// API only: a program installs the SDK), with the budget's waits and 429s
+// as events; no span carries a credential, an upload URL's query or an id
+// in its name.
 package swonkie

@@ -31,6 +31,9 @@ type Error struct {
 	RetryAfter time.Duration
 	// Err is the transport error when there was no answer.
 	Err error
+	// Sent: with no answer, the request had been sent whole, so the call
+	// may have taken effect (IsReplyLost).
+	Sent bool
 }
 
 // Problem is one complaint of an error or validation body.
@@ -127,6 +130,15 @@ func IsPermanent(err error) bool {
 		return false
 	}
 	return e.StatusCode >= 300 && e.StatusCode < 500
+}
+
+// IsReplyLost reports a call sent whole whose answer never came (or was
+// cut off): whatever it asked may have been done. The client cannot tell a
+// lost answer from a request dropped unread, so this errs on the side of
+// "may have been done".
+func IsReplyLost(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.StatusCode == 0 && e.Sent
 }
 
 // IsNotFound reports a 404 or 410: the thing is not (or no longer) in the

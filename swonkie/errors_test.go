@@ -107,16 +107,20 @@ func TestTransportErrorsAreTransient(t *testing.T) {
 	ctx := context.Background()
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
+	yes, no := true, false
 	tests := []struct {
 		name string
 		call func() error
 		is   error // errors.Is must hold, when set
+		// replyLost: IsReplyLost must say this, when set (a reset may come
+		// before or after the request is written).
+		replyLost *bool
 	}{
-		{"connection refused", func() error { _, err := newClient(t, closedURL).ListProfiles(ctx); return err }, nil},
-		{"timeout", func() error { _, err := slow.c.ListProfiles(ctx); return err }, context.DeadlineExceeded},
-		{"reset", func() error { _, err := reset.c.ListProfiles(ctx); return err }, nil},
-		{"lost reply", func() error { _, err := lost.c.CreateLabel(ctx, "x"); return err }, nil},
-		{"cancelled", func() error { _, err := reset.c.ListLabels(cancelled); return err }, context.Canceled},
+		{"connection refused", func() error { _, err := newClient(t, closedURL).ListProfiles(ctx); return err }, nil, &no},
+		{"timeout", func() error { _, err := slow.c.ListProfiles(ctx); return err }, context.DeadlineExceeded, &yes},
+		{"reset", func() error { _, err := reset.c.ListProfiles(ctx); return err }, nil, nil},
+		{"lost reply", func() error { _, err := lost.c.CreateLabel(ctx, "x"); return err }, nil, &yes},
+		{"cancelled", func() error { _, err := reset.c.ListLabels(cancelled); return err }, context.Canceled, &no},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,7 +135,13 @@ func TestTransportErrorsAreTransient(t *testing.T) {
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Fatalf("errors.Is(%v, %v) is false", err, tt.is)
 			}
+			if tt.replyLost != nil && swonkie.IsReplyLost(err) != *tt.replyLost {
+				t.Fatalf("IsReplyLost = %v, want %v: %v", !*tt.replyLost, *tt.replyLost, err)
+			}
 		})
+	}
+	if swonkie.IsReplyLost(&swonkie.Error{StatusCode: 500, Sent: true}) {
+		t.Error("an answer is not a lost reply")
 	}
 
 	// Outside errors are classified by what they are.

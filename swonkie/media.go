@@ -140,12 +140,15 @@ func (c *Client) Upload(ctx context.Context, m *CreatedMedia, body io.Reader, si
 // file and then said nothing.
 var errNoUploadAnswer = errors.New("storage sent no answer after the upload")
 
-func (c *Client) upload(parent context.Context, mediaID, uploadURL string, body io.Reader, size int64, contentType string) error {
+func (c *Client) upload(parent context.Context, mediaID, uploadURL string, body io.Reader, size int64, contentType string) (err error) {
 	const method = http.MethodPut
 	u, err := c.checkUploadURL(parent, mediaID, uploadURL)
 	if err != nil {
 		return err
 	}
+	parent, span := c.startCall(parent, method, UploadEndpoint, u)
+	status := 0
+	defer func() { endCall(span, status, err) }()
 	if size < 0 {
 		return fmt.Errorf("swonkie %s %s: negative size: %w", method, UploadEndpoint, ErrInvalid)
 	}
@@ -230,6 +233,7 @@ func (c *Client) upload(parent context.Context, mediaID, uploadURL string, body 
 		return noAnswer(err)
 	}
 	defer resp.Body.Close()
+	status = resp.StatusCode
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	stopTimer()
 	if err != nil && context.Cause(ctx) == errNoUploadAnswer {

@@ -87,21 +87,14 @@ func (p *pipeline) postMedia(ctx context.Context, post *swonkie.Post) ([]string,
 	if ids, ok := p.seenPosts.get(post.ID); ok {
 		return ids, nil
 	}
-	// One read failing must not fail the whole search: a passing 5xx is
-	// tried again at once (a 429 is not: the verdict waits for it).
+	// One read failing must not fail the whole search: retryAtOnce tries a
+	// passing 5xx again at once (verdict.go).
 	var full *swonkie.Post
-	var err error
-	for try := range 3 {
+	err := retryAtOnce(ctx, p.timing, func() error {
+		var err error
 		full, err = p.api.GetPost(ctx, post.ID)
-		if err == nil || !swonkie.IsTransient(err) || swonkie.IsRateLimited(err) || try == 2 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Duration(try+1) * 200 * time.Millisecond):
-		}
-	}
+		return err
+	}, nil)
 	if err != nil {
 		return nil, err
 	}

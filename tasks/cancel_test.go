@@ -46,6 +46,46 @@ func TestCancelScheduledPipelineWithdrawsEverything(t *testing.T) {
 	}
 }
 
+// A cancel through Client.Cancel is a fact (cancelRequested); the worker
+// write that finds it complete ends the pipeline, once: one count in
+// mediaflow_pipelines_finished_total and one pipeline.cancelled event,
+// however many cleanups and sweeps look at it afterwards (docs/design.md,
+// I8).
+func TestCancelEndsWithItsMetricsAndWebhookOnce(t *testing.T) {
+	t.Parallel()
+	b := webhookSetup(t)
+	rcv := newReceiver(t)
+	req := b.request(ActionSchedule, "a.png", "b.png")
+	at := time.Now().Add(time.Hour)
+	req.Post.PublishAt = &at
+	req.Webhook = &WebhookSpec{URL: rcv.srv.URL}
+	rec := b.waitRecord(b.publish(req).ID, "the post to be scheduled", func(r *Record) bool { return r.Staged })
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.wait(rec.ID)
+	if rec.State != StateCancelled {
+		t.Fatalf("ended %s", dump(rec))
+	}
+	b.waitRecord(rec.ID, "the event", func(r *Record) bool { return r.Webhook != nil && len(r.owedNotices()) == 0 })
+	if _, err := b.worker.RunSweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.client.Cancel(context.Background(), rec.ID); !errors.Is(err, ErrFinished) {
+		t.Fatalf("cancel twice: %v", err)
+	}
+	if v := b.metricValue("mediaflow_pipelines_finished_total", map[string]string{"state": "cancelled"}); v != 1 {
+		t.Errorf("finished{cancelled} = %v, want 1", v)
+	}
+	var events []string
+	for _, d := range rcv.deliveries() {
+		events = append(events, d.event.Type)
+	}
+	if !slices.Equal(events, []string{EventCancelled}) {
+		t.Errorf("events delivered %v, want one pipeline.cancelled", events)
+	}
+}
+
 func TestCancelBeforeAnyStepCreatesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })

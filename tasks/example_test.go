@@ -20,10 +20,6 @@ import (
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
-// exampleRedis is the redis-server the examples run against; each example
-// starts from an empty database.
-var exampleRedis string
-
 // The whole lifecycle from Go: a worker, the Swonkie sandbox standing in for
 // the real API, and a publish request followed to its end.
 func Example() {
@@ -131,8 +127,10 @@ func writePNG(path string) error {
 	return png.Encode(f, img)
 }
 
+// exampleClient is a client of the redis-server the examples run against;
+// each example starts from an empty database.
 func exampleClient() *redis.Client {
-	rc := redis.NewClient(&redis.Options{Addr: exampleRedis})
+	rc := redis.NewClient(&redis.Options{Addr: exampleRedisAddr()})
 	_ = rc.FlushDB(context.Background()).Err()
 	return rc
 }

@@ -104,7 +104,7 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 	b.assertClean()
 }
 
-// Invariant 5: the upload URL expires between create and upload (the
+// I5 (docs/design.md): the upload URL expires between create and upload (the
 // sandbox clock jumps 16 minutes right after the media is created); the
 // worker abandons the stale media, deletes it, and uploads to a fresh one.
 func TestUploadWindowExpiredUsesAFreshMedia(t *testing.T) {

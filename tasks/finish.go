@@ -2,20 +2,151 @@ package tasks
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"time"
+
+	"github.com/mediaflow/mediaflow/metrics"
 )
 
-// end moves a record to a terminal state, inside an update function: the
-// only code that does. It also makes the caller's notification owed, in
-// the same write, so that an ended pipeline always has its event.
-func (p *pipeline) end(r *Record, state State, now time.Time) {
-	r.State = state
-	if state != StateFailed {
-		r.Step = StepDone
+// How a pipeline ends is decided here and nowhere else. Steps write facts
+// (a media id, the post staged, the post published, a media deleted, a
+// step that gave up, a cancel asked for); settle derives from them, inside
+// the same write, what they add up to. So the write that records the last
+// fact is the one that ends the pipeline, once, by compare-and-set, and
+// observe counts it from the record before and after that write.
+
+// settle derives from a record's facts how its pipeline stands: whether it
+// succeeded, was cancelled or must fail, the step it is at, what its
+// cleanup owes, and the events its caller is owed. It is pure, the only
+// code that assigns a terminal state, and runs inside every write a
+// worker makes (write). defaultHook is where the events of requests naming
+// no webhook go ("" sends none). It reports whether it changed the record.
+//
+// In order (docs/design.md, "How a pipeline ends", I8):
+//   - a published post succeeds once its media are settled (deleted, or
+//     kept by policy): a pipeline whose post went out never fails (I8);
+//   - a step that gave up fails the pipeline, at that step;
+//   - a cancel ends cancelled once the post is withdrawn and the media are
+//     gone;
+//   - a draft succeeds once it is attached: its media belong to the post.
+func settle(r *Record, now time.Time, defaultHook string) bool {
+	was := standing(r)
+	if r.Staged && r.Request.Webhook != nil && slices.Contains(r.Request.Webhook.Events, EventAttached) {
+		r.addNotice(webhookURL(r, defaultHook), EventAttached, now)
 	}
-	r.FinishedAt = &now
-	r.settleCleanup()
-	r.addNotice(p.webhook.urlFor(r), terminalEvent(state), now)
+	if !r.State.Terminal() {
+		if r.State == StatePending && !r.in.ProgressAt.IsZero() {
+			r.State = StateRunning // a step wrote: a worker has it
+		}
+		switch end := ending(r); end {
+		case StateSucceeded, StateCancelled:
+			r.State, r.Step = end, StepDone
+		case StateFailed:
+			r.State = end
+			if r.Error != nil {
+				r.Step = r.Error.Step
+			}
+		default:
+			if s := reached(r); s.rank() > r.Step.rank() {
+				r.Step = s
+			}
+		}
+		if r.State.Terminal() {
+			r.FinishedAt = &now
+			switch {
+			case r.State == StateCancelled:
+				r.note(now, StepCleanup, nil, "ok", "cancelled")
+			case r.CancelRequested:
+				r.note(now, StepCleanup, nil, "info", "cancel came too late: the post was already published")
+			}
+			r.addNotice(webhookURL(r, defaultHook), terminalEvent(r.State), now)
+		}
+	}
+	r.Cleanup = cleanupState(r)
+	return standing(r) != was
+}
+
+// ending is the terminal state a running pipeline's facts call for, ""
+// while it must go on.
+func ending(r *Record) State {
+	switch {
+	case r.PublishedAt != nil:
+		if r.Request.Cleanup == CleanupNever || len(r.liveMedia()) == 0 {
+			return StateSucceeded
+		}
+	case r.in.GaveUp:
+		return StateFailed
+	case r.CancelRequested:
+		if len(r.liveMedia()) == 0 && !r.postToWithdraw() {
+			return StateCancelled
+		}
+	case r.Staged && r.Request.Action == ActionDraft:
+		return StateSucceeded
+	}
+	return ""
+}
+
+// reached is the step a running pipeline's facts show it at.
+func reached(r *Record) Step {
+	switch {
+	case r.PublishedAt != nil:
+		return StepCleanup
+	case r.Staged:
+		return StepPublish
+	case len(r.Media) > 0 && r.allReady():
+		return StepAttach
+	}
+	s := StepAccepted
+	for _, it := range r.Media {
+		at := StepAccepted
+		switch {
+		case it.Status == ItemCreated, it.Status == ItemPending && it.Generation > 0:
+			at = StepUpload
+		case it.Status == ItemUploaded:
+			at = StepConfirm
+		case it.Status == ItemConfirmed, it.Status == ItemReady:
+			at = StepAwait
+		}
+		if at.rank() > s.rank() {
+			s = at
+		}
+	}
+	return s
+}
+
+// cleanupState is what became of a pipeline's media: kept (a draft's
+// media belong to its post, or the policy is never), pending while
+// anything is owed, done once a finished pipeline owes nothing.
+func cleanupState(r *Record) CleanupState {
+	keeps := !r.wantsWithdrawal() &&
+		(r.State == StateSucceeded && r.Request.Action == ActionDraft ||
+			r.PublishedAt != nil && r.Request.Cleanup == CleanupNever)
+	switch {
+	case r.Cleanup == CleanupKept || keeps:
+		return CleanupKept
+	case r.owesCleanup():
+		return CleanupPending
+	case r.Cleanup != "" || r.State.Terminal():
+		return CleanupDone
+	}
+	return r.Cleanup
+}
+
+// standing is what settle may change, to tell whether it did.
+type standingOf struct {
+	state           State
+	step            Step
+	cleanup         CleanupState
+	events, notices int
+}
+
+func standing(r *Record) standingOf {
+	s := standingOf{state: r.State, step: r.Step, cleanup: r.Cleanup, events: len(r.events)}
+	if r.Webhook != nil {
+		s.notices = len(r.Webhook.Events)
+	}
+	return s
 }
 
 func terminalEvent(s State) string {
@@ -28,13 +159,26 @@ func terminalEvent(s State) string {
 	return EventFailed
 }
 
-// write is every worker-side write of a record: the update, then the side
-// effects the change calls for, decided from the record before and after
-// the compare-and-set that won. A change is counted once, by the worker
-// whose write made it, however many runs tried. It returns the work the
-// write made needed (nil when nothing was written).
+// write is every worker-side write of a record: the update fn (pure; it
+// may return errNoChange), then settle, then the side effects the change
+// calls for, decided from the record before and after the compare-and-set
+// that won. A change is counted once, by the worker whose write made it,
+// however many runs tried. It returns the work the write made needed (nil
+// when nothing was written).
 func (p *pipeline) write(ctx context.Context, rec *Record, fn func(*Record) error) ([]next, error) {
-	ch, err := p.store.update(ctx, rec, fn)
+	now := p.now().UTC()
+	ch, err := p.store.update(ctx, rec, func(r *Record) error {
+		err := fn(r)
+		if err != nil && !errors.Is(err, errNoChange) {
+			return err
+		}
+		// A write with nothing of its own still settles: the facts may
+		// already add up to an ending (a cancel with nothing to undo).
+		if settled := settle(r, now, p.webhook.defaultURL); err != nil && !settled {
+			return errNoChange
+		}
+		return nil
+	})
 	if err != nil || ch == nil {
 		return nil, err
 	}
@@ -46,7 +190,8 @@ func (p *pipeline) write(ctx context.Context, rec *Record, fn func(*Record) erro
 	return work, nil
 }
 
-// observe emits the metrics of one change.
+// observe emits the metrics of one change: the only code that does. Each
+// is read from the record before and after the write that made it.
 func (p *pipeline) observe(ch *change) {
 	b, a := ch.before, ch.after
 	if b.State == StatePending && a.State != StatePending {
@@ -61,16 +206,30 @@ func (p *pipeline) observe(ch *change) {
 	reason := cleanupReason(a)
 	for i := range a.Media {
 		if i < len(b.Media) && b.Media[i].MediaID == a.Media[i].MediaID {
-			p.observeDisposal(b.Media[i].disposal, a.Media[i].disposal, reason)
+			p.observeDisposal(b.Media[i].disposal, a.Media[i].disposal, reason, metrics.ReasonDeleteRefused)
 		}
 	}
-	for i := range a.StaleMedia {
+	for i, s := range a.StaleMedia {
 		var before disposal
 		if i < len(b.StaleMedia) {
 			before = b.StaleMedia[i].disposal
 		}
-		p.observeDisposal(before, a.StaleMedia[i].disposal, ReasonStale)
+		refused := metrics.ReasonDeleteRefused
+		if s.Reason == unrecordedReason {
+			refused = metrics.ReasonUnrecorded
+		}
+		p.observeDisposal(before, s.disposal, metrics.ReasonStale, refused)
 	}
+	// Entries that may exist and that nothing names: counted when the
+	// record learns of them.
+	for range sum(a.in.Unusable) - sum(b.in.Unusable) {
+		p.obs.MediaLeftBehind(metrics.ReasonUnrecorded)
+	}
+	for range sum(a.in.ReplyLost) - sum(b.in.ReplyLost) {
+		p.obs.MediaLeftBehind(metrics.ReasonReplyLost)
+	}
+	p.obs.DuplicatePostsDeleted(a.in.DupDeleted - b.in.DupDeleted)
+	p.observeDeliveries(b, a)
 	if !b.State.Terminal() && a.State.Terminal() {
 		failedStep := ""
 		if a.State == StateFailed {
@@ -81,35 +240,78 @@ func (p *pipeline) observe(ch *change) {
 	}
 }
 
-func (p *pipeline) observeDisposal(b, a disposal, reason string) {
+func (p *pipeline) observeDisposal(b, a disposal, deleted, refused string) {
 	if !b.Deleted && a.Deleted {
-		p.obs.MediaDeleted(reason)
+		p.obs.MediaDeleted(deleted)
 	}
 	if !b.LeftBehind && a.LeftBehind {
-		p.obs.MediaLeftBehind(ReasonDeleteRefused)
+		p.obs.MediaLeftBehind(refused)
 	}
 }
 
-// Reasons of mediaflow_media_deleted_total and _left_behind_total (the
-// metrics package lists the same words).
-const (
-	ReasonAfterPublish  = "after_publish"
-	ReasonCompensation  = "compensation"
-	ReasonStale         = "stale"
-	ReasonCancelled     = "cancelled"
-	ReasonDeleteRefused = "delete_refused"
-	ReasonUnrecorded    = "unrecorded"
-)
+// observeDeliveries counts each webhook attempt the write recorded, by
+// what became of the event: a last attempt that fails counts once, as
+// gave_up.
+func (p *pipeline) observeDeliveries(b, a *Record) {
+	if a.Webhook == nil {
+		return
+	}
+	for _, n := range a.Webhook.Events {
+		var before Notice
+		if b.Webhook != nil {
+			if i := slices.IndexFunc(b.Webhook.Events, func(x Notice) bool { return x.Type == n.Type }); i >= 0 {
+				before = b.Webhook.Events[i]
+			}
+		}
+		if n.Attempts <= before.Attempts {
+			continue
+		}
+		outcome := metrics.WebhookRetrying
+		switch n.State {
+		case DeliveryDelivered:
+			outcome = metrics.WebhookDelivered
+		case DeliveryGone:
+			outcome = metrics.WebhookGone
+		case DeliveryFailed:
+			outcome = metrics.WebhookGaveUp
+		}
+		p.obs.WebhookDelivery(outcome, n.took)
+	}
+}
 
-// cleanupReason is why a pipeline's live media are deleted.
+// observeUnwritten counts a change to Swonkie that this run could not
+// write to the record (Redis refused it): the media it created exist, or
+// are gone, whether or not Redis took the fact. fn is the change as it
+// would have been written.
+func (p *pipeline) observeUnwritten(rec *Record, fn func(*Record) error) {
+	draft := cloneRecord(rec)
+	if fn(draft) == nil {
+		p.observe(&change{before: rec, after: draft})
+	}
+}
+
+func sum(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}
+
+// unrecordedReason is the reason of a stale entry whose id could not be
+// written when it was made.
+const unrecordedReason = "created, but its id could not be written"
+
+// cleanupReason is why a pipeline's live media are deleted (the reason
+// label of mediaflow_media_deleted_total).
 func cleanupReason(r *Record) string {
 	switch {
 	case r.CancelRequested || r.State == StateCancelled:
-		return ReasonCancelled
+		return metrics.ReasonCancelled
 	case r.State == StateFailed:
-		return ReasonCompensation
+		return metrics.ReasonCompensation
 	case r.PublishedAt != nil:
-		return ReasonAfterPublish
+		return metrics.ReasonAfterPublish
 	}
-	return ReasonStale
+	return metrics.ReasonStale
 }

@@ -38,7 +38,7 @@ func (s *store) migrate(ctx context.Context, id string) (bool, error) {
 	rec.fingerprint = old.Fingerprint
 	rec.events, rec.History = rec.History, nil
 	if rec.Cleanup == "" && rec.State.Terminal() {
-		rec.settleCleanup()
+		rec.Cleanup = cleanupState(rec)
 	}
 	if _, _, err := s.create(ctx, rec, s.now()); err != nil {
 		return false, fmt.Errorf("migrate pipeline %s: %w", id, err)

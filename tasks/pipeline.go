@@ -15,8 +15,9 @@ import (
 
 // Observer receives the pipeline events metrics are made of. A
 // *metrics.Metrics is one; nil observers are replaced by a no-op. Every
-// event is emitted after the write that made it happen, by the worker
-// whose compare-and-set made it, so each is counted once.
+// event is emitted by observe (finish.go), from the record before and
+// after the write that made it happen, by the worker whose compare-and-set
+// made it, so each is counted once.
 type Observer interface {
 	PipelineAccepted()
 	PipelineFinished(state, failedStep string)
@@ -43,8 +44,8 @@ func (nopObserver) SweepFinished(error, time.Duration, map[string]int) {}
 
 // pipeline holds what every step needs. Each step lives in its own file
 // (step_*.go), the step table in steps.go, what runs next in planner.go,
-// how a run starts and ends in run.go, and the side effects of a write in
-// finish.go.
+// how a run starts and ends in run.go, how a pipeline ends and what a
+// write counts in finish.go, and every retry decision in verdict.go.
 type pipeline struct {
 	store   *store
 	api     *swonkie.Client
@@ -81,9 +82,9 @@ func enqueueNext(ctx context.Context, enq *asynq.Client, t Timing, now time.Time
 	all := []asynq.Option{
 		asynq.TaskID(row.id(n.typ, n.pl)),
 		asynq.Queue(row.queue),
-		// The step's own budget (run.failed) ends a pipeline first, so
-		// asynq never archives a task that is only waiting.
-		asynq.MaxRetry(row.maxRetry(t) + 1),
+		// The step's own budget (verdict.go) gives up first, so asynq
+		// never archives a task that is only waiting.
+		asynq.MaxRetry(asynqMaxRetry(row, t)),
 		asynq.Timeout(row.timeout(t)),
 	}
 	if d := n.at.Sub(now); !n.at.IsZero() && d > 0 {
@@ -148,7 +149,6 @@ func (p *pipeline) restartItem(ctx context.Context, r *run, i int, reason string
 // post:attach, and exactly that write sees it appear.
 func setReady(r *Record, i int, now time.Time) {
 	it := &r.Media[i]
-	r.reach(StepAwait)
 	it.Status = ItemReady
 	it.ReadyAt = &now
 	if it.ConfirmedAt == nil {
@@ -156,9 +156,6 @@ func setReady(r *Record, i int, now time.Time) {
 	}
 	r.progressed()
 	r.note(now, StepAwait, &i, "ok", "media "+it.MediaID+" is ready")
-	if r.allReady() {
-		r.reach(StepAttach)
-	}
 }
 
 // markReady writes setReady unless the item is ready already.

@@ -87,9 +87,12 @@ func notifyNext(r *Record) []next {
 }
 
 // cleanupRound grows whenever new cleanup work may have appeared: a media
-// entry recorded, the pipeline failing or being cancelled, the post going
-// out. A cleanup asked for after another one's last look gets a task id of
-// its own, while asking twice for the same work does not.
+// entry recorded (live or stale), the pipeline failing or being cancelled,
+// the post going out. A cleanup asked for after another one's last look
+// gets a task id of its own, while asking twice for the same work does
+// not. It is a sum of counts that never go down (an abandoned entry moves
+// from the live media to the stale ones), so it grows exactly when one of
+// them does.
 func cleanupRound(r *Record) int {
 	n := len(r.StaleMedia)
 	for _, m := range r.Media {
@@ -98,10 +101,10 @@ func cleanupRound(r *Record) int {
 		}
 	}
 	if r.wantsWithdrawal() {
-		n += 1000
+		n++
 	}
 	if r.PublishedAt != nil {
-		n += 2000
+		n++
 	}
 	return n
 }

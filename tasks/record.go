@@ -42,11 +42,15 @@ const (
 	StepAttach   Step = "attach"  // create or update the post, then the stage action
 	StepPublish  Step = "publish" // wait for the post to be PUBLISHED
 	StepCleanup  Step = "cleanup" // delete the media (and withdraw our post on failure)
-	StepDone     Step = "done"
+	// StepNotify is the webhook's step: history events of its deliveries
+	// carry it. A pipeline's own step never is notify (its webhook is sent
+	// after it ended).
+	StepNotify Step = "notify"
+	StepDone   Step = "done"
 )
 
 // Steps lists every step, in life order.
-var Steps = []Step{StepAccepted, StepUpload, StepConfirm, StepAwait, StepAttach, StepPublish, StepCleanup, StepDone}
+var Steps = []Step{StepAccepted, StepUpload, StepConfirm, StepAwait, StepAttach, StepPublish, StepCleanup, StepNotify, StepDone}
 
 func (s Step) rank() int { return slices.Index(Steps, s) }
 
@@ -158,19 +162,30 @@ type internals struct {
 	// PostAttempts counts POST /posts sent (or about to be sent) for this
 	// pipeline: any attempt after the first searches before it creates.
 	PostAttempts int `json:"postAttempts,omitempty"`
-	// PostClaim is the run allowed to create the post now, so that two
-	// copies of the attach step never both create one.
+	// PostClaim is the run allowed to make, adopt or stage the post now,
+	// so that two runs of the attach step never both act on Swonkie.
 	PostClaim *claim `json:"postClaim,omitempty"`
 	// Unusable counts, per media item, create answers that were a 2xx the
 	// worker could not use: the entry may exist and is unrecorded.
 	Unusable []int `json:"unusable,omitempty"`
+	// ReplyLost counts, per media item, create calls whose request was
+	// sent whole and whose answer never came: each may have made an entry
+	// nobody can name.
+	ReplyLost []int `json:"replyLost,omitempty"`
 	// DupPosts are posts this pipeline made twice (lost replies) that are
 	// still to be deleted: written with the post adopted, so a failed
-	// delete is tried again rather than forgotten.
-	DupPosts []string `json:"dupPosts,omitempty"`
+	// delete is tried again rather than forgotten. DupDeleted counts the
+	// ones mediaflow deleted.
+	DupPosts   []string `json:"dupPosts,omitempty"`
+	DupDeleted int      `json:"dupDeleted,omitempty"`
+	// GaveUp: a step of the pipeline gave up (its verdict was giveUp; Error
+	// says why), so the pipeline fails (settle).
+	GaveUp bool `json:"gaveUp,omitempty"`
 }
 
-// claim is a short lease on an effect, held by one run.
+// claim is a short lease on an effect, held by one run. Its time is
+// Redis's (TIME), never a worker's own clock, so that workers whose clocks
+// disagree still agree on when it lapses.
 type claim struct {
 	Holder string    `json:"holder"`
 	At     time.Time `json:"at"`
@@ -233,7 +248,7 @@ type Event struct {
 	At      time.Time `json:"at"`
 	Step    Step      `json:"step"`
 	Item    *int      `json:"item,omitempty"`
-	Outcome string    `json:"outcome"` // ok, retry, rate_limited, failed, info
+	Outcome string    `json:"outcome"` // ok, retry, rate_limited, failure (a verdict that gave up), info
 	Message string    `json:"message,omitempty"`
 }
 
@@ -360,35 +375,12 @@ func (r *Record) cleanupSince() time.Time {
 	return r.CreatedAt
 }
 
-// settleCleanup sets Cleanup from what is still owed: pending, or done once
-// a finished (or published) pipeline owes nothing. kept stays.
-func (r *Record) settleCleanup() {
-	switch {
-	case r.Cleanup == CleanupKept:
-	case r.owesCleanup():
-		r.Cleanup = CleanupPending
-	case r.Cleanup != "" || r.State.Terminal():
-		r.Cleanup = CleanupDone
-	}
-}
-
 // progressed counts a step's successful run; a running pipeline's last
 // error is then history. A pipeline that failed meanwhile keeps its error.
 func (r *Record) progressed() {
 	r.Attempts++
 	if !r.State.Terminal() {
 		r.Error = nil
-	}
-}
-
-// reach moves the record's step forward (never back) and a pending
-// pipeline to running: every first write of a step calls it.
-func (r *Record) reach(step Step) {
-	if r.State == StatePending {
-		r.State = StateRunning
-	}
-	if step.rank() > r.Step.rank() {
-		r.Step = step
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 
 // run is one run of a step: a task asynq handed out, or a step run inline
 // right after the one that made it needed. It reads the record before
-// acting (docs/design.md, invariant 1), writes through save, and ends by handing
+// acting (docs/design.md, I1), writes through save, and ends by handing
 // the work its writes made needed to asynq (or running it inline).
 type run struct {
 	p   *pipeline
@@ -32,6 +32,9 @@ type run struct {
 	// work is what this run's writes made needed (planner.go newWork).
 	work  []next
 	wrote bool
+	// claimed is when this run last took or renewed the post claim, by
+	// this process's monotonic clock: only the time since is read.
+	claimed time.Time
 }
 
 // maxInlineDepth bounds how many steps one task runs one after another.
@@ -144,20 +147,22 @@ func (r *run) save(ctx context.Context, fn func(*Record) error) error {
 }
 
 // failed records a step's error on the pipeline and turns it into the
-// verdict asynq acts on: retried (with a backoff, or a wait that is not
-// counted), or, when permanent or out of budget, the end of the pipeline
-// (a cleanup or notification that gives up stays owed for the sweep).
+// verdict asynq acts on (verdict.go decide): retried (with a backoff, or a
+// wait that is not counted), or given up. What a failed run leaves on the
+// record besides its error is the step table's onFailure: a pipeline step
+// that gives up fails its pipeline, which settle then ends.
 func (r *run) failed(ctx context.Context, stepErr error) error {
-	v := judge(stepErr)
-	if v.kind == retryLater && r.retried >= r.row.maxRetry(r.p.timing) {
-		v.kind = failPipeline
+	now := r.p.now().UTC()
+	var owedSince time.Time
+	if r.row.owedSince != nil {
+		owedSince = r.row.owedSince(r.rec, r.pl)
 	}
+	v := decide(r.row, stepErr, r.retried, r.p.timing, owedSince, now)
 	out := &stepError{v: v, err: stepErr}
 	if v.kind == pollAgain {
 		r.log.Debug().Str("again_in", v.delay.String()).Msg(stepErr.Error())
 		return out
 	}
-	now := r.p.now().UTC()
 	msg := stepErr.Error()
 	var item *int
 	if isMediaStep(r.row.step) {
@@ -165,7 +170,6 @@ func (r *run) failed(ctx context.Context, stepErr error) error {
 		item = &i
 	}
 	perm := IsPermanent(stepErr)
-	failsPipeline := v.kind == failPipeline && !r.row.terminal
 	err := r.save(ctx, func(rec *Record) error {
 		// A step of a pipeline that ended or is being cancelled meanwhile
 		// is moot: its cleanup decides how the pipeline ends.
@@ -179,9 +183,8 @@ func (r *run) failed(ctx context.Context, stepErr error) error {
 		if !rec.State.Terminal() && !r.row.terminal {
 			rec.Error = &StepError{Step: r.row.step, Status: statusOf(stepErr), Message: msg, Permanent: perm, At: now}
 		}
-		if failsPipeline {
-			rec.Step = r.row.step
-			r.p.end(rec, StateFailed, now)
+		if r.row.onFailure != nil {
+			r.row.onFailure(rec, r.pl, stepErr, v.kind == giveUp, now)
 		}
 		rec.note(now, r.row.step, item, v.kind.String(), msg)
 		return nil
@@ -190,7 +193,7 @@ func (r *run) failed(ctx context.Context, stepErr error) error {
 		r.log.Error().Err(err).AnErr("step_error", stepErr).Msg("could not record the step's failure")
 	}
 	ev := r.log.Warn()
-	if failsPipeline {
+	if v.kind == giveUp {
 		ev = r.log.Error()
 	}
 	ev.Err(stepErr).Int("status", statusOf(stepErr)).Bool("permanent", perm).Str("verdict", v.kind.String()).Msg("step failed")
@@ -199,9 +202,14 @@ func (r *run) failed(ctx context.Context, stepErr error) error {
 
 // follow hands on what this run's writes made needed and the record still
 // plans: steps that may run inline run now (when this one succeeded), the
-// rest are enqueued. A run that wrote nothing found its work done by an
-// earlier one that may have died before handing on: it hands on
-// everything the record plans.
+// rest are enqueued.
+//
+// A run that wrote nothing found its work done by an earlier one, which
+// may have died before handing on: it enqueues everything the record
+// plans, and runs none of it inline. Only the write that made a task
+// needed (newWork: exactly one compare-and-set sees it appear) may run it
+// inline; anyone else goes through asynq, whose task ids refuse a second
+// copy of a live task (docs/design.md, I1).
 func (r *run) follow(ctx context.Context, ok bool) {
 	p := r.p
 	if r.rec == nil {
@@ -209,7 +217,8 @@ func (r *run) follow(ctx context.Context, ok bool) {
 	}
 	planned := plan(r.rec, p.timing)
 	work := r.work
-	if ok && !r.wrote {
+	recovering := ok && !r.wrote
+	if recovering {
 		work = addNext(work, planned...)
 	}
 	self := r.row.id(r.row.typ, r.pl)
@@ -223,7 +232,7 @@ func (r *run) follow(ctx context.Context, ok bool) {
 			continue // made needed, then done or overtaken within this run
 		}
 		var opts []asynq.Option
-		if ok && rowOf(n.typ).inline && !n.at.After(now) && r.depth < maxInlineDepth && p.mux != nil {
+		if ok && !recovering && rowOf(n.typ).inline && !n.at.After(now) && r.depth < maxInlineDepth && p.mux != nil {
 			done, delay := p.runInline(ctx, n, inlineRun{depth: r.depth + 1, rec: r.rec})
 			if done {
 				continue
@@ -247,8 +256,8 @@ func plannedHas(list []next, id string) bool {
 
 // runInline runs n right away in this task, through the same middleware
 // as a task (so it is counted as one). It reports whether n is done with:
-// it succeeded, or it failed the pipeline (whose own run handed on the
-// compensation). Otherwise n must be enqueued, after delay.
+// it succeeded, or it gave up (its own run handed on what that made
+// needed). Otherwise n must be enqueued, after delay.
 func (p *pipeline) runInline(ctx context.Context, n next, in inlineRun) (bool, time.Duration) {
 	row := rowOf(n.typ)
 	ictx, cancel := context.WithTimeout(context.WithValue(ctx, inlineKey{}, in), row.timeout(p.timing))
@@ -257,7 +266,7 @@ func (p *pipeline) runInline(ctx context.Context, n next, in inlineRun) (bool, t
 	if err == nil {
 		return true, 0
 	}
-	if judge(err).kind == failPipeline {
+	if judge(err).kind == giveUp {
 		return true, 0
 	}
 	return false, p.timing.retryDelay(0, err, nil)

@@ -18,7 +18,7 @@ import (
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
 
-// Invariant 7: the API id and key, upload URL signatures and credentials in
+// I7 (docs/design.md): the API id and key, upload URL signatures and credentials in
 // media source URLs never show in logs, errors, task payloads, records as
 // shown, or metrics — whatever failed on the way.
 func TestSecretsStaySecret(t *testing.T) {

@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediaflow/mediaflow/internal/logbuf"
-
-	"github.com/mediaflow/mediaflow/internal/testmedia"
-
 	"github.com/rs/zerolog"
 
+	"github.com/mediaflow/mediaflow/internal/logbuf"
+	"github.com/mediaflow/mediaflow/internal/metricstest"
 	"github.com/mediaflow/mediaflow/internal/redistest"
+	"github.com/mediaflow/mediaflow/internal/testmedia"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
@@ -215,6 +214,22 @@ func (b *bundle) publish(req Request) *Record {
 	return rec
 }
 
+// publishAllSucceed publishes n publishNow pipelines of files at once and
+// fails the test unless each of them succeeds; it returns their ids.
+func (b *bundle) publishAllSucceed(n int, files ...string) []string {
+	b.t.Helper()
+	var ids []string
+	for range n {
+		ids = append(ids, b.publish(b.request(ActionPublishNow, files...)).ID)
+	}
+	for _, id := range ids {
+		if rec := b.wait(id); rec.State != StateSucceeded {
+			b.t.Fatalf("pipeline %s ended %s", id, dump(rec))
+		}
+	}
+	return ids
+}
+
 // wait waits for a pipeline to end and returns its final record.
 func (b *bundle) wait(id string) *Record {
 	b.t.Helper()
@@ -246,7 +261,7 @@ func (b *bundle) waitRecord(id, what string, cond func(*Record) bool) *Record {
 	}
 }
 
-// assertClean checks invariant 3 from the sandbox's side: nothing the
+// assertClean checks I3 (docs/design.md) from the sandbox's side: nothing the
 // worker created is left unless a published post uses it or its create
 // reply was lost; and no post was made twice.
 func (b *bundle) assertClean() {
@@ -317,30 +332,5 @@ func (b *bundle) newAPIClient(base string) *swonkie.Client {
 // metricValue reads one series from the bundle's registry (0 when absent).
 func (b *bundle) metricValue(name string, labels map[string]string) float64 {
 	b.t.Helper()
-	families, err := b.metrics.Registry().Gather()
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range f.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return 0
+	return metricstest.Value(b.t, b.metrics.Registry(), name, labels)
 }

@@ -21,121 +21,176 @@ func Marker(pipelineID string) string { return "mediaflow-pipeline:" + pipelineI
 // attach is post:attach: put the ready media on the post (a new one, or
 // the caller's), then apply the action (schedule, publishNow, or nothing
 // for a draft).
+//
+// One run at a time acts on the post: the run holding the post claim is
+// the only one that creates, adopts, updates or stages it; it takes the
+// claim first and renews it before the calls that make or stage a post. A
+// second run of the step (a task redelivered after a crash while the first
+// still runs) waits for the claim, then finds the post staged
+// (docs/design.md, I1).
 func (p *pipeline) attach(ctx context.Context, r *run) error {
-	rec := r.rec
-	if !rec.allReady() || rec.Staged {
+	if !r.rec.allReady() || r.rec.Staged {
 		return nil
 	}
+	// A first attempt at making the post has nothing to search for: the
+	// claim counts it in the same write.
+	counted := false
+	err := p.holdClaim(ctx, r, func(rec *Record) error {
+		counted = rec.PostID == "" && rec.Request.PostID == "" && rec.in.PostAttempts == 0
+		if counted {
+			rec.in.PostAttempts++
+		}
+		return nil
+	})
+	if err != nil || r.rec.Staged {
+		return err
+	}
+	err = p.attachAndStage(ctx, r, counted)
+	if err != nil || !r.rec.Staged {
+		p.releaseClaim(ctx, r)
+	}
+	return err
+}
+
+// attachAndStage does the work of attach under the claim; counted says the
+// claim counted this run's attempt to create the post.
+func (p *pipeline) attachAndStage(ctx context.Context, r *run, counted bool) error {
 	if err := p.deleteDuplicates(ctx, r); err != nil {
 		return err
 	}
+	// post is the post as this run made or updated it, whose stage it
+	// knows; nil when the post is one this run did not make (adopted, or
+	// recorded before), which is read before it is staged.
 	var post *swonkie.Post
-	if rec.PostID == "" {
+	if r.rec.PostID == "" {
 		var err error
-		if rec.Request.PostID != "" {
+		if r.rec.Request.PostID != "" {
 			post, err = p.attachToExisting(ctx, r)
 		} else {
-			post, err = p.createPost(ctx, r)
+			post, err = p.createPost(ctx, r, counted)
 		}
 		if err != nil {
 			return err
 		}
-		if rec = r.rec; rec.State.Terminal() || rec.CancelRequested || rec.PostID == "" {
+		if rec := r.rec; rec.State.Terminal() || rec.CancelRequested || rec.PostID == "" {
 			return nil // cancelled meanwhile: the cleanup withdraws the post
 		}
 	}
 	return p.stage(ctx, r, post)
 }
 
-// errClaimed: another run holds the right to create the post.
-var errClaimed = errors.New("another run is creating the post")
+// errClaimed: another run holds the post claim.
+var errClaimed = errors.New("another run is acting on the post")
 
-// createPost makes the pipeline's post exactly once.
-//
-// POST /posts has no idempotency key, so every attempt is written down
-// before it is sent (postAttempts) by the one run that holds the claim;
-// any later attempt first looks for what an earlier one may have made
-// (its reply lost, its record write refused, its worker killed) and adopts
-// it. A search that fails never leads to a create.
-func (p *pipeline) createPost(ctx context.Context, r *run) (*swonkie.Post, error) {
-	// Every attempt counted before this run's claim may have made the
-	// post; one counted by a run racing this one (after this run read the
-	// record) makes the search due again.
-	for range 3 {
-		seen := r.rec.in.PostAttempts
-		if seen > 0 {
-			found, err := p.findOurPosts(ctx, r.rec)
-			if err != nil {
-				return nil, wrap(err, "attach: look for the post an earlier attempt of pipeline %s may have created", r.rec.ID)
-			}
-			if len(found) > 0 {
-				return p.adopt(ctx, r, found)
-			}
-		}
-		post, err := p.claimAndCreate(ctx, r, seen)
-		if !errors.Is(err, errSearchAgain) {
-			return post, err
-		}
-	}
-	return nil, waitFor(time.Second, "attach: other runs of pipeline %s keep trying to create its post", r.rec.ID)
-}
-
-// errSearchAgain: another attempt was counted since the search.
+// errSearchAgain: an attempt was counted since this run searched.
 var errSearchAgain = errors.New("another attempt to create the post was made meanwhile")
 
-// claimAndCreate writes the claim and the attempt, then sends POST /posts.
-func (p *pipeline) claimAndCreate(ctx context.Context, r *run, seen int) (*swonkie.Post, error) {
-	now := p.now().UTC()
-	// The claim lasts as long as one POST /posts can: a holder killed
-	// mid-call holds up the next run no longer than that, and the next run
-	// searches before it creates anyway.
-	ttl := p.api.CallTimeout() + 10*time.Second
+// claimMargin is how long a post claim outlives one API call. A claim
+// renewed less than this long ago still covers a whole call.
+const claimMargin = 10 * time.Second
+
+// holdClaim takes or renews the post claim for this run, stamped with
+// Redis's time, and writes fn's change with it (nil: the claim alone). The
+// claim lapses one API call and claimMargin after its last renewal: a
+// holder killed mid-call holds up the next run no longer than that.
+func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error) error {
+	start := time.Now()
+	now, err := p.store.rdb.Now(ctx)
+	if err != nil {
+		return wrap(err, "attach: claim the post of pipeline %s", r.rec.ID)
+	}
+	ttl := p.api.CallTimeout() + claimMargin
 	var held time.Duration
-	err := r.save(ctx, func(rec *Record) error {
-		if rec.PostID != "" {
-			return errNoChange
+	err = r.save(ctx, func(rec *Record) error {
+		if rec.Staged {
+			return errNoChange // another run is done with the post
 		}
 		if c := rec.in.PostClaim; c != nil && c.Holder != r.id && now.Sub(c.At) < ttl {
 			held = ttl - now.Sub(c.At)
 			return errClaimed
 		}
-		if rec.in.PostAttempts != seen {
-			return errSearchAgain
-		}
-		rec.reach(StepAttach)
 		rec.in.PostClaim = &claim{Holder: r.id, At: now}
-		rec.in.PostAttempts++
+		if fn != nil {
+			return fn(rec)
+		}
 		return nil
 	})
 	switch {
 	case errors.Is(err, errClaimed):
-		return nil, waitFor(max(time.Second, held), "attach: another run of pipeline %s is creating its post", r.rec.ID)
+		return waitFor(max(time.Second, held), "attach: another run of pipeline %s is acting on its post", r.rec.ID)
 	case errors.Is(err, errSearchAgain):
-		if fresh, gerr := p.store.get(ctx, r.rec.ID); gerr == nil {
-			r.rec = fresh
-		}
-		return nil, err
+		return waitFor(time.Second, "attach: pipeline %s: %v; searching again", r.rec.ID, err)
 	case err != nil:
-		return nil, wrap(err, "attach: claim the post of pipeline %s", r.rec.ID)
+		return wrap(err, "attach: claim the post of pipeline %s", r.rec.ID)
 	}
-	if r.rec.PostID != "" {
-		return nil, nil // a run that finished meanwhile made it
+	r.claimed = start
+	return nil
+}
+
+// renewClaim renews the claim before a call unless this run renewed it so
+// recently that it still covers the whole call.
+func (p *pipeline) renewClaim(ctx context.Context, r *run) error {
+	if !r.claimed.IsZero() && time.Since(r.claimed) < claimMargin/2 {
+		return nil
+	}
+	return p.holdClaim(ctx, r, nil)
+}
+
+// createPost makes the pipeline's post exactly once.
+//
+// POST /posts has no idempotency key, so every attempt is written down
+// before it is sent (postAttempts), under the claim; any later attempt
+// first looks for what an earlier one may have made (its reply lost, its
+// record write refused, its worker killed) and adopts it. A search that
+// fails never leads to a create. counted: the attempt is counted already
+// (the first one, by the claim).
+func (p *pipeline) createPost(ctx context.Context, r *run, counted bool) (*swonkie.Post, error) {
+	if !counted {
+		if err := p.countAttempt(ctx, r); err != nil || r.rec.PostID != "" {
+			return nil, err // or a run that finished meanwhile made it
+		}
 	}
 	post, err := p.api.CreatePost(ctx, postInput(r.rec))
 	if err != nil {
-		// The post may exist (a lost or unusable reply): the claim goes,
-		// the attempt stays counted, so the next run searches first.
-		p.releaseClaim(ctx, r)
+		// The post may exist (a lost or unusable reply): the attempt stays
+		// counted, so the next run searches first.
 		return nil, wrap(err, "attach: create post")
 	}
 	return p.recordPost(ctx, r, post, true, "created post "+post.ID, nil)
+}
+
+// countAttempt searches for the post an earlier attempt may have made,
+// adopting it when found, and otherwise counts this run's attempt.
+func (p *pipeline) countAttempt(ctx context.Context, r *run) error {
+	seen := r.rec.in.PostAttempts
+	if seen > 0 {
+		found, err := p.findOurPosts(ctx, r.rec)
+		if err != nil {
+			return wrap(err, "attach: look for the post an earlier attempt of pipeline %s may have created", r.rec.ID)
+		}
+		if len(found) > 0 {
+			return p.adopt(ctx, r, found)
+		}
+	}
+	// An attempt counted since the search (by a run that took a lapsed
+	// claim) may have made the post: search again rather than create.
+	return p.holdClaim(ctx, r, func(rec *Record) error {
+		if rec.PostID != "" {
+			return errNoChange
+		}
+		if rec.in.PostAttempts != seen {
+			return errSearchAgain
+		}
+		rec.in.PostAttempts++
+		return nil
+	})
 }
 
 // adopt takes the first post this pipeline made as its own and deletes
 // the others (each a duplicate some lost reply left behind). They are
 // written down with the adopted post, so a delete that fails is tried
 // again by the next run instead of forgotten.
-func (p *pipeline) adopt(ctx context.Context, r *run, found []swonkie.Post) (*swonkie.Post, error) {
+func (p *pipeline) adopt(ctx context.Context, r *run, found []swonkie.Post) error {
 	keep := found[0]
 	var dups []string
 	for _, d := range found[1:] {
@@ -145,9 +200,9 @@ func (p *pipeline) adopt(ctx context.Context, r *run, found []swonkie.Post) (*sw
 	post, err := p.recordPost(ctx, r, &keep, true,
 		"adopted post "+keep.ID+" (an earlier attempt created it and its reply was lost)", dups)
 	if err != nil || post == nil {
-		return nil, err // or another run recorded one first, and owns the rest
+		return err // or another run recorded one first, and owns the rest
 	}
-	return post, p.deleteDuplicates(ctx, r)
+	return p.deleteDuplicates(ctx, r)
 }
 
 // deleteDuplicates deletes the posts the record lists as duplicates, and
@@ -163,8 +218,7 @@ func (p *pipeline) deleteDuplicates(ctx context.Context, r *run) error {
 		case err == nil:
 			deleted++
 			r.log.Warn().Str("post_id", id).Msg("deleted a duplicate post")
-		case swonkie.IsNotFound(err):
-		default:
+		case judgeRemoval(err) != removed:
 			failed = wrap(err, "attach: delete duplicate post %s of pipeline %s", id, r.rec.ID)
 		}
 		if failed != nil {
@@ -172,11 +226,11 @@ func (p *pipeline) deleteDuplicates(ctx context.Context, r *run) error {
 		}
 		gone = append(gone, id)
 	}
-	p.obs.DuplicatePostsDeleted(deleted)
 	if len(gone) > 0 {
 		now := p.now().UTC()
 		if err := r.save(ctx, func(rec *Record) error {
 			rec.in.DupPosts = slices.DeleteFunc(rec.in.DupPosts, func(id string) bool { return slices.Contains(gone, id) })
+			rec.in.DupDeleted += deleted
 			if deleted > 0 {
 				rec.note(now, StepAttach, nil, "info", fmt.Sprintf("deleted %d duplicate posts", deleted))
 			}
@@ -214,9 +268,7 @@ func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, c
 			rec.in.DupPosts = append(rec.in.DupPosts, post.ID)
 			return nil
 		}
-		rec.reach(StepAttach)
 		rec.PostID, rec.PostCreated, rec.PostStage = post.ID, created, string(post.Stage)
-		rec.in.PostClaim = nil
 		for _, d := range dups {
 			if d != post.ID && !slices.Contains(rec.in.DupPosts, d) {
 				rec.in.DupPosts = append(rec.in.DupPosts, d)
@@ -300,8 +352,10 @@ func (p *pipeline) attachToExisting(ctx context.Context, r *run) (*swonkie.Post,
 }
 
 // stage applies the request's action. Repeating schedule or publishNow is
-// not known to be safe, so a retry (or a 409) reads the post and only acts
-// on one that is not staged yet.
+// not known to be safe, and Swonkie refuses a change that already took
+// effect (409, or 400 "already PUBLISHED"): so a post this run did not
+// make is read first, any 4xx is read again, and a post in or past the
+// stage the action leads to is recorded as staged (docs/design.md, I8).
 func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error {
 	rec := r.rec
 	var action swonkie.StageAction
@@ -327,20 +381,19 @@ func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error 
 			action = swonkie.ActionPublishNow
 		}
 	}
-	if r.retried > 0 || post == nil {
-		got, err := p.api.GetPost(ctx, rec.PostID)
-		if err != nil {
-			return wrap(err, "%s post %s: read stage", action, rec.PostID)
-		}
-		if isStaged(got) {
-			return p.staged(ctx, r, got, fmt.Sprintf("post %s was already %s", rec.PostID, got.Stage))
+	if post == nil || r.retried > 0 {
+		if done, err := p.stagedAlready(ctx, r, action); done || err != nil {
+			return err
 		}
 	}
+	if err := p.renewClaim(ctx, r); err != nil || r.rec.Staged {
+		return err
+	}
 	change, err := p.api.ChangeStage(ctx, rec.PostID, action)
-	if swonkie.IsConflict(err) {
-		got, gerr := p.api.GetPost(ctx, rec.PostID)
-		if gerr == nil && isStaged(got) {
-			return p.staged(ctx, r, got, fmt.Sprintf("post %s was already %s", rec.PostID, got.Stage))
+	if swonkie.IsPermanent(err) {
+		// A 4xx may be Swonkie refusing a change that already took effect.
+		if done, rerr := p.stagedAlready(ctx, r, action); done || rerr != nil {
+			return rerr
 		}
 	}
 	if err != nil {
@@ -361,26 +414,41 @@ func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error 
 	return p.staged(ctx, r, got, fmt.Sprintf("%s post %s", action, rec.PostID))
 }
 
+// stagedAlready reads the post and records it staged when it is in or
+// past the stage action leads to.
+func (p *pipeline) stagedAlready(ctx context.Context, r *run, action swonkie.StageAction) (bool, error) {
+	id := r.rec.PostID
+	got, err := p.api.GetPost(ctx, id)
+	if err != nil {
+		return false, wrap(err, "%s post %s: read stage", action, id)
+	}
+	if !isStaged(got) {
+		return false, nil
+	}
+	return true, p.staged(ctx, r, got, fmt.Sprintf("post %s was already %s", id, got.Stage))
+}
+
 // scheduleMargin: a publishAt closer than this may be in the past by the
 // time Swonkie reads the request.
 const scheduleMargin = 5 * time.Second
 
-// isStaged: the post is queued or out already.
+// isStaged: the post is queued or out already: in or past the stage
+// schedule and publishNow lead to.
 func isStaged(post *swonkie.Post) bool {
 	return post.Stage == swonkie.StageScheduled || post.Stage == swonkie.StagePublished
 }
 
-// staged records that the post is attached and its action done. A draft
-// ends here: its media now belong to the post and are kept.
+// staged records that the post is attached and its action done, and
+// gives up the claim. (A draft's pipeline ends here: settle.)
 func (p *pipeline) staged(ctx context.Context, r *run, post *swonkie.Post, msg string) error {
 	now := p.now().UTC()
 	err := r.save(ctx, func(rec *Record) error {
 		if rec.Staged {
 			return errNoChange
 		}
-		rec.reach(StepAttach)
 		rec.Staged = true
 		rec.AttachedAt = &now
+		rec.in.PostClaim = nil
 		if post != nil {
 			rec.PostStage = string(post.Stage)
 			if post.PublishAt != nil {
@@ -390,15 +458,6 @@ func (p *pipeline) staged(ctx context.Context, r *run, post *swonkie.Post, msg s
 		}
 		rec.progressed()
 		rec.note(now, StepAttach, nil, "ok", msg)
-		if rec.Request.Webhook != nil && slices.Contains(rec.Request.Webhook.Events, EventAttached) {
-			rec.addNotice(p.webhook.urlFor(rec), EventAttached, now)
-		}
-		if rec.Request.Action == ActionDraft {
-			rec.Cleanup = CleanupKept
-			p.end(rec, StateSucceeded, now)
-			return nil
-		}
-		rec.reach(StepPublish)
 		return nil
 	})
 	if err != nil {

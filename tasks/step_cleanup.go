@@ -4,23 +4,25 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
 // cleanup is media:cleanup: bring the workspace to what the record says it
-// should hold (docs/design.md, invariant 3).
+// should hold (docs/design.md, I3).
 //
 //   - after publication (policy after-publish): delete the media;
 //   - after a failure or a cancel: withdraw the post mediaflow made (or
 //     take its media off the caller's post), then delete the media;
 //   - always: delete stale media entries.
 //
-// 404 on delete counts as done; a delete refused for good marks the media
-// "left behind" (and counts it) instead of retrying forever. Work that
-// appears meanwhile (a step racing a cancel records a new media entry)
-// changes the cleanup round, so the planner hands it to a fresh cleanup.
+// What each answer means is judgeRemoval's (verdict.go): 404 is done, a
+// refusal for good marks the media "left behind" instead of retrying
+// forever, anything else is retried. The step only records what became of
+// each thing; the write that records the last deletion is the one settle
+// ends the pipeline in. Work that appears meanwhile (a step racing a
+// cancel records a new media entry) changes the cleanup round, so the
+// planner hands it to a fresh cleanup.
 func (p *pipeline) cleanup(ctx context.Context, r *run) error {
 	if r.rec.wantsWithdrawal() {
 		if err := p.deleteDuplicates(ctx, r); err != nil {
@@ -38,11 +40,11 @@ func (p *pipeline) cleanup(ctx context.Context, r *run) error {
 	var deleteErr error
 	for _, id := range toDelete(rec) {
 		err := p.api.DeleteMedia(ctx, id)
-		if err == nil || swonkie.IsNotFound(err) {
+		switch judgeRemoval(err) {
+		case removed:
 			deleted = append(deleted, id)
 			continue
-		}
-		if IsPermanent(err) {
+		case removeRefused:
 			r.log.Error().Err(err).Str("media_id", id).Msg("media cannot be deleted; leaving it behind")
 			left = append(left, id)
 			continue
@@ -52,25 +54,19 @@ func (p *pipeline) cleanup(ctx context.Context, r *run) error {
 	}
 	now := p.now().UTC()
 	err := r.save(ctx, func(rec *Record) error {
-		changed := false
 		for _, id := range deleted {
 			rec.markDeleted(id)
-			changed = true
 		}
 		for _, id := range left {
 			rec.markLeftBehind(id)
-			changed = true
 		}
 		if len(deleted) > 0 {
 			rec.note(now, StepCleanup, nil, "ok", fmt.Sprintf("deleted %d media (%s)", len(deleted), cleanupReason(rec)))
 		}
 		if len(left) > 0 {
-			rec.note(now, StepCleanup, nil, "failed", fmt.Sprintf("left %d media behind: deleting them failed for good", len(left)))
+			rec.note(now, StepCleanup, nil, giveUp.String(), fmt.Sprintf("left %d media behind: deleting them failed for good", len(left)))
 		}
-		if deleteErr == nil && p.settle(rec, now) {
-			changed = true
-		}
-		if !changed {
+		if len(deleted)+len(left) == 0 {
 			return errNoChange
 		}
 		rec.Attempts++
@@ -92,28 +88,6 @@ func toDelete(r *Record) []string {
 	return r.staleLive()
 }
 
-// settle ends the pipeline its cleanup completes: a cancel becomes
-// cancelled (or, when publication beat it, succeeded); a published
-// pipeline whose media are gone succeeds.
-func (p *pipeline) settle(r *Record, now time.Time) bool {
-	if r.State.Terminal() {
-		return false
-	}
-	switch {
-	case r.CancelRequested && r.PublishedAt == nil && len(r.liveMedia()) == 0 && !r.postToWithdraw():
-		r.note(now, StepCleanup, nil, "ok", "cancelled")
-		p.end(r, StateCancelled, now)
-		return true
-	case r.PublishedAt != nil && len(r.liveMedia()) == 0:
-		if r.CancelRequested {
-			r.note(now, StepCleanup, nil, "info", "cancel came too late: the post was already published")
-		}
-		p.end(r, StateSucceeded, now)
-		return true
-	}
-	return false
-}
-
 // withdraw removes what a failed or cancelled pipeline put on Swonkie: the
 // post it created (unscheduled first, then deleted), or its media on the
 // caller's post. A post that turns out to be published stays: the record
@@ -124,36 +98,37 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 	post, err := p.api.GetPost(ctx, id)
 	published := false
 	var note string
-	switch {
-	case swonkie.IsNotFound(err):
-		note = "post " + id + " was already gone"
-	case IsPermanent(err):
-		note = p.postLeft(r, id, err)
-	case err != nil:
+	switch judgeRemoval(err) {
+	case removeLater:
 		return wrap(err, "cleanup: read post %s", id)
-	case post.Published():
-		published = true
-		note = "post " + id + " was already published; it stays"
-	case rec.PostCreated:
-		note = "deleted post " + id
-		if post.Stage == swonkie.StageScheduled {
-			if _, err := p.api.ChangeStage(ctx, id, swonkie.ActionUnschedule); err != nil && !swonkie.IsConflict(err) {
-				if !IsPermanent(err) {
-					return wrap(err, "cleanup: unschedule post %s", id)
+	case removeRefused:
+		note = p.postLeft(r, id, err)
+	case removed:
+		switch {
+		case err != nil:
+			note = "post " + id + " was already gone"
+		case post.Published():
+			published = true
+			note = "post " + id + " was already published; it stays"
+		case rec.PostCreated:
+			note = "deleted post " + id
+			if post.Stage == swonkie.StageScheduled {
+				if err := p.unschedule(ctx, r, id); err != nil {
+					return err
 				}
-				r.log.Warn().Err(err).Str("post_id", id).Msg("could not unschedule the post; deleting it anyway")
 			}
-		}
-		if err := p.api.DeletePost(ctx, id); err != nil && !swonkie.IsNotFound(err) {
-			if !IsPermanent(err) {
+			err := p.api.DeletePost(ctx, id)
+			switch judgeRemoval(err) {
+			case removeLater:
 				return wrap(err, "cleanup: delete post %s", id)
+			case removeRefused:
+				note = p.postLeft(r, id, err)
 			}
-			note = p.postLeft(r, id, err)
-		}
-	default:
-		note, err = p.takeMediaOff(ctx, rec, post)
-		if err != nil {
-			return err
+		default:
+			note, err = p.takeMediaOff(ctx, r, post)
+			if err != nil {
+				return err
+			}
 		}
 	}
 	now := p.now().UTC()
@@ -177,13 +152,30 @@ func (p *pipeline) postLeft(r *run, id string, err error) string {
 	return fmt.Sprintf("could not withdraw post %s: %v; left as is", id, err)
 }
 
+// unschedule takes a scheduled post off the queue before it is withdrawn.
+// A 409 says it is not scheduled (any more), which is what was wanted; a
+// refusal for good is logged, and the withdrawal goes on without it.
+func (p *pipeline) unschedule(ctx context.Context, r *run, id string) error {
+	_, err := p.api.ChangeStage(ctx, id, swonkie.ActionUnschedule)
+	if swonkie.IsConflict(err) {
+		return nil
+	}
+	switch judgeRemoval(err) {
+	case removeLater:
+		return wrap(err, "cleanup: unschedule post %s", id)
+	case removeRefused:
+		r.log.Warn().Err(err).Str("post_id", id).Msg("could not unschedule the post; withdrawing it anyway")
+	}
+	return nil
+}
+
 // takeMediaOff removes our media from the caller's post (and unschedules
 // it if we scheduled it), leaving the rest of the post as it was.
-func (p *pipeline) takeMediaOff(ctx context.Context, rec *Record, post *swonkie.Post) (string, error) {
-	id := post.ID
+func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post) (string, error) {
+	rec, id := r.rec, post.ID
 	if rec.Staged && rec.Request.Action == ActionSchedule && post.Stage == swonkie.StageScheduled {
-		if _, err := p.api.ChangeStage(ctx, id, swonkie.ActionUnschedule); err != nil && !swonkie.IsConflict(err) {
-			return "", wrap(err, "cleanup: unschedule post %s", id)
+		if err := p.unschedule(ctx, r, id); err != nil {
+			return "", err
 		}
 	}
 	ours := rec.mediaIDs()
@@ -211,13 +203,14 @@ func (p *pipeline) takeMediaOff(ctx context.Context, rec *Record, post *swonkie.
 		// and a media post without media is invalid anyway.
 		return "post " + id + " holds only our media; left as is", nil
 	}
-	if _, err := p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: groups}); err != nil {
-		if IsPermanent(err) {
-			// A post left with no media may fail validation; deleting our
-			// media still happens, and the post is the caller's to fix.
-			return fmt.Sprintf("could not take our media off post %s: %v", id, err), nil
-		}
+	_, err := p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: groups})
+	switch judgeRemoval(err) {
+	case removeLater:
 		return "", wrap(err, "cleanup: take our media off post %s", id)
+	case removeRefused:
+		// A post left with no media may fail validation; deleting our
+		// media still happens, and the post is the caller's to fix.
+		return fmt.Sprintf("could not take our media off post %s: %v", id, err), nil
 	}
 	return fmt.Sprintf("took %d media off post %s", removed, id), nil
 }

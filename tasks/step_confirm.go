@@ -64,7 +64,6 @@ func (p *pipeline) confirm(ctx context.Context, r *run) error {
 		if it.MediaID != id || it.Status != ItemUploaded {
 			return errNoChange
 		}
-		rec.reach(StepAwait)
 		it.Status, it.ConfirmedAt = ItemConfirmed, &now
 		rec.progressed()
 		rec.note(now, StepConfirm, &i, "ok", "confirmed media "+id)

@@ -26,7 +26,7 @@ const maxUnusable = 2
 // that dies between create and upload leaves a known entry that the next
 // run abandons (and the cleanup deletes) before creating a fresh one —
 // which is also how an upload that would start after the URL's window is
-// handled (docs/design.md, invariant 5).
+// handled (docs/design.md, I5).
 func (p *pipeline) upload(ctx context.Context, r *run) error {
 	rec, i := r.rec, r.pl.Item
 	if i < 0 || i >= len(rec.Media) {
@@ -59,21 +59,8 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 	}
 
 	created, err := p.api.CreateMedia(ctx, swonkie.CreateMediaRequest{Name: src.Name, FileSize: src.Size})
-	if swonkie.IsUnusableAnswer(err) {
-		// The entry may exist, and nothing names it: count it, and keep
-		// count so the step stops before it makes many.
-		p.obs.MediaLeftBehind(ReasonUnrecorded)
-		now := p.now().UTC()
-		if serr := r.save(ctx, func(rec *Record) error {
-			rec.in.Unusable = growTo(rec.in.Unusable, len(rec.Media))
-			rec.in.Unusable[i]++
-			rec.note(now, StepUpload, &i, "info", "create media answered 2xx without a usable media id: an entry may exist that cannot be deleted")
-			return nil
-		}); serr != nil {
-			r.log.Warn().Err(serr).Msg("could not count an unusable create answer")
-		}
-	}
 	if err != nil {
+		p.createFailed(ctx, r, i, err)
 		return wrap(err, "create media for item %d", i)
 	}
 	createdAt := p.now().UTC()
@@ -85,7 +72,6 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 			rec.StaleMedia = append(rec.StaleMedia, StaleMedia{MediaID: created.MediaID, Item: i, Reason: "created by an overtaken run"})
 			return nil
 		}
-		rec.reach(StepUpload)
 		if it.MediaID != "" && it.MediaID != created.MediaID {
 			rec.StaleMedia = append(rec.StaleMedia, StaleMedia{MediaID: it.MediaID, Item: i, Reason: "replaced by a concurrent run"})
 		}
@@ -94,13 +80,7 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 		return nil
 	})
 	if err != nil {
-		// We hold a media nobody else knows of; delete it rather than
-		// orphan it.
-		if derr := p.api.DeleteMedia(context.WithoutCancel(ctx), created.MediaID); derr == nil {
-			p.obs.MediaDeleted(ReasonStale)
-		} else {
-			p.obs.MediaLeftBehind(ReasonUnrecorded)
-		}
+		p.discardUnrecorded(ctx, r, i, created.MediaID)
 		return wrap(err, "record media %s of item %d", created.MediaID, i)
 	}
 	log := r.log.With().Str("media_id", created.MediaID).Int("item", i).Logger()
@@ -151,6 +131,64 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 	}
 	log.Debug().Int64("bytes", counted.n).Msg("uploaded")
 	return nil
+}
+
+// createFailed writes down a create-media call that may have made an
+// entry nothing names: a 2xx answer without a usable id (Unusable, which
+// also bounds how many such entries an item may make) or a request sent
+// whole whose answer never came (ReplyLost). observe counts each as left
+// behind, from the record, or from the change as it would have been
+// written when Redis refuses it: the entry exists either way.
+func (p *pipeline) createFailed(ctx context.Context, r *run, i int, err error) {
+	var msg string
+	var count func(*internals) *[]int
+	switch {
+	case swonkie.IsUnusableAnswer(err):
+		msg = "create media answered 2xx without a usable media id: an entry may exist that cannot be deleted"
+		count = func(in *internals) *[]int { return &in.Unusable }
+	case swonkie.IsReplyLost(err):
+		msg = "create media was sent and its answer lost: an entry may exist that cannot be deleted"
+		count = func(in *internals) *[]int { return &in.ReplyLost }
+	default:
+		return
+	}
+	now := p.now().UTC()
+	fn := func(rec *Record) error {
+		c := count(&rec.in)
+		*c = growTo(*c, len(rec.Media))
+		(*c)[i]++
+		rec.note(now, StepUpload, &i, "info", msg)
+		return nil
+	}
+	if serr := r.save(ctx, fn); serr != nil {
+		r.log.Warn().Err(serr).Msg("could not write down a create that may have made an entry; counted all the same")
+		p.observeUnwritten(r.rec, fn)
+	}
+}
+
+// discardUnrecorded deletes a media this run created and could not write
+// to the record: nobody else knows of it. Each failed try is logged; what
+// became of it is counted as the stale entry it would have been.
+func (p *pipeline) discardUnrecorded(ctx context.Context, r *run, i int, id string) {
+	ctx = context.WithoutCancel(ctx)
+	log := r.log.With().Str("media_id", id).Int("item", i).Logger()
+	err := retryAtOnce(ctx, p.timing, func() error {
+		if err := p.api.DeleteMedia(ctx, id); judgeRemoval(err) != removed {
+			return err
+		}
+		return nil
+	}, func(try int, err error) {
+		log.Warn().Err(err).Int("try", try+1).Msg("could not delete a media whose id could not be written; trying again")
+	})
+	gone := err == nil
+	if !gone {
+		log.Error().Err(err).Msg("could not delete a media whose id could not be written; it is left behind")
+	}
+	p.observeUnwritten(r.rec, func(rec *Record) error {
+		rec.StaleMedia = append(rec.StaleMedia, StaleMedia{MediaID: id, Item: i, Reason: unrecordedReason,
+			disposal: disposal{Deleted: gone, LeftBehind: !gone}})
+		return nil
+	})
 }
 
 func unusableCount(r *Record, i int) int {

@@ -14,12 +14,14 @@ import (
 // record what each profile reported. Like await, a look that finds it
 // still going returns "not yet" and the same task runs again later.
 //
-// The outcome, per profile (profiles[].publishStatus):
-//   - every profile published: succeeded;
-//   - some published, some failed: succeeded with partial set, the
+// What it records, per profile (profiles[].publishStatus):
+//   - every profile published: the post is published (settle ends the
+//     pipeline once its media are settled);
+//   - some published, some failed: published with partial set, the
 //     publication naming each profile's result (the post is out, and
 //     withdrawing it from the profiles that took it would be worse);
-//   - every profile failed: failed, naming them.
+//   - every profile failed: the publication, and a permanent error naming
+//     them, whose verdict fails the pipeline.
 func (p *pipeline) watch(ctx context.Context, r *run) error {
 	rec := r.rec
 	if rec.PublishedAt != nil || !rec.Staged {
@@ -59,7 +61,6 @@ func (p *pipeline) watch(ctx context.Context, r *run) error {
 		if rec.PublishedAt != nil {
 			return errNoChange
 		}
-		rec.reach(StepPublish)
 		rec.PublishedAt, rec.PostStage, rec.Publication = &now, string(post.Stage), out
 		rec.Partial = len(failed) > 0
 		rec.progressed()
@@ -69,14 +70,6 @@ func (p *pipeline) watch(ctx context.Context, r *run) error {
 				rec.PostID, len(out)-len(failed), len(out), strings.Join(failed, ", "))
 		}
 		rec.note(now, StepPublish, nil, "ok", msg)
-		if rec.Request.Cleanup == CleanupNever || len(rec.liveMedia()) == 0 {
-			if rec.Request.Cleanup == CleanupNever {
-				rec.Cleanup = CleanupKept
-			}
-			p.end(rec, StateSucceeded, now)
-			return nil
-		}
-		rec.reach(StepCleanup)
 		return nil
 	})
 	if err != nil {

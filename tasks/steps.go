@@ -45,51 +45,57 @@ type step struct {
 	// it and waiting for asynq to hand it out (one poll interval per hop).
 	// A failed inline run is enqueued, so it retries on its own.
 	inline bool
-	// retries, when set, replaces Timing.MaxRetry as the step's budget of
-	// failed runs (a webhook retries for hours instead).
-	retries func(Timing) int
+	// budget is how long a failing run is retried before the step gives
+	// up (verdict.go decide); owedSince, for a budget by time, is when the
+	// work became owed.
+	budget    budgetKind
+	owedSince func(r *Record, p Payload) time.Time
+	// onFailure writes, in the same write as the run's error, what a
+	// failed run leaves on the record; gaveUp says the verdict was giveUp.
+	// nil: nothing but the error (a cleanup that gives up stays owed, and
+	// the sweep enqueues it again).
+	onFailure func(r *Record, p Payload, err error, gaveUp bool, now time.Time)
 	// run does the step's work on a record read just before.
 	run func(p *pipeline, ctx context.Context, r *run) error
 }
 
 // steps is the step table. What runs after what is the planner's
-// (planner.go); how a run starts and ends is run.go's. It is filled by
-// init because its handlers reach back to it (through the planner).
+// (planner.go); how a run starts and ends is run.go's; how a pipeline
+// ends is finish.go's (settle). It is filled by init because its handlers
+// reach back to it (through the planner).
 var steps []step
 
 func init() {
 	steps = []step{
 		{typ: TypeMediaUpload, step: StepUpload, queue: QueuePipeline, timeout: uploadTimeout, id: mediaTaskID,
-			run: (*pipeline).upload},
+			onFailure: failPipeline, run: (*pipeline).upload},
 		{typ: TypeMediaConfirm, step: StepConfirm, queue: QueuePipeline, timeout: stepTimeout, id: mediaTaskID,
-			inline: true, run: (*pipeline).confirm},
+			inline: true, onFailure: failPipeline, run: (*pipeline).confirm},
 		{typ: TypeMediaAwait, step: StepAwait, queue: QueuePipeline, timeout: stepTimeout, id: mediaTaskID,
-			run: (*pipeline).await},
+			onFailure: failPipeline, run: (*pipeline).await},
 		{typ: TypePostAttach, step: StepAttach, queue: QueuePipeline, timeout: stepTimeout, id: pipelineTaskID,
-			inline: true, run: (*pipeline).attach},
+			inline: true, onFailure: failPipeline, run: (*pipeline).attach},
 		{typ: TypePostWatch, step: StepPublish, queue: QueuePipeline, timeout: stepTimeout, id: pipelineTaskID,
-			run: (*pipeline).watch},
+			onFailure: failPipeline, run: (*pipeline).watch},
 		{typ: TypeMediaCleanup, step: StepCleanup, queue: QueueCleanup, timeout: stepTimeout, id: cleanupTaskID,
 			terminal: true, inline: true, run: (*pipeline).cleanup},
-		{typ: TypeNotifyWebhook, step: StepDone, queue: QueueNotify, timeout: stepTimeout, id: notifyTaskID,
-			terminal: true, inline: true, retries: notifyRetries, run: (*pipeline).notify},
+		{typ: TypeNotifyWebhook, step: StepNotify, queue: QueueNotify, timeout: stepTimeout, id: notifyTaskID,
+			terminal: true, inline: true, budget: byTime, owedSince: noticeMadeAt, onFailure: deliveryFailed,
+			run: (*pipeline).notify},
 		// The sweep is not a step of a pipeline: it has its own handler.
-		{typ: TypeCleanupSweep, queue: QueueCleanup, timeout: stepTimeout, id: sweepTaskID},
+		{typ: TypeCleanupSweep, queue: QueueCleanup, timeout: stepTimeout, id: sweepTaskID, budget: oneRun},
 	}
 	for _, s := range steps {
 		TaskTypes = append(TaskTypes, s.typ)
 	}
 }
 
-// maxRetry is how many failed runs the step may have before it gives up.
-func (s *step) maxRetry(t Timing) int {
-	if s.retries != nil {
-		return s.retries(t)
+// failPipeline is the onFailure of the steps that move a pipeline
+// forward: a step that gives up fails its pipeline (settle makes it so).
+func failPipeline(r *Record, _ Payload, _ error, gaveUp bool, _ time.Time) {
+	if gaveUp {
+		r.in.GaveUp = true
 	}
-	if s.typ == TypeCleanupSweep {
-		return -1 // a failed sweep is not retried: the next slot does the same work
-	}
-	return t.MaxRetry
 }
 
 func uploadTimeout(t Timing) time.Duration { return t.UploadTimeout }

@@ -199,34 +199,31 @@ type change struct {
 func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error) (*change, error) {
 	cur := rec
 	for range maxConflicts {
-		next := cloneRecord(cur)
-		if err := fn(next); err != nil {
+		draft := cloneRecord(cur)
+		if err := fn(draft); err != nil {
 			if errors.Is(err, errNoChange) {
 				*rec = *cur
 				return nil, nil
 			}
 			return nil, err
 		}
-		// Whatever the change, "cleanup" must say whether something is
-		// still owed: a write racing a failure can add media to delete.
-		next.settleCleanup()
-		next.UpdatedAt = s.now().UTC()
-		doc, err := encodeDoc(next)
+		draft.UpdatedAt = s.now().UTC()
+		doc, err := encodeDoc(draft)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline %s: encode record: %w", rec.ID, err)
 		}
-		err = s.rdb.Put(ctx, cur.ID, cur.version, doc, meta(next, time.Time{}), encodeEvents(next.events))
+		err = s.rdb.Put(ctx, cur.ID, cur.version, doc, meta(draft, time.Time{}), encodeEvents(draft.events))
 		switch {
 		case err == nil:
-			next.version = cur.version + 1
-			next.History = append(next.History, next.events...)
-			next.events = nil
+			draft.version = cur.version + 1
+			draft.History = append(draft.History, draft.events...)
+			draft.events = nil
 			before := cur
 			if cur == rec {
 				before = cloneRecord(cur)
 			}
-			*rec = *next
-			return &change{before: before, after: next}, nil
+			*rec = *draft
+			return &change{before: before, after: draft}, nil
 		case errors.Is(err, rdb.ErrConflict):
 			fresh, err := s.get(ctx, cur.ID)
 			if err != nil {
@@ -252,6 +249,7 @@ func cloneRecord(r *Record) *Record {
 	c.History = slices.Clone(r.History)
 	c.events = nil
 	c.in.Unusable = slices.Clone(r.in.Unusable)
+	c.in.ReplyLost = slices.Clone(r.in.ReplyLost)
 	c.in.DupPosts = slices.Clone(r.in.DupPosts)
 	if r.Error != nil {
 		e := *r.Error

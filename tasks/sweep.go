@@ -29,10 +29,10 @@ type SweepResult struct {
 	StuckFailed int `json:"stuckFailed"`
 	// Reindexed: index entries that pointed at a gone or finished record.
 	Reindexed int `json:"reindexed"`
-	// CleanupRetried, NotifyRetried: finished pipelines whose cleanup or
+	// CleanupRetried, WebhookRetried: finished pipelines whose cleanup or
 	// webhook task was lost, enqueued again.
 	CleanupRetried int `json:"cleanupRetried"`
-	NotifyRetried  int `json:"notifyRetried"`
+	WebhookRetried int `json:"webhookRetried"`
 	// RetentionDeleted: finished records past RETENTION, deleted.
 	RetentionDeleted int `json:"retentionDeleted"`
 	// RetentionLeft: the sweep's time budget ran out with more records
@@ -63,7 +63,8 @@ func (p *pipeline) sweep(ctx context.Context, t *asynq.Task) error {
 	log := p.log.With().Str("task_type", t.Type()).Str("slot", pl.Slot).Logger()
 	ok, err := p.store.rdb.ClaimSweep(ctx, pl.Slot, p.holder, sweepClaimTTL)
 	if err != nil {
-		return err
+		// Not retried (the step table's budget): the next slot sweeps.
+		return &stepError{v: decide(rowOf(TypeCleanupSweep), err, 0, p.timing, time.Time{}, p.now()), err: err}
 	}
 	if !ok {
 		holder, _ := p.store.rdb.SweepHolder(ctx, pl.Slot)
@@ -89,7 +90,7 @@ func (p *pipeline) sweep(ctx context.Context, t *asynq.Task) error {
 		ev = log.Error().Err(err)
 	}
 	ev.Int("refreshed", res.Refreshed).Int("kicked", res.Kicked).Int("stuck_failed", res.StuckFailed).
-		Int("cleanup_retried", res.CleanupRetried).Int("notify_retried", res.NotifyRetried).
+		Int("cleanup_retried", res.CleanupRetried).Int("webhook_retried", res.WebhookRetried).
 		Int("retention_deleted", res.RetentionDeleted).Bool("retention_left", res.RetentionLeft).
 		Int("reindexed", res.Reindexed).Int64("took_ms", d.Milliseconds()).Msg("sweep finished")
 	// A failed sweep is not retried: the next slot does the same work.
@@ -102,7 +103,7 @@ func (r *SweepResult) acted() map[string]int {
 		"kicked":            r.Kicked,
 		"stuck_failed":      r.StuckFailed,
 		"cleanup_retried":   r.CleanupRetried,
-		"webhook_retried":   r.NotifyRetried,
+		"webhook_retried":   r.WebhookRetried,
 		"retention_deleted": r.RetentionDeleted,
 		"reindexed":         r.Reindexed,
 	}
@@ -264,8 +265,8 @@ func (p *pipeline) kick(ctx context.Context, rec *Record, missing []next, now ti
 	return err
 }
 
-// failStuck fails a pipeline that cannot move, and hands on what that
-// makes needed (its compensation, its webhook).
+// failStuck gives up on a pipeline that cannot move (settle fails it), and
+// hands on what that makes needed (its compensation, its webhook).
 func (p *pipeline) failStuck(ctx context.Context, rec *Record, now time.Time) error {
 	now = now.UTC()
 	work, err := p.write(ctx, rec, func(r *Record) error {
@@ -274,8 +275,8 @@ func (p *pipeline) failStuck(ctx context.Context, rec *Record, now time.Time) er
 		}
 		msg := fmt.Sprintf("stuck in step %s: no task of it existed after a kick, and no progress for %s", r.Step, p.timing.StuckAfter)
 		r.Error = &StepError{Step: r.Step, Message: msg, At: now}
-		r.note(now, r.Step, nil, "failed", msg)
-		p.end(r, StateFailed, now)
+		r.note(now, r.Step, nil, giveUp.String(), msg)
+		r.in.GaveUp = true
 		return nil
 	})
 	if err != nil {
@@ -297,7 +298,7 @@ func (p *pipeline) sweepOwed(ctx context.Context, res *SweepResult, shard int, c
 		counter *int
 	}{
 		{p.store.rdb.CleanupOwed, &res.CleanupRetried},
-		{p.store.rdb.NotifyOwed, &res.NotifyRetried},
+		{p.store.rdb.NotifyOwed, &res.WebhookRetried},
 	} {
 		ids, err := kind.ids(ctx, shard, cutoff, sweepBatch)
 		if err != nil {

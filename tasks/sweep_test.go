@@ -134,7 +134,7 @@ func TestSweepRetriesUnfinishedCleanups(t *testing.T) {
 
 	rec := b.publish(b.request(ActionPublishNow, "a.png"))
 	rec = b.waitRecord(rec.ID, "the cleanup to give up", func(r *Record) bool {
-		return hasEvent(r, StepCleanup, "failed", "")
+		return hasEvent(r, StepCleanup, "failure", "")
 	})
 	if rec.Cleanup != CleanupPending {
 		t.Fatalf("cleanup %q after the cleanup task gave up: %s", rec.Cleanup, dump(rec))

@@ -45,6 +45,9 @@ type Timing struct {
 	// later than that the pipeline fails rather than publish at a time
 	// nobody asked for.
 	LateTolerance time.Duration
+	// WebhookRetryFor is how long a webhook event is retried before it is
+	// given up (WorkerConfig.WebhookRetryFor sets it).
+	WebhookRetryFor time.Duration
 }
 
 // DefaultTiming is the production timing.
@@ -70,6 +73,7 @@ var DefaultTiming = Timing{
 	StepTimeout:       2 * time.Minute,
 	MinScheduleLead:   time.Minute,
 	LateTolerance:     15 * time.Minute,
+	WebhookRetryFor:   24 * time.Hour,
 }
 
 // withDefaults fills every zero field from DefaultTiming.
@@ -105,6 +109,7 @@ func (t Timing) withDefaults() Timing {
 	set(&t.StepTimeout, d.StepTimeout)
 	set(&t.MinScheduleLead, d.MinScheduleLead)
 	set(&t.LateTolerance, d.LateTolerance)
+	set(&t.WebhookRetryFor, d.WebhookRetryFor)
 	return t
 }
 

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
 
@@ -25,7 +26,7 @@ func TestUnusableCreateMediaAnswersAreBoundedAndReported(t *testing.T) {
 	if made == 0 || made > maxUnusable+1 || st.Media.Created != made {
 		t.Fatalf("%d media made by unusable answers (%d created in all); want 1..%d", made, st.Media.Created, maxUnusable+1)
 	}
-	if v := b.metricValue("mediaflow_media_left_behind_total", map[string]string{"reason": ReasonUnrecorded}); int(v) != made {
+	if v := b.metricValue("mediaflow_media_left_behind_total", map[string]string{"reason": metrics.ReasonUnrecorded}); int(v) != made {
 		t.Errorf("left_behind{reason=unrecorded} = %v, want %d", v, made)
 	}
 	b.assertClean()
@@ -57,15 +58,7 @@ func TestLostCreateRepliesMakeNoDuplicates(t *testing.T) {
 	b := setup(t, func(c *setupConfig) {
 		c.sandbox.Faults = sandbox.FaultPlan{"POST /posts": {LostReply: 0.5}, "POST /media": {LostReply: 0.3}}
 	})
-	var ids []string
-	for range 8 {
-		ids = append(ids, b.publish(b.request(ActionPublishNow, "a.png", "b.png")).ID)
-	}
-	for _, id := range ids {
-		if rec := b.wait(id); rec.State != StateSucceeded {
-			t.Fatalf("pipeline %s ended %s", id, dump(rec))
-		}
-	}
+	ids := b.publishAllSucceed(8, "a.png", "b.png")
 	st := b.sb.Server.Stats()
 	if st.Posts.DuplicatesByMedia() != 0 || len(st.Posts.ByMediaSet) != len(ids) {
 		t.Fatalf("%d media sets posted, %d duplicates; want %d and 0", len(st.Posts.ByMediaSet), st.Posts.DuplicatesByMedia(), len(ids))

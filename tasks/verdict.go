@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -8,34 +9,44 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 )
+
+// Every retry and give-up decision is made in this file, from the error
+// and the step table's budget column: the handler (run.failed), asynq's
+// RetryDelayFunc and IsFailure, the metrics middleware (taskOutcome), the
+// reads a step repeats at once (retryAtOnce) and what a removal's answer
+// means (judgeRemoval) all ask it.
 
 // verdictKind is what becomes of a step whose run failed.
 type verdictKind int
 
 const (
 	// retryLater: a transient failure; back off and try again, counted
-	// against the step's retry budget.
+	// against the step's budget.
 	retryLater verdictKind = iota
 	// waitRateLimit: Swonkie answered 429; wait what it asked, uncounted.
 	waitRateLimit
 	// pollAgain: not a failure at all: what the step waits for (processing,
 	// publication, another run's claim) has not happened yet.
 	pollAgain
-	// failPipeline: permanent, or the budget is used up: the pipeline fails
-	// (a cleanup or notification stops and stays owed for the sweep).
-	failPipeline
+	// giveUp: permanent, or the budget is spent. What that leaves on the
+	// record is the step table's onFailure column: a pipeline step fails
+	// its pipeline, a webhook is given up, a cleanup stays owed for the
+	// sweep.
+	giveUp
 )
 
+// String is the verdict's one name: the outcome label of
+// mediaflow_tasks_processed_total and the outcome of its history event.
 func (k verdictKind) String() string {
-	return [...]string{"retry", "rate_limited", "waiting", "failed"}[k]
+	return [...]string{metrics.OutcomeRetry, metrics.OutcomeRateLimited, metrics.OutcomeWaiting, metrics.OutcomeFailure}[k]
 }
 
-// verdict is decided once per error (judge) and read by everything that
-// has to act on it: the handler (record and fail), asynq's RetryDelayFunc
-// and IsFailure, and the metrics middleware (TaskOutcome).
+// verdict is decided once per error and read by everything that has to
+// act on it.
 type verdict struct {
 	kind  verdictKind
 	delay time.Duration // for waitRateLimit and pollAgain
@@ -54,8 +65,7 @@ func waitFor(d time.Duration, format string, args ...any) error {
 	return &notYet{after: d, what: fmt.Sprintf(format, args...)}
 }
 
-// judge decides from the error alone; the run's budget turns a retryLater
-// into a failPipeline (run.failed).
+// judge decides from the error alone; decide adds the step's budget.
 func judge(err error) verdict {
 	var se *stepError
 	var ny *notYet
@@ -68,13 +78,66 @@ func judge(err error) verdict {
 		d, _ := swonkie.RetryAfter(err)
 		return verdict{kind: waitRateLimit, delay: d}
 	case IsPermanent(err):
-		return verdict{kind: failPipeline}
+		return verdict{kind: giveUp}
 	}
 	return verdict{kind: retryLater}
 }
 
+// budgetKind is how long a failing step keeps trying: the budget column
+// of the step table.
+type budgetKind int
+
+const (
+	// byRuns: Timing.MaxRetry failed runs (waits that are not the step's
+	// fault do not count).
+	byRuns budgetKind = iota
+	// byTime: until Timing.WebhookRetryFor has passed since the work became
+	// owed (a webhook receiver may be down for hours).
+	byTime
+	// oneRun: a failed run is not retried (the sweep: the next slot does
+	// the same work).
+	oneRun
+)
+
+// decide is the verdict on a failed run: judge's, turned into a give-up
+// once the step's budget is spent. retried counts the task's failed runs
+// before this one; owedSince is when the work became owed (byTime).
+func decide(row *step, err error, retried int, t Timing, owedSince, now time.Time) verdict {
+	v := judge(err)
+	if v.kind != retryLater {
+		return v
+	}
+	switch row.budget {
+	case byRuns:
+		if retried >= t.MaxRetry {
+			v.kind = giveUp
+		}
+	case byTime:
+		if now.Sub(owedSince) > t.WebhookRetryFor {
+			v.kind = giveUp
+		}
+	case oneRun:
+		v.kind = giveUp
+	}
+	return v
+}
+
+// asynqMaxRetry is the MaxRetry a task of row is enqueued with: one more
+// than the step's own budget, so the step gives up (and records why)
+// before asynq archives a task that is only waiting. A budget by time
+// gets enough runs to last that time at the shortest backoff.
+func asynqMaxRetry(row *step, t Timing) int {
+	switch row.budget {
+	case byTime:
+		return int(2*t.WebhookRetryFor/t.RetryBase) + 1
+	case oneRun:
+		return 0
+	}
+	return t.MaxRetry + 1
+}
+
 // stepError is what a failed run returns to asynq: the step's error with
-// its verdict. A failPipeline verdict also wraps asynq.SkipRetry, so asynq
+// its verdict. A giveUp verdict also wraps asynq.SkipRetry, so asynq
 // archives the task instead of retrying it.
 type stepError struct {
 	v   verdict
@@ -84,29 +147,31 @@ type stepError struct {
 func (e *stepError) Error() string { return e.err.Error() }
 
 func (e *stepError) Unwrap() []error {
-	if e.v.kind == failPipeline {
+	if e.v.kind == giveUp {
 		return []error{e.err, asynq.SkipRetry}
 	}
 	return []error{e.err}
 }
 
-// TaskOutcome names the verdict for the metrics middleware (metrics reads
-// it through an interface, since it cannot import this package).
-func (e *stepError) TaskOutcome() string {
-	switch e.v.kind {
-	case waitRateLimit:
-		return "rate_limited"
-	case pollAgain:
-		return "waiting"
-	case failPipeline:
-		return "failure"
+// taskOutcome names, for the metrics middleware, what asynq does with a
+// task whose handler returned err. Every handler of this package returns
+// a stepError (or nil); a bad payload is archived on purpose (skipped).
+func taskOutcome(err error) string {
+	var se *stepError
+	switch {
+	case err == nil:
+		return metrics.OutcomeSuccess
+	case errors.As(err, &se):
+		return se.v.kind.String()
+	case errors.Is(err, asynq.SkipRetry):
+		return metrics.OutcomeSkipped
 	}
-	return "retry"
+	return metrics.OutcomeRetry
 }
 
 // retryDelay is asynq's RetryDelayFunc: the verdict's wait for a 429 or a
-// poll, at once for a worker that died (lease expired),
-// exponential backoff with jitter for the rest.
+// poll, at once for a worker that died (lease expired), exponential
+// backoff with jitter for the rest.
 func (t Timing) retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	if errors.Is(err, asynq.ErrLeaseExpired) {
 		return 0
@@ -125,15 +190,65 @@ func (t Timing) retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// isFailure is asynq's IsFailure: only a retryLater uses up the retry
+// isFailure is asynq's IsFailure: only a retryLater uses up asynq's retry
 // budget. Waits that are not the step's fault never do, and since the
-// step's own budget (Timing.MaxRetry) ends a pipeline one attempt before
-// asynq's (MaxRetry+1), asynq never archives a task that is only waiting.
+// step's own budget ends first (asynqMaxRetry), asynq never archives a
+// task that is only waiting.
 func isFailure(err error) bool {
 	if errors.Is(err, asynq.ErrLeaseExpired) {
 		return true
 	}
 	return judge(err).kind == retryLater
+}
+
+// atOnceTries is how often a step tries a read at once before its failure
+// becomes the step's: one passing 5xx among the hundred reads of a search
+// must not fail the search.
+const atOnceTries = 3
+
+// retryAtOnce runs fn until it succeeds, fails in a way that trying again at
+// once cannot help (anything but retryLater: a 429 waits through the
+// step's verdict instead), or atOnceTries runs failed. Each failure but the
+// last is passed to failed (for a log line) before the next try.
+func retryAtOnce(ctx context.Context, t Timing, fn func() error, failed func(try int, err error)) error {
+	for try := 0; ; try++ {
+		err := fn()
+		if err == nil || try == atOnceTries-1 || judge(err).kind != retryLater {
+			return err
+		}
+		if failed != nil {
+			failed(try, err)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(backoff(t.RetryBase, t.RetryMax, try)):
+		}
+	}
+}
+
+// removal is what an answer to a removal (deleting a media or a post,
+// unscheduling, taking our media off a post) means.
+type removal int
+
+const (
+	// removed: done, or there was nothing left to remove (404, 410).
+	removed removal = iota
+	// removeLater: a transient failure; the cleanup retries.
+	removeLater
+	// removeRefused: Swonkie refuses for good; mediaflow stops trying and
+	// says so (media "left behind", a post left as is).
+	removeRefused
+)
+
+func judgeRemoval(err error) removal {
+	switch {
+	case err == nil, swonkie.IsNotFound(err):
+		return removed
+	case IsPermanent(err):
+		return removeRefused
+	}
+	return removeLater
 }
 
 // Errors the Go API returns.

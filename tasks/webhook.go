@@ -1,139 +1,119 @@
 package tasks
 
+// The HTTP side of webhooks: where events go, how they are signed
+// (Standard Webhooks) and sent. What a pipeline owes is notice.go's; the
+// step that delivers is step_notify.go.
+
 import (
-	"slices"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	neturl "net/url"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// Event types of the caller notification (the webhook's "type").
-const (
-	// EventAttached: the post is created (or updated) and staged. Sent only
-	// when the request asks for it.
-	EventAttached = "pipeline.attached"
-	// The pipeline ended; one of these is always sent when a webhook is set.
-	EventSucceeded = "pipeline.succeeded"
-	EventFailed    = "pipeline.failed"
-	EventCancelled = "pipeline.cancelled"
-)
-
-// EventTypes lists every event type.
-var EventTypes = []string{EventAttached, EventSucceeded, EventFailed, EventCancelled}
-
-// WebhookSpec is where a request's notifications go.
-type WebhookSpec struct {
-	// URL receives the events (https, unless its host is allowed).
-	URL string `json:"url"`
-	// Events are extra event types to send besides the terminal one
-	// (today only pipeline.attached).
-	Events []string `json:"events,omitempty"`
+// webhooks is how a worker tells the apps that enqueue how their pipelines
+// ended: the Standard Webhooks scheme (docs/webhooks.md).
+type webhooks struct {
+	// defaultURL is WEBHOOK_URL: where events of requests that name no
+	// webhook go ("" sends none).
+	defaultURL string
+	// secrets sign every event, each giving one signature (rotation).
+	secrets [][]byte
+	client  *http.Client
 }
 
-// Delivery states of an event.
-const (
-	DeliveryPending   = "pending"   // not delivered yet; retried
-	DeliveryDelivered = "delivered" // the receiver answered 2xx
-	DeliveryFailed    = "failed"    // gave up: retried for WEBHOOK_RETRY_FOR, or refused for good
-	DeliveryGone      = "gone"      // the receiver answered 410 Gone: never again
-)
+// WebhookTimeout bounds one delivery attempt.
+const WebhookTimeout = 10 * time.Second
 
-// WebhookState is what became of a pipeline's notifications. Its top-level
-// fields describe the latest event.
-type WebhookState struct {
-	// URL is where the events go (shown without its query).
-	URL         string     `json:"url"`
-	State       string     `json:"state"`
-	Attempts    int        `json:"attempts"`
-	LastStatus  int        `json:"lastStatus,omitempty"`
-	LastError   string     `json:"lastError,omitempty"`
-	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
-	Events      []Notice   `json:"events"`
+func newWebhooks(defaultURL string, secrets [][]byte, rt http.RoundTripper) webhooks {
+	return webhooks{
+		defaultURL: defaultURL,
+		secrets:    secrets,
+		client: &http.Client{
+			Transport: rt,
+			Timeout:   WebhookTimeout,
+			// A redirect is an answer, not a new address: the receiver is
+			// the one the request named, and the signature is for it.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
 }
 
-// Notice is one event of one pipeline: made once, by the write that made
-// it happen, and delivered until the receiver takes it, always under the
-// same id.
-type Notice struct {
-	// ID is the webhook-id header: receivers deduplicate by it.
-	ID          string     `json:"id"`
-	Type        string     `json:"type"`
-	At          time.Time  `json:"at"`
-	State       string     `json:"state"`
-	Attempts    int        `json:"attempts"`
-	LastStatus  int        `json:"lastStatus,omitempty"`
-	LastError   string     `json:"lastError,omitempty"`
-	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
-	// Redeliveries counts redeliveries asked for (each one a new task,
-	// the same webhook-id).
-	Redeliveries int `json:"redeliveries,omitempty"`
-}
+// urlFor is where r's events go.
+func (w webhooks) urlFor(r *Record) string { return webhookURL(r, w.defaultURL) }
 
-// noticeID is an event's webhook-id: derived from the pipeline and the
-// type, so no crash, retry or duplicate task can make a second one.
-func noticeID(pipelineID, typ string) string { return "msg_" + pipelineID + "_" + typ }
-
-// addNotice makes the event typ owed, once: a second call for the same
-// type changes nothing. url is where it goes ("" sends nothing).
-func (r *Record) addNotice(url, typ string, now time.Time) {
-	if url == "" {
-		return
-	}
-	if r.Webhook == nil {
-		r.Webhook = &WebhookState{URL: RedactSource(url)}
-	}
-	if slices.ContainsFunc(r.Webhook.Events, func(n Notice) bool { return n.Type == typ }) {
-		return
-	}
-	r.Webhook.Events = append(r.Webhook.Events, Notice{ID: noticeID(r.ID, typ), Type: typ, At: now, State: DeliveryPending})
-	r.Webhook.summarize()
-}
-
-// notice returns the event typ, or nil.
-func (r *Record) notice(typ string) *Notice {
-	if r.Webhook == nil {
-		return nil
-	}
-	for i := range r.Webhook.Events {
-		if r.Webhook.Events[i].Type == typ {
-			return &r.Webhook.Events[i]
+// ParseWebhookSecrets reads WEBHOOK_SECRET: space-separated whsec_<base64>
+// secrets (several while rotating).
+func ParseWebhookSecrets(s string) ([][]byte, error) {
+	var out [][]byte
+	for _, f := range strings.Fields(s) {
+		b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(f, "whsec_"))
+		if err != nil || !strings.HasPrefix(f, "whsec_") || len(b) < 16 {
+			return nil, errors.New("WEBHOOK_SECRET: each secret is whsec_ followed by base64 of at least 16 bytes")
 		}
+		out = append(out, b)
 	}
-	return nil
+	return out, nil
 }
 
-// owedNotices lists the events still to deliver.
-func (r *Record) owedNotices() []Notice {
-	if r.Webhook == nil {
-		return nil
+// Sign returns the webhook-signature header of a Standard Webhooks event:
+// "v1,<base64 HMAC-SHA256 of id.timestamp.body>" for each secret,
+// space-separated.
+func Sign(secrets [][]byte, id string, ts time.Time, body []byte) string {
+	sigs := make([]string, 0, len(secrets))
+	for _, s := range secrets {
+		m := hmac.New(sha256.New, s)
+		fmt.Fprintf(m, "%s.%d.", id, ts.Unix())
+		m.Write(body)
+		sigs = append(sigs, "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
 	}
-	var out []Notice
-	for _, n := range r.Webhook.Events {
-		if n.State == DeliveryPending {
-			out = append(out, n)
+	return strings.Join(sigs, " ")
+}
+
+// WebhookEvent is the JSON body of a webhook.
+type WebhookEvent struct {
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      *Record   `json:"data"`
+}
+
+// send makes one signed delivery attempt and returns the receiver's
+// status.
+func (w webhooks) send(ctx context.Context, url, id string, at time.Time, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("webhook url: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "mediaflow-webhooks")
+	req.Header.Set("webhook-id", id)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
+	if len(w.secrets) > 0 {
+		req.Header.Set("webhook-signature", Sign(w.secrets, id, at, body))
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		// The error text carries the URL, query included: say only why.
+		var ue interface{ Timeout() bool }
+		if errors.As(err, &ue) && ue.Timeout() {
+			return 0, errors.New("no answer within " + WebhookTimeout.String())
 		}
-	}
-	return out
-}
-
-// notifyOwedSince is when the oldest owed event happened.
-func (r *Record) notifyOwedSince() (time.Time, bool) {
-	owed := r.owedNotices()
-	if len(owed) == 0 {
-		return time.Time{}, false
-	}
-	since := owed[0].At
-	for _, n := range owed[1:] {
-		if n.At.Before(since) {
-			since = n.At
+		var ue2 *neturl.Error
+		if errors.As(err, &ue2) {
+			err = ue2.Err
 		}
+		return 0, errors.New("could not reach the receiver: " + err.Error())
 	}
-	return since, true
-}
-
-// summarize copies the latest event's delivery to the top-level fields.
-func (w *WebhookState) summarize() {
-	if len(w.Events) == 0 {
-		return
-	}
-	last := w.Events[len(w.Events)-1]
-	w.State, w.Attempts, w.LastStatus, w.LastError, w.DeliveredAt = last.State, last.Attempts, last.LastStatus, last.LastError, last.DeliveredAt
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }

@@ -198,6 +198,39 @@ func TestWebhookRetriesUntilTheReceiverTakesIt(t *testing.T) {
 	}
 }
 
+// A receiver that never takes the event: retried until WEBHOOK_RETRY_FOR
+// has passed since the event was made (the webhook row's budget by time,
+// verdict.go), then given up; each attempt is counted once, the last as
+// gave_up.
+func TestWebhookGivesUpByTime(t *testing.T) {
+	t.Parallel()
+	timing := testTiming
+	timing.WebhookRetryFor = 600 * time.Millisecond
+	b := webhookSetup(t, func(c *setupConfig) { c.timing = timing })
+	rcv := newReceiver(t, http.StatusInternalServerError)
+	req := b.request(ActionDraft, "a.png")
+	req.Webhook = &WebhookSpec{URL: rcv.srv.URL}
+	rec := b.wait(b.publish(req).ID)
+	rec = b.waitRecord(rec.ID, "the webhook to be given up", func(r *Record) bool {
+		return r.Webhook != nil && r.Webhook.State != DeliveryPending
+	})
+	w := rec.Webhook
+	if w.State != DeliveryFailed || w.Attempts < 2 || w.LastStatus != http.StatusInternalServerError {
+		t.Fatalf("webhook %+v; want failed after a few attempts", w)
+	}
+	if n := len(rcv.deliveries()); n != w.Attempts {
+		t.Errorf("receiver got %d requests, the record counts %d attempts", n, w.Attempts)
+	}
+	gaveUp := b.metricValue("mediaflow_webhook_deliveries_total", map[string]string{"outcome": "gave_up"})
+	retrying := b.metricValue("mediaflow_webhook_deliveries_total", map[string]string{"outcome": "retrying"})
+	if gaveUp != 1 || retrying != float64(w.Attempts-1) {
+		t.Errorf("deliveries counted gave_up %v, retrying %v; want 1 and %d", gaveUp, retrying, w.Attempts-1)
+	}
+	if !hasEvent(rec, StepNotify, "failure", "receiver answered 500") {
+		t.Errorf("the history does not show the webhook's step giving up: %s", dump(rec))
+	}
+}
+
 // A redirect is an answer, not a new address: the signed event is not
 // sent on, and the delivery is retried like any other failure.
 func TestWebhookRedirectIsNotFollowed(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/mediaflow/mediaflow/internal/asynqlog"
 	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/source"
@@ -35,8 +36,8 @@ type WorkerConfig struct {
 
 	// Concurrency is how many tasks run at once (default 20).
 	Concurrency int
-	// Queues maps queue names to priority weights (default: the pipeline
-	// queue 6, the cleanup queue 1).
+	// Queues maps queue names to priority weights (default Queues: the
+	// pipeline queue 6, the cleanup and notify queues 1 each).
 	Queues map[string]int
 	// ShutdownTimeout is how long Shutdown waits for running tasks
 	// (default 30s); tasks still running then are retried elsewhere.
@@ -101,8 +102,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	if cfg.WebhookRetryFor <= 0 {
-		cfg.WebhookRetryFor = 24 * time.Hour
+	if cfg.WebhookRetryFor > 0 {
+		cfg.Timing.WebhookRetryFor = cfg.WebhookRetryFor
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
@@ -144,7 +145,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		timing:  cfg.Timing,
 		now:     cfg.Clock,
 		holder:  cfg.Holder,
-		webhook: newWebhooks(cfg.WebhookURL, cfg.WebhookSecrets, cfg.WebhookRetryFor, cfg.Sources.EndpointTransport()),
+		webhook: newWebhooks(cfg.WebhookURL, cfg.WebhookSecrets, cfg.Sources.EndpointTransport()),
 		cancels: newCancelListener(r, log.With().Str("component", "cancel").Logger()),
 	}
 	w := &Worker{cfg: cfg, p: p, enq: enq, insp: insp}
@@ -158,8 +159,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		TaskCheckInterval:        cfg.PollInterval,
 		DelayedTaskCheckInterval: cfg.DelayedCheckInterval,
-		Logger:                   asynqLogger{cfg.Logger.With().Str("component", "asynq").Logger()},
-		LogLevel:                 asynqLevel(cfg.Logger.GetLevel()),
+		Logger:                   asynqlog.Logger{L: cfg.Logger.With().Str("component", "asynq").Logger()},
+		LogLevel:                 asynqlog.Level(cfg.Logger.GetLevel()),
 		BaseContext:              func() context.Context { return context.Background() },
 	})
 	if cfg.SweepSchedule != "off" {
@@ -207,7 +208,7 @@ func (w *Worker) newMux() *asynq.ServeMux {
 	p := w.p
 	mux := asynq.NewServeMux()
 	if w.cfg.Metrics != nil {
-		mux.Use(w.cfg.Metrics.TaskMiddleware(IsRateLimited))
+		mux.Use(w.cfg.Metrics.TaskMiddleware(taskOutcome))
 	}
 	for i := range steps {
 		row := &steps[i]

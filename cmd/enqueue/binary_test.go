@@ -13,13 +13,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mediaflow/mediaflow/internal/logbuf"
 	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/internal/testmedia"
 	"github.com/mediaflow/mediaflow/tasks"
@@ -210,24 +210,6 @@ func TestWaitInterruptedExits130(t *testing.T) {
 	}
 }
 
-// syncBuffer is a buffer the test reads while the process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // rchar is how many bytes process pid has read so far.
 func rchar(t *testing.T, pid int) int64 {
 	t.Helper()
@@ -266,7 +248,7 @@ func TestBatchStopsOnSignal(t *testing.T) {
 				arg = "-"
 			}
 			cmd := command(t, map[string]string{"REDIS_URL": r.URL}, "batch", arg)
-			var stdout, stderr syncBuffer
+			var stdout, stderr logbuf.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			var w io.WriteCloser
 			if tt.input == "pipe" {

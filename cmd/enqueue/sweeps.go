@@ -58,7 +58,7 @@ workers' value.`,
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\n",
 					s.StartedAt.Local().Format(time.DateTime), s.Slot, s.Holder, s.Duration, s.Refreshed, s.Kicked, s.StuckFailed,
-					s.Reindexed, s.CleanupRetried, s.NotifyRetried, deleted, s.Migrated, s.Error)
+					s.Reindexed, s.CleanupRetried, s.WebhookRetried, deleted, s.Migrated, s.Error)
 			}
 			_ = tw.Flush()
 			return nil

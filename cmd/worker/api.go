@@ -69,6 +69,7 @@ func startAPI(c *config, client *tasks.Client, rc redis.UniversalClient, m *metr
 	}
 	apiCfg := c.apiConfig(log.With().Str("component", "api").Logger())
 	apiCfg.Guard = guard
+	apiCfg.Metrics = m
 	h, err := api.New(client, apiCfg)
 	if err != nil {
 		return nil, err

@@ -90,7 +90,7 @@ func runDemo(ctx context.Context, cfg *config, getenv func(string) string, stdou
 	// demo fails.
 	var logs strings.Builder
 	log, _ := newLogger("warn", "console", &logs)
-	m := metrics.New(metrics.Options{Version: buildinfo.Number()})
+	m := metrics.New(metrics.Options{Version: buildinfo.Number(), Commit: buildinfo.Revision()})
 	st, err := startStack(ctx, cfg, rc, m, log, demoTiming)
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)

@@ -34,6 +34,7 @@ import (
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/mediaflow/mediaflow/tracing"
 )
 
 func main() {
@@ -64,6 +65,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "worker:", err)
 		return 2
 	}
+	tr, err := startTracing(ctx, cfg, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 2
+	}
+	defer stopTracing(tr, stderr)
 	if cfg.Demo {
 		return runDemo(ctx, cfg, getenv, stdout, stderr)
 	}
@@ -79,6 +86,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "worker:", err)
 		return 2
 	}
+	// Lines logged with a context inside a span carry its trace_id and
+	// span_id.
+	log = log.Hook(tracing.LogHook{})
 	if ownProcess {
 		redis.SetLogger(redisLogger{log})
 	}
@@ -92,7 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	m := metrics.New(metrics.Options{Version: buildinfo.Number()})
+	m := metrics.New(metrics.Options{Version: buildinfo.Number(), Commit: buildinfo.Revision()})
 	st, err := startStack(ctx, cfg, rc, m, log, tasks.Timing{})
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)

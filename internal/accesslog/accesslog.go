@@ -43,10 +43,14 @@ func (s *Recorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // Route is the route template the mux matched ("/v1/pipelines/{id}"), or
 // "unmatched". Patterns read "GET /v1/pipelines/{id}"; the method is logged
 // apart.
-func Route(r *http.Request) string {
-	_, route, _ := strings.Cut(r.Pattern, " ")
+func Route(r *http.Request) string { return RouteOf(r.Pattern) }
+
+// RouteOf is Route for a mux pattern (what http.ServeMux.Handler returns
+// before the request is served).
+func RouteOf(pattern string) string {
+	_, route, _ := strings.Cut(pattern, " ")
 	if route == "" {
-		route = r.Pattern
+		route = pattern
 	}
 	if route == "" || route == "/" {
 		return "unmatched"
@@ -56,7 +60,8 @@ func Route(r *http.Request) string {
 
 // Event starts the line of a request the handler answered through rec:
 // method, route, status, duration_ms, bytes and the remote address, at
-// error level for a 5xx. The caller adds its own fields and sends it.
+// error level for a 5xx, bound to the request's context (so a tracing hook
+// adds its trace). The caller adds its own fields and sends it.
 func Event(log zerolog.Logger, r *http.Request, rec *Recorder, start time.Time) *zerolog.Event {
 	if rec.Status == 0 {
 		rec.Status = http.StatusOK
@@ -65,7 +70,7 @@ func Event(log zerolog.Logger, r *http.Request, rec *Recorder, start time.Time) 
 	if rec.Status >= 500 {
 		ev = log.Error()
 	}
-	return ev.Str("method", r.Method).Str("route", Route(r)).Int("status", rec.Status).
+	return ev.Ctx(r.Context()).Str("method", r.Method).Str("route", Route(r)).Int("status", rec.Status).
 		Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
 		Int64("bytes", rec.Bytes).Str("remote", r.RemoteAddr)
 }

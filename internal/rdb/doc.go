@@ -77,6 +77,13 @@
 // create and setdue (a write of a running record passes "k", keep), which
 // spares every step's write a command.
 //
+// # Time
+//
+// Leases between workers are judged by Redis's clock (Now, TIME), never a
+// worker's own: the post claim a record's doc carries (package tasks) is
+// stamped and compared with it, so workers whose clocks disagree still
+// agree on when it lapses. The sweep's slot claim expires in Redis itself.
+//
 // # The layout before shards
 //
 // Records written by older workers (mediaflow:{<id>}:pipeline with

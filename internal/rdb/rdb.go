@@ -361,3 +361,15 @@ func entryFrom(id string, v, req, doc any) (*Entry, error) {
 	ds, _ := doc.(string)
 	return &Entry{ID: id, Version: n, Req: []byte(rs), Doc: []byte(ds)}, nil
 }
+
+// Now is Redis's own time (TIME). Claims between workers are stamped and
+// compared with it, never with a worker's clock, so that workers whose
+// clocks disagree still agree on when a claim lapses. (On a cluster any
+// node answers; their clocks are one service's, kept by NTP.)
+func (r *RDB) Now(ctx context.Context) (time.Time, error) {
+	t, err := r.c.Time(ctx).Result()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read Redis time: %w", err)
+	}
+	return t.UTC(), nil
+}

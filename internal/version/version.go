@@ -35,6 +35,13 @@ func Number() string {
 	return v
 }
 
+// Revision is the commit alone ("unknown" when neither the linker nor the
+// toolchain recorded one), for metrics labels and trace resources.
+func Revision() string {
+	_, c := resolve()
+	return c
+}
+
 // resolve is Version and Commit, falling back to what the Go toolchain
 // recorded in the binary.
 func resolve() (v, c string) {

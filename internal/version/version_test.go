@@ -31,3 +31,16 @@ func TestString(t *testing.T) {
 		})
 	}
 }
+
+func TestRevision(t *testing.T) {
+	oldC := Commit
+	defer func() { Commit = oldC }()
+	Commit = "abc1234"
+	if got := Revision(); got != "abc1234" {
+		t.Errorf("Revision() = %q, want the linker's abc1234", got)
+	}
+	Commit = ""
+	if got := Revision(); got == "" {
+		t.Error("Revision() is empty without a linker value; want the toolchain's or unknown")
+	}
+}

@@ -127,7 +127,8 @@
 //     (409); a SCHEDULED post moves with its publishAt, which must then
 //     stay in the future.
 //   - Stage actions: an unknown action is 400 (before looking up the
-//     post), a stage that does not allow the action 409, a post that
+//     post), a stage that does not allow the action 409 (or 400, in the
+//     StageRefusalBadRequest shape), a post that
 //     fails validation or lacks a future publishAt 400. teamReview starts
 //     from IDEA, DRAFT, TEAM_APPROVED, TEAM_REVISION, CLIENT_APPROVED,
 //     CLIENT_REVISION. schedule is refused on SCHEDULED, PUBLISHED and

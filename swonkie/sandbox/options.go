@@ -54,6 +54,9 @@ type Options struct {
 	MediaIDField MediaIDField
 	ListEntries  ListEntryShape
 	Briefing     BriefingEcho
+	// StageRefusal is the status of a stage action the post's stage does
+	// not allow: 409 (the default) or 400.
+	StageRefusal StageRefusal
 	// SearchBriefing makes GET /posts?search= look in briefings too. The
 	// docs do not say what search looks in; by default it is caption texts
 	// and first comments only.

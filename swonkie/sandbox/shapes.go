@@ -89,11 +89,30 @@ const (
 // LabelListShapes lists the LabelListShape values.
 var LabelListShapes = []LabelListShape{LabelListPaged, LabelListWhole}
 
+// StageRefusal is the status a stage action gets on a post whose stage
+// does not allow it (a second schedule, publishNow on a post already
+// going out): the docs name none (swonkie-api.md §4.4, "inferred 400 for
+// validation/transition failures").
+type StageRefusal int
+
+const (
+	// StageRefusalConflict answers 409, the default.
+	StageRefusalConflict StageRefusal = http.StatusConflict
+	// StageRefusalBadRequest answers 400, the same status as a post that
+	// fails validation: "post is already PUBLISHED" cannot be told from an
+	// invalid post by its status.
+	StageRefusalBadRequest StageRefusal = http.StatusBadRequest
+)
+
+// StageRefusals lists the StageRefusal values.
+var StageRefusals = []StageRefusal{StageRefusalConflict, StageRefusalBadRequest}
+
 // shapes is the resolved set of answer shapes.
 type shapes struct {
 	mediaID        MediaIDField
 	listEntry      ListEntryShape
 	briefing       BriefingEcho
+	stageRefusal   StageRefusal
 	searchBriefing bool
 	labelList      LabelListShape
 	// lenient adds the fields the docs do not name (createdAt/updatedAt
@@ -103,7 +122,7 @@ type shapes struct {
 }
 
 func (o Options) shapes() (shapes, error) {
-	sh := shapes{mediaID: o.MediaIDField, listEntry: o.ListEntries, briefing: o.Briefing,
+	sh := shapes{mediaID: o.MediaIDField, listEntry: o.ListEntries, briefing: o.Briefing, stageRefusal: o.StageRefusal,
 		searchBriefing: o.SearchBriefing || o.Lenient, labelList: o.LabelList, lenient: o.Lenient}
 	var errs []error
 	if sh.mediaID == "" {
@@ -132,6 +151,12 @@ func (o Options) shapes() (shapes, error) {
 	}
 	if !slices.Contains(LabelListShapes, sh.labelList) {
 		errs = append(errs, fmt.Errorf("label list shape %q is not one of %v", sh.labelList, LabelListShapes))
+	}
+	if sh.stageRefusal == 0 {
+		sh.stageRefusal = StageRefusalConflict
+	}
+	if !slices.Contains(StageRefusals, sh.stageRefusal) {
+		errs = append(errs, fmt.Errorf("stage refusal %d is not one of %v", sh.stageRefusal, StageRefusals))
 	}
 	if !slices.Contains(MediaIDFields, sh.mediaID) {
 		errs = append(errs, fmt.Errorf("media id field %q is not one of %v", sh.mediaID, MediaIDFields))

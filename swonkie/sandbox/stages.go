@@ -44,7 +44,7 @@ func (s *Server) validatePost(x *exchange) reply {
 }
 
 // changeStage applies a stage action (§4.4). A stage that does not allow
-// the action is a 409; content that does not pass validation, or a
+// the action is a 409 (or 400: Options.StageRefusal); content that does not pass validation, or a
 // publishAt that does not allow scheduling, a 400.
 func (s *Server) changeStage(x *exchange) reply {
 	if rep := requireNoBody(x.r); rep != nil {
@@ -66,7 +66,7 @@ func (s *Server) changeStage(x *exchange) reply {
 		return postNotFound()
 	}
 	conflict := func(why string) reply {
-		return errorReply(http.StatusConflict, fmt.Sprintf("cannot %s a post that %s", action, why))
+		return errorReply(int(s.sh.stageRefusal), fmt.Sprintf("cannot %s a post that %s", action, why))
 	}
 	valid := func() []swonkie.Problem { return s.validate(&p.content, now, true) }
 

@@ -98,6 +98,25 @@ func TestStageActions(t *testing.T) {
 	expect(t, e.stage("UG9zdElk/none==", "schedule"), http.StatusNotFound)
 }
 
+// In the StageRefusalBadRequest shape a stage the action does not allow
+// is a 400, like an invalid post; every other answer stays the same.
+func TestStageRefusalShape(t *testing.T) {
+	t.Parallel()
+	e := start(t, sandbox.Options{PublishDelay: time.Hour, StageRefusal: sandbox.StageRefusalBadRequest})
+	p := e.createPost(e.mediaPost("twice", e.readyMedia(testmedia.PNG(2, 2, 0))))
+	expect(t, e.stage(p.ID, "publishNow"), http.StatusOK)
+	expect(t, e.stage(p.ID, "publishNow"), http.StatusBadRequest)
+	expect(t, e.stage(p.ID, "unschedule"), http.StatusBadRequest)
+	expect(t, e.stage(p.ID, "archive"), http.StatusBadRequest)
+	expect(t, e.stage("UG9zdElk/none==", "schedule"), http.StatusNotFound)
+	if got := e.getPost(p.ID).Stage; got != swonkie.StageScheduled {
+		t.Fatalf("stage %s, want SCHEDULED", got)
+	}
+	if _, err := sandbox.New(sandbox.Options{APIID: "a", APIKey: "k", StageRefusal: 418}); err == nil {
+		t.Fatal("a stage refusal status outside 409 and 400 was accepted")
+	}
+}
+
 func TestScheduledPostPublishesAtPublishAt(t *testing.T) {
 	t.Parallel()
 	e := start(t, sandbox.Options{})

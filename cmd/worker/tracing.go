@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mediaflow/mediaflow/internal/rdb"
+	buildinfo "github.com/mediaflow/mediaflow/internal/version"
+	"github.com/mediaflow/mediaflow/tracing/tracingsdk"
+)
+
+// tracingFlushTimeout bounds the export of the spans still buffered when
+// the worker stops: a collector that is gone must not hold the exit.
+const tracingFlushTimeout = 5 * time.Second
+
+// startTracing sets tracing up from the standard OTEL_* variables (no
+// flag of its own: tracingsdk.Setup says which) and installs it for the
+// whole process, where the Swonkie client, the API and the tasks find it.
+// Off, it installs nothing and costs nothing.
+func startTracing(ctx context.Context, cfg *config, getenv func(string) string) (*tracingsdk.Tracing, error) {
+	apiID := cfg.SwonkieAPIID
+	if cfg.Sandbox || cfg.Demo {
+		apiID = sandboxID
+	}
+	b := tracingsdk.Build{Version: buildinfo.Number(), Commit: buildinfo.Revision()}
+	if apiID != "" {
+		// The budget's name for the workspace: a hash, never the id.
+		b.Workspace = rdb.BudgetWorkspace(apiID)
+	}
+	tr, err := tracingsdk.Setup(ctx, getenv, b)
+	if err != nil {
+		return nil, err
+	}
+	if tr.Enabled() {
+		tr.SetGlobal()
+	}
+	return tr, nil
+}
+
+// stopTracing exports what is still buffered.
+func stopTracing(tr *tracingsdk.Tracing, stderr io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+	}
+}

@@ -1,0 +1,164 @@
+package tasks
+
+// The record's side of webhooks: which events a pipeline owes its caller,
+// and what became of each. Sending them is webhook.go's; the step that
+// does is step_notify.go.
+
+import (
+	"slices"
+	"time"
+)
+
+// Event types of the caller notification (the webhook's "type").
+const (
+	// EventAttached: the post is created (or updated) and staged. Sent only
+	// when the request asks for it.
+	EventAttached = "pipeline.attached"
+	// The pipeline ended; one of these is always sent when a webhook is set.
+	EventSucceeded = "pipeline.succeeded"
+	EventFailed    = "pipeline.failed"
+	EventCancelled = "pipeline.cancelled"
+)
+
+// EventTypes lists every event type.
+var EventTypes = []string{EventAttached, EventSucceeded, EventFailed, EventCancelled}
+
+// WebhookSpec is where a request's notifications go.
+type WebhookSpec struct {
+	// URL receives the events (https, unless its host is allowed).
+	URL string `json:"url"`
+	// Events are extra event types to send besides the terminal one
+	// (today only pipeline.attached).
+	Events []string `json:"events,omitempty"`
+}
+
+// Delivery states of an event.
+const (
+	DeliveryPending   = "pending"   // not delivered yet; retried
+	DeliveryDelivered = "delivered" // the receiver answered 2xx
+	DeliveryFailed    = "failed"    // gave up: retried for WEBHOOK_RETRY_FOR, or refused for good
+	DeliveryGone      = "gone"      // the receiver answered 410 Gone: never again
+)
+
+// WebhookState is what became of a pipeline's notifications. Its top-level
+// fields describe the latest event.
+type WebhookState struct {
+	// URL is where the events go (shown without its query).
+	URL         string     `json:"url"`
+	State       string     `json:"state"`
+	Attempts    int        `json:"attempts"`
+	LastStatus  int        `json:"lastStatus,omitempty"`
+	LastError   string     `json:"lastError,omitempty"`
+	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
+	Events      []Notice   `json:"events"`
+}
+
+// Notice is one event of one pipeline: made once, by the write that made
+// it happen, and delivered until the receiver takes it, always under the
+// same id.
+type Notice struct {
+	// ID is the webhook-id header: receivers deduplicate by it.
+	ID          string     `json:"id"`
+	Type        string     `json:"type"`
+	At          time.Time  `json:"at"`
+	State       string     `json:"state"`
+	Attempts    int        `json:"attempts"`
+	LastStatus  int        `json:"lastStatus,omitempty"`
+	LastError   string     `json:"lastError,omitempty"`
+	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
+	// Redeliveries counts redeliveries asked for (each one a new task,
+	// the same webhook-id).
+	Redeliveries int `json:"redeliveries,omitempty"`
+	// took is how long the attempt a write records lasted: read by observe
+	// from that write, never stored.
+	took time.Duration
+}
+
+// webhookURL is where r's events go: the request's webhook, else
+// defaultURL (WEBHOOK_URL; "" sends none).
+func webhookURL(r *Record, defaultURL string) string {
+	if r.Request.Webhook != nil && r.Request.Webhook.URL != "" {
+		return r.Request.Webhook.URL
+	}
+	return defaultURL
+}
+
+// noticeMadeAt is when the event a notify:webhook task delivers was made:
+// its retries are counted from there (the step's budget by time).
+func noticeMadeAt(r *Record, p Payload) time.Time {
+	if n := r.notice(p.Event); n != nil {
+		return n.At
+	}
+	return time.Time{}
+}
+
+// noticeID is an event's webhook-id: derived from the pipeline and the
+// type, so no crash, retry or duplicate task can make a second one.
+func noticeID(pipelineID, typ string) string { return "msg_" + pipelineID + "_" + typ }
+
+// addNotice makes the event typ owed, once: a second call for the same
+// type changes nothing. url is where it goes ("" sends nothing).
+func (r *Record) addNotice(url, typ string, now time.Time) {
+	if url == "" {
+		return
+	}
+	if r.Webhook == nil {
+		r.Webhook = &WebhookState{URL: RedactSource(url)}
+	}
+	if slices.ContainsFunc(r.Webhook.Events, func(n Notice) bool { return n.Type == typ }) {
+		return
+	}
+	r.Webhook.Events = append(r.Webhook.Events, Notice{ID: noticeID(r.ID, typ), Type: typ, At: now, State: DeliveryPending})
+	r.Webhook.summarize()
+}
+
+// notice returns the event typ, or nil.
+func (r *Record) notice(typ string) *Notice {
+	if r.Webhook == nil {
+		return nil
+	}
+	for i := range r.Webhook.Events {
+		if r.Webhook.Events[i].Type == typ {
+			return &r.Webhook.Events[i]
+		}
+	}
+	return nil
+}
+
+// owedNotices lists the events still to deliver.
+func (r *Record) owedNotices() []Notice {
+	if r.Webhook == nil {
+		return nil
+	}
+	var out []Notice
+	for _, n := range r.Webhook.Events {
+		if n.State == DeliveryPending {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// notifyOwedSince is when the oldest owed event happened.
+func (r *Record) notifyOwedSince() (time.Time, bool) {
+	owed := r.owedNotices()
+	if len(owed) == 0 {
+		return time.Time{}, false
+	}
+	since := owed[0].At
+	for _, n := range owed[1:] {
+		if n.At.Before(since) {
+			since = n.At
+		}
+	}
+	return since, true
+}
+
+// summarize copies the latest event's delivery to the top-level fields.
+func (w *WebhookState) summarize() {
+	if len(w.Events) == 0 {
+		return
+	}
+	last := w.Events[len(w.Events)-1]
+	w.State, w.Attempts, w.LastStatus, w.LastError, w.DeliveredAt = last.State, last.Attempts, last.LastStatus, last.LastError, last.DeliveredAt
+}
