@@ -38,7 +38,7 @@
 //	mediaflow:ws:<w>:label:<h>      string the label id used for the name hashed h (expires; workspace.go)
 //	mediaflow:ws:<w>:label:<h>:lock string who is resolving that name: finds it or creates it (SET NX PX)
 //	mediaflow:ws:<w>:post:<postId>  string the pipeline owning a post it made without media (SET NX, expires)
-//	                                      <w> = WorkspaceOf(base URL, API id), a hash
+//	                                      <w> = swonkie.Client.Workspace(): a hash of base URL and API id
 //	mediaflow:authfail:<client>    string failed authentications of a client: GCRA arrival time (ms, Redis
 //	                                      clock); <client> = an IPv4 address or an IPv6 /64; expires when refilled
 //	mediaflow:ui:revoked:<sid>     string a page session ended at logout, until it would have expired;

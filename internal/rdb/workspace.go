@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,15 +32,6 @@ func nameHash(name string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// WorkspaceOf names a Swonkie workspace in keys: a hash of the API's base
-// URL and the API id, never the id itself. The base URL is part of it so
-// that two sandboxes (or a sandbox and the real API) given the same id
-// never share what is remembered about their labels and posts.
-func WorkspaceOf(baseURL, apiID string) string {
-	sum := sha256.Sum256([]byte("mediaflow workspace objects\x00" + strings.TrimRight(baseURL, "/") + "\x00" + apiID))
-	return hex.EncodeToString(sum[:16])
-}
-
 // Workspace reads and writes what is remembered about one workspace. It
 // holds no state of its own and is safe for concurrent use.
 type Workspace struct {
@@ -49,8 +39,9 @@ type Workspace struct {
 	ws string
 }
 
-// NewWorkspace returns the store of workspace ws (see WorkspaceOf) on c,
-// which it shares and never closes.
+// NewWorkspace returns the store of workspace ws on c, which it shares
+// and never closes. ws is an opaque name that never spells a credential
+// (swonkie.Client.Workspace).
 func NewWorkspace(c redis.UniversalClient, ws string) *Workspace {
 	return &Workspace{c: c, ws: ws}
 }
