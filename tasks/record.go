@@ -105,7 +105,7 @@ type Record struct {
 	PostID string `json:"postId,omitempty"`
 	// PostCreated is true when mediaflow made the post (and may withdraw
 	// it on failure), false when it attached to the caller's post.
-	PostCreated bool   `json:"postCreated,omitempty"`
+	PostCreated bool `json:"postCreated,omitempty"`
 	// PostType is the post's type (MEDIA, STORY, REEL, LINK, STATUS):
 	// the request's, or for the caller's post what Swonkie says it is.
 	PostType  string `json:"postType,omitempty"`
