@@ -151,16 +151,21 @@ func (r *Request) normalize() {
 		t := r.Post.PublishAt.UTC()
 		r.Post.PublishAt = &t
 	}
-	if r.Post != nil {
+	if r.Post != nil && r.Post.Labels != nil {
+		names := make([]string, len(r.Post.Labels))
 		for i, name := range r.Post.Labels {
-			r.Post.Labels[i] = strings.TrimSpace(name)
+			names[i] = strings.TrimSpace(name)
 		}
+		r.Post.Labels = names
 	}
 	if r.Action == "" && r.Post != nil && r.Post.PublishAt != nil {
 		r.Action = ActionSchedule
 	}
 	if r.Cleanup == "" {
 		r.Cleanup = CleanupAfterPublish
+	}
+	if r.Media == nil {
+		r.Media = []MediaSource{}
 	}
 	r.Key = strings.TrimSpace(r.Key)
 	r.PostID = strings.TrimSpace(r.PostID)
