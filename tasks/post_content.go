@@ -81,10 +81,11 @@ const (
 // without a preview).
 func (p *PostSpec) textOnly() bool { return p.Type == TypeStatus || p.Type == TypeLink }
 
-// previews returns, for each media item, where it is shown when it is not
-// in the post's media groups: a link's preview or a carousel card's image
-// ("" for an ordinary item).
-func (p *PostSpec) previews(n int) []string {
+// Previews returns, for each of n media items, where it is shown when it
+// is not in the post's media groups: the path of the link it is the
+// preview of or the carousel card it is the image of (post.links[0]), ""
+// for an ordinary item.
+func (p *PostSpec) Previews(n int) []string {
 	out := make([]string, n)
 	mark := func(i *int, where string) {
 		if i != nil && *i >= 0 && *i < n && out[*i] == "" {
@@ -190,7 +191,7 @@ func (p *PostSpec) checkCaptions(add addFunc) {
 }
 
 func (p *PostSpec) checkMedia(media []MediaSource, add addFunc) {
-	previews := p.previews(len(media))
+	previews := p.Previews(len(media))
 	grouped := 0
 	for i, m := range media {
 		f := fmt.Sprintf("media[%d]", i)
@@ -399,7 +400,7 @@ func mediaGroups(groups []swonkie.MediaGroup, rec *Record) []swonkie.MediaGroup 
 	groups = slices.Clone(groups)
 	previews := make([]string, len(rec.Media))
 	if rec.Request.Post != nil {
-		previews = rec.Request.Post.previews(len(rec.Media))
+		previews = rec.Request.Post.Previews(len(rec.Media))
 	}
 	for i, m := range rec.Media {
 		if m.MediaID == "" || previews[i] != "" {
