@@ -79,7 +79,7 @@ the pipeline.`,
 	fl.BoolVar(&f.review, "review", false, "hand the post to the team for sign-off (stage TEAM_REVIEW)")
 	fl.StringVar(&f.typ, "type", "MEDIA", "post `TYPE`: MEDIA, STORY, REEL, LINK or STATUS")
 	fl.StringVar(&f.firstComment, "first-comment", "", "a first comment (`TEXT`)")
-	fl.StringArrayVar(&f.captionsFor, "caption-for", nil, "`NET=TEXT`: the caption of one network (facebook, instagram, linkedin, tiktok, …), instead of --caption (repeat for several)")
+	fl.StringArrayVar(&f.captionsFor, "caption-for", nil, "the caption of one network, in place of --caption there: `NET=TEXT`, e.g. instagram=Hello (repeat for several)")
 	fl.StringArrayVar(&f.links, "link", nil, "`URL` of a LINK post (makes the post a LINK post)")
 	fl.BoolVar(&f.tiktokBranded, "tiktok-branded", false, "TikTok: the post is branded content (a paid partnership)")
 	fl.BoolVar(&f.tiktokAI, "tiktok-ai-generated", false, "TikTok: the content is AI-generated")
