@@ -422,3 +422,40 @@ func mediaGroups(groups []swonkie.MediaGroup, rec *Record) []swonkie.MediaGroup 
 	}
 	return groups
 }
+
+// CaptionFor returns the caption and first comment network net gets:
+// its own (post.captions), else the one of every network. Pre-flight
+// checks each targeted network's text with it.
+func (p *PostSpec) CaptionFor(net string) (text, firstComment string) {
+	for _, c := range p.Captions {
+		if c.Net == net {
+			return c.Text, c.FirstComment
+		}
+	}
+	return p.Caption, p.FirstComment
+}
+
+// MediaFor returns the indexes of the request's media items network net
+// gets in the post's media groups: the items named for it when there are
+// any (its own group replaces the shared one there), else the items for
+// every network. Link previews and carousel images are in no group.
+func (r *Request) MediaFor(net string) []int {
+	uses := make([]string, len(r.Media))
+	if r.Post != nil {
+		uses = r.Post.Previews(len(r.Media))
+	}
+	var own, shared []int
+	for i, m := range r.Media {
+		switch {
+		case uses[i] != "":
+		case m.Net == net:
+			own = append(own, i)
+		case m.Net == "":
+			shared = append(shared, i)
+		}
+	}
+	if len(own) > 0 && net != "" {
+		return own
+	}
+	return shared
+}

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,29 @@ func TestPostContentValidation(t *testing.T) {
 				t.Errorf("got %d problems, want %d: %v", len(ve.Problems), len(tt.fields), ve.Problems)
 			}
 		})
+	}
+}
+
+// What each network gets, as pre-flight reads it: its own caption and
+// files where it has them, the shared ones elsewhere; previews and card
+// images in no group.
+func TestWhatEachNetworkGets(t *testing.T) {
+	t.Parallel()
+	one := 1
+	r := Request{
+		Media: []MediaSource{{Source: "photo.jpg"}, {Source: "card.jpg"}, {Source: "clip.mp4", Net: "tiktok"}, {Source: "more.jpg"}},
+		Post: &PostSpec{Caption: "All", FirstComment: "c", Captions: []CaptionFor{{Net: "instagram", Text: "IG"}},
+			Facebook: &FacebookSpec{Carousels: []CarouselCard{{MediaIndex: &one}}}},
+	}
+	if text, comment := r.Post.CaptionFor("instagram"); text != "IG" || comment != "" {
+		t.Errorf("instagram gets %q, %q", text, comment)
+	}
+	if text, comment := r.Post.CaptionFor("facebook"); text != "All" || comment != "c" {
+		t.Errorf("facebook gets %q, %q", text, comment)
+	}
+	for net, want := range map[string][]int{"tiktok": {2}, "facebook": {0, 3}, "instagram": {0, 3}} {
+		if got := r.MediaFor(net); !slices.Equal(got, want) {
+			t.Errorf("%s gets media %v, want %v", net, got, want)
+		}
 	}
 }
