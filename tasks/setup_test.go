@@ -67,6 +67,8 @@ type setupConfig struct {
 	queues      map[string]int // default: every mediaflow queue
 	webhookURL  string
 	secrets     [][]byte
+	// webhookConcurrency: the worker's webhook slots (0: its default).
+	webhookConcurrency int
 }
 
 // fakeClock is the time a worker goes by in tests that must not wait:
@@ -178,6 +180,7 @@ func (b *bundle) startWorker(cfg setupConfig) *Worker {
 		Queues:               cfg.queues,
 		WebhookURL:           cfg.webhookURL,
 		WebhookSecrets:       cfg.secrets,
+		WebhookConcurrency:   cfg.webhookConcurrency,
 	})
 	if err != nil {
 		b.t.Fatal(err)

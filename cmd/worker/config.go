@@ -51,6 +51,8 @@ type config struct {
 	WebhookURL         string
 	WebhookSecret      string
 	WebhookRetryFor    time.Duration
+	WebhookConcurrency int
+	RedisAllowEviction bool
 
 	Sandbox      bool
 	Demo         bool
@@ -145,6 +147,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.WebhookURL, "webhook-url", env("WEBHOOK_URL", ""), "where pipeline events go for requests that name no webhook of their own; empty sends none (env WEBHOOK_URL)")
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", env("WEBHOOK_SECRET", ""), "whsec_… secrets signing webhooks, space-separated while rotating (env WEBHOOK_SECRET; prefer the environment)")
 	fs.DurationVar(&c.WebhookRetryFor, "webhook-retry-for", envDur("WEBHOOK_RETRY_FOR", 24*time.Hour), "how long a webhook event is retried before it is given up (env WEBHOOK_RETRY_FOR)")
+	fs.IntVar(&c.WebhookConcurrency, "webhook-concurrency", envInt("WEBHOOK_CONCURRENCY", tasks.DefaultWebhookConcurrency), "webhook deliveries run at once, in slots of their own apart from CONCURRENCY (env WEBHOOK_CONCURRENCY)")
+	envBool := func(name string) bool {
+		v := getenv(name)
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q is not true or false", name, v))
+		}
+		return b
+	}
+	fs.BoolVar(&c.RedisAllowEviction, "redis-allow-eviction", envBool("REDIS_ALLOW_EVICTION"), "run even though Redis's maxmemory-policy may evict pipeline records and tasks (not noeviction); loudly (env REDIS_ALLOW_EVICTION)")
 	fs.BoolVar(&c.Sandbox, "sandbox", false, "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)")
 	fs.BoolVar(&c.Demo, "demo", false, "publish the bundled sample images through the whole lifecycle and exit (embedded Redis unless REDIS_URL is set)")
 	fs.BoolVar(&c.APIOnly, "api-only", false, "serve only the HTTP enqueue API, run no tasks")
@@ -207,6 +222,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.Concurrency < 1 {
 		return nil, fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
+	}
+	if c.WebhookConcurrency < 1 {
+		return nil, fmt.Errorf("webhook concurrency %d: want at least 1", c.WebhookConcurrency)
 	}
 	if c.SwonkieRateLimit <= 0 || c.SwonkieRateBurst < 1 {
 		return nil, fmt.Errorf("swonkie rate limit %v and burst %d: want a rate above 0 and a burst of at least 1", c.SwonkieRateLimit, c.SwonkieRateBurst)
