@@ -250,6 +250,16 @@ func TestLabelByNameIsCreatedOnceForTwentyPipelines(t *testing.T) {
 	if lost := st.Faults["POST /labels"][sandbox.FaultLostReply]; lost != 2 {
 		t.Fatalf("%d lost POST /labels answers, want 2 (ours and the pipelines' one)", lost)
 	}
+	// Remembered ids spare the look: one list per name, and one more
+	// after the create whose answer was lost.
+	lists := 0
+	for _, n := range st.Requests["GET /labels"] {
+		lists += n
+	}
+	if lists > 3 {
+		t.Errorf("%d GET /labels for two names over 20 pipelines, want at most 3", lists)
+	}
+	t.Logf("20 pipelines, 2 label names: %d GET /labels, %d POST /labels", lists, st.Requests["POST /labels"][0]+st.Requests["POST /labels"][201])
 	b.assertClean()
 }
 
