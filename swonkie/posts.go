@@ -3,6 +3,7 @@ package swonkie
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -84,6 +85,25 @@ const CallToActionNoButton = "NO_BUTTON"
 
 // MinCarouselCards is the fewest cards a Facebook carousel takes (§5).
 const MinCarouselCards = 2
+
+// MaxLinkLength is the longest link a carousel card (and a LINK post's
+// link) takes, in bytes (§5).
+const MaxLinkLength = 2000
+
+// CheckLink says what is wrong with a link Swonkie is to publish, or "":
+// it must be an absolute http(s) URL of at most MaxLinkLength.
+func CheckLink(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case strings.TrimSpace(raw) == "":
+		return "required"
+	case len(raw) > MaxLinkLength:
+		return fmt.Sprintf("longer than %d characters", MaxLinkLength)
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return "must be an absolute http(s) URL"
+	}
+	return ""
+}
 
 // Caption is a post's text, for every network (Net nil) or one.
 type Caption struct {

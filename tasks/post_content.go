@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -60,7 +59,6 @@ type CarouselCard struct {
 // Limits of a post's parts. The carousel and link limits are Swonkie's
 // (§5); the others bound what mediaflow stores.
 const (
-	MaxLinkLength       = 2000
 	MaxTitleRunes       = 200
 	MaxDescriptionRunes = 1000
 	MaxCarouselCards    = 10
@@ -124,14 +122,8 @@ func checkText(add addFunc, field, text string, limit int) {
 
 // checkURL: an absolute http(s) URL within Swonkie's length.
 func checkURL(add addFunc, field, raw string) {
-	u, err := url.Parse(raw)
-	switch {
-	case strings.TrimSpace(raw) == "":
-		add(field, "required")
-	case len(raw) > MaxLinkLength:
-		add(field, "longer than %d characters", MaxLinkLength)
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		add(field, "must be an absolute http(s) URL")
+	if msg := swonkie.CheckLink(raw); msg != "" {
+		add(field, "%s", msg)
 	}
 }
 

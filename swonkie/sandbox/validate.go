@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -32,7 +31,6 @@ var netTypes = map[string][]swonkie.PostType{
 
 // Facebook carousel limits (§5).
 const (
-	maxLinkLen          = 2000
 	maxCardTitle        = 200
 	maxCardDescription  = 1000
 	maxBriefingMarkdown = 20000
@@ -296,14 +294,8 @@ func ownNets[T any](items []T, net func(T) *string) map[string]bool {
 }
 
 func checkURL(add func(string, string, ...any), field, raw string) {
-	u, err := url.Parse(raw)
-	switch {
-	case strings.TrimSpace(raw) == "":
-		add(field, "link is required")
-	case len(raw) > maxLinkLen:
-		add(field, "link is longer than %d characters", maxLinkLen)
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		add(field, "link must be an absolute http(s) URL")
+	if msg := swonkie.CheckLink(raw); msg != "" {
+		add(field, "link: %s", msg)
 	}
 }
 
