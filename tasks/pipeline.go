@@ -62,8 +62,8 @@ type pipeline struct {
 	mux asynq.Handler
 	// holder names this worker in sweep claims.
 	holder string
-	// seenPosts remembers the media of posts adoption has read.
-	seenPosts postMediaCache
+	// seenPosts remembers what adoption read of posts.
+	seenPosts postFactsCache
 	// sweepEvery is the sweep's interval (0 when this worker runs none).
 	sweepEvery time.Duration
 }
