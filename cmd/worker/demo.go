@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	buildinfo "github.com/mediaflow/mediaflow/internal/version"
@@ -56,13 +55,13 @@ func runDemo(ctx context.Context, cfg *config, getenv func(string) string, stdou
 
 	var rc redis.UniversalClient
 	if getenv("REDIS_URL") == "" && !cfg.given["redis"] {
-		mr, err := miniredis.Run()
+		c, stop, err := embeddedRedis("")
 		if err != nil {
-			fmt.Fprintln(stderr, "worker: embedded Redis:", err)
+			fmt.Fprintln(stderr, "worker:", err)
 			return 1
 		}
-		defer mr.Close()
-		rc = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		defer stop()
+		rc = c
 		fmt.Fprintln(stdout, "  redis    embedded, in memory (REDIS_URL is unset); nothing is kept")
 	} else {
 		var err error

@@ -95,13 +95,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if ownProcess {
 		redis.SetLogger(redisLogger{log})
 	}
-	rc, err := connectRedis(ctx, cfg.RedisURL)
+	var rc redis.UniversalClient
+	embedded := cfg.Sandbox && getenv("REDIS_URL") == "" && !cfg.given["redis"] && !listening(embeddedRedisAddr)
+	if embedded {
+		// A trial of the sandbox on a machine with no Redis running: one
+		// in this process, where REDIS_URL's default points, so enqueue
+		// finds it too.
+		var stopEmbedded func()
+		if rc, stopEmbedded, err = embeddedRedis(embeddedRedisAddr); err == nil {
+			defer stopEmbedded()
+			log.Warn().Str("redis", "redis://"+embeddedRedisAddr+"/0").
+				Msg("no Redis answers at REDIS_URL's default, so -sandbox runs an embedded one in this process: in memory, gone when the worker stops")
+		}
+	} else {
+		rc, err = connectRedis(ctx, cfg.RedisURL)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
 		return 1
 	}
 	defer rc.Close()
-	guard := redisGuard{rc: rc, allowEviction: cfg.RedisAllowEviction}
+	guard := redisGuard{rc: rc, allowEviction: cfg.RedisAllowEviction, embedded: embedded}
 	if err := guard.checkAtStart(ctx, log); err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
 		return 1
