@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mediaflow/mediaflow/swonkie"
+	"github.com/mediaflow/mediaflow/tracing"
 )
 
 // Adoption: recognising the posts a pipeline made, using only what the
@@ -31,9 +32,16 @@ const (
 
 var adoptStages = []swonkie.Stage{swonkie.StageIdea, swonkie.StageDraft}
 
-// findOurPosts returns the posts this pipeline made, in list order.
-func (p *pipeline) findOurPosts(ctx context.Context, rec *Record) ([]swonkie.Post, error) {
-	var ours []swonkie.Post
+// findOurPosts returns the posts this pipeline made, in list order. The
+// search is a span of its own: its calls, how many posts it looked at and
+// found.
+func (p *pipeline) findOurPosts(ctx context.Context, rec *Record) (ours []swonkie.Post, err error) {
+	ctx, span := p.tracer.Start(ctx, spanAdoption)
+	looked := 0
+	defer func() {
+		span.SetAttributes(attrLooked.Int(looked), attrFound.Int(len(ours)))
+		tracing.End(span, err)
+	}()
 	want := rec.mediaIDs()
 	params := swonkie.ListPostsParams{Stages: adoptStages, ProfileIDs: rec.Request.Post.ProfileIDs, Limit: adoptPageSize}
 	for page := 1; page <= adoptPages; page++ {
@@ -42,6 +50,7 @@ func (p *pipeline) findOurPosts(ctx context.Context, rec *Record) ([]swonkie.Pos
 		if err != nil {
 			return nil, err
 		}
+		looked += len(got.Posts)
 		for i := range got.Posts {
 			post := &got.Posts[i]
 			if !couldBeOurs(post, rec) {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mediaflow/mediaflow/tracing"
 )
 
 // State is where a pipeline is in its life. succeeded, failed and
@@ -141,6 +143,10 @@ type Record struct {
 
 	History []Event `json:"history"`
 
+	// TraceID is the trace the pipeline's work is recorded in, when
+	// tracing was on as it was accepted (docs/design.md, "Traces").
+	TraceID string `json:"traceId,omitempty"`
+
 	// in holds what the worker needs and nobody else reads.
 	in internals
 	// fingerprint tells a retry from a different request under the same
@@ -150,6 +156,9 @@ type Record struct {
 	// events are the history entries added since the record was read,
 	// written with the next update.
 	events []Event
+	// trace is the span the pipeline was accepted in (TraceID's): its
+	// tasks' spans descend from it. Written once, with the request.
+	trace tracing.Carrier
 }
 
 // internals are stored with the record and never shown.

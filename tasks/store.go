@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mediaflow/mediaflow/internal/rdb"
+	"github.com/mediaflow/mediaflow/tracing"
 )
 
 // ErrNotFound is returned for a pipeline id no record exists for (never
@@ -45,6 +46,9 @@ type storedRequest struct {
 	Key         string  `json:"key,omitempty"`
 	Request     Request `json:"request"`
 	Fingerprint string  `json:"fingerprint"`
+	// Trace is the record's trace context: written once, like the
+	// request.
+	Trace tracing.Carrier `json:"trace,omitempty"`
 }
 
 // recordFields is Record without its methods, so storedDoc can embed it and
@@ -60,6 +64,7 @@ type storedDoc struct {
 	Key     string    `json:"key,omitempty"`
 	Request *struct{} `json:"request,omitempty"`
 	History []Event   `json:"history,omitempty"`
+	TraceID string    `json:"traceId,omitempty"`
 	In      internals `json:"in"`
 }
 
@@ -78,6 +83,7 @@ func decodeEntry(e *rdb.Entry) (*Record, error) {
 		return nil, fmt.Errorf("pipeline %s: record is not valid JSON: %w", e.ID, err)
 	}
 	r.ID, r.Key, r.Request, r.fingerprint, r.in = req.ID, req.Key, req.Request, req.Fingerprint, d.In
+	r.trace, r.TraceID = req.Trace, req.Trace.TraceID()
 	r.version = e.Version
 	for _, h := range e.History {
 		var ev Event
@@ -157,7 +163,7 @@ func (s *store) read(ctx context.Context, id string, history bool) (*Record, err
 // (and whose index entries it repairs). due is when the sweep first looks
 // at it.
 func (s *store) create(ctx context.Context, rec *Record, due time.Time) (*Record, bool, error) {
-	req, err := json.Marshal(storedRequest{ID: rec.ID, Key: rec.Key, Request: rec.Request, Fingerprint: rec.fingerprint})
+	req, err := json.Marshal(storedRequest{ID: rec.ID, Key: rec.Key, Request: rec.Request, Fingerprint: rec.fingerprint, Trace: rec.trace})
 	if err != nil {
 		return nil, false, fmt.Errorf("pipeline %s: encode request: %w", rec.ID, err)
 	}
