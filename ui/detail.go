@@ -18,6 +18,9 @@ type detailView struct {
 	Notice      string
 	LastError   *tasks.StepError
 	Version     string // see listView.Version
+	// TraceURL links to the pipeline's trace (TRACE_URL_TEMPLATE), ""
+	// without a template or a trace.
+	TraceURL string
 }
 
 // entry is one history event with the attempt it was of.
@@ -74,7 +77,7 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	v := detailView{Rec: rec, Timeline: timeline(rec.History), Cancellable: cancellable(rec),
-		Notice: notices[r.URL.Query().Get("notice")], LastError: rec.LastError()}
+		Notice: notices[r.URL.Query().Get("notice")], LastError: rec.LastError(), TraceURL: traceURL(h.traceURL, rec.TraceID)}
 	v.Version = version(rec.UpdatedAt.Format(time.RFC3339Nano), v.Notice)
 	h.renderPage(w, r, http.StatusOK, "detail", &s, page{Title: "Pipeline " + rec.ID, Nav: "detail",
 		Refresh: !rec.State.Terminal(), Body: v})

@@ -12,6 +12,8 @@ import (
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/mediaflow/mediaflow/tracing/tracingsdk"
+	"github.com/mediaflow/mediaflow/ui"
 )
 
 // config is the worker's configuration: every setting has an environment
@@ -51,6 +53,7 @@ type config struct {
 	WebhookURL         string
 	WebhookSecret      string
 	WebhookRetryFor    time.Duration
+	TraceURLTemplate   string
 
 	Sandbox      bool
 	Demo         bool
@@ -60,6 +63,9 @@ type config struct {
 
 	// given lists the flags set on the command line.
 	given map[string]bool
+	// tracing is what the OTEL_* variables set up (startTracing); every
+	// part of the program is handed its provider, never the global one.
+	tracing *tracingsdk.Tracing
 }
 
 // parseConfig reads the environment (getenv) and then args.
@@ -144,6 +150,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.DurationVar(&c.PendingKickAfter, "pending-kick-after", envDur("PENDING_KICK_AFTER", tasks.DefaultTiming.PendingKick), "how long the sweep leaves a pipeline alone before it checks that its tasks exist (env PENDING_KICK_AFTER)")
 	fs.StringVar(&c.WebhookURL, "webhook-url", env("WEBHOOK_URL", ""), "where pipeline events go for requests that name no webhook of their own; empty sends none (env WEBHOOK_URL)")
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", env("WEBHOOK_SECRET", ""), "whsec_… secrets signing webhooks, space-separated while rotating (env WEBHOOK_SECRET; prefer the environment)")
+	fs.StringVar(&c.TraceURLTemplate, "trace-url-template", env("TRACE_URL_TEMPLATE", ""), "a trace's page in your tracing UI, {traceId} standing for the id (Jaeger: http://jaeger:16686/trace/{traceId}); the pipelines page links each pipeline to its trace (env TRACE_URL_TEMPLATE)")
 	fs.DurationVar(&c.WebhookRetryFor, "webhook-retry-for", envDur("WEBHOOK_RETRY_FOR", 24*time.Hour), "how long a webhook event is retried before it is given up (env WEBHOOK_RETRY_FOR)")
 	fs.BoolVar(&c.Sandbox, "sandbox", false, "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)")
 	fs.BoolVar(&c.Demo, "demo", false, "publish the bundled sample images through the whole lifecycle and exit (embedded Redis unless REDIS_URL is set)")
@@ -195,6 +202,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if _, err := tasks.ParseWebhookSecrets(c.WebhookSecret); err != nil {
 		return nil, err
+	}
+	if err := ui.CheckTraceURL(c.TraceURLTemplate); err != nil {
+		return nil, fmt.Errorf("TRACE_URL_TEMPLATE: %w", err)
 	}
 	if c.AuthFailureLimit < 0 {
 		return nil, fmt.Errorf("auth failure limit %d: want 0 (no limit) or more failures a minute", c.AuthFailureLimit)
