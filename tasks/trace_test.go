@@ -91,12 +91,14 @@ func TestPipelineIsOneTrace(t *testing.T) {
 	t.Parallel()
 	spans := tracetest.NewSpanRecorder()
 	recv := newReceiver(t)
-	// Seed 6 makes the first GET /media/{id} a 429 and the next ones not.
+	// Seed 19 makes the second GET /media/{id} a 429 and the 14 after it
+	// not: the confirm's one look (slow processing makes sure it comes)
+	// passes, the await's first is refused.
 	b := setup(t, traced(spans), withFaults(sandbox.FaultPlan{
 		"POST /posts":     {LostReply: 1},
-		"GET /media/{id}": {RateLimit: 0.5, RetryAfter: time.Second},
+		"GET /media/{id}": {RateLimit: 0.2, RetryAfter: time.Second},
 	}), func(c *setupConfig) {
-		c.sandbox.Seed = 6
+		c.sandbox.Seed, c.sandbox.ProcessingDelay = 19, time.Second
 		c.webhookURL = recv.srv.URL + "/hook?token=webhook-token-77"
 		c.allowHosts = []string{"127.0.0.1"}
 	})
