@@ -77,7 +77,7 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	v := detailView{Rec: rec, Timeline: timeline(rec.History), Cancellable: cancellable(rec),
-		Notice: notices[r.URL.Query().Get("notice")], LastError: rec.LastError(), TraceURL: traceURL(h.traceURL, rec.TraceID)}
+		Notice: notices[r.URL.Query().Get("notice")], LastError: rec.LastError(), TraceURL: TraceURL(h.traceURL, rec.TraceID)}
 	v.Version = version(rec.UpdatedAt.Format(time.RFC3339Nano), v.Notice)
 	h.renderPage(w, r, http.StatusOK, "detail", &s, page{Title: "Pipeline " + rec.ID, Nav: "detail",
 		Refresh: !rec.State.Terminal(), Body: v})

@@ -19,16 +19,16 @@ func CheckTraceURL(template string) error {
 	if !strings.Contains(template, traceIDPlaceholder) {
 		return errors.New("the template holds no " + traceIDPlaceholder + " to put the trace id in")
 	}
-	u, err := url.Parse(traceURL(template, "0af7651916cd43dd8448eb211c80319c"))
+	u, err := url.Parse(TraceURL(template, "0af7651916cd43dd8448eb211c80319c"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("want an absolute http(s) URL with " + traceIDPlaceholder + " in it")
 	}
 	return nil
 }
 
-// traceURL is the link to a trace: the template with its id, "" without
+// TraceURL is the link to a trace: the template with its id, "" without
 // a template or an id. A trace id is hex, so it needs no escaping.
-func traceURL(template, traceID string) string {
+func TraceURL(template, traceID string) string {
 	if template == "" || traceID == "" {
 		return ""
 	}
