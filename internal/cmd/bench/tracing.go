@@ -29,11 +29,13 @@ type tracingOptions struct {
 	rounds   int
 	n        int
 	endpoint string
+	profile  string
 }
 
 func tracingFlags(fs *flag.FlagSet, o *tracingOptions) {
 	fs.IntVar(&o.rounds, "tracing-rounds", 3, "rounds of the tracing phase, each a run with tracing off then one with it on; 0 skips it")
 	fs.IntVar(&o.n, "tracing-n", 1000, "pipelines in each run of the tracing phase")
+	fs.StringVar(&o.profile, "tracing-cpuprofile", "", "write a CPU profile of the whole process during the last run with tracing on to this file")
 	fs.StringVar(&o.endpoint, "tracing-endpoint", "", "OTLP/HTTP endpoint of the collector the tracing phase exports to (a running Jaeger: http://127.0.0.1:4318); empty starts an in-process one that reads and drops what it gets")
 }
 
@@ -90,7 +92,13 @@ func runTracing(ctx context.Context, rc redis.UniversalClient, o options, progre
 				run.tracing = tr.TracerProvider()
 			}
 			progress("tracing %d/%d: %d pipelines, tracing %s", round, o.tr.rounds, o.tr.n, map[bool]string{false: "off", true: "on, 100% sampled, to " + res.endpoint}[on])
-			r, err := runPipelines(ctx, rc, run, o.tr.n, o.workers, 0, func() func() { return func() {} })
+			prof := func() func() { return func() {} }
+			if on && round == o.tr.rounds && o.tr.profile != "" {
+				p := o
+				p.cpuProfile, p.memProfile = o.tr.profile, ""
+				prof = profiler(p)
+			}
+			r, err := runPipelines(ctx, rc, run, o.tr.n, o.workers, 0, prof)
 			if err != nil {
 				return nil, err
 			}
