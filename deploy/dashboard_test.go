@@ -47,6 +47,11 @@ func knownMetrics(t *testing.T) map[string]bool {
 	pp := m.WatchPipelines(func(context.Context) (metrics.PipelineStats, error) { return metrics.PipelineStats{}, nil }, time.Hour)
 	pp.Start()
 	t.Cleanup(pp.Shutdown)
+	rp := m.WatchRedis(func(context.Context) (metrics.RedisStats, error) {
+		return metrics.RedisStats{Policies: map[string]int{"noeviction": 1}, MemoryKnown: true, Used: 1, Max: 2}, nil
+	}, time.Hour)
+	rp.Start()
+	t.Cleanup(rp.Shutdown)
 	r := redistest.New(t)
 	conn := asynq.RedisClientOpt{Addr: r.Addr, DB: r.DB}
 	ac := asynq.NewClient(conn)
@@ -71,7 +76,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 				}
 			}
 		}
-		if names["mediaflow_queue_size"] && names["mediaflow_pipelines"] {
+		if names["mediaflow_queue_size"] && names["mediaflow_pipelines"] && names["mediaflow_redis_memory_headroom_ratio"] {
 			return names
 		}
 		if time.Now().After(deadline) {

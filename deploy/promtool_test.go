@@ -93,6 +93,8 @@ var wantAlerts = []string{
 	"MediaflowMediaLeftBehind",
 	"MediaflowSweepNotSucceeding",
 	"MediaflowWebhooksFailing",
+	"MediaflowRedisMayEvict",
+	"MediaflowRedisMemoryLow",
 }
 
 func TestAlertRulesShape(t *testing.T) {

@@ -266,7 +266,7 @@ func TestMakeTestChecksDepsFirst(t *testing.T) {
 		t.Errorf("make test ran go although a program is missing:\n%s", b)
 	}
 
-	// With everything there it goes on to the suite.
+	// With everything there it builds the test tools, then runs the suite.
 	b.script("chromium", `echo Chromium`)
 	stdout, stderr, code = b.run([]string{"TEST_DEPS_NO_INSTALL=1"}, "make", "-C", "..", "--no-print-directory", "test")
 	if code != 0 {
@@ -276,7 +276,7 @@ func TestMakeTestChecksDepsFirst(t *testing.T) {
 	if err != nil {
 		t.Fatalf("make test never ran go: %v", err)
 	}
-	if want := []string{"go vet ./...", "go test -race -count=1 ./..."}; !slices.Equal(lines(string(log)), want) {
+	if want := []string{"go tool -n jaeger", "go vet ./...", "go test -race -count=1 ./..."}; !slices.Equal(lines(string(log)), want) {
 		t.Errorf("make test ran %q, want %q", lines(string(log)), want)
 	}
 }

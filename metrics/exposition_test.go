@@ -55,6 +55,12 @@ var contract = map[string]string{
 	"mediaflow_webhook_deliveries_total":                      "counter",
 	"mediaflow_webhook_delivery_duration_seconds":             "histogram",
 	"mediaflow_duplicate_posts_deleted_total":                 "counter",
+	"mediaflow_redis_maxmemory_policy":                        "gauge",
+	"mediaflow_redis_memory_used_bytes":                       "gauge",
+	"mediaflow_redis_memory_max_bytes":                        "gauge",
+	"mediaflow_redis_memory_headroom_ratio":                   "gauge",
+	"mediaflow_redis_stats_errors_total":                      "counter",
+	"mediaflow_redis_stats_last_success_timestamp_seconds":    "gauge",
 	"mediaflow_api_requests_total":                            "counter",
 	"mediaflow_api_request_duration_seconds":                  "histogram",
 	"asynq_queue_size":                                        "gauge",
@@ -105,6 +111,11 @@ func exercise(t *testing.T, m *metrics.Metrics) {
 	}, time.Hour)
 	pp.Start()
 	t.Cleanup(pp.Shutdown)
+	rp := m.WatchRedis(func(context.Context) (metrics.RedisStats, error) {
+		return metrics.RedisStats{Policies: map[string]int{"noeviction": 2, "allkeys-lru": 1}, MemoryKnown: true, Used: 900, Max: 1000}, nil
+	}, time.Hour)
+	rp.Start()
+	t.Cleanup(rp.Shutdown)
 
 	r := redistest.New(t)
 	conn := asynq.RedisClientOpt{Addr: r.Addr, DB: r.DB}
@@ -121,7 +132,8 @@ func exercise(t *testing.T, m *metrics.Metrics) {
 
 	waitFor(t, 10*time.Second, func() bool {
 		return value(t, m, "mediaflow_queue_stats_last_success_timestamp_seconds") > 0 &&
-			value(t, m, "mediaflow_pipeline_stats_last_success_timestamp_seconds") > 0
+			value(t, m, "mediaflow_pipeline_stats_last_success_timestamp_seconds") > 0 &&
+			value(t, m, "mediaflow_redis_stats_last_success_timestamp_seconds") > 0
 	})
 }
 

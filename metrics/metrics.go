@@ -34,6 +34,7 @@ type Metrics struct {
 	queues    *queueCollector
 	pstats    *pipelineStatsCollector
 	webhooks  *webhookMetrics
+	redis     *redisCollector
 	auth      *authMetrics
 	api       *apiMetrics
 }
@@ -70,6 +71,7 @@ func New(opts Options) *Metrics {
 	m.queues = newQueueCollector(reg)
 	m.pstats = newPipelineStatsCollector(reg)
 	m.webhooks = newWebhookMetrics(reg)
+	m.redis = newRedisCollector(reg)
 	m.auth = newAuthMetrics(reg)
 	m.api = newAPIMetrics(reg)
 	return m

@@ -178,7 +178,10 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 		rec.Media[i] = MediaItem{Source: m.Source, Name: m.Name, ContentType: m.ContentType, Status: ItemPending}
 	}
 	rec.note(now, StepAccepted, nil, "ok", fmt.Sprintf("accepted %d media", len(req.Media)))
-	stored, created, err := c.store.create(ctx, rec, now.Add(c.timing.PendingKick))
+	// The due entry says since when: the sweep looks at the pipeline once
+	// the workers' PENDING_KICK_AFTER has passed since then, whatever this
+	// client's own timing says.
+	stored, created, err := c.store.create(ctx, rec, now)
 	if err != nil {
 		return nil, false, err
 	}

@@ -40,7 +40,13 @@ func (s *store) migrate(ctx context.Context, id string) (bool, error) {
 	if rec.Cleanup == "" && rec.State.Terminal() {
 		rec.Cleanup = cleanupState(rec)
 	}
-	if _, _, err := s.create(ctx, rec, s.now()); err != nil {
+	// Due since it last moved: one that stalled long ago is looked at by
+	// the next sweep.
+	since := rec.UpdatedAt
+	if since.IsZero() {
+		since = s.now()
+	}
+	if _, _, err := s.create(ctx, rec, since); err != nil {
 		return false, fmt.Errorf("migrate pipeline %s: %w", id, err)
 	}
 	if err := s.rdb.LegacyForget(ctx, id); err != nil {

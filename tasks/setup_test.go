@@ -71,6 +71,8 @@ type setupConfig struct {
 	// tracing receives the spans of the client, the worker and the
 	// Swonkie client; nil leaves them to the (no-op) global provider.
 	tracing trace.TracerProvider
+	// webhookConcurrency: the worker's webhook slots (0: its default).
+	webhookConcurrency int
 }
 
 // fakeClock is the time a worker goes by in tests that must not wait:
@@ -184,6 +186,7 @@ func (b *bundle) startWorker(cfg setupConfig) *Worker {
 		WebhookURL:           cfg.webhookURL,
 		WebhookSecrets:       cfg.secrets,
 		TracerProvider:       cfg.tracing,
+		WebhookConcurrency:   cfg.webhookConcurrency,
 	})
 	if err != nil {
 		b.t.Fatal(err)

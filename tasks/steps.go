@@ -79,8 +79,11 @@ func init() {
 			onFailure: failPipeline, run: (*pipeline).watch},
 		{typ: TypeMediaCleanup, step: StepCleanup, queue: QueueCleanup, timeout: stepTimeout, id: cleanupTaskID,
 			terminal: true, inline: true, run: (*pipeline).cleanup},
+		// Never inline: a delivery waits on a receiver nobody controls, so
+		// it runs in the webhook slots only (worker.go splitQueues), not in
+		// the publishing slot of the step that made it needed.
 		{typ: TypeNotifyWebhook, step: StepNotify, queue: QueueNotify, timeout: stepTimeout, id: notifyTaskID,
-			terminal: true, inline: true, budget: byTime, owedSince: noticeMadeAt, onFailure: deliveryFailed,
+			terminal: true, budget: byTime, owedSince: noticeMadeAt, onFailure: deliveryFailed,
 			run: (*pipeline).notify},
 		// The sweep is not a step of a pipeline: it has its own handler.
 		{typ: TypeCleanupSweep, queue: QueueCleanup, timeout: stepTimeout, id: sweepTaskID, budget: oneRun},

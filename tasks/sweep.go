@@ -136,7 +136,7 @@ func (p *pipeline) runSweep(ctx context.Context, res *SweepResult) error {
 
 // sweepDue looks at every running pipeline past its due time.
 func (p *pipeline) sweepDue(ctx context.Context, res *SweepResult, shard int, now time.Time) error {
-	ids, err := p.store.rdb.Due(ctx, shard, now, sweepBatch*10)
+	ids, err := p.store.rdb.Due(ctx, shard, now.Add(-p.timing.PendingKick), sweepBatch*10)
 	if err != nil {
 		return err
 	}
@@ -170,10 +170,7 @@ func (p *pipeline) sweepOne(ctx context.Context, res *SweepResult, id string, no
 	if err != nil {
 		return err
 	}
-	// Look again after the next sweep would have: a pipeline that waits is
-	// then never "past its due time" (mediaflow_pipelines_stuck) between
-	// two sweeps, only when the sweeps stop.
-	later := now.Add(max(p.timing.PendingKick, p.sweepEvery))
+	later := p.lookAgain(now)
 	needed := plan(rec, p.timing)
 	live, missing, err := p.taskStates(ctx, needed)
 	if err != nil {
@@ -197,6 +194,17 @@ func (p *pipeline) sweepOne(ctx context.Context, res *SweepResult, id string, no
 	}
 	res.Kicked++
 	return p.store.rdb.SetDue(ctx, id, later)
+}
+
+// lookAgain is the due entry of a pipeline the sweep looked at now. The
+// due index holds since when PENDING_KICK_AFTER counts (a record's
+// creation, then the sweep's last look), so that the setting of the
+// workers that sweep decides, never the one of whoever enqueued. The next
+// look comes after the next sweep would have come: a pipeline that waits
+// is then never "past its due time" (mediaflow_pipelines_stuck) between
+// two sweeps, only when the sweeps stop.
+func (p *pipeline) lookAgain(now time.Time) time.Time {
+	return now.Add(max(0, p.sweepEvery-p.timing.PendingKick))
 }
 
 // taskStates says how many of the tasks in needed exist in asynq in a

@@ -35,10 +35,18 @@ type WorkerConfig struct {
 	Metrics *metrics.Metrics
 	Logger  zerolog.Logger
 
-	// Concurrency is how many tasks run at once (default 20).
+	// Concurrency is how many tasks of the pipeline and cleanup queues run
+	// at once (default 20).
 	Concurrency int
+	// WebhookConcurrency is how many webhook deliveries run at once
+	// (default DefaultWebhookConcurrency). They have slots of their own,
+	// apart from Concurrency: a receiver that never answers holds only
+	// these, never a publishing one.
+	WebhookConcurrency int
 	// Queues maps queue names to priority weights (default Queues: the
-	// pipeline queue 6, the cleanup and notify queues 1 each).
+	// pipeline queue 6, the cleanup and notify queues 1 each). The notify
+	// queue, when listed, is served by the webhook slots; its weight is
+	// unused.
 	Queues map[string]int
 	// ShutdownTimeout is how long Shutdown waits for running tasks
 	// (default 30s); tasks still running then are retried elsewhere.
@@ -83,14 +91,18 @@ type WorkerConfig struct {
 // Worker runs the pipeline's task handlers, the sweep scheduler and the
 // metrics pollers.
 type Worker struct {
-	cfg     WorkerConfig
-	p       *pipeline
-	server  *asynq.Server
-	sweeper *sweepScheduler
-	pollers []*metrics.Poller
-	enq     *asynq.Client
-	insp    *asynq.Inspector
-	mux     *asynq.ServeMux
+	cfg    WorkerConfig
+	p      *pipeline
+	server *asynq.Server
+	// notifier serves the notify queue with the webhook slots; nil when
+	// this worker serves no webhooks. server is nil when it serves only
+	// them.
+	notifier *asynq.Server
+	sweeper  *sweepScheduler
+	pollers  []*metrics.Poller
+	enq      *asynq.Client
+	insp     *asynq.Inspector
+	mux      *asynq.ServeMux
 
 	startOnce, stopOnce sync.Once
 	startErr            error
@@ -103,6 +115,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 20
+	}
+	if cfg.WebhookConcurrency <= 0 {
+		cfg.WebhookConcurrency = DefaultWebhookConcurrency
 	}
 	if len(cfg.Queues) == 0 {
 		cfg.Queues = maps.Clone(Queues)
@@ -161,18 +176,13 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	w := &Worker{cfg: cfg, p: p, enq: enq, insp: insp}
 	w.mux = w.newMux()
 	p.mux = w.mux
-	w.server = asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
-		Concurrency:              cfg.Concurrency,
-		Queues:                   cfg.Queues,
-		RetryDelayFunc:           cfg.Timing.retryDelay,
-		IsFailure:                isFailure,
-		ShutdownTimeout:          cfg.ShutdownTimeout,
-		TaskCheckInterval:        cfg.PollInterval,
-		DelayedTaskCheckInterval: cfg.DelayedCheckInterval,
-		Logger:                   asynqlog.Logger{L: cfg.Logger.With().Str("component", "asynq").Logger()},
-		LogLevel:                 asynqlog.Level(cfg.Logger.GetLevel()),
-		BaseContext:              func() context.Context { return context.Background() },
-	})
+	work, notify := splitQueues(cfg.Queues)
+	if len(work) > 0 {
+		w.server = w.newServer(work, cfg.Concurrency, "asynq")
+	}
+	if notify != nil {
+		w.notifier = w.newServer(notify, cfg.WebhookConcurrency, "asynq-webhooks")
+	}
 	if cfg.SweepSchedule != "off" {
 		sched, err := ParseSweepSchedule(cfg.SweepSchedule)
 		if err != nil {
@@ -193,6 +203,41 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 			m.WatchPipelines(w.pipelineStats, cfg.StatsInterval))
 	}
 	return w, nil
+}
+
+// DefaultWebhookConcurrency is how many webhook deliveries a worker runs at
+// once by default: a few, so that receivers that hang hold a few
+// goroutines and connections rather than a worker's worth.
+const DefaultWebhookConcurrency = 4
+
+// splitQueues parts the queues a worker serves into the ones its task
+// slots serve and the notify queue, which gets slots of its own: asynq's
+// weights order queues, they do not cap them, so sharing slots would let
+// deliveries to a receiver that never answers hold every one of them.
+func splitQueues(queues map[string]int) (work, notify map[string]int) {
+	work = maps.Clone(queues)
+	if w, ok := work[QueueNotify]; ok {
+		delete(work, QueueNotify)
+		notify = map[string]int{QueueNotify: w}
+	}
+	return work, notify
+}
+
+// newServer is one asynq server of the worker, on its queues and slots.
+func (w *Worker) newServer(queues map[string]int, concurrency int, component string) *asynq.Server {
+	cfg := w.cfg
+	return asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
+		Concurrency:              concurrency,
+		Queues:                   queues,
+		RetryDelayFunc:           cfg.Timing.retryDelay,
+		IsFailure:                isFailure,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		TaskCheckInterval:        cfg.PollInterval,
+		DelayedTaskCheckInterval: cfg.DelayedCheckInterval,
+		Logger:                   asynqlog.Logger{L: cfg.Logger.With().Str("component", component).Logger()},
+		LogLevel:                 asynqlog.Level(cfg.Logger.GetLevel()),
+		BaseContext:              func() context.Context { return context.Background() },
+	})
 }
 
 // DefaultPollInterval: an idle worker's poll costs one script call per
@@ -236,9 +281,17 @@ func (w *Worker) newMux() *asynq.ServeMux {
 // call does nothing.
 func (w *Worker) Start() error {
 	w.startOnce.Do(func() {
-		if err := w.server.Start(w.mux); err != nil {
-			w.startErr = fmt.Errorf("start task server: %w", err)
-			return
+		for _, srv := range w.servers() {
+			if err := srv.Start(w.mux); err != nil {
+				for _, started := range w.servers() {
+					if started == srv {
+						break
+					}
+					started.Shutdown()
+				}
+				w.startErr = fmt.Errorf("start task server: %w", err)
+				return
+			}
 		}
 		w.p.cancels.start()
 		if w.sweeper != nil {
@@ -259,7 +312,12 @@ func (w *Worker) Shutdown() {
 		if w.sweeper != nil {
 			w.sweeper.shutdown()
 		}
-		w.server.Shutdown()
+		// Side by side, so that stopping takes one ShutdownTimeout at most.
+		var wg sync.WaitGroup
+		for _, srv := range w.servers() {
+			wg.Go(srv.Shutdown)
+		}
+		wg.Wait()
 		w.p.cancels.shutdown()
 		for _, p := range w.pollers {
 			p.Shutdown()
@@ -267,6 +325,17 @@ func (w *Worker) Shutdown() {
 		_ = w.insp.Close()
 		_ = w.enq.Close()
 	})
+}
+
+// servers are the worker's asynq servers, the task slots' first.
+func (w *Worker) servers() []*asynq.Server {
+	var out []*asynq.Server
+	for _, s := range []*asynq.Server{w.server, w.notifier} {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // RunSweep runs one sweep's work now, outside any slot (tests, and an
@@ -289,7 +358,7 @@ func (w *Worker) Ping(ctx context.Context) error {
 
 // pipelineStats feeds the pipeline gauges from the record indexes.
 func (w *Worker) pipelineStats(ctx context.Context) (metrics.PipelineStats, error) {
-	c, err := w.p.store.rdb.Count(ctx, w.p.now())
+	c, err := w.p.store.rdb.Count(ctx, w.p.now().Add(-w.p.timing.PendingKick))
 	if err != nil {
 		return metrics.PipelineStats{}, err
 	}

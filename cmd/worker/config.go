@@ -54,6 +54,8 @@ type config struct {
 	WebhookSecret      string
 	WebhookRetryFor    time.Duration
 	TraceURLTemplate   string
+	WebhookConcurrency int
+	RedisAllowEviction bool
 
 	Sandbox      bool
 	Demo         bool
@@ -152,6 +154,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", env("WEBHOOK_SECRET", ""), "whsec_… secrets signing webhooks, space-separated while rotating (env WEBHOOK_SECRET; prefer the environment)")
 	fs.StringVar(&c.TraceURLTemplate, "trace-url-template", env("TRACE_URL_TEMPLATE", ""), "a trace's page in your tracing UI, {traceId} standing for the id (Jaeger: http://jaeger:16686/trace/{traceId}); the pipelines page links each pipeline to its trace (env TRACE_URL_TEMPLATE)")
 	fs.DurationVar(&c.WebhookRetryFor, "webhook-retry-for", envDur("WEBHOOK_RETRY_FOR", 24*time.Hour), "how long a webhook event is retried before it is given up (env WEBHOOK_RETRY_FOR)")
+	fs.IntVar(&c.WebhookConcurrency, "webhook-concurrency", envInt("WEBHOOK_CONCURRENCY", tasks.DefaultWebhookConcurrency), "webhook deliveries run at once, in slots of their own apart from CONCURRENCY (env WEBHOOK_CONCURRENCY)")
+	envBool := func(name string) bool {
+		v := getenv(name)
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q is not true or false", name, v))
+		}
+		return b
+	}
+	fs.BoolVar(&c.RedisAllowEviction, "redis-allow-eviction", envBool("REDIS_ALLOW_EVICTION"), "run even though Redis's maxmemory-policy may evict pipeline records and tasks (not noeviction); loudly (env REDIS_ALLOW_EVICTION)")
 	fs.BoolVar(&c.Sandbox, "sandbox", false, "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)")
 	fs.BoolVar(&c.Demo, "demo", false, "publish the bundled sample images through the whole lifecycle and exit (embedded Redis unless REDIS_URL is set)")
 	fs.BoolVar(&c.APIOnly, "api-only", false, "serve only the HTTP enqueue API, run no tasks")
@@ -217,6 +232,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.Concurrency < 1 {
 		return nil, fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
+	}
+	if c.WebhookConcurrency < 1 {
+		return nil, fmt.Errorf("webhook concurrency %d: want at least 1", c.WebhookConcurrency)
 	}
 	if c.SwonkieRateLimit <= 0 || c.SwonkieRateBurst < 1 {
 		return nil, fmt.Errorf("swonkie rate limit %v and burst %d: want a rate above 0 and a burst of at least 1", c.SwonkieRateLimit, c.SwonkieRateBurst)

@@ -98,11 +98,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	defer rc.Close()
+	guard := redisGuard{rc: rc, allowEviction: cfg.RedisAllowEviction}
+	if err := guard.checkAtStart(ctx, log); err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 1
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
 	m := metrics.New(metrics.Options{Version: buildinfo.Number(), Commit: buildinfo.Revision()})
+	redisStats := m.WatchRedis(guard.stats, 0)
+	redisStats.Start()
+	defer redisStats.Shutdown()
 	st, err := startStack(ctx, cfg, rc, m, log, tasks.Timing{})
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
@@ -110,7 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	servers := []*http.Server{}
 	if cfg.MetricsAddr != "" {
-		checks := []readyCheck{redisReady(rc), storeReady(st)}
+		checks := append([]readyCheck{redisReady(rc), storeReady(st)}, guard.readyChecks()...)
 		srv, _, err := serve(cfg.MetricsAddr, opsHandler(m, checks, log), cfg.APIMaxConns, log)
 		if err != nil {
 			st.shutdown()
@@ -135,7 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		swonkieURL = st.api.BaseURL()
 	}
 	log.Info().Str("version", buildinfo.Number()).Str("redis", redactedURL(cfg.RedisURL)).Str("swonkie", swonkieURL).
-		Bool("sandbox", cfg.Sandbox).Bool("api_only", cfg.APIOnly).Int("concurrency", cfg.Concurrency).
+		Bool("sandbox", cfg.Sandbox).Bool("api_only", cfg.APIOnly).Int("concurrency", cfg.Concurrency).Int("webhook_concurrency", cfg.WebhookConcurrency).
 		Str("metrics_addr", cfg.MetricsAddr).Str("api_addr", cfg.APIAddr).
 		Msg("worker started")
 
@@ -165,7 +173,8 @@ type stack struct {
 	sandbox    *sandbox.Server
 	sandboxSrv *http.Server
 	// redis, when set, carries the fleet-wide Swonkie budget.
-	redis redis.UniversalClient
+	redis  redis.UniversalClient
+	budget *budget.Fleet
 }
 
 // startStack wires the Swonkie client (or the in-process sandbox), the
@@ -203,20 +212,21 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		}
 	}
 	w, err := tasks.NewWorker(tasks.WorkerConfig{
-		WebhookURL:      cfg.WebhookURL,
-		WebhookSecrets:  secrets,
-		WebhookRetryFor: cfg.WebhookRetryFor,
-		Redis:           rc,
-		API:             st.api,
-		Sources:         sources,
-		Metrics:         m,
-		Logger:          log,
-		Concurrency:     cfg.Concurrency,
-		Queues:          cfg.Queues,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		SweepSchedule:   cfg.SweepSchedule,
-		Timing:          timing,
-		TracerProvider:  cfg.tracerProvider(),
+		WebhookURL:         cfg.WebhookURL,
+		WebhookSecrets:     secrets,
+		WebhookRetryFor:    cfg.WebhookRetryFor,
+		WebhookConcurrency: cfg.WebhookConcurrency,
+		Redis:              rc,
+		API:                st.api,
+		Sources:            sources,
+		Metrics:            m,
+		Logger:             log,
+		Concurrency:        cfg.Concurrency,
+		Queues:             cfg.Queues,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		SweepSchedule:      cfg.SweepSchedule,
+		Timing:             timing,
+		TracerProvider:     cfg.tracerProvider(),
 	})
 	if err != nil {
 		st.shutdown()
@@ -254,7 +264,8 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 		apiCfg.BaseURL, apiCfg.APIID, apiCfg.APIKey = base, sandboxID, sandboxKey
 	}
 	if st.redis != nil {
-		apiCfg.Budget = budget.NewFleet(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
+		st.budget = budget.NewFleet(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
+		apiCfg.Budget = st.budget
 	}
 	apiCfg.MaxConns = cfg.Concurrency
 	if m != nil {
@@ -271,6 +282,9 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 func (st *stack) shutdown() {
 	if st.worker != nil {
 		st.worker.Shutdown()
+	}
+	if st.budget != nil {
+		st.budget.Close()
 	}
 	if st.client != nil {
 		_ = st.client.Close()

@@ -77,6 +77,7 @@ func TestFailsFastWithOneLine(t *testing.T) {
 		{"retention under a second", []string{"-retention", "500ms"}, creds, 2, "RETENTION 500ms: want a duration of at least 1s"},
 		{"stuck-after under a second", []string{"-stuck-after", "0s"}, creds, 2, "STUCK_AFTER 0s"},
 		{"pending kick under a second", nil, map[string]string{"PENDING_KICK_AFTER": "10ms", "SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key"}, 2, "PENDING_KICK_AFTER 10ms"},
+		{"no webhook slots", []string{"-webhook-concurrency", "0"}, creds, 2, "webhook concurrency 0: want at least 1"},
 		{"bad webhook secret", nil, map[string]string{"WEBHOOK_SECRET": "hunter2", "SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key"}, 2, "WEBHOOK_SECRET: each secret is whsec_"},
 	}
 	for _, tt := range tests {

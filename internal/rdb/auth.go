@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -52,16 +51,15 @@ func (a *AuthFailures) run(ctx context.Context, client string, perMinute int, no
 	if perMinute < 1 {
 		return false, 0, fmt.Errorf("authentication failures of %s: limit %d a minute: want at least 1", client, perMinute)
 	}
-	interval := 60000 / float64(perMinute)
-	res, err := takeScript.Run(ctx, a.c, []string{authFailKey(client)},
-		strconv.FormatFloat(interval, 'f', 3, 64), perMinute, "", msArg(now), mode).Int64Slice()
+	l, err := lease(ctx, a.c, []string{authFailKey(client)},
+		LeaseAsk{Rate: float64(perMinute) / 60, Burst: perMinute, N: 1, Now: now}, mode)
 	if err != nil {
 		return false, 0, fmt.Errorf("authentication failures of %s: %w", client, err)
 	}
-	if len(res) != 3 {
-		return false, 0, fmt.Errorf("authentication failures of %s: script answered %v", client, res)
+	if len(l.Offsets) > 0 {
+		return false, 0, nil
 	}
-	return res[0] == 0, time.Duration(res[1]) * time.Millisecond, nil
+	return true, l.Wait, nil
 }
 
 // Sessions is the list of page sessions ended before they expired. It is

@@ -24,16 +24,20 @@
 //	mediaflow:{mfNN}:h:<id>        list   history events (JSON); the first 4 and the last ones, 40 in all
 //	mediaflow:{mfNN}:all           zset   every record, by creation time (ms)
 //	mediaflow:{mfNN}:state:<state> zset   records in that state, by creation time (ms)
-//	mediaflow:{mfNN}:due           zset   unfinished records, by when the sweep should look at them
+//	mediaflow:{mfNN}:due           zset   unfinished records, by since when the sweep's PENDING_KICK_AFTER
+//	                                      counts (creation, then its last look; the sweep's setting decides)
 //	mediaflow:{mfNN}:cleanup       zset   records owing a cleanup, by since when
 //	mediaflow:{mfNN}:notify        zset   records owing a webhook event, by since when
 //	mediaflow:{mfNN}:done          zset   finished records owing nothing, by when they finished (retention)
+//	mediaflow:{mfNN}:ready         string readiness write probe (expires): Redis still takes writes there
+//	mediaflow:ready:{<queue>}      string the same, in the slot of asynq's keys of that queue
 //	mediaflow:sweep:<slot>         string who ran that sweep slot (SET NX, expires)
 //	mediaflow:sweeps               list   the last sweep results, newest first (capped)
 //	mediaflow:cancel               pubsub channel: ids of pipelines just cancelled
 //	mediaflow:budget:{<ws>}        string the fleet's Swonkie budget: GCRA arrival time (ms, Redis clock);
 //	                                      <ws> = hash of the API id, never the id or the key
 //	mediaflow:budget:{<ws>}:pause  hash   endpoint ("*" = all) → paused until (ms), after a 429; same tag
+//	mediaflow:budget:{<ws>}:peers  zset   processes sharing the budget → last seen (ms); same tag
 //	mediaflow:authfail:<client>    string failed authentications of a client: GCRA arrival time (ms, Redis
 //	                                      clock); <client> = an IPv4 address or an IPv6 /64; expires when refilled
 //	mediaflow:ui:revoked:<sid>     string a page session ended at logout, until it would have expired;

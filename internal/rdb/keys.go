@@ -61,6 +61,11 @@ const (
 
 func sweepSlotKey(slot string) string { return prefix + "sweep:" + slot }
 
+// readyKey and queueReadyKey are the write probe's keys (health.go): one in
+// each shard, one in the slot of each asynq queue.
+func readyKey(shard int) string         { return shardPrefix(shard) + "ready" }
+func queueReadyKey(queue string) string { return prefix + "ready:{" + queue + "}" }
+
 // The layout before shards (see legacy.go).
 const (
 	legacyAllKey = prefix + "pipelines"

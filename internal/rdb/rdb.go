@@ -57,7 +57,9 @@ type Entry struct {
 type Meta struct {
 	State   string
 	Created time.Time
-	// Due: when the sweep should look at a record that is not finished.
+	// Due: for a record that is not finished, since when the sweep's
+	// PENDING_KICK_AFTER counts (its creation, then the sweep's last look;
+	// the sweep's setting, not the writer's, says how long after).
 	Due time.Time
 	// KeepDue leaves the due entry where it is (Due is then ignored).
 	KeepDue bool
@@ -265,8 +267,8 @@ func (r *RDB) Expire(ctx context.Context, shard int, cutoff time.Time, limit int
 	return int(res[0]), int(res[1]), nil
 }
 
-// Due returns up to limit ids of shard's records due by until, oldest due
-// first.
+// Due returns up to limit ids of shard's records whose due entry is at or
+// before until (the sweep passes now - PENDING_KICK_AFTER), oldest first.
 func (r *RDB) Due(ctx context.Context, shard int, until time.Time, limit int) ([]string, error) {
 	return r.rangeByScore(ctx, indexKey(shard, idxDue), until, limit)
 }
@@ -303,20 +305,22 @@ type Counts struct {
 }
 
 // Count reads the size of every index in one round trip per node.
-func (r *RDB) Count(ctx context.Context, now time.Time) (Counts, error) {
+// Overdue counts the due entries at or before dueBy (now -
+// PENDING_KICK_AFTER).
+func (r *RDB) Count(ctx context.Context, dueBy time.Time) (Counts, error) {
 	type shardCmds struct {
 		states                   []*redis.IntCmd
 		overdue, cleanup, notify *redis.IntCmd
 	}
 	cmds := make([]shardCmds, Shards)
-	nowMS := strconv.FormatInt(now.UnixMilli(), 10)
+	dueMS := strconv.FormatInt(dueBy.UnixMilli(), 10)
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for shard := range Shards {
 			c := &cmds[shard]
 			for _, s := range r.states {
 				c.states = append(c.states, p.ZCard(ctx, stateKey(shard, s)))
 			}
-			c.overdue = p.ZCount(ctx, indexKey(shard, idxDue), "-inf", nowMS)
+			c.overdue = p.ZCount(ctx, indexKey(shard, idxDue), "-inf", dueMS)
 			c.cleanup = p.ZCard(ctx, indexKey(shard, idxCleanup))
 			c.notify = p.ZCard(ctx, indexKey(shard, idxNotify))
 		}

@@ -62,10 +62,29 @@ func New(tb testing.TB) *Redis {
 // Redis goes away. It fails the test when the server is shared.
 func (r *Redis) Stop(tb testing.TB) {
 	tb.Helper()
-	if r.srv == nil {
-		tb.Fatal("redistest: Stop needs a server of the test's own; unset REDIS_URL")
-	}
+	r.Own(tb)
 	r.srv.Kill()
+}
+
+// Restart starts a server Stop killed again, on the same port, empty: for
+// tests of what happens when Redis comes back. It fails the test when the
+// server is shared.
+func (r *Redis) Restart(tb testing.TB) {
+	tb.Helper()
+	r.Own(tb)
+	if err := r.srv.Restart(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Own fails the test when the server is shared through REDIS_URL: a test
+// that changes the server itself (CONFIG SET, stopping it) needs a server
+// of its own.
+func (r *Redis) Own(tb testing.TB) {
+	tb.Helper()
+	if r.srv == nil {
+		tb.Fatal("redistest: this test changes the server and needs one of its own; unset REDIS_URL")
+	}
 }
 
 func startServer(tb testing.TB) (*Redis, error) {
