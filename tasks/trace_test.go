@@ -209,14 +209,14 @@ func TestPipelineIsOneTrace(t *testing.T) {
 		}
 		var texts []string
 		for _, a := range s.Attributes() {
-			texts = append(texts, a.Value.Emit())
-			if strings.Contains(a.Value.Emit(), "?") && a.Key == "url.full" {
-				t.Errorf("span %q: url.full %q keeps its query", s.Name(), a.Value.Emit())
+			texts = append(texts, a.Value.String())
+			if strings.Contains(a.Value.String(), "?") && a.Key == "url.full" {
+				t.Errorf("span %q: url.full %q keeps its query", s.Name(), a.Value.String())
 			}
 		}
 		for _, e := range s.Events() {
 			for _, a := range e.Attributes {
-				texts = append(texts, a.Value.Emit())
+				texts = append(texts, a.Value.String())
 			}
 		}
 		texts = append(texts, s.Status().Description)
