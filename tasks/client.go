@@ -173,7 +173,6 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 		UpdatedAt:   now,
 		trace:       tracing.Inject(ctx),
 	}
-	rec.TraceID = rec.trace.TraceID()
 	for i, m := range req.Media {
 		rec.Media[i] = MediaItem{Source: m.Source, Name: m.Name, ContentType: m.ContentType, Status: ItemPending}
 	}

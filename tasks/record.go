@@ -398,6 +398,7 @@ func (r *Record) progressed() {
 func (r *Record) public() *Record {
 	c := *r
 	c.in, c.events = internals{}, nil
+	c.TraceID = r.trace.TraceID()
 	if c.History == nil {
 		c.History = []Event{}
 	}

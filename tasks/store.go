@@ -83,7 +83,7 @@ func decodeEntry(e *rdb.Entry) (*Record, error) {
 		return nil, fmt.Errorf("pipeline %s: record is not valid JSON: %w", e.ID, err)
 	}
 	r.ID, r.Key, r.Request, r.fingerprint, r.in = req.ID, req.Key, req.Request, req.Fingerprint, d.In
-	r.trace, r.TraceID = req.Trace, req.Trace.TraceID()
+	r.trace = req.Trace // TraceID is read from it by public, for people only
 	r.version = e.Version
 	for _, h := range e.History {
 		var ev Event
