@@ -33,8 +33,8 @@ type tracingOptions struct {
 }
 
 func tracingFlags(fs *flag.FlagSet, o *tracingOptions) {
-	fs.IntVar(&o.rounds, "tracing-rounds", 3, "rounds of the tracing phase, each a run with tracing off then one with it on; 0 skips it")
-	fs.IntVar(&o.n, "tracing-n", 1000, "pipelines in each run of the tracing phase")
+	fs.IntVar(&o.rounds, "tracing-rounds", 5, "rounds of the tracing phase, each a run with tracing off then one with it on; 0 skips it")
+	fs.IntVar(&o.n, "tracing-n", 600, "pipelines in each run of the tracing phase")
 	fs.StringVar(&o.profile, "tracing-cpuprofile", "", "write a CPU profile of the whole process during the last run with tracing on to this file")
 	fs.StringVar(&o.endpoint, "tracing-endpoint", "", "OTLP/HTTP endpoint of the collector the tracing phase exports to (a running Jaeger: http://127.0.0.1:4318); empty starts an in-process one that reads and drops what it gets")
 }
@@ -81,28 +81,29 @@ func runTracing(ctx context.Context, rc redis.UniversalClient, o options, progre
 	}
 	for round := 1; round <= o.tr.rounds; round++ {
 		for _, on := range []bool{false, true} {
-			run := o
-			var tr *tracingsdk.Tracing
+			// Off is what Setup gives a worker with no OTEL_* setting.
+			getenv := func(string) string { return "" }
 			if on {
-				var err error
-				tr, err = tracingsdk.Setup(ctx, func(k string) string { return env[k] }, tracingsdk.Build{Version: "bench"})
-				if err != nil {
-					return nil, err
-				}
-				run.tracing = tr.TracerProvider()
+				getenv = func(k string) string { return env[k] }
 			}
+			tr, err := tracingsdk.Setup(ctx, getenv, tracingsdk.Build{Version: "bench"})
+			if err != nil {
+				return nil, err
+			}
+			run := o
+			run.tracing = tr.TracerProvider()
 			progress("tracing %d/%d: %d pipelines, tracing %s", round, o.tr.rounds, o.tr.n, map[bool]string{false: "off", true: "on, 100% sampled, to " + res.endpoint}[on])
 			prof := func() func() { return func() {} }
 			if on && round == o.tr.rounds && o.tr.profile != "" {
 				p := o
-				p.cpuProfile, p.memProfile = o.tr.profile, ""
+				p.cpuProfile, p.memProfile = o.tr.profile, o.memProfile
 				prof = profiler(p)
 			}
 			r, err := runPipelines(ctx, rc, run, o.tr.n, o.workers, 0, prof)
 			if err != nil {
 				return nil, err
 			}
-			if tr != nil {
+			if on {
 				// What is still buffered is part of the run's cost.
 				cpu0 := cpuTime()
 				fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -173,9 +174,10 @@ func (t *tracingResult) print(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "\ntracing: %d rounds of %d pipelines, off then on (100%% sampled, OTLP/HTTP to %s)\n", s.Rounds, s.Pipelines, t.endpoint)
+	kib := func(r pipelineResult) float64 { return float64(r.allocBytes) / 1024 / float64(r.pipelines) }
 	for i := range t.off {
-		fmt.Fprintf(w, "  round %d: off %.3f ms CPU per pipeline (%.0f/s), on %.3f ms (%.0f/s)\n", i+1,
-			cpuPerPipeline(t.off)[i], t.off[i].pipelinesPerSec(), cpuPerPipeline(t.on)[i], t.on[i].pipelinesPerSec())
+		fmt.Fprintf(w, "  round %d: off %.3f ms CPU per pipeline (%.0f/s, %.0f KiB allocated), on %.3f ms (%.0f/s, %.0f KiB)\n", i+1,
+			cpuPerPipeline(t.off)[i], t.off[i].pipelinesPerSec(), kib(t.off[i]), cpuPerPipeline(t.on)[i], t.on[i].pipelinesPerSec(), kib(t.on[i]))
 	}
 	fmt.Fprintf(w, "  median: off %.3f ms, on %.3f ms: on ÷ off %.3f (target ≤ 1.15); off runs spread %.1f%% (the noise)\n",
 		s.OffCPUmsPerPipe, s.OnCPUmsPerPipe, s.OnOverOff, s.OffSpreadPct)
