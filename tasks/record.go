@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -157,8 +158,19 @@ type Record struct {
 	// written with the next update.
 	events []Event
 	// trace is the span the pipeline was accepted in (TraceID's): its
-	// tasks' spans descend from it. Written once, with the request.
-	trace tracing.Carrier
+	// tasks' spans descend from it. Written once, with the request, and
+	// read from the stored traceRaw only when needed (traceContext): most
+	// reads of a record never look at it.
+	trace    tracing.Carrier
+	traceRaw []byte
+}
+
+// traceContext is the span the pipeline was accepted in.
+func (r *Record) traceContext() tracing.Carrier {
+	if r.trace == nil && len(r.traceRaw) > 0 {
+		_ = json.Unmarshal(r.traceRaw, &r.trace) // unreadable: no trace
+	}
+	return r.trace
 }
 
 // internals are stored with the record and never shown.
@@ -398,7 +410,7 @@ func (r *Record) progressed() {
 func (r *Record) public() *Record {
 	c := *r
 	c.in, c.events = internals{}, nil
-	c.TraceID = r.trace.TraceID()
+	c.TraceID = r.traceContext().TraceID()
 	if c.History == nil {
 		c.History = []Event{}
 	}

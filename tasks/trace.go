@@ -207,10 +207,10 @@ func startFor(ctx context.Context, tracer trace.Tracer, rec *Record, now time.Ti
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
 	}
 	var span trace.Span
-	if len(rec.trace) > 0 && now.Sub(rec.CreatedAt) <= traceHorizon {
-		ctx, span = tracer.Start(tracing.ContextWithRemote(ctx, rec.trace), name, opts...)
+	if accepted := rec.traceContext(); len(accepted) > 0 && now.Sub(rec.CreatedAt) <= traceHorizon {
+		ctx, span = tracer.Start(tracing.ContextWithRemote(ctx, accepted), name, opts...)
 	} else {
-		ctx, span = tracer.Start(ctx, name, append(opts, tracing.LinkedTo(rec.trace)...)...)
+		ctx, span = tracer.Start(ctx, name, append(opts, tracing.LinkedTo(accepted)...)...)
 	}
 	if asker.IsRecording() {
 		asker.AddEvent(name, trace.WithAttributes(attrPipeline.String(rec.ID),

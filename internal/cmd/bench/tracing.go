@@ -35,7 +35,7 @@ type tracingOptions struct {
 func tracingFlags(fs *flag.FlagSet, o *tracingOptions) {
 	fs.IntVar(&o.rounds, "tracing-rounds", 5, "rounds of the tracing phase, each a run with tracing off then one with it on; 0 skips it")
 	fs.IntVar(&o.n, "tracing-n", 600, "pipelines in each run of the tracing phase")
-	fs.StringVar(&o.profile, "tracing-cpuprofile", "", "write a CPU profile of the whole process during the last run with tracing on to this file")
+	fs.StringVar(&o.profile, "tracing-cpuprofile", "", "write a CPU profile of the whole process during the last run with tracing on to this file, and of the last with it off to this file .off")
 	fs.StringVar(&o.endpoint, "tracing-endpoint", "", "OTLP/HTTP endpoint of the collector the tracing phase exports to (a running Jaeger: http://127.0.0.1:4318); empty starts an in-process one that reads and drops what it gets")
 }
 
@@ -94,9 +94,9 @@ func runTracing(ctx context.Context, rc redis.UniversalClient, o options, progre
 			run.tracing = tr.TracerProvider()
 			progress("tracing %d/%d: %d pipelines, tracing %s", round, o.tr.rounds, o.tr.n, map[bool]string{false: "off", true: "on, 100% sampled, to " + res.endpoint}[on])
 			prof := func() func() { return func() {} }
-			if on && round == o.tr.rounds && o.tr.profile != "" {
+			if round == o.tr.rounds && o.tr.profile != "" {
 				p := o
-				p.cpuProfile, p.memProfile = o.tr.profile, o.memProfile
+				p.cpuProfile, p.memProfile = o.tr.profile+map[bool]string{false: ".off", true: ""}[on], ""
 				prof = profiler(p)
 			}
 			r, err := runPipelines(ctx, rc, run, o.tr.n, o.workers, 0, prof)
