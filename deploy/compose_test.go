@@ -94,8 +94,8 @@ func TestCompose(t *testing.T) {
 }
 
 // workerEnvVars reads the environment variables the worker knows from
-// cmd/worker/config.go, where each is read as env("NAME", …) or
-// envInt/envFloat/envDur("NAME", …).
+// cmd/worker/config.go, whose settings table names each as env: "NAME"
+// (a few are still read as env("NAME", …)).
 func workerEnvVars(t *testing.T) map[string]bool {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "cmd", "worker", "config.go"))
@@ -103,7 +103,7 @@ func workerEnvVars(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	vars := map[string]bool{}
-	for _, m := range regexp.MustCompile(`\benv(?:Int|Float|Dur)?\("([A-Z0-9_]+)"`).FindAllStringSubmatch(string(b), -1) {
+	for _, m := range regexp.MustCompile(`\benv(?:Int|Float|Dur)?(?:\(|: )"([A-Z0-9_]+)"`).FindAllStringSubmatch(string(b), -1) {
 		vars[m[1]] = true
 	}
 	// The OTEL_* variables, which tracingsdk reads for it (as get("NAME")).

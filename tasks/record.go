@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -449,32 +448,4 @@ func RedactSource(src string) string {
 	}
 	u.Fragment = ""
 	return u.String()
-}
-
-// Progress is one line for a person watching: state, step, where each
-// media item is, the post's stage once there is a post, and a retry in
-// progress.
-func (r *Record) Progress() string {
-	items := make([]string, len(r.Media))
-	for i, m := range r.Media {
-		items[i] = string(m.Status)
-	}
-	s := fmt.Sprintf("%-9s %-8s media [%s]", r.State, r.Step, strings.Join(items, " "))
-	if r.PostID != "" && r.PostStage != "" {
-		s += "  post " + r.PostStage
-	}
-	switch {
-	case r.State.Terminal() && r.Cleanup != "":
-		s += "  cleanup " + string(r.Cleanup)
-	case len(r.staleLive()) > 0:
-		s += "  deleting stale media"
-	}
-	if r.Error != nil && !r.State.Terminal() {
-		if r.Error.Status != 0 {
-			s += fmt.Sprintf("  (retrying after %d)", r.Error.Status)
-		} else {
-			s += "  (retrying)"
-		}
-	}
-	return s
 }

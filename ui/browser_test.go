@@ -54,7 +54,12 @@ func TestBrowser(t *testing.T) {
 	shots := t.TempDir()
 	var listHits atomic.Int64
 	var hidden atomic.Bool
-	w := newWorld(t, worldOptions{worker: true, delay: 2 * time.Second, refresh: 300 * time.Millisecond,
+	// Every pipeline is held at await (its media processing in the
+	// sandbox) until the test advances the sandbox clock: the pipeline it
+	// opens is running when the page shows it, however fast the machine.
+	// A scheduled post an hour ahead is still ahead after the jump.
+	const hold = 10 * time.Minute
+	w := newWorld(t, worldOptions{worker: true, processing: hold, refresh: 300 * time.Millisecond,
 		wrap: func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/ui/" && r.Method == http.MethodGet && hidden.Load() {
@@ -66,7 +71,18 @@ func TestBrowser(t *testing.T) {
 	watched := w.publish(t, "order-1234", tasks.ActionPublishNow, w.profile)
 	toCancel := w.publish(t, "order-1235", tasks.ActionSchedule, w.profile)
 	failing := w.publish(t, "order-1236", tasks.ActionPublishNow, w.stack.Expired)
-	waitState(t, w, watched.ID, func(r *tasks.Record) bool { return r.State == tasks.StateRunning })
+	// Every media confirmed before the clock moves, so that the jump
+	// releases them all.
+	for _, id := range []string{watched.ID, toCancel.ID, failing.ID} {
+		waitState(t, w, id, func(r *tasks.Record) bool {
+			for _, m := range r.Media {
+				if m.Status != tasks.ItemConfirmed {
+					return false
+				}
+			}
+			return r.State == tasks.StateRunning
+		})
+	}
 
 	alloc, stopAlloc := chromedp.NewExecAllocator(context.Background(),
 		append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -147,6 +163,9 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("opened pipeline is %q, want running", s)
 	}
 	step("mark the page", chromedp.Evaluate[chromedp.Void](`window.__noReload = true`))
+	if err := w.stack.Sandbox.Server.Advance(hold); err != nil {
+		t.Fatal(err)
+	}
 	step("watch it succeed", chromedp.WaitVisible(chromedp.CSS(`#live[data-state="succeeded"]`)))
 	if !eval(`window.__noReload === true`) {
 		t.Error("the page reloaded instead of refreshing its live part")

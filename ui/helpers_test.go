@@ -47,12 +47,13 @@ type world struct {
 type worldOptions struct {
 	tokens []string
 	worker bool
-	// delay slows the sandbox's processing and publishing, so pipelines
-	// can be watched while they run.
-	delay   time.Duration
-	refresh time.Duration
-	now     func() time.Time
-	redis   *redistest.Redis
+	// processing is how long the sandbox keeps a confirmed media
+	// processing, on its own clock: a test holds pipelines at await with a
+	// long one and lets them go by advancing the clock past it.
+	processing time.Duration
+	refresh    time.Duration
+	now        func() time.Time
+	redis      *redistest.Redis
 	// wrap, when set, wraps the mounted handler (to count requests).
 	wrap func(http.Handler) http.Handler
 	// guard, when set, is the authentication guard of the API and pages.
@@ -77,7 +78,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	rdb := o.redis
 	if o.worker {
 		w.stack = workertest.Start(t, workertest.Options{Redis: rdb, AllowedHosts: allowed, Worker: true,
-			ProcessingDelay: o.delay, PublishDelay: o.delay})
+			ProcessingDelay: o.processing})
 		rdb, w.root, w.profile = w.stack.Redis, w.stack.Root, w.stack.Profiles[0]
 	} else {
 		if rdb == nil {

@@ -29,7 +29,7 @@ func (e *env) follow(cl *tasks.Client, id string, timeout time.Duration) int {
 	for {
 		rec, err := cl.Get(ctx, id)
 		if err == nil {
-			if line := progressLine(rec); line != last {
+			if line := rec.Progress(); line != last {
 				last = line
 				fmt.Fprintf(e.stderr, "%6.1fs  %s\n", time.Since(start).Seconds(), line)
 			}
@@ -74,12 +74,12 @@ func over(r *tasks.Record) bool {
 func (e *env) ended(r *tasks.Record) int {
 	var parts []string
 	if r.PostID != "" {
-		parts = append(parts, "post "+r.PostID+" "+postWords(r))
+		parts = append(parts, "post "+r.PostID+" "+r.PostSummary())
 	}
 	if r.Partial {
 		parts = append(parts, "partial: "+publicationWords(r))
 	}
-	if c := cleanupWords(r); c != "" {
+	if c := r.CleanupSummary(); c != "" {
 		parts = append(parts, c)
 	}
 	if r.Webhook != nil {
@@ -115,75 +115,6 @@ func errorWords(se *tasks.StepError) string {
 	return msg
 }
 
-// progressLine is one line for a person watching. Every part is only
-// said when it is true: the post's stage in mediaflow's words (Swonkie
-// reports SCHEDULED for a post being published now), cleanup only once
-// the pipeline ended, a retry only while it runs.
-func progressLine(r *tasks.Record) string {
-	items := make([]string, len(r.Media))
-	for i, m := range r.Media {
-		items[i] = string(m.Status)
-	}
-	s := fmt.Sprintf("%-9s %-8s media [%s]", r.State, r.Step, strings.Join(items, " "))
-	if r.PostID != "" {
-		s += "  post " + postWords(r)
-	}
-	if n := staleLive(r); n > 0 && !r.State.Terminal() {
-		s += fmt.Sprintf("  deleting %d abandoned media", n)
-	}
-	if r.State.Terminal() {
-		if c := cleanupWords(r); c != "" {
-			s += "  " + c
-		}
-	}
-	if se := r.LastError(); se != nil && !r.State.Terminal() {
-		if se.Status != 0 {
-			s += fmt.Sprintf("  (retrying %s after %d)", se.Step, se.Status)
-		} else {
-			s += fmt.Sprintf("  (retrying %s)", se.Step)
-		}
-	}
-	return s
-}
-
-// postWords is where the post is, as the request meant it.
-func postWords(r *tasks.Record) string {
-	switch {
-	case r.PostWithdrawn:
-		return "withdrawn"
-	case r.PublishedAt != nil:
-		return "published"
-	case !r.Staged:
-		if r.PostCreated {
-			return "created"
-		}
-		return "attached"
-	case r.Request.Action == tasks.ActionSchedule && r.PostPublishAt != nil:
-		return "scheduled for " + r.PostPublishAt.Local().Format(time.DateTime)
-	case r.Request.Action == tasks.ActionSchedule:
-		return "scheduled"
-	case r.Request.Action == tasks.ActionPublishNow:
-		return "publishing"
-	}
-	return "draft"
-}
-
-// cleanupWords says what is happening to the media after the end.
-func cleanupWords(r *tasks.Record) string {
-	switch r.Cleanup {
-	case tasks.CleanupPending:
-		if r.State == tasks.StateSucceeded {
-			return "deleting media"
-		}
-		return "undoing: withdrawing the post and deleting media"
-	case tasks.CleanupDone:
-		return "cleanup done"
-	case tasks.CleanupKept:
-		return "media kept"
-	}
-	return ""
-}
-
 // publicationWords lists each profile's publishing result.
 func publicationWords(r *tasks.Record) string {
 	parts := make([]string, len(r.Publication))
@@ -191,14 +122,4 @@ func publicationWords(r *tasks.Record) string {
 		parts[i] = p.ProfileID + " " + p.PublishStatus
 	}
 	return strings.Join(parts, ", ")
-}
-
-func staleLive(r *tasks.Record) int {
-	n := 0
-	for _, m := range r.StaleMedia {
-		if !m.Deleted && !m.LeftBehind {
-			n++
-		}
-	}
-	return n
 }

@@ -11,65 +11,6 @@ import (
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
-func TestProgressLineSaysOnlyWhatIsTrue(t *testing.T) {
-	t.Parallel()
-	at := time.Date(2030, 3, 21, 9, 0, 0, 0, time.UTC)
-	err429 := &tasks.StepError{Step: tasks.StepUpload, Status: 429, Message: "upload: rate limited"}
-	rec := func(f func(r *tasks.Record)) *tasks.Record {
-		r := &tasks.Record{State: tasks.StateRunning, Step: tasks.StepUpload, Media: []tasks.MediaItem{{Status: tasks.ItemCreated}},
-			Request: tasks.Request{Action: tasks.ActionPublishNow}}
-		f(r)
-		return r
-	}
-	tests := []struct {
-		name      string
-		rec       *tasks.Record
-		want, not []string
-	}{
-		{"uploading with a stale media being deleted", rec(func(r *tasks.Record) {
-			r.Cleanup = tasks.CleanupPending
-			r.StaleMedia = []tasks.StaleMedia{{MediaID: "m0"}}
-		}), []string{"running   upload   media [created]", "deleting 1 abandoned media"}, []string{"cleanup", "undoing"}},
-		{"retrying after 429", rec(func(r *tasks.Record) { r.Error = err429 }), []string{"(retrying upload after 429)"}, nil},
-		{"publish now, staged: Swonkie says SCHEDULED", rec(func(r *tasks.Record) {
-			r.Step, r.PostID, r.PostCreated, r.PostStage, r.Staged = tasks.StepPublish, "p1", true, "SCHEDULED", true
-		}), []string{"post publishing"}, []string{"SCHEDULED", "scheduled"}},
-		{"post created, not staged", rec(func(r *tasks.Record) { r.Step, r.PostID, r.PostCreated = tasks.StepAttach, "p1", true }), []string{"post created"}, nil},
-		{"scheduled", rec(func(r *tasks.Record) {
-			r.Request.Action, r.PostID, r.PostCreated, r.Staged, r.PostPublishAt = tasks.ActionSchedule, "p1", true, true, &at
-		}), []string{"post scheduled for " + at.Local().Format(time.DateTime)}, nil},
-		{"published, deleting media", rec(func(r *tasks.Record) {
-			now := at
-			r.State, r.Step, r.PostID, r.Staged, r.PublishedAt, r.Cleanup = tasks.StateSucceeded, tasks.StepCleanup, "p1", true, &now, tasks.CleanupPending
-		}), []string{"post published", "deleting media"}, []string{"retrying"}},
-		{"succeeded with a recovered 429", rec(func(r *tasks.Record) {
-			r.State, r.Error, r.Cleanup = tasks.StateSucceeded, err429, tasks.CleanupDone
-		}), []string{"cleanup done"}, []string{"retrying", "429"}},
-		{"failed, compensating", rec(func(r *tasks.Record) {
-			r.State, r.PostID, r.PostCreated, r.Cleanup = tasks.StateFailed, "p1", true, tasks.CleanupPending
-		}), []string{"undoing: withdrawing the post and deleting media"}, nil},
-		{"failed, withdrawn", rec(func(r *tasks.Record) {
-			r.State, r.PostID, r.PostWithdrawn, r.Cleanup = tasks.StateFailed, "p1", true, tasks.CleanupDone
-		}), []string{"post withdrawn", "cleanup done"}, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got := progressLine(tt.rec)
-			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("%q lacks %q", got, w)
-				}
-			}
-			for _, n := range tt.not {
-				if strings.Contains(got, n) {
-					t.Errorf("%q says %q", got, n)
-				}
-			}
-		})
-	}
-}
-
 func TestOverWaitsForCompensation(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

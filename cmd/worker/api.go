@@ -2,7 +2,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -55,9 +55,9 @@ func (c *config) checkAPI() error {
 
 // startAPI serves the enqueue API on API_ADDR, over the same tasks.Client
 // the worker uses (so sources are checked the way the worker opens them),
-// and the pipelines page under /ui/ beside it. Both count failed
+// and the pipelines page under /ui/ beside it, on l. Both count failed
 // authentications through one guard, shared with every worker on rc.
-func startAPI(c *config, client *tasks.Client, rc redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger) (*http.Server, error) {
+func startAPI(c *config, l net.Listener, client *tasks.Client, rc redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger) (*http.Server, error) {
 	trusted, err := authlimit.ParseTrustedProxies(c.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -87,10 +87,7 @@ func startAPI(c *config, client *tasks.Client, rc redis.UniversalClient, m *metr
 	mux := http.NewServeMux()
 	mux.Handle(ui.Prefix, pages)
 	mux.Handle("/", h)
-	srv, _, err := serve(c.APIAddr, mux, c.APIMaxConns, log)
-	if err != nil {
-		return nil, fmt.Errorf("API address: %w", err)
-	}
+	srv, _ := serve(l, mux, c.APIMaxConns, log)
 	// The last summary of refused attempts is written as the API stops.
 	srv.RegisterOnShutdown(guard.Close)
 	return srv, nil

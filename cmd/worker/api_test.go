@@ -40,9 +40,9 @@ func TestAPIConfigFailsFast(t *testing.T) {
 		{"API_TOKENS of commas and blanks", nil, map[string]string{"API_ADDR": "127.0.0.1:0", "API_TOKENS": " , ,"}, "API_ADDR is set but API_TOKENS is empty"},
 		{"-api-addr flag without tokens", []string{"-api-addr", "127.0.0.1:0"}, nil, "API_TOKENS is empty"},
 		{"a guessable token", nil, map[string]string{"API_ADDR": "127.0.0.1:0", "API_TOKENS": testToken + ",abc"}, "token 2 of API_TOKENS is 3 characters"},
-		{"negative body limit", nil, map[string]string{"API_ADDR": "127.0.0.1:0", "API_TOKENS": testToken, "API_MAX_BODY": "-5"}, "body limit -5"},
+		{"negative body limit", nil, map[string]string{"API_ADDR": "127.0.0.1:0", "API_TOKENS": testToken, "API_MAX_BODY": "-5"}, "API_MAX_BODY -5: want at least 0"},
 		{"-api-only without API_ADDR", []string{"-api-only"}, map[string]string{"API_TOKENS": testToken}, "-api-only serves the enqueue API, but API_ADDR is empty"},
-		{"negative AUTH_FAILURE_LIMIT", nil, map[string]string{"API_ADDR": "127.0.0.1:0", "API_TOKENS": testToken, "AUTH_FAILURE_LIMIT": "-1"}, "auth failure limit -1"},
+		{"negative AUTH_FAILURE_LIMIT", nil, map[string]string{"API_ADDR": "127.0.0.1:0", "API_TOKENS": testToken, "AUTH_FAILURE_LIMIT": "-1"}, "AUTH_FAILURE_LIMIT -1: want at least 0"},
 		{"a trusted proxy by name", nil, map[string]string{"API_ADDR": "127.0.0.1:0", "API_TOKENS": testToken, "API_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, `API_TRUSTED_PROXIES: trusted proxy "proxy.internal"`},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,7 +18,8 @@ import (
 )
 
 // config is the worker's configuration: every setting has an environment
-// variable and a flag, and a flag given on the command line wins.
+// variable and a flag (see settings), and a flag given on the command line
+// wins.
 type config struct {
 	RedisURL           string
 	SwonkieBaseURL     string
@@ -33,6 +35,7 @@ type config struct {
 	MediaRoot          string
 	AllowedSourceHosts string
 	Concurrency        int
+	QueueSpec          string
 	Queues             map[string]int
 	ShutdownTimeout    time.Duration
 	SweepSchedule      string
@@ -53,9 +56,9 @@ type config struct {
 	WebhookURL         string
 	WebhookSecret      string
 	WebhookRetryFor    time.Duration
-	TraceURLTemplate   string
 	WebhookConcurrency int
 	RedisAllowEviction bool
+	TraceURLTemplate   string
 
 	Sandbox      bool
 	Demo         bool
@@ -70,110 +73,134 @@ type config struct {
 	tracing *tracingsdk.Tracing
 }
 
-// parseConfig reads the environment (getenv) and then args.
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+// settings is every setting of the worker, in the order -help shows them.
+// Adding a setting is adding one entry here (and its field to config):
+// the flag, the environment variable, the default, -help and the lower
+// bound all come from the entry.
+var settings = []setting{
+	{group: groupModes, flag: "sandbox", field: func(c *config) any { return &c.Sandbox },
+		usage: "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)"},
+	{group: groupModes, flag: "demo", field: func(c *config) any { return &c.Demo },
+		usage: "publish the bundled sample images through the whole lifecycle against the sandbox and exit (embedded Redis unless REDIS_URL is set)"},
+	{group: groupModes, flag: "profiles", field: func(c *config) any { return &c.ListProfiles },
+		usage: "print the workspace's connected profiles (the ids publish requests name) and exit"},
+	{group: groupModes, flag: "api-only", field: func(c *config) any { return &c.APIOnly },
+		usage: "serve only the HTTP enqueue API and the pipelines page, run no tasks (needs API_ADDR)"},
+	{group: groupModes, flag: "version", field: func(c *config) any { return &c.Version },
+		usage: "print the version and exit"},
+
+	{group: groupConnections, flag: "redis", env: "REDIS_URL", def: "redis://127.0.0.1:6379/0", arg: "URL", field: func(c *config) any { return &c.RedisURL },
+		usage: "Redis: redis://, rediss://, unix://, redis[s]-sentinel:// or redis[s]-cluster://"},
+	{group: groupConnections, flag: "swonkie-url", env: "SWONKIE_BASE_URL", def: swonkie.DefaultBaseURL, arg: "URL", field: func(c *config) any { return &c.SwonkieBaseURL },
+		usage: "Swonkie API base URL (a sandbox's URL goes here)"},
+	{group: groupConnections, flag: "api-id", env: "SWONKIE_API_ID", arg: "ID", secret: true, field: func(c *config) any { return &c.SwonkieAPIID },
+		usage: "Swonkie App ID; required unless -sandbox, -demo or -api-only"},
+	{group: groupConnections, flag: "api-key", env: "SWONKIE_API_KEY", arg: "KEY", secret: true, field: func(c *config) any { return &c.SwonkieAPIKey },
+		usage: "Swonkie API key; required unless -sandbox, -demo or -api-only"},
+	{group: groupConnections, flag: "upload-response-timeout", env: "UPLOAD_RESPONSE_TIMEOUT", def: durationText(swonkie.DefaultUploadResponseTimeout), field: func(c *config) any { return &c.UploadTimeout },
+		usage: "how long storage may take to answer once an upload's last byte is sent"},
+	{group: groupConnections, flag: "allowed-upload-hosts", env: "ALLOWED_UPLOAD_HOSTS", arg: "HOSTS", field: func(c *config) any { return &c.AllowedUploadHosts },
+		usage: "comma-separated upload URL hosts that may resolve to private addresses (a storage emulator)"},
+
+	{group: groupConnections, flag: "redis-allow-eviction", env: "REDIS_ALLOW_EVICTION", def: "false", field: func(c *config) any { return &c.RedisAllowEviction },
+		usage: "run even though Redis's maxmemory-policy may evict pipeline records and tasks (not noeviction); loudly"},
+
+	{group: groupLimits, flag: "concurrency", env: "CONCURRENCY", def: "20", min: "1", field: func(c *config) any { return &c.Concurrency },
+		usage: "tasks run at once"},
+	{group: groupLimits, flag: "queues", env: "QUEUES", def: defaultQueues, arg: "LIST", field: func(c *config) any { return &c.QueueSpec },
+		usage: "queues this worker serves with their priority weights"},
+	{group: groupLimits, flag: "rate-limit", env: "SWONKIE_RATE_LIMIT", def: fmt.Sprint(float64(swonkie.DefaultRateLimit)), field: func(c *config) any { return &c.SwonkieRateLimit },
+		usage: "Swonkie API calls per second for the whole fleet: every worker on this Redis shares them"},
+	{group: groupLimits, flag: "rate-burst", env: "SWONKIE_RATE_BURST", def: fmt.Sprint(swonkie.DefaultBurst), min: "1", field: func(c *config) any { return &c.SwonkieRateBurst },
+		usage: "Swonkie API calls the fleet may send at once on top of the rate"},
+	{group: groupLimits, flag: "shutdown-timeout", env: "SHUTDOWN_TIMEOUT", def: "30s", field: func(c *config) any { return &c.ShutdownTimeout },
+		usage: "how long a stopping worker waits for running tasks"},
+
+	{group: groupMedia, flag: "media-root", env: "MEDIA_ROOT", arg: "DIR", field: func(c *config) any { return &c.MediaRoot },
+		usage: "the only folder local media files may come from; unset refuses local files"},
+	{group: groupMedia, flag: "allowed-source-hosts", env: "ALLOWED_SOURCE_HOSTS", arg: "HOSTS", field: func(c *config) any { return &c.AllowedSourceHosts },
+		usage: "comma-separated hosts media and webhook URLs may use even if they resolve to private addresses"},
+	{group: groupMedia, flag: "spool-dir", env: "SPOOL_DIR", arg: "DIR", shownDef: "the system temp dir", field: func(c *config) any { return &c.SpoolDir },
+		usage: "where media URLs without a length are spooled before upload"},
+	{group: groupMedia, flag: "spool-max-bytes", env: "SPOOL_MAX_BYTES", def: fmt.Sprint(4 << 30), min: "1", field: func(c *config) any { return &c.SpoolMaxBytes },
+		usage: "bytes all spooled sources may hold at once"},
+	{group: groupMedia, flag: "source-min-rate", env: "SOURCE_MIN_RATE", def: fmt.Sprint(64 << 10), min: "0", field: func(c *config) any { return &c.SourceMinRate },
+		usage: "bytes per second below which a media URL is cut; 0 turns the check off"},
+	{group: groupMedia, flag: "source-rate-window", env: "SOURCE_RATE_WINDOW", def: "30s", min: "1s", field: func(c *config) any { return &c.SourceRateWindow },
+		usage: "time SOURCE_MIN_RATE is averaged over"},
+
+	{group: groupPipelines, flag: "sweep", env: "SWEEP_SCHEDULE", def: tasks.DefaultSweepSchedule, arg: "SCHEDULE", field: func(c *config) any { return &c.SweepSchedule },
+		usage: `cleanup sweep schedule: "@every 10m", a cron expression, or "off"`},
+	{group: groupPipelines, flag: "retention", env: "RETENTION", def: durationText(tasks.DefaultTiming.Retention), min: "1s", field: func(c *config) any { return &c.Retention },
+		usage: "how long finished pipeline records (and their idempotency keys) are kept"},
+	{group: groupPipelines, flag: "stuck-after", env: "STUCK_AFTER", def: durationText(tasks.DefaultTiming.StuckAfter), min: "1s", field: func(c *config) any { return &c.StuckAfter },
+		usage: "a pipeline none of whose tasks exists, even after the sweep enqueued them again, fails once it made no progress for this long"},
+	{group: groupPipelines, flag: "pending-kick-after", env: "PENDING_KICK_AFTER", def: durationText(tasks.DefaultTiming.PendingKick), min: "1s", field: func(c *config) any { return &c.PendingKickAfter },
+		usage: "how long the sweep leaves a pipeline alone before it checks that its tasks exist"},
+
+	{group: groupAPI, flag: "api-addr", env: "API_ADDR", arg: "ADDR", field: func(c *config) any { return &c.APIAddr },
+		usage: "address of the HTTP enqueue API and the pipelines page (/ui/), like 127.0.0.1:8080; unset turns them off"},
+	{group: groupAPI, flag: "api-tokens", env: "API_TOKENS", arg: "TOKENS", secret: true, field: func(c *config) any { return &c.APITokens },
+		usage: "comma-separated bearer tokens the API and the page accept; required with API_ADDR"},
+	{group: groupAPI, flag: "api-max-body", env: "API_MAX_BODY", def: fmt.Sprint(1 << 20), min: "0", field: func(c *config) any { return &c.APIMaxBody },
+		usage: "largest API request body in bytes"},
+	{group: groupAPI, flag: "api-rate-limit", env: "API_RATE_LIMIT", def: "0", min: "0", field: func(c *config) any { return &c.APIRateLimit },
+		usage: "API requests per second per token; 0 is unlimited"},
+	{group: groupAPI, flag: "auth-failure-limit", env: "AUTH_FAILURE_LIMIT", def: fmt.Sprint(authlimit.DefaultPerMinute), min: "0", field: func(c *config) any { return &c.AuthFailureLimit },
+		usage: "failed authentications (API tokens and page logins together) a client address may make a minute before it is refused with 429; 0 refuses none"},
+	{group: groupAPI, flag: "api-trusted-proxies", env: "API_TRUSTED_PROXIES", arg: "LIST", field: func(c *config) any { return &c.TrustedProxies },
+		usage: "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client; unset believes none"},
+	{group: groupAPI, flag: "api-max-conns", env: "API_MAX_CONNS", def: fmt.Sprint(defaultMaxConns), min: "1", field: func(c *config) any { return &c.APIMaxConns },
+		usage: "connections each HTTP server (API, metrics) holds at once; idle ones are closed first to make room"},
+
+	{group: groupWebhooks, flag: "webhook-url", env: "WEBHOOK_URL", arg: "URL", field: func(c *config) any { return &c.WebhookURL },
+		usage: "where pipeline events go for requests that name no webhook of their own; unset sends none"},
+	{group: groupWebhooks, flag: "webhook-secret", env: "WEBHOOK_SECRET", arg: "SECRETS", secret: true, field: func(c *config) any { return &c.WebhookSecret },
+		usage: "whsec_… secrets signing webhooks, space-separated while rotating"},
+	{group: groupWebhooks, flag: "webhook-concurrency", env: "WEBHOOK_CONCURRENCY", def: fmt.Sprint(tasks.DefaultWebhookConcurrency), min: "1", field: func(c *config) any { return &c.WebhookConcurrency },
+		usage: "webhook deliveries run at once, in slots of their own apart from CONCURRENCY"},
+	{group: groupWebhooks, flag: "webhook-retry-for", env: "WEBHOOK_RETRY_FOR", def: "24h", min: "1s", field: func(c *config) any { return &c.WebhookRetryFor },
+		usage: "how long a webhook event is retried before it is given up"},
+
+	{group: groupObservability, flag: "metrics-addr", env: "METRICS_ADDR", def: defaultMetricsAddr, arg: "ADDR", field: func(c *config) any { return &c.MetricsAddr },
+		usage: `address of /metrics, /healthz and /readyz; "off" turns them off`},
+	{group: groupObservability, flag: "log-level", env: "LOG_LEVEL", def: "info", arg: "LEVEL", field: func(c *config) any { return &c.LogLevel },
+		usage: "debug, info, warn or error"},
+	{group: groupObservability, flag: "log-format", env: "LOG_FORMAT", arg: "FORMAT", shownDef: "console on a terminal, else json", field: func(c *config) any { return &c.LogFormat },
+		usage: "json or console"},
+	{group: groupObservability, flag: "trace-url-template", env: "TRACE_URL_TEMPLATE", arg: "URL", field: func(c *config) any { return &c.TraceURLTemplate },
+		usage: "a trace's page in your tracing UI, {traceId} standing for the id (Jaeger: http://localhost:16686/trace/{traceId}); the pipelines page links each pipeline to its trace"},
+}
+
+// parseConfig reads the defaults, then the environment (getenv), then
+// args. -h and -help return flag.ErrHelp; run prints the help.
+func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
+	// The flag package's own complaint comes with the whole usage; run
+	// prints one line instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	var errs []string
-	envInt := func(name string, def int) int {
-		v := getenv(name)
-		if v == "" {
-			return def
+	for _, s := range settings {
+		p := s.field(c)
+		if s.def != "" {
+			if err := setValue(p, s.def); err != nil {
+				panic(fmt.Sprintf("setting -%s: default %q %v", s.flag, s.def, err))
+			}
 		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q is not a whole number", name, v))
-			return def
+		if v := getenv(s.env); s.env != "" && v != "" {
+			if err := setValue(p, v); err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q %v", s.env, v, err))
+			}
 		}
-		return n
+		fs.Var(value{p}, s.flag, s.usage)
 	}
-	envFloat := func(name string, def float64) float64 {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q is not a number", name, v))
-			return def
-		}
-		return n
-	}
-	envDur := func(name string, def time.Duration) time.Duration {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q is not a duration (like 30s)", name, v))
-			return def
-		}
-		return d
-	}
-
-	fs.StringVar(&c.RedisURL, "redis", env("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL: redis://, rediss://, unix://, redis[s]-sentinel:// or redis[s]-cluster:// (env REDIS_URL)")
-	fs.StringVar(&c.SwonkieBaseURL, "swonkie-url", env("SWONKIE_BASE_URL", swonkie.DefaultBaseURL), "Swonkie API base URL (env SWONKIE_BASE_URL)")
-	fs.StringVar(&c.SwonkieAPIID, "api-id", env("SWONKIE_API_ID", ""), "Swonkie App ID (env SWONKIE_API_ID; prefer the environment: flags show in ps)")
-	fs.StringVar(&c.SwonkieAPIKey, "api-key", env("SWONKIE_API_KEY", ""), "Swonkie API key (env SWONKIE_API_KEY; prefer the environment: flags show in ps)")
-	fs.Float64Var(&c.SwonkieRateLimit, "rate-limit", envFloat("SWONKIE_RATE_LIMIT", float64(swonkie.DefaultRateLimit)), "Swonkie API calls per second for the whole fleet: every worker on this Redis shares them (env SWONKIE_RATE_LIMIT)")
-	fs.IntVar(&c.SwonkieRateBurst, "rate-burst", envInt("SWONKIE_RATE_BURST", swonkie.DefaultBurst), "Swonkie API calls the fleet may send at once on top of the rate (env SWONKIE_RATE_BURST)")
-	fs.DurationVar(&c.UploadTimeout, "upload-response-timeout", envDur("UPLOAD_RESPONSE_TIMEOUT", swonkie.DefaultUploadResponseTimeout), "how long storage may take to answer once an upload's last byte is sent (env UPLOAD_RESPONSE_TIMEOUT)")
-	fs.StringVar(&c.AllowedUploadHosts, "allowed-upload-hosts", env("ALLOWED_UPLOAD_HOSTS", ""), "comma-separated upload URL hosts that may resolve to private addresses (env ALLOWED_UPLOAD_HOSTS)")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", defaultMetricsAddr), "address of /metrics, /healthz and /readyz; \"off\" turns them off (env METRICS_ADDR)")
-	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
-	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "json"), "json or console (env LOG_FORMAT)")
-	fs.StringVar(&c.MediaRoot, "media-root", env("MEDIA_ROOT", ""), "the only folder local media files may come from; empty refuses local files (env MEDIA_ROOT)")
-	fs.StringVar(&c.AllowedSourceHosts, "allowed-source-hosts", env("ALLOWED_SOURCE_HOSTS", ""), "comma-separated hosts media URLs may use even if they resolve to private addresses (env ALLOWED_SOURCE_HOSTS)")
-	fs.IntVar(&c.Concurrency, "concurrency", envInt("CONCURRENCY", 20), "tasks run at once (env CONCURRENCY)")
-	queues := fs.String("queues", env("QUEUES", defaultQueues), "queues this worker serves with their priority weights (env QUEUES)")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDur("SHUTDOWN_TIMEOUT", 30*time.Second), "how long a stopping worker waits for running tasks (env SHUTDOWN_TIMEOUT)")
-	fs.StringVar(&c.SweepSchedule, "sweep", env("SWEEP_SCHEDULE", tasks.DefaultSweepSchedule), `cleanup sweep schedule: "@every 10m", a cron expression, or "off" (env SWEEP_SCHEDULE)`)
-	fs.StringVar(&c.APIAddr, "api-addr", env("API_ADDR", ""), "address of the HTTP enqueue API; empty turns it off (env API_ADDR)")
-	fs.StringVar(&c.APITokens, "api-tokens", env("API_TOKENS", ""), "comma-separated bearer tokens the HTTP API accepts (env API_TOKENS; prefer the environment)")
-	fs.Int64Var(&c.APIMaxBody, "api-max-body", int64(envInt("API_MAX_BODY", 1<<20)), "largest HTTP API request body in bytes (env API_MAX_BODY)")
-	fs.Float64Var(&c.APIRateLimit, "api-rate-limit", envFloat("API_RATE_LIMIT", 0), "HTTP API requests per second per token; 0 is unlimited (env API_RATE_LIMIT)")
-	fs.IntVar(&c.AuthFailureLimit, "auth-failure-limit", envInt("AUTH_FAILURE_LIMIT", authlimit.DefaultPerMinute), "failed authentications (API tokens and page logins together) a client address may make a minute before it is refused with 429; 0 refuses none (env AUTH_FAILURE_LIMIT)")
-	fs.StringVar(&c.TrustedProxies, "api-trusted-proxies", env("API_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client; empty believes none (env API_TRUSTED_PROXIES)")
-	fs.IntVar(&c.APIMaxConns, "api-max-conns", envInt("API_MAX_CONNS", defaultMaxConns), "connections each HTTP server (API, metrics) holds at once; idle ones are closed first to make room (env API_MAX_CONNS)")
-	fs.StringVar(&c.SpoolDir, "spool-dir", env("SPOOL_DIR", ""), "where media URLs without a length are spooled before upload; empty is the system temp dir (env SPOOL_DIR)")
-	fs.Int64Var(&c.SpoolMaxBytes, "spool-max-bytes", int64(envInt("SPOOL_MAX_BYTES", 4<<30)), "bytes all spooled sources may hold at once (env SPOOL_MAX_BYTES)")
-	fs.Int64Var(&c.SourceMinRate, "source-min-rate", int64(envInt("SOURCE_MIN_RATE", 64<<10)), "bytes per second below which a media URL is cut; 0 turns the check off (env SOURCE_MIN_RATE)")
-	fs.DurationVar(&c.SourceRateWindow, "source-rate-window", envDur("SOURCE_RATE_WINDOW", 30*time.Second), "time SOURCE_MIN_RATE is averaged over (env SOURCE_RATE_WINDOW)")
-	fs.DurationVar(&c.Retention, "retention", envDur("RETENTION", tasks.DefaultTiming.Retention), "how long finished pipeline records (and their idempotency keys) are kept (env RETENTION)")
-	fs.DurationVar(&c.StuckAfter, "stuck-after", envDur("STUCK_AFTER", tasks.DefaultTiming.StuckAfter), "a pipeline none of whose tasks exists, even after the sweep enqueued them again, is failed once it made no progress for this long (env STUCK_AFTER)")
-	fs.DurationVar(&c.PendingKickAfter, "pending-kick-after", envDur("PENDING_KICK_AFTER", tasks.DefaultTiming.PendingKick), "how long the sweep leaves a pipeline alone before it checks that its tasks exist (env PENDING_KICK_AFTER)")
-	fs.StringVar(&c.WebhookURL, "webhook-url", env("WEBHOOK_URL", ""), "where pipeline events go for requests that name no webhook of their own; empty sends none (env WEBHOOK_URL)")
-	fs.StringVar(&c.WebhookSecret, "webhook-secret", env("WEBHOOK_SECRET", ""), "whsec_… secrets signing webhooks, space-separated while rotating (env WEBHOOK_SECRET; prefer the environment)")
-	fs.StringVar(&c.TraceURLTemplate, "trace-url-template", env("TRACE_URL_TEMPLATE", ""), "a trace's page in your tracing UI, {traceId} standing for the id (Jaeger: http://jaeger:16686/trace/{traceId}); the pipelines page links each pipeline to its trace (env TRACE_URL_TEMPLATE)")
-	fs.DurationVar(&c.WebhookRetryFor, "webhook-retry-for", envDur("WEBHOOK_RETRY_FOR", 24*time.Hour), "how long a webhook event is retried before it is given up (env WEBHOOK_RETRY_FOR)")
-	fs.IntVar(&c.WebhookConcurrency, "webhook-concurrency", envInt("WEBHOOK_CONCURRENCY", tasks.DefaultWebhookConcurrency), "webhook deliveries run at once, in slots of their own apart from CONCURRENCY (env WEBHOOK_CONCURRENCY)")
-	envBool := func(name string) bool {
-		v := getenv(name)
-		if v == "" {
-			return false
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q is not true or false", name, v))
-		}
-		return b
-	}
-	fs.BoolVar(&c.RedisAllowEviction, "redis-allow-eviction", envBool("REDIS_ALLOW_EVICTION"), "run even though Redis's maxmemory-policy may evict pipeline records and tasks (not noeviction); loudly (env REDIS_ALLOW_EVICTION)")
-	fs.BoolVar(&c.Sandbox, "sandbox", false, "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)")
-	fs.BoolVar(&c.Demo, "demo", false, "publish the bundled sample images through the whole lifecycle and exit (embedded Redis unless REDIS_URL is set)")
-	fs.BoolVar(&c.APIOnly, "api-only", false, "serve only the HTTP enqueue API, run no tasks")
-	fs.BoolVar(&c.ListProfiles, "profiles", false, "print the workspace's connected profiles (the ids publish requests name) and exit")
-	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, flagError(err)
 	}
 	if c.Version {
 		// Asking which build this is must work whatever else is wrong
@@ -183,61 +210,45 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	c.given = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.given[f.Name] = true })
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q (flags start with - or --; worker --help lists them)", fs.Arg(0))
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
+	}
+	for _, s := range settings {
+		if s.min != "" && below(s.field(c), s.min) {
+			return nil, fmt.Errorf("%s %s: want %s", s.name(), value{s.field(c)}, s.minText())
+		}
 	}
 	if c.MetricsAddr == "off" {
 		c.MetricsAddr = ""
 	}
 	switch c.LogFormat {
-	case "json", "console":
+	case "", "json", "console":
 	default:
 		return nil, fmt.Errorf("log format %q: want json or console", c.LogFormat)
 	}
-	q, err := parseQueues(*queues)
+	q, err := parseQueues(c.QueueSpec)
 	if err != nil {
 		return nil, err
 	}
 	c.Queues = q
-	if c.SpoolMaxBytes < 1 {
-		return nil, fmt.Errorf("spool max bytes %d: want at least 1", c.SpoolMaxBytes)
-	}
-	if c.SourceMinRate < 0 || c.SourceRateWindow <= 0 {
-		return nil, fmt.Errorf("source min rate %d over %s: want a rate of 0 (off) or more over a positive window", c.SourceMinRate, c.SourceRateWindow)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"RETENTION", c.Retention}, {"STUCK_AFTER", c.StuckAfter}, {"PENDING_KICK_AFTER", c.PendingKickAfter}, {"WEBHOOK_RETRY_FOR", c.WebhookRetryFor}} {
-		if d.v < time.Second {
-			return nil, fmt.Errorf("%s %s: want a duration of at least 1s", d.name, d.v)
-		}
-	}
 	if _, err := tasks.ParseWebhookSecrets(c.WebhookSecret); err != nil {
 		return nil, err
 	}
 	if err := ui.CheckTraceURL(c.TraceURLTemplate); err != nil {
 		return nil, fmt.Errorf("TRACE_URL_TEMPLATE: %w", err)
 	}
-	if c.AuthFailureLimit < 0 {
-		return nil, fmt.Errorf("auth failure limit %d: want 0 (no limit) or more failures a minute", c.AuthFailureLimit)
-	}
 	if _, err := authlimit.ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("API_TRUSTED_PROXIES: %w", err)
 	}
-	if c.APIMaxConns < 1 {
-		return nil, fmt.Errorf("api max conns %d: want at least 1", c.APIMaxConns)
+	if c.SweepSchedule != "off" {
+		if _, err := tasks.ParseSweepSchedule(c.SweepSchedule); err != nil {
+			return nil, err
+		}
 	}
-	if c.Concurrency < 1 {
-		return nil, fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
-	}
-	if c.WebhookConcurrency < 1 {
-		return nil, fmt.Errorf("webhook concurrency %d: want at least 1", c.WebhookConcurrency)
-	}
-	if c.SwonkieRateLimit <= 0 || c.SwonkieRateBurst < 1 {
-		return nil, fmt.Errorf("swonkie rate limit %v and burst %d: want a rate above 0 and a burst of at least 1", c.SwonkieRateLimit, c.SwonkieRateBurst)
+	if !(c.SwonkieRateLimit > 0) {
+		return nil, fmt.Errorf("SWONKIE_RATE_LIMIT %v: want a rate above 0", c.SwonkieRateLimit)
 	}
 	return c, nil
 }

@@ -55,6 +55,28 @@ func startWorker(t *testing.T, env []string, extra ...string) *process {
 	return p
 }
 
+// inFlight waits until a step of the pipeline queue is running in a
+// worker (asynq's active tasks), failing the test if none does within a
+// minute or the worker exits, and returns those tasks.
+func inFlight(t *testing.T, insp *asynq.Inspector, w *process) []*asynq.TaskInfo {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		w.alive(t)
+		active, err := insp.ListActiveTasks(tasks.QueuePipeline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(active) > 0 {
+			return active
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no step in flight within a minute\n%s", w.log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // alive fails the test at once if the worker exited on its own.
 func (p *process) alive(t *testing.T) {
 	t.Helper()
@@ -158,14 +180,11 @@ func TestCrashSafety(t *testing.T) {
 	insp := asynq.NewInspectorFromRedisClient(r.Client)
 	kills := 0
 	var killedAt []time.Time
-	for _, after := range []time.Duration{2 * time.Second, 3 * time.Second} {
-		time.Sleep(after)
-		w.alive(t)
+	for range 2 {
+		// Each kill waits for a step in the middle of its work, however
+		// fast or loaded the machine, rather than for a set time.
+		active := inFlight(t, insp, w)
 		running := countStates(t, client, ids)[tasks.StateRunning]
-		active, err := insp.ListActiveTasks(tasks.QueuePipeline)
-		if err != nil {
-			t.Fatal(err)
-		}
 		w.kill(t)
 		killedAt = append(killedAt, time.Now())
 		kills++
@@ -334,17 +353,27 @@ func TestTwoWorkerProcessesSweepEachSlotOnce(t *testing.T) {
 	env := []string{"REDIS_URL=" + r.URL, "LOG_LEVEL=warn", "SWEEP_SCHEDULE=@every 1s"}
 	a := startWorker(t, env, "-sandbox")
 	b := startWorker(t, env, "-sandbox")
-	time.Sleep(5 * time.Second)
-	a.stop(t)
-	b.stop(t)
 	client := tasks.NewClient(r.Client)
 	defer client.Close()
+	// Both schedulers run for several slots (however long the workers
+	// take to start), then stop.
+	var sweeps []tasks.SweepResult
+	for deadline := time.Now().Add(time.Minute); len(sweeps) < 4; time.Sleep(100 * time.Millisecond) {
+		a.alive(t)
+		b.alive(t)
+		var err error
+		if sweeps, err = client.Sweeps(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sweeps in a minute of a 1s schedule\n%s\n%s", len(sweeps), a.log.String(), b.log.String())
+		}
+	}
+	a.stop(t)
+	b.stop(t)
 	sweeps, err := client.Sweeps(context.Background())
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(sweeps) < 2 {
-		t.Fatalf("%d sweeps in 5s of a 1s schedule\n%s\n%s", len(sweeps), a.log.String(), b.log.String())
 	}
 	holders := map[string]int{}
 	seen := map[string]bool{}
@@ -403,11 +432,7 @@ func TestCrashSafetyRedisRestart(t *testing.T) {
 	start := time.Now()
 	b := publishMix(t, client, n, ok, expired, "redis restart", false)
 
-	time.Sleep(1500 * time.Millisecond)
-	active, err := asynq.NewInspectorFromRedisClient(rc).ListActiveTasks(tasks.QueuePipeline)
-	if err != nil {
-		t.Fatal(err)
-	}
+	active := inFlight(t, asynq.NewInspectorFromRedisClient(rc), w)
 	before := countStates(t, client, b.ids)
 	srv.Kill()
 	down := time.Now()

@@ -160,7 +160,27 @@ func runDemo(ctx context.Context, cfg *config, getenv func(string) string, stdou
 		fmt.Fprint(stderr, logs.String())
 		return 1
 	}
+	fmt.Fprint(stdout, nextSteps(ok[0]))
 	return 0
+}
+
+// nextSteps is the demo's last word: how to do by hand what it just did,
+// with a profile id the sandbox really has (its profile ids are the same on
+// every start).
+func nextSteps(profile string) string {
+	samples := "<a folder with your images>"
+	if abs, err := filepath.Abs(filepath.Join("cmd", "worker", "samples")); err == nil {
+		if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+			samples = abs
+		}
+	}
+	return fmt.Sprintf(`
+  next: do it by hand, with a Redis on 127.0.0.1:6379 (redis-server, or docker run -p 6379:6379 redis):
+          export MEDIA_ROOT=%s
+          go run ./cmd/worker -sandbox &
+          go run ./cmd/enqueue publish --media sunrise.jpg --profile '%s' --caption Hello --now --wait
+        go run ./cmd/worker --help lists every setting, with examples.
+`, samples, profile)
 }
 
 func demoCases(profiles []string, expired string, now time.Time) []demoCase {
@@ -257,16 +277,13 @@ func report(w io.Writer, cases []demoCase, recs []*tasks.Record, sb *sandbox.Ser
 		}
 		post := "-"
 		if r.PostID != "" {
-			post = r.PostStage
-			if p, ok := sb.Post(r.PostID); ok && p.Deleted {
-				post = "deleted"
-			}
+			post = r.PostSummary()
 		}
 		end := r.UpdatedAt
 		if r.FinishedAt != nil {
 			end = *r.FinishedAt
 		}
-		note := ""
+		var notes []string
 		retries := 0
 		for _, e := range r.History {
 			if e.Outcome == "retry" || e.Outcome == "rate_limited" {
@@ -274,11 +291,12 @@ func report(w io.Writer, cases []demoCase, recs []*tasks.Record, sb *sandbox.Ser
 			}
 		}
 		if retries > 0 {
-			note = fmt.Sprintf("%d retried call(s)", retries)
+			notes = append(notes, fmt.Sprintf("%d retried call(s)", retries))
 		}
 		if r.State == tasks.StateFailed && r.Error != nil {
-			note = r.Error.Message
+			notes = append(notes, r.Error.Message)
 		}
+		note := strings.Join(notes, "; ")
 		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", i+1, cases[i].title, r.State,
 			strings.Join(slices.Compact(steps), " → "), made, deleted, post, end.Sub(r.CreatedAt).Round(100*time.Millisecond), note)
 	}

@@ -8,10 +8,14 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/term"
 
 	"github.com/mediaflow/mediaflow/internal/redisurl"
 	"github.com/mediaflow/mediaflow/metrics"
@@ -45,13 +49,35 @@ const (
 // holds at once.
 const defaultMaxConns = 256
 
-// serve listens on addr (so a taken port fails the start) and serves h in
-// the background, holding at most maxConns connections.
-func serve(addr string, h http.Handler, maxConns int, log zerolog.Logger) (*http.Server, *connLimiter, error) {
+// listen binds addr, the value of the setting env, before anything
+// starts: a taken port stops the start before the worker takes any work,
+// and says what to do about it.
+func listen(env, addr string) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, nil, err
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s %s is in use (another worker on this host?): set %s to a free address, like %s, or %s=off",
+			env, addr, env, nextPort(addr), env)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", env, addr, err)
+	}
+	return l, nil
+}
+
+// nextPort is addr with the following port, a likely free one to suggest.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n >= 65535 {
+		return "127.0.0.1:9401"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
+}
+
+// serve serves h on l in the background, holding at most maxConns
+// connections.
+func serve(l net.Listener, h http.Handler, maxConns int, log zerolog.Logger) (*http.Server, *connLimiter) {
+	addr := l.Addr().String()
 	cl := limitConns(l, maxConns)
 	srv := &http.Server{
 		Handler:           h,
@@ -67,7 +93,20 @@ func serve(addr string, h http.Handler, maxConns int, log zerolog.Logger) (*http
 			log.Error().Err(err).Str("addr", addr).Msg("http server stopped")
 		}
 	}()
-	return srv, cl, nil
+	return srv, cl
+}
+
+// httpURL is the URL of path on l, for people to open: an address on every
+// interface is shown as localhost.
+func httpURL(l net.Listener, path string) string {
+	host, port, err := net.SplitHostPort(l.Addr().String())
+	if err != nil {
+		return "http://" + l.Addr().String() + path
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + path
 }
 
 // httpErrorLog sends net/http's own complaints ("http: TLS handshake
@@ -85,15 +124,22 @@ func (z zerologLines) Write(p []byte) (int, error) {
 }
 
 // newLogger builds the process logger: JSON lines, or a console format for
-// people.
+// people. With no format given, a person is assumed exactly when w is a
+// terminal: log collectors read pipes and files.
 func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
 	if err != nil || lvl == zerolog.NoLevel {
 		return zerolog.Nop(), fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			format = "console"
+		}
+	}
 	out := w
 	if format == "console" {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
 }

@@ -28,10 +28,7 @@ func TestIdleConnectionsDoNotStarveReadyz(t *testing.T) {
 	const maxConns, silent, keepAlive = 64, 2000, 48
 	r := redistest.New(t)
 	h := opsHandler(metrics.New(metrics.Options{}), []readyCheck{redisReady(r.Client)}, zerolog.Nop())
-	srv, cl, err := serve("127.0.0.1:0", h, maxConns, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cl := serve(testListener(t), h, maxConns, zerolog.Nop())
 	t.Cleanup(func() { _ = srv.Close() })
 	addr := cl.Addr().String()
 
@@ -103,10 +100,7 @@ func TestBusyConnectionsAreNotEvicted(t *testing.T) {
 		_, _ = io.WriteString(w, "slow done")
 	})
 	mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "fast") })
-	srv, cl, err := serve("127.0.0.1:0", mux, 1, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cl := serve(testListener(t), mux, 1, zerolog.Nop())
 	t.Cleanup(func() { _ = srv.Close() })
 	base := "http://" + cl.Addr().String()
 
@@ -235,10 +229,7 @@ func TestHTTPErrorLogIsJSON(t *testing.T) {
 		w.WriteHeader(200)
 		w.WriteHeader(500) // net/http logs the superfluous call
 	})
-	srv, cl, err := serve("127.0.0.1:0", mux, 8, zerolog.New(logs))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cl := serve(testListener(t), mux, 8, zerolog.New(logs))
 	t.Cleanup(func() { _ = srv.Close() })
 	resp, err := http.Get("http://" + cl.Addr().String() + "/")
 	if err != nil {
@@ -257,20 +248,17 @@ func TestHTTPErrorLogIsJSON(t *testing.T) {
 
 func TestServerSettings(t *testing.T) {
 	t.Parallel()
-	c, err := parseConfig(nil, envOf(nil), io.Discard)
+	c, err := parseConfig(nil, envOf(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.MetricsAddr != "127.0.0.1:9400" || c.APIMaxConns != 256 {
 		t.Errorf("defaults: METRICS_ADDR %q, API_MAX_CONNS %d", c.MetricsAddr, c.APIMaxConns)
 	}
-	if _, err := parseConfig([]string{"-api-max-conns", "0"}, envOf(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "api max conns") {
+	if _, err := parseConfig([]string{"-api-max-conns", "0"}, envOf(nil)); err == nil || !strings.Contains(err.Error(), "API_MAX_CONNS 0: want at least 1") {
 		t.Errorf("-api-max-conns 0: %v", err)
 	}
-	srv, cl, err := serve("127.0.0.1:0", http.NotFoundHandler(), 8, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cl := serve(testListener(t), http.NotFoundHandler(), 8, zerolog.Nop())
 	defer srv.Close()
 	_ = cl
 	if srv.ReadTimeout == 0 || srv.WriteTimeout == 0 || srv.IdleTimeout == 0 || srv.ReadHeaderTimeout == 0 {
@@ -308,7 +296,7 @@ func mustRequest(t *testing.T, path string) *http.Request {
 
 func TestSourceSettings(t *testing.T) {
 	t.Parallel()
-	c, err := parseConfig(nil, envOf(map[string]string{"SPOOL_DIR": "/var/spool/x", "SPOOL_MAX_BYTES": "1048576", "SOURCE_MIN_RATE": "0", "SOURCE_RATE_WINDOW": "10s"}), io.Discard)
+	c, err := parseConfig(nil, envOf(map[string]string{"SPOOL_DIR": "/var/spool/x", "SPOOL_MAX_BYTES": "1048576", "SOURCE_MIN_RATE": "0", "SOURCE_RATE_WINDOW": "10s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +304,7 @@ func TestSourceSettings(t *testing.T) {
 	if sc.SpoolDir != "/var/spool/x" || sc.SpoolTotalBytes != 1<<20 || sc.MinRate >= 0 || sc.RateWindow != 10*time.Second {
 		t.Errorf("source config %+v", sc)
 	}
-	d, err := parseConfig(nil, envOf(nil), io.Discard)
+	d, err := parseConfig(nil, envOf(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +312,7 @@ func TestSourceSettings(t *testing.T) {
 		t.Errorf("defaults %+v", sc)
 	}
 	for _, args := range [][]string{{"-spool-max-bytes", "0"}, {"-source-min-rate", "-1"}, {"-source-rate-window", "0s"}} {
-		if _, err := parseConfig(args, envOf(nil), io.Discard); err == nil {
+		if _, err := parseConfig(args, envOf(nil)); err == nil {
 			t.Errorf("%v accepted", args)
 		}
 	}
@@ -339,4 +327,16 @@ func TestMissingSpoolDirFailsTheStart(t *testing.T) {
 	if code != 1 || !strings.Contains(lines[len(lines)-1], "SPOOL_DIR /nonexistent/spool is not a directory") {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
 	}
+}
+
+// testListener is a listener on a free loopback port, closed with the
+// test.
+func testListener(t *testing.T) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return l
 }

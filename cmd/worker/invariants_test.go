@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -64,8 +65,13 @@ type batch struct {
 func publishMix(t *testing.T, client *tasks.Client, n int, ok []string, expired, tag string, schedule bool) *batch {
 	t.Helper()
 	b := &batch{wantFail: map[string]bool{}}
+	// The keys are this call's own: a deployment shared by the package
+	// (and go test -count=N) keeps the records of earlier runs, whose
+	// media and posts a new sandbox never made.
+	run := rand.Text()[:8]
 	for i := range n {
 		req := tasks.Request{
+			Key:    fmt.Sprintf("%s-%s-%s-%d", t.Name(), run, tag, i),
 			Post:   &tasks.PostSpec{ProfileIDs: ok[:1+i%2], Caption: fmt.Sprintf("%s %d", tag, i)},
 			Action: tasks.ActionPublishNow,
 		}

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -35,6 +36,7 @@ import (
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 	"github.com/mediaflow/mediaflow/tasks"
 	"github.com/mediaflow/mediaflow/tracing"
+	"github.com/mediaflow/mediaflow/ui"
 )
 
 func main() {
@@ -49,8 +51,9 @@ var ownProcess bool
 
 // run is the whole program; its exit code is what main exits with.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := parseConfig(args, getenv, stderr)
+	cfg, err := parseConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
+		writeHelp(stdout)
 		return 0
 	}
 	if err == nil && cfg.Version {
@@ -103,6 +106,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "worker:", err)
 		return 1
 	}
+	// Every address is bound before anything starts: a second worker on
+	// the same host stops here, with a hint, rather than after asynq began
+	// taking tasks.
+	ls, err := listenAll(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 1
+	}
+	defer ls.close()
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -117,19 +129,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	servers := []*http.Server{}
-	if cfg.MetricsAddr != "" {
+	if ls.metrics != nil {
 		checks := append([]readyCheck{redisReady(rc), storeReady(st)}, guard.readyChecks()...)
-		srv, _, err := serve(cfg.MetricsAddr, opsHandler(m, checks, log), cfg.APIMaxConns, log)
-		if err != nil {
-			st.shutdown()
-			fmt.Fprintln(stderr, "worker: metrics address:", err)
-			return 1
-		}
+		srv, _ := serve(ls.metrics, opsHandler(m, checks, log), cfg.APIMaxConns, log)
 		servers = append(servers, srv)
 	}
 	var apiSrv *http.Server
-	if cfg.APIAddr != "" {
-		if apiSrv, err = startAPI(cfg, st.client, rc, m, log); err != nil {
+	if ls.api != nil {
+		if apiSrv, err = startAPI(cfg, ls.api, st.client, rc, m, log); err != nil {
 			for _, srv := range servers {
 				_ = srv.Close()
 			}
@@ -138,14 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 1
 		}
 	}
-	swonkieURL := ""
-	if st.api != nil {
-		swonkieURL = st.api.BaseURL()
-	}
-	log.Info().Str("version", buildinfo.Number()).Str("redis", redactedURL(cfg.RedisURL)).Str("swonkie", swonkieURL).
-		Bool("sandbox", cfg.Sandbox).Bool("api_only", cfg.APIOnly).Int("concurrency", cfg.Concurrency).Int("webhook_concurrency", cfg.WebhookConcurrency).
-		Str("metrics_addr", cfg.MetricsAddr).Str("api_addr", cfg.APIAddr).
-		Msg("worker started")
+	startLine(log, cfg, st, ls).Msg("worker started")
 
 	<-ctx.Done()
 	log.Info().Str("timeout", cfg.ShutdownTimeout.String()).Msg("shutting down: finishing running tasks")
@@ -162,6 +162,73 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info().Msg("worker stopped")
 	return 0
+}
+
+// listeners are the worker's addresses, bound before it starts.
+type listeners struct{ metrics, api net.Listener }
+
+func listenAll(cfg *config) (*listeners, error) {
+	ls := &listeners{}
+	var err error
+	if cfg.MetricsAddr != "" {
+		if ls.metrics, err = listen("METRICS_ADDR", cfg.MetricsAddr); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.APIAddr != "" {
+		if ls.api, err = listen("API_ADDR", cfg.APIAddr); err != nil {
+			ls.close()
+			return nil, err
+		}
+	}
+	return ls, nil
+}
+
+// close gives the addresses back; closing a listener a server already
+// closed does nothing.
+func (ls *listeners) close() {
+	for _, l := range []net.Listener{ls.metrics, ls.api} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+}
+
+// startLine is the "worker started" line: where everything the worker
+// serves and uses is, so that a newcomer reading it knows what to open.
+func startLine(log zerolog.Logger, cfg *config, st *stack, ls *listeners) *zerolog.Event {
+	ev := log.Info().Str("version", buildinfo.Number()).Str("redis", redactedURL(cfg.RedisURL))
+	switch {
+	case st.api == nil:
+		ev = ev.Str("swonkie", "none (-api-only)")
+	case st.sandbox != nil:
+		ev = ev.Str("swonkie", st.api.BaseURL()+" (in-process sandbox)")
+	default:
+		ev = ev.Str("swonkie", st.api.BaseURL())
+	}
+	if ls.metrics != nil {
+		ev = ev.Str("metrics", httpURL(ls.metrics, "/metrics"))
+	} else {
+		ev = ev.Str("metrics", "off")
+	}
+	if ls.api != nil {
+		ev = ev.Str("api", httpURL(ls.api, "/v1/pipelines")).Str("page", httpURL(ls.api, ui.Prefix))
+	} else {
+		ev = ev.Str("api", "off (set API_ADDR)")
+	}
+	if cfg.MediaRoot != "" {
+		root, err := filepath.Abs(cfg.MediaRoot)
+		if err != nil {
+			root = cfg.MediaRoot
+		}
+		ev = ev.Str("media_root", root)
+	} else {
+		ev = ev.Str("media_root", "unset: local files are refused")
+	}
+	if !cfg.APIOnly {
+		ev = ev.Int("concurrency", cfg.Concurrency).Int("webhook_concurrency", cfg.WebhookConcurrency)
+	}
+	return ev
 }
 
 // stack is a running worker and what it stands on.
@@ -210,6 +277,11 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 			st.shutdown()
 			return nil, fmt.Errorf("WEBHOOK_URL %s: %w", tasks.RedactSource(cfg.WebhookURL), err)
 		}
+	}
+	if st.sandbox != nil {
+		// Before any task runs, so the warning comes before the failures
+		// it explains.
+		warnForeignRecords(ctx, st.client, st.sandbox, log)
 	}
 	w, err := tasks.NewWorker(tasks.WorkerConfig{
 		WebhookURL:         cfg.WebhookURL,

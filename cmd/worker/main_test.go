@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/mediaflow/mediaflow/internal/freeport"
+	"github.com/mediaflow/mediaflow/swonkie/sandbox"
+	"github.com/mediaflow/mediaflow/tasks"
 
 	"github.com/mediaflow/mediaflow/internal/logbuf"
 
@@ -55,7 +57,7 @@ func envOf(m map[string]string) func(string) string { return func(k string) stri
 
 func TestFailsFastWithOneLine(t *testing.T) {
 	t.Parallel()
-	creds := map[string]string{"SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key", "METRICS_ADDR": ""}
+	creds := map[string]string{"SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key", "METRICS_ADDR": "off"}
 	tests := []struct {
 		name string
 		args []string
@@ -72,12 +74,12 @@ func TestFailsFastWithOneLine(t *testing.T) {
 		{"bad number in the environment", nil, map[string]string{"CONCURRENCY": "many"}, 2, `CONCURRENCY="many"`},
 		{"bad queue weights", []string{"-queues", "mediaflow=high"}, creds, 2, "want name=weight pairs"},
 		{"no mediaflow queue", []string{"-queues", "default=1"}, creds, 2, "serves neither"},
-		{"bad sweep schedule", []string{"-sandbox", "-sweep", "sometimes", "-redis", "REDIS"}, map[string]string{"METRICS_ADDR": ""}, 1, "sweep schedule"},
+		{"bad sweep schedule", []string{"-sandbox", "-sweep", "sometimes"}, nil, 2, "sweep schedule"},
 		{"retention not a duration", nil, map[string]string{"RETENTION": "a week"}, 2, `RETENTION="a week"`},
 		{"retention under a second", []string{"-retention", "500ms"}, creds, 2, "RETENTION 500ms: want a duration of at least 1s"},
 		{"stuck-after under a second", []string{"-stuck-after", "0s"}, creds, 2, "STUCK_AFTER 0s"},
 		{"pending kick under a second", nil, map[string]string{"PENDING_KICK_AFTER": "10ms", "SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key"}, 2, "PENDING_KICK_AFTER 10ms"},
-		{"no webhook slots", []string{"-webhook-concurrency", "0"}, creds, 2, "webhook concurrency 0: want at least 1"},
+		{"no webhook slots", []string{"-webhook-concurrency", "0"}, creds, 2, "WEBHOOK_CONCURRENCY 0: want at least 1"},
 		{"bad webhook secret", nil, map[string]string{"WEBHOOK_SECRET": "hunter2", "SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key"}, 2, "WEBHOOK_SECRET: each secret is whsec_"},
 	}
 	for _, tt := range tests {
@@ -189,9 +191,17 @@ func TestDemo(t *testing.T) {
 				t.Fatalf("demo exit %d\n%s\n%s", code, out.String(), errOut.String())
 			}
 			s := out.String()
-			for _, want := range []string{tt.want, "same pipeline, nothing new enqueued", "succeeded", "failed", "0 duplicates"} {
+			for _, want := range []string{tt.want, "same pipeline, nothing new enqueued", "succeeded", "failed", "0 duplicates",
+				"post published", "post draft  media kept", "\n  next: ", "enqueue publish --media sunrise.jpg --profile '"} {
 				if !strings.Contains(s, want) {
 					t.Errorf("demo output lacks %q:\n%s", want, s)
+				}
+			}
+			// The post in the words enqueue --wait uses, never Swonkie's
+			// stage (SCHEDULED for a post being published now).
+			for _, stage := range []string{"SCHEDULED", "PUBLISHED", "IDEA"} {
+				if strings.Contains(s, stage) {
+					t.Errorf("demo output says %s:\n%s", stage, s)
 				}
 			}
 			if took := time.Since(start); took > time.Minute {
@@ -211,5 +221,35 @@ func TestListProfiles(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 5 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(out.String(), "instagram") || !strings.Contains(out.String(), "EXPIRED") {
 		t.Fatalf("profiles table:\n%s", out.String())
+	}
+}
+
+// Every pipeline that retried a call says so in the demo's table, the
+// failed one beside its reason.
+func TestDemoReportNotesEveryRetry(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandboxOptions(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	retried := []tasks.Event{{At: now, Step: tasks.StepAttach, Outcome: "rate_limited"}, {At: now, Step: tasks.StepAttach, Outcome: "ok"}}
+	recs := []*tasks.Record{
+		{State: tasks.StateSucceeded, History: retried, CreatedAt: now, UpdatedAt: now},
+		{State: tasks.StateFailed, History: append(retried, tasks.Event{At: now, Step: tasks.StepUpload, Outcome: "retry"}),
+			Error: &tasks.StepError{Step: tasks.StepAttach, Message: "attach: create post: 400 expired profile"}, CreatedAt: now, UpdatedAt: now},
+		{State: tasks.StateSucceeded, CreatedAt: now, UpdatedAt: now},
+	}
+	cases := []demoCase{{title: "a"}, {title: "b"}, {title: "c"}}
+	var out bytes.Buffer
+	report(&out, cases, recs, sb)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("report:\n%s", out.String())
+	}
+	for i, want := range []string{"1 retried call(s)", "2 retried call(s); attach: create post: 400 expired profile", ""} {
+		if got := lines[i+1]; want != "" && !strings.HasSuffix(got, want) || want == "" && strings.Contains(got, "retried") {
+			t.Errorf("row %d %q, want a note %q", i+1, got, want)
+		}
 	}
 }

@@ -112,7 +112,7 @@ func Start(tb testing.TB, o Options) *World {
 	w.Worker, err = tasks.NewWorker(tasks.WorkerConfig{
 		Redis: w.Redis.Client, API: w.API, Sources: sources, Logger: zerolog.Nop(),
 		PollInterval: 20 * time.Millisecond, DelayedCheckInterval: 100 * time.Millisecond, SweepSchedule: "off",
-		Timing:     tasks.Timing{AwaitFirst: 100 * time.Millisecond, WatchFirst: 100 * time.Millisecond, WatchMax: 500 * time.Millisecond},
+		Timing:     tasks.Timing{AwaitFirst: 100 * time.Millisecond, AwaitMax: 500 * time.Millisecond, WatchFirst: 100 * time.Millisecond, WatchMax: 500 * time.Millisecond},
 		WebhookURL: o.WebhookURL, TracerProvider: o.TracerProvider,
 	})
 	if err != nil {

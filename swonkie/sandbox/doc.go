@@ -147,8 +147,13 @@
 //     eight.
 //
 // Ids are standard base64 of a readable prefix ("MediaId", "PostId",
-// "ProfileId", "LabelId") and ten seeded random bytes: every id ends in
-// '=' and holds a '/', every other one a '+' too.
+// "ProfileId", "LabelId") and random bytes: every id ends in '=' and holds
+// a '/', every other one a '+' too. Profile ids are ten seeded bytes, the
+// same on every start. Media, post and label ids are six bytes drawn for
+// each server (its Instance) and seven seeded ones: a server never hands
+// out an id another server made, so a client that kept ids across a
+// restart of its sandbox cannot mistake an old media or post for a new
+// one (InstanceOf tells which server made an id).
 //
 // Faults (see FaultPlan): each kind is drawn on its own from (seed,
 // endpoint, n, kind); a reset wins over a 5xx, which wins over a 429,

@@ -60,12 +60,36 @@ func TestIDs(t *testing.T) {
 		}
 	}
 
-	again, againPosts, _ := build(21)
-	other, _, _ := build(22)
-	if strings.Join(media, " ") != strings.Join(again, " ") || strings.Join(posts, " ") != strings.Join(againPosts, " ") {
-		t.Fatal("the same seed made different ids")
+	// A second server with the same seed, as a restarted worker -sandbox
+	// starts: the same profiles, none of the same media or post ids.
+	again, againPosts, e2 := build(21)
+	seen := map[string]bool{}
+	for _, id := range append(append(append([]string{}, media...), posts...), append(again, againPosts...)...) {
+		if seen[id] {
+			t.Fatalf("id %s handed out twice by two servers with the same seed", id)
+		}
+		seen[id] = true
 	}
-	if media[0] == other[0] {
-		t.Fatal("seeds 21 and 22 made the same first id")
+	if a, b := e.s.Profiles(), e2.s.Profiles(); a[0].ID != b[0].ID || a[3].ID != b[3].ID {
+		t.Fatalf("same seed, different profile ids: %s, %s", a[0].ID, b[0].ID)
+	}
+	// Each id says which server made it.
+	for _, tt := range []struct {
+		ids  []string
+		want string
+	}{{media, e.s.Instance()}, {posts, e.s.Instance()}, {again, e2.s.Instance()}, {againPosts, e2.s.Instance()}} {
+		for _, id := range tt.ids {
+			if got, ok := sandbox.InstanceOf(id); !ok || got != tt.want {
+				t.Fatalf("InstanceOf(%s) = %q, %v; want %q", id, got, ok, tt.want)
+			}
+		}
+	}
+	if e.s.Instance() == e2.s.Instance() {
+		t.Fatal("two servers drew the same instance part")
+	}
+	for _, id := range []string{e.s.Profiles()[0].ID, "TWVkaWFJZA/never+seen=", "not base64!"} {
+		if inst, ok := sandbox.InstanceOf(id); ok {
+			t.Errorf("InstanceOf(%s) = %q: not an id a sandbox call made", id, inst)
+		}
 	}
 }

@@ -22,8 +22,10 @@ type Options struct {
 	// APIID and APIKey are the workspace credentials every /v2 call must
 	// carry in X-API-ID and X-API-KEY.
 	APIID, APIKey string
-	// Seed drives every random choice: ids, fault decisions, which
-	// confirmed uploads end in ERROR, label colours.
+	// Seed drives every random choice: profile ids, fault decisions,
+	// which confirmed uploads end in ERROR, label colours. The ids of
+	// what calls make (media, posts, labels) also carry a part drawn for
+	// each server, so that no two servers hand out the same one.
 	Seed int64
 	// Faults injects failures per endpoint; see FaultPlan.
 	Faults FaultPlan

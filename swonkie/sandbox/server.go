@@ -27,9 +27,11 @@ type Server struct {
 	opts    Options
 	sh      shapes
 	signKey []byte
-	idSum   [32]byte
-	keySum  [32]byte
-	faults  map[string]Fault // effective fault per endpoint key
+	// instance is the random part of the ids this server makes (ids.go).
+	instance []byte
+	idSum    [32]byte
+	keySum   [32]byte
+	faults   map[string]Fault // effective fault per endpoint key
 
 	mu          sync.Mutex
 	ids         map[string]bool
@@ -69,6 +71,7 @@ func New(opts Options) (*Server, error) {
 		opts:        opts,
 		sh:          sh,
 		signKey:     make([]byte, 32),
+		instance:    make([]byte, instanceBytes),
 		idSum:       sha256.Sum256([]byte(opts.APIID)),
 		keySum:      sha256.Sum256([]byte(opts.APIKey)),
 		faults:      map[string]Fault{},
@@ -84,10 +87,14 @@ func New(opts Options) (*Server, error) {
 		requests:    map[string]map[int]int{},
 		faultCounts: map[string]map[FaultKind]int{},
 	}
-	// The signing key is the one thing the seed does not decide: upload
-	// URLs must not be forgeable by someone who knows the seed.
+	// The signing key and the ids' instance part are what the seed does
+	// not decide: upload URLs must not be forgeable by someone who knows
+	// the seed, and a second server must not hand out the first one's ids.
 	if _, err := rand.Read(s.signKey); err != nil {
 		return nil, fmt.Errorf("sandbox: make the upload signing key: %w", err)
+	}
+	if _, err := rand.Read(s.instance); err != nil {
+		return nil, fmt.Errorf("sandbox: make the id instance part: %w", err)
 	}
 	for _, k := range faultEndpoints {
 		s.faults[k] = opts.Faults.forEndpoint(k)
