@@ -29,7 +29,11 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := tasks.DecodeRequestBytes(body)
 	if err != nil {
-		writeProblem(w, r, Problem{Type: typeMalformed, Status: http.StatusBadRequest, Detail: err.Error()})
+		p := Problem{Type: typeMalformed, Status: http.StatusBadRequest, Detail: err.Error()}
+		if uf := (*tasks.UnknownFieldError)(nil); errors.As(err, &uf) {
+			p.Errors = []tasks.Problem{uf.Problem()}
+		}
+		writeProblem(w, r, p)
 		return
 	}
 	if p, ok := mergeKey(r.Header, &req); !ok {

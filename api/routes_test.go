@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mediaflow/mediaflow/internal/redistest"
+	"github.com/mediaflow/mediaflow/swonkie"
 
 	"github.com/mediaflow/mediaflow/tasks"
 )
@@ -226,12 +227,11 @@ func TestAccessLog(t *testing.T) {
 func TestRecordSchemaCoversEveryField(t *testing.T) {
 	t.Parallel()
 	doc, _ := loadSpec(t)
-	check := func(name string, v any) {
+	matches := func(name string, props openapi3.Schemas, v any) {
 		t.Helper()
 		b, _ := json.Marshal(v)
 		var m map[string]any
 		_ = json.Unmarshal(b, &m)
-		props := doc.Components.Schemas[name].Value.Properties
 		for k := range m {
 			if props[k] == nil {
 				t.Errorf("schema %s lacks %q", name, k)
@@ -243,12 +243,21 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 			}
 		}
 	}
+	check := func(name string, v any) {
+		t.Helper()
+		matches(name, doc.Components.Schemas[name].Value.Properties, v)
+	}
+	// The option objects Swonkie documents are inline in PostSpec.
+	checkInline := func(prop string, v any) {
+		t.Helper()
+		matches("PostSpec."+prop, doc.Components.Schemas["PostSpec"].Value.Properties[prop].Value.Properties, v)
+	}
 	// Every field set, so that none is left out by omitempty (but the
 	// internal ones, fingerprint and dueAt, which are never shown).
 	now := time.Now()
 	one := 1
 	check("Record", tasks.Record{ID: "i", Key: "k", State: "s", Step: "s", Media: []tasks.MediaItem{},
-		StaleMedia: []tasks.StaleMedia{{}}, PostID: "p", PostCreated: true, PostStage: "s", PostPublishAt: &now, Staged: true,
+		StaleMedia: []tasks.StaleMedia{{}}, PostID: "p", PostCreated: true, PostType: "t", PostStage: "s", LabelIDs: []string{"l"}, PostPublishAt: &now, Staged: true,
 		PostWithdrawn: true, Publication: []tasks.ProfileResult{{}}, Partial: true, Webhook: &tasks.WebhookState{},
 		Error: &tasks.StepError{}, Attempts: 1, CancelRequested: true, Cleanup: "c", AttachedAt: &now,
 		PublishedAt: &now, FinishedAt: &now, History: []tasks.Event{}, TraceID: "0af7651916cd43dd8448eb211c80319c"})
@@ -268,8 +277,19 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 	check("WebhookState", tasks.WebhookState{URL: "u", State: "s", Attempts: 1, LastStatus: 1, LastError: "e", DeliveredAt: &now, Events: []tasks.Notice{}})
 	check("Notice", tasks.Notice{ID: "i", Type: "t", At: now, State: "s", Attempts: 1, LastStatus: 1, LastError: "e", DeliveredAt: &now, Redeliveries: 1})
 	check("WebhookEvent", tasks.WebhookEvent{Type: "t", Timestamp: now, Data: &tasks.Record{}})
-	check("MediaSource", tasks.MediaSource{Source: "s", Name: "n", ContentType: "c"})
-	check("PostSpec", tasks.PostSpec{Type: "t", ProfileIDs: []string{}, Caption: "c", FirstComment: "f", PublishAt: &now, LabelIDs: []string{"l"}})
+	check("MediaSource", tasks.MediaSource{Source: "s", Name: "n", ContentType: "c", Net: "n"})
+	yes, zero := true, 0
+	check("PostSpec", tasks.PostSpec{Type: "t", ProfileIDs: []string{}, Caption: "c", FirstComment: "f", PublishAt: &now, LabelIDs: []string{"l"},
+		Captions: []tasks.CaptionFor{{}}, Links: []tasks.LinkSpec{{}}, Facebook: &tasks.FacebookSpec{}, Instagram: &swonkie.InstagramOptions{},
+		LinkedIn: &swonkie.LinkedInOptions{}, TikTok: &swonkie.TikTokOptions{}, Labels: []string{"l"}})
+	check("CaptionFor", tasks.CaptionFor{Net: "n", Text: "t", FirstComment: "f"})
+	check("LinkSpec", tasks.LinkSpec{URL: "u", Title: "t", Description: "d", Net: "n", MediaIndex: &zero})
+	check("FacebookOptions", tasks.FacebookSpec{Carousels: []tasks.CarouselCard{{}}, CarouselEndCard: &yes})
+	check("CarouselCard", tasks.CarouselCard{Link: "l", Title: "t", Description: "d", MediaIndex: &zero, CallToAction: "c"})
+	checkInline("instagram", swonkie.InstagramOptions{ShareToFeed: &yes})
+	checkInline("linkedIn", swonkie.LinkedInOptions{DocumentTitle: "d"})
+	checkInline("tiktok", swonkie.TikTokOptions{Title: "t", AutoAddMusic: &yes, DisableComments: &yes, DisableDuet: &yes, DisableStitch: &yes,
+		IsBrandedContent: &yes, IsBrandOrganic: &yes, IsAiGenerated: &yes})
 	check("RecordPage", tasks.RecordPage{Records: []*tasks.Record{}, Next: "n"})
 	check("Problem", Problem{Type: "t", Title: "t", Status: 400, Detail: "d", Instance: "i", Errors: []tasks.Problem{{}}, PipelineID: "p"})
 }

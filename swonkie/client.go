@@ -3,6 +3,8 @@ package swonkie
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -217,12 +219,22 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// BaseURL returns the API root the client calls.
 // CallTimeout is how long one API call may take at most: after it, the
 // client has given up on the answer.
 func (c *Client) CallTimeout() time.Duration { return c.timeout }
 
+// BaseURL returns the API root the client calls.
 func (c *Client) BaseURL() string { return c.base.String() }
+
+// Workspace names the workspace the client's credentials open, for keys
+// that remember things about it (its labels, its posts): a hash of the
+// base URL and the API id, stable across processes, never either in clear.
+// Two servers given the same id (two sandboxes, a sandbox and the real
+// API) are two workspaces.
+func (c *Client) Workspace() string {
+	sum := sha256.Sum256([]byte("mediaflow swonkie workspace\x00" + strings.TrimRight(c.base.String(), "/") + "\x00" + c.id))
+	return hex.EncodeToString(sum[:16])
+}
 
 type endpointKey struct{}
 

@@ -430,3 +430,23 @@ func TestIDsRoundTrip(t *testing.T) {
 		t.Fatalf("requests the sandbox could not route: %v", n)
 	}
 }
+
+// TestWorkspaceNamesCredentialsAndServer: one workspace per base URL and
+// API id, spelled without either.
+func TestWorkspaceNamesCredentialsAndServer(t *testing.T) {
+	t.Parallel()
+	a := newClient(t, "https://api.swonkie.dev/v2").Workspace()
+	if b := newClient(t, "https://api.swonkie.dev/v2/").Workspace(); a != b {
+		t.Fatalf("a trailing slash makes another workspace: %s, %s", a, b)
+	}
+	if b := newClient(t, "http://127.0.0.1:8090/v2").Workspace(); a == b {
+		t.Fatal("two servers share a workspace name")
+	}
+	other := newClient(t, "https://api.swonkie.dev/v2", func(c *swonkie.Config) { c.APIID = "app-other" }).Workspace()
+	if other == a {
+		t.Fatal("two API ids share a workspace name")
+	}
+	if strings.Contains(a, apiID) || len(a) != 32 {
+		t.Fatalf("workspace name %q", a)
+	}
+}

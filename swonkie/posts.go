@@ -3,8 +3,10 @@ package swonkie
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -71,6 +73,37 @@ const (
 	PublishPublished = "PUBLISHED"
 	PublishError     = "ERROR"
 )
+
+// Networks are the net codes a caption, media group or link may target
+// (swonkie-api.md §5). Only "facebook" is documented literally; the others
+// follow its pattern (lower-case net.code values of GET /profiles).
+var Networks = []string{"facebook", "instagram", "linkedin", "tiktok", "threads", "youtube", "gmb"}
+
+// CallToActionNoButton is the only Facebook carousel callToAction the docs
+// show; the enum's other values are not documented.
+const CallToActionNoButton = "NO_BUTTON"
+
+// MinCarouselCards is the fewest cards a Facebook carousel takes (§5).
+const MinCarouselCards = 2
+
+// MaxLinkLength is the longest link a carousel card (and a LINK post's
+// link) takes, in bytes (§5).
+const MaxLinkLength = 2000
+
+// CheckLink says what is wrong with a link Swonkie is to publish, or "":
+// it must be an absolute http(s) URL of at most MaxLinkLength.
+func CheckLink(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case strings.TrimSpace(raw) == "":
+		return "required"
+	case len(raw) > MaxLinkLength:
+		return fmt.Sprintf("longer than %d characters", MaxLinkLength)
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return "must be an absolute http(s) URL"
+	}
+	return ""
+}
 
 // Caption is a post's text, for every network (Net nil) or one.
 type Caption struct {
@@ -193,16 +226,36 @@ type PostProfile struct {
 	PublishStatus string  `json:"publishStatus,omitempty"`
 }
 
-// MediaLibIDs lists every media id the post references, in order, once.
-func (p *Post) MediaLibIDs() []string {
+// MediaLibIDs lists every media id the post's media groups reference, in
+// order, once.
+func (p *Post) MediaLibIDs() []string { return MediaReferences(p.Medias, nil, nil) }
+
+// ReferencedMediaIDs lists every media id the post references anywhere:
+// its media groups, its links' previews and its Facebook carousel cards.
+func (p *Post) ReferencedMediaIDs() []string {
+	return MediaReferences(p.Medias, p.Links, p.Facebook)
+}
+
+// MediaReferences lists, in order and once each, the media ids that media
+// groups, links and Facebook carousel cards reference.
+func MediaReferences(medias []MediaGroup, links []Link, fb *FacebookOptions) []string {
 	var ids []string
-	seen := map[string]bool{}
-	for _, g := range p.Medias {
+	add := func(id string) {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	for _, g := range medias {
 		for _, f := range g.MediaFiles {
-			if f.MediaLibID != "" && !seen[f.MediaLibID] {
-				seen[f.MediaLibID] = true
-				ids = append(ids, f.MediaLibID)
-			}
+			add(f.MediaLibID)
+		}
+	}
+	for _, l := range links {
+		add(l.MediaLibID)
+	}
+	if fb != nil {
+		for _, c := range fb.Carousels {
+			add(c.MediaLibID)
 		}
 	}
 	return ids

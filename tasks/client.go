@@ -176,6 +176,9 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 	for i, m := range req.Media {
 		rec.Media[i] = MediaItem{Source: m.Source, Name: m.Name, ContentType: m.ContentType, Status: ItemPending}
 	}
+	if req.Post != nil {
+		rec.PostType = req.Post.Type
+	}
 	rec.note(now, StepAccepted, nil, "ok", fmt.Sprintf("accepted %d media", len(req.Media)))
 	// The due entry says since when: the sweep looks at the pipeline once
 	// the workers' PENDING_KICK_AFTER has passed since then, whatever this

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
+	"time"
 )
 
 // DecodeRequest reads one publish request from JSON, strictly: unknown
@@ -20,7 +22,7 @@ func DecodeRequest(r io.Reader) (Request, error) {
 	if err != nil {
 		return Request{}, fmt.Errorf("read request: %w", err)
 	}
-	if err := refuseDuplicateKeys(b); err != nil {
+	if err := checkKeys(b, reflect.TypeFor[Request]()); err != nil {
 		return Request{}, err
 	}
 	var req Request
@@ -61,16 +63,39 @@ func describeJSONError(err error) error {
 	return fmt.Errorf("malformed JSON: %v", err)
 }
 
-// refuseDuplicateKeys rejects an object that names a key twice. encoding/json
-// keeps the last value, so `"action":"publishNow","action":"draft"` would
-// quietly become a draft; whoever wrote the document meant one of them and
-// only they know which. Keys are compared case-insensitively because that
-// is how encoding/json matches them to fields: "action" and "Action" land in
-// the same one. Malformed JSON is left for the decoder to describe.
-func refuseDuplicateKeys(b []byte) error {
+// UnknownFieldError is a request naming a field the schema does not have,
+// at Path (post.tiktok.isPaid): a typo, or an option Swonkie does not
+// document, refused before anything is queued.
+type UnknownFieldError struct {
+	Path string
+}
+
+func (e *UnknownFieldError) Error() string {
+	name := e.Path[strings.LastIndexAny(e.Path, ".]")+1:]
+	if name == e.Path {
+		return fmt.Sprintf("unknown field %q", name)
+	}
+	return fmt.Sprintf("unknown field %q at %s", name, e.Path)
+}
+
+// Problem is the error as a request problem.
+func (e *UnknownFieldError) Problem() Problem {
+	return Problem{Field: e.Path, Message: "unknown field: the request schema has no such field"}
+}
+
+// checkKeys walks the document before it is decoded into t and rejects an
+// object that names a key twice or a key t has no field for, naming the
+// path of either. encoding/json keeps the last of two values, so
+// `"action":"publishNow","action":"draft"` would quietly become a draft;
+// whoever wrote the document meant one of them and only they know which.
+// And its own unknown-field error does not say where. Keys are compared
+// case-insensitively because that is how encoding/json matches them to
+// fields: "action" and "Action" land in the same one. Malformed JSON is
+// left for the decoder to describe.
+func checkKeys(b []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	err := scanValue(dec, "")
+	err := scanValue(dec, "", t)
 	if errors.Is(err, errMalformedScan) {
 		return nil
 	}
@@ -79,13 +104,22 @@ func refuseDuplicateKeys(b []byte) error {
 
 var errMalformedScan = errors.New("malformed")
 
-func scanValue(dec *json.Decoder, path string) error {
+// scanValue reads one value at path, which should decode into t (nil: no
+// check of its keys).
+func scanValue(dec *json.Decoder, path string, t reflect.Type) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	tok, err := dec.Token()
 	if err != nil {
 		return errMalformedScan
 	}
 	switch tok {
 	case json.Delim('{'):
+		var fields map[string]reflect.Type
+		if t != nil && t.Kind() == reflect.Struct && t != reflect.TypeFor[time.Time]() {
+			fields = jsonFields(t)
+		}
 		seen := map[string]bool{}
 		for dec.More() {
 			kt, err := dec.Token()
@@ -101,7 +135,11 @@ func scanValue(dec *json.Decoder, path string) error {
 				return fmt.Errorf("duplicate key %q in %s: give each field once", key, path)
 			}
 			seen[fold] = true
-			if err := scanValue(dec, join(path, key)); err != nil {
+			ft, known := fields[fold]
+			if fields != nil && !known {
+				return &UnknownFieldError{Path: join(path, key)}
+			}
+			if err := scanValue(dec, join(path, key), ft); err != nil {
 				return err
 			}
 		}
@@ -109,8 +147,12 @@ func scanValue(dec *json.Decoder, path string) error {
 			return errMalformedScan
 		}
 	case json.Delim('['):
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
 		for i := 0; dec.More(); i++ {
-			if err := scanValue(dec, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := scanValue(dec, fmt.Sprintf("%s[%d]", path, i), elem); err != nil {
 				return err
 			}
 		}
@@ -119,6 +161,28 @@ func scanValue(dec *json.Decoder, path string) error {
 		}
 	}
 	return nil
+}
+
+// jsonFields are the JSON names (lower-cased, as encoding/json matches
+// them) of t's fields and the types they decode into.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported() && !f.Anonymous:
+			continue
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			for k, v := range jsonFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		case name == "":
+			name = f.Name
+		}
+		out[strings.ToLower(name)] = f.Type
+	}
+	return out
 }
 
 func join(path, key string) string {

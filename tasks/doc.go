@@ -37,6 +37,18 @@
 // that gave up); they never end a pipeline, never enqueue, and never emit
 // a metric.
 //
+// # The post
+//
+// request.go and post_content.go are the publish request: what a post may
+// say (per-network captions and media, links, option objects, labels,
+// review) and the checks the Swonkie docs call for, made before anything
+// is queued; decode.go reads it strictly, naming an unknown field's path.
+// The attach step (step_attach.go) resolves label names once per
+// workspace (labels.go), makes the post from the request (postInput), and
+// after a lost answer finds it again (adopt.go): by the media ids only
+// this pipeline has, or, for a post without media, by its content and the
+// ownership recorded in Redis (docs/design.md, "Posts without media").
+//
 // # Adding a step
 //
 // A new step is one row in steps.go, one handler file (step_<name>.go), and,

@@ -29,7 +29,9 @@ import (
 //   - a step that gave up fails the pipeline, at that step;
 //   - a cancel ends cancelled once the post is withdrawn and the media are
 //     gone;
-//   - a draft succeeds once it is attached: its media belong to the post.
+//   - a draft, or a post handed to review, succeeds once it is attached
+//     (the record's postStage says IDEA/DRAFT or TEAM_REVIEW): its media
+//     belong to the post.
 func settle(r *Record, now time.Time, defaultHook string) bool {
 	was := standing(r)
 	if r.Staged && r.Request.Webhook != nil && slices.Contains(r.Request.Webhook.Events, EventAttached) {
@@ -81,7 +83,7 @@ func ending(r *Record) State {
 		if len(r.liveMedia()) == 0 && !r.postToWithdraw() {
 			return StateCancelled
 		}
-	case r.Staged && r.Request.Action == ActionDraft:
+	case r.Staged && r.Request.Action.endsAtAttach():
 		return StateSucceeded
 	}
 	return ""
@@ -94,7 +96,7 @@ func reached(r *Record) Step {
 		return StepCleanup
 	case r.Staged:
 		return StepPublish
-	case len(r.Media) > 0 && r.allReady():
+	case r.allReady():
 		return StepAttach
 	}
 	s := StepAccepted
@@ -120,7 +122,7 @@ func reached(r *Record) Step {
 // anything is owed, done once a finished pipeline owes nothing.
 func cleanupState(r *Record) CleanupState {
 	keeps := !r.wantsWithdrawal() &&
-		(r.State == StateSucceeded && r.Request.Action == ActionDraft ||
+		(r.State == StateSucceeded && r.Request.Action.endsAtAttach() ||
 			r.PublishedAt != nil && r.Request.Cleanup == CleanupNever)
 	switch {
 	case r.Cleanup == CleanupKept || keeps:

@@ -65,8 +65,8 @@ type pipeline struct {
 	mux asynq.Handler
 	// holder names this worker in sweep claims.
 	holder string
-	// seenPosts remembers the media of posts adoption has read.
-	seenPosts postMediaCache
+	// seenPosts remembers what adoption read of posts.
+	seenPosts postFactsCache
 	// sweepEvery is the sweep's interval (0 when this worker runs none).
 	sweepEvery time.Duration
 	// tracer starts the spans of runs and of what they do (trace.go).

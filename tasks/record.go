@@ -107,8 +107,15 @@ type Record struct {
 	PostID string `json:"postId,omitempty"`
 	// PostCreated is true when mediaflow made the post (and may withdraw
 	// it on failure), false when it attached to the caller's post.
-	PostCreated bool   `json:"postCreated,omitempty"`
-	PostStage   string `json:"postStage,omitempty"`
+	PostCreated bool `json:"postCreated,omitempty"`
+	// PostType is the post's type (MEDIA, STORY, REEL, LINK, STATUS):
+	// the request's, or for the caller's post what Swonkie says it is.
+	PostType  string `json:"postType,omitempty"`
+	PostStage string `json:"postStage,omitempty"`
+	// LabelIDs are the labels the post is made with: the request's
+	// labelIds and the ids its label names resolved to, written once,
+	// before the post is first created.
+	LabelIDs []string `json:"labelIds,omitempty"`
 	// PostPublishAt is the post's publishAt, once known.
 	PostPublishAt *time.Time `json:"postPublishAt,omitempty"`
 	// Staged is true once the action (schedule, publishNow) went through.
@@ -295,6 +302,20 @@ func (r *Record) allReady() bool {
 		}
 	}
 	return true
+}
+
+// postLabelIDs are the label ids the post gets: the resolved ones once
+// the names are resolved, the request's until then.
+func (r *Record) postLabelIDs() []string {
+	if r.LabelIDs != nil || r.Request.Post == nil {
+		return r.LabelIDs
+	}
+	return r.Request.Post.LabelIDs
+}
+
+// labelsResolved: the post's label names (if any) have their ids.
+func (r *Record) labelsResolved() bool {
+	return r.Request.Post == nil || len(r.Request.Post.Labels) == 0 || r.LabelIDs != nil
 }
 
 // mediaIDs lists the items' media ids in request order.

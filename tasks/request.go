@@ -5,10 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mediaflow/mediaflow/swonkie"
 )
 
 // Action is what happens to the post once the media are attached.
@@ -22,7 +23,16 @@ const (
 	ActionPublishNow Action = "publishNow"
 	// ActionDraft only creates (or updates) the post.
 	ActionDraft Action = "draft"
+	// ActionReview hands the post to the team for sign-off (Swonkie's
+	// teamReview: stage TEAM_REVIEW); approving and publishing it is
+	// theirs, in the Swonkie web app.
+	ActionReview Action = "review"
 )
+
+// endsAtAttach reports whether the pipeline is done once the post is
+// attached and staged: a draft or a post handed to review is not watched
+// until it is out, and its media belong to the post.
+func (a Action) endsAtAttach() bool { return a == ActionDraft || a == ActionReview }
 
 // CleanupPolicy says what becomes of the media once the post is out.
 type CleanupPolicy string
@@ -60,17 +70,35 @@ type MediaSource struct {
 	Source      string `json:"source"`
 	Name        string `json:"name,omitempty"`
 	ContentType string `json:"contentType,omitempty"`
+	// Net puts the file in that network's media group (Swonkie's
+	// medias[].net): the network gets its own files instead of the shared
+	// ones. Empty: every network.
+	Net string `json:"net,omitempty"`
 }
 
-// PostSpec is the post to create.
+// PostSpec is the post to create (post_content.go checks it and turns it
+// into Swonkie's post).
 type PostSpec struct {
-	// Type is MEDIA (default), STORY or REEL.
-	Type         string     `json:"type,omitempty"`
-	ProfileIDs   []string   `json:"profileIds"`
-	Caption      string     `json:"caption,omitempty"`
-	FirstComment string     `json:"firstComment,omitempty"`
-	PublishAt    *time.Time `json:"publishAt,omitempty"`
-	LabelIDs     []string   `json:"labelIds,omitempty"`
+	// Type is MEDIA (default), STORY, REEL, LINK or STATUS.
+	Type       string   `json:"type,omitempty"`
+	ProfileIDs []string `json:"profileIds"`
+	// Caption and FirstComment are the text for every network; Captions
+	// replace them on the networks they name.
+	Caption      string       `json:"caption,omitempty"`
+	FirstComment string       `json:"firstComment,omitempty"`
+	Captions     []CaptionFor `json:"captions,omitempty"`
+	// Links are a LINK post's links, one for every network or one per
+	// network.
+	Links     []LinkSpec                `json:"links,omitempty"`
+	Facebook  *FacebookSpec             `json:"facebook,omitempty"`
+	Instagram *swonkie.InstagramOptions `json:"instagram,omitempty"`
+	LinkedIn  *swonkie.LinkedInOptions  `json:"linkedIn,omitempty"`
+	TikTok    *swonkie.TikTokOptions    `json:"tiktok,omitempty"`
+	PublishAt *time.Time                `json:"publishAt,omitempty"`
+	LabelIDs  []string                  `json:"labelIds,omitempty"`
+	// Labels name labels: each is the workspace's label of that name,
+	// created (once for the whole fleet) when there is none.
+	Labels []string `json:"labels,omitempty"`
 }
 
 // Limits of a request, checked before anything is queued.
@@ -123,11 +151,21 @@ func (r *Request) normalize() {
 		t := r.Post.PublishAt.UTC()
 		r.Post.PublishAt = &t
 	}
+	if r.Post != nil && r.Post.Labels != nil {
+		names := make([]string, len(r.Post.Labels))
+		for i, name := range r.Post.Labels {
+			names[i] = strings.TrimSpace(name)
+		}
+		r.Post.Labels = names
+	}
 	if r.Action == "" && r.Post != nil && r.Post.PublishAt != nil {
 		r.Action = ActionSchedule
 	}
 	if r.Cleanup == "" {
 		r.Cleanup = CleanupAfterPublish
+	}
+	if r.Media == nil {
+		r.Media = []MediaSource{}
 	}
 	r.Key = strings.TrimSpace(r.Key)
 	r.PostID = strings.TrimSpace(r.PostID)
@@ -144,7 +182,7 @@ func (r *Request) validate(now time.Time, minLead time.Duration, check, checkHoo
 		add("key", "longer than %d characters", MaxKeyLength)
 	}
 	switch n := len(r.Media); {
-	case n == 0:
+	case n == 0 && (r.Post == nil || !r.Post.textOnly()):
 		add("media", "at least one media source is required")
 	case n > MaxMedia:
 		add("media", "at most %d media per request, got %d", MaxMedia, n)
@@ -170,6 +208,7 @@ func (r *Request) validate(now time.Time, minLead time.Duration, check, checkHoo
 		if m.ContentType != "" && supported != nil && !supported(m.ContentType) {
 			add(f+".contentType", "%q is not an image or video type Swonkie publishes", m.ContentType)
 		}
+		checkNet(add, f+".net", m.Net)
 	}
 	switch {
 	case r.Post == nil && r.PostID == "":
@@ -177,45 +216,8 @@ func (r *Request) validate(now time.Time, minLead time.Duration, check, checkHoo
 	case r.Post != nil && r.PostID != "":
 		add("postId", "give either post (a new post) or postId (an existing one), not both")
 	}
-	if p := r.Post; p != nil {
-		switch p.Type {
-		case "MEDIA", "STORY", "REEL":
-		default:
-			add("post.type", "must be MEDIA, STORY or REEL, got %q", p.Type)
-		}
-		switch n := len(p.ProfileIDs); {
-		case n == 0:
-			add("post.profileIds", "at least one profile id is required")
-		case n > MaxProfiles:
-			add("post.profileIds", "at most %d profiles, got %d", MaxProfiles, n)
-		}
-		for i, id := range p.ProfileIDs {
-			if strings.TrimSpace(id) == "" {
-				add(fmt.Sprintf("post.profileIds[%d]", i), "empty profile id")
-			} else if slices.Index(p.ProfileIDs, id) != i {
-				add(fmt.Sprintf("post.profileIds[%d]", i), "profile %q given twice", id)
-			}
-		}
-		if p.Type != "STORY" && strings.TrimSpace(p.Caption) == "" {
-			add("post.caption", "required for %s posts", p.Type)
-		}
-		if utf8.RuneCountInString(p.Caption) > MaxCaptionRunes {
-			add("post.caption", "longer than %d characters", MaxCaptionRunes)
-		}
-		if utf8.RuneCountInString(p.FirstComment) > MaxCommentRunes {
-			add("post.firstComment", "longer than %d characters", MaxCommentRunes)
-		}
-		if msg := unprintable(p.Caption); msg != "" {
-			add("post.caption", "%s", msg)
-		}
-		if msg := unprintable(p.FirstComment); msg != "" {
-			add("post.firstComment", "%s", msg)
-		}
-		for i, id := range p.LabelIDs {
-			if strings.TrimSpace(id) == "" {
-				add(fmt.Sprintf("post.labelIds[%d]", i), "empty label id")
-			}
-		}
+	if r.Post != nil {
+		r.Post.check(r.Media, add)
 	}
 	switch r.Action {
 	case ActionSchedule:
@@ -234,10 +236,14 @@ func (r *Request) validate(now time.Time, minLead time.Duration, check, checkHoo
 			add("post.publishAt", "publishNow publishes at once; leave publishAt out or use schedule")
 		}
 	case ActionDraft:
+	case ActionReview:
+		if r.Post != nil && r.Post.PublishAt != nil && r.Post.PublishAt.After(now.Add(MaxScheduleAhead)) {
+			add("post.publishAt", "more than ten years ahead (%s)", r.Post.PublishAt.Format(time.RFC3339))
+		}
 	case "":
-		add("action", "required: schedule (with post.publishAt), publishNow or draft")
+		add("action", "required: schedule (with post.publishAt), publishNow, draft or review")
 	default:
-		add("action", "must be schedule, publishNow or draft, got %q", r.Action)
+		add("action", "must be schedule, publishNow, draft or review, got %q", r.Action)
 	}
 	if w := r.Webhook; w != nil {
 		switch {

@@ -48,7 +48,7 @@ func TestRequestValidation(t *testing.T) {
 		{"both post and postId", func(r *Request) { r.PostID = "x" }, []string{"postId"}},
 		{"no profile", func(r *Request) { r.Post.ProfileIDs = nil }, []string{"post.profileIds"}},
 		{"duplicate profile", func(r *Request) { r.Post.ProfileIDs = []string{"p", "p"} }, []string{"post.profileIds[1]"}},
-		{"unknown post type", func(r *Request) { r.Post.Type = "LINK" }, []string{"post.type"}},
+		{"unknown post type", func(r *Request) { r.Post.Type = "CAROUSEL" }, []string{"post.type"}},
 		{"media post without caption", func(r *Request) { r.Post.Caption = "" }, []string{"post.caption"}},
 		{"story without caption is fine", func(r *Request) { r.Post.Type = "STORY"; r.Post.Caption = "" }, nil},
 		{"caption too long", func(r *Request) { r.Post.Caption = strings.Repeat("é", MaxCaptionRunes+1) }, []string{"post.caption"}},
@@ -64,6 +64,8 @@ func TestRequestValidation(t *testing.T) {
 		{"publishNow with publishAt", func(r *Request) { r.Post.PublishAt = &future }, []string{"post.publishAt"}},
 		{"no action and no publishAt", func(r *Request) { r.Action = "" }, []string{"action"}},
 		{"unknown action", func(r *Request) { r.Action = "later" }, []string{"action"}},
+		{"review", func(r *Request) { r.Action = ActionReview }, nil},
+		{"review with a publishAt", func(r *Request) { r.Action = ActionReview; r.Post.PublishAt = &soon }, nil},
 		{"unknown cleanup", func(r *Request) { r.Cleanup = "sometimes" }, []string{"cleanup"}},
 		{"key too long", func(r *Request) { r.Key = strings.Repeat("k", MaxKeyLength+1) }, []string{"key"}},
 	}

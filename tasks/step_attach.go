@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/mediaflow/mediaflow/swonkie"
@@ -31,6 +30,11 @@ func Marker(pipelineID string) string { return "mediaflow-pipeline:" + pipelineI
 func (p *pipeline) attach(ctx context.Context, r *run) error {
 	if !r.rec.allReady() || r.rec.Staged {
 		return nil
+	}
+	if r.rec.PostID == "" && r.rec.Request.Post != nil {
+		if err := p.resolveLabels(ctx, r); err != nil {
+			return err
+		}
 	}
 	// A first attempt at making the post has nothing to search for: the
 	// claim counts it in the same write.
@@ -154,7 +158,20 @@ func (p *pipeline) createPost(ctx context.Context, r *run, counted bool) (*swonk
 	if err != nil {
 		// The post may exist (a lost or unusable reply): the attempt stays
 		// counted, so the next run searches first.
+		if IsPermanent(err) {
+			p.forgetLabels(ctx, r, err)
+		}
 		return nil, wrap(err, "attach: create post")
+	}
+	if len(post.ReferencedMediaIDs()) == 0 {
+		// Nothing but its content tells this post from another pipeline's
+		// with the same content: own it before recording it (adopt.go).
+		if ok, err := p.claimPost(ctx, r.rec, post.ID); err != nil || !ok {
+			if err == nil {
+				err = waitFor(time.Second, "attach: post %s, made by pipeline %s, was adopted by another pipeline with the same content; looking again", post.ID, r.rec.ID)
+			}
+			return nil, err
+		}
 	}
 	return p.recordPost(ctx, r, post, true, "created post "+post.ID, nil)
 }
@@ -164,9 +181,15 @@ func (p *pipeline) createPost(ctx context.Context, r *run, counted bool) (*swonk
 func (p *pipeline) countAttempt(ctx context.Context, r *run) error {
 	seen := r.rec.in.PostAttempts
 	if seen > 0 {
-		found, err := p.findOurPosts(ctx, r.rec)
+		found, byContent, err := p.findOurPosts(ctx, r.rec)
 		if err != nil {
 			return wrap(err, "attach: look for the post an earlier attempt of pipeline %s may have created", r.rec.ID)
+		}
+		if byContent {
+			found, err = p.ownFirst(ctx, r, found)
+			if err != nil {
+				return err
+			}
 		}
 		if len(found) > 0 {
 			return p.adopt(ctx, r, found)
@@ -184,6 +207,22 @@ func (p *pipeline) countAttempt(ctx context.Context, r *run) error {
 		rec.in.PostAttempts++
 		return nil
 	})
+}
+
+// ownFirst claims the first of posts (found by their content) no other
+// pipeline has taken meanwhile and returns it alone: the others may be
+// other pipelines' posts, not yet recorded, and are left alone.
+func (p *pipeline) ownFirst(ctx context.Context, r *run, posts []swonkie.Post) ([]swonkie.Post, error) {
+	for _, post := range posts {
+		ok, err := p.claimPost(ctx, r.rec, post.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return []swonkie.Post{post}, nil
+		}
+	}
+	return nil, nil
 }
 
 // adopt takes the first post this pipeline made as its own and deletes
@@ -269,6 +308,9 @@ func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, c
 			return nil
 		}
 		rec.PostID, rec.PostCreated, rec.PostStage = post.ID, created, string(post.Stage)
+		if post.Type != "" {
+			rec.PostType = string(post.Type)
+		}
 		for _, d := range dups {
 			if d != post.ID && !slices.Contains(rec.in.DupPosts, d) {
 				rec.in.DupPosts = append(rec.in.DupPosts, d)
@@ -292,32 +334,6 @@ func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, c
 	return post, nil
 }
 
-func postInput(rec *Record) swonkie.PostInput {
-	sp := rec.Request.Post
-	files := make([]swonkie.MediaFile, 0, len(rec.Media))
-	for _, id := range rec.mediaIDs() {
-		files = append(files, swonkie.MediaFile{MediaLibID: id})
-	}
-	in := swonkie.PostInput{
-		Type:       swonkie.PostType(sp.Type),
-		ProfileIDs: sp.ProfileIDs,
-		Medias:     []swonkie.MediaGroup{{MediaFiles: files}},
-		Briefing:   &swonkie.Briefing{Markdown: "Created by mediaflow.\n\n" + Marker(rec.ID)},
-		LabelIDs:   sp.LabelIDs,
-	}
-	if sp.Caption != "" || sp.FirstComment != "" {
-		c := swonkie.Caption{PlainText: sp.Caption}
-		if sp.FirstComment != "" {
-			c.FirstComment = &swonkie.Comment{PlainText: sp.FirstComment}
-		}
-		in.Captions = []swonkie.Caption{c}
-	}
-	if sp.PublishAt != nil {
-		in.PublishAt = swonkie.NewTime(*sp.PublishAt)
-	}
-	return in
-}
-
 // attachToExisting adds our media to the caller's post. PUT replaces
 // arrays wholesale, so the post's own media are read first and kept; media
 // already there are not added twice, which makes a retry harmless.
@@ -328,27 +344,22 @@ func (p *pipeline) attachToExisting(ctx context.Context, r *run) (*swonkie.Post,
 		return nil, wrap(err, "attach: read post %s", id)
 	}
 	have := post.MediaLibIDs()
-	var missing []swonkie.MediaFile
+	missing := 0
 	for _, m := range r.rec.mediaIDs() {
 		if !slices.Contains(have, m) {
-			missing = append(missing, swonkie.MediaFile{MediaLibID: m})
+			missing++
 		}
 	}
-	if len(missing) > 0 {
-		groups := slices.Clone(post.Medias)
-		shared := slices.IndexFunc(groups, func(g swonkie.MediaGroup) bool { return g.Net == nil })
-		if shared < 0 {
-			groups = append(groups, swonkie.MediaGroup{MediaFiles: missing})
-		} else {
-			groups[shared].MediaFiles = append(slices.Clone(groups[shared].MediaFiles), missing...)
-		}
-		post, err = p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: groups})
+	if missing > 0 {
+		// Each item joins its network's group (the shared one when it
+		// names none); the post's other media stay where they are.
+		post, err = p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: mediaGroups(post.Medias, r.rec)})
 		if err != nil {
-			return nil, wrap(err, "attach: add %d media to post %s", len(missing), id)
+			return nil, wrap(err, "attach: add %d media to post %s", missing, id)
 		}
 	}
-	r.log.Debug().Str("post_id", id).Int("added", len(missing)).Msg("attached to existing post")
-	return p.recordPost(ctx, r, post, false, fmt.Sprintf("added %d media to post %s", len(missing), id), nil)
+	r.log.Debug().Str("post_id", id).Int("added", missing).Msg("attached to existing post")
+	return p.recordPost(ctx, r, post, false, fmt.Sprintf("added %d media to post %s", missing, id), nil)
 }
 
 // stage applies the request's action. Repeating schedule or publishNow is
@@ -364,6 +375,8 @@ func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error 
 		action = swonkie.ActionSchedule
 	case ActionPublishNow:
 		action = swonkie.ActionPublishNow
+	case ActionReview:
+		action = swonkie.ActionTeamReview
 	default:
 		return p.staged(ctx, r, post, "post left as "+rec.PostStage)
 	}
@@ -422,7 +435,7 @@ func (p *pipeline) stagedAlready(ctx context.Context, r *run, action swonkie.Sta
 	if err != nil {
 		return false, wrap(err, "%s post %s: read stage", action, id)
 	}
-	if !isStaged(got) {
+	if !isStaged(got, action) {
 		return false, nil
 	}
 	return true, p.staged(ctx, r, got, fmt.Sprintf("post %s was already %s", id, got.Stage))
@@ -432,10 +445,19 @@ func (p *pipeline) stagedAlready(ctx context.Context, r *run, action swonkie.Sta
 // time Swonkie reads the request.
 const scheduleMargin = 5 * time.Second
 
-// isStaged: the post is queued or out already: in or past the stage
-// schedule and publishNow lead to.
-func isStaged(post *swonkie.Post) bool {
-	return post.Stage == swonkie.StageScheduled || post.Stage == swonkie.StagePublished
+// isStaged: the post is in or past the stage action leads to. Schedule
+// and publishNow lead to SCHEDULED (then PUBLISHED); teamReview leads to
+// TEAM_REVIEW, and a post someone approved, sent back, handed to the
+// client or scheduled meanwhile has been past it.
+func isStaged(post *swonkie.Post, action swonkie.StageAction) bool {
+	switch post.Stage {
+	case swonkie.StageScheduled, swonkie.StagePublished:
+		return true
+	case swonkie.StageTeamReview, swonkie.StageTeamApproved, swonkie.StageTeamRevision,
+		swonkie.StageClientReview, swonkie.StageClientApproved, swonkie.StageClientRevision:
+		return action == swonkie.ActionTeamReview
+	}
+	return false
 }
 
 // staged records that the post is attached and its action done, and
@@ -464,10 +486,4 @@ func (p *pipeline) staged(ctx context.Context, r *run, post *swonkie.Post, msg s
 		return wrap(err, "attach: record stage of post %s", r.rec.PostID)
 	}
 	return nil
-}
-
-// hasMarker: the post's briefing (when the server shows it) names the
-// pipeline.
-func hasMarker(post *swonkie.Post, pipelineID string) bool {
-	return post.Briefing != nil && strings.Contains(post.Briefing.Markdown, Marker(pipelineID))
 }

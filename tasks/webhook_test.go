@@ -114,6 +114,10 @@ func TestWebhookIsSignedAndDeliveredOnce(t *testing.T) {
 		if d.event.Type != want || d.id != noticeID(rec.ID, want) || d.event.Data == nil || d.event.Data.ID != rec.ID {
 			t.Errorf("delivery %d: id %s, event %+v", i, d.id, d.event)
 		}
+		// The event says what kind of post went out.
+		if !strings.Contains(string(d.body), `"postType":"MEDIA"`) {
+			t.Errorf("delivery %d does not carry the post type: %s", i, d.body)
+		}
 		if !verify(webhookSecret, d) {
 			t.Errorf("delivery %d: signature %q does not verify", i, d.sig)
 		}

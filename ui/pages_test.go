@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
@@ -116,5 +118,49 @@ func TestTimelineAttempts(t *testing.T) {
 		if e.Attempt != want[i] {
 			t.Errorf("event %d (%s %s): attempt %d, want %d", i, e.Step, e.Outcome, e.Attempt, want[i])
 		}
+	}
+}
+
+// The detail page says what the post says: its type, the caption of every
+// network and of each network with its own, the option objects, labels,
+// and which file goes to one network or shows on a card; markup in a
+// caption is shown, not run.
+func TestDetailShowsWhatThePostSays(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	yes, one := true, 1
+	rec, _, err := w.client.Publish(context.Background(), tasks.Request{
+		Media: []tasks.MediaSource{{Source: "pic.png"}, {Source: "pic.png"}, {Source: "pic.png", Net: "tiktok"}},
+		Post: &tasks.PostSpec{ProfileIDs: []string{w.profile}, Caption: "For everyone <b>bold</b>",
+			Captions: []tasks.CaptionFor{{Net: "instagram", Text: "For Instagram", FirstComment: "link in bio"}},
+			Facebook: &tasks.FacebookSpec{Carousels: []tasks.CarouselCard{
+				{Link: "https://shop.example/a", Title: "Sandals", MediaIndex: &one}, {Link: "https://shop.example/b", Title: "Hats"}}},
+			TikTok: &swonkie.TikTokOptions{IsBrandedContent: &yes, IsAiGenerated: &yes},
+			Labels: []string{"Summer 2030"}},
+		Action: tasks.ActionReview})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := w.browser(t)
+	b.mustLogin(tokenA)
+	page := b.get("/ui/pipelines/" + rec.ID)
+	for _, want := range []string{
+		"<dt>Type</dt><dd>MEDIA</dd>",
+		"<dt>Caption (every network)</dt><dd>For everyone &lt;b&gt;bold&lt;/b&gt;</dd>",
+		"<dt>Caption (instagram)</dt><dd>For Instagram</dd>",
+		"<dt>Caption (instagram), first comment</dt><dd>link in bio</dd>",
+		"<dt>Facebook card 1</dt><dd>Sandals → https://shop.example/a (image: item 2)</dd>",
+		"<dt>TikTok</dt><dd>branded content: yes; AI-generated: yes</dd>",
+		"<dt>Labels</dt><dd>Summer 2030</dd>",
+		"shown by post.facebook.carousels[0]",
+		"tiktok only",
+		"review",
+	} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("detail lacks %q", want)
+		}
+	}
+	if strings.Contains(page.body, "<b>bold</b>") {
+		t.Error("markup in a caption is not escaped")
 	}
 }

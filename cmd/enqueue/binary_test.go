@@ -96,7 +96,8 @@ func TestHelpVersionCompletionAndFlagMistakes(t *testing.T) {
 		{name: "publish --help", args: []string{"publish", "--help"}, quietError: true, stdout: []string{
 			"Usage:\n  enqueue publish", "Examples:", "Flags:", "Global Flags:",
 			"--media SRC", "--profile ID", "--caption TEXT", "--now", "--at TIME", "--draft", `--type TYPE`, `(default "MEDIA")`,
-			"--first-comment TEXT", "--label ID", "--post ID", "--key KEY", `(default "after-publish")`, "--webhook URL",
+			"--first-comment TEXT", "--label NAME", "--label-id ID", "--caption-for NET=TEXT", "--link URL", "--tiktok-branded",
+			"--tiktok-ai-generated", "--review", "--post-json FILE", "--post ID", "--key KEY", `(default "after-publish")`, "--webhook URL",
 			"--webhook-event EVENT", "--wait", "--timeout DURATION", "--redis URL", `(default "redis://127.0.0.1:6379/0")`,
 			"--media-root DIR", "--allowed-source-hosts HOSTS",
 		}},
@@ -153,12 +154,12 @@ func TestHelpVersionCompletionAndFlagMistakes(t *testing.T) {
 			}
 		})
 	}
-	// Two examples in publish's help, each a whole command.
+	// Five examples in publish's help, each a whole command.
 	_, stdout, _ := runBinary(t, env, "", "publish", "--help")
 	_, examples, _ := strings.Cut(stdout, "Examples:")
 	examples, _, _ = strings.Cut(examples, "Flags:")
-	if n := strings.Count(examples, "  enqueue publish "); n != 2 {
-		t.Errorf("publish --help has %d examples, want 2:\n%s", n, examples)
+	if n := strings.Count(examples, "  enqueue publish "); n != 5 {
+		t.Errorf("publish --help has %d examples, want 5:\n%s", n, examples)
 	}
 }
 

@@ -3,10 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
@@ -176,5 +181,88 @@ func TestIdempotentRetryWhenPublishAtCameClose(t *testing.T) {
 	// A new key with that --at is judged, and refused.
 	if code, _, stderr := c.run("", append(args, "--key", "a-new-key")...); code != exitUsage || !strings.Contains(stderr, "post.publishAt") {
 		t.Errorf("a new key: exit %d %q, want %d naming post.publishAt", code, stderr, exitUsage)
+	}
+}
+
+// The post flags: per-network captions, links, TikTok's disclosure flags,
+// labels by name and by id, review, and --post-json for the rest; what
+// they ask for is in the record `enqueue status` prints.
+func TestPostFlags(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, false)
+	p := c.profiles[0]
+	postFile := func(body string) string {
+		path := filepath.Join(t.TempDir(), "post.json")
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	carousel := postFile(`{"caption":"Shop","facebook":{"carouselEndCard":true,"carousels":[
+		{"link":"https://shop.example/a","title":"A"},{"link":"https://shop.example/b","title":"B","callToAction":"NO_BUTTON"}]},
+		"tiktok":{"disableDuet":true}}`)
+	yes := true
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+		check  func(*tasks.Request) bool
+	}{
+		{"captions per network, tiktok flags, labels, review", []string{"--media", "a.png", "--profile", p, "--caption", "All",
+			"--caption-for", "instagram=Insta words", "--caption-for", "tiktok=Tok = words", "--tiktok-branded", "--tiktok-ai-generated",
+			"--label", "Summer 2030", "--label-id", "TGFiZWw=", "--review"}, exitOK, "", func(r *tasks.Request) bool {
+			return r.Action == tasks.ActionReview && r.Post.Caption == "All" && len(r.Post.Captions) == 2 &&
+				r.Post.Captions[1] == tasks.CaptionFor{Net: "tiktok", Text: "Tok = words"} &&
+				reflect.DeepEqual(r.Post.TikTok, &swonkie.TikTokOptions{IsBrandedContent: &yes, IsAiGenerated: &yes}) &&
+				slices.Equal(r.Post.Labels, []string{"Summer 2030"}) && slices.Equal(r.Post.LabelIDs, []string{"TGFiZWw="})
+		}},
+		{"review at a time", []string{"--media", "a.png", "--profile", p, "--caption", "x", "--review", "--at", "2030-03-21T09:00:00Z"}, exitOK, "",
+			func(r *tasks.Request) bool { return r.Action == tasks.ActionReview && r.Post.PublishAt != nil }},
+		{"a link makes a LINK post", []string{"--link", "https://news.example/a", "--profile", p, "--now"}, exitOK, "", func(r *tasks.Request) bool {
+			return r.Post.Type == tasks.TypeLink && len(r.Media) == 0 && r.Post.Links[0].URL == "https://news.example/a"
+		}},
+		{"a status post", []string{"--type", "STATUS", "--profile", p, "--caption", "Open on Sunday", "--now"}, exitOK, "", func(r *tasks.Request) bool {
+			return r.Post.Type == tasks.TypeStatus && len(r.Media) == 0
+		}},
+		{"the rest from a file, flags added", []string{"--media", "a.png", "--profile", p, "--post-json", carousel, "--tiktok-branded", "--draft"}, exitOK, "",
+			func(r *tasks.Request) bool {
+				return r.Post.Caption == "Shop" && len(r.Post.Facebook.Carousels) == 2 && *r.Post.Facebook.CarouselEndCard &&
+					*r.Post.TikTok.DisableDuet && *r.Post.TikTok.IsBrandedContent && slices.Equal(r.Post.ProfileIDs, []string{p})
+			}},
+		{"a carousel of one card", []string{"--media", "a.png", "--profile", p, "--now",
+			"--post-json", postFile(`{"caption":"x","facebook":{"carousels":[{"link":"https://a.b","title":"A"}]}}`)}, exitUsage, "post.facebook.carousels", nil},
+		{"an unknown option in the file", []string{"--media", "a.png", "--profile", p, "--now",
+			"--post-json", postFile(`{"caption":"x","tiktok":{"isPaid":true}}`)}, exitUsage, "post.tiktok.isPaid", nil},
+		{"a file that is not an object", []string{"--media", "a.png", "--profile", p, "--now", "--post-json", postFile(`{"caption":"x"},"postId":"y"`)},
+			exitUsage, "not one JSON object", nil},
+		{"a caption both ways", []string{"--media", "a.png", "--profile", p, "--caption", "other", "--now", "--post-json", carousel},
+			exitUsage, "--caption and the post in --post-json", nil},
+		{"a caption-for without a network", []string{"--media", "a.png", "--profile", p, "--caption", "x", "--caption-for", "hello", "--now"},
+			exitUsage, "NET=TEXT", nil},
+		{"a caption-for an unknown network", []string{"--media", "a.png", "--profile", p, "--caption", "x", "--caption-for", "myspace=hi", "--now"},
+			exitUsage, "post.captions[0].net", nil},
+		{"review and now", []string{"--media", "a.png", "--profile", p, "--caption", "x", "--review", "--now"}, exitUsage, "choose one", nil},
+		{"a status post with media", []string{"--type", "STATUS", "--media", "a.png", "--profile", p, "--caption", "x", "--now"}, exitUsage, "media", nil},
+		{"post flags with --post", []string{"--media", "a.png", "--post", "UG9zdA==", "--label", "x", "--draft"}, exitUsage, "--post attaches", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := c.run("", append([]string{"publish"}, tt.args...)...)
+			if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tt.code, stderr, tt.stderr)
+			}
+			if tt.code != exitOK {
+				return
+			}
+			_, status, _ := c.run("", "status", strings.TrimSpace(stdout))
+			var rec tasks.Record
+			if err := json.Unmarshal([]byte(status), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(&rec.Request) {
+				t.Errorf("recorded request %s", status)
+			}
+		})
 	}
 }

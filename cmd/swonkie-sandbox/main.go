@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	listEntries := fs.String("list-entries", "", `what a GET /posts entry carries: minimal (default: id, type, stage, publishAt), documented (+ profiles, medias) or full`)
 	briefing := fs.String("briefing", "", `where answers carry a post's briefing: never (default), post or everywhere`)
 	searchBriefing := fs.Bool("search-briefing", false, "GET /posts?search= also looks in briefings")
+	labelList := fs.String("label-list", "", `how GET /labels answers: paged (default, as GET /posts) or whole`)
+	callToActions := fs.String("call-to-actions", "", `comma-separated callToAction values a carousel card may carry (default NO_BUTTON, the one the docs show)`)
 	lenient := fs.Bool("lenient", false, "answer with every field the sandbox knows, not only what the docs show")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -99,7 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		ProcessingDelay: *processing, PublishDelay: *publish, UploadWindow: *window, UnconfirmedTTL: *ttl,
 		ErrorRate: *errorRate, Logger: log, MediaIDField: sandbox.MediaIDField(*mediaIDField),
 		ListEntries: sandbox.ListEntryShape(*listEntries), Briefing: sandbox.BriefingEcho(*briefing),
-		SearchBriefing: *searchBriefing, Lenient: *lenient,
+		SearchBriefing: *searchBriefing, Lenient: *lenient, LabelList: sandbox.LabelListShape(*labelList),
+		CallToActions: splitList(*callToActions),
 	})
 	if err != nil {
 		return err
@@ -137,4 +141,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// splitList reads a comma-separated flag; empty parts are dropped.
+func splitList(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }

@@ -1,7 +1,8 @@
 // Package rdb is every Redis key and Lua script mediaflow owns, in one
 // reviewable place: the pipeline records and their indexes (package
-// tasks), the Swonkie call budget a fleet shares (package budget), and
-// the HTTP surfaces' defences: failed authentications per client
+// tasks), the Swonkie call budget a fleet shares (package budget), what
+// the fleet remembers of a workspace's labels and posts (package tasks),
+// and the HTTP surfaces' defences: failed authentications per client
 // (package authlimit) and the page sessions ended at logout (package ui).
 // asynq keeps its own keys under "asynq:"; ours never overlap them.
 //
@@ -38,6 +39,10 @@
 //	                                      <ws> = hash of the API id, never the id or the key
 //	mediaflow:budget:{<ws>}:pause  hash   endpoint ("*" = all) → paused until (ms), after a 429; same tag
 //	mediaflow:budget:{<ws>}:peers  zset   processes sharing the budget → last seen (ms); same tag
+//	mediaflow:ws:<w>:label:<h>      string the label id used for the name hashed h (expires; workspace.go)
+//	mediaflow:ws:<w>:label:<h>:lock string who is resolving that name: finds it or creates it (SET NX PX)
+//	mediaflow:ws:<w>:post:<postId>  string the pipeline owning a post it made without media (SET NX, expires)
+//	                                      <w> = swonkie.Client.Workspace(): a hash of base URL and API id
 //	mediaflow:authfail:<client>    string failed authentications of a client: GCRA arrival time (ms, Redis
 //	                                      clock); <client> = an IPv4 address or an IPv6 /64; expires when refilled
 //	mediaflow:ui:revoked:<sid>     string a page session ended at logout, until it would have expired;
@@ -63,6 +68,10 @@
 // fleet budget takes a call with it, and auth.go counts a failed
 // authentication or, with "peek", only asks whether a client is over its
 // limit) and pause.
+//
+// workspace.go holds two more, each on one key: release (delete a
+// label-name claim only if the caller still holds it) and claimPost (own a
+// post unless someone does, and say who does).
 //
 // Each script writes its index entries before the record itself: Redis does
 // not roll a script back, so if a command is refused half way (an ACL that

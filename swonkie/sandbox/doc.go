@@ -24,7 +24,8 @@
 //
 // Answers carry only what the docs show, and where the docs leave a
 // shape open the default is the least friendly one they allow; Options
-// MediaIDField, ListEntries, Briefing and SearchBriefing pick the others,
+// MediaIDField, ListEntries, Briefing, SearchBriefing, LabelList and
+// CallToActions pick the others,
 // Lenient the friendliest of each (see shapes.go). By default: POST
 // /media answers mediaId (not id or mediaLibId); posts carry no briefing,
 // createdAt or updatedAt, and their profiles only id, net.code and, once
@@ -93,17 +94,27 @@
 //     STATUS and LINK posts take no medias, only LINK posts take links,
 //     and LINK needs one (an absolute http(s) URL up to 2000 characters);
 //     STATUS needs a non-blank caption; net is null or one of facebook,
-//     instagram, linkedin, tiktok, threads, youtube, gmb; Facebook
-//     carousels only on MEDIA posts, at least 2 cards, each with a link,
-//     a title up to 200 and a description up to 1000 characters; labelIds
-//     exist; a briefing up to 20000 characters.
+//     instagram, linkedin, tiktok, threads, youtube, gmb (swonkie.Networks);
+//     at most one caption, media group and link per net (null counts as
+//     one: which of two would a network publish?); Facebook carousels
+//     only on MEDIA posts, at least 2 cards, each with a link, a title up
+//     to 200 and a description up to 1000 characters, and a callToAction,
+//     when given, from Options.CallToActions (default only NO_BUTTON, the
+//     one value the docs show of that enum); labelIds exist; a briefing
+//     up to 20000 characters. Option objects take only their documented
+//     fields (an unknown one is refused like any unknown field);
+//     instagram.shareToFeed is kept on any type (it only matters on
+//     STORY, the docs say, not that it is refused elsewhere).
 //   - Validate and the stage actions that publish or review add what
 //     publishing checks (§4.9): every profile's statusLevel OK; captions
 //     and first comments fit every targeted network's limit (facebook
 //     63206, instagram 2200, linkedin 3000, tiktok 2200, threads 500,
-//     youtube 5000, gmb 1500); only documented network rules are
-//     enforced (instagram: MEDIA, STORY, REEL; tiktok: MEDIA and REEL,
-//     videos only). The docs name both a pre-save validation and a
+//     youtube 5000, gmb 1500), except Instagram's on a STORY, whose
+//     captions it ignores; only documented network rules are enforced
+//     (instagram: MEDIA, STORY, REEL; tiktok: MEDIA and REEL, videos
+//     only). An item (caption, media group, link) for one network
+//     replaces the item for every network there; an item for a network
+//     the post does not target is kept and checked against nothing. The docs name both a pre-save validation and a
 //     validate; PostChecks PostChecksAtCreate runs these on create and
 //     update too.
 //   - publishAt may be in the past on a draft (schedule is what requires
@@ -142,7 +153,10 @@
 //     without one are out), page (from 1) and limit (default 20, 1 to 100);
 //     lists comma-separated or repeated; unknown stage or type values
 //     400; newest first; {"data":[…],"meta":{page,limit,total,hasMore}}.
-//   - GET /profiles and GET /labels answer {"data":[…]}. Labels: name 1–50
+//   - GET /profiles answers {"data":[…]}. GET /labels pages as GET /posts
+//     does (page, limit, {"data":[…],"meta":{…}}), oldest first, and
+//     refuses other query parameters; LabelList LabelListWhole answers
+//     {"data":[…]} whole and refuses paging. Labels: name 1–50
 //     characters, not blank, duplicates allowed; the colour is drawn from
 //     eight.
 //
@@ -170,5 +184,6 @@
 //
 // Stats count as orphaned every media the client did not delete (expired
 // ones included) that no PUBLISHED post references, and as duplicates the
-// live posts sharing caption texts, media set and profile set.
+// live posts sharing type, captions, links, media set, profile set and
+// publishAt.
 package sandbox

@@ -18,14 +18,36 @@ type createLabelBody struct {
 	Name *string `json:"name"`
 }
 
+// labelParams are the query parameters a paged GET /labels understands.
+var labelParams = []string{"page", "limit"}
+
+// listLabels answers the labels in creation order, paged or whole (see
+// LabelListShape); unknown query parameters are refused, as a
+// whitelisting query DTO would.
 func (s *Server) listLabels(x *exchange) reply {
+	q := x.r.URL.Query()
+	var problems []swonkie.Problem
+	for k := range q {
+		if s.sh.labelList == LabelListWhole || !contains(labelParams, k) {
+			problems = append(problems, swonkie.Problem{Field: k, Message: "property " + k + " should not exist"})
+		}
+	}
+	pg, pageProblems := readPaging(q)
+	if problems = append(problems, pageProblems...); len(problems) > 0 {
+		sortProblems(problems)
+		return errorReply(http.StatusBadRequest, "query is not valid", problems...)
+	}
 	s.lock()
 	defer s.mu.Unlock()
 	out := make([]swonkie.Label, len(s.labels))
 	for i, l := range s.labels {
 		out[i] = s.sh.label(l)
 	}
-	return jsonReply(http.StatusOK, listEnvelope[swonkie.Label]{Data: out})
+	if s.sh.labelList == LabelListWhole {
+		return jsonReply(http.StatusOK, listEnvelope[swonkie.Label]{Data: out})
+	}
+	start, end, meta := pg.window(len(out))
+	return jsonReply(http.StatusOK, pagedList[swonkie.Label]{Data: out[start:end], Meta: meta})
 }
 
 // createLabel makes a label; names need not be unique.

@@ -79,6 +79,14 @@ type Options struct {
 	// the stage actions. PostChecksAtCreate runs every check on create
 	// and update too.
 	PostChecks PostChecks
+	// CallToActions are the callToAction values a Facebook carousel card
+	// may carry. The docs call it an enum and show one value; by default
+	// only that one, swonkie.CallToActionNoButton, is accepted. Name more
+	// to stand in for a service whose enum is wider.
+	CallToActions []string
+	// LabelList says how GET /labels pages its answer, which the docs do
+	// not show; by default it pages as GET /posts does.
+	LabelList LabelListShape
 	// DeclaredMismatch says what happens when the width, height, duration
 	// or fileSize declared on POST /media disagree with the uploaded
 	// file, which the docs ask callers to avoid without saying how it
@@ -160,6 +168,11 @@ func (o Options) normalized() (Options, error) {
 	case MismatchRefusedAtConfirm, MismatchFailsProcessing:
 	default:
 		errs = append(errs, fmt.Errorf("DeclaredMismatch %q is neither %q nor %q", o.DeclaredMismatch, MismatchRefusedAtConfirm, MismatchFailsProcessing))
+	}
+	if len(o.CallToActions) == 0 {
+		o.CallToActions = []string{swonkie.CallToActionNoButton}
+	} else {
+		o.CallToActions = append([]string(nil), o.CallToActions...)
 	}
 	if o.Profiles == nil {
 		o.Profiles = DefaultProfiles()

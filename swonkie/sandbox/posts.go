@@ -3,6 +3,7 @@ package sandbox
 import (
 	"cmp"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -344,9 +345,10 @@ const (
 // is refused, as a whitelisting query DTO would.
 var listParams = []string{"search", "labelIds", "stages", "types", "profileIds", "from", "to", "page", "limit"}
 
-type postPage struct {
-	Data []postWire `json:"data"`
-	Meta pageMeta   `json:"meta"`
+// pagedList is a page of a list: {"data":[…],"meta":{…}}.
+type pagedList[T any] struct {
+	Data []T      `json:"data"`
+	Meta pageMeta `json:"meta"`
 }
 
 type pageMeta struct {
@@ -398,20 +400,8 @@ func (s *Server) listPosts(x *exchange) reply {
 			problems = append(problems, swonkie.Problem{Field: "types", Message: "unknown post type " + strconv.Quote(t)})
 		}
 	}
-	intParam := func(key string, def, lo, hi int) int {
-		v := q.Get(key)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			problems = append(problems, swonkie.Problem{Field: key, Message: key + " must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)})
-			return def
-		}
-		return n
-	}
-	page := intParam("page", 1, 1, 1<<30)
-	limit := intParam("limit", defaultPageLimit, 1, maxPageLimit)
+	pg, pageProblems := readPaging(q)
+	problems = append(problems, pageProblems...)
 	timeParam := func(key string) time.Time {
 		v := q.Get(key)
 		if v == "" {
@@ -455,14 +445,41 @@ func (s *Server) listPosts(x *exchange) reply {
 		}
 		return cmp.Compare(b.seq, a.seq)
 	})
-	out := postPage{Data: []postWire{}, Meta: pageMeta{Page: page, Limit: limit, Total: len(hits)}}
-	start := min((page-1)*limit, len(hits))
-	end := min(start+limit, len(hits))
+	start, end, meta := pg.window(len(hits))
+	out := pagedList[postWire]{Data: []postWire{}, Meta: meta}
 	for _, p := range hits[start:end] {
 		out.Data = append(out.Data, s.sh.wirePost(s.postView(p), asListEntry))
 	}
-	out.Meta.HasMore = end < len(hits)
 	return jsonReply(http.StatusOK, out)
+}
+
+// paging is the page and limit of a paged list.
+type paging struct{ page, limit int }
+
+// readPaging reads page (from 1) and limit (default 20, 1 to 100).
+func readPaging(q url.Values) (paging, []swonkie.Problem) {
+	var problems []swonkie.Problem
+	intParam := func(key string, def, lo, hi int) int {
+		v := q.Get(key)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			problems = append(problems, swonkie.Problem{Field: key, Message: key + " must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)})
+			return def
+		}
+		return n
+	}
+	return paging{page: intParam("page", 1, 1, 1<<30), limit: intParam("limit", defaultPageLimit, 1, maxPageLimit)}, problems
+}
+
+// window is the slice [start:end) of a list of n items this page shows,
+// and the meta that describes it.
+func (pg paging) window(n int) (start, end int, meta pageMeta) {
+	start = min((pg.page-1)*pg.limit, n)
+	end = min(start+pg.limit, n)
+	return start, end, pageMeta{Page: pg.page, Limit: pg.limit, Total: n, HasMore: end < n}
 }
 
 // searchText is what search looks in, lower-cased: caption texts, first

@@ -71,6 +71,24 @@ const (
 // BriefingEchoes lists the BriefingEcho values.
 var BriefingEchoes = []BriefingEcho{BriefingNever, BriefingInPost, BriefingEverywhere}
 
+// LabelListShape says how GET /labels answers; the docs name neither its
+// envelope nor any paging.
+type LabelListShape string
+
+const (
+	// LabelListPaged pages labels as GET /posts pages posts: page (from
+	// 1) and limit (default 20, 1 to 100) in the query, {"data":[…],
+	// "meta":{page,limit,total,hasMore}} in the answer. The default: a
+	// client that reads only the first answer misses labels.
+	LabelListPaged LabelListShape = "paged"
+	// LabelListWhole answers every label at once, {"data":[…]}, and
+	// refuses paging parameters as unknown.
+	LabelListWhole LabelListShape = "whole"
+)
+
+// LabelListShapes lists the LabelListShape values.
+var LabelListShapes = []LabelListShape{LabelListPaged, LabelListWhole}
+
 // StageRefusal is the status a stage action gets on a post whose stage
 // does not allow it (a second schedule, publishNow on a post already
 // going out): the docs name none (swonkie-api.md §4.4, "inferred 400 for
@@ -96,6 +114,7 @@ type shapes struct {
 	briefing       BriefingEcho
 	stageRefusal   StageRefusal
 	searchBriefing bool
+	labelList      LabelListShape
 	// lenient adds the fields the docs do not name (createdAt/updatedAt
 	// of posts, profile names, label colours), the media view on confirm,
 	// 200 {"success":true} on deletes and the stage on stage changes.
@@ -104,7 +123,7 @@ type shapes struct {
 
 func (o Options) shapes() (shapes, error) {
 	sh := shapes{mediaID: o.MediaIDField, listEntry: o.ListEntries, briefing: o.Briefing, stageRefusal: o.StageRefusal,
-		searchBriefing: o.SearchBriefing || o.Lenient, lenient: o.Lenient}
+		searchBriefing: o.SearchBriefing || o.Lenient, labelList: o.LabelList, lenient: o.Lenient}
 	var errs []error
 	if sh.mediaID == "" {
 		sh.mediaID = MediaIDFieldMediaID
@@ -123,6 +142,15 @@ func (o Options) shapes() (shapes, error) {
 		if o.Lenient {
 			sh.briefing = BriefingEverywhere
 		}
+	}
+	if sh.labelList == "" {
+		sh.labelList = LabelListPaged
+		if o.Lenient {
+			sh.labelList = LabelListWhole
+		}
+	}
+	if !slices.Contains(LabelListShapes, sh.labelList) {
+		errs = append(errs, fmt.Errorf("label list shape %q is not one of %v", sh.labelList, LabelListShapes))
 	}
 	if sh.stageRefusal == 0 {
 		sh.stageRefusal = StageRefusalConflict

@@ -222,24 +222,5 @@ func (s *Server) mediaProblemsAt(c *postContent, t time.Time) []string {
 
 // referencedMedia lists every media id the content points at, once.
 func referencedMedia(c *postContent) []string {
-	var ids []string
-	add := func(id string) {
-		if id != "" && !contains(ids, id) {
-			ids = append(ids, id)
-		}
-	}
-	for _, g := range c.medias {
-		for _, f := range g.MediaFiles {
-			add(f.MediaLibID)
-		}
-	}
-	for _, l := range c.links {
-		add(l.MediaLibID)
-	}
-	if c.facebook != nil {
-		for _, card := range c.facebook.Carousels {
-			add(card.MediaLibID)
-		}
-	}
-	return ids
+	return swonkie.MediaReferences(c.medias, c.links, c.facebook)
 }

@@ -109,8 +109,9 @@ type PostStats struct {
 	// hold; filled only when asked for (StatsWithMarker, or
 	// GET /_sandbox/stats?markerPrefix=…).
 	ByMarker map[string][]string `json:"byMarker,omitempty"`
-	// Duplicates groups live posts with the same caption texts, media set
-	// and profile set: the trace of a blind retry of POST /posts.
+	// Duplicates groups live posts with the same type, captions, links,
+	// media set, profile set and publishAt: the trace of a blind retry of
+	// POST /posts.
 	Duplicates [][]string `json:"duplicates"`
 }
 
@@ -309,18 +310,36 @@ func (s *Server) BusiestWindow(d time.Duration) (int, time.Time) {
 }
 
 // duplicateKey is what makes two posts the same post for a reader: the
-// caption texts, the media set and the profile set.
+// type, the caption texts (and the networks they are for), the links, the
+// media set, the profile set and the publishAt. A blind retry of POST
+// /posts repeats them all; two STATUS posts saying the same thing at
+// different times, or a LINK post and a STATUS post with one caption, are
+// not copies of each other.
 func duplicateKey(c *postContent) string {
-	var texts []string
+	var parts []string
+	net := func(n *string) string {
+		if n == nil {
+			return "*"
+		}
+		return *n
+	}
 	for _, cp := range c.captions {
-		texts = append(texts, cp.PlainText)
+		parts = append(parts, net(cp.Net)+":"+cp.PlainText)
+	}
+	for _, l := range c.links {
+		parts = append(parts, net(l.Net)+":"+l.Link)
 	}
 	mediaIDs := referencedMedia(c)
 	slices.Sort(mediaIDs)
 	profiles := slices.Clone(c.profileIDs)
 	slices.Sort(profiles)
 	profiles = slices.Compact(profiles)
-	return strings.Join(texts, "\x00") + "\x01" + strings.Join(mediaIDs, "\x00") + "\x01" + strings.Join(profiles, "\x00")
+	at := ""
+	if !c.publishAt.IsZero() {
+		at = c.publishAt.Format(time.RFC3339Nano)
+	}
+	return string(c.typ) + "\x01" + strings.Join(parts, "\x00") + "\x01" + strings.Join(mediaIDs, "\x00") +
+		"\x01" + strings.Join(profiles, "\x00") + "\x01" + at
 }
 
 // MediaInfo is everything the sandbox knows about one media.

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -14,10 +13,6 @@ import (
 )
 
 var postTypes = []swonkie.PostType{swonkie.PostMedia, swonkie.PostLink, swonkie.PostStatus, swonkie.PostStory, swonkie.PostReel}
-
-// networks are the net codes a caption, media group or link may target.
-// Only facebook is documented literally; the rest follow its pattern.
-var networks = []string{"facebook", "instagram", "linkedin", "tiktok", "threads", "youtube", "gmb"}
 
 // captionLimits are each network's caption length in characters, the
 // publicly known limits; a caption for every network must fit the
@@ -36,10 +31,8 @@ var netTypes = map[string][]swonkie.PostType{
 
 // Facebook carousel limits (§5).
 const (
-	maxLinkLen          = 2000
 	maxCardTitle        = 200
 	maxCardDescription  = 1000
-	minCarouselCards    = 2
 	maxBriefingMarkdown = 20000
 )
 
@@ -90,22 +83,39 @@ func (s *Server) validate(c *postContent, now time.Time, publishing bool) []swon
 		}
 	}
 	// What publishing adds is about networks: with none, nothing of it
-	// runs.
-	pubNets := func(net *string) []string {
+	// runs. own lists the networks that have an item of their own, which
+	// the item for every network then does not reach.
+	pubNets := func(net *string, own map[string]bool) []string {
 		if !publishing {
 			return nil
 		}
-		return targets(net, nets)
+		return targets(net, nets, own)
 	}
-	for _, net := range pubNets(nil) {
+	for _, net := range pubNets(nil, nil) {
 		if allowed, ok := netTypes[net]; ok && c.typ != "" && !contains(allowed, c.typ) {
 			add("type", "%s does not take %s posts", net, c.typ)
 		}
 	}
 
 	checkNet := func(field string, net *string) {
-		if net != nil && !contains(networks, *net) {
-			add(field, "net must be null or one of %s", strings.Join(networks, ", "))
+		if net != nil && !contains(swonkie.Networks, *net) {
+			add(field, "net must be null or one of %s", strings.Join(swonkie.Networks, ", "))
+		}
+	}
+	// One caption, media group and link per network, and one for all:
+	// which of two would a network publish? The docs do not say; the
+	// sandbox refuses the second.
+	oncePerNet := func(kind string) func(field string, net *string) {
+		seen := map[string]bool{}
+		return func(field string, net *string) {
+			key, name := "", "every network"
+			if net != nil {
+				key, name = *net, *net
+			}
+			if seen[key] {
+				add(field, "a second %s for %s", kind, name)
+			}
+			seen[key] = true
 		}
 	}
 	checkMedia := func(field, id string) (mime string) {
@@ -125,13 +135,19 @@ func (s *Server) validate(c *postContent, now time.Time, publishing bool) []swon
 
 	// Captions.
 	hasText := false
+	onceCaption := oncePerNet("caption")
+	ownCaption := ownNets(c.captions, func(cp swonkie.Caption) *string { return cp.Net })
 	for i, cp := range c.captions {
 		field := fmt.Sprintf("captions[%d]", i)
 		checkNet(field+".net", cp.Net)
+		onceCaption(field+".net", cp.Net)
 		if strings.TrimSpace(cp.PlainText) != "" {
 			hasText = true
 		}
-		for _, net := range pubNets(cp.Net) {
+		for _, net := range pubNets(cp.Net, ownCaption) {
+			if net == "instagram" && c.typ == swonkie.PostStory {
+				continue // Instagram ignores captions on stories (§5)
+			}
 			limit := captionLimits[net]
 			if n := utf8.RuneCountInString(cp.PlainText); limit > 0 && n > limit {
 				add(field+".plainText", "caption is %d characters; %s allows %d", n, net, limit)
@@ -149,9 +165,12 @@ func (s *Server) validate(c *postContent, now time.Time, publishing bool) []swon
 
 	// Media.
 	files := 0
+	onceGroup := oncePerNet("media group")
+	ownGroup := ownNets(c.medias, func(g swonkie.MediaGroup) *string { return g.Net })
 	for i, g := range c.medias {
 		field := fmt.Sprintf("medias[%d]", i)
 		checkNet(field+".net", g.Net)
+		onceGroup(field+".net", g.Net)
 		if len(g.MediaFiles) == 0 {
 			add(field+".mediaFiles", "a media group needs at least one file")
 		}
@@ -164,7 +183,7 @@ func (s *Server) validate(c *postContent, now time.Time, publishing bool) []swon
 			if c.typ == swonkie.PostReel && !isVideo(mime) {
 				add(fmt.Sprintf("%s.mediaFiles[%d].mediaLibId", field, j), "REEL posts need a video, not %s", mime)
 			}
-			for _, net := range pubNets(g.Net) {
+			for _, net := range pubNets(g.Net, ownGroup) {
 				if net == "tiktok" && !isVideo(mime) {
 					add(fmt.Sprintf("%s.mediaFiles[%d].mediaLibId", field, j), "tiktok takes videos only, not %s", mime)
 				}
@@ -183,9 +202,11 @@ func (s *Server) validate(c *postContent, now time.Time, publishing bool) []swon
 	}
 
 	// Links.
+	onceLink := oncePerNet("link")
 	for i, l := range c.links {
 		field := fmt.Sprintf("links[%d]", i)
 		checkNet(field+".net", l.Net)
+		onceLink(field+".net", l.Net)
 		checkURL(add, field+".link", l.Link)
 		if l.MediaLibID != "" {
 			checkMedia(field+".mediaLibId", l.MediaLibID)
@@ -203,8 +224,8 @@ func (s *Server) validate(c *postContent, now time.Time, publishing bool) []swon
 		if c.typ != swonkie.PostMedia {
 			add("facebook.carousels", "carousels are only valid on MEDIA posts")
 		}
-		if len(c.facebook.Carousels) < minCarouselCards {
-			add("facebook.carousels", "a carousel needs at least %d cards", minCarouselCards)
+		if len(c.facebook.Carousels) < swonkie.MinCarouselCards {
+			add("facebook.carousels", "a carousel needs at least %d cards", swonkie.MinCarouselCards)
 		}
 		for i, card := range c.facebook.Carousels {
 			field := fmt.Sprintf("facebook.carousels[%d]", i)
@@ -221,6 +242,9 @@ func (s *Server) validate(c *postContent, now time.Time, publishing bool) []swon
 			if card.MediaLibID != "" {
 				checkMedia(field+".mediaLibId", card.MediaLibID)
 			}
+			if card.CallToAction != "" && !contains(s.opts.CallToActions, card.CallToAction) {
+				add(field+".callToAction", "callToAction must be one of %s", strings.Join(s.opts.CallToActions, ", "))
+			}
 		}
 	}
 
@@ -236,22 +260,42 @@ func (s *Server) validate(c *postContent, now time.Time, publishing bool) []swon
 }
 
 // targets lists the post's networks an item with this net applies to.
-func targets(net *string, nets map[string]bool) []string {
+// An item for one network replaces the item for every network there (the
+// docs say only that net null means every network; which of two would
+// apply is the sandbox's choice): own lists the networks with an item of
+// their own. An item naming a network the post does not target applies
+// nowhere (it is kept, and takes effect once the post targets that
+// network).
+func targets(net *string, nets, own map[string]bool) []string {
 	if net != nil {
-		return []string{*net}
+		if nets[*net] {
+			return []string{*net}
+		}
+		return nil
 	}
-	return sortedKeys(nets)
+	var out []string
+	for _, n := range sortedKeys(nets) {
+		if !own[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ownNets lists the networks items name.
+func ownNets[T any](items []T, net func(T) *string) map[string]bool {
+	own := map[string]bool{}
+	for _, it := range items {
+		if n := net(it); n != nil {
+			own[*n] = true
+		}
+	}
+	return own
 }
 
 func checkURL(add func(string, string, ...any), field, raw string) {
-	u, err := url.Parse(raw)
-	switch {
-	case strings.TrimSpace(raw) == "":
-		add(field, "link is required")
-	case len(raw) > maxLinkLen:
-		add(field, "link is longer than %d characters", maxLinkLen)
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		add(field, "link must be an absolute http(s) URL")
+	if msg := swonkie.CheckLink(raw); msg != "" {
+		add(field, "link: %s", msg)
 	}
 }
 
