@@ -16,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/mediaflow/mediaflow/authlimit"
@@ -60,6 +61,8 @@ type worldOptions struct {
 	metrics *metrics.Metrics
 	// configure, when set, changes the Config before New.
 	configure func(*Config)
+	// tracing, when set, receives the tasks.Client's spans.
+	tracing trace.TracerProvider
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -76,7 +79,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if o.rdb != nil {
 		rdb = o.rdb
 	}
-	w.client = tasks.NewClient(rdb, tasks.WithSources(sources))
+	w.client = tasks.NewClient(rdb, tasks.WithSources(sources), tasks.WithTracerProvider(o.tracing))
 	t.Cleanup(func() { _ = w.client.Close() })
 	if o.tokens == nil {
 		o.tokens = []string{tokenA, tokenB}

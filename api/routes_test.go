@@ -260,7 +260,7 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 		StaleMedia: []tasks.StaleMedia{{}}, PostID: "p", PostCreated: true, PostType: "t", PostStage: "s", LabelIDs: []string{"l"}, PostPublishAt: &now, Staged: true,
 		PostWithdrawn: true, Publication: []tasks.ProfileResult{{}}, Partial: true, Webhook: &tasks.WebhookState{},
 		Error: &tasks.StepError{}, Attempts: 1, CancelRequested: true, Cleanup: "c", AttachedAt: &now,
-		PublishedAt: &now, FinishedAt: &now, History: []tasks.Event{}})
+		PublishedAt: &now, FinishedAt: &now, History: []tasks.Event{}, TraceID: "0af7651916cd43dd8448eb211c80319c"})
 	item := tasks.MediaItem{Source: "s", Name: "n", ContentType: "c", MediaID: "m", Status: "s", Bytes: 1, Generation: 1,
 		MediaCreatedAt: &now, ConfirmedAt: &now, ReadyAt: &now}
 	item.Deleted, item.LeftBehind = true, true

@@ -106,6 +106,14 @@ func workerEnvVars(t *testing.T) map[string]bool {
 	for _, m := range regexp.MustCompile(`\benv(?:Int|Float|Dur)?(?:\(|: )"([A-Z0-9_]+)"`).FindAllStringSubmatch(string(b), -1) {
 		vars[m[1]] = true
 	}
+	// The OTEL_* variables, which tracingsdk reads for it (as get("NAME")).
+	b, err = os.ReadFile(filepath.Join("..", "tracing", "tracingsdk", "env.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`\bget\("(OTEL_[A-Z0-9_]+)"\)`).FindAllStringSubmatch(string(b), -1) {
+		vars[m[1]] = true
+	}
 	for _, must := range []string{"REDIS_URL", "SWONKIE_BASE_URL", "SWONKIE_API_ID", "SWONKIE_API_KEY", "METRICS_ADDR"} {
 		if !vars[must] {
 			t.Fatalf("cmd/worker/config.go does not read %s (found %v): has the way it reads the environment changed?", must, vars)

@@ -54,7 +54,7 @@ func Example() {
 
 	// Pipeline events, from the pipeline code.
 	m.PipelineAccepted()
-	m.ObserveAttached(40 * time.Second)
+	m.ObserveAttachedContext(context.Background(), 40*time.Second)
 	m.PipelineFinished(metrics.StateFailed, "media:upload")
 	m.MediaDeleted(metrics.ReasonCompensation)
 

@@ -142,24 +142,16 @@ func (m *Metrics) PipelineFinished(state, failedStep string) {
 	m.pipelines.finished.WithLabelValues(state, failedStep).Inc()
 }
 
-// ObserveAttached records the time from acceptance to the post having its
-// media attached.
-func (m *Metrics) ObserveAttached(d time.Duration) { m.ObserveAttachedContext(context.Background(), d) }
-
-// ObserveAttachedContext is ObserveAttached with the trace of ctx's span,
-// when sampled, as the observation's exemplar.
+// ObserveAttachedContext records the time from acceptance to the post
+// having its media attached, with the trace of ctx's span, when sampled,
+// as the observation's exemplar (the span of the write that attached it).
 func (m *Metrics) ObserveAttachedContext(ctx context.Context, d time.Duration) {
 	observe(ctx, m.pipelines.attached, d.Seconds())
 }
 
-// ObservePublished records the time from acceptance to the post being
-// published.
-func (m *Metrics) ObservePublished(d time.Duration) {
-	m.ObservePublishedContext(context.Background(), d)
-}
-
-// ObservePublishedContext is ObservePublished with the trace of ctx's
-// span, when sampled, as the observation's exemplar.
+// ObservePublishedContext records the time from acceptance to the post
+// being published, with the trace of ctx's span, when sampled, as the
+// observation's exemplar.
 func (m *Metrics) ObservePublishedContext(ctx context.Context, d time.Duration) {
 	observe(ctx, m.pipelines.published, d.Seconds())
 }

@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -57,8 +58,8 @@ func TestPipelineCountersAndDurations(t *testing.T) {
 
 	m.PipelineAccepted()
 	m.PipelineAccepted()
-	m.ObserveAttached(90 * time.Second)
-	m.ObservePublished(2 * time.Hour)
+	m.ObserveAttachedContext(context.Background(), 90*time.Second)
+	m.ObservePublishedContext(context.Background(), 2*time.Hour)
 	m.MediaDeleted(metrics.ReasonStale)
 	m.MediaDeleted("https://cdn.example/leak")
 	m.MediaLeftBehind(metrics.ReasonDeleteRefused)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mediaflow/mediaflow/swonkie"
+	"github.com/mediaflow/mediaflow/tracing"
 )
 
 // Adoption: recognising the posts a pipeline made, using only what the
@@ -61,7 +62,15 @@ var adoptStages = []swonkie.Stage{swonkie.StageIdea, swonkie.StageDraft}
 // findOurPosts returns the posts this pipeline made, in list order. For a
 // post without media, only candidates no other pipeline owns, the one this
 // pipeline owns (a record write that failed) first; byContent says so.
+// The search is a span of its own: its calls, how many posts it looked at
+// and found.
 func (p *pipeline) findOurPosts(ctx context.Context, rec *Record) (found []swonkie.Post, byContent bool, err error) {
+	ctx, span := p.tracer.Start(ctx, spanAdoption)
+	looked := 0
+	defer func() {
+		span.SetAttributes(attrLooked.Int(looked), attrFound.Int(len(found)))
+		tracing.End(span, err)
+	}()
 	want := slices.DeleteFunc(rec.mediaIDs(), func(id string) bool { return id == "" })
 	in := postInput(rec)
 	byContent = len(want) == 0
@@ -74,6 +83,7 @@ func (p *pipeline) findOurPosts(ctx context.Context, rec *Record) (found []swonk
 		if err != nil {
 			return nil, byContent, err
 		}
+		looked += len(got.Posts)
 		for i := range got.Posts {
 			post := &got.Posts[i]
 			if !couldBeOurs(post, rec) {

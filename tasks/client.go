@@ -11,9 +11,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/source"
+	"github.com/mediaflow/mediaflow/tracing"
 )
 
 // Client is the Go API for handing mediaflow work and following it: the
@@ -26,6 +28,7 @@ type Client struct {
 	check     CheckSource
 	checkHook CheckSource
 	supported ContentTypeSupported
+	tracer    trace.Tracer
 }
 
 // ClientOption configures a Client.
@@ -89,12 +92,22 @@ func WithTiming(t Timing) ClientOption {
 	return func(c *Client) { c.timing = t.withDefaults() }
 }
 
+// WithTracerProvider sets where the spans of Publish, Cancel and
+// Redeliver go; the default is the global provider (otel), a no-op until
+// a program installs an SDK. A pipeline's trace starts in Publish, under
+// the span of ctx when there is one (the HTTP API's server span, which
+// continues the caller's traceparent).
+func WithTracerProvider(tp trace.TracerProvider) ClientOption {
+	return func(c *Client) { c.tracer = tracerOf(tp) }
+}
+
 // NewClient returns a Client on r, which it shares and never closes.
 func NewClient(r redis.UniversalClient, opts ...ClientOption) *Client {
 	c := &Client{
 		store:  newStore(rdb.New(r, stateNames()), time.Now),
 		enq:    asynq.NewClientFromRedisClient(r),
 		timing: DefaultTiming,
+		tracer: tracerOf(nil),
 	}
 	for _, o := range opts {
 		o(c)
@@ -130,6 +143,8 @@ func PipelineID(key string) string {
 // once the key is known to name no pipeline of this same request. The key
 // is looked up only then, so a request that passes costs no read.
 func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created bool, err error) {
+	ctx, span := c.tracer.Start(ctx, spanPublish)
+	defer func() { endPublish(span, rec, created, err) }()
 	req.normalize()
 	fingerprint := req.fingerprint()
 	now := c.store.now().UTC()
@@ -156,6 +171,7 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 		Media:       make([]MediaItem, len(req.Media)),
 		CreatedAt:   now,
 		UpdatedAt:   now,
+		trace:       tracing.Inject(ctx),
 	}
 	for i, m := range req.Media {
 		rec.Media[i] = MediaItem{Source: m.Source, Name: m.Name, ContentType: m.ContentType, Status: ItemPending}
@@ -203,8 +219,11 @@ func (c *Client) replay(ctx context.Context, stored *Record, fingerprint string)
 	if stored.State != StatePending {
 		return stored.public(), nil
 	}
-	// Still pending: the first enqueue may have died with its process.
+	// Still pending: the first enqueue may have died with its process. Its
+	// tasks belong in the pipeline's trace, not in this request's.
+	ctx, span := startFor(ctx, c.tracer, stored, c.store.now(), spanPublish)
 	err := c.enqueueFirst(ctx, stored)
+	tracing.End(span, err)
 	return stored.public(), err
 }
 
@@ -288,7 +307,7 @@ func validState(s State) bool {
 // withdrawn and its media deleted, then it ends cancelled. It returns
 // ErrFinished for a pipeline that already ended and ErrAlreadyPublished
 // when the post is out.
-func (c *Client) Cancel(ctx context.Context, id string) (*Record, error) {
+func (c *Client) Cancel(ctx context.Context, id string) (_ *Record, err error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, fmt.Errorf("pipeline %q: %w", id, ErrNotFound)
 	}
@@ -297,6 +316,8 @@ func (c *Client) Cancel(ctx context.Context, id string) (*Record, error) {
 		return nil, err
 	}
 	now := c.store.now().UTC()
+	ctx, span := startFor(ctx, c.tracer, rec, now, spanCancel)
+	defer func() { tracing.End(span, err) }()
 	_, err = c.store.update(ctx, rec, func(r *Record) error {
 		switch {
 		case r.State.Terminal():
@@ -326,7 +347,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (*Record, error) {
 
 // Redeliver sends a pipeline's last webhook event again, under the same
 // webhook-id (receivers that saw it already drop it).
-func (c *Client) Redeliver(ctx context.Context, id string) (*Record, error) {
+func (c *Client) Redeliver(ctx context.Context, id string) (_ *Record, err error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, fmt.Errorf("pipeline %q: %w", id, ErrNotFound)
 	}
@@ -334,6 +355,8 @@ func (c *Client) Redeliver(ctx context.Context, id string) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, span := startFor(ctx, c.tracer, rec, c.store.now(), spanRedeliver)
+	defer func() { tracing.End(span, err) }()
 	_, err = c.store.update(ctx, rec, func(r *Record) error {
 		if r.Webhook == nil || len(r.Webhook.Events) == 0 {
 			return fmt.Errorf("redeliver for pipeline %s: %w", r.ID, ErrNoWebhook)

@@ -28,6 +28,10 @@
 //     the metrics middleware counts, retries at once, what an answer to a
 //     removal means.
 //
+// trace.go makes a pipeline one OpenTelemetry trace: the span each run
+// of a task is, the trace context a payload carries on, and when that is
+// a parent and when a link (docs/design.md, "Traces").
+//
 // The step_*.go files do the work of one step each and record facts (a
 // media id, the post staged, the post published, a media deleted, a step
 // that gave up); they never end a pipeline, never enqueue, and never emit

@@ -184,7 +184,8 @@ func (p *pipeline) write(ctx context.Context, rec *Record, fn func(*Record) erro
 	if err != nil || ch == nil {
 		return nil, err
 	}
-	p.observe(ch)
+	noteWrite(ctx, ch)
+	p.observe(ctx, ch)
 	work := newWork(ch.before, ch.after, p.timing)
 	if work == nil {
 		work = []next{}
@@ -194,16 +195,16 @@ func (p *pipeline) write(ctx context.Context, rec *Record, fn func(*Record) erro
 
 // observe emits the metrics of one change: the only code that does. Each
 // is read from the record before and after the write that made it.
-func (p *pipeline) observe(ch *change) {
+func (p *pipeline) observe(ctx context.Context, ch *change) {
 	b, a := ch.before, ch.after
 	if b.State == StatePending && a.State != StatePending {
 		p.obs.PipelineAccepted()
 	}
 	if !b.Staged && a.Staged && a.AttachedAt != nil {
-		p.obs.ObserveAttached(a.AttachedAt.Sub(a.CreatedAt))
+		p.obs.ObserveAttachedContext(ctx, a.AttachedAt.Sub(a.CreatedAt))
 	}
 	if b.PublishedAt == nil && a.PublishedAt != nil {
-		p.obs.ObservePublished(a.PublishedAt.Sub(a.CreatedAt))
+		p.obs.ObservePublishedContext(ctx, a.PublishedAt.Sub(a.CreatedAt))
 	}
 	reason := cleanupReason(a)
 	for i := range a.Media {
@@ -285,10 +286,10 @@ func (p *pipeline) observeDeliveries(b, a *Record) {
 // write to the record (Redis refused it): the media it created exist, or
 // are gone, whether or not Redis took the fact. fn is the change as it
 // would have been written.
-func (p *pipeline) observeUnwritten(rec *Record, fn func(*Record) error) {
+func (p *pipeline) observeUnwritten(ctx context.Context, rec *Record, fn func(*Record) error) {
 	draft := cloneRecord(rec)
 	if fn(draft) == nil {
-		p.observe(&change{before: rec, after: draft})
+		p.observe(ctx, &change{before: rec, after: draft})
 	}
 }
 

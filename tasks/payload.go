@@ -7,13 +7,22 @@ import (
 	"strings"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/mediaflow/mediaflow/tracing"
 )
 
-// PayloadVersion is the version of the payload JSON this code writes.
+// PayloadVersion is the newest version of the payload JSON this code
+// writes and reads. Version 3 adds the trace context (Trace, Link); a
+// payload without any is written as version 2, so a fleet that runs with
+// tracing off never hands a task to an older worker that would refuse it.
 // Version 1 (written by workers before the step table) is still read: its
 // extra fields (poll, reason, resume) are ignored, since everything they
 // said is now read from the record.
-const PayloadVersion = 2
+const PayloadVersion = 3
+
+// payloadUntraced is the version of a payload that carries no trace
+// context.
+const payloadUntraced = 2
 
 // Payload is the JSON of every mediaflow task: the pipeline and which of
 // its tasks this is. Everything else a step needs is read from the
@@ -33,6 +42,11 @@ type Payload struct {
 	Redelivery int    `json:"redelivery,omitempty"`
 	// Slot is the sweep's time slot.
 	Slot string `json:"slot,omitempty"`
+	// Trace is the span the task's runs descend from (the one that made
+	// the task needed); Link, instead, a span they start a new trace
+	// linked to (trace.go says which when). W3C trace context only.
+	Trace tracing.Carrier `json:"trace,omitempty"`
+	Link  tracing.Carrier `json:"link,omitempty"`
 }
 
 func decodePayload(t *asynq.Task) (Payload, error) {
@@ -40,8 +54,8 @@ func decodePayload(t *asynq.Task) (Payload, error) {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return p, fmt.Errorf("%s payload is not JSON: %w", t.Type(), err)
 	}
-	if p.V != PayloadVersion && p.V != 1 {
-		return p, fmt.Errorf("%s payload version %d is not supported (this worker reads 1 and %d)", t.Type(), p.V, PayloadVersion)
+	if p.V < 1 || p.V > PayloadVersion {
+		return p, fmt.Errorf("%s payload version %d is not supported (this worker reads 1 to %d)", t.Type(), p.V, PayloadVersion)
 	}
 	if p.PipelineID == "" && t.Type() != TypeCleanupSweep {
 		return p, fmt.Errorf("%s payload has no pipelineId", t.Type())
@@ -50,7 +64,10 @@ func decodePayload(t *asynq.Task) (Payload, error) {
 }
 
 func newTask(typ string, p Payload) *asynq.Task {
-	p.V = PayloadVersion
+	p.V = payloadUntraced
+	if len(p.Trace) > 0 || len(p.Link) > 0 {
+		p.V = PayloadVersion
+	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		// A struct of strings and ints always encodes.

@@ -45,7 +45,8 @@ func TestTaskIDsAreDistinctWhereAsynqmonCutsThem(t *testing.T) {
 	}
 }
 
-// Version-1 payloads, queued by workers before the step table, still run.
+// Version-1 and version-2 payloads, queued by workers before the step
+// table and before traces, still run.
 func TestVersionOnePayloadsAreRead(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -54,7 +55,8 @@ func TestVersionOnePayloadsAreRead(t *testing.T) {
 	}{
 		{"v1 with its old fields", `{"v":1,"pipelineId":"p","item":2,"generation":1,"poll":7,"reason":"x"}`, true},
 		{"v2", `{"v":2,"pipelineId":"p","item":2,"generation":1}`, true},
-		{"a future version", `{"v":3,"pipelineId":"p"}`, false},
+		{"v3 with its trace context", `{"v":3,"pipelineId":"p","item":2,"generation":1,"trace":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}`, true},
+		{"a future version", `{"v":4,"pipelineId":"p"}`, false},
 		{"no pipeline", `{"v":2}`, false},
 		{"not JSON", `{`, false},
 	}

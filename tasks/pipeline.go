@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
@@ -21,8 +22,10 @@ import (
 type Observer interface {
 	PipelineAccepted()
 	PipelineFinished(state, failedStep string)
-	ObserveAttached(d time.Duration)
-	ObservePublished(d time.Duration)
+	// The durations take the context of the write that made them, whose
+	// span's trace becomes the observation's exemplar.
+	ObserveAttachedContext(ctx context.Context, d time.Duration)
+	ObservePublishedContext(ctx context.Context, d time.Duration)
 	MediaDeleted(reason string)
 	MediaLeftBehind(reason string)
 	DuplicatePostsDeleted(n int)
@@ -32,15 +35,15 @@ type Observer interface {
 
 type nopObserver struct{}
 
-func (nopObserver) PipelineAccepted()                                  {}
-func (nopObserver) PipelineFinished(string, string)                    {}
-func (nopObserver) ObserveAttached(time.Duration)                      {}
-func (nopObserver) ObservePublished(time.Duration)                     {}
-func (nopObserver) MediaDeleted(string)                                {}
-func (nopObserver) MediaLeftBehind(string)                             {}
-func (nopObserver) DuplicatePostsDeleted(int)                          {}
-func (nopObserver) WebhookDelivery(string, time.Duration)              {}
-func (nopObserver) SweepFinished(error, time.Duration, map[string]int) {}
+func (nopObserver) PipelineAccepted()                                      {}
+func (nopObserver) PipelineFinished(string, string)                        {}
+func (nopObserver) ObserveAttachedContext(context.Context, time.Duration)  {}
+func (nopObserver) ObservePublishedContext(context.Context, time.Duration) {}
+func (nopObserver) MediaDeleted(string)                                    {}
+func (nopObserver) MediaLeftBehind(string)                                 {}
+func (nopObserver) DuplicatePostsDeleted(int)                              {}
+func (nopObserver) WebhookDelivery(string, time.Duration)                  {}
+func (nopObserver) SweepFinished(error, time.Duration, map[string]int)     {}
 
 // pipeline holds what every step needs. Each step lives in its own file
 // (step_*.go), the step table in steps.go, what runs next in planner.go,
@@ -66,6 +69,8 @@ type pipeline struct {
 	seenPosts postFactsCache
 	// sweepEvery is the sweep's interval (0 when this worker runs none).
 	sweepEvery time.Duration
+	// tracer starts the spans of runs and of what they do (trace.go).
+	tracer trace.Tracer
 }
 
 // enqueue hands n to asynq; see enqueueNext.
@@ -90,6 +95,7 @@ func enqueueNext(ctx context.Context, enq *asynq.Client, t Timing, now time.Time
 	if d := n.at.Sub(now); !n.at.IsZero() && d > 0 {
 		all = append(all, asynq.ProcessIn(d))
 	}
+	handOn(ctx, &n.pl, n.at, now)
 	_, err := enq.EnqueueContext(ctx, newTask(n.typ, n.pl), append(all, opts...)...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue %s for pipeline %s: %w", n.typ, n.pl.PipelineID, err)

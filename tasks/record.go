@@ -1,10 +1,13 @@
 package tasks
 
 import (
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mediaflow/mediaflow/tracing"
 )
 
 // State is where a pipeline is in its life. succeeded, failed and
@@ -147,6 +150,10 @@ type Record struct {
 
 	History []Event `json:"history"`
 
+	// TraceID is the trace the pipeline's work is recorded in, when
+	// tracing was on as it was accepted (docs/design.md, "Traces").
+	TraceID string `json:"traceId,omitempty"`
+
 	// in holds what the worker needs and nobody else reads.
 	in internals
 	// fingerprint tells a retry from a different request under the same
@@ -156,6 +163,20 @@ type Record struct {
 	// events are the history entries added since the record was read,
 	// written with the next update.
 	events []Event
+	// trace is the span the pipeline was accepted in (TraceID's): its
+	// tasks' spans descend from it. Written once, with the request, and
+	// read from the stored traceRaw only when needed (traceContext): most
+	// reads of a record never look at it.
+	trace    tracing.Carrier
+	traceRaw []byte
+}
+
+// traceContext is the span the pipeline was accepted in.
+func (r *Record) traceContext() tracing.Carrier {
+	if r.trace == nil && len(r.traceRaw) > 0 {
+		_ = json.Unmarshal(r.traceRaw, &r.trace) // unreadable: no trace
+	}
+	return r.trace
 }
 
 // internals are stored with the record and never shown.
@@ -409,6 +430,7 @@ func (r *Record) progressed() {
 func (r *Record) public() *Record {
 	c := *r
 	c.in, c.events = internals{}, nil
+	c.TraceID = r.traceContext().TraceID()
 	if c.History == nil {
 		c.History = []Event{}
 	}

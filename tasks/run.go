@@ -10,6 +10,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
+
+	"github.com/mediaflow/mediaflow/tracing"
 )
 
 // run is one run of a step: a task asynq handed out, or a step run inline
@@ -54,7 +56,7 @@ type inlineRun struct {
 // handler is the asynq handler of a step.
 func (p *pipeline) handler(row *step) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
-		pl, err := decodePayload(t)
+		pl, err := taskPayload(ctx, t)
 		if err != nil {
 			p.log.Error().Err(err).Str("task_type", t.Type()).Msg("dropping task with a bad payload")
 			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
@@ -84,8 +86,8 @@ var errCancelled = errors.New("pipeline cancelled")
 
 func (r *run) do(ctx context.Context) error {
 	p := r.p
-	r.log = p.log.With().Str("task_type", r.row.typ).Str("pipeline_id", r.pl.PipelineID).
-		Int("attempt", r.retried+1).Bool("inline", r.depth > 0).Logger()
+	r.log = tracing.Logger(ctx, p.log.With().Str("task_type", r.row.typ).Str("pipeline_id", r.pl.PipelineID).
+		Int("attempt", r.retried+1).Bool("inline", r.depth > 0).Logger())
 	rec, err := r.rec, error(nil)
 	if rec == nil {
 		rec, err = p.store.get(ctx, r.pl.PipelineID)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mediaflow/mediaflow/internal/logbuf"
 	"github.com/mediaflow/mediaflow/internal/metricstest"
@@ -67,6 +68,9 @@ type setupConfig struct {
 	queues      map[string]int // default: every mediaflow queue
 	webhookURL  string
 	secrets     [][]byte
+	// tracing receives the spans of the client, the worker and the
+	// Swonkie client; nil leaves them to the (no-op) global provider.
+	tracing trace.TracerProvider
 	// webhookConcurrency: the worker's webhook slots (0: its default).
 	webhookConcurrency int
 }
@@ -125,7 +129,7 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 	}
 	var err error
 	b.api, err = swonkie.New(swonkie.Config{BaseURL: b.sb.BaseURL, APIID: cfg.sandbox.APIID, APIKey: key, RateLimit: 1000, Burst: 100,
-		MaxConns: cfg.concurrency, Instrument: b.metrics.InstrumentTransport})
+		MaxConns: cfg.concurrency, Instrument: b.metrics.InstrumentTransport, TracerProvider: cfg.tracing})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +146,8 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.client = NewClient(b.redis.Client, WithSourceCheck(b.sources.Check, source.Supported), WithTiming(cfg.timing))
+	b.client = NewClient(b.redis.Client, WithSourceCheck(b.sources.Check, source.Supported), WithTiming(cfg.timing),
+		WithTracerProvider(cfg.tracing))
 	t.Cleanup(func() { _ = b.client.Close() })
 	for _, p := range b.sb.Server.Profiles() {
 		if p.StatusLevel == swonkie.StatusOK {
@@ -180,6 +185,7 @@ func (b *bundle) startWorker(cfg setupConfig) *Worker {
 		Queues:               cfg.queues,
 		WebhookURL:           cfg.webhookURL,
 		WebhookSecrets:       cfg.secrets,
+		TracerProvider:       cfg.tracing,
 		WebhookConcurrency:   cfg.webhookConcurrency,
 	})
 	if err != nil {

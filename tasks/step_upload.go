@@ -162,7 +162,7 @@ func (p *pipeline) createFailed(ctx context.Context, r *run, i int, err error) {
 	}
 	if serr := r.save(ctx, fn); serr != nil {
 		r.log.Warn().Err(serr).Msg("could not write down a create that may have made an entry; counted all the same")
-		p.observeUnwritten(r.rec, fn)
+		p.observeUnwritten(ctx, r.rec, fn)
 	}
 }
 
@@ -184,7 +184,7 @@ func (p *pipeline) discardUnrecorded(ctx context.Context, r *run, i int, id stri
 	if !gone {
 		log.Error().Err(err).Msg("could not delete a media whose id could not be written; it is left behind")
 	}
-	p.observeUnwritten(r.rec, func(rec *Record) error {
+	p.observeUnwritten(ctx, r.rec, func(rec *Record) error {
 		rec.StaleMedia = append(rec.StaleMedia, StaleMedia{MediaID: id, Item: i, Reason: unrecordedReason,
 			disposal: disposal{Deleted: gone, LeftBehind: !gone}})
 		return nil

@@ -45,6 +45,9 @@ type storedRequest struct {
 	Key         string  `json:"key,omitempty"`
 	Request     Request `json:"request"`
 	Fingerprint string  `json:"fingerprint"`
+	// Trace is the record's trace context (a tracing.Carrier): written
+	// once, like the request, and read only when a span needs it.
+	Trace json.RawMessage `json:"trace,omitempty"`
 }
 
 // recordFields is Record without its methods, so storedDoc can embed it and
@@ -60,6 +63,7 @@ type storedDoc struct {
 	Key     string    `json:"key,omitempty"`
 	Request *struct{} `json:"request,omitempty"`
 	History []Event   `json:"history,omitempty"`
+	TraceID string    `json:"traceId,omitempty"`
 	In      internals `json:"in"`
 }
 
@@ -78,6 +82,7 @@ func decodeEntry(e *rdb.Entry) (*Record, error) {
 		return nil, fmt.Errorf("pipeline %s: record is not valid JSON: %w", e.ID, err)
 	}
 	r.ID, r.Key, r.Request, r.fingerprint, r.in = req.ID, req.Key, req.Request, req.Fingerprint, d.In
+	r.traceRaw = req.Trace
 	r.version = e.Version
 	for _, h := range e.History {
 		var ev Event
@@ -157,7 +162,11 @@ func (s *store) read(ctx context.Context, id string, history bool) (*Record, err
 // (and whose index entries it repairs). due is when the sweep first looks
 // at it.
 func (s *store) create(ctx context.Context, rec *Record, due time.Time) (*Record, bool, error) {
-	req, err := json.Marshal(storedRequest{ID: rec.ID, Key: rec.Key, Request: rec.Request, Fingerprint: rec.fingerprint})
+	var trace json.RawMessage
+	if len(rec.trace) > 0 {
+		trace, _ = json.Marshal(rec.trace) // a map of strings always encodes
+	}
+	req, err := json.Marshal(storedRequest{ID: rec.ID, Key: rec.Key, Request: rec.Request, Fingerprint: rec.fingerprint, Trace: trace})
 	if err != nil {
 		return nil, false, fmt.Errorf("pipeline %s: encode request: %w", rec.ID, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/mediaflow/mediaflow/internal/rdb"
+	"github.com/mediaflow/mediaflow/tracing"
 )
 
 // SweepResult is what one sweep did. The last ones are kept in Redis
@@ -56,7 +57,7 @@ const (
 // workers: the slot is claimed in Redis first, and a worker that loses the
 // claim does nothing.
 func (p *pipeline) sweep(ctx context.Context, t *asynq.Task) error {
-	pl, err := decodePayload(t)
+	pl, err := taskPayload(ctx, t)
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
@@ -260,10 +261,8 @@ func (p *pipeline) taskLive(ctx context.Context, n next) (bool, error) {
 // kick enqueues the missing tasks and notes when (a kick is not progress:
 // "stuck" still counts from the last step's write).
 func (p *pipeline) kick(ctx context.Context, rec *Record, missing []next, now time.Time) error {
-	for _, n := range missing {
-		if err := p.enqueue(ctx, n); err != nil {
-			return err
-		}
+	if err := p.enqueueFor(ctx, rec, missing); err != nil {
+		return err
 	}
 	_, err := p.store.update(ctx, rec, func(r *Record) error {
 		r.in.KickedAt = now.UTC()
@@ -273,9 +272,24 @@ func (p *pipeline) kick(ctx context.Context, rec *Record, missing []next, now ti
 	return err
 }
 
+// enqueueFor enqueues the sweep's tasks for rec inside a span of the
+// pipeline's trace (trace.go startFor), so they join it.
+func (p *pipeline) enqueueFor(ctx context.Context, rec *Record, tasks []next) (err error) {
+	ctx, span := startFor(ctx, p.tracer, rec, p.now(), spanKick)
+	defer func() { tracing.End(span, err) }()
+	for _, n := range tasks {
+		if err := p.enqueue(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // failStuck gives up on a pipeline that cannot move (settle fails it), and
 // hands on what that makes needed (its compensation, its webhook).
-func (p *pipeline) failStuck(ctx context.Context, rec *Record, now time.Time) error {
+func (p *pipeline) failStuck(ctx context.Context, rec *Record, now time.Time) (err error) {
+	ctx, span := startFor(ctx, p.tracer, rec, now, spanGiveUp)
+	defer func() { tracing.End(span, err) }()
 	now = now.UTC()
 	work, err := p.write(ctx, rec, func(r *Record) error {
 		if r.State.Terminal() {
@@ -334,12 +348,10 @@ func (p *pipeline) sweepOwed(ctx context.Context, res *SweepResult, shard int, c
 			if err != nil {
 				return err
 			}
-			for _, n := range missing {
-				if err := p.enqueue(ctx, n); err != nil {
+			if len(missing) > 0 {
+				if err := p.enqueueFor(ctx, rec, missing); err != nil {
 					return err
 				}
-			}
-			if len(missing) > 0 {
 				*kind.counter++
 			}
 		}

@@ -18,6 +18,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mediaflow/mediaflow/tracing"
 )
 
 // webhooks is how a worker tells the apps that enqueue how their pipelines
@@ -29,6 +33,9 @@ type webhooks struct {
 	// secrets sign every event, each giving one signature (rotation).
 	secrets [][]byte
 	client  *http.Client
+	// tracer starts a client span per delivery, whose context the
+	// receiver gets as traceparent.
+	tracer trace.Tracer
 }
 
 // WebhookTimeout bounds one delivery attempt.
@@ -87,11 +94,18 @@ type WebhookEvent struct {
 }
 
 // send makes one signed delivery attempt and returns the receiver's
-// status.
-func (w webhooks) send(ctx context.Context, url, id string, at time.Time, body []byte) (int, error) {
+// status. The attempt is a client span, whose W3C trace context the
+// receiver gets (traceparent), so its own trace can join the pipeline's.
+func (w webhooks) send(ctx context.Context, url, id string, at time.Time, body []byte) (status int, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, fmt.Errorf("webhook url: %w", err)
+	}
+	ctx, span := startDelivery(ctx, w.tracer, req.URL)
+	defer func() { endDelivery(span, status, err) }()
+	req = req.WithContext(ctx)
+	for k, v := range tracing.Inject(ctx) {
+		req.Header.Set(k, v)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "mediaflow-webhooks")

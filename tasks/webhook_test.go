@@ -35,6 +35,7 @@ type receiver struct {
 
 type delivery struct {
 	id, ts, sig string
+	traceparent string
 	body        []byte
 	event       WebhookEvent
 }
@@ -44,7 +45,8 @@ func newReceiver(t *testing.T, answers ...int) *receiver {
 	r := &receiver{answers: answers}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
-		d := delivery{id: req.Header.Get("webhook-id"), ts: req.Header.Get("webhook-timestamp"), sig: req.Header.Get("webhook-signature"), body: body}
+		d := delivery{id: req.Header.Get("webhook-id"), ts: req.Header.Get("webhook-timestamp"), sig: req.Header.Get("webhook-signature"), body: body,
+			traceparent: req.Header.Get("traceparent")}
 		_ = json.Unmarshal(body, &d.event)
 		r.mu.Lock()
 		r.got = append(r.got, d)

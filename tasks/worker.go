@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mediaflow/mediaflow/internal/asynqlog"
 	"github.com/mediaflow/mediaflow/internal/rdb"
@@ -78,6 +79,13 @@ type WorkerConfig struct {
 	WebhookURL      string
 	WebhookSecrets  [][]byte
 	WebhookRetryFor time.Duration
+
+	// TracerProvider receives the spans of every task run, of what a run
+	// does besides calling Swonkie (whose client has a provider of its
+	// own), and of webhook deliveries; nil means the global one
+	// (otel.GetTracerProvider), a no-op until a program installs an SDK.
+	// Logger lines written inside a span carry its trace_id and span_id.
+	TracerProvider trace.TracerProvider
 }
 
 // Worker runs the pipeline's task handlers, the sweep scheduler and the
@@ -162,7 +170,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		holder:  cfg.Holder,
 		webhook: newWebhooks(cfg.WebhookURL, cfg.WebhookSecrets, cfg.Sources.EndpointTransport()),
 		cancels: newCancelListener(r, log.With().Str("component", "cancel").Logger()),
+		tracer:  tracerOf(cfg.TracerProvider),
 	}
+	p.webhook.tracer = p.tracer
 	w := &Worker{cfg: cfg, p: p, enq: enq, insp: insp}
 	w.mux = w.newMux()
 	p.mux = w.mux
@@ -252,6 +262,8 @@ func (w *Worker) Handler() asynq.Handler { return w.mux }
 func (w *Worker) newMux() *asynq.ServeMux {
 	p := w.p
 	mux := asynq.NewServeMux()
+	// Outermost, so the metrics middleware's exemplars see the run's span.
+	mux.Use(p.traced)
 	if w.cfg.Metrics != nil {
 		mux.Use(w.cfg.Metrics.TaskMiddleware(taskOutcome))
 	}

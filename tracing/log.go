@@ -24,8 +24,14 @@ func (LogHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
 	}
 }
 
-// Logger is log bound to ctx: its lines carry the trace and span of ctx
-// through LogHook.
+// Logger is log bound to ctx's span: every line it writes carries the
+// span's trace_id and span_id, whether or not log has LogHook (they are
+// fields of the logger, so the hook, finding no context, adds nothing
+// twice). With no valid span in ctx it is log.
 func Logger(ctx context.Context, log zerolog.Logger) zerolog.Logger {
-	return log.With().Ctx(ctx).Logger()
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return log
+	}
+	return log.With().Str("trace_id", sc.TraceID().String()).Str("span_id", sc.SpanID().String()).Logger()
 }

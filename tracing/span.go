@@ -36,11 +36,25 @@ func StartChild(ctx context.Context, c Carrier, name string, opts ...trace.SpanS
 // carrier's but would stretch its trace over hours (a poll, a sweep's
 // kick), where a parent would mislead.
 func StartLinked(ctx context.Context, c Carrier, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	opts = append(opts, trace.WithNewRoot())
-	if sc := c.SpanContext(); sc.IsValid() {
-		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+	return Tracer().Start(ctx, name, append(opts, LinkedTo(c)...)...)
+}
+
+// LinkedTo is the start options of StartLinked, for a tracer of one's
+// own: a new trace's root, linked to each carrier's span that is valid.
+func LinkedTo(cs ...Carrier) []trace.SpanStartOption {
+	return []trace.SpanStartOption{trace.WithNewRoot(), trace.WithLinks(Links(cs...)...)}
+}
+
+// Links is a link to each carrier's span, leaving out carriers that name
+// none.
+func Links(cs ...Carrier) []trace.Link {
+	var out []trace.Link
+	for _, c := range cs {
+		if sc := c.SpanContext(); sc.IsValid() {
+			out = append(out, trace.Link{SpanContext: sc})
+		}
 	}
-	return Tracer().Start(ctx, name, opts...)
+	return out
 }
 
 // ErrorTyper is an error that names its own class for error.type

@@ -125,8 +125,9 @@ func TestEnd(t *testing.T) {
 	}
 }
 
-// TestLogHook: lines logged with a context holding a span carry its ids;
-// others carry none.
+// TestLogHook: lines logged with a context holding a span carry its ids,
+// once, and so do the lines of a logger bound to the span, with the hook
+// or without; others carry none.
 func TestLogHook(t *testing.T) {
 	t.Parallel()
 	tracer, _ := recorder()
@@ -138,9 +139,16 @@ func TestLogHook(t *testing.T) {
 	log.Info().Ctx(ctx).Msg("inside too")
 	log.Info().Msg("outside")
 	log.Info().Ctx(context.Background()).Msg("no span")
+	hookless := tracing.Logger(ctx, zerolog.New(&buf))
+	hookless.Info().Msg("inside, no hook")
+	unbound := tracing.Logger(context.Background(), zerolog.New(&buf))
+	unbound.Info().Msg("bound to no span")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	ids := fmt.Sprintf(`"trace_id":"%s","span_id":"%s"`, span.SpanContext().TraceID(), span.SpanContext().SpanID())
-	for i, want := range []bool{true, true, false, false} {
+	for i, want := range []bool{true, true, false, false, true, false} {
+		if n := strings.Count(lines[i], "trace_id"); n > 1 {
+			t.Errorf("line %q carries the trace id %d times", lines[i], n)
+		}
 		if got := strings.Contains(lines[i], ids); got != want {
 			t.Errorf("line %q: carries the span %v, want %v", lines[i], got, want)
 		}

@@ -21,6 +21,9 @@ type detailView struct {
 	// Content is what the post says; MediaNotes where each item goes.
 	Content    []contentRow
 	MediaNotes []string
+	// TraceURL links to the pipeline's trace (TRACE_URL_TEMPLATE), ""
+	// without a template or a trace.
+	TraceURL string
 }
 
 // entry is one history event with the attempt it was of.
@@ -78,7 +81,7 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	v := detailView{Rec: rec, Timeline: timeline(rec.History), Cancellable: cancellable(rec),
 		Notice: notices[r.URL.Query().Get("notice")], LastError: rec.LastError(),
-		Content: postContent(rec), MediaNotes: mediaNotes(rec)}
+		Content: postContent(rec), MediaNotes: mediaNotes(rec), TraceURL: TraceURL(h.traceURL, rec.TraceID)}
 	v.Version = version(rec.UpdatedAt.Format(time.RFC3339Nano), v.Notice)
 	h.renderPage(w, r, http.StatusOK, "detail", &s, page{Title: "Pipeline " + rec.ID, Nav: "detail",
 		Refresh: !rec.State.Terminal(), Body: v})

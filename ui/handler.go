@@ -49,6 +49,9 @@ type Config struct {
 	// fail too often. Nil summarizes failures in Logger and holds no one
 	// back.
 	Guard *authlimit.Guard
+	// TraceURL, when set (TRACE_URL_TEMPLATE, checked by CheckTraceURL),
+	// links a pipeline's page to its trace: {traceId} stands for the id.
+	TraceURL string
 }
 
 // clockSkew is how much longer than its cookie an ended session stays
@@ -69,6 +72,7 @@ type Handler struct {
 	log      zerolog.Logger
 	now      func() time.Time
 	pages    *pages
+	traceURL string
 	root     http.Handler
 }
 
@@ -106,12 +110,15 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if err := CheckTraceURL(cfg.TraceURL); err != nil {
+		return nil, fmt.Errorf("ui: trace URL: %w", err)
+	}
 	p, err := loadPages()
 	if err != nil {
 		return nil, err
 	}
 	h := &Handler{client: client, sessions: rdb.NewSessions(cfg.Redis), guard: cfg.Guard, keys: newSessionKeys(tokens),
-		ttl: cfg.SessionTTL, every: cfg.RefreshEvery, log: cfg.Logger, now: cfg.Now, pages: p}
+		ttl: cfg.SessionTTL, every: cfg.RefreshEvery, log: cfg.Logger, now: cfg.Now, pages: p, traceURL: cfg.TraceURL}
 	h.root = h.logged(secured(h.routes()))
 	return h, nil
 }

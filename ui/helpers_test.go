@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mediaflow/mediaflow/api"
 	"github.com/mediaflow/mediaflow/authlimit"
@@ -57,6 +58,10 @@ type worldOptions struct {
 	wrap func(http.Handler) http.Handler
 	// guard, when set, is the authentication guard of the API and pages.
 	guard *authlimit.Guard
+	// traceURL is the pages' TRACE_URL_TEMPLATE; tracing, when set, is
+	// where the client's spans go (so records have a trace).
+	traceURL string
+	tracing  trace.TracerProvider
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -89,7 +94,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 		t.Fatal(err)
 	}
 	w.redis = rdb
-	w.client = tasks.NewClient(rdb.Client, tasks.WithSources(sources))
+	w.client = tasks.NewClient(rdb.Client, tasks.WithSources(sources), tasks.WithTracerProvider(o.tracing))
 	t.Cleanup(func() { _ = w.client.Close() })
 	tokens := o.tokens
 	if tokens == nil {
@@ -108,7 +113,7 @@ func (w *world) mount(t *testing.T, tokens []string, o worldOptions) http.Handle
 		t.Fatal(err)
 	}
 	p, err := New(w.client, Config{Tokens: tokens, Logger: zerolog.Nop(), RefreshEvery: o.refresh, Now: o.now,
-		Redis: w.redis.Client, Guard: o.guard})
+		Redis: w.redis.Client, Guard: o.guard, TraceURL: o.traceURL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/mediaflow/mediaflow/internal/version"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/mediaflow/mediaflow/tracing/tracingsdk"
 )
 
 func main() {
@@ -217,8 +218,23 @@ func (e *env) client() (*tasks.Client, func(), error) {
 		_ = rc.Close()
 		return nil, nil, fmt.Errorf("MEDIA_ROOT or ALLOWED_SOURCE_HOSTS: %v", err)
 	}
-	cl := tasks.NewClient(rc, tasks.WithSources(sources))
-	return cl, func() { _ = cl.Close(); _ = rc.Close() }, nil
+	// With OTEL_* set, a publish starts its pipeline's trace here (and a
+	// cancel or redelivery is a span in it); off, this costs nothing.
+	tr, err := tracingsdk.Setup(e.ctx, e.getenv, tracingsdk.Build{Version: version.Number(), Commit: version.Revision()})
+	if err != nil {
+		_ = rc.Close()
+		return nil, nil, err
+	}
+	cl := tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTracerProvider(tr.TracerProvider()))
+	return cl, func() {
+		_ = cl.Close()
+		_ = rc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tr.Shutdown(ctx); err != nil {
+			fmt.Fprintln(e.stderr, "enqueue:", err)
+		}
+	}, nil
 }
 
 // connect is client for a command: a failure is reported in one line.

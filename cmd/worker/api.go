@@ -70,12 +70,15 @@ func startAPI(c *config, l net.Listener, client *tasks.Client, rc redis.Universa
 	apiCfg := c.apiConfig(log.With().Str("component", "api").Logger())
 	apiCfg.Guard = guard
 	apiCfg.Metrics = m
+	if tr := c.tracing; tr != nil {
+		apiCfg.TracerProvider, apiCfg.Propagator = tr.TracerProvider(), tr.Propagator()
+	}
 	h, err := api.New(client, apiCfg)
 	if err != nil {
 		return nil, err
 	}
 	pages, err := ui.New(client, ui.Config{Tokens: apiCfg.Tokens, Logger: log.With().Str("component", "ui").Logger(),
-		Redis: rc, Guard: guard})
+		Redis: rc, Guard: guard, TraceURL: c.TraceURLTemplate})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/mediaflow/mediaflow/tracing/tracingsdk"
+	"github.com/mediaflow/mediaflow/ui"
 )
 
 // config is the worker's configuration: every setting has an environment
@@ -56,6 +58,7 @@ type config struct {
 	WebhookRetryFor    time.Duration
 	WebhookConcurrency int
 	RedisAllowEviction bool
+	TraceURLTemplate   string
 
 	Sandbox      bool
 	Demo         bool
@@ -65,6 +68,9 @@ type config struct {
 
 	// given lists the flags set on the command line.
 	given map[string]bool
+	// tracing is what the OTEL_* variables set up (startTracing); every
+	// part of the program is handed its provider, never the global one.
+	tracing *tracingsdk.Tracing
 }
 
 // settings is every setting of the worker, in the order -help shows them.
@@ -162,6 +168,8 @@ var settings = []setting{
 		usage: "debug, info, warn or error"},
 	{group: groupObservability, flag: "log-format", env: "LOG_FORMAT", arg: "FORMAT", shownDef: "console on a terminal, else json", field: func(c *config) any { return &c.LogFormat },
 		usage: "json or console"},
+	{group: groupObservability, flag: "trace-url-template", env: "TRACE_URL_TEMPLATE", arg: "URL", field: func(c *config) any { return &c.TraceURLTemplate },
+		usage: "a trace's page in your tracing UI, {traceId} standing for the id (Jaeger: http://localhost:16686/trace/{traceId}); the pipelines page links each pipeline to its trace"},
 }
 
 // parseConfig reads the defaults, then the environment (getenv), then
@@ -227,6 +235,9 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	c.Queues = q
 	if _, err := tasks.ParseWebhookSecrets(c.WebhookSecret); err != nil {
 		return nil, err
+	}
+	if err := ui.CheckTraceURL(c.TraceURLTemplate); err != nil {
+		return nil, fmt.Errorf("TRACE_URL_TEMPLATE: %w", err)
 	}
 	if _, err := authlimit.ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("API_TRUSTED_PROXIES: %w", err)

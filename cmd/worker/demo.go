@@ -19,6 +19,7 @@ import (
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/mediaflow/mediaflow/ui"
 )
 
 //go:embed samples
@@ -124,6 +125,13 @@ func runDemo(ctx context.Context, cfg *config, getenv func(string) string, stdou
 		}
 		ids[i] = rec.ID
 		fmt.Fprintf(stdout, "  #%d accepted  %-44s pipeline %s\n", i+1, c.title, rec.ID)
+		if rec.TraceID != "" {
+			link := ui.TraceURL(cfg.TraceURLTemplate, rec.TraceID)
+			if link == "" {
+				link = "trace " + rec.TraceID
+			}
+			fmt.Fprintf(stdout, "              %s\n", link)
+		}
 	}
 	// The idempotency key at work: the same request again is the same
 	// pipeline, and nothing new runs.

@@ -268,7 +268,8 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		return nil, fmt.Errorf("media sources: %w", err)
 	}
 	st.sources = sources
-	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(timing))
+	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(timing),
+		tasks.WithTracerProvider(cfg.tracerProvider()))
 	if cfg.APIOnly {
 		// A front process only queues work: it never calls Swonkie, so it
 		// needs no credentials and no sandbox.
@@ -311,6 +312,7 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		ShutdownTimeout:    cfg.ShutdownTimeout,
 		SweepSchedule:      cfg.SweepSchedule,
 		Timing:             timing,
+		TracerProvider:     cfg.tracerProvider(),
 	})
 	if err != nil {
 		st.shutdown()
@@ -337,6 +339,7 @@ func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Log
 
 		UploadResponseTimeout: cfg.UploadTimeout,
 		AllowedUploadHosts:    splitHosts(cfg.AllowedUploadHosts),
+		TracerProvider:        cfg.tracerProvider(),
 	}
 	if cfg.Sandbox || cfg.Demo {
 		sb, srv, base, err := startSandbox(sandboxOptions(cfg.Demo), log)

@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mediaflow/mediaflow/internal/rdb"
 	buildinfo "github.com/mediaflow/mediaflow/internal/version"
 	"github.com/mediaflow/mediaflow/tracing/tracingsdk"
@@ -16,9 +18,11 @@ import (
 const tracingFlushTimeout = 5 * time.Second
 
 // startTracing sets tracing up from the standard OTEL_* variables (no
-// flag of its own: tracingsdk.Setup says which) and installs it for the
-// whole process, where the Swonkie client, the API and the tasks find it.
-// Off, it installs nothing and costs nothing.
+// flag of its own: tracingsdk.Setup says which) into cfg.tracing, whose
+// provider the Swonkie client, the tasks, the API and the pages are each
+// handed. The real program (never a test running it beside others) also
+// installs it as the process's global one when it is on, for any library
+// that looks there. Off, it costs nothing.
 func startTracing(ctx context.Context, cfg *config, getenv func(string) string) (*tracingsdk.Tracing, error) {
 	apiID := cfg.SwonkieAPIID
 	if cfg.Sandbox || cfg.Demo {
@@ -33,9 +37,10 @@ func startTracing(ctx context.Context, cfg *config, getenv func(string) string) 
 	if err != nil {
 		return nil, err
 	}
-	if tr.Enabled() {
+	if tr.Enabled() && ownProcess {
 		tr.SetGlobal()
 	}
+	cfg.tracing = tr
 	return tr, nil
 }
 
@@ -46,4 +51,13 @@ func stopTracing(tr *tracingsdk.Tracing, stderr io.Writer) {
 	if err := tr.Shutdown(ctx); err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
 	}
+}
+
+// tracerProvider is where the program's spans go: the provider OTEL_*
+// set up (a no-op one when off), never the global one.
+func (c *config) tracerProvider() trace.TracerProvider {
+	if c.tracing == nil {
+		return tracingsdk.Off().TracerProvider()
+	}
+	return c.tracing.TracerProvider()
 }

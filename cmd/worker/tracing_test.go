@@ -3,8 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/mediaflow/mediaflow/internal/freeport"
+	"github.com/mediaflow/mediaflow/internal/jaegertest"
+	"github.com/mediaflow/mediaflow/internal/redistest"
+	"github.com/mediaflow/mediaflow/tasks"
+	"go.opentelemetry.io/otel"
 )
 
 // TestTracingSettingsFailFast: an OTEL_* setting the worker cannot honour
@@ -37,5 +49,66 @@ func TestTracingSettingsFailFast(t *testing.T) {
 				t.Error("a header value was printed")
 			}
 		})
+	}
+}
+
+// TestTracingReachesEveryPart: with OTEL_* set, the worker hands its
+// provider to the API, the client, the tasks and the Swonkie client (a
+// test runs the worker beside others, so nothing is installed globally),
+// and a pipeline sent with a traceparent is one trace in Jaeger, flushed
+// when the worker stops.
+func TestTracingReachesEveryPart(t *testing.T) {
+	t.Parallel()
+	j := jaegertest.Shared(t)
+	r := redistest.New(t)
+	addr := freeport.TestAddr(t)
+	p := startRun(t, []string{"-sandbox", "-redis", r.URL, "-metrics-addr", "off"}, map[string]string{
+		"API_ADDR": addr, "API_TOKENS": testToken, "MEDIA_ROOT": writeSample(t),
+		"OTEL_EXPORTER_OTLP_ENDPOINT": j.OTLPEndpoint, "OTEL_SERVICE_NAME": "worker-tracing-test",
+		"TRACE_URL_TEMPLATE": "http://localhost:16686/trace/{traceId}",
+	})
+	traceID := "4bf92f3577b34da6a3ce929d0e0e4736"
+	var status int
+	var body []byte
+	for range 200 {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/pipelines", strings.NewReader(apiTestRequest(t)))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		status = resp.StatusCode
+		body, _ = io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		break
+	}
+	var rec tasks.Record
+	if err := json.Unmarshal(body, &rec); status != http.StatusAccepted || err != nil || rec.TraceID != traceID {
+		t.Fatalf("publish: %d %s; want 202 in trace %s\n%s", status, body, traceID, p.errOut.String())
+	}
+	c := tasks.NewClient(r.Client)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if done, err := c.Wait(ctx, rec.ID, 100*time.Millisecond, nil); err != nil || done.State != tasks.StateSucceeded {
+		t.Fatalf("the pipeline: %v %+v", err, done)
+	}
+	p.stop(t) // flushes the spans
+	if _, global := otel.GetTracerProvider().(*sdktrace.TracerProvider); global {
+		t.Error("a worker run by a test installed its tracing globally")
+	}
+	got := j.Trace(t, traceID, 8)
+	for _, name := range []string{"POST /v1/pipelines", "pipeline publish", tasks.TypeMediaUpload, "POST /media", tasks.TypePostAttach, "POST /posts"} {
+		s := got.Named(name)
+		if len(s) == 0 {
+			t.Errorf("no %q span in the trace", name)
+			continue
+		}
+		if s[0].Service != "worker-tracing-test" || s[0].Resource["service.version"] == nil {
+			t.Errorf("%q: service %q resource %v", name, s[0].Service, s[0].Resource)
+		}
 	}
 }

@@ -19,7 +19,7 @@
 // # Keys
 //
 //	mediaflow:{mfNN}:p:<id>        hash   v    version, +1 on every write
-//	                                      req  the request, written once (JSON, package tasks)
+//	                                      req  the request and its trace context, written once (JSON, package tasks)
 //	                                      doc  everything that changes (JSON, package tasks)
 //	                                      meta what the indexes hold: "s|created|due|cleanup|notify|done"
 //	mediaflow:{mfNN}:h:<id>        list   history events (JSON); the first 4 and the last ones, 40 in all

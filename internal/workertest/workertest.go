@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mediaflow/mediaflow/internal/redistest"
 	"github.com/mediaflow/mediaflow/source"
@@ -33,6 +34,14 @@ type Options struct {
 	// ProcessingDelay and PublishDelay are the sandbox's (0 means 100 ms):
 	// longer ones keep pipelines running long enough to watch.
 	ProcessingDelay, PublishDelay time.Duration
+	// Seed is the sandbox's (0 means 1): it decides which calls the fault
+	// plan strikes.
+	Seed int64
+	// TracerProvider receives the worker's and its Swonkie client's spans;
+	// nil leaves them to the global one.
+	TracerProvider trace.TracerProvider
+	// WebhookURL receives the worker's events; "" sends none.
+	WebhookURL string
 }
 
 // World is what Start started.
@@ -72,8 +81,11 @@ func Start(tb testing.TB, o Options) *World {
 	if o.PublishDelay == 0 {
 		o.PublishDelay = 100 * time.Millisecond
 	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
 	w.Sandbox = sandbox.Start(tb, sandbox.Options{
-		APIID: APIID, APIKey: APIKey, Seed: 1, Faults: o.Faults,
+		APIID: APIID, APIKey: APIKey, Seed: o.Seed, Faults: o.Faults,
 		ProcessingDelay: o.ProcessingDelay, PublishDelay: o.PublishDelay,
 	})
 	for _, p := range w.Sandbox.Server.Profiles() {
@@ -84,7 +96,8 @@ func Start(tb testing.TB, o Options) *World {
 		}
 	}
 	var err error
-	w.API, err = swonkie.New(swonkie.Config{BaseURL: w.Sandbox.BaseURL, APIID: APIID, APIKey: APIKey, RateLimit: 1000, Burst: 100, MaxConns: 4})
+	w.API, err = swonkie.New(swonkie.Config{BaseURL: w.Sandbox.BaseURL, APIID: APIID, APIKey: APIKey, RateLimit: 1000, Burst: 100, MaxConns: 4,
+		TracerProvider: o.TracerProvider})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -99,7 +112,8 @@ func Start(tb testing.TB, o Options) *World {
 	w.Worker, err = tasks.NewWorker(tasks.WorkerConfig{
 		Redis: w.Redis.Client, API: w.API, Sources: sources, Logger: zerolog.Nop(),
 		PollInterval: 20 * time.Millisecond, DelayedCheckInterval: 100 * time.Millisecond, SweepSchedule: "off",
-		Timing: tasks.Timing{AwaitFirst: 100 * time.Millisecond, AwaitMax: 500 * time.Millisecond, WatchFirst: 100 * time.Millisecond, WatchMax: 500 * time.Millisecond},
+		Timing:     tasks.Timing{AwaitFirst: 100 * time.Millisecond, AwaitMax: 500 * time.Millisecond, WatchFirst: 100 * time.Millisecond, WatchMax: 500 * time.Millisecond},
+		WebhookURL: o.WebhookURL, TracerProvider: o.TracerProvider,
 	})
 	if err != nil {
 		tb.Fatal(err)

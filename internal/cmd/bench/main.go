@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mediaflow/mediaflow/internal/redisserver"
 	"github.com/mediaflow/mediaflow/internal/redisurl"
@@ -72,6 +73,10 @@ type options struct {
 	profileAt    int
 	mediaRoot    string
 	mediaFile    string
+	// tr is the tracing phase's (tracing.go); tracing is where a run's
+	// spans go, nil for tracing off.
+	tr      tracingOptions
+	tracing trace.TracerProvider
 }
 
 func main() {
@@ -104,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.plainProfile, "plain-cpuprofile", "", "write a CPU profile of the whole process during the plain asynq chain's run to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (allocs, cumulative) after the throughput run (or -profile-at) to this file")
 	fs.IntVar(&o.profileAt, "profile-at", 0, "profile the scaling run at this concurrency instead of the throughput run")
+	tracingFlags(fs, &o.tr)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -193,6 +199,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if err := flush(); err != nil {
+			return err
+		}
+	}
+	if o.tr.rounds > 0 {
+		if rep.tracing, err = runTracing(ctx, rc, o, progress, flush); err != nil {
 			return err
 		}
 	}

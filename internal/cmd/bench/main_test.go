@@ -12,7 +12,8 @@ import (
 // with it, and its last line stays the JSON that machines read.
 func TestSmallRunEndsWithTheJSONLine(t *testing.T) {
 	var out, errOut bytes.Buffer
-	args := []string{"-n", "40", "-idle", "3", "-latency", "20ms", "-concurrency", "5", "-latency-n", "10", "-file-size", "4096", "-idle-window", "300ms"}
+	args := []string{"-n", "40", "-idle", "3", "-latency", "20ms", "-concurrency", "5", "-latency-n", "10", "-file-size", "4096", "-idle-window", "300ms",
+		"-tracing-rounds", "1", "-tracing-n", "10"}
 	if err := run(args, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
@@ -28,6 +29,13 @@ func TestSmallRunEndsWithTheJSONLine(t *testing.T) {
 		v, ok := got[k].(float64)
 		if !ok || v <= 0 {
 			t.Errorf("%s = %v, want a positive number", k, got[k])
+		}
+	}
+	// The tracing phase: spans reached the collector, and both runs cost.
+	tr, _ := got["tracing"].(map[string]any)
+	for _, k := range []string{"off_cpu_ms_per_pipeline", "on_cpu_ms_per_pipeline", "on_over_off", "otlp_bytes_per_pipeline"} {
+		if v, ok := tr[k].(float64); !ok || v <= 0 {
+			t.Errorf("tracing.%s = %v, want a positive number", k, tr[k])
 		}
 	}
 	if got["pipelines"].(float64) != 40 {

@@ -71,6 +71,7 @@ func startStack(rc redis.UniversalClient, o options, concurrency int, latency ti
 		// not mediaflow.
 		RateLimit: rate.Inf,
 		MaxConns:  concurrency, Instrument: st.metrics.InstrumentTransport,
+		TracerProvider: o.tracing,
 	})
 	if err != nil {
 		st.close()
@@ -81,7 +82,7 @@ func startStack(rc redis.UniversalClient, o options, concurrency int, latency ti
 		st.close()
 		return nil, err
 	}
-	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(o.timing))
+	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(o.timing), tasks.WithTracerProvider(o.tracing))
 	st.worker, err = tasks.NewWorker(tasks.WorkerConfig{
 		Redis:                rc,
 		API:                  api,
@@ -93,6 +94,7 @@ func startStack(rc redis.UniversalClient, o options, concurrency int, latency ti
 		PollInterval:         o.poll,
 		DelayedCheckInterval: o.delayedCheck,
 		Timing:               o.timing,
+		TracerProvider:       o.tracing,
 	})
 	if err != nil {
 		st.close()

@@ -19,6 +19,7 @@ type report struct {
 	mediaflow pipelineResult
 	idle      idleResult
 	scaling   []scalingRun
+	tracing   *tracingResult
 	peakRSS   float64
 }
 
@@ -58,18 +59,19 @@ type summary struct {
 	PlainAPICallsPerPipeline float64 `json:"plain_asynq_api_calls_per_pipeline"`
 	RatioVsPlain             float64 `json:"ratio_vs_plain"`
 	// The idle phase, at the worker's default settings.
-	IdleP50ms           float64        `json:"idle_p50_ms"`
-	IdleRedisCmdsPerSec float64        `json:"idle_redis_cmds_per_sec"`
-	PeakRSSAt400MiB     float64        `json:"peak_rss_mib_at_400,omitempty"`
-	Scaling             []scalingPoint `json:"scaling,omitempty"`
-	Pipelines           int            `json:"pipelines"`
-	Concurrency         int            `json:"concurrency"`
-	FileBytes           int            `json:"file_bytes"`
-	PollMs              float64        `json:"poll_ms"`
-	DelayedCheckMs      float64        `json:"delayed_check_ms"`
-	WatchFirstMs        float64        `json:"watch_first_ms"`
-	Problems            []string       `json:"problems,omitempty"`
-	Machine             machine        `json:"machine"`
+	IdleP50ms           float64         `json:"idle_p50_ms"`
+	IdleRedisCmdsPerSec float64         `json:"idle_redis_cmds_per_sec"`
+	PeakRSSAt400MiB     float64         `json:"peak_rss_mib_at_400,omitempty"`
+	Scaling             []scalingPoint  `json:"scaling,omitempty"`
+	Pipelines           int             `json:"pipelines"`
+	Concurrency         int             `json:"concurrency"`
+	FileBytes           int             `json:"file_bytes"`
+	PollMs              float64         `json:"poll_ms"`
+	DelayedCheckMs      float64         `json:"delayed_check_ms"`
+	WatchFirstMs        float64         `json:"watch_first_ms"`
+	Problems            []string        `json:"problems,omitempty"`
+	Machine             machine         `json:"machine"`
+	Tracing             *tracingSummary `json:"tracing,omitempty"`
 }
 
 type scalingPoint struct {
@@ -267,6 +269,8 @@ func (rep *report) print(w io.Writer) {
 		}
 		_ = tw.Flush()
 	}
+	rep.tracing.print(w)
+	s.Tracing = rep.tracing.summary()
 	for _, p := range s.Problems {
 		fmt.Fprintln(w, "PROBLEM:", p)
 	}
