@@ -71,6 +71,10 @@ type Config struct {
 	Logger zerolog.Logger
 	// Metrics, when set, counts the refusals.
 	Metrics *metrics.Metrics
+	// Clock, when set, is the time failures are counted by instead of the
+	// Redis server's (which keeps a fleet on one clock); tests fix it so a
+	// slow machine does not earn a client fresh attempts.
+	Clock func() time.Time
 }
 
 // Guard judges authentication attempts. It is safe for concurrent use; a
@@ -83,6 +87,8 @@ type Guard struct {
 	sum       *summary
 	suspects  *suspects
 	now       func() time.Time
+	// clock is Config.Clock; nil counts by Redis's clock.
+	clock func() time.Time
 	// redisDownUntil (Unix ns): Redis is not asked before then.
 	redisDownUntil atomic.Int64
 }
@@ -97,7 +103,10 @@ func New(r redis.UniversalClient, cfg Config) (*Guard, error) {
 		return nil, errors.New("authlimit: a limit needs Redis to count failures in")
 	}
 	g := &Guard{perMinute: cfg.PerMinute, trusted: cfg.TrustedProxies, m: cfg.Metrics,
-		sum: newSummary(cfg.Logger, cfg.SummaryEvery), suspects: newSuspects(), now: time.Now}
+		sum: newSummary(cfg.Logger, cfg.SummaryEvery), suspects: newSuspects(), now: time.Now, clock: cfg.Clock}
+	if cfg.Clock != nil {
+		g.now = cfg.Clock
+	}
 	if cfg.PerMinute > 0 {
 		g.failures = rdb.NewAuthFailures(r)
 	}
@@ -116,7 +125,7 @@ func (g *Guard) Failed(r *http.Request, surface string) (retryAfter int, throttl
 	if g.failures != nil {
 		g.suspects.mark(client, g.now())
 		over, wait, err := g.ask(r, func(ctx context.Context) (bool, time.Duration, error) {
-			return g.failures.Fail(ctx, client, g.perMinute, time.Time{})
+			return g.failures.Fail(ctx, client, g.perMinute, g.countingTime())
 		})
 		if err == nil && over {
 			g.refused(surface, client, true)
@@ -141,7 +150,7 @@ func (g *Guard) Throttled(r *http.Request, surface string) (retryAfter int, thro
 		return 0, false
 	}
 	over, wait, err := g.ask(r, func(ctx context.Context) (bool, time.Duration, error) {
-		return g.failures.Over(ctx, client, g.perMinute, time.Time{})
+		return g.failures.Over(ctx, client, g.perMinute, g.countingTime())
 	})
 	if err != nil || !over {
 		return 0, false
@@ -188,3 +197,12 @@ func (g *Guard) refused(surface, client string, throttled bool) {
 }
 
 func seconds(d time.Duration) int { return max(1, int(math.Ceil(d.Seconds()))) }
+
+// countingTime is the time failures are counted at: zero (the Redis
+// server's clock) unless Config.Clock is set.
+func (g *Guard) countingTime() time.Time {
+	if g.clock == nil {
+		return time.Time{}
+	}
+	return g.clock()
+}
