@@ -103,6 +103,10 @@ type Record struct {
 	// upload window that ran out, a media that ended in ERROR); each is
 	// deleted as soon as possible.
 	StaleMedia []StaleMedia `json:"staleMedia,omitempty"`
+	// Preflight is what the first step found before anything was created
+	// on Swonkie: each item probed, and the problems and warnings of the
+	// post against its profiles and the networks' rules.
+	Preflight *Preflight `json:"preflight,omitempty"`
 
 	PostID string `json:"postId,omitempty"`
 	// PostCreated is true when mediaflow made the post (and may withdraw
