@@ -11,13 +11,23 @@ import (
 // the sandbox saw, on POST /media, the width, height, duration and size
 // of the file (swonkie-api.md §3.2). The sandbox's strict default
 // refuses a confirm whose declared values disagree with the upload, so a
-// wrong declaration would fail the pipeline too.
+// wrong declaration would fail the pipeline too. With pre-flight on the
+// values come from its probe; with it off, from the upload's own.
 func TestCreateMediaDeclaresWhatTheFileIs(t *testing.T) {
 	t.Parallel()
 	if err := ffmpegtest.Require(); err != nil {
 		t.Fatal(err)
 	}
-	b := setup(t)
+	for _, preflight := range []bool{true, false} {
+		t.Run(map[bool]string{true: "pre-flight on", false: "pre-flight off"}[preflight], func(t *testing.T) {
+			t.Parallel()
+			opt := func(c *setupConfig) { c.preflight = preflight }
+			declaresWhatTheFileIs(t, setup(t, opt), preflight)
+		})
+	}
+}
+
+func declaresWhatTheFileIs(t *testing.T, b *bundle, preflight bool) {
 	if err := ffmpegtest.MakeVideo(filepath.Join(b.root, "reel.mp4"), ffmpegtest.Video{Width: 1080, Height: 1920, Seconds: 10}); err != nil {
 		t.Fatal(err)
 	}
@@ -31,6 +41,9 @@ func TestCreateMediaDeclaresWhatTheFileIs(t *testing.T) {
 	rec := b.wait(b.publish(req).ID)
 	if rec.State != StateSucceeded {
 		t.Fatalf("the 10 s Reel did not publish: %s", dump(rec))
+	}
+	if got := rec.Preflight != nil; got != preflight {
+		t.Errorf("pre-flight ran: %v, want %v", got, preflight)
 	}
 	m, ok := b.sb.Server.Media(rec.Media[0].MediaID)
 	if !ok {

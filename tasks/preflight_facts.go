@@ -41,6 +41,9 @@ type ProbedItem struct {
 	Error string `json:"error,omitempty"`
 }
 
+// preflightOwed: the pipeline's first step is still to run.
+func (r *Record) preflightOwed() bool { return r.in.PreflightOwed && r.Preflight == nil }
+
 // probed is item i's probe when pre-flight saw a file of size bytes.
 func (r *Record) probed(i int, size int64) (mediainfo.Info, bool) {
 	if r.Preflight == nil || i >= len(r.Preflight.Media) {
