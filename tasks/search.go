@@ -58,11 +58,11 @@ type SearchPage struct {
 	Partial bool
 }
 
-// filtered says whether the options name anything only a record shows.
-func (o SearchOptions) filtered() bool { return o.Profile != "" || o.Label != "" || o.Text != "" }
+// Filtered says whether the options name anything only a record shows.
+func (o SearchOptions) Filtered() bool { return o.Profile != "" || o.Label != "" || o.Text != "" }
 
-// match is the record-side filter.
-func (o SearchOptions) match(r *Record) bool {
+// Match is the record-side filter: profile, label and text.
+func (o SearchOptions) Match(r *Record) bool {
 	sp := r.Request.Post
 	if o.Profile != "" && (sp == nil || !slices.Contains(sp.ProfileIDs, o.Profile)) {
 		return false
@@ -128,7 +128,7 @@ func (c *Client) Search(ctx context.Context, o SearchOptions) (*SearchPage, erro
 		o.Limit = MaxListLimit
 	}
 	batch := o.Limit
-	if o.filtered() {
+	if o.Filtered() {
 		batch = 200
 	}
 	scanLimit := SearchScanLimit
@@ -161,7 +161,7 @@ func (c *Client) Search(ctx context.Context, o SearchOptions) (*SearchPage, erro
 		for i, l := range ls {
 			page.Scanned++
 			cursor = l.Cursor
-			if r := recs[l.ID]; r != nil && (!o.filtered() || o.match(r)) {
+			if r := recs[l.ID]; r != nil && (!o.Filtered() || o.Match(r)) {
 				kept = append(kept, l)
 				page.Records = append(page.Records, r.public())
 				if len(kept) == o.Limit {
@@ -170,7 +170,7 @@ func (c *Client) Search(ctx context.Context, o SearchOptions) (*SearchPage, erro
 					// empty page (only a batch's very last record leaves
 					// that to the index's word).
 					for _, rest := range ls[i+1:] {
-						if r := recs[rest.ID]; r != nil && (!o.filtered() || o.match(r)) {
+						if r := recs[rest.ID]; r != nil && (!o.Filtered() || o.Match(r)) {
 							more = true
 							break
 						}

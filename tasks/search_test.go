@@ -73,7 +73,7 @@ func TestSearchFiltersRecordsAndPagesBothWays(t *testing.T) {
 				if p.Total != int64(len(all)) && len(o.States) == 0 {
 					t.Fatalf("total %d, want %d", p.Total, len(all))
 				}
-				if len(p.Records) > 0 && !tt.o.filtered() && p.Before != int64(len(got)) {
+				if len(p.Records) > 0 && !tt.o.Filtered() && p.Before != int64(len(got)) {
 					t.Fatalf("before %d, want %d", p.Before, len(got))
 				}
 				for _, r := range p.Records {

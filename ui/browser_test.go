@@ -199,7 +199,7 @@ func TestBrowser(t *testing.T) {
 	// The failing one has failed meanwhile: the list refreshes
 	// and shows its last error.
 	step("see the failure in the list",
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-id="`+failing.ID+`"][data-state="failed"] .err`)))
+		chromedp.WaitVisible(chromedp.CSS(`tbody[data-id="`+failing.ID+`"][data-state="failed"] .err`)))
 
 	// Hidden, the tab stops polling; shown again, it polls at once.
 	hidden.Store(true)
@@ -227,6 +227,10 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("cancel")))
 	step("cancel it",
 		chromedp.Focus(chromedp.ID("cancel")),
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.ID("confirm")))
+	// The confirmation's button has the focus: Enter confirms.
+	step("confirm the cancel",
 		chromedp.KeyEvent("\r"),
 		chromedp.WaitVisible(chromedp.CSS(".notice")),
 		chromedp.WaitVisible(chromedp.CSS(`#live[data-state="cancelled"]`)))
