@@ -18,10 +18,10 @@ type detailView struct {
 	// Redeliverable: it sent a webhook event, which can be sent again.
 	Redeliverable bool
 	// Took is how long the pipeline ran (or has run so far).
-	Took time.Duration
-	Notice      string
-	LastError   *tasks.StepError
-	Version     string // see listView.Version
+	Took      time.Duration
+	Notice    string
+	LastError *tasks.StepError
+	Version   string // see listView.Version
 	// Content is what the post says; MediaNotes where each item goes.
 	Content    []contentRow
 	MediaNotes []string

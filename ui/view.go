@@ -89,8 +89,8 @@ type page struct {
 	RefreshMS int64
 	// Live: the page has a live part, so the auto-refresh toggle shows.
 	Live bool
-	Now       time.Time
-	Body      any
+	Now  time.Time
+	Body any
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, s *session, body any) {
