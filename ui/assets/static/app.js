@@ -83,6 +83,7 @@
       return;
     }
     var before = parts[0].getAttribute("data-state");
+    var after = first.getAttribute("data-state");
     var focused = document.activeElement && document.activeElement.id ? document.activeElement.id : "";
     var checked = checkedIDs();
     for (var j = 0; j < parts.length; j++) {
@@ -110,7 +111,7 @@
       body.removeAttribute("data-refresh");
     }
     document.title = doc.title;
-    announce(before, doc.getElementById(parts[0].id).getAttribute("data-state"));
+    announce(before, after);
   }
 
   function refresh() {
