@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mediaflow/mediaflow/internal/rdb"
+	"github.com/mediaflow/mediaflow/publishrules"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/tracing"
 )
@@ -29,6 +30,10 @@ type Client struct {
 	checkHook CheckSource
 	supported ContentTypeSupported
 	tracer    trace.Tracer
+	// Pre-flight (client_check.go): whether pipelines start with it, the
+	// checker the dry run and the profile check at enqueue use.
+	noPreflight bool
+	checker     preflightChecker
 }
 
 // ClientOption configures a Client.
@@ -47,6 +52,7 @@ func WithSourceCheck(check CheckSource, supported ContentTypeSupported) ClientOp
 // Swonkie takes. Remote URLs are not fetched at enqueue time.
 func WithSources(o *source.Opener) ClientOption {
 	return func(c *Client) {
+		c.checker.sources = o
 		c.supported = source.Supported
 		c.checkHook = o.CheckEndpoint
 		c.check = func(src string) error {
@@ -109,6 +115,7 @@ func NewClient(r redis.UniversalClient, opts ...ClientOption) *Client {
 		timing: DefaultTiming,
 		tracer: tracerOf(nil),
 	}
+	c.checker = preflightChecker{rules: publishrules.Default(), rdb: c.store.rdb, workspace: DefaultWorkspace, now: c.store.now}
 	for _, o := range opts {
 		o(c)
 	}
@@ -148,7 +155,11 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 	req.normalize()
 	fingerprint := req.fingerprint()
 	now := c.store.now().UTC()
-	if err := req.validate(now, c.timing.MinScheduleLead, c.check, c.checkHook, c.supported); err != nil {
+	err = req.validate(now, c.timing.MinScheduleLead, c.check, c.checkHook, c.supported)
+	if err == nil || isValidation(err) {
+		err = c.checkProfiles(ctx, &req, err)
+	}
+	if err != nil {
 		stored, lerr := c.known(ctx, req.Key)
 		switch {
 		case lerr != nil:
@@ -179,6 +190,7 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 	if req.Post != nil {
 		rec.PostType = req.Post.Type
 	}
+	rec.in.PreflightOwed = !c.noPreflight
 	rec.note(now, StepAccepted, nil, "ok", fmt.Sprintf("accepted %d media", len(req.Media)))
 	// The due entry says since when: the sweep looks at the pipeline once
 	// the workers' PENDING_KICK_AFTER has passed since then, whatever this
