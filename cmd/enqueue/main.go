@@ -153,6 +153,14 @@ bad; 2 bad flags or input (nothing queued); 3 Redis unreachable; 124 --wait
 	root.SetErr(e.stderr)
 	root.SetIn(e.stdin)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// The worker takes -flag and --flag alike; enqueue's short flags
+		// make -media mean -m -e -d…, so say what was meant.
+		if _, arg, ok := strings.Cut(err.Error(), "unknown shorthand flag: "); ok {
+			if _, long, ok := strings.Cut(arg, " in -"); ok && len(long) > 1 && !strings.HasPrefix(long, "-") {
+				name, _, _ := strings.Cut(long, "=")
+				return fmt.Errorf("%s: %w (long flags take two dashes: --%s)", c.CommandPath(), err, name)
+			}
+		}
 		return fmt.Errorf("%s: %w", c.CommandPath(), err)
 	})
 	pf := root.PersistentFlags()

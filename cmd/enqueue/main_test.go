@@ -80,6 +80,7 @@ func TestBadInputIsOneLineAndEnqueuesNothing(t *testing.T) {
 		{"no command", nil, exitUsage, "usage: enqueue"},
 		{"unknown command", []string{"send"}, exitUsage, `unknown command "send"`},
 		{"unknown flag", []string{"publish", "--bogus"}, exitUsage, "enqueue publish: unknown flag: --bogus (see 'enqueue publish --help')"},
+		{"one dash on a long flag", []string{"publish", "-media", "a.png"}, exitUsage, "(long flags take two dashes: --media)"},
 		{"no action", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x"}, exitUsage, "choose one of --at"},
 		{"two actions", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x", "--now", "--draft"}, exitUsage, "choose one of --at"},
 		{"bad time", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x", "--at", "tomorrow"}, exitUsage, "not an RFC 3339 time"},
