@@ -24,12 +24,14 @@ type cli struct {
 	root     string
 	profiles []string
 	world    *workertest.World
+	// expired is a profile whose connection expired: posts to it fail.
+	expired string
 }
 
 func newCLI(t *testing.T, withWorker bool) *cli {
 	t.Helper()
 	w := workertest.Start(t, workertest.Options{Worker: withWorker})
-	c := &cli{t: t, redis: w.Redis, root: w.Root, profiles: w.Profiles, world: w}
+	c := &cli{t: t, redis: w.Redis, root: w.Root, profiles: w.Profiles, world: w, expired: w.Expired}
 	for name, data := range map[string][]byte{"a.png": testmedia.PNG(8, 8, 1), "notes.txt": []byte("text\n")} {
 		if err := os.WriteFile(filepath.Join(c.root, name), data, 0o644); err != nil {
 			t.Fatal(err)
@@ -217,7 +219,7 @@ func TestPublishWaitStatusListCancel(t *testing.T) {
 		t.Errorf("last line %q", last)
 	}
 
-	code, stdout, _ = c.run("", "status", id)
+	code, stdout, _ = c.run("", "status", id, "--json")
 	var rec map[string]any
 	if code != exitOK || json.Unmarshal([]byte(stdout), &rec) != nil {
 		t.Fatalf("status: exit %d, %q", code, stdout)

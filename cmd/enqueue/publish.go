@@ -126,7 +126,7 @@ func (e *env) publish(f *publishFlags) error {
 	if !f.wait {
 		return nil
 	}
-	return exit(e.follow(cl, rec.ID, f.timeout))
+	return exit(e.follow(cl, "publish", rec.ID, f.timeout))
 }
 
 // request turns the flags into a publish request; its errors are flag
