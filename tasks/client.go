@@ -33,6 +33,7 @@ type Client struct {
 	// Pre-flight (client_check.go): whether pipelines start with it, the
 	// checker the dry run and the profile check at enqueue use.
 	noPreflight bool
+	probeRemote bool
 	checker     preflightChecker
 }
 
@@ -49,7 +50,8 @@ func WithSourceCheck(check CheckSource, supported ContentTypeSupported) ClientOp
 // WithSources validates media sources at enqueue time the way the worker
 // will open them: scheme and confinement to MEDIA_ROOT for every source,
 // and, for local files, that they can be read and are an image or video
-// Swonkie takes. Remote URLs are not fetched at enqueue time.
+// Swonkie takes. Remote URLs are not fetched at enqueue time unless
+// WithRemoteSourceCheck asks.
 func WithSources(o *source.Opener) ClientOption {
 	return func(c *Client) {
 		c.checker.sources = o
@@ -59,11 +61,14 @@ func WithSources(o *source.Opener) ClientOption {
 			if err := o.Check(src); err != nil {
 				return err
 			}
-			if isRemote(src) {
-				return nil
-			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
+			if isRemote(src) {
+				if c.probeRemote {
+					return remoteNeverWorks(ctx, o, src)
+				}
+				return nil
+			}
 			m, err := o.Open(ctx, src, source.Hint{})
 			if err != nil {
 				return err

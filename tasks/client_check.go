@@ -3,9 +3,12 @@ package tasks
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"strings"
 
 	"github.com/mediaflow/mediaflow/publishrules"
+	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
@@ -146,4 +149,27 @@ func (c *Client) checkProfiles(ctx context.Context, req *Request, err error) err
 		ve.Problems = append(ve.Problems, Problem{Field: f.Item, Message: strings.TrimPrefix(f.Message, f.Item+": ")})
 	}
 	return ve
+}
+
+// WithRemoteSourceCheck makes Publish probe each remote media URL (a
+// range request for its first bytes, through the same guard the worker
+// uses) and refuse one that can never work: its host does not exist
+// (NXDOMAIN) or it answers 404 or 410. One that cannot be reached for now
+// is accepted; pre-flight retries it. Give it after WithSources. The HTTP
+// API turns it on; it costs the caller a round trip per URL.
+func WithRemoteSourceCheck() ClientOption { return func(c *Client) { c.probeRemote = true } }
+
+// remoteNeverWorks is the enqueue-time check of a remote source.
+func remoteNeverWorks(ctx context.Context, o *source.Opener, src string) error {
+	_, err := o.Probe(ctx, src, source.Hint{})
+	var se *source.Error
+	if errors.As(err, &se) && se.Permanent && (se.Status == http.StatusNotFound || se.Status == http.StatusGone || se.Status == 0 && isNoSuchHost(err)) {
+		return err
+	}
+	return nil
+}
+
+func isNoSuchHost(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsNotFound
 }

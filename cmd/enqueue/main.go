@@ -235,7 +235,13 @@ func (e *env) client() (*tasks.Client, func(), error) {
 		_ = rc.Close()
 		return nil, nil, err
 	}
-	cl := tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTracerProvider(tr.TracerProvider()))
+	opts := []tasks.ClientOption{tasks.WithSources(sources), tasks.WithTracerProvider(tr.TracerProvider())}
+	// PREFLIGHT is the workers' setting: the enqueuer decides whether a
+	// pipeline starts with pre-flight, so it reads the same variable.
+	if v := strings.ToLower(strings.TrimSpace(e.getenv("PREFLIGHT"))); v == "false" || v == "0" || v == "off" {
+		opts = append(opts, tasks.WithoutPreflight())
+	}
+	cl := tasks.NewClient(rc, opts...)
 	return cl, func() {
 		_ = cl.Close()
 		_ = rc.Close()

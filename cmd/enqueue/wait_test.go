@@ -14,7 +14,9 @@ import (
 func TestWaitAndFollowExitCodes(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t, true)
-	env := map[string]string{"REDIS_URL": c.redis.URL, "MEDIA_ROOT": c.root}
+	// Without pre-flight, the expired profile fails at attach, after
+	// media were made: the case whose words this proves.
+	env := map[string]string{"REDIS_URL": c.redis.URL, "MEDIA_ROOT": c.root, "PREFLIGHT": "false"}
 	publish := func(profile string, action ...string) string {
 		t.Helper()
 		args := append([]string{"publish", "--media", "a.png", "--profile", profile, "--caption", "x"}, action...)
@@ -75,7 +77,10 @@ func TestWaitAndFollowExitCodes(t *testing.T) {
 func TestStatusSummary(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t, true)
-	code, stdout, stderr := c.run("", "publish", "--media", "a.png", "--profile", c.expired, "--caption", "x", "--now", "--wait")
+	// Without pre-flight, the expired profile fails at attach, after its
+	// media were made and then deleted: the summary this proves.
+	code, stdout, stderr := c.runEnv(map[string]string{"PREFLIGHT": "false"}, "", "publish", "--media", "a.png", "--profile", c.expired,
+		"--caption", "x", "--now", "--wait")
 	id := strings.TrimSpace(stdout)
 	if code != exitFailed {
 		t.Fatalf("publish to an expired profile: exit %d, %s", code, stderr)
