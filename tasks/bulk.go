@@ -112,7 +112,9 @@ var ErrOperationNotFound = errors.New("operation not found")
 // validate checks a bulk request before anything runs.
 func (b *BulkRequest) validate() error {
 	var ps []Problem
-	add := func(f, format string, a ...any) { ps = append(ps, Problem{Field: f, Message: fmt.Sprintf(format, a...)}) }
+	add := func(f, format string, a ...any) {
+		ps = append(ps, Problem{Field: f, Message: fmt.Sprintf(format, a...)})
+	}
 	switch b.Action {
 	case BulkCancel, BulkReplay, BulkRedeliver:
 		if b.Shift != "" || b.At != nil {

@@ -104,7 +104,6 @@ func (b *bundle) attachTime() time.Duration {
 	return rec.AttachedAt.Sub(rec.CreatedAt)
 }
 
-
 // Done when: a bulk reschedule of 5,000 scheduled pipelines, a quarter of
 // them filtered out by label, ends with the exact counts; meanwhile an
 // unrelated publishNow pipeline gets from accepted to attached within
