@@ -147,6 +147,8 @@ func (h *Handler) table() []route {
 		{http.MethodGet, "/v1/pipelines/{id}", false, h.get},
 		{http.MethodPost, "/v1/pipelines/{id}/cancel", false, h.cancel},
 		{http.MethodPost, "/v1/pipelines/{id}/webhook/redeliver", false, h.redeliver},
+		{http.MethodPatch, "/v1/pipelines/{id}", false, h.edit},
+		{http.MethodPost, "/v1/pipelines/{id}/replay", false, h.replay},
 		{http.MethodGet, "/v1/openapi.yaml", true, serveSpec},
 	}
 }

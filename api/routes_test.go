@@ -51,9 +51,11 @@ func TestSpecAndHandlerAgreeOnRoutes(t *testing.T) {
 	}
 
 	id := w.mustPublish(t, validRequest("probe")).ID
-	bodies := map[string]string{"POST /v1/pipelines": validRequest("probe")}
-	// The probe names no webhook, so it has no event to send again.
-	notOK := map[string]int{"POST /v1/pipelines/{id}/webhook/redeliver": http.StatusConflict}
+	bodies := map[string]string{"POST /v1/pipelines": validRequest("probe"), "PATCH /v1/pipelines/{id}": `{"post":{"caption":"edited"}}`}
+	// The probe names no webhook, so it has no event to send again; it is
+	// pending, so it cannot be replayed.
+	notOK := map[string]int{"POST /v1/pipelines/{id}/webhook/redeliver": http.StatusConflict,
+		"POST /v1/pipelines/{id}/replay": http.StatusConflict}
 	for path, methods := range documented {
 		concrete := strings.ReplaceAll(path, "{id}", id)
 		allow := append([]string(nil), methods...)
@@ -144,6 +146,8 @@ func TestInternalErrorsSayNothingInternal(t *testing.T) {
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/webhook/redeliver"},
+		{method: http.MethodPatch, path: "/v1/pipelines/" + id, body: `{"post":{"caption":"edited"}}`},
+		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/replay"},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			r := w.do(t, c)
@@ -260,7 +264,7 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 	check("Record", tasks.Record{ID: "i", Key: "k", State: "s", Step: "s", Media: []tasks.MediaItem{},
 		StaleMedia: []tasks.StaleMedia{{}}, PostID: "p", PostCreated: true, PostType: "t", PostStage: "s", LabelIDs: []string{"l"}, PostPublishAt: &now, Staged: true,
 		PostWithdrawn: true, Publication: []tasks.ProfileResult{{}}, Partial: true, Webhook: &tasks.WebhookState{},
-		Error: &tasks.StepError{}, Attempts: 1, CancelRequested: true, Cleanup: "c", AttachedAt: &now,
+		Error: &tasks.StepError{}, Attempts: 1, CancelRequested: true, Replays: 1, ReplayedAt: &now, Cleanup: "c", AttachedAt: &now,
 		PublishedAt: &now, FinishedAt: &now, History: []tasks.Event{}, TraceID: "0af7651916cd43dd8448eb211c80319c",
 		Preflight: &tasks.Preflight{}})
 	check("Preflight", tasks.Preflight{At: now, Media: []tasks.ProbedItem{}, Problems: []tasks.Finding{{}}, Warnings: []tasks.Finding{{}}})
@@ -297,6 +301,9 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 	checkInline("tiktok", swonkie.TikTokOptions{Title: "t", AutoAddMusic: &yes, DisableComments: &yes, DisableDuet: &yes, DisableStitch: &yes,
 		IsBrandedContent: &yes, IsBrandOrganic: &yes, IsAiGenerated: &yes})
 	check("RecordPage", tasks.RecordPage{Records: []*tasks.Record{}, Next: "n"})
+	check("PipelineEdit", tasks.Edit{Post: &tasks.PostEdit{}, Action: "a"})
+	matches("PipelineEdit.post", doc.Components.Schemas["PipelineEdit"].Value.Properties["post"].Value.Properties,
+		tasks.PostEdit{ProfileIDs: []string{"p"}, Caption: new(string), FirstComment: new(string), PublishAt: &now, LabelIDs: []string{"l"}, Labels: []string{"l"}})
 	check("Problem", Problem{Type: "t", Title: "t", Status: 400, Detail: "d", Instance: "i", Errors: []tasks.Problem{{}}, PipelineID: "p"})
 }
 

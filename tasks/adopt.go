@@ -72,6 +72,9 @@ func (p *pipeline) findOurPosts(ctx context.Context, rec *Record) (found []swonk
 		tracing.End(span, err)
 	}()
 	want := slices.DeleteFunc(rec.mediaIDs(), func(id string) bool { return id == "" })
+	// A replay's search covers what earlier attempts attached: a post
+	// whose create reply was lost names their media.
+	want = append(want, rec.in.PriorMedia...)
 	in := postInput(rec)
 	byContent = len(want) == 0
 	key := contentKey(in.Type, in.ProfileIDs, in.Captions, in.Links, in.PublishAt, in.LabelIDs)
@@ -155,7 +158,9 @@ func couldBeOurs(post *swonkie.Post, rec *Record) bool {
 	if post.Type != "" && string(post.Type) != sp.Type {
 		return false
 	}
-	if post.PublishAt != nil && sp.PublishAt != nil && post.PublishAt.Sub(*sp.PublishAt).Abs() > time.Second {
+	// An earlier attempt's post may carry the publishAt an edit changed
+	// since: its media tell, not its time.
+	if len(rec.in.PriorMedia) == 0 && post.PublishAt != nil && sp.PublishAt != nil && post.PublishAt.Sub(*sp.PublishAt).Abs() > time.Second {
 		return false
 	}
 	return true

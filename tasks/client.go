@@ -35,6 +35,7 @@ type Client struct {
 	noPreflight bool
 	probeRemote bool
 	checker     preflightChecker
+	bulk        bulkRuns
 }
 
 // ClientOption configures a Client.
@@ -127,8 +128,17 @@ func NewClient(r redis.UniversalClient, opts ...ClientOption) *Client {
 	return c
 }
 
-// Close releases the client (not the Redis client it was given).
-func (c *Client) Close() error { return c.enq.Close() }
+// Close releases the client (not the Redis client it was given). Bulk
+// operations it runs in the background stop and are marked interrupted.
+func (c *Client) Close() error {
+	c.bulk.mu.Lock()
+	for _, cancel := range c.bulk.cancel {
+		cancel()
+	}
+	c.bulk.mu.Unlock()
+	c.bulk.wg.Wait()
+	return c.enq.Close()
+}
 
 // Namespace of the pipeline ids derived from idempotency keys.
 var keyNamespace = uuid.MustParse("6f1c1d2e-3b7a-4c55-9a39-6d3f2b8e0a11")

@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -34,6 +35,9 @@ import (
 //     belong to the post.
 func settle(r *Record, now time.Time, defaultHook string) bool {
 	was := standing(r)
+	if r.in.ReplayAsked && (r.State == StateFailed || r.State == StateCancelled) {
+		reopen(r, now)
+	}
 	if r.Staged && r.Request.Webhook != nil && slices.Contains(r.Request.Webhook.Events, EventAttached) {
 		r.addNotice(webhookURL(r, defaultHook), EventAttached, now)
 	}
@@ -199,14 +203,18 @@ func (p *pipeline) write(ctx context.Context, rec *Record, fn func(*Record) erro
 // is read from the record before and after the write that made it.
 func (p *pipeline) observe(ctx context.Context, ch *change) {
 	b, a := ch.before, ch.after
-	if b.State == StatePending && a.State != StatePending {
+	// Accepted once per pipeline; a replay's attempt is not a new one
+	// (finished, below, counts every attempt's ending).
+	if b.State == StatePending && a.State != StatePending && a.Replays == 0 {
 		p.obs.PipelineAccepted()
 	}
-	if !b.Staged && a.Staged && a.AttachedAt != nil {
-		p.obs.ObserveAttachedContext(ctx, a.AttachedAt.Sub(a.CreatedAt))
+	// Once per attempt, from the attempt's start: a post staged again
+	// after an edit was attached before.
+	if !b.Staged && a.Staged && a.AttachedAt != nil && b.AttachedAt == nil {
+		p.obs.ObserveAttachedContext(ctx, a.AttachedAt.Sub(a.attemptStart()))
 	}
 	if b.PublishedAt == nil && a.PublishedAt != nil {
-		p.obs.ObservePublishedContext(ctx, a.PublishedAt.Sub(a.CreatedAt))
+		p.obs.ObservePublishedContext(ctx, a.PublishedAt.Sub(a.attemptStart()))
 	}
 	reason := cleanupReason(a)
 	for i := range a.Media {
@@ -319,4 +327,54 @@ func cleanupReason(r *Record) string {
 		return metrics.ReasonAfterPublish
 	}
 	return metrics.ReasonStale
+}
+
+// reopen starts another attempt of a failed or cancelled pipeline that a
+// replay asked for (Client.Replay): the one place a finished pipeline
+// becomes pending again, called by settle. It keeps the pipeline's id,
+// key, history and webhook; media still ready are used again, the others
+// (deleted by the cleanup) start over under a new generation; a post that
+// was withdrawn is forgotten, but the media ids it named are kept
+// (PriorMedia) and the attempts counted, so the attach step searches for
+// what an earlier attempt may have left (a post whose reply was lost) and
+// adopts it instead of making a second. A post that is still there is
+// kept and, like an adopted one, updated with the record's content before
+// it is staged (an edit generation it lacks).
+func reopen(r *Record, now time.Time) {
+	r.in.ReplayAsked = false
+	r.State, r.Step = StatePending, StepAccepted
+	r.Replays++
+	r.ReplayedAt = &now
+	r.FinishedAt, r.Error, r.CancelRequested = nil, nil, false
+	r.in.GaveUp = false
+	r.in.ProgressAt, r.in.KickedAt = time.Time{}, time.Time{}
+	r.in.PostClaim = nil
+	r.Cleanup = ""
+	for i := range r.Media {
+		m := &r.Media[i]
+		if m.MediaID != "" && !slices.Contains(r.in.PriorMedia, m.MediaID) {
+			r.in.PriorMedia = append(r.in.PriorMedia, m.MediaID)
+		}
+		if m.Status == ItemReady && !m.Deleted && !m.LeftBehind {
+			continue // still on Swonkie, still usable
+		}
+		*m = MediaItem{Source: m.Source, Name: m.Name, ContentType: m.ContentType, Status: ItemPending, Generation: m.Generation + 1}
+	}
+	if r.PostWithdrawn || r.PostID == "" {
+		r.PostID, r.PostCreated, r.PostStage, r.PostWithdrawn = "", false, "", false
+	}
+	r.Staged, r.AttachedAt, r.PublishedAt, r.PostPublishAt = false, nil, nil, nil
+	r.Publication, r.Partial = nil, false
+	// Whatever post this attempt adopts or keeps gets its content again.
+	r.in.EditGen++
+	r.note(now, StepAccepted, nil, "ok", fmt.Sprintf("attempt %d begins", r.Replays+1))
+}
+
+// attemptStart is when the pipeline's current attempt began: its
+// acceptance, or its last replay.
+func (r *Record) attemptStart() time.Time {
+	if r.ReplayedAt != nil {
+		return *r.ReplayedAt
+	}
+	return r.CreatedAt
 }

@@ -40,6 +40,10 @@ type Payload struct {
 	// Redelivery numbers a redelivery someone asked for.
 	Event      string `json:"event,omitempty"`
 	Redelivery int    `json:"redelivery,omitempty"`
+	// Attempt is the pipeline's attempt the task belongs to (its replays,
+	// Record.Replays): a replay's tasks get ids of their own, since an
+	// earlier attempt's task that gave up stays archived under its id.
+	Attempt int `json:"attempt,omitempty"`
 	// Slot is the sweep's time slot.
 	Slot string `json:"slot,omitempty"`
 	// Trace is the span the task's runs descend from (the one that made
@@ -88,11 +92,20 @@ func newTask(typ string, p Payload) *asynq.Task {
 func compactID(pipelineID string) string { return strings.ReplaceAll(pipelineID, "-", "") }
 
 func mediaTaskID(typ string, p Payload) string {
-	return "mf:" + compactID(p.PipelineID) + ":" + typ + ":" + strconv.Itoa(p.Item) + "." + strconv.Itoa(p.Generation)
+	return "mf:" + compactID(p.PipelineID) + attemptTag(p) + ":" + typ + ":" + strconv.Itoa(p.Item) + "." + strconv.Itoa(p.Generation)
 }
 
 func pipelineTaskID(typ string, p Payload) string {
-	return "mf:" + compactID(p.PipelineID) + ":" + typ
+	return "mf:" + compactID(p.PipelineID) + attemptTag(p) + ":" + typ
+}
+
+// attemptTag tells a replay's tasks from the earlier attempts'; the first
+// attempt's ids are what they always were.
+func attemptTag(p Payload) string {
+	if p.Attempt == 0 {
+		return ""
+	}
+	return ".a" + strconv.Itoa(p.Attempt)
 }
 
 func cleanupTaskID(typ string, p Payload) string {

@@ -31,6 +31,14 @@ func (n next) id() string { return rowOf(n.typ).id(n.typ, n.pl) }
 //	finished or cancelled: media:cleanup while anything is owed (a cancel
 //	ends in it), and notify:webhook for each event not yet delivered.
 func plan(r *Record, t Timing) []next {
+	out := planAttempt(r, t)
+	for i := range out {
+		out[i].pl.Attempt = r.Replays
+	}
+	return out
+}
+
+func planAttempt(r *Record, t Timing) []next {
 	if r.State.Terminal() || r.CancelRequested {
 		return wrapUp(r)
 	}
@@ -79,13 +87,13 @@ func wrapUp(r *Record) []next {
 }
 
 func cleanupNext(r *Record) next {
-	return next{typ: TypeMediaCleanup, pl: Payload{PipelineID: r.ID, Round: cleanupRound(r)}}
+	return next{typ: TypeMediaCleanup, pl: Payload{PipelineID: r.ID, Round: cleanupRound(r), Attempt: r.Replays}}
 }
 
 func notifyNext(r *Record) []next {
 	var out []next
 	for _, n := range r.owedNotices() {
-		out = append(out, next{typ: TypeNotifyWebhook, pl: Payload{PipelineID: r.ID, Event: n.Type, Redelivery: n.Redeliveries}})
+		out = append(out, next{typ: TypeNotifyWebhook, pl: Payload{PipelineID: r.ID, Event: n.Type, Redelivery: n.Redeliveries, Attempt: r.Replays}})
 	}
 	return out
 }

@@ -146,6 +146,11 @@ type Record struct {
 	Attempts int `json:"attempts"`
 
 	CancelRequested bool `json:"cancelRequested,omitempty"`
+	// Replays counts the times the pipeline was run again after it failed
+	// or was cancelled (Client.Replay); ReplayedAt is when the current
+	// attempt began. Each attempt is in the history.
+	Replays    int        `json:"replays,omitempty"`
+	ReplayedAt *time.Time `json:"replayedAt,omitempty"`
 	// Cleanup says what became of the media: pending, done or kept.
 	Cleanup CleanupState `json:"cleanup,omitempty"`
 
@@ -217,6 +222,23 @@ type internals struct {
 	// Records from before pre-flight, or accepted with it off, go
 	// straight to their uploads.
 	PreflightOwed bool `json:"preflightOwed,omitempty"`
+	// Edited is the request as edits (Client.Edit, Client.Replay) left
+	// it; the stored request is written once, so the changed one lives
+	// here and replaces it when the record is read (applyEdited).
+	Edited *Request `json:"edited,omitempty"`
+	// EditGen counts the edits; EditApplied is the last one the post on
+	// Swonkie carries. While it is behind, the attach step puts the
+	// record's content on the post before it stages it (step_edit.go).
+	EditGen     int `json:"editGen,omitempty"`
+	EditApplied int `json:"editApplied,omitempty"`
+	// PriorMedia are the media ids earlier attempts attached or may have
+	// attached (a post whose create reply was lost names them): a replay
+	// searches for its post by them too, so it adopts it, never makes a
+	// second.
+	PriorMedia []string `json:"priorMedia,omitempty"`
+	// ReplayAsked: Client.Replay asked for another attempt; settle starts
+	// it (reopen).
+	ReplayAsked bool `json:"replayAsked,omitempty"`
 	// GaveUp: a step of the pipeline gave up (its verdict was giveUp; Error
 	// says why), so the pipeline fails (settle).
 	GaveUp bool `json:"gaveUp,omitempty"`
@@ -228,6 +250,16 @@ type internals struct {
 type claim struct {
 	Holder string    `json:"holder"`
 	At     time.Time `json:"at"`
+	// Lapse is when the claim lapses unless renewed (Redis's time too):
+	// an edit is refused while a run holds the claim (edit.go).
+	Lapse time.Time `json:"lapse,omitzero"`
+}
+
+// applyEdited makes the edited request the record's request.
+func (r *Record) applyEdited() {
+	if r.in.Edited != nil {
+		r.Request = *r.in.Edited
+	}
 }
 
 // ProfileResult is one profile's publication result.

@@ -108,6 +108,12 @@ func (r *run) do(ctx context.Context) error {
 		r.follow(ctx, true)
 		return nil
 	}
+	if !r.row.terminal && r.pl.Attempt < rec.Replays {
+		// A task of an attempt before a replay: the replay planned its own.
+		r.log.Debug().Int("replays", rec.Replays).Msg("task of an earlier attempt; skipped")
+		r.follow(ctx, true)
+		return nil
+	}
 	stepCtx, stop := p.cancels.watch(ctx, rec.ID)
 	err = r.row.run(p, stepCtx, r)
 	cancelled := errors.Is(context.Cause(stepCtx), errCancelled)

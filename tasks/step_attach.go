@@ -31,7 +31,7 @@ func (p *pipeline) attach(ctx context.Context, r *run) error {
 	if !r.rec.allReady() || r.rec.Staged {
 		return nil
 	}
-	if r.rec.PostID == "" && r.rec.Request.Post != nil {
+	if (r.rec.PostID == "" || r.rec.editPending()) && r.rec.Request.Post != nil {
 		if err := p.resolveLabels(ctx, r); err != nil {
 			return err
 		}
@@ -80,6 +80,13 @@ func (p *pipeline) attachAndStage(ctx context.Context, r *run, counted bool) err
 			return nil // cancelled meanwhile: the cleanup withdraws the post
 		}
 	}
+	if r.rec.editPending() {
+		edited, err := p.applyEdit(ctx, r)
+		if err != nil || r.rec.Staged {
+			return err
+		}
+		post = edited
+	}
 	return p.stage(ctx, r, post)
 }
 
@@ -113,7 +120,7 @@ func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error
 			held = ttl - now.Sub(c.At)
 			return errClaimed
 		}
-		rec.in.PostClaim = &claim{Holder: r.id, At: now}
+		rec.in.PostClaim = &claim{Holder: r.id, At: now, Lapse: now.Add(ttl)}
 		if fn != nil {
 			return fn(rec)
 		}
@@ -154,6 +161,7 @@ func (p *pipeline) createPost(ctx context.Context, r *run, counted bool) (*swonk
 			return nil, err // or a run that finished meanwhile made it
 		}
 	}
+	gen := r.rec.in.EditGen // the content sent carries every edit up to it
 	post, err := p.api.CreatePost(ctx, postInput(r.rec))
 	if err != nil {
 		// The post may exist (a lost or unusable reply): the attempt stays
@@ -173,7 +181,7 @@ func (p *pipeline) createPost(ctx context.Context, r *run, counted bool) (*swonk
 			return nil, err
 		}
 	}
-	return p.recordPost(ctx, r, post, true, "created post "+post.ID, nil)
+	return p.recordPost(ctx, r, post, true, "created post "+post.ID, nil, gen)
 }
 
 // countAttempt searches for the post an earlier attempt may have made,
@@ -237,7 +245,7 @@ func (p *pipeline) adopt(ctx context.Context, r *run, found []swonkie.Post) erro
 	}
 	r.log.Info().Str("post_id", keep.ID).Int("duplicates", len(dups)).Msg("adopted the post an earlier attempt created")
 	post, err := p.recordPost(ctx, r, &keep, true,
-		"adopted post "+keep.ID+" (an earlier attempt created it and its reply was lost)", dups)
+		"adopted post "+keep.ID+" (an earlier attempt created it and its reply was lost)", dups, -1)
 	if err != nil || post == nil {
 		return err // or another run recorded one first, and owns the rest
 	}
@@ -296,8 +304,10 @@ func (p *pipeline) releaseClaim(ctx context.Context, r *run) {
 
 // recordPost writes the post the pipeline now has, with the duplicates
 // still to delete. Should another run have recorded one first, a post this
-// run created is the duplicate, written down to be deleted.
-func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, created bool, msg string, dups []string) (*swonkie.Post, error) {
+// run created is the duplicate, written down to be deleted. contentGen is
+// the edit generation the post's content carries (-1: an adopted or the
+// caller's post, whose content is not known to be the record's).
+func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, created bool, msg string, dups []string, contentGen int) (*swonkie.Post, error) {
 	now := p.now().UTC()
 	err := r.save(ctx, func(rec *Record) error {
 		if rec.PostID != "" {
@@ -308,6 +318,7 @@ func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, c
 			return nil
 		}
 		rec.PostID, rec.PostCreated, rec.PostStage = post.ID, created, string(post.Stage)
+		rec.in.EditApplied = max(rec.in.EditApplied, contentGen)
 		if post.Type != "" {
 			rec.PostType = string(post.Type)
 		}
@@ -359,7 +370,7 @@ func (p *pipeline) attachToExisting(ctx context.Context, r *run) (*swonkie.Post,
 		}
 	}
 	r.log.Debug().Str("post_id", id).Int("added", missing).Msg("attached to existing post")
-	return p.recordPost(ctx, r, post, false, fmt.Sprintf("added %d media to post %s", missing, id), nil)
+	return p.recordPost(ctx, r, post, false, fmt.Sprintf("added %d media to post %s", missing, id), nil, -1)
 }
 
 // stage applies the request's action. Repeating schedule or publishNow is
@@ -469,7 +480,10 @@ func (p *pipeline) staged(ctx context.Context, r *run, post *swonkie.Post, msg s
 			return errNoChange
 		}
 		rec.Staged = true
-		rec.AttachedAt = &now
+		if rec.AttachedAt == nil {
+			// Staged again after an edit: the post was attached then.
+			rec.AttachedAt = &now
+		}
 		rec.in.PostClaim = nil
 		if post != nil {
 			rec.PostStage = string(post.Stage)

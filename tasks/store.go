@@ -83,6 +83,7 @@ func decodeEntry(e *rdb.Entry) (*Record, error) {
 	}
 	r.ID, r.Key, r.Request, r.fingerprint, r.in = req.ID, req.Key, req.Request, req.Fingerprint, d.In
 	r.traceRaw = req.Trace
+	r.applyEdited()
 	r.version = e.Version
 	for _, h := range e.History {
 		var ev Event
@@ -260,6 +261,7 @@ func cloneRecord(r *Record) *Record {
 	c.in.Unusable = slices.Clone(r.in.Unusable)
 	c.in.ReplyLost = slices.Clone(r.in.ReplyLost)
 	c.in.DupPosts = slices.Clone(r.in.DupPosts)
+	c.in.PriorMedia = slices.Clone(r.in.PriorMedia)
 	if r.Error != nil {
 		e := *r.Error
 		c.Error = &e

@@ -50,6 +50,8 @@ const (
 	spanPublish   = "pipeline publish"
 	spanCancel    = "pipeline cancel"
 	spanRedeliver = "pipeline redeliver"
+	spanEdit      = "pipeline edit"
+	spanReplay    = "pipeline replay"
 	spanKick      = "sweep kick"
 	spanGiveUp    = "sweep give up"
 	spanAdoption  = "adoption search"

@@ -8,6 +8,8 @@
 //	enqueue wait ID...              until all are over; exit 0 if all succeeded
 //	enqueue list [--state S]        pipelines, newest first
 //	enqueue cancel ID               stop a pipeline whose post is not out yet
+//	enqueue edit ID --caption … --at …   change or reschedule it before it publishes
+//	enqueue replay ID [--profile …] run a failed or cancelled pipeline again
 //	enqueue redeliver ID            send the pipeline's last webhook event again
 //	enqueue sweeps                  the sweep schedule and what the last sweeps did
 //	enqueue completion bash|zsh|fish
@@ -144,7 +146,7 @@ bad; 2 bad flags or input (nothing queued); 3 Redis unreachable; 124 --wait
 		SilenceUsage:  true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(e.stderr, "usage: enqueue <command> [flags]; commands: publish, batch, status, follow, wait, list, cancel, redeliver, sweeps (see 'enqueue --help')")
+			fmt.Fprintln(e.stderr, "usage: enqueue <command> [flags]; commands: publish, batch, status, follow, wait, list, cancel, edit, replay, redeliver, sweeps (see 'enqueue --help')")
 			return exit(exitUsage)
 		},
 	}
@@ -180,7 +182,7 @@ bad; 2 bad flags or input (nothing queued); 3 Redis unreachable; 124 --wait
 		}
 	}
 	root.AddCommand(e.publishCommand(), e.batchCommand(), e.statusCommand(), e.followCommand(), e.waitCommand(), e.listCommand(),
-		e.cancelCommand(), e.redeliverCommand(), e.sweepsCommand())
+		e.cancelCommand(), e.editCommand(), e.replayCommand(), e.redeliverCommand(), e.sweepsCommand())
 	return root
 }
 

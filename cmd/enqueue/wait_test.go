@@ -132,3 +132,49 @@ func TestUndoWords(t *testing.T) {
 		}
 	}
 }
+
+// edit reschedules a scheduled pipeline; replay runs a failed one again
+// with another profile, to success.
+func TestEditAndReplayCommands(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, true)
+	at := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	code, stdout, stderr := c.run("", "publish", "--media", "a.png", "--profile", c.profiles[0], "--caption", "before", "--at", at.Format(time.RFC3339))
+	if code != exitOK {
+		t.Fatalf("publish: %d %s", code, stderr)
+	}
+	id := strings.TrimSpace(stdout)
+	if code, _, stderr := c.run("", "edit", id); code != exitUsage || !strings.Contains(stderr, "nothing to change") {
+		t.Errorf("edit without flags: %d %s", code, stderr)
+	}
+	later := at.Add(time.Hour)
+	code, stdout, stderr = c.run("", "edit", id, "--caption", "after", "--at", later.Format(time.RFC3339))
+	if code != exitOK || !strings.Contains(stdout, "edit of pipeline "+id+" recorded") {
+		t.Fatalf("edit: %d %q %s", code, stdout, stderr)
+	}
+	cl := tasks.NewClient(c.redis.Client)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rec, err := cl.Get(t.Context(), id)
+		if err == nil && rec.Staged && rec.PostPublishAt != nil && rec.PostPublishAt.Equal(later) && rec.Request.Post.Caption == "after" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the edit did not reach the post: %+v %v", rec, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _, stderr := c.run("", "replay", id); code != exitFailed || !strings.Contains(stderr, "only a failed or cancelled pipeline") {
+		t.Errorf("replay of a scheduled pipeline: %d %s", code, stderr)
+	}
+
+	code, stdout, _ = c.run("", "publish", "--media", "a.png", "--profile", c.expired, "--caption", "x", "--now", "--wait")
+	failed := strings.TrimSpace(stdout)
+	if code != exitFailed {
+		t.Fatalf("publish to an expired profile: %d", code)
+	}
+	code, stdout, stderr = c.run("", "replay", failed, "--profile", c.profiles[0], "--wait")
+	if code != exitOK || !strings.Contains(stdout, "(attempt 2)") || !strings.Contains(stderr, "succeeded") {
+		t.Errorf("replay --wait: %d %q %s", code, stdout, stderr)
+	}
+}

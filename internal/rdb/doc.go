@@ -35,6 +35,7 @@
 //	mediaflow:sweep:<slot>         string who ran that sweep slot (SET NX, expires)
 //	mediaflow:sweeps               list   the last sweep results, newest first (capped)
 //	mediaflow:cancel               pubsub channel: ids of pipelines just cancelled
+//	mediaflow:op:<id>              string a bulk operation's progress (JSON; expires a week after its last write)
 //	mediaflow:budget:{<ws>}        string the fleet's Swonkie budget: GCRA arrival time (ms, Redis clock);
 //	                                      <ws> = hash of the API id, never the id or the key
 //	mediaflow:budget:{<ws>}:pause  hash   endpoint ("*" = all) → paused until (ms), after a 429; same tag

@@ -1,0 +1,93 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mediaflow/mediaflow/swonkie"
+)
+
+// editPending: the post exists and does not carry the record's last edit
+// yet (Client.Edit, or a replay that adopts an earlier attempt's post).
+func (r *Record) editPending() bool {
+	return r.PostID != "" && r.in.EditGen > r.in.EditApplied
+}
+
+// applyEdit is the part of post:attach that puts an edit on a post that
+// exists, under the post claim: a scheduled post is unscheduled first
+// (Swonkie lets a SCHEDULED post change only with restrictions), then
+// updated with the record's content (PUT replaces what it sends), and the
+// stage that follows (attach's stage) schedules it again. Each call is
+// safe to repeat, and the generation it applied is written only after the
+// update went through, so a run that dies half way leaves the edit
+// pending and the next run does it again: the post ends with the record's
+// content, never part of it. An edit that lands meanwhile (the claim
+// lapsed) leaves a newer generation pending, applied by the next run.
+//
+// It returns the post as updated, nil when it could not tell (a caller's
+// post, which only changes stage).
+func (p *pipeline) applyEdit(ctx context.Context, r *run) (*swonkie.Post, error) {
+	rec := r.rec
+	id, gen := rec.PostID, rec.in.EditGen
+	if err := p.renewClaim(ctx, r); err != nil || r.rec.Staged {
+		return nil, err
+	}
+	cur, err := p.api.GetPost(ctx, id)
+	if err != nil {
+		return nil, wrap(err, "attach: read post %s to edit it", id)
+	}
+	if cur.Published() || cur.Stage == swonkie.StagePublished {
+		// Too late: it went out before the edit reached it. The stage
+		// step records it staged, the watch records it published.
+		now := p.now().UTC()
+		return nil, r.save(ctx, func(rec *Record) error {
+			rec.in.EditApplied = max(rec.in.EditApplied, gen)
+			rec.note(now, StepAttach, nil, "info", "post "+id+" was published before the edit reached it; it went out as it was")
+			return nil
+		})
+	}
+	steps := ""
+	if cur.Stage == swonkie.StageScheduled {
+		_, err := p.api.ChangeStage(ctx, id, swonkie.ActionUnschedule)
+		if err != nil && !swonkie.IsConflict(err) {
+			return nil, wrap(err, "attach: unschedule post %s to edit it", id)
+		}
+		steps = "unscheduled, "
+	}
+	var post *swonkie.Post
+	if rec.PostCreated && rec.Request.Post != nil {
+		if err := p.renewClaim(ctx, r); err != nil {
+			return nil, err
+		}
+		post, err = p.api.UpdatePost(ctx, id, postInput(rec))
+		if err != nil {
+			return nil, wrap(err, "attach: update post %s with the edit", id)
+		}
+		steps += "updated"
+	} else {
+		steps += "left its content as it is (the caller's post)"
+	}
+	now := p.now().UTC()
+	err = r.save(ctx, func(rec *Record) error {
+		if rec.in.EditApplied >= gen {
+			return errNoChange
+		}
+		rec.in.EditApplied = gen
+		if post != nil {
+			rec.PostStage = string(post.Stage)
+			rec.PostPublishAt = nil
+			if post.PublishAt != nil {
+				t := post.PublishAt.UTC()
+				rec.PostPublishAt = &t
+			}
+		} else if steps != "" && cur.Stage == swonkie.StageScheduled {
+			rec.PostStage = string(swonkie.StageDraft)
+		}
+		rec.note(now, StepAttach, nil, "ok", fmt.Sprintf("edit %d on post %s: %s", gen, id, steps))
+		return nil
+	})
+	if err != nil {
+		return nil, wrap(err, "attach: record the edit of post %s", id)
+	}
+	return post, nil
+}
