@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -154,7 +155,7 @@ func (c *Client) Search(ctx context.Context, o SearchOptions) (*SearchPage, erro
 		if o.Back {
 			slices.Reverse(ls)
 		}
-		recs, err := c.records(ctx, ls)
+		recs, err := c.records(ctx, ls, o)
 		if err != nil {
 			return nil, err
 		}
@@ -221,8 +222,10 @@ func (c *Client) Search(ctx context.Context, o SearchOptions) (*SearchPage, erro
 }
 
 // records reads the listed records without their history, by id; one
-// that is gone (deleted after its retention meanwhile) is missing.
-func (c *Client) records(ctx context.Context, ls []rdb.Listed) (map[string]*Record, error) {
+// that is gone (deleted after its retention meanwhile) is missing, and so
+// is one whose stored bytes show it cannot match o (decoding is most of a
+// search's cost).
+func (c *Client) records(ctx context.Context, ls []rdb.Listed, o SearchOptions) (map[string]*Record, error) {
 	ids := make([]string, len(ls))
 	for i, l := range ls {
 		ids[i] = l.ID
@@ -231,8 +234,17 @@ func (c *Client) records(ctx context.Context, ls []rdb.Listed) (map[string]*Reco
 	if err != nil {
 		return nil, err
 	}
+	var needles [][]byte
+	for _, n := range []string{o.Profile, o.Label, o.Text} {
+		if n != "" && verbatimInJSON(n) {
+			needles = append(needles, bytes.ToLower([]byte(n)))
+		}
+	}
 	out := make(map[string]*Record, len(entries))
 	for _, e := range entries {
+		if !mayHold(e, needles) {
+			continue
+		}
 		r, err := decodeEntry(e)
 		if err != nil {
 			return nil, err
@@ -240,6 +252,31 @@ func (c *Client) records(ctx context.Context, ls []rdb.Listed) (map[string]*Reco
 		out[r.ID] = r
 	}
 	return out, nil
+}
+
+// verbatimInJSON says whether s is stored as it is inside a JSON string
+// (encoding/json escapes quotes, backslashes, control characters and
+// <, >, &): then a record whose stored bytes lack s cannot show it.
+func verbatimInJSON(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return r < 0x20 || r == '"' || r == '\\' || r == '<' || r == '>' || r == '&' || r == 0x2028 || r == 0x2029
+	})
+}
+
+// mayHold says whether every needle (lower case) is somewhere in the
+// record's stored request or document, in any case: every field Match
+// reads is in one of them.
+func mayHold(e *rdb.Entry, needles [][]byte) bool {
+	if len(needles) == 0 {
+		return true
+	}
+	req, doc := bytes.ToLower(e.Req), bytes.ToLower(e.Doc)
+	for _, n := range needles {
+		if !bytes.Contains(req, n) && !bytes.Contains(doc, n) && !bytes.Contains([]byte(strings.ToLower(e.ID)), n) {
+			return false
+		}
+	}
+	return true
 }
 
 // CountStates is how many pipelines each state holds now (one round trip

@@ -1,10 +1,13 @@
 package tasks
 
 import (
+	"time"
+
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mediaflow/mediaflow/internal/redistest"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +32,9 @@ func TestSearchFiltersRecordsAndPagesBothWays(t *testing.T) {
 		if i%4 == 0 {
 			req.Post.Caption = fmt.Sprintf("The BIG sale %d", i)
 		}
+		if i == 5 {
+			req.Post.Caption = `Tags <b>bold</b> & "quotes" — ünïcode`
+		}
 		r := b.publish(req)
 		order[r.ID] = i
 		all = append(all, r)
@@ -50,6 +56,8 @@ func TestSearchFiltersRecordsAndPagesBothWays(t *testing.T) {
 		{"a label by name, any case", SearchOptions{Label: "spring"}, func(i int) bool { return i%3 == 0 }},
 		{"text in the caption", SearchOptions{Text: "big SALE"}, func(i int) bool { return i%4 == 0 }},
 		{"text in the key", SearchOptions{Text: "search-1"}, func(i int) bool { return i >= 10 && i < 20 }},
+		{"text JSON escapes", SearchOptions{Text: `BOLD</b> & "quotes"`}, func(i int) bool { return i == 5 }},
+		{"text beyond ASCII", SearchOptions{Text: "ÜNÏCODE"}, func(i int) bool { return i == 5 }},
 		{"all of them", SearchOptions{Profile: b.profiles[0], Label: "Spring", Text: "sale"}, func(i int) bool { return i%12 == 0 }},
 		{"a state none is in", SearchOptions{States: []State{StateFailed, StateRunning}}, func(int) bool { return false }},
 	}
@@ -142,5 +150,41 @@ func TestSearchFiltersRecordsAndPagesBothWays(t *testing.T) {
 	counts, err := b.client.CountStates(ctx)
 	if err != nil || counts[StatePending] != int64(len(all)) || counts[StateFailed] != 0 {
 		t.Fatalf("counts %v, %v", counts, err)
+	}
+}
+
+// BenchmarkSearch: one page of the newest pipelines (what the list reads
+// without a text filter), and a text search that matches nothing, so it
+// reads its whole scan limit, over 3,000 stored pipelines.
+//
+//	go test -run '^$' -bench Search -benchtime 20x ./tasks/
+func BenchmarkSearch(b *testing.B) {
+	r := redistest.New(b)
+	c := NewClient(r.Client)
+	defer c.Close()
+	ctx := context.Background()
+	at := time.Now().Add(time.Hour)
+	for i := range 3000 {
+		req := Request{Key: fmt.Sprintf("bench-%04d", i), Media: []MediaSource{{Source: "https://example.test/a.png"}},
+			Post:   &PostSpec{ProfileIDs: []string{"profile-1"}, Caption: fmt.Sprintf("caption number %d of the benchmark", i), PublishAt: &at},
+			Action: ActionSchedule}
+		if _, _, err := c.Publish(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		o    SearchOptions
+	}{
+		{"newest page", SearchOptions{Limit: 25}},
+		{"text scanning 2000", SearchOptions{Limit: 25, Text: "no such words"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := c.Search(ctx, bc.o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

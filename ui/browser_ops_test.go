@@ -115,12 +115,23 @@ func TestBrowserOperatorTools(t *testing.T) {
 	for i := range 5 {
 		held = append(held, w.publish(t, fmt.Sprintf("campaign-%02d", i), tasks.ActionPublishNow, w.profile))
 	}
-	// One whose profile's connection expired (it fails at attach once
-	// its media are ready), one scheduled an hour ahead.
-	failing := w.publish(t, "campaign-expired", tasks.ActionPublishNow, w.stack.Expired)
+	// One whose profile's connection expires once it is past pre-flight
+	// (which would refuse it at once): it fails at attach when its media
+	// are ready. One scheduled an hour ahead.
+	failing := w.publish(t, "campaign-expired", tasks.ActionPublishNow, w.stack.Profiles[2])
 	scheduled := w.publish(t, "campaign-later", tasks.ActionSchedule, w.profile)
 	for _, r := range append(held, failing, scheduled) {
-		waitState(t, w, r.ID, func(r *tasks.Record) bool { return r.State == tasks.StateRunning })
+		waitState(t, w, r.ID, func(r *tasks.Record) bool {
+			for _, m := range r.Media {
+				if m.Status != tasks.ItemConfirmed {
+					return false
+				}
+			}
+			return r.State == tasks.StateRunning
+		})
+	}
+	if err := w.stack.Sandbox.Server.SetProfileStatus(w.stack.Profiles[2], "EXPIRED"); err != nil {
+		t.Fatal(err)
 	}
 	c := newChrome(t)
 

@@ -70,7 +70,10 @@ func TestBrowser(t *testing.T) {
 		}})
 	watched := w.publish(t, "order-1234", tasks.ActionPublishNow, w.profile)
 	toCancel := w.publish(t, "order-1235", tasks.ActionSchedule, w.profile)
-	failing := w.publish(t, "order-1236", tasks.ActionPublishNow, w.stack.Expired)
+	// Pre-flight refuses an expired profile at once: this one's connection
+	// expires only once the pipeline is past it (below), so it fails at
+	// attach.
+	failing := w.publish(t, "order-1236", tasks.ActionPublishNow, w.stack.Profiles[2])
 	// Every media confirmed before the clock moves, so that the jump
 	// releases them all.
 	for _, id := range []string{watched.ID, toCancel.ID, failing.ID} {
@@ -82,6 +85,10 @@ func TestBrowser(t *testing.T) {
 			}
 			return r.State == tasks.StateRunning
 		})
+	}
+
+	if err := w.stack.Sandbox.Server.SetProfileStatus(w.stack.Profiles[2], "EXPIRED"); err != nil {
+		t.Fatal(err)
 	}
 
 	alloc, stopAlloc := chromedp.NewExecAllocator(context.Background(),

@@ -57,7 +57,7 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, s session) {
 			Question: fmt.Sprintf("%s %d pipelines?", verb, len(ids)),
 			Detail:   "Each running step is interrupted, each post withdrawn and its media deleted. Pipelines that already finished, or whose post is out, are left as they are.",
 			Action:   Prefix + "bulk", Button: fmt.Sprintf("Yes, %s %d", action, len(ids)), Danger: true,
-			Fields: fields, IDs: ids, Back: back,
+			Fields: fields, Rows: h.rowsOf(r, ids), Back: back,
 		})
 		return
 	}

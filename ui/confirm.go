@@ -15,12 +15,29 @@ type confirmView struct {
 	Button   string
 	Danger   bool
 	Fields   []field
-	// IDs are the pipelines it acts on, listed for the person to check.
-	IDs  []string
+	// Rows are the pipelines it acts on, listed for the person to check.
+	Rows []row
 	Back string
 }
 
 type field struct{ Name, Value string }
+
+// rowsOf reads the pipelines an action names, for its question; one
+// that cannot be read is listed by its id alone.
+func (h *Handler) rowsOf(r *http.Request, ids []string) []row {
+	c, stop := pageCtx(r)
+	defer stop()
+	out := make([]row, 0, len(ids))
+	for _, id := range ids {
+		rec, err := h.client.Get(c, id)
+		if err != nil {
+			out = append(out, row{ID: id})
+			continue
+		}
+		out = append(out, newRow(rec))
+	}
+	return out
+}
 
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, s session, v confirmView) {
 	h.renderPage(w, r, http.StatusOK, "confirm", &s, page{Title: v.Question, Nav: "confirm", Body: v})

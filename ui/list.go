@@ -186,7 +186,8 @@ func (h *Handler) renderList(w http.ResponseWriter, r *http.Request, s session, 
 		parts = append(parts, rw.ID, rw.Updated.Format(time.RFC3339Nano))
 	}
 	v.Version = version(parts...)
-	h.renderPage(w, r, status, "list", &s, page{Title: "Pipelines", Nav: "list", Refresh: refresh, Live: true, Body: v})
+	h.renderPage(w, r, status, "list", &s, page{Title: "Pipelines", Nav: "list", Refresh: refresh, Live: true,
+		Slow: v.F.Profile != "" || v.F.Label != "" || (v.F.Q != "" && !v.Lookup), Body: v})
 }
 
 // lookup finds the pipeline an id names; none is an empty answer.

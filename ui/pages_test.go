@@ -35,8 +35,12 @@ func TestListPages(t *testing.T) {
 	if !strings.Contains(first.body, newest) || strings.Contains(first.body, oldest) {
 		t.Error("the first page is not the newest pipelines")
 	}
-	if !strings.Contains(first.body, `data-refresh=`) {
-		t.Error("a list of pending pipelines does not ask to refresh")
+	if !strings.Contains(first.body, `data-refresh="2000"`) {
+		t.Error("a list of pending pipelines does not ask to refresh every 2s")
+	}
+	// A text search reads many records: it refreshes less often.
+	if a := b.get("/ui/?q=list"); !strings.Contains(a.body, `data-refresh="10000"`) {
+		t.Error("a searching list refreshes as often as a plain one")
 	}
 	next := nextLink.FindStringSubmatch(first.body)
 	if next == nil {

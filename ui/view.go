@@ -74,6 +74,9 @@ func loadPages() (*pages, error) {
 	return p, nil
 }
 
+// slowRefresh is how many times less often a searching list refreshes.
+const slowRefresh = 5
+
 // page is what the layout reads; Body is the page's own data.
 type page struct {
 	Title string
@@ -89,6 +92,9 @@ type page struct {
 	RefreshMS int64
 	// Live: the page has a live part, so the auto-refresh toggle shows.
 	Live bool
+	// Slow: each refresh reads many records (a text, profile or label
+	// search), so it comes slowRefresh times less often.
+	Slow bool
 	Now  time.Time
 	Body any
 }
@@ -105,6 +111,9 @@ func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int,
 	}
 	p.Now = h.now()
 	p.RefreshMS = h.every.Milliseconds()
+	if p.Slow {
+		p.RefreshMS *= slowRefresh
+	}
 	var buf bytes.Buffer
 	if err := h.pages.byName[name].ExecuteTemplate(&buf, "layout", p); err != nil {
 		h.log.Error().Err(err).Str("page", name).Msg("ui: render page")
