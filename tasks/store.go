@@ -162,17 +162,9 @@ func (s *store) read(ctx context.Context, id string, history bool) (*Record, err
 // (and whose index entries it repairs). due is when the sweep first looks
 // at it.
 func (s *store) create(ctx context.Context, rec *Record, due time.Time) (*Record, bool, error) {
-	var trace json.RawMessage
-	if len(rec.trace) > 0 {
-		trace, _ = json.Marshal(rec.trace) // a map of strings always encodes
-	}
-	req, err := json.Marshal(storedRequest{ID: rec.ID, Key: rec.Key, Request: rec.Request, Fingerprint: rec.fingerprint, Trace: trace})
+	req, doc, err := encodeNew(rec)
 	if err != nil {
-		return nil, false, fmt.Errorf("pipeline %s: encode request: %w", rec.ID, err)
-	}
-	doc, err := encodeDoc(rec)
-	if err != nil {
-		return nil, false, fmt.Errorf("pipeline %s: encode record: %w", rec.ID, err)
+		return nil, false, err
 	}
 	created, existing, err := s.rdb.Create(ctx, rec.ID, req, doc, meta(rec, due), encodeEvents(rec.events))
 	if err != nil {
@@ -186,6 +178,26 @@ func (s *store) create(ctx context.Context, rec *Record, due time.Time) (*Record
 	rec.History = append(rec.History, rec.events...)
 	rec.events = nil
 	return rec, true, nil
+}
+
+// encodeNew encodes the two parts of a new record: its request (written
+// once) and its document.
+func encodeNew(rec *Record) (req, doc []byte, err error) {
+	var trace json.RawMessage
+	if len(rec.trace) > 0 {
+		trace, _ = json.Marshal(rec.trace) // a map of strings always encodes
+	} else if len(rec.traceRaw) > 0 {
+		trace = rec.traceRaw
+	}
+	req, err = json.Marshal(storedRequest{ID: rec.ID, Key: rec.Key, Request: rec.Request, Fingerprint: rec.fingerprint, Trace: trace})
+	if err != nil {
+		return nil, nil, fmt.Errorf("pipeline %s: encode request: %w", rec.ID, err)
+	}
+	doc, err = encodeDoc(rec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pipeline %s: encode record: %w", rec.ID, err)
+	}
+	return req, doc, nil
 }
 
 // maxConflicts bounds how often update re-reads a record others keep
@@ -276,8 +288,8 @@ func cloneRecord(r *Record) *Record {
 	return &c
 }
 
-func (s *store) list(ctx context.Context, state State, cursor string, limit int) ([]*Record, string, error) {
-	page, err := s.rdb.List(ctx, string(state), cursor, limit)
+func (s *store) list(ctx context.Context, o ListOptions) ([]*Record, string, error) {
+	page, err := s.rdb.ListRange(ctx, string(o.State), o.Cursor, o.Limit, o.Since, o.Until)
 	if errors.Is(err, rdb.ErrBadCursor) {
 		return nil, "", ErrBadCursor
 	}
