@@ -123,11 +123,12 @@ func copyShifted(r *Record, d time.Duration) *Record {
 func (s *store) createMany(ctx context.Context, recs []*Record) error {
 	out := make([]rdb.NewRecord, 0, len(recs))
 	for _, rec := range recs {
-		req, doc, err := encodeNew(rec)
+		m := meta(rec, rec.CreatedAt)
+		b, events, _, err := s.body(ctx, nil, rec, m)
 		if err != nil {
 			return err
 		}
-		out = append(out, rdb.NewRecord{ID: rec.ID, Req: req, Doc: doc, Meta: meta(rec, rec.CreatedAt), Events: encodeEvents(rec.events)})
+		out = append(out, rdb.NewRecord{ID: rec.ID, Body: b, Meta: m, Events: events})
 	}
 	if err := s.rdb.CreateMany(ctx, out); err != nil {
 		return fmt.Errorf("seed %d records: %w", len(recs), err)

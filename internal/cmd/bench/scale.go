@@ -149,6 +149,7 @@ func runScale(ctx context.Context, rc redis.UniversalClient, o options, progress
 	}
 	res.finishedBytes = mem1 - mem0
 	created = make([]time.Time, so.pending)
+	now = time.Now()
 	for i := range created {
 		created[i] = now.Add(-time.Minute + time.Duration(float64(time.Minute)*float64(i)/float64(max(so.pending, 1))))
 	}
@@ -174,20 +175,18 @@ func runScale(ctx context.Context, rc redis.UniversalClient, o options, progress
 		res.firstPage = append(res.firstPage, time.Since(t))
 	}
 	for range so.samples {
-		// A day's range somewhere in the week, and the page a person who
-		// paged a few times in would ask for.
+		// A day's range somewhere in the week, and its second page (at a
+		// cursor): the one timed.
 		until := now.Add(-time.Duration(rand.Int64N(int64(6 * 24 * time.Hour))))
 		opts := tasks.ListOptions{State: tasks.StateSucceeded, Since: until.Add(-24 * time.Hour), Until: until}
-		t := time.Now()
 		page, err := c.List(ctx, opts)
 		if err != nil {
 			return nil, fmt.Errorf("list filtered: %w", err)
 		}
-		if page.Next != "" {
-			opts.Cursor = page.Next
-			if _, err := c.List(ctx, opts); err != nil {
-				return nil, fmt.Errorf("list filtered, next page: %w", err)
-			}
+		opts.Cursor = page.Next
+		t := time.Now()
+		if _, err := c.List(ctx, opts); err != nil {
+			return nil, fmt.Errorf("list filtered, next page: %w", err)
 		}
 		res.filtered = append(res.filtered, time.Since(t))
 	}
@@ -297,7 +296,7 @@ func (r *scaleResult) timeSweep(ctx context.Context, rc redis.UniversalClient, o
 		}
 		if l.Duration > r.slowest {
 			r.slowest = l.Duration
-			r.slowestCmd = strings.Join(l.Args[:min(len(l.Args), 2)], " ")
+			r.slowestCmd = strings.Join(l.Args[:min(len(l.Args), 5)], " ")
 		}
 	}
 	if r.slowest == 0 {
