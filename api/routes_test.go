@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mediaflow/mediaflow/internal/redistest"
+	"github.com/mediaflow/mediaflow/mediainfo"
 	"github.com/mediaflow/mediaflow/swonkie"
 
 	"github.com/mediaflow/mediaflow/tasks"
@@ -260,7 +261,12 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 		StaleMedia: []tasks.StaleMedia{{}}, PostID: "p", PostCreated: true, PostType: "t", PostStage: "s", LabelIDs: []string{"l"}, PostPublishAt: &now, Staged: true,
 		PostWithdrawn: true, Publication: []tasks.ProfileResult{{}}, Partial: true, Webhook: &tasks.WebhookState{},
 		Error: &tasks.StepError{}, Attempts: 1, CancelRequested: true, Cleanup: "c", AttachedAt: &now,
-		PublishedAt: &now, FinishedAt: &now, History: []tasks.Event{}, TraceID: "0af7651916cd43dd8448eb211c80319c"})
+		PublishedAt: &now, FinishedAt: &now, History: []tasks.Event{}, TraceID: "0af7651916cd43dd8448eb211c80319c",
+		Preflight: &tasks.Preflight{}})
+	check("Preflight", tasks.Preflight{At: now, Media: []tasks.ProbedItem{}, Problems: []tasks.Finding{{}}, Warnings: []tasks.Finding{{}}})
+	check("ProbedItem", tasks.ProbedItem{Name: "n", ContentType: "c", Size: 1, Info: &mediainfo.Info{}, Error: "e"})
+	check("MediaInfo", mediainfo.Info{Kind: "video", Duration: time.Second, VideoCodec: "h264", AudioCodec: "aac", Animated: true})
+	check("Finding", tasks.Finding{Severity: "error", Item: "i", Network: "n", Rule: "r", Value: "v", Limit: "l", Source: "s", Message: "m"})
 	item := tasks.MediaItem{Source: "s", Name: "n", ContentType: "c", MediaID: "m", Status: "s", Bytes: 1, Generation: 1,
 		MediaCreatedAt: &now, ConfirmedAt: &now, ReadyAt: &now}
 	item.Deleted, item.LeftBehind = true, true

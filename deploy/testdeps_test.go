@@ -48,6 +48,9 @@ func (b *fakeBin) script(name, body string) {
 // programs adds stand-ins for every program the suite runs, with Redis at
 // redisVersion.
 func (b *fakeBin) programs(redisVersion string) {
+	b.script("curl", `echo "curl 7.88.1 (x86_64-pc-linux-gnu)"`)
+	b.script("openssl", `echo "OpenSSL 3.0.17 1 Jul 2025"`)
+	b.script("jq", `echo "jq-1.6"`)
 	b.script("redis-server", `echo "Redis server v=`+redisVersion+` sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=1"`)
 	b.script("redis-cli", `echo "redis-cli `+redisVersion+`"`)
 	b.script("prometheus", `echo "prometheus, version 2.42.0+ds (branch: debian/sid)"`)
@@ -108,6 +111,9 @@ func TestTestDepsReportsWhatIsMissing(t *testing.T) {
 			name:  "nothing installed, Debian",
 			setup: func(b *fakeBin) { b.script("apt-get", aptGet) },
 			want: []string{
+				"test-deps: curl: not found in PATH" + aptLine + "curl",
+				"test-deps: openssl: not found in PATH" + aptLine + "openssl",
+				"test-deps: jq: not found in PATH" + aptLine + "jq",
 				"test-deps: redis-server: not found in PATH" + aptLine + "redis-server",
 				"test-deps: redis-cli: not found in PATH" + aptLine + "redis-tools",
 				"test-deps: prometheus: not found in PATH" + aptLine + "prometheus",
@@ -121,6 +127,9 @@ func TestTestDepsReportsWhatIsMissing(t *testing.T) {
 		{
 			name: "nothing installed, not Debian",
 			want: []string{
+				"test-deps: curl: not found in PATH" + otherLine + `"curl" (Debian/Ubuntu: curl)`,
+				"test-deps: openssl: not found in PATH" + otherLine + `"openssl" (Debian/Ubuntu: openssl)`,
+				"test-deps: jq: not found in PATH" + otherLine + `"jq" (Debian/Ubuntu: jq)`,
 				"test-deps: redis-server: not found in PATH" + otherLine + `"redis" (Debian/Ubuntu: redis-server)`,
 				"test-deps: redis-cli: not found in PATH" + otherLine + `"redis" (Debian/Ubuntu: redis-tools)`,
 				"test-deps: prometheus: not found in PATH" + otherLine + `"prometheus" (Debian/Ubuntu: prometheus)`,

@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -52,6 +53,7 @@ var (
 	errTooLarge    = errors.New("too large")
 	errEmpty       = errors.New("empty")
 	errNotMedia    = errors.New("not readable media")
+	errNoSuchHost  = errors.New("no such host")
 )
 
 var permanentKinds = []error{
@@ -114,5 +116,18 @@ func newError(op, src string, cause error) *Error {
 			break
 		}
 	}
+	if noSuchHost(cause) {
+		// The resolver's own words repeat the host the source names.
+		e.Permanent, e.Err = true, failf(errNoSuchHost, cause, "its host does not exist (DNS: no such host)")
+	}
 	return e
+}
+
+// noSuchHost: the name does not exist (NXDOMAIN). A resolver that timed
+// out or failed (SERVFAIL) is not this, and stays transient; a name that
+// does not exist will not start to for a retry's sake, so waiting out a
+// retry budget on it only delays the answer.
+func noSuchHost(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsNotFound && !de.IsTimeout && !de.IsTemporary
 }

@@ -36,6 +36,10 @@ func TestCancelScheduledPipelineWithdrawsEverything(t *testing.T) {
 	if rec.State != StateCancelled || !rec.PostWithdrawn || rec.Cleanup != "done" {
 		t.Fatalf("ended %s", dump(rec))
 	}
+	// The post is gone: the record no longer says where it stood.
+	if rec.PostStage != "" {
+		t.Errorf("postStage %q after the post was deleted, want none", rec.PostStage)
+	}
 	if post, _ := b.sb.Server.Post(rec.PostID); !post.Deleted {
 		t.Fatalf("post %s still exists: %+v", rec.PostID, post.Post.Stage)
 	}
@@ -148,6 +152,9 @@ func TestCancelOnCallersPostTakesOnlyOurMediaOff(t *testing.T) {
 	post, _ := b.sb.Server.Post(own.PostID)
 	if post.Deleted || post.Post.Stage == swonkie.StageScheduled {
 		t.Fatalf("caller's post deleted=%v stage=%s", post.Deleted, post.Post.Stage)
+	}
+	if rec.PostStage != string(post.Post.Stage) {
+		t.Errorf("record's postStage %q, the post is %s", rec.PostStage, post.Post.Stage)
 	}
 	if got := post.Post.MediaLibIDs(); !slices.Equal(got, own.mediaIDs()) {
 		t.Fatalf("post media %v, want only the caller's %v", got, own.mediaIDs())

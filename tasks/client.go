@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mediaflow/mediaflow/internal/rdb"
+	"github.com/mediaflow/mediaflow/publishrules"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/tracing"
 )
@@ -29,6 +30,11 @@ type Client struct {
 	checkHook CheckSource
 	supported ContentTypeSupported
 	tracer    trace.Tracer
+	// Pre-flight (client_check.go): whether pipelines start with it, the
+	// checker the dry run and the profile check at enqueue use.
+	noPreflight bool
+	probeRemote bool
+	checker     preflightChecker
 }
 
 // ClientOption configures a Client.
@@ -44,20 +50,25 @@ func WithSourceCheck(check CheckSource, supported ContentTypeSupported) ClientOp
 // WithSources validates media sources at enqueue time the way the worker
 // will open them: scheme and confinement to MEDIA_ROOT for every source,
 // and, for local files, that they can be read and are an image or video
-// Swonkie takes. Remote URLs are not fetched at enqueue time.
+// Swonkie takes. Remote URLs are not fetched at enqueue time unless
+// WithRemoteSourceCheck asks.
 func WithSources(o *source.Opener) ClientOption {
 	return func(c *Client) {
+		c.checker.sources = o
 		c.supported = source.Supported
 		c.checkHook = o.CheckEndpoint
 		c.check = func(src string) error {
 			if err := o.Check(src); err != nil {
 				return err
 			}
-			if isRemote(src) {
-				return nil
-			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
+			if isRemote(src) {
+				if c.probeRemote {
+					return remoteNeverWorks(ctx, o, src)
+				}
+				return nil
+			}
 			m, err := o.Open(ctx, src, source.Hint{})
 			if err != nil {
 				return err
@@ -109,6 +120,7 @@ func NewClient(r redis.UniversalClient, opts ...ClientOption) *Client {
 		timing: DefaultTiming,
 		tracer: tracerOf(nil),
 	}
+	c.checker = preflightChecker{rules: publishrules.Default(), rdb: c.store.rdb, workspace: DefaultWorkspace, now: c.store.now}
 	for _, o := range opts {
 		o(c)
 	}
@@ -148,7 +160,11 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 	req.normalize()
 	fingerprint := req.fingerprint()
 	now := c.store.now().UTC()
-	if err := req.validate(now, c.timing.MinScheduleLead, c.check, c.checkHook, c.supported); err != nil {
+	err = req.validate(now, c.timing.MinScheduleLead, c.check, c.checkHook, c.supported)
+	if err == nil || isValidation(err) {
+		err = c.checkProfiles(ctx, &req, err)
+	}
+	if err != nil {
 		stored, lerr := c.known(ctx, req.Key)
 		switch {
 		case lerr != nil:
@@ -179,6 +195,7 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 	if req.Post != nil {
 		rec.PostType = req.Post.Type
 	}
+	rec.in.PreflightOwed = !c.noPreflight
 	rec.note(now, StepAccepted, nil, "ok", fmt.Sprintf("accepted %d media", len(req.Media)))
 	// The due entry says since when: the sweep looks at the pipeline once
 	// the workers' PENDING_KICK_AFTER has passed since then, whatever this

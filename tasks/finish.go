@@ -92,6 +92,8 @@ func ending(r *Record) State {
 // reached is the step a running pipeline's facts show it at.
 func reached(r *Record) Step {
 	switch {
+	case r.preflightOwed():
+		return StepPreflight
 	case r.PublishedAt != nil:
 		return StepCleanup
 	case r.Staged:

@@ -18,7 +18,7 @@ func TestIdempotentRetryIsAnsweredEvenIfNowInvalid(t *testing.T) {
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })
 	ctx := context.Background()
 	now := time.Now()
-	c := NewClient(b.redis.Client, WithTiming(DefaultTiming), WithSources(b.sources))
+	c := NewClient(b.redis.Client, WithTiming(DefaultTiming), WithSources(b.sources), WithoutPreflight())
 	t.Cleanup(func() { _ = c.Close() })
 	c.store.now = func() time.Time { return now }
 

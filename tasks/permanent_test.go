@@ -60,7 +60,7 @@ func TestPermanentErrorsFailWithoutRetriesAndCleanUp(t *testing.T) {
 			request: func(b *bundle) Request { return b.request(ActionPublishNow, "../../etc/hostname") },
 			// The enqueue side refuses this too; a client without the
 			// check shows the worker refuses it on its own.
-			client: func(b *bundle) *Client { return NewClient(b.redis.Client, WithTiming(testTiming)) },
+			client: func(b *bundle) *Client { return NewClient(b.redis.Client, WithTiming(testTiming), WithoutPreflight()) },
 			step:   StepUpload, contains: "outside", created: 0,
 		},
 		{

@@ -71,6 +71,8 @@ type pipeline struct {
 	sweepEvery time.Duration
 	// tracer starts the spans of runs and of what they do (trace.go).
 	tracer trace.Tracer
+	// checker is pre-flight's (preflight_check.go).
+	checker preflightChecker
 }
 
 // enqueue hands n to asynq; see enqueueNext.

@@ -20,6 +20,7 @@ func (n next) id() string { return rowOf(n.typ).id(n.typ, n.pl) }
 // asking it (run.go), and so do Client.Publish and the sweep. It is pure:
 // the same record always gives the same tasks, with the same ids.
 //
+//	pre-flight owed, not done          → pipeline:preflight (and nothing else yet)
 //	each media item:  pending, created → media:upload   (create the entry, stream the file)
 //	                  uploaded         → media:confirm  (declare the upload complete)
 //	                  confirmed        → media:await    (poll until processing ends)
@@ -32,6 +33,9 @@ func (n next) id() string { return rowOf(n.typ).id(n.typ, n.pl) }
 func plan(r *Record, t Timing) []next {
 	if r.State.Terminal() || r.CancelRequested {
 		return wrapUp(r)
+	}
+	if r.preflightOwed() {
+		return append([]next{{typ: TypePreflight, pl: Payload{PipelineID: r.ID}}}, notifyNext(r)...)
 	}
 	var out []next
 	if len(r.staleLive()) > 0 {

@@ -38,12 +38,15 @@ type Step string
 // Steps, in order.
 const (
 	StepAccepted Step = "accepted"
-	StepUpload   Step = "upload"  // create the media entry, stream the file into it
-	StepConfirm  Step = "confirm" // declare the upload complete
-	StepAwait    Step = "await"   // wait for processing to reach SUCCESS
-	StepAttach   Step = "attach"  // create or update the post, then the stage action
-	StepPublish  Step = "publish" // wait for the post to be PUBLISHED
-	StepCleanup  Step = "cleanup" // delete the media (and withdraw our post on failure)
+	// StepPreflight probes the media and checks profiles and network
+	// rules before anything is created (step_preflight.go).
+	StepPreflight Step = "preflight"
+	StepUpload    Step = "upload"  // create the media entry, stream the file into it
+	StepConfirm   Step = "confirm" // declare the upload complete
+	StepAwait     Step = "await"   // wait for processing to reach SUCCESS
+	StepAttach    Step = "attach"  // create or update the post, then the stage action
+	StepPublish   Step = "publish" // wait for the post to be PUBLISHED
+	StepCleanup   Step = "cleanup" // delete the media (and withdraw our post on failure)
 	// StepNotify is the webhook's step: history events of its deliveries
 	// carry it. A pipeline's own step never is notify (its webhook is sent
 	// after it ended).
@@ -52,7 +55,7 @@ const (
 )
 
 // Steps lists every step, in life order.
-var Steps = []Step{StepAccepted, StepUpload, StepConfirm, StepAwait, StepAttach, StepPublish, StepCleanup, StepNotify, StepDone}
+var Steps = []Step{StepAccepted, StepPreflight, StepUpload, StepConfirm, StepAwait, StepAttach, StepPublish, StepCleanup, StepNotify, StepDone}
 
 func (s Step) rank() int { return slices.Index(Steps, s) }
 
@@ -103,6 +106,10 @@ type Record struct {
 	// upload window that ran out, a media that ended in ERROR); each is
 	// deleted as soon as possible.
 	StaleMedia []StaleMedia `json:"staleMedia,omitempty"`
+	// Preflight is what the first step found before anything was created
+	// on Swonkie: each item probed, and the problems and warnings of the
+	// post against its profiles and the networks' rules.
+	Preflight *Preflight `json:"preflight,omitempty"`
 
 	PostID string `json:"postId,omitempty"`
 	// PostCreated is true when mediaflow made the post (and may withdraw
@@ -208,6 +215,11 @@ type internals struct {
 	// ones mediaflow deleted.
 	DupPosts   []string `json:"dupPosts,omitempty"`
 	DupDeleted int      `json:"dupDeleted,omitempty"`
+	// PreflightOwed: the pipeline was accepted with pre-flight on, so
+	// its first step is pipeline:preflight (until Preflight is written).
+	// Records from before pre-flight, or accepted with it off, go
+	// straight to their uploads.
+	PreflightOwed bool `json:"preflightOwed,omitempty"`
 	// GaveUp: a step of the pipeline gave up (its verdict was giveUp; Error
 	// says why), so the pipeline fails (settle).
 	GaveUp bool `json:"gaveUp,omitempty"`

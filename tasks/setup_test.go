@@ -73,7 +73,18 @@ type setupConfig struct {
 	tracing trace.TracerProvider
 	// webhookConcurrency: the worker's webhook slots (0: its default).
 	webhookConcurrency int
+	// preflight: pipelines start with pre-flight, as they do by default
+	// outside tests. Off here unless asked: most tests prove the steps
+	// after it with sample PNGs sent to Instagram, which its rules refuse
+	// (JPEG only), and pre-flight has tests of its own.
+	preflight bool
+	// profileRefresh: the worker's refresher interval; 0 runs none, so
+	// that no directory is cached unless a test asks (RefreshProfiles).
+	profileRefresh time.Duration
 }
+
+// withPreflight turns pre-flight on for a bundle's client.
+func withPreflight(c *setupConfig) { c.preflight = true }
 
 // fakeClock is the time a worker goes by in tests that must not wait:
 // the sweep's "stuck", "due" and retention decisions read it.
@@ -146,8 +157,12 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.client = NewClient(b.redis.Client, WithSourceCheck(b.sources.Check, source.Supported), WithTiming(cfg.timing),
-		WithTracerProvider(cfg.tracing))
+	copts := []ClientOption{WithSourceCheck(b.sources.Check, source.Supported), WithTiming(cfg.timing),
+		WithTracerProvider(cfg.tracing)}
+	if !cfg.preflight {
+		copts = append(copts, WithoutPreflight())
+	}
+	b.client = NewClient(b.redis.Client, copts...)
 	t.Cleanup(func() { _ = b.client.Close() })
 	for _, p := range b.sb.Server.Profiles() {
 		if p.StatusLevel == swonkie.StatusOK {
@@ -187,6 +202,7 @@ func (b *bundle) startWorker(cfg setupConfig) *Worker {
 		WebhookSecrets:       cfg.secrets,
 		TracerProvider:       cfg.tracing,
 		WebhookConcurrency:   cfg.webhookConcurrency,
+		ProfileRefresh:       cmpOr(cfg.profileRefresh, -1),
 	})
 	if err != nil {
 		b.t.Fatal(err)
@@ -196,6 +212,13 @@ func (b *bundle) startWorker(cfg setupConfig) *Worker {
 	}
 	b.t.Cleanup(w.Shutdown)
 	return w
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
 
 // request is a valid request for one or more sample files.

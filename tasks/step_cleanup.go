@@ -97,6 +97,10 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 	id := rec.PostID
 	post, err := p.api.GetPost(ctx, id)
 	published := false
+	// stage is the post's Swonkie stage after the withdrawal: none once
+	// it is deleted (a record must not keep saying SCHEDULED), DRAFT for
+	// the caller's post taken off the queue.
+	stage := rec.PostStage
 	var note string
 	switch judgeRemoval(err) {
 	case removeLater:
@@ -107,6 +111,7 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 		switch {
 		case err != nil:
 			note = "post " + id + " was already gone"
+			stage = ""
 		case post.Published():
 			published = true
 			note = "post " + id + " was already published; it stays"
@@ -123,11 +128,16 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 				return wrap(err, "cleanup: delete post %s", id)
 			case removeRefused:
 				note = p.postLeft(r, id, err)
+			default:
+				stage = ""
 			}
 		default:
 			note, err = p.takeMediaOff(ctx, r, post)
 			if err != nil {
 				return err
+			}
+			if post.Stage == swonkie.StageScheduled && rec.Staged && rec.Request.Action == ActionSchedule {
+				stage = string(swonkie.StageDraft) // takeMediaOff unscheduled it
 			}
 		}
 	}
@@ -135,6 +145,7 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 	r.log.Info().Str("post_id", id).Msg(note)
 	return r.save(ctx, func(rec *Record) error {
 		rec.PostWithdrawn = true
+		rec.PostStage = stage
 		if published && rec.PublishedAt == nil {
 			rec.PublishedAt = &now
 			rec.PostStage = string(swonkie.StagePublished)

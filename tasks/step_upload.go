@@ -58,7 +58,7 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 			i, RedactSource(req.Source), src.ContentType)
 	}
 
-	created, err := p.api.CreateMedia(ctx, swonkie.CreateMediaRequest{Name: src.Name, FileSize: src.Size})
+	created, err := p.api.CreateMedia(ctx, p.createRequest(ctx, r, i, src))
 	if err != nil {
 		p.createFailed(ctx, r, i, err)
 		return wrap(err, "create media for item %d", i)

@@ -8,6 +8,7 @@ import (
 // Task type names: a public contract (asynqmon shows them, metrics label
 // by them). Change only by adding.
 const (
+	TypePreflight     = "pipeline:preflight"
 	TypeMediaUpload   = "media:upload"
 	TypeMediaConfirm  = "media:confirm"
 	TypeMediaAwait    = "media:await"
@@ -67,6 +68,10 @@ var steps []step
 
 func init() {
 	steps = []step{
+		// The first step: nothing exists on Swonkie yet, so a failure
+		// leaves nothing to undo.
+		{typ: TypePreflight, step: StepPreflight, queue: QueuePipeline, timeout: stepTimeout, id: pipelineTaskID,
+			onFailure: preflightFailed, run: (*pipeline).preflight},
 		{typ: TypeMediaUpload, step: StepUpload, queue: QueuePipeline, timeout: uploadTimeout, id: mediaTaskID,
 			onFailure: failPipeline, run: (*pipeline).upload},
 		{typ: TypeMediaConfirm, step: StepConfirm, queue: QueuePipeline, timeout: stepTimeout, id: mediaTaskID,

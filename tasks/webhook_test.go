@@ -280,7 +280,7 @@ func TestWebhookURLIsCheckedAtEnqueue(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := NewClient(b.redis.Client, WithSources(o), WithTiming(testTiming))
+			c := NewClient(b.redis.Client, WithSources(o), WithTiming(testTiming), WithoutPreflight())
 			defer c.Close()
 			req := b.request(ActionDraft, "a.png")
 			req.Key = fmt.Sprintf("webhook-check-%s", tt.name)

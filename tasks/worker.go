@@ -19,6 +19,7 @@ import (
 	"github.com/mediaflow/mediaflow/internal/asynqlog"
 	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/metrics"
+	"github.com/mediaflow/mediaflow/publishrules"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 )
@@ -80,6 +81,16 @@ type WorkerConfig struct {
 	WebhookSecrets  [][]byte
 	WebhookRetryFor time.Duration
 
+	// Rules are the networks' publishing rules pre-flight checks posts
+	// against (PUBLISH_RULES_FILE); nil means publishrules.Default().
+	Rules *publishrules.Rules
+	// Workspace names the workspace API opens (DefaultWorkspace when
+	// ""): its profile directory is kept in Redis under this name.
+	Workspace string
+	// ProfileRefresh is how often the profile directory is fetched from
+	// GET /profiles (default DefaultProfileRefresh); negative never.
+	ProfileRefresh time.Duration
+
 	// TracerProvider receives the spans of every task run, of what a run
 	// does besides calling Swonkie (whose client has a provider of its
 	// own), and of webhook deliveries; nil means the global one
@@ -99,6 +110,7 @@ type Worker struct {
 	// them.
 	notifier *asynq.Server
 	sweeper  *sweepScheduler
+	profiles *profileRefresher
 	pollers  []*metrics.Poller
 	enq      *asynq.Client
 	insp     *asynq.Inspector
@@ -148,6 +160,15 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		cfg.Holder = host + ":" + strconv.Itoa(os.Getpid())
 	}
 	cfg.Timing = cfg.Timing.withDefaults()
+	if cfg.Rules == nil {
+		cfg.Rules = publishrules.Default()
+	}
+	if cfg.Workspace == "" {
+		cfg.Workspace = DefaultWorkspace
+	}
+	if cfg.ProfileRefresh == 0 {
+		cfg.ProfileRefresh = DefaultProfileRefresh
+	}
 
 	var obs Observer = nopObserver{}
 	if cfg.Metrics != nil {
@@ -173,7 +194,12 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		tracer:  tracerOf(cfg.TracerProvider),
 	}
 	p.webhook.tracer = p.tracer
+	p.checker = preflightChecker{sources: cfg.Sources, rules: cfg.Rules, rdb: r, api: cfg.API, workspace: cfg.Workspace,
+		now: cfg.Clock, log: log}
 	w := &Worker{cfg: cfg, p: p, enq: enq, insp: insp}
+	if cfg.ProfileRefresh > 0 {
+		w.profiles = newProfileRefresher(p.checker, cfg.ProfileRefresh, log.With().Str("component", "profiles").Logger())
+	}
 	w.mux = w.newMux()
 	p.mux = w.mux
 	work, notify := splitQueues(cfg.Queues)
@@ -294,6 +320,9 @@ func (w *Worker) Start() error {
 			}
 		}
 		w.p.cancels.start()
+		if w.profiles != nil {
+			w.profiles.start()
+		}
 		if w.sweeper != nil {
 			w.sweeper.start()
 		}
@@ -319,6 +348,9 @@ func (w *Worker) Shutdown() {
 		}
 		wg.Wait()
 		w.p.cancels.shutdown()
+		if w.profiles != nil {
+			w.profiles.shutdown()
+		}
 		for _, p := range w.pollers {
 			p.Shutdown()
 		}

@@ -54,7 +54,7 @@ func TestPipelinesFinishAfterRedisRefusedWrites(t *testing.T) {
 	})
 	b.api = b.newAPIClient(gated.URL + "/v2")
 	b.worker = b.startWorker(setupConfig{concurrency: n, sweep: "off", timing: timing, clock: clock})
-	cli := NewClient(b.redis.Client, WithSourceCheck(b.sources.Check, source.Supported)) // the CLI's timing
+	cli := NewClient(b.redis.Client, WithSourceCheck(b.sources.Check, source.Supported), WithoutPreflight()) // the CLI's timing
 	t.Cleanup(func() { _ = cli.Close() })
 
 	ids := make([]string, n)

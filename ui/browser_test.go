@@ -20,9 +20,9 @@ import (
 	"github.com/mediaflow/mediaflow/tasks"
 )
 
-// update rewrites docs/ui.png, the README's screenshot, from the browser
-// test: go test ./ui -run TestBrowser -update
-var update = flag.Bool("update", false, "rewrite docs/ui.png from the browser test")
+// update rewrites the README's screenshots (docs/ui*.png) from the
+// browser test: go test ./ui -run TestBrowserOperatorTools -update
+var update = flag.Bool("update", false, "rewrite docs/ui*.png from the browser test")
 
 // skipBrowserEnv, set to 1, lets the browser test skip where Chromium is
 // not installed; without it a missing Chromium fails the suite.
@@ -191,7 +191,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the page shows %q", secret)
 		}
 	}
-	detailShot := shot(t, ctx, shots, "succeeded")
+	shot(t, ctx, shots, "succeeded")
 
 	step("back to the list",
 		chromedp.Click(chromedp.CSS(`nav a[href="/ui/"]`)),
@@ -199,7 +199,7 @@ func TestBrowser(t *testing.T) {
 	// The failing one has failed meanwhile: the list refreshes
 	// and shows its last error.
 	step("see the failure in the list",
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-id="`+failing.ID+`"][data-state="failed"] .err`)))
+		chromedp.WaitVisible(chromedp.CSS(`tbody[data-id="`+failing.ID+`"][data-state="failed"] .err`)))
 
 	// Hidden, the tab stops polling; shown again, it polls at once.
 	hidden.Store(true)
@@ -228,6 +228,10 @@ func TestBrowser(t *testing.T) {
 	step("cancel it",
 		chromedp.Focus(chromedp.ID("cancel")),
 		chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.ID("confirm")))
+	// The confirmation's button has the focus: Enter confirms.
+	step("confirm the cancel",
+		chromedp.KeyEvent("\r"),
 		chromedp.WaitVisible(chromedp.CSS(".notice")),
 		chromedp.WaitVisible(chromedp.CSS(`#live[data-state="cancelled"]`)))
 	if eval(`document.getElementById("cancel") !== null`) {
@@ -250,7 +254,7 @@ func TestBrowser(t *testing.T) {
 	}
 	shot(t, ctx, shots, "list-360")
 	step("wide screen", chromedp.EmulateViewport(1280, 900), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table.pipelines")))
-	listShot := shot(t, ctx, shots, "list")
+	shot(t, ctx, shots, "list")
 
 	stopConsole()
 	<-done
@@ -259,9 +263,6 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("browser console: %s", p)
 	}
 	mu.Unlock()
-	if *update && !t.Failed() {
-		writeREADMEShot(t, listShot, detailShot)
-	}
 }
 
 // shot saves a full-page PNG under the test's temp dir and returns it.

@@ -15,9 +15,13 @@ type detailView struct {
 	// Cancellable: the pipeline runs and its post is not out, so a cancel
 	// would be taken.
 	Cancellable bool
-	Notice      string
-	LastError   *tasks.StepError
-	Version     string // see listView.Version
+	// Redeliverable: it sent a webhook event, which can be sent again.
+	Redeliverable bool
+	// Took is how long the pipeline ran (or has run so far).
+	Took      time.Duration
+	Notice    string
+	LastError *tasks.StepError
+	Version   string // see listView.Version
 	// Content is what the post says; MediaNotes where each item goes.
 	Content    []contentRow
 	MediaNotes []string
@@ -26,10 +30,13 @@ type detailView struct {
 	TraceURL string
 }
 
-// entry is one history event with the attempt it was of.
+// entry is one history event with the attempt it was of and the time
+// since the event before it (HasGap false on the first).
 type entry struct {
 	tasks.Event
 	Attempt int
+	Gap     time.Duration
+	HasGap  bool
 }
 
 // timeline numbers each event's attempt: the runs of one step (for one
@@ -47,6 +54,9 @@ func timeline(h []tasks.Event) []entry {
 			k.item = *e.Item
 		}
 		out[i] = entry{Event: e, Attempt: retries[k] + 1}
+		if i > 0 {
+			out[i].Gap, out[i].HasGap = e.At.Sub(h[i-1].At), true
+		}
 		if e.Outcome == "retry" || e.Outcome == "rate_limited" {
 			retries[k]++
 		}
@@ -60,6 +70,8 @@ var notices = map[string]string{
 	"cancel-requested": "Cancel requested: the running step is interrupted, the post withdrawn and the media deleted.",
 	"finished":         "The pipeline had already finished; there was nothing to cancel.",
 	"published":        "The post was already published; a cancel came too late.",
+	"redelivery":       "The last webhook event is on its way again.",
+	"no-webhook":       "This pipeline has sent no webhook event; there is nothing to redeliver.",
 }
 
 func cancellable(r *tasks.Record) bool {
@@ -82,9 +94,14 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s session) {
 	v := detailView{Rec: rec, Timeline: timeline(rec.History), Cancellable: cancellable(rec),
 		Notice: notices[r.URL.Query().Get("notice")], LastError: rec.LastError(),
 		Content: postContent(rec), MediaNotes: mediaNotes(rec), TraceURL: TraceURL(h.traceURL, rec.TraceID)}
+	v.Redeliverable = rec.Webhook != nil && len(rec.Webhook.Events) > 0
+	v.Took = h.now().Sub(rec.CreatedAt)
+	if rec.FinishedAt != nil {
+		v.Took = rec.FinishedAt.Sub(rec.CreatedAt)
+	}
 	v.Version = version(rec.UpdatedAt.Format(time.RFC3339Nano), v.Notice)
 	h.renderPage(w, r, http.StatusOK, "detail", &s, page{Title: "Pipeline " + rec.ID, Nav: "detail",
-		Refresh: !rec.State.Terminal(), Body: v})
+		Refresh: !rec.State.Terminal(), Live: true, Body: v})
 }
 
 // cancel asks for the pipeline to stop, then shows it again (POST,

@@ -9,9 +9,14 @@
 //
 // Routes (every one but login and the static files needs a session):
 //
-//	GET  /ui/                          pipelines, newest first (?state=, ?q=key or id, ?cursor=)
+//	GET  /ui/                          counts per state, and pipelines newest first (?state= any number,
+//	                                   ?profile=, ?label=, ?q= id or text, ?from=, ?to=, ?cursor= or ?before=)
 //	GET  /ui/pipelines/{id}            one pipeline: timeline, media, post, cleanup, webhook
+//	GET  /ui/pipelines/{id}/cancel     asks to confirm the cancel
 //	POST /ui/pipelines/{id}/cancel     cancel (CSRF token), then back to the pipeline
+//	GET  /ui/pipelines/{id}/redeliver  asks to confirm a webhook redelivery
+//	POST /ui/pipelines/{id}/redeliver  redeliver (CSRF token), then back to the pipeline
+//	POST /ui/bulk                      an action on selected rows: asks to confirm, then (confirm=yes) does it
 //	GET  /ui/login, POST /ui/login     log in with one of API_TOKENS
 //	POST /ui/logout                    end the session (CSRF token)
 //	GET  /ui/static/{file}             script, style, icon
@@ -43,11 +48,23 @@
 //   - The cookie is Secure when the request came over TLS, directly or
 //     through a proxy that sets X-Forwarded-Proto: https; the worker itself
 //     serves plain HTTP.
-//   - A search matches an id exactly or an idempotency key exactly (ids are
-//     derived from keys, so both are a single read); there is no substring
-//     search, which the store has no index for.
-//   - Paging goes forward with the API's cursors and back to the newest
-//     page; a cursor cannot be walked backwards.
+//   - Filters are what tasks.Client.Search takes. States and the creation
+//     range are read from the indexes, so they are counted exactly (the
+//     list says "26–50 of 230"); profile, label and text are checked on
+//     each record read, at most tasks.SearchScanLimit per page, and a page
+//     cut short says how many it read and links on. A full id in the text
+//     box opens that pipeline alone. Dates are whole UTC days.
+//   - Paging goes both ways from a place in the index (cursor: older,
+//     before: newer), so pages neither repeat nor skip while pipelines are
+//     added.
+//   - Every action that changes a pipeline asks first, on a page of its
+//     own (no script, no dialog): GET shows the question, its form POSTs.
+//     A bulk action takes the ids of the rows ticked (at most 100) and
+//     reports how many were done, left alone (finished, published) or
+//     failed; its redirect carries only numbers.
+//   - The script is an enhancement: auto-refresh (a toggle in the header,
+//     kept in localStorage), copy buttons and select-all are shown by it,
+//     and selections survive a refresh.
 //   - The JSON API under /v1/ keeps bearer tokens only: the session cookie
 //     is scoped to /ui/ and the API never reads it.
 package ui

@@ -133,7 +133,11 @@ func (h *Handler) routes() *http.ServeMux {
 	mux.Handle("POST "+Prefix+"logout", h.signedIn(h.logout))
 	mux.Handle("GET "+Prefix+"{$}", h.signedIn(h.list))
 	mux.Handle("GET "+Prefix+"pipelines/{id}", h.signedIn(h.detail))
+	mux.Handle("GET "+Prefix+"pipelines/{id}/cancel", h.signedIn(h.confirmCancel))
 	mux.Handle("POST "+Prefix+"pipelines/{id}/cancel", h.signedIn(h.cancel))
+	mux.Handle("GET "+Prefix+"pipelines/{id}/redeliver", h.signedIn(h.confirmRedeliver))
+	mux.Handle("POST "+Prefix+"pipelines/{id}/redeliver", h.signedIn(h.redeliver))
+	mux.Handle("POST "+Prefix+"bulk", h.signedIn(h.bulk))
 	mux.Handle(Prefix, h.signedIn(func(w http.ResponseWriter, r *http.Request, s session) {
 		h.fail(w, r, &s, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 	}))
@@ -177,9 +181,9 @@ func (h *Handler) signedIn(next sessionHandler) http.Handler {
 	})
 }
 
-// maxFormBytes bounds a form body: the largest one holds a token and a
-// CSRF token.
-const maxFormBytes = 4 << 10
+// maxFormBytes bounds a form body: the largest one holds a page's
+// selected ids, or an edited caption.
+const maxFormBytes = 64 << 10
 
 // crossSiteAllowed refuses a form another site made the browser send.
 // SameSite=Strict already keeps the cookie off such a request and the CSRF

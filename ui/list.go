@@ -17,21 +17,43 @@ import (
 const pageSize = 25
 
 type listView struct {
-	States  []tasks.State
-	State   string
-	Q       string
-	Rows    []row
-	Next    string // the following page's URL, "" on the last
-	First   bool   // no cursor: this is the newest page
-	Lookup  bool   // the list is the answer to a key or id search
+	States []tasks.State
+	// Counts are every state's pipelines now, each a link that filters.
+	Counts []stateCount
+	All    int64
+	F      filter
+	Rows   []row
+	// Total is how many pipelines the states and dates hold; From and To
+	// the places of the first and last row among them (1-based). Counted
+	// says Total is exact for what the list shows (no profile, label or
+	// text narrows it).
+	Total    int64
+	From, To int64
+	Counted  bool
+	// Scanned and Partial: a text, profile or label search read this many
+	// records and stopped before the page was full.
+	Scanned int
+	Partial bool
+	Next    string // the older page's URL, "" on the last
+	Prev    string // the newer page's URL, "" on the newest
+	Newest  string // the first page of these filters
+	Lookup  bool   // the list is the answer to an id search
 	Problem string
+	Notice  string
 	// Version changes whenever a row does (not when only ages move on):
 	// the script swaps the list only then, so a link being clicked or
 	// focused is not replaced under the pointer every few seconds.
 	Version string
 }
 
-// row is one pipeline as `enqueue list` shows it.
+type stateCount struct {
+	State  tasks.State
+	N      int64
+	URL    string
+	Active bool
+}
+
+// row is one pipeline as `enqueue list` shows it, and a little more.
 type row struct {
 	ID, Key   string
 	State     tasks.State
@@ -41,12 +63,18 @@ type row struct {
 	PostStage string
 	Created   time.Time
 	Updated   time.Time
-	LastError string
-	Cancel    bool
+	Caption   string   // the start of the caption
+	Profiles  []string // the post's profiles
+	PublishAt *time.Time
+	// Error is the last error, whole: the list shows it on a line of its
+	// own under the row, cause included.
+	Error      *tasks.StepError
+	Cancelable bool
 }
 
 func newRow(r *tasks.Record) row {
-	v := row{ID: r.ID, Key: r.Key, State: r.State, Step: r.Step, PostStage: r.PostStage, Created: r.CreatedAt, Updated: r.UpdatedAt}
+	v := row{ID: r.ID, Key: r.Key, State: r.State, Step: r.Step, PostStage: r.PostStage, Created: r.CreatedAt,
+		Updated: r.UpdatedAt, Error: r.LastError(), Cancelable: cancellable(r), PublishAt: r.PostPublishAt}
 	for _, m := range r.Media {
 		if m.MediaID != "" {
 			v.Made++
@@ -61,41 +89,67 @@ func newRow(r *tasks.Record) row {
 			v.Deleted++
 		}
 	}
-	if e := r.LastError(); e != nil {
-		v.LastError = clip(e.Message, 80)
+	if sp := r.Request.Post; sp != nil {
+		v.Profiles = sp.ProfileIDs
+		if v.PublishAt == nil {
+			v.PublishAt = sp.PublishAt
+		}
+		caption := sp.Caption
+		if caption == "" && len(sp.Captions) > 0 {
+			caption = sp.Captions[0].Text
+		}
+		v.Caption = clip(strings.Join(strings.Fields(caption), " "), 60)
 	}
 	return v
 }
 
-// list is the pipelines, newest first: one page of them, or the one a
-// key or id search names.
+// list is the pipelines, newest first, filtered; or the one an id names.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 	q := r.URL.Query()
-	v := listView{States: tasks.States, State: q.Get("state"), Q: strings.TrimSpace(q.Get("q"))}
-	state := tasks.State(v.State)
-	if v.State != "" && !isState(state) {
-		v.Problem = "There is no state \u201c" + v.State + "\u201d; pick one from the list."
+	v := listView{States: tasks.States, Notice: listNotice(q)}
+	f, problem := parseFilter(q)
+	v.F = f
+	v.Newest = f.url("", "")
+	c, stop := pageCtx(r)
+	defer stop()
+	counts, err := h.client.CountStates(c)
+	if err != nil {
+		h.internal(w, r, &s, "count the pipelines", err)
+		return
+	}
+	for _, st := range tasks.States {
+		only := filter{States: []tasks.State{st}}
+		v.Counts = append(v.Counts, stateCount{State: st, N: counts[st], URL: only.url("", ""),
+			Active: len(f.States) == 1 && f.States[0] == st})
+		v.All += counts[st]
+	}
+	if problem != "" {
+		v.Problem = problem
 		h.renderList(w, r, s, http.StatusBadRequest, v)
 		return
 	}
-	c, stop := pageCtx(r)
-	defer stop()
-	if v.Q != "" {
-		v.Lookup = true
-		rec, err := h.lookup(c, v.Q)
-		switch {
-		case err != nil:
-			h.internal(w, r, &s, "look the pipeline up", err)
+	if f.Q != "" {
+		if _, err := uuid.Parse(f.Q); err == nil {
+			v.Lookup = true
+			rec, err := h.lookup(c, f.Q)
+			switch {
+			case err != nil:
+				h.internal(w, r, &s, "look the pipeline up", err)
+				return
+			case rec != nil && f.holds(rec):
+				v.Rows = []row{newRow(rec)}
+			}
+			h.renderList(w, r, s, http.StatusOK, v)
 			return
-		case rec != nil && (state == "" || rec.State == state):
-			v.Rows = []row{newRow(rec)}
 		}
-		h.renderList(w, r, s, http.StatusOK, v)
-		return
 	}
-	cursor := q.Get("cursor")
-	v.First = cursor == ""
-	pg, err := h.client.List(c, tasks.ListOptions{State: state, Limit: pageSize, Cursor: cursor})
+	o := f.options()
+	o.Limit = pageSize
+	o.Cursor, o.Back = q.Get("cursor"), false
+	if before := q.Get("before"); before != "" && o.Cursor == "" {
+		o.Cursor, o.Back = before, true
+	}
+	pg, err := h.client.Search(c, o)
 	switch {
 	case errors.Is(err, tasks.ErrBadCursor):
 		v.Problem = "That page link is not one these pages made (or it is too old); start again from the newest."
@@ -108,54 +162,47 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 	for _, rec := range pg.Records {
 		v.Rows = append(v.Rows, newRow(rec))
 	}
+	v.Total, v.Counted, v.Scanned, v.Partial = pg.Total, !o.Filtered(), pg.Scanned, pg.Partial
+	if len(v.Rows) > 0 {
+		v.From, v.To = pg.Before+1, pg.Before+int64(len(v.Rows))
+	}
 	if pg.Next != "" {
-		nq := url.Values{"cursor": {pg.Next}}
-		if v.State != "" {
-			nq.Set("state", v.State)
-		}
-		v.Next = Prefix + "?" + nq.Encode()
+		v.Next = f.url("cursor", pg.Next)
+	}
+	if pg.Prev != "" {
+		v.Prev = f.url("before", pg.Prev)
 	}
 	h.renderList(w, r, s, http.StatusOK, v)
 }
 
 func (h *Handler) renderList(w http.ResponseWriter, r *http.Request, s session, status int, v listView) {
 	refresh := false
-	parts := []string{v.Problem, v.Next}
+	parts := []string{v.Problem, v.Next, v.Prev, v.Notice}
+	for _, c := range v.Counts {
+		parts = append(parts, c.URL, time.Duration(c.N).String())
+	}
 	for _, rw := range v.Rows {
 		refresh = refresh || !rw.State.Terminal()
 		parts = append(parts, rw.ID, rw.Updated.Format(time.RFC3339Nano))
 	}
 	v.Version = version(parts...)
-	h.renderPage(w, r, status, "list", &s, page{Title: "Pipelines", Nav: "list", Refresh: refresh, Body: v})
+	h.renderPage(w, r, status, "list", &s, page{Title: "Pipelines", Nav: "list", Refresh: refresh, Live: true, Body: v})
 }
 
-// lookup finds the pipeline q names: its id, or the idempotency key it was
-// published under (ids are derived from keys, so that is a Get too).
-// Neither is an error, only an empty answer.
-func (h *Handler) lookup(c context.Context, q string) (*tasks.Record, error) {
-	if _, err := uuid.Parse(q); err == nil {
-		rec, err := h.client.Get(c, q)
-		if err == nil || !tasks.IsNotFound(err) {
-			return rec, err
-		}
-	}
-	rec, err := h.client.Get(c, tasks.PipelineID(q))
-	switch {
-	case tasks.IsNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	case rec.Key != q:
+// lookup finds the pipeline an id names; none is an empty answer.
+func (h *Handler) lookup(c context.Context, id string) (*tasks.Record, error) {
+	rec, err := h.client.Get(c, id)
+	if tasks.IsNotFound(err) {
 		return nil, nil
 	}
-	return rec, nil
+	return rec, err
 }
 
-func isState(s tasks.State) bool {
-	for _, x := range tasks.States {
-		if x == s {
-			return true
-		}
+// listNotices are what a bulk action redirects with: fixed texts (the
+// numbers are parsed), so the page never echoes text from the URL.
+func listNotice(q url.Values) string {
+	if q.Get("notice") != "bulk" {
+		return ""
 	}
-	return false
+	return bulkNotice(q)
 }

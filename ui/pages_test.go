@@ -42,9 +42,22 @@ func TestListPages(t *testing.T) {
 	if next == nil {
 		t.Fatalf("no next page link on a full page:\n%s", first.body)
 	}
+	for _, want := range []string{"1–25 of 27", `id="count-pending"`, "pending</span> <b>27</b>", "caption of list-26"} {
+		if !strings.Contains(first.body, want) {
+			t.Errorf("the first page lacks %q", want)
+		}
+	}
 	second := b.get(strings.ReplaceAll(next[1], "&amp;", "&"))
-	if !strings.Contains(second.body, oldest) || strings.Contains(second.body, newest) || !strings.Contains(second.body, `id="newest"`) {
+	if !strings.Contains(second.body, oldest) || strings.Contains(second.body, newest) || !strings.Contains(second.body, `id="newest"`) ||
+		!strings.Contains(second.body, "26–27 of 27") {
 		t.Errorf("the second page: %d\n%s", second.status, second.body)
+	}
+	prev := prevLink.FindStringSubmatch(second.body)
+	if prev == nil {
+		t.Fatal("no previous page link on the second page")
+	}
+	if back := b.get(strings.ReplaceAll(prev[1], "&amp;", "&")); !strings.Contains(back.body, newest) || !strings.Contains(back.body, "1–25 of 27") {
+		t.Errorf("the previous page is not the first: %d", back.status)
 	}
 
 	tests := []struct {
@@ -57,10 +70,18 @@ func TestListPages(t *testing.T) {
 		{"by key", url.Values{"q": {"list-03"}}, http.StatusOK, []string{ids[3]}, []string{ids[4]}},
 		{"by id", url.Values{"q": {ids[5]}}, http.StatusOK, []string{ids[5], "list-05"}, []string{ids[4]}},
 		{"by key, state matching", url.Values{"q": {"list-03"}, "state": {"pending"}}, http.StatusOK, []string{ids[3]}, nil},
-		{"by key, state not matching", url.Values{"q": {"list-03"}, "state": {"failed"}}, http.StatusOK, []string{"No pipeline has the id or key"}, []string{ids[3]}},
-		{"unknown key", url.Values{"q": {"nobody"}}, http.StatusOK, []string{"No pipeline has the id or key “nobody”"}, nil},
-		{"a key that is a prefix", url.Values{"q": {"list-0"}}, http.StatusOK, []string{"No pipeline"}, []string{ids[0]}},
-		{"state filter", url.Values{"state": {"succeeded"}}, http.StatusOK, []string{"No pipelines in state succeeded"}, []string{ids[0]}},
+		{"by key, state not matching", url.Values{"q": {"list-03"}, "state": {"failed"}}, http.StatusOK, []string{"No pipelines match these filters"}, []string{ids[3]}},
+		{"unknown key", url.Values{"q": {"nobody"}}, http.StatusOK, []string{"No pipelines match these filters"}, nil},
+		{"unknown id", url.Values{"q": {"00000000-0000-4000-8000-000000000000"}}, http.StatusOK, []string{"No pipeline has the id"}, nil},
+		{"text in part of the key", url.Values{"q": {"list-0"}}, http.StatusOK, []string{ids[0], ids[9], "10 shown"}, []string{ids[10]}},
+		{"text in the caption", url.Values{"q": {"CAPTION of list-2"}}, http.StatusOK, []string{ids[20], ids[26]}, []string{ids[19]}},
+		{"a profile", url.Values{"profile": {w.profile}, "q": {"list-1"}}, http.StatusOK, []string{ids[10]}, nil},
+		{"another profile", url.Values{"profile": {"profile-2"}}, http.StatusOK, []string{"No pipelines match these filters"}, []string{ids[0]}},
+		{"state filter", url.Values{"state": {"succeeded"}}, http.StatusOK, []string{"No pipelines match these filters"}, []string{ids[0]}},
+		{"several states", url.Values{"state": {"succeeded", "pending"}}, http.StatusOK, []string{newest, "1–25 of 27"}, nil},
+		{"created today", url.Values{"from": {time.Now().UTC().Format("2006-01-02")}, "to": {time.Now().UTC().Format("2006-01-02")}}, http.StatusOK, []string{newest}, nil},
+		{"created before", url.Values{"to": {"2020-01-01"}}, http.StatusOK, []string{"No pipelines match"}, []string{newest}},
+		{"not a date", url.Values{"from": {"yesterday"}}, http.StatusBadRequest, []string{"is not a date"}, nil},
 		{"unknown state", url.Values{"state": {"bogus"}}, http.StatusBadRequest, []string{"There is no state “bogus”"}, nil},
 		{"forged cursor", url.Values{"cursor": {"not-a-cursor"}}, http.StatusBadRequest, []string{"not one these pages made"}, nil},
 		{"markup in the search", url.Values{"q": {`<script>alert(1)</script>`}}, http.StatusOK, []string{"&lt;script&gt;"}, []string{"<script>alert"}},
@@ -97,7 +118,10 @@ func TestListPages(t *testing.T) {
 	}
 }
 
-var nextLink = regexp.MustCompile(`id="next-page" href="([^"]+)"`)
+var (
+	nextLink = regexp.MustCompile(`id="next-page" href="([^"]+)"`)
+	prevLink = regexp.MustCompile(`id="prev-page" href="([^"]+)"`)
+)
 
 // Attempts count up after each retry of the same step for the same item,
 // and other steps or items keep their own count.

@@ -15,7 +15,7 @@ import (
 // pages are the parsed templates, one per page, each with the layout.
 type pages struct{ byName map[string]*template.Template }
 
-var pageNames = []string{"login", "list", "detail", "error"}
+var pageNames = []string{"login", "list", "detail", "error", "confirm"}
 
 var funcs = template.FuncMap{
 	"asset": assetURL,
@@ -27,7 +27,32 @@ var funcs = template.FuncMap{
 		}
 		return timestamp(*t)
 	},
-	"inc": func(i int) int { return i + 1 },
+	"inc":   func(i int) int { return i + 1 },
+	"short": shortID,
+	"dur":   duration,
+	"join":  strings.Join,
+}
+
+// shortID is the start of a UUID: enough to tell a page's rows apart;
+// the full id is in the link, its title and the copy button.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// duration is a gap between two events, in its largest unit or two.
+func duration(d time.Duration) string {
+	switch {
+	case d < 0:
+		d = 0
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return age(time.Time{}.Add(d), time.Time{})
 }
 
 func loadPages() (*pages, error) {
@@ -62,15 +87,17 @@ type page struct {
 	Refresh bool
 	// RefreshMS is the period, set from the handler's.
 	RefreshMS int64
-	Now       time.Time
-	Body      any
+	// Live: the page has a live part, so the auto-refresh toggle shows.
+	Live bool
+	Now  time.Time
+	Body any
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, s *session, body any) {
 	h.renderPage(w, r, status, name, s, page{Title: titles[name], Nav: name, Body: body})
 }
 
-var titles = map[string]string{"login": "Log in", "list": "Pipelines", "detail": "Pipeline", "error": "Error"}
+var titles = map[string]string{"login": "Log in", "list": "Pipelines", "detail": "Pipeline", "error": "Error", "confirm": "Confirm"}
 
 func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int, name string, s *session, p page) {
 	if s != nil {

@@ -115,7 +115,7 @@ func TestHelpVersionCompletionAndFlagMistakes(t *testing.T) {
 		{name: "unknown command", args: []string{"send"}, code: exitUsage, quietOut: true, stderr: []string{`unknown command "send"`, "'enqueue --help'"}},
 		{name: "no command", args: nil, code: exitUsage, quietOut: true, stderr: []string{"usage: enqueue <command>"}},
 	}
-	for _, sub := range []string{"batch", "status", "list", "cancel", "redeliver", "sweeps"} {
+	for _, sub := range []string{"batch", "status", "follow", "wait", "list", "cancel", "redeliver", "sweeps"} {
 		tests = append(tests, struct {
 			name       string
 			args       []string
@@ -201,7 +201,7 @@ func TestWaitInterruptedExits130(t *testing.T) {
 			if code != exitInterrupted {
 				t.Errorf("exit %d, want 130; stderr %s", code, stderr.String())
 			}
-			if want := "follow it with: enqueue status " + id; !strings.Contains(stderr.String(), want) {
+			if want := "follow it with: enqueue follow " + id; !strings.Contains(stderr.String(), want) {
 				t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 			}
 			if rec, err := tasks.NewClient(r.Client).Get(context.Background(), id); err != nil || rec.State != tasks.StatePending {

@@ -17,7 +17,7 @@ const pollEvery = 300 * time.Millisecond
 // and with no cleanup still running, so that a script that goes on after
 // it never races the withdrawal of a failed pipeline's post. The exit code
 // says how it ended.
-func (e *env) follow(cl *tasks.Client, id string, timeout time.Duration) int {
+func (e *env) follow(cl *tasks.Client, cmd, id string, timeout time.Duration) int {
 	ctx := e.ctx
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -37,7 +37,7 @@ func (e *env) follow(cl *tasks.Client, id string, timeout time.Duration) int {
 				return e.ended(rec)
 			}
 		} else if ctx.Err() == nil {
-			return code(e.fail("publish --wait", err))
+			return code(e.fail(cmd, err))
 		}
 		select {
 		case <-ctx.Done():
@@ -45,10 +45,10 @@ func (e *env) follow(cl *tasks.Client, id string, timeout time.Duration) int {
 			continue
 		}
 		if e.ctx.Err() != nil {
-			fmt.Fprintf(e.stderr, "enqueue publish: interrupted; pipeline %s goes on without this command; follow it with: enqueue status %s\n", id, id)
+			fmt.Fprintf(e.stderr, "enqueue %s: interrupted; pipeline %s goes on without this command; follow it with: enqueue follow %s\n", cmd, id, id)
 			return exitInterrupted
 		}
-		fmt.Fprintf(e.stderr, "enqueue publish: still not over after --timeout %s; pipeline %s goes on; follow it with: enqueue status %s\n", timeout, id, id)
+		fmt.Fprintf(e.stderr, "enqueue %s: still not over after --timeout %s; pipeline %s goes on; follow it with: enqueue follow %s\n", cmd, timeout, id, id)
 		return exitTimeout
 	}
 }

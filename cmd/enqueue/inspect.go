@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -10,27 +11,6 @@ import (
 
 	"github.com/mediaflow/mediaflow/tasks"
 )
-
-func (e *env) statusCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "status ID",
-		Short:   "Print a pipeline's record as JSON",
-		Example: "  enqueue status 0193a5e2-7b7c-7cc4-9f43-2f4b5d2c8e11 | jq .state",
-		Args:    args(1),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			cl, closeFn, err := e.connect("status")
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			rec, err := cl.Get(e.ctx, a[0])
-			if err != nil {
-				return e.fail("status", err)
-			}
-			return e.printJSON(rec)
-		},
-	}
-}
 
 func (e *env) listCommand() *cobra.Command {
 	var state, cursor string
@@ -107,7 +87,7 @@ func (e *env) cancelCommand() *cobra.Command {
 			if err != nil {
 				return e.fail("cancel", err)
 			}
-			fmt.Fprintf(e.stdout, "cancel requested for pipeline %s (was %s, step %s); its post is withdrawn and its media deleted\n", rec.ID, rec.State, rec.Step)
+			fmt.Fprintf(e.stdout, "cancel requested for pipeline %s (was %s, step %s); %s\n", rec.ID, rec.State, rec.Step, undoWords(rec))
 			return nil
 		},
 	}
@@ -121,4 +101,29 @@ func (e *env) printJSON(v any) error {
 		return exit(exitRuntime)
 	}
 	return nil
+}
+
+// undoWords says what a cancel undoes, from what the pipeline made so far:
+// a pipeline with no post has none to withdraw.
+func undoWords(r *tasks.Record) string {
+	media := 0
+	for _, m := range r.Media {
+		if m.MediaID != "" && !m.Deleted {
+			media++
+		}
+	}
+	var parts []string
+	switch {
+	case r.PostID != "" && r.PostCreated:
+		parts = append(parts, "its post "+r.PostID+" will be withdrawn")
+	case r.PostID != "":
+		parts = append(parts, "its media will be taken off post "+r.PostID)
+	}
+	if media > 0 {
+		parts = append(parts, fmt.Sprintf("its %d media deleted", media))
+	}
+	if len(parts) == 0 {
+		return "nothing was made on Swonkie yet, so nothing is left to undo"
+	}
+	return strings.Join(parts, " and ") + "; follow it with: enqueue follow " + r.ID
 }

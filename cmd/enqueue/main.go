@@ -3,7 +3,9 @@
 //
 //	enqueue publish --media SRC --profile ID --caption TEXT (--now | --at RFC3339 | --draft) [--wait]
 //	enqueue batch FILE.jsonl        one publish request (JSON) per line; - reads stdin
-//	enqueue status ID               the pipeline's record as JSON
+//	enqueue status ID [--json]      where the pipeline is (--json: the record)
+//	enqueue follow ID               its steps, live, until it is over
+//	enqueue wait ID...              until all are over; exit 0 if all succeeded
 //	enqueue list [--state S]        pipelines, newest first
 //	enqueue cancel ID               stop a pipeline whose post is not out yet
 //	enqueue redeliver ID            send the pipeline's last webhook event again
@@ -142,7 +144,7 @@ bad; 2 bad flags or input (nothing queued); 3 Redis unreachable; 124 --wait
 		SilenceUsage:  true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(e.stderr, "usage: enqueue <command> [flags]; commands: publish, batch, status, list, cancel, redeliver, sweeps (see 'enqueue --help')")
+			fmt.Fprintln(e.stderr, "usage: enqueue <command> [flags]; commands: publish, batch, status, follow, wait, list, cancel, redeliver, sweeps (see 'enqueue --help')")
 			return exit(exitUsage)
 		},
 	}
@@ -151,6 +153,14 @@ bad; 2 bad flags or input (nothing queued); 3 Redis unreachable; 124 --wait
 	root.SetErr(e.stderr)
 	root.SetIn(e.stdin)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// The worker takes -flag and --flag alike; enqueue's short flags
+		// make -media mean -m -e -d…, so say what was meant.
+		if _, arg, ok := strings.Cut(err.Error(), "unknown shorthand flag: "); ok {
+			if _, long, ok := strings.Cut(arg, " in -"); ok && len(long) > 1 && !strings.HasPrefix(long, "-") {
+				name, _, _ := strings.Cut(long, "=")
+				return fmt.Errorf("%s: %w (long flags take two dashes: --%s)", c.CommandPath(), err, name)
+			}
+		}
 		return fmt.Errorf("%s: %w", c.CommandPath(), err)
 	})
 	pf := root.PersistentFlags()
@@ -169,7 +179,7 @@ bad; 2 bad flags or input (nothing queued); 3 Redis unreachable; 124 --wait
 			}
 		}
 	}
-	root.AddCommand(e.publishCommand(), e.batchCommand(), e.statusCommand(), e.listCommand(),
+	root.AddCommand(e.publishCommand(), e.batchCommand(), e.statusCommand(), e.followCommand(), e.waitCommand(), e.listCommand(),
 		e.cancelCommand(), e.redeliverCommand(), e.sweepsCommand())
 	return root
 }
@@ -225,7 +235,13 @@ func (e *env) client() (*tasks.Client, func(), error) {
 		_ = rc.Close()
 		return nil, nil, err
 	}
-	cl := tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTracerProvider(tr.TracerProvider()))
+	opts := []tasks.ClientOption{tasks.WithSources(sources), tasks.WithTracerProvider(tr.TracerProvider())}
+	// PREFLIGHT is the workers' setting: the enqueuer decides whether a
+	// pipeline starts with pre-flight, so it reads the same variable.
+	if v := strings.ToLower(strings.TrimSpace(e.getenv("PREFLIGHT"))); v == "false" || v == "0" || v == "off" {
+		opts = append(opts, tasks.WithoutPreflight())
+	}
+	cl := tasks.NewClient(rc, opts...)
 	return cl, func() {
 		_ = cl.Close()
 		_ = rc.Close()

@@ -23,12 +23,15 @@ type cli struct {
 	redis    *redistest.Redis
 	root     string
 	profiles []string
+	world    *workertest.World
+	// expired is a profile whose connection expired: posts to it fail.
+	expired string
 }
 
 func newCLI(t *testing.T, withWorker bool) *cli {
 	t.Helper()
 	w := workertest.Start(t, workertest.Options{Worker: withWorker})
-	c := &cli{t: t, redis: w.Redis, root: w.Root, profiles: w.Profiles}
+	c := &cli{t: t, redis: w.Redis, root: w.Root, profiles: w.Profiles, world: w, expired: w.Expired}
 	for name, data := range map[string][]byte{"a.png": testmedia.PNG(8, 8, 1), "notes.txt": []byte("text\n")} {
 		if err := os.WriteFile(filepath.Join(c.root, name), data, 0o644); err != nil {
 			t.Fatal(err)
@@ -78,6 +81,7 @@ func TestBadInputIsOneLineAndEnqueuesNothing(t *testing.T) {
 		{"no command", nil, exitUsage, "usage: enqueue"},
 		{"unknown command", []string{"send"}, exitUsage, `unknown command "send"`},
 		{"unknown flag", []string{"publish", "--bogus"}, exitUsage, "enqueue publish: unknown flag: --bogus (see 'enqueue publish --help')"},
+		{"one dash on a long flag", []string{"publish", "-media", "a.png"}, exitUsage, "(long flags take two dashes: --media)"},
 		{"no action", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x"}, exitUsage, "choose one of --at"},
 		{"two actions", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x", "--now", "--draft"}, exitUsage, "choose one of --at"},
 		{"bad time", []string{"publish", "--media", "a.png", "--profile", p, "--caption", "x", "--at", "tomorrow"}, exitUsage, "not an RFC 3339 time"},
@@ -189,7 +193,7 @@ func TestBatchSkipsBadLinesAndReportsThem(t *testing.T) {
 func TestPublishWaitStatusListCancel(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t, true)
-	code, stdout, stderr := c.run("", "publish", "--media", "a.png", "--profile", c.profiles[0], "--profile", c.profiles[1],
+	code, stdout, stderr := c.run("", "publish", "--media", "a.png", "--profile", c.profiles[0], "--profile", c.profiles[2],
 		"--caption", "from the CLI", "--now", "--key", "cli-1", "--wait")
 	if code != exitOK {
 		t.Fatalf("publish --wait: exit %d\n%s", code, stderr)
@@ -216,7 +220,7 @@ func TestPublishWaitStatusListCancel(t *testing.T) {
 		t.Errorf("last line %q", last)
 	}
 
-	code, stdout, _ = c.run("", "status", id)
+	code, stdout, _ = c.run("", "status", id, "--json")
 	var rec map[string]any
 	if code != exitOK || json.Unmarshal([]byte(stdout), &rec) != nil {
 		t.Fatalf("status: exit %d, %q", code, stdout)
@@ -237,7 +241,7 @@ func TestPublishWaitStatusListCancel(t *testing.T) {
 	}
 
 	// The same key again: the same id, nothing new.
-	code, stdout, _ = c.run("", "publish", "--media", "a.png", "--profile", c.profiles[0], "--profile", c.profiles[1],
+	code, stdout, _ = c.run("", "publish", "--media", "a.png", "--profile", c.profiles[0], "--profile", c.profiles[2],
 		"--caption", "from the CLI", "--now", "--key", "cli-1")
 	if code != exitOK || strings.TrimSpace(stdout) != id {
 		t.Fatalf("same key: exit %d, id %q, want %s", code, stdout, id)
@@ -252,9 +256,10 @@ func TestPublishWaitStatusListCancel(t *testing.T) {
 		t.Fatalf("cancel finished: exit %d %q", code, stderr)
 	}
 
-	// A pipeline that fails makes --wait exit non-zero.
-	code, stdout, stderr = c.run("", "publish", "--media", "a.png", "--profile", "bm8tc3VjaC1wcm9maWxl", "--caption", "x", "--now", "--wait")
-	if code != exitFailed || !strings.Contains(stderr, "failed: attach: ") || strings.Contains(stderr, "attach: attach:") {
+	// A pipeline that fails makes --wait exit non-zero: a PNG for
+	// Instagram, which takes JPEG only, fails in pre-flight.
+	code, stdout, stderr = c.run("", "publish", "--media", "a.png", "--profile", c.profiles[1], "--caption", "x", "--now", "--wait")
+	if code != exitFailed || !strings.Contains(stderr, "failed: preflight: ") || strings.Contains(stderr, "preflight: preflight:") {
 		t.Fatalf("failing pipeline: exit %d\n%s", code, stderr)
 	}
 	// --wait returned only once the compensation was over.
@@ -279,7 +284,7 @@ func TestPublishWaitStatusListCancel(t *testing.T) {
 		switch {
 		case strings.HasPrefix(l, id) && !strings.HasSuffix(strings.TrimSpace(l), succeeded.UpdatedAt.Local().Format(time.DateTime)):
 			t.Errorf("succeeded pipeline shows an error: %q", l)
-		case strings.HasPrefix(l, failed.ID) && !strings.Contains(l, "attach: "):
+		case strings.HasPrefix(l, failed.ID) && !strings.Contains(l, "preflight: "):
 			t.Errorf("failed pipeline lacks its reason: %q", l)
 		}
 	}

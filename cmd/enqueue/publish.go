@@ -23,7 +23,7 @@ type publishFlags struct {
 	now, draft, review                        bool
 	tiktokBranded, tiktokAI                   bool
 	postID, key, cleanup, webhook             string
-	wait                                      bool
+	wait, dryRun                              bool
 	timeout                                   time.Duration
 	// typeSet: --type was given (a --link alone makes a LINK post).
 	typeSet bool
@@ -91,6 +91,7 @@ the pipeline.`,
 	fl.StringVar(&f.cleanup, "cleanup", string(tasks.CleanupAfterPublish), "`POLICY`: after-publish (delete the media once published) or never")
 	fl.StringVar(&f.webhook, "webhook", "", "send the pipeline's events to this `URL` (https; private hosts only if in ALLOWED_SOURCE_HOSTS)")
 	fl.StringArrayVar(&f.events, "webhook-event", nil, "also send this `EVENT` besides the terminal one: pipeline.attached")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "only check: print what pre-flight finds (problems, warnings, each media probed) as JSON, queue nothing; exit 2 when the post could not publish")
 	fl.BoolVar(&f.wait, "wait", false, "show progress on stderr and exit 0 only if the pipeline succeeds")
 	fl.DurationVar(&f.timeout, "timeout", 0, "with --wait, stop following after this long (`DURATION`, e.g. 10m; exit 124; 0 waits for the end)")
 	return cmd
@@ -107,15 +108,25 @@ func (e *env) publish(f *publishFlags) error {
 		return err
 	}
 	defer closeFn()
+	if f.dryRun {
+		return e.dryRun(cl, req)
+	}
 	rec, _, err := cl.Publish(e.ctx, req)
 	if err != nil {
 		return e.fail("publish", err)
+	}
+	if req.Post != nil && len(req.Post.ProfileIDs) > 0 {
+		// Say why an unknown profile passed here and may fail later.
+		if dir, err := cl.ProfileDirectory(e.ctx); err == nil && dir == nil {
+			fmt.Fprintln(e.stderr, "enqueue publish: no profile directory is cached yet (no worker has fetched one): "+
+				"the profiles are checked by the pipeline's pre-flight step")
+		}
 	}
 	fmt.Fprintln(e.stdout, rec.ID)
 	if !f.wait {
 		return nil
 	}
-	return exit(e.follow(cl, rec.ID, f.timeout))
+	return exit(e.follow(cl, "publish", rec.ID, f.timeout))
 }
 
 // request turns the flags into a publish request; its errors are flag

@@ -56,7 +56,7 @@ func TestWebhookAndAllowedHosts(t *testing.T) {
 				}
 				return
 			}
-			_, status, _ := c.run("", "status", strings.TrimSpace(stdout))
+			_, status, _ := c.run("", "status", strings.TrimSpace(stdout), "--json")
 			var rec tasks.Record
 			if err := json.Unmarshal([]byte(status), &rec); err != nil {
 				t.Fatal(err)
@@ -93,7 +93,7 @@ func TestWaitTimeout(t *testing.T) {
 	c := newCLI(t, false)
 	code, stdout, stderr := c.run("", "publish", "--media", "a.png", "--profile", c.profiles[0], "--caption", "x", "--draft", "--wait", "--timeout", "400ms")
 	id := strings.TrimSpace(stdout)
-	if code != exitTimeout || !strings.Contains(stderr, "--timeout 400ms") || !strings.Contains(stderr, "enqueue status "+id) {
+	if code != exitTimeout || !strings.Contains(stderr, "--timeout 400ms") || !strings.Contains(stderr, "enqueue follow "+id) {
 		t.Fatalf("exit %d, stderr %s", code, stderr)
 	}
 	if !strings.Contains(stderr, "pending") {
@@ -255,7 +255,7 @@ func TestPostFlags(t *testing.T) {
 			if tt.code != exitOK {
 				return
 			}
-			_, status, _ := c.run("", "status", strings.TrimSpace(stdout))
+			_, status, _ := c.run("", "status", strings.TrimSpace(stdout), "--json")
 			var rec tasks.Record
 			if err := json.Unmarshal([]byte(status), &rec); err != nil {
 				t.Fatal(err)

@@ -59,6 +59,9 @@ type config struct {
 	WebhookConcurrency int
 	RedisAllowEviction bool
 	TraceURLTemplate   string
+	PublishRulesFile   string
+	Preflight          bool
+	ProfileRefresh     time.Duration
 
 	Sandbox      bool
 	Demo         bool
@@ -137,6 +140,12 @@ var settings = []setting{
 		usage: "a pipeline none of whose tasks exists, even after the sweep enqueued them again, fails once it made no progress for this long"},
 	{group: groupPipelines, flag: "pending-kick-after", env: "PENDING_KICK_AFTER", def: durationText(tasks.DefaultTiming.PendingKick), min: "1s", field: func(c *config) any { return &c.PendingKickAfter },
 		usage: "how long the sweep leaves a pipeline alone before it checks that its tasks exist"},
+	{group: groupPipelines, flag: "preflight", env: "PREFLIGHT", def: "true", field: func(c *config) any { return &c.Preflight },
+		usage: "start every pipeline with pre-flight: probe the media, check profiles and network rules before anything is created"},
+	{group: groupPipelines, flag: "publish-rules-file", env: "PUBLISH_RULES_FILE", arg: "FILE", field: func(c *config) any { return &c.PublishRulesFile },
+		usage: "a JSON table of network publishing rules laid over the built-in one, row by row (networks change their limits)"},
+	{group: groupPipelines, flag: "profile-refresh", env: "PROFILE_REFRESH", def: durationText(tasks.DefaultProfileRefresh), min: "1s", field: func(c *config) any { return &c.ProfileRefresh },
+		usage: "how often the workspace's profile directory is fetched from Swonkie into Redis, where enqueuers check profiles"},
 
 	{group: groupAPI, flag: "api-addr", env: "API_ADDR", arg: "ADDR", field: func(c *config) any { return &c.APIAddr },
 		usage: "address of the HTTP enqueue API and the pipelines page (/ui/), like 127.0.0.1:8080; unset turns them off"},

@@ -42,7 +42,7 @@ var demoTiming = tasks.Timing{
 type demoCase struct {
 	title string
 	req   tasks.Request
-	want  tasks.State
+	want  tasks.State // "" for a request pre-flight refuses at enqueue
 }
 
 // runDemo publishes the bundled sample images through the whole lifecycle
@@ -98,7 +98,7 @@ func runDemo(ctx context.Context, cfg *config, getenv func(string) string, stdou
 	}
 	defer st.shutdown()
 	fmt.Fprintf(stdout, "  swonkie  in-process sandbox at %s (media take 1.5s to process, posts 2s to publish;\n", st.api.BaseURL())
-	fmt.Fprintln(stdout, "           some create calls answer 5xx and some post calls 429, to show retries)")
+	fmt.Fprintln(stdout, "           some media creates may answer 5xx and some post calls 429, to show retries)")
 	fmt.Fprintf(stdout, "  media    %s (MEDIA_ROOT)\n\n", root)
 
 	profiles, err := st.api.ListProfiles(ctx)
@@ -119,8 +119,12 @@ func runDemo(ctx context.Context, cfg *config, getenv func(string) string, stdou
 	ids := make([]string, len(cases))
 	for i, c := range cases {
 		rec, _, err := st.client.Publish(ctx, c.req)
-		if err != nil {
-			fmt.Fprintf(stderr, "worker: publish %q: %v\n", c.title, err)
+		if c.want == "" && err != nil {
+			fmt.Fprintf(stdout, "  #%d refused   %-44s %v\n", i+1, c.title, err)
+			continue
+		}
+		if err != nil || c.want == "" {
+			fmt.Fprintf(stderr, "worker: publish %q: %v (want it refused: %t)\n", c.title, err, c.want == "")
 			return 1
 		}
 		ids[i] = rec.ID
@@ -146,7 +150,7 @@ func runDemo(ctx context.Context, cfg *config, getenv func(string) string, stdou
 	report(stdout, cases, recs, st.sandbox)
 	failed := 0
 	for i, r := range recs {
-		if r == nil || r.State != cases[i].want {
+		if (r == nil) != (cases[i].want == "") || r != nil && r.State != cases[i].want {
 			failed++
 		}
 	}
@@ -174,11 +178,12 @@ func nextSteps(profile string) string {
 		}
 	}
 	return fmt.Sprintf(`
-  next: do it by hand, with a Redis on 127.0.0.1:6379 (redis-server, or docker run -p 6379:6379 redis):
-          export MEDIA_ROOT=%s
-          go run ./cmd/worker -sandbox &
-          go run ./cmd/enqueue publish --media sunrise.jpg --profile '%s' --caption Hello --now --wait
-        go run ./cmd/worker --help lists every setting, with examples.
+  next: do it by hand (README.md, "Try it by hand"); with no Redis on 127.0.0.1:6379,
+        -sandbox starts an embedded one there:
+          go build -o bin/ ./cmd/... && export MEDIA_ROOT=%s
+          bin/worker -sandbox &     # wait for its "worker started" line
+          bin/enqueue publish --media sunrise.jpg --profile '%s' --caption Hello --now --wait
+        bin/worker --help lists every setting, with examples.
 `, samples, profile)
 }
 
@@ -191,7 +196,7 @@ func demoCases(profiles []string, expired string, now time.Time) []demoCase {
 			Action: tasks.ActionPublishNow,
 		}, tasks.StateSucceeded},
 		{"two images, scheduled 12s ahead", tasks.Request{
-			Media:  []tasks.MediaSource{{Source: "waves.jpg"}, {Source: "checkers.png"}},
+			Media:  []tasks.MediaSource{{Source: "waves.jpg"}, {Source: "sunrise.jpg"}},
 			Post:   &tasks.PostSpec{ProfileIDs: profiles[1:2], Caption: "Patterns", PublishAt: &at},
 			Action: tasks.ActionSchedule,
 		}, tasks.StateSucceeded},
@@ -202,11 +207,16 @@ func demoCases(profiles []string, expired string, now time.Time) []demoCase {
 			Action:  tasks.ActionDraft,
 			Cleanup: tasks.CleanupNever,
 		}, tasks.StateSucceeded},
-		{"expired profile: refused, cleaned up", tasks.Request{
-			Media:  []tasks.MediaSource{{Source: "waves.jpg"}, {Source: "sunrise.jpg"}},
-			Post:   &tasks.PostSpec{ProfileIDs: []string{expired}, Caption: "This one fails"},
+		{"a PNG for Instagram: fails in pre-flight", tasks.Request{
+			Media:  []tasks.MediaSource{{Source: "checkers.png"}},
+			Post:   &tasks.PostSpec{ProfileIDs: profiles[1:2], Caption: "Checkers"},
 			Action: tasks.ActionPublishNow,
 		}, tasks.StateFailed},
+		{"expired profile: refused before anything is made", tasks.Request{
+			Media:  []tasks.MediaSource{{Source: "waves.jpg"}, {Source: "sunrise.jpg"}},
+			Post:   &tasks.PostSpec{ProfileIDs: []string{expired}, Caption: "This one cannot publish"},
+			Action: tasks.ActionPublishNow,
+		}, ""},
 	}
 }
 
@@ -219,6 +229,10 @@ func follow(ctx context.Context, c *tasks.Client, ids []string, started time.Tim
 	for time.Now().Before(deadline) {
 		done := 0
 		for i, id := range ids {
+			if id == "" { // refused at enqueue: nothing to follow
+				done++
+				continue
+			}
 			r, err := c.Get(ctx, id)
 			if err != nil {
 				continue
@@ -250,7 +264,11 @@ func report(w io.Writer, cases []demoCase, recs []*tasks.Record, sb *sandbox.Ser
 	fmt.Fprintln(tw, "  #\tpipeline\tstate\tsteps (first → last event)\tmedia made/deleted\tpost\ttook\tnote")
 	for i, r := range recs {
 		if r == nil {
-			fmt.Fprintf(tw, "  %d\t%s\t(no record)\n", i+1, cases[i].title)
+			what := "(no record)"
+			if cases[i].want == "" {
+				what = "refused\t-\t0/0\t-\t-\tpre-flight: nothing was created"
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\n", i+1, cases[i].title, what)
 			continue
 		}
 		made, deleted := 0, 0

@@ -145,7 +145,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	var st struct {
 		ID, State, PostID string
 	}
-	if err := json.Unmarshal([]byte(enqueue("status", id)), &st); err != nil || st.ID != id || st.State != string(tasks.StateSucceeded) || st.PostID == "" {
+	if err := json.Unmarshal([]byte(enqueue("status", id, "--json")), &st); err != nil || st.ID != id || st.State != string(tasks.StateSucceeded) || st.PostID == "" {
 		t.Errorf("enqueue status %s: %+v (%v)", id, st, err)
 	}
 	if list := enqueue("list", "--state", "succeeded", "--limit", "100"); !strings.Contains(list, id) {

@@ -50,8 +50,8 @@ func warnForeignRecords(ctx context.Context, c *tasks.Client, sb *sandbox.Server
 		ev = ev.Int("records_read", read)
 	}
 	ev.Msg("Redis holds pipelines made against another Swonkie sandbox instance (an earlier start of -sandbox) or the real API: " +
-		"this sandbox started empty and knows none of their media or posts, so the unfinished ones will fail; " +
-		"to start clean, use an empty Redis database (REDIS_URL=redis://127.0.0.1:6379/N)")
+		"this sandbox started empty and knows none of their media or posts, so any unfinished one will fail; " +
+		"to start clean, use an empty Redis database (another database number at the end of REDIS_URL, /1 to /15)")
 }
 
 // madeHere reports whether every Swonkie id r names came from sb.

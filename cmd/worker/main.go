@@ -31,6 +31,7 @@ import (
 	"github.com/mediaflow/mediaflow/internal/redisurl"
 	buildinfo "github.com/mediaflow/mediaflow/internal/version"
 	"github.com/mediaflow/mediaflow/metrics"
+	"github.com/mediaflow/mediaflow/publishrules"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
@@ -268,8 +269,16 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		return nil, fmt.Errorf("media sources: %w", err)
 	}
 	st.sources = sources
-	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(timing),
-		tasks.WithTracerProvider(cfg.tracerProvider()))
+	rules, err := publishrules.Load(cfg.PublishRulesFile)
+	if err != nil {
+		return nil, err
+	}
+	copts := []tasks.ClientOption{tasks.WithSources(sources), tasks.WithTiming(timing),
+		tasks.WithTracerProvider(cfg.tracerProvider()), tasks.WithRules(rules)}
+	if !cfg.Preflight {
+		copts = append(copts, tasks.WithoutPreflight())
+	}
+	st.client = tasks.NewClient(rc, copts...)
 	if cfg.APIOnly {
 		// A front process only queues work: it never calls Swonkie, so it
 		// needs no credentials and no sandbox.
@@ -313,6 +322,8 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		SweepSchedule:      cfg.SweepSchedule,
 		Timing:             timing,
 		TracerProvider:     cfg.tracerProvider(),
+		Rules:              rules,
+		ProfileRefresh:     cfg.ProfileRefresh,
 	})
 	if err != nil {
 		st.shutdown()

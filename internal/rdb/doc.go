@@ -46,6 +46,8 @@
 //	mediaflow:ws:<w>:label:<h>:lock string who is resolving that name: finds it or creates it (SET NX PX)
 //	mediaflow:ws:<w>:post:<postId>  string the pipeline owning a post it made without media (SET NX, expires)
 //	                                      <w> = swonkie.Client.Workspace(): a hash of base URL and API id
+//	mediaflow:profiles:<name>      string a workspace's profile directory (GET /profiles: ids, networks, names,
+//	                                      statusLevel) as JSON (expires; profiles.go); <name> = its configured name
 //	mediaflow:authfail:<client>    string failed authentications of a client: GCRA arrival time (ms, Redis
 //	                                      clock); <client> = an IPv4 address or an IPv6 /64; expires when refilled
 //	mediaflow:ui:revoked:<sid>     string a page session ended at logout, until it would have expired;

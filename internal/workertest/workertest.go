@@ -4,6 +4,7 @@
 package workertest
 
 import (
+	"cmp"
 	"testing"
 	"time"
 
@@ -42,6 +43,10 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	// WebhookURL receives the worker's events; "" sends none.
 	WebhookURL string
+	// ProfileRefresh is the worker's profile directory refresh interval;
+	// 0 runs none, so no directory is cached until a test asks
+	// (Worker.RefreshProfiles).
+	ProfileRefresh time.Duration
 }
 
 // World is what Start started.
@@ -114,6 +119,7 @@ func Start(tb testing.TB, o Options) *World {
 		PollInterval: 20 * time.Millisecond, DelayedCheckInterval: 100 * time.Millisecond, SweepSchedule: "off",
 		Timing:     tasks.Timing{AwaitFirst: 100 * time.Millisecond, AwaitMax: 500 * time.Millisecond, WatchFirst: 100 * time.Millisecond, WatchMax: 500 * time.Millisecond},
 		WebhookURL: o.WebhookURL, TracerProvider: o.TracerProvider,
+		ProfileRefresh: cmp.Or(o.ProfileRefresh, -1),
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -5,7 +5,7 @@
 // percentiles.
 //
 // Everything runs on this machine: the load generator, the API and Redis
-// share its cores, as the target in docs/http-api.md assumes.
+// share its cores, as the target in docs/benchmarks-http-api.md assumes.
 //
 //	go run ./internal/cmd/apiload                      # 3 runs of 20000 requests at concurrency 50
 //	go run ./internal/cmd/apiload -cpuprofile cpu.out  # and a CPU profile of the measured runs
