@@ -286,6 +286,9 @@ type ListOptions struct {
 	State  State  // "" for every state
 	Limit  int    // default 20, at most 100
 	Cursor string // from the previous page's Next
+	// Since and Until keep the records created in that range (either
+	// end inclusive, a zero time leaves it open).
+	Since, Until time.Time
 }
 
 // RecordPage is one page of records, newest first.
@@ -309,7 +312,7 @@ func (c *Client) List(ctx context.Context, o ListOptions) (*RecordPage, error) {
 	case o.Limit > MaxListLimit:
 		o.Limit = MaxListLimit
 	}
-	recs, next, err := c.store.list(ctx, o.State, o.Cursor, o.Limit)
+	recs, next, err := c.store.list(ctx, o)
 	if err != nil {
 		return nil, err
 	}

@@ -172,6 +172,9 @@ type Record struct {
 	// key.
 	fingerprint string
 	version     int64
+	// packed: the version read (or last written) is stored packed
+	// (encoding.go), which the next write must know.
+	packed bool
 	// events are the history entries added since the record was read,
 	// written with the next update.
 	events []Event

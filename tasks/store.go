@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,10 +19,9 @@ var errNoChange = errors.New("no change")
 
 // store gives records their meaning on top of rdb's bytes and versions.
 //
-// A record is stored in three parts (rdb/doc.go): the request, written
-// once; the document, everything that changes (this file's stored type);
-// and the history, appended to. A step reads and writes only the first
-// two, so its cost does not grow with the history.
+// How a record is encoded, and in which form (in parts while a worker is
+// on it, packed while nobody is), is decided in encoding.go alone; the
+// keys and scripts are rdb's (rdb/doc.go).
 type store struct {
 	rdb *rdb.RDB
 	now func() time.Time
@@ -35,72 +33,6 @@ func stateNames() []string {
 	out := make([]string, len(States))
 	for i, s := range States {
 		out[i] = string(s)
-	}
-	return out
-}
-
-// storedRequest is the part of a record written once.
-type storedRequest struct {
-	ID          string  `json:"id"`
-	Key         string  `json:"key,omitempty"`
-	Request     Request `json:"request"`
-	Fingerprint string  `json:"fingerprint"`
-	// Trace is the record's trace context (a tracing.Carrier): written
-	// once, like the request, and read only when a span needs it.
-	Trace json.RawMessage `json:"trace,omitempty"`
-}
-
-// recordFields is Record without its methods, so storedDoc can embed it and
-// shadow the fields that are not part of the document.
-type recordFields Record
-
-// storedDoc is the document: the record minus what storedRequest and the
-// history hold (the shadowing fields are always empty, so omitted), plus
-// the internals.
-type storedDoc struct {
-	*recordFields
-	ID      string    `json:"id,omitempty"`
-	Key     string    `json:"key,omitempty"`
-	Request *struct{} `json:"request,omitempty"`
-	History []Event   `json:"history,omitempty"`
-	TraceID string    `json:"traceId,omitempty"`
-	In      internals `json:"in"`
-}
-
-func encodeDoc(r *Record) ([]byte, error) {
-	return json.Marshal(storedDoc{recordFields: (*recordFields)(r), In: r.in})
-}
-
-func decodeEntry(e *rdb.Entry) (*Record, error) {
-	var req storedRequest
-	if err := json.Unmarshal(e.Req, &req); err != nil {
-		return nil, fmt.Errorf("pipeline %s: stored request is not valid JSON: %w", e.ID, err)
-	}
-	r := &Record{}
-	d := storedDoc{recordFields: (*recordFields)(r)}
-	if err := json.Unmarshal(e.Doc, &d); err != nil {
-		return nil, fmt.Errorf("pipeline %s: record is not valid JSON: %w", e.ID, err)
-	}
-	r.ID, r.Key, r.Request, r.fingerprint, r.in = req.ID, req.Key, req.Request, req.Fingerprint, d.In
-	r.traceRaw = req.Trace
-	r.applyEdited()
-	r.version = e.Version
-	for _, h := range e.History {
-		var ev Event
-		if json.Unmarshal(h, &ev) == nil {
-			r.History = append(r.History, ev)
-		}
-	}
-	return r, nil
-}
-
-func encodeEvents(evs []Event) [][]byte {
-	out := make([][]byte, 0, len(evs))
-	for _, ev := range evs {
-		b, err := json.Marshal(ev)
-		if err == nil {
-			out = append(out, b)
-		}
 	}
 	return out
 }
@@ -163,19 +95,12 @@ func (s *store) read(ctx context.Context, id string, history bool) (*Record, err
 // (and whose index entries it repairs). due is when the sweep first looks
 // at it.
 func (s *store) create(ctx context.Context, rec *Record, due time.Time) (*Record, bool, error) {
-	var trace json.RawMessage
-	if len(rec.trace) > 0 {
-		trace, _ = json.Marshal(rec.trace) // a map of strings always encodes
-	}
-	req, err := json.Marshal(storedRequest{ID: rec.ID, Key: rec.Key, Request: rec.Request, Fingerprint: rec.fingerprint, Trace: trace})
+	m := meta(rec, due)
+	b, events, _, err := s.body(ctx, nil, rec, m)
 	if err != nil {
-		return nil, false, fmt.Errorf("pipeline %s: encode request: %w", rec.ID, err)
+		return nil, false, err
 	}
-	doc, err := encodeDoc(rec)
-	if err != nil {
-		return nil, false, fmt.Errorf("pipeline %s: encode record: %w", rec.ID, err)
-	}
-	created, existing, err := s.rdb.Create(ctx, rec.ID, req, doc, meta(rec, due), encodeEvents(rec.events))
+	created, existing, err := s.rdb.CreateBody(ctx, rec.ID, b, m, events)
 	if err != nil {
 		return nil, false, err
 	}
@@ -184,6 +109,7 @@ func (s *store) create(ctx context.Context, rec *Record, due time.Time) (*Record
 		return r, false, err
 	}
 	rec.version = 1
+	rec.packed = b.Packed != nil
 	rec.History = append(rec.History, rec.events...)
 	rec.events = nil
 	return rec, true, nil
@@ -218,14 +144,19 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 			return nil, err
 		}
 		draft.UpdatedAt = s.now().UTC()
-		doc, err := encodeDoc(draft)
+		m := meta(draft, time.Time{})
+		b, events, read, err := s.body(ctx, cur, draft, m)
 		if err != nil {
-			return nil, fmt.Errorf("pipeline %s: encode record: %w", rec.ID, err)
+			return nil, err
 		}
-		err = s.rdb.Put(ctx, cur.ID, cur.version, doc, meta(draft, time.Time{}), encodeEvents(draft.events))
+		err = s.rdb.PutBody(ctx, cur.ID, cur.version, b, m, events)
 		switch {
 		case err == nil:
 			draft.version = cur.version + 1
+			draft.packed = b.Packed != nil
+			if read != nil {
+				draft.History = read
+			}
 			draft.History = append(draft.History, draft.events...)
 			draft.events = nil
 			before := cur
@@ -278,8 +209,8 @@ func cloneRecord(r *Record) *Record {
 	return &c
 }
 
-func (s *store) list(ctx context.Context, state State, cursor string, limit int) ([]*Record, string, error) {
-	page, err := s.rdb.List(ctx, string(state), cursor, limit)
+func (s *store) list(ctx context.Context, o ListOptions) ([]*Record, string, error) {
+	page, err := s.rdb.ListRange(ctx, string(o.State), o.Cursor, o.Limit, o.Since, o.Until)
 	if errors.Is(err, rdb.ErrBadCursor) {
 		return nil, "", ErrBadCursor
 	}

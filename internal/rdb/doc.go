@@ -23,6 +23,9 @@
 //	                                      doc  everything that changes (JSON, package tasks)
 //	                                      meta what the indexes hold: "s|created|due|cleanup|notify|done"
 //	mediaflow:{mfNN}:h:<id>        list   history events (JSON); the first 4 and the last ones, 40 in all
+//	mediaflow:{mfNN}:c:<id>        string the record packed, instead of the two keys above (never both):
+//	                                      "<v> <meta>\n<bytes>", the bytes package tasks's (request, document
+//	                                      and history in one compressed value; tasks/encoding.go says when)
 //	mediaflow:{mfNN}:all           zset   every record, by creation time (ms)
 //	mediaflow:{mfNN}:state:<state> zset   records in that state, by creation time (ms)
 //	mediaflow:{mfNN}:due           zset   unfinished records, by since when the sweep's PENDING_KICK_AFTER
@@ -56,10 +59,13 @@
 //
 // # Scripts (scripts.go)
 //
-//	create  write a new record, its indexes and first events at once; if the
-//	        record exists, return it and repair its index entries instead
-//	put     compare-and-set on v: the document, the index entries moved from
-//	        the old meta to the new, and the events appended, at once
+//	create  write a new record (in parts or packed), its indexes and first
+//	        events at once; if the record exists, return it and repair its
+//	        index entries instead
+//	put     compare-and-set on v, whatever the form: the document (or the
+//	        record laid out in parts again, or packed), the index entries
+//	        moved from the old meta to the new, and the events appended, at
+//	        once (scripts.go lists the forms a write may leave)
 //	setdue  move an unfinished record's due entry (the sweep, finding it
 //	        waiting)
 //	repair  make a record's index entries what its meta says, or drop them

@@ -33,7 +33,10 @@ func shardPrefix(shard int) string { return prefix + tag(shard) + ":" }
 func recordPrefix(shard int) string  { return shardPrefix(shard) + "p:" }
 func historyPrefix(shard int) string { return shardPrefix(shard) + "h:" }
 
+func packedPrefix(shard int) string { return shardPrefix(shard) + "c:" }
+
 func recordKey(id string) string  { return recordPrefix(ShardOf(id)) + id }
+func packedKey(id string) string  { return packedPrefix(ShardOf(id)) + id }
 func historyKey(id string) string { return historyPrefix(ShardOf(id)) + id }
 
 // Index kinds, in the order the scripts take their keys.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -43,13 +44,31 @@ func newer(a, b listed) int {
 // pages are merged, so pages neither repeat nor skip while records are
 // added.
 func (r *RDB) List(ctx context.Context, state, cursor string, limit int) (Page, error) {
+	return r.ListRange(ctx, state, cursor, limit, time.Time{}, time.Time{})
+}
+
+// ListRange is List of the records created in [since, until] (a zero
+// time leaves that end open).
+func (r *RDB) ListRange(ctx context.Context, state, cursor string, limit int, since, until time.Time) (Page, error) {
 	after := listed{score: -1}
+	if !until.IsZero() {
+		// The newest a page may hold, as if a cursor stood just after it.
+		after = listed{score: max(until.UnixMilli(), 0), id: "\xff"}
+	}
+	bottom := "-inf"
+	if !since.IsZero() {
+		bottom = strconv.FormatInt(since.UnixMilli(), 10)
+	}
 	if cursor != "" {
-		var err error
-		if after.score, after.id, err = decodeCursor(cursor); err != nil {
+		score, id, err := decodeCursor(cursor)
+		if err != nil {
 			return Page{}, err
 		}
+		if after.score < 0 || score < after.score || score == after.score && id < after.id {
+			after = listed{score: score, id: id}
+		}
 	}
+	haveAfter := after.score >= 0
 	key := func(shard int) string {
 		if state == "" {
 			return indexKey(shard, idxAll)
@@ -62,7 +81,7 @@ func (r *RDB) List(ctx context.Context, state, cursor string, limit int) (Page, 
 	cmds := make([]*redis.ZSliceCmd, Shards)
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for shard := range Shards {
-			cmds[shard] = p.ZRangeArgsWithScores(ctx, r.pageArgs(key(shard), after, 0, batch))
+			cmds[shard] = p.ZRangeArgsWithScores(ctx, r.pageArgs(key(shard), after, bottom, 0, batch))
 		}
 		return nil
 	})
@@ -72,13 +91,13 @@ func (r *RDB) List(ctx context.Context, state, cursor string, limit int) (Page, 
 	var all []listed
 	for shard, cmd := range cmds {
 		zs := cmd.Val()
-		got := keepAfter(zs, after, cursor != "")
+		got := keepAfter(zs, after, haveAfter)
 		for offset := int64(len(zs)); len(got) <= limit && int64(len(zs)) == batch; offset += int64(len(zs)) {
-			zs, err = r.c.ZRangeArgsWithScores(ctx, r.pageArgs(key(shard), after, offset, batch)).Result()
+			zs, err = r.c.ZRangeArgsWithScores(ctx, r.pageArgs(key(shard), after, bottom, offset, batch)).Result()
 			if err != nil {
 				return Page{}, fmt.Errorf("list pipelines: %w", err)
 			}
-			got = append(got, keepAfter(zs, after, cursor != "")...)
+			got = append(got, keepAfter(zs, after, haveAfter)...)
 		}
 		all = append(all, got...)
 	}
@@ -90,12 +109,12 @@ func (r *RDB) List(ctx context.Context, state, cursor string, limit int) (Page, 
 	return Page{IDs: ids(all[:limit]), Next: encodeCursor(last.score, last.id)}, nil
 }
 
-func (r *RDB) pageArgs(key string, after listed, offset, count int64) redis.ZRangeArgs {
+func (r *RDB) pageArgs(key string, after listed, bottom string, offset, count int64) redis.ZRangeArgs {
 	top := "+inf"
 	if after.score >= 0 {
 		top = strconv.FormatInt(after.score, 10)
 	}
-	return redis.ZRangeArgs{Key: key, Start: top, Stop: "-inf", ByScore: true, Rev: true, Offset: offset, Count: count}
+	return redis.ZRangeArgs{Key: key, Start: top, Stop: bottom, ByScore: true, Rev: true, Offset: offset, Count: count}
 }
 
 // keepAfter drops the entries that share the cursor's score and are not

@@ -41,15 +41,40 @@ func New(c redis.UniversalClient, states []string) *RDB {
 // Client is the Redis client the RDB uses.
 func (r *RDB) Client() redis.UniversalClient { return r.c }
 
-// Entry is a stored record: the request it was made for (written once),
-// its mutable document, the version that guards writes and, when asked
-// for, its history (one JSON event per element, oldest first).
+// Entry is a stored record: the version that guards writes and either
+// its parts (the request it was made for, written once; its mutable
+// document; when asked for, its history, one JSON event per element,
+// oldest first) or, for a packed record, Packed: all of them in one value
+// (package tasks packs and unpacks it; scripts.go says when a record is
+// in which form).
 type Entry struct {
 	ID      string
 	Version int64
 	Req     []byte
 	Doc     []byte
 	History [][]byte
+	Packed  []byte
+}
+
+// Body is what a write stores of a record, in one of the forms of
+// scripts.go: Packed alone (the record packed); Doc alone (a record in
+// parts, from parts: the events are appended); or Req, Doc and History
+// (a packed record laid out in parts again: History is its whole
+// history, the events follow it).
+type Body struct {
+	Req, Doc []byte
+	History  [][]byte
+	Packed   []byte
+}
+
+func (b Body) form() string {
+	switch {
+	case b.Packed != nil:
+		return "p"
+	case b.Req != nil:
+		return "e"
+	}
+	return "d"
 }
 
 // Meta is what the indexes know of a record. A zero time means "not in
@@ -107,7 +132,7 @@ func (r *RDB) recordKeys(id string) []string {
 	for _, s := range r.states {
 		keys = append(keys, stateKey(shard, s))
 	}
-	return keys
+	return append(keys, packedKey(id))
 }
 
 func recordArgs(id string, fixed []any, events [][]byte) []any {
@@ -123,11 +148,16 @@ func recordArgs(id string, fixed []any, events [][]byte) []any {
 // repairs its index entries, so a create that a crash interrupted and a
 // client then retried leaves the record listed.
 func (r *RDB) Create(ctx context.Context, id string, req, doc []byte, m Meta, events [][]byte) (created bool, existing *Entry, err error) {
-	meta, err := r.encodeMeta(m)
+	return r.CreateBody(ctx, id, Body{Req: req, Doc: doc}, m, events)
+}
+
+// CreateBody is Create of a record in either form: b.Req and b.Doc (in
+// parts, with events), or b.Packed.
+func (r *RDB) CreateBody(ctx context.Context, id string, b Body, m Meta, events [][]byte) (created bool, existing *Entry, err error) {
+	args, err := r.createArgs(id, b, m, events)
 	if err != nil {
 		return false, nil, fmt.Errorf("create pipeline record %s: %w", id, err)
 	}
-	args := recordArgs(id, []any{req, doc, meta, HistoryKeep, HistoryCap}, events)
 	res, err := createScript.Run(ctx, r.c, r.recordKeys(id), args...).Slice()
 	if err != nil {
 		return false, nil, fmt.Errorf("create pipeline record %s: %w", id, err)
@@ -135,11 +165,22 @@ func (r *RDB) Create(ctx context.Context, id string, req, doc []byte, m Meta, ev
 	if n, _ := res[0].(int64); n == 1 {
 		return true, nil, nil
 	}
-	if len(res) < 4 {
+	if len(res) < 5 {
 		return false, nil, fmt.Errorf("create pipeline record %s: short answer", id)
 	}
-	e, err := entryFrom(id, res[1], res[2], res[3])
+	e, err := entryFrom(id, res[1], res[2], res[3], res[4])
 	return false, e, err
+}
+
+func (r *RDB) createArgs(id string, b Body, m Meta, events [][]byte) ([]any, error) {
+	meta, err := r.encodeMeta(m)
+	if err != nil {
+		return nil, err
+	}
+	if b.Packed != nil {
+		return []any{id, "p", meta, HistoryKeep, HistoryCap, b.Packed}, nil
+	}
+	return recordArgs(id, []any{"d", meta, HistoryKeep, HistoryCap, b.Req, b.Doc}, events), nil
 }
 
 // Put replaces the record's document if it is still at version, moves its
@@ -147,12 +188,30 @@ func (r *RDB) Create(ctx context.Context, id string, req, doc []byte, m Meta, ev
 // ErrConflict when someone wrote first and ErrNotFound when the record is
 // gone.
 func (r *RDB) Put(ctx context.Context, id string, version int64, doc []byte, m Meta, events [][]byte) error {
+	return r.PutBody(ctx, id, version, Body{Doc: doc}, m, events)
+}
+
+// PutBody is Put of a record in any form (Body): a record read packed at
+// version is written with Req, Doc and History or packed again, one read
+// in parts with Doc alone or packed.
+func (r *RDB) PutBody(ctx context.Context, id string, version int64, b Body, m Meta, events [][]byte) error {
 	meta, err := r.encodeMeta(m)
 	if err != nil {
 		return fmt.Errorf("write pipeline record %s: %w", id, err)
 	}
-	args := recordArgs(id, []any{strconv.FormatInt(version, 10), doc, meta, HistoryKeep, HistoryCap}, events)
-	n, err := putScript.Run(ctx, r.c, r.recordKeys(id), args...).Int()
+	fixed := []any{strconv.FormatInt(version, 10), b.form(), meta, HistoryKeep, HistoryCap}
+	switch b.form() {
+	case "p":
+		fixed, events = append(fixed, b.Packed), nil
+	case "e":
+		fixed = append(fixed, b.Req, b.Doc)
+		for _, h := range b.History {
+			fixed = append(fixed, h)
+		}
+	default:
+		fixed = append(fixed, b.Doc)
+	}
+	n, err := putScript.Run(ctx, r.c, r.recordKeys(id), recordArgs(id, fixed, events)...).Int()
 	if err != nil {
 		return fmt.Errorf("write pipeline record %s: %w", id, err)
 	}
@@ -165,13 +224,51 @@ func (r *RDB) Put(ctx context.Context, id string, version int64, doc []byte, m M
 	return nil
 }
 
-// Get returns the record id without its history, or ErrNotFound.
+// Get returns the record id without its history, or ErrNotFound. A
+// record in parts costs one command.
 func (r *RDB) Get(ctx context.Context, id string) (*Entry, error) {
 	vals, err := r.c.HMGet(ctx, recordKey(id), "v", "req", "doc").Result()
 	if err != nil {
 		return nil, fmt.Errorf("read pipeline record %s: %w", id, err)
 	}
-	return entryFrom(id, vals[0], vals[1], vals[2])
+	if vals[0] != nil {
+		return entryFrom(id, vals[0], vals[1], vals[2], nil)
+	}
+	return r.getBoth(ctx, id, false)
+}
+
+// getBoth reads either form of id in one transaction: a write that
+// changes the form between two reads would otherwise hide the record.
+func (r *RDB) getBoth(ctx context.Context, id string, history bool) (*Entry, error) {
+	var rec *redis.SliceCmd
+	var packed *redis.StringCmd
+	var hist *redis.StringSliceCmd
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		rec = p.HMGet(ctx, recordKey(id), "v", "req", "doc")
+		packed = p.Get(ctx, packedKey(id))
+		if history {
+			hist = p.LRange(ctx, historyKey(id), 0, -1)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read pipeline record %s: %w", id, err)
+	}
+	var pk any
+	if v, err := packed.Result(); err == nil {
+		pk = v
+	}
+	vals := rec.Val()
+	e, err := entryFrom(id, vals[0], vals[1], vals[2], pk)
+	if err != nil {
+		return nil, err
+	}
+	if history && e.Packed == nil {
+		for _, h := range hist.Val() {
+			e.History = append(e.History, []byte(h))
+		}
+	}
+	return e, nil
 }
 
 // GetFull returns the record id with its history, or ErrNotFound.
@@ -186,37 +283,71 @@ func (r *RDB) GetFull(ctx context.Context, id string) (*Entry, error) {
 	return es[0], nil
 }
 
+// History returns the history of a record in parts (nothing for a packed
+// one, whose history is inside it).
+func (r *RDB) History(ctx context.Context, id string) ([][]byte, error) {
+	hs, err := r.c.LRange(ctx, historyKey(id), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read the history of pipeline %s: %w", id, err)
+	}
+	out := make([][]byte, len(hs))
+	for i, h := range hs {
+		out[i] = []byte(h)
+	}
+	return out, nil
+}
+
 // GetMany returns the records of ids (with their history when asked) in
 // one round trip per Redis node, skipping those that no longer exist.
+// Either form is read in the same round trip.
 func (r *RDB) GetMany(ctx context.Context, ids []string, history bool) ([]*Entry, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	recs := make([]*redis.SliceCmd, len(ids))
+	packed := make([]*redis.StringCmd, len(ids))
 	hists := make([]*redis.StringSliceCmd, len(ids))
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			recs[i] = p.HMGet(ctx, recordKey(id), "v", "req", "doc")
+			packed[i] = p.Get(ctx, packedKey(id))
 			if history {
 				hists[i] = p.LRange(ctx, historyKey(id), 0, -1)
 			}
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("read %d pipeline records: %w", len(ids), err)
 	}
 	out := make([]*Entry, 0, len(ids))
 	for i, cmd := range recs {
+		if err := cmd.Err(); err != nil {
+			return nil, fmt.Errorf("read pipeline record %s: %w", ids[i], err)
+		}
 		vals := cmd.Val()
-		e, err := entryFrom(ids[i], vals[0], vals[1], vals[2])
+		var pk any
+		if v, err := packed[i].Result(); err == nil {
+			pk = v
+		} else if !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("read pipeline record %s: %w", ids[i], err)
+		}
+		e, err := entryFrom(ids[i], vals[0], vals[1], vals[2], pk)
 		if errors.Is(err, ErrNotFound) {
+			// Gone, or its form changed between the two reads.
+			if e, err = r.getBoth(ctx, ids[i], history); errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		if history {
+		if history && e.Packed == nil {
 			for _, h := range hists[i].Val() {
 				e.History = append(e.History, []byte(h))
 			}
@@ -260,7 +391,7 @@ func (r *RDB) Expire(ctx context.Context, shard int, cutoff time.Time, limit int
 	for _, s := range r.states {
 		keys = append(keys, stateKey(shard, s))
 	}
-	res, err := expireScript.Run(ctx, r.c, keys, msString(cutoff), limit, recordPrefix(shard), historyPrefix(shard)).Int64Slice()
+	res, err := expireScript.Run(ctx, r.c, keys, msString(cutoff), limit, recordPrefix(shard), historyPrefix(shard), packedPrefix(shard)).Int64Slice()
 	if err != nil || len(res) != 2 {
 		return 0, 0, fmt.Errorf("expire records of shard %d: %w", shard, err)
 	}
@@ -352,8 +483,19 @@ func (r *RDB) Ping(ctx context.Context) error {
 	return nil
 }
 
-func entryFrom(id string, v, req, doc any) (*Entry, error) {
-	if v == nil || doc == nil {
+// entryFrom makes an entry of a record's parts (v, req, doc) or, when
+// there is one, of its packed value ("<v> <meta>\n<packed>").
+func entryFrom(id string, v, req, doc, packed any) (*Entry, error) {
+	if ps, ok := packed.(string); ok {
+		head, body, ok := strings.Cut(ps, "\n")
+		vs, _, _ := strings.Cut(head, " ")
+		n, err := strconv.ParseInt(vs, 10, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("pipeline record %s has a bad packed form", id)
+		}
+		return &Entry{ID: id, Version: n, Packed: []byte(body)}, nil
+	}
+	if doc == nil {
 		return nil, ErrNotFound
 	}
 	vs, _ := v.(string)
@@ -376,4 +518,35 @@ func (r *RDB) Now(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("read Redis time: %w", err)
 	}
 	return t.UTC(), nil
+}
+
+// NewRecord is one record for CreateMany.
+type NewRecord struct {
+	ID     string
+	Body   Body
+	Meta   Meta
+	Events [][]byte
+}
+
+// CreateMany stores records as CreateBody does, pipelined: one round trip
+// per Redis node for the whole batch. It is for filling a Redis quickly
+// (the scale benchmark); an existing record is left as it is.
+func (r *RDB) CreateMany(ctx context.Context, recs []NewRecord) error {
+	if err := createScript.Load(ctx, r.c).Err(); err != nil {
+		return fmt.Errorf("load the create script: %w", err)
+	}
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, rec := range recs {
+			args, err := r.createArgs(rec.ID, rec.Body, rec.Meta, rec.Events)
+			if err != nil {
+				return fmt.Errorf("create pipeline record %s: %w", rec.ID, err)
+			}
+			createScript.EvalSha(ctx, p, r.recordKeys(rec.ID), args...)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create %d pipeline records: %w", len(recs), err)
+	}
+	return nil
 }

@@ -5,13 +5,45 @@ import "github.com/redis/go-redis/v9"
 // The scripts of doc.go. Record scripts take the same keys, in this order:
 //
 //	KEYS[1] record  KEYS[2] history  KEYS[3] all  KEYS[4] due  KEYS[5] cleanup
-//	KEYS[6] notify  KEYS[7] done     KEYS[8..]   one state index per state
+//	KEYS[6] notify  KEYS[7] done     KEYS[8..#KEYS-1]   one state index per state
+//	KEYS[#KEYS] packed record
 //
 // and keep a record's index entries equal to its stored meta, which is
 // "s|created|due|cleanup|notify|done": s is the state's place (from 1) in
 // the states the RDB was made with, the rest are milliseconds, 0 for "not
 // in that index".
+//
+// A record is stored in one of two forms, never both: in parts (the
+// record hash, v req doc meta, and the history list) or packed (one
+// string, "<v> <meta>\n<packed bytes>", the bytes package tasks's: the
+// request, the document and the history in one compressed value). The
+// version goes on across forms, so a writer that read version v knows the
+// form it replaces; a write names the form it leaves:
+//
+//	d  in parts, from parts: the document replaced, events appended
+//	e  in parts, from packed: request, document and the whole history given
+//	p  packed, from either: the packed value given (events inside it)
 const prelude = `
+local P = KEYS[#KEYS]
+
+-- head reads the version and meta of a packed value.
+local function head(s)
+  local sp = string.find(s, ' ', 1, true)
+  local nl = string.find(s, '\n', sp + 1, true)
+  return string.sub(s, 1, sp - 1), string.sub(s, sp + 1, nl - 1), nl
+end
+
+-- current is the record's version, meta and form ('d' in parts, 'p'
+-- packed), or nil when there is none.
+local function current()
+  local cur = redis.call('HMGET', KEYS[1], 'v', 'meta')
+  if cur[1] then return cur[1], cur[2], 'd' end
+  local s = redis.call('GET', P)
+  if not s then return nil end
+  local v, m = head(s)
+  return v, m, 'p'
+end
+
 local function parse(m)
   local t = {}
   for x in string.gmatch(m, '[^|]+') do t[#t+1] = x end
@@ -50,7 +82,7 @@ end
 -- reindex writes id's entries as meta m says, whatever they were.
 local function reindex(id, m)
   local s = 7 + tonumber(m[1])
-  for i = 8, #KEYS do
+  for i = 8, #KEYS - 1 do
     if i ~= s then redis.call('ZREM', KEYS[i], id) end
   end
   redis.call('ZADD', KEYS[s], m[2], id)
@@ -73,31 +105,52 @@ local function history(first, keep, cap)
 end
 `
 
-// createScript: ARGV id, req, doc, meta, keep, cap, events…
-// A new record is written with its indexes and history: {1}. An existing
-// one is returned as {0, v, req, doc}, and its indexes are repaired.
+// createScript: ARGV id, form, meta, keep, cap, then for form d: req,
+// doc, events…; for form p: the packed value.
+// A new record is written with its indexes (and history): {1}. An
+// existing one is returned as {0, v, req, doc, false} or, packed, as
+// {0, v, false, false, packed value}, and its indexes are repaired.
 var createScript = redis.NewScript(prelude + `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local cur = redis.call('HMGET', KEYS[1], 'v', 'req', 'doc', 'meta')
-  reindex(ARGV[1], parse(cur[4]))
-  return {0, cur[1], cur[2], cur[3]}
+local v, m, form = current()
+if v then
+  reindex(ARGV[1], parse(m))
+  if form == 'p' then return {0, v, false, false, redis.call('GET', P)} end
+  local cur = redis.call('HMGET', KEYS[1], 'req', 'doc')
+  return {0, v, cur[1], cur[2], false}
 end
-local meta = index(ARGV[1], nil, parse(ARGV[4]))
-redis.call('HSET', KEYS[1], 'v', 1, 'req', ARGV[2], 'doc', ARGV[3], 'meta', meta)
-history(7, tonumber(ARGV[5]), tonumber(ARGV[6]))
+local meta = index(ARGV[1], nil, parse(ARGV[3]))
+if ARGV[2] == 'p' then
+  redis.call('SET', P, '1 ' .. meta .. '\n' .. ARGV[6])
+else
+  redis.call('HSET', KEYS[1], 'v', 1, 'req', ARGV[6], 'doc', ARGV[7], 'meta', meta)
+  history(8, tonumber(ARGV[4]), tonumber(ARGV[5]))
+end
 return {1}
 `)
 
-// putScript: ARGV id, expected v, doc, meta, keep, cap, events…
-// Writes only if v is still the expected one: 1; 0 on a version
-// mismatch; -1 when the record is gone.
+// putScript: ARGV id, expected v, form, meta, keep, cap, then for form d:
+// doc, events…; e: req, doc, the whole history then the new events…; p:
+// the packed value.
+// Writes only if v is still the expected one and the record in the form
+// the writer read (which the version implies): 1; 0 on a mismatch; -1
+// when the record is gone.
 var putScript = redis.NewScript(prelude + `
-local cur = redis.call('HMGET', KEYS[1], 'v', 'meta')
-if not cur[1] then return -1 end
-if cur[1] ~= ARGV[2] then return 0 end
-local meta = index(ARGV[1], parse(cur[2]), parse(ARGV[4]))
-redis.call('HSET', KEYS[1], 'v', tonumber(cur[1]) + 1, 'doc', ARGV[3], 'meta', meta)
-history(7, tonumber(ARGV[5]), tonumber(ARGV[6]))
+local v, m, form = current()
+if not v then return -1 end
+if v ~= ARGV[2] or (ARGV[3] == 'd' and form ~= 'd') or (ARGV[3] == 'e' and form ~= 'p') then return 0 end
+local meta = index(ARGV[1], parse(m), parse(ARGV[4]))
+local nv = tonumber(v) + 1
+if ARGV[3] == 'p' then
+  redis.call('SET', P, nv .. ' ' .. meta .. '\n' .. ARGV[7])
+  if form == 'd' then redis.call('DEL', KEYS[1], KEYS[2]) end
+elseif ARGV[3] == 'e' then
+  redis.call('HSET', KEYS[1], 'v', nv, 'req', ARGV[7], 'doc', ARGV[8], 'meta', meta)
+  redis.call('DEL', P)
+  history(9, tonumber(ARGV[5]), tonumber(ARGV[6]))
+else
+  redis.call('HSET', KEYS[1], 'v', nv, 'doc', ARGV[7], 'meta', meta)
+  history(8, tonumber(ARGV[5]), tonumber(ARGV[6]))
+end
 return 1
 `)
 
@@ -105,8 +158,8 @@ return 1
 // (later or earlier): 1; 0 when it has none (terminal); -1 when the record
 // is gone (its due entry is dropped).
 var setDueScript = redis.NewScript(prelude + `
-local m = redis.call('HGET', KEYS[1], 'meta')
-if not m then
+local v, m, form = current()
+if not v then
   redis.call('ZREM', KEYS[4], ARGV[1])
   return -1
 end
@@ -114,16 +167,22 @@ local t = parse(m)
 if t[3] == '0' then return 0 end
 t[3] = ARGV[2]
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[1], 'meta', table.concat(t, '|'))
+if form == 'd' then
+  redis.call('HSET', KEYS[1], 'meta', table.concat(t, '|'))
+else
+  local s = redis.call('GET', P)
+  local _, _, nl = head(s)
+  redis.call('SET', P, v .. ' ' .. table.concat(t, '|') .. string.sub(s, nl))
+end
 return 1
 `)
 
 // repairScript: ARGV id. Makes id's index entries what its record says,
 // or removes them all (and any history) when the record is gone: 1 or 0.
 var repairScript = redis.NewScript(prelude + `
-local m = redis.call('HGET', KEYS[1], 'meta')
-if not m then
-  for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+local v, m = current()
+if not v then
+  for i = 3, #KEYS - 1 do redis.call('ZREM', KEYS[i], ARGV[1]) end
   redis.call('DEL', KEYS[2])
   return 0
 end
@@ -135,16 +194,28 @@ return 1
 // before a cutoff, with their history and index entries.
 //
 //	KEYS[1] done  KEYS[2..] every other index of the shard
-//	ARGV cutoff, limit, record key prefix, history key prefix
+//	ARGV cutoff, limit, record key prefix, history key prefix, packed key prefix
 //
 // The record and history keys are built from the prefixes: they carry the
 // shard's hash tag, so the script stays in one slot (asynq builds its task
 // keys the same way). Returns {deleted, looked at}.
-var expireScript = redis.NewScript(prelude + `
+var expireScript = redis.NewScript(`
+local function parse(m)
+  local t = {}
+  for x in string.gmatch(m, '[^|]+') do t[#t+1] = x end
+  return t
+end
 local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
 local deleted = 0
 for _, id in ipairs(ids) do
   local m = redis.call('HGET', ARGV[3] .. id, 'meta')
+  if not m then
+    local s = redis.call('GET', ARGV[5] .. id)
+    if s then
+      local sp = string.find(s, ' ', 1, true)
+      m = string.sub(s, sp + 1, string.find(s, '\n', sp + 1, true) - 1)
+    end
+  end
   local t = m and parse(m)
   if t and t[6] ~= '0' and tonumber(t[6]) > tonumber(ARGV[1]) then
     redis.call('ZADD', KEYS[1], t[6], id)
@@ -152,7 +223,7 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', KEYS[1], id)
   else
     if t then
-      redis.call('DEL', ARGV[3] .. id, ARGV[4] .. id)
+      redis.call('DEL', ARGV[3] .. id, ARGV[4] .. id, ARGV[5] .. id)
       deleted = deleted + 1
     end
     for i = 1, #KEYS do redis.call('ZREM', KEYS[i], id) end

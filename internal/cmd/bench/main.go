@@ -77,6 +77,7 @@ type options struct {
 	// spans go, nil for tracing off.
 	tr      tracingOptions
 	tracing trace.TracerProvider
+	scale   scaleOptions
 }
 
 func main() {
@@ -110,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (allocs, cumulative) after the throughput run (or -profile-at) to this file")
 	fs.IntVar(&o.profileAt, "profile-at", 0, "profile the scaling run at this concurrency instead of the throughput run")
 	tracingFlags(fs, &o.tr)
+	scaleFlags(fs, &o.scale)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -162,6 +164,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	noProfile := func() func() { return func() {} }
 
 	rep := report{opts: o, machine: describeMachine(ctx, rc, srv)}
+	if o.scale.on {
+		if rep.scale, err = runScale(ctx, rc, o, progress); err != nil {
+			return err
+		}
+		rep.peakRSS = peakRSSLifetime()
+		rep.printScale(stdout)
+		return nil
+	}
 	progress("asynq baseline: %d chains of %d no-op tasks, concurrency %d", o.pipelines, len(pipelineChain(o.timing)), o.workers)
 	if rep.baseline, err = runBaseline(ctx, rc, o, o.pipelines, o.workers, 0); err != nil {
 		return err
@@ -188,6 +198,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		prof = noProfile
 	}
 	if rep.mediaflow, err = runPipelines(ctx, rc, o, o.pipelines, o.workers, 0, prof); err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	progress("pending: %d pipelines accepted with no worker running, Redis memory", o.pipelines)
+	if rep.pending, err = measurePending(ctx, rc, o, o.pipelines); err != nil {
 		return err
 	}
 	if err := flush(); err != nil {

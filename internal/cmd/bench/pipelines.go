@@ -256,6 +256,11 @@ type pipelineResult struct {
 	apiCalls    int
 	conns       int64
 	recordBytes int // JSON size of a finished record, public view
+	// redisBytes is what the run left in Redis (used_memory after ÷
+	// before): n finished publications, and keyBytes what MEMORY USAGE
+	// says of one record's keys.
+	redisBytes  int64
+	keyBytes    map[string]int64
 	elapsed     time.Duration
 	cmds        cmdDelta
 	cpu         time.Duration
@@ -304,6 +309,10 @@ func runPipelines(ctx context.Context, rc redis.UniversalClient, o options, n, c
 	if err != nil {
 		return res, err
 	}
+	mem0, err := usedMemory(ctx, rc)
+	if err != nil {
+		return res, err
+	}
 	cpu0 := cpuTime()
 	busy0, total0 := machineCPU()
 	sched0 := snapSched()
@@ -345,6 +354,14 @@ func runPipelines(ctx context.Context, rc redis.UniversalClient, o options, n, c
 	after, err := snapRedis(ctx, rc)
 	stop()
 	if err != nil {
+		return res, err
+	}
+	mem1, err := usedMemory(ctx, rc)
+	if err != nil {
+		return res, err
+	}
+	res.redisBytes = mem1 - mem0
+	if res.keyBytes, err = keyBytes(ctx, rc, ids[0]); err != nil {
 		return res, err
 	}
 	var ms1 runtime.MemStats

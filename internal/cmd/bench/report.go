@@ -17,6 +17,8 @@ type report struct {
 	baseline  baselineResult
 	plain     baselineResult
 	mediaflow pipelineResult
+	pending   pendingResult
+	scale     *scaleResult
 	idle      idleResult
 	scaling   []scalingRun
 	tracing   *tracingResult
@@ -58,6 +60,13 @@ type summary struct {
 	PlainCPUmsPerPipeline    float64 `json:"plain_asynq_cpu_ms_per_pipeline"`
 	PlainAPICallsPerPipeline float64 `json:"plain_asynq_api_calls_per_pipeline"`
 	RatioVsPlain             float64 `json:"ratio_vs_plain"`
+	CPURatioVsPlain          float64 `json:"cpu_ratio_vs_plain"`
+	// Redis memory per publication (used_memory deltas): finished, after
+	// the throughput run; pending, accepted with no worker running.
+	RedisBytesPerFinished float64 `json:"redis_bytes_per_finished"`
+	RedisBytesPerPending  float64 `json:"redis_bytes_per_pending"`
+	// Scale: -scale only (scale.go).
+	Scale *scaleSummary `json:"scale,omitempty"`
 	// The idle phase, at the worker's default settings.
 	IdleP50ms           float64         `json:"idle_p50_ms"`
 	IdleRedisCmdsPerSec float64         `json:"idle_redis_cmds_per_sec"`
@@ -109,32 +118,35 @@ func (rep *report) summary() summary {
 	b, m := rep.baseline, rep.mediaflow
 	tpp := float64(m.steps) / float64(m.pipelines)
 	s := summary{
-		PipelinesPerSec:      round(m.pipelinesPerSec(), 1),
-		StepsPerSec:          round(m.stepsPerSec(), 1),
-		AsynqNoopTasksPerSec: round(b.tasksPerSec(), 1),
-		Ratio:                round(m.stepsPerSec()/b.tasksPerSec(), 3),
-		RedisCmdsPerPipeline: round(m.cmdsPerPipeline(), 2),
-		AsynqCmdsPerTask:     round(b.cmdsPerTask(), 2),
-		TasksPerPipeline:     round(tpp, 3),
-		RedisCmdsBudget:      round(1.25*b.cmdsPerTask()*tpp, 2),
-		LoadP50ms:            round(ms(percentile(m.attached, 50)), 1),
-		LoadP99ms:            round(ms(percentile(m.attached, 99)), 1),
-		PeakRSSMiB:           round(rep.peakRSS, 1),
-		ThroughputPeakRSSMiB: round(m.peakRSS, 1),
-		AllocKiBPerPipeline:  round(float64(m.allocBytes)/1024/float64(m.pipelines), 1),
-		CPUPerStepMicros:     round(float64(m.cpu.Microseconds())/float64(m.steps), 1),
-		CPUPerNoopTaskMicros: round(float64(b.cpu.Microseconds())/float64(b.tasks), 1),
-		APICallsPerPipeline:  round(float64(m.apiCalls)/float64(m.pipelines), 2),
-		CPUmsPerPipeline:     round(ms(m.cpu)/float64(m.pipelines), 3),
-		IdleRedisCmdsPerSec:  round(rep.idle.cmdsPerSec(), 1),
-		Pipelines:            m.pipelines,
-		Concurrency:          m.concurrency,
-		FileBytes:            rep.opts.fileSize,
-		PollMs:               ms(rep.opts.poll),
-		DelayedCheckMs:       ms(rep.opts.delayedCheck),
-		WatchFirstMs:         ms(rep.opts.timing.WatchFirst),
-		Problems:             m.problems,
-		Machine:              rep.machine,
+		PipelinesPerSec:       round(m.pipelinesPerSec(), 1),
+		StepsPerSec:           round(m.stepsPerSec(), 1),
+		AsynqNoopTasksPerSec:  round(b.tasksPerSec(), 1),
+		Ratio:                 round(m.stepsPerSec()/b.tasksPerSec(), 3),
+		RedisCmdsPerPipeline:  round(m.cmdsPerPipeline(), 2),
+		AsynqCmdsPerTask:      round(b.cmdsPerTask(), 2),
+		TasksPerPipeline:      round(tpp, 3),
+		RedisCmdsBudget:       round(1.25*b.cmdsPerTask()*tpp, 2),
+		LoadP50ms:             round(ms(percentile(m.attached, 50)), 1),
+		LoadP99ms:             round(ms(percentile(m.attached, 99)), 1),
+		PeakRSSMiB:            round(rep.peakRSS, 1),
+		ThroughputPeakRSSMiB:  round(m.peakRSS, 1),
+		AllocKiBPerPipeline:   round(float64(m.allocBytes)/1024/float64(m.pipelines), 1),
+		CPUPerStepMicros:      round(float64(m.cpu.Microseconds())/float64(m.steps), 1),
+		CPUPerNoopTaskMicros:  round(float64(b.cpu.Microseconds())/float64(b.tasks), 1),
+		APICallsPerPipeline:   round(float64(m.apiCalls)/float64(m.pipelines), 2),
+		CPUmsPerPipeline:      round(ms(m.cpu)/float64(m.pipelines), 3),
+		IdleRedisCmdsPerSec:   round(rep.idle.cmdsPerSec(), 1),
+		RedisBytesPerFinished: round(float64(m.redisBytes)/float64(m.pipelines), 0),
+		RedisBytesPerPending:  round(rep.pending.perPipeline(), 0),
+		Scale:                 rep.scale.summary(),
+		Pipelines:             m.pipelines,
+		Concurrency:           m.concurrency,
+		FileBytes:             rep.opts.fileSize,
+		PollMs:                ms(rep.opts.poll),
+		DelayedCheckMs:        ms(rep.opts.delayedCheck),
+		WatchFirstMs:          ms(rep.opts.timing.WatchFirst),
+		Problems:              m.problems,
+		Machine:               rep.machine,
 	}
 	if p := rep.plain; p.chains > 0 {
 		perSec := float64(p.chains) / p.elapsed.Seconds()
@@ -143,6 +155,9 @@ func (rep *report) summary() summary {
 		s.PlainCPUmsPerPipeline = round(ms(p.cpu)/float64(p.chains), 3)
 		s.PlainAPICallsPerPipeline = round(float64(p.apiCalls)/float64(p.chains), 2)
 		s.RatioVsPlain = round(m.pipelinesPerSec()/perSec, 3)
+		if p.cpu > 0 {
+			s.CPURatioVsPlain = round((ms(m.cpu)/float64(m.pipelines))/(ms(p.cpu)/float64(p.chains)), 3)
+		}
 		s.Problems = append(s.Problems, p.problems...)
 		if s.PlainAPICallsPerPipeline != s.APICallsPerPipeline {
 			s.Problems = append(s.Problems, fmt.Sprintf("mediaflow made %.2f API calls per pipeline, the plain chain %.2f", s.APICallsPerPipeline, s.PlainAPICallsPerPipeline))
@@ -212,6 +227,10 @@ func (rep *report) print(w io.Writer) {
 		perChain(b, float64(b.cmds.total())), s.PlainRedisCmdsPerPipline, s.RedisCmdsPerPipeline, s.RedisCmdsPerPipeline/s.PlainRedisCmdsPerPipline)
 	fmt.Fprintf(tw, "Swonkie API calls per pipeline\t\t%.2f\t%.2f\t(+1 upload)\n", s.PlainAPICallsPerPipeline, s.APICallsPerPipeline)
 	fmt.Fprintf(tw, "pipeline record JSON (public view), finished\t\t\t%d bytes\t\n", m.recordBytes)
+	fmt.Fprintf(tw, "Redis bytes per publication, finished / pending (used_memory)\t\t\t%.0f / %.0f\t(targets ≤ 1,024 / ≤ 2,048)\n", s.RedisBytesPerFinished, s.RedisBytesPerPending)
+	for k, v := range m.keyBytes {
+		fmt.Fprintf(tw, "  MEMORY USAGE %s\t\t\t%d\t\n", k, v)
+	}
 	fmt.Fprintf(tw, "HTTP connections the sandbox accepted\t\t\t%d\t\n", m.conns)
 	fmt.Fprintf(tw, "Go allocation per pipeline\t\t\t%.0f KiB\t(image %d KiB)\n", s.AllocKiBPerPipeline, o.fileSize>>10)
 	fmt.Fprintf(tw, "peak RSS of the run\t\t\t%.0f MiB\t\n", m.peakRSS)
@@ -269,12 +288,28 @@ func (rep *report) print(w io.Writer) {
 		}
 		_ = tw.Flush()
 	}
+	rep.scale.print(w)
 	rep.tracing.print(w)
 	s.Tracing = rep.tracing.summary()
 	for _, p := range s.Problems {
 		fmt.Fprintln(w, "PROBLEM:", p)
 	}
 	fmt.Fprintf(w, "peak RSS of the process: %.0f MiB\n", s.PeakRSSMiB)
+	line, _ := json.Marshal(s)
+	fmt.Fprintln(w, string(line))
+}
+
+// printScale is the report of a -scale run: its table and a JSON line
+// holding the scale figures (and the per-record bytes at scale).
+func (rep *report) printScale(w io.Writer) {
+	rep.scale.print(w)
+	sc := rep.scale.summary()
+	s := struct {
+		RedisBytesPerFinished float64       `json:"redis_bytes_per_finished"`
+		RedisBytesPerPending  float64       `json:"redis_bytes_per_pending"`
+		Scale                 *scaleSummary `json:"scale"`
+		Machine               machine       `json:"machine"`
+	}{sc.BytesPerFinished, sc.BytesPerPending, sc, rep.machine}
 	line, _ := json.Marshal(s)
 	fmt.Fprintln(w, string(line))
 }
