@@ -42,13 +42,15 @@ func TestPublishAcceptsAndQueues(t *testing.T) {
 	if strings.Contains(string(r.body), "secret") || strings.Contains(string(r.body), "pw@") {
 		t.Errorf("the record shows source credentials: %s", r.body)
 	}
-	// It is the record the Go API stores, and its first steps are queued.
+	// It is the record the Go API stores, and its first step is queued.
 	stored, err := w.client.Get(context.Background(), rec.ID)
 	if err != nil || stored.ID != rec.ID || stored.Request.Post.Caption != rec.Request.Post.Caption {
 		t.Fatalf("Get(%s): %v, %+v", rec.ID, err, stored)
 	}
-	if n := pendingTasks(t, w); n != 2 {
-		t.Errorf("%d tasks pending, want one upload per media", n)
+	// Pre-flight comes first, one task for the whole post; the uploads
+	// wait for its verdict.
+	if n := pendingTasks(t, w); n != 1 {
+		t.Errorf("%d tasks pending, want the pre-flight alone", n)
 	}
 	got := w.do(t, call{method: http.MethodGet, path: r.header.Get("Location")})
 	if got.status != http.StatusOK || got.record(t).ID != rec.ID {

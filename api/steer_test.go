@@ -25,7 +25,8 @@ func TestEditAndReplayRoutes(t *testing.T) {
 	w := newWorld(t, worldOptions{redis: ws.Redis, mediaRoot: ws.Root})
 	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	scheduled := w.mustPublish(t, `{"media":[{"source":"a.png"}],"post":{"profileIds":["`+ws.Profiles[0]+`"],"caption":"before","publishAt":"`+later+`"},"action":"schedule"}`).ID
-	failing := w.mustPublish(t, `{"media":[{"source":"a.png"}],"post":{"profileIds":["`+ws.Expired+`"],"caption":"x"},"action":"publishNow"}`).ID
+	// Instagram takes JPEG only: a PNG fails in pre-flight, for good.
+	failing := w.mustPublish(t, `{"media":[{"source":"a.png"}],"post":{"profileIds":["`+ws.Profiles[1]+`"],"caption":"x"},"action":"publishNow"}`).ID
 	unknown := tasks.PipelineID("nobody")
 	// Edited while no step acts on its post: once it is scheduled.
 	waitFor := func(id string, cond func(*tasks.Record) bool) *tasks.Record {

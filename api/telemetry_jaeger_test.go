@@ -136,7 +136,7 @@ func TestPipelineTraceInJaeger(t *testing.T) {
 			t.Errorf("span %q in trace %s", s.Name, s.TraceID)
 		}
 	}
-	types := []string{tasks.TypeMediaUpload, tasks.TypeMediaConfirm, tasks.TypeMediaAwait, tasks.TypePostAttach,
+	types := []string{tasks.TypePreflight, tasks.TypeMediaUpload, tasks.TypeMediaConfirm, tasks.TypeMediaAwait, tasks.TypePostAttach,
 		tasks.TypePostWatch, tasks.TypeMediaCleanup, tasks.TypeNotifyWebhook}
 	// stepOf is the task run a span is part of.
 	stepOf := func(s jaegertest.Span) string {
@@ -166,7 +166,11 @@ func TestPipelineTraceInJaeger(t *testing.T) {
 		"POST /posts": {tasks.TypePostAttach}, "GET /posts": {tasks.TypePostAttach},
 		"GET /posts/{id}": {tasks.TypePostAttach, tasks.TypePostWatch}, "PATCH /posts/{id}/stage/{stage}": {tasks.TypePostAttach},
 		"DELETE /media/{id}": {tasks.TypeMediaCleanup}, "POST {webhook}": {tasks.TypeNotifyWebhook},
+		"GET /profiles": {tasks.TypePreflight},
 	}
+	// Pre-flight reads the workspace's profiles only when the cached
+	// directory does not know the post's: this trace may have no such call.
+	optional := map[string]bool{"GET /profiles": true}
 	seen := map[string]bool{}
 	limited := 0
 	for _, s := range trace.Spans {
@@ -191,7 +195,7 @@ func TestPipelineTraceInJaeger(t *testing.T) {
 		}
 	}
 	for name := range stepsOf {
-		if !seen[name] {
+		if !seen[name] && !optional[name] {
 			t.Errorf("no %q span", name)
 		}
 	}

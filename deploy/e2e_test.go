@@ -78,6 +78,9 @@ func TestDashboardAgainstLiveWorker(t *testing.T) {
 		if err := testmedia.WritePNG(filepath.Join(root, fmt.Sprintf("m%d.png", i)), 16, 16, i); err != nil {
 			t.Fatal(err)
 		}
+		if err := testmedia.WriteJPEG(filepath.Join(root, fmt.Sprintf("m%d.jpg", i)), 16, 16, i); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// The worker, configured the way docker-compose.yml configures it, but
@@ -133,9 +136,13 @@ scrape_configs:
 
 	// Four waves of pipelines, 4s apart, so that every rate window sees
 	// work start and finish. In each wave one pipeline targets an expired
-	// profile: it fails at attach, and compensation deletes its media.
+	// profile: pre-flight would refuse it at once, so it comes from an
+	// enqueuer without (PREFLIGHT=false), fails at attach, and compensation
+	// deletes its media.
 	client := tasks.NewClient(r.Client)
 	t.Cleanup(func() { _ = client.Close() })
+	unchecked := tasks.NewClient(r.Client, tasks.WithoutPreflight())
+	t.Cleanup(func() { _ = unchecked.Close() })
 	var ids []string
 	failing := 0
 	for wave := range 4 {
@@ -148,12 +155,22 @@ scrape_configs:
 				Post:   &tasks.PostSpec{ProfileIDs: healthy[:min(len(healthy), 1+n%2)], Caption: fmt.Sprintf("e2e %d", n)},
 				Action: tasks.ActionPublishNow,
 			}
+			ext := "png"
+			if len(req.Post.ProfileIDs) > 1 {
+				ext = "jpg" // Instagram takes JPEG only
+			}
 			for j := range 1 + n%3 {
-				req.Media = append(req.Media, tasks.MediaSource{Source: fmt.Sprintf("m%d.png", j)})
+				req.Media = append(req.Media, tasks.MediaSource{Source: fmt.Sprintf("m%d.%s", j, ext)})
 			}
 			if i == 4 {
 				req.Post.ProfileIDs = []string{expired}
 				failing++
+				rec, _, err := unchecked.Publish(context.Background(), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, rec.ID)
+				continue
 			}
 			ids = append(ids, publishOverHTTP(t, "http://"+apiAddr, apiToken, req))
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 
 	"context"
 	"errors"
@@ -170,8 +171,23 @@ func TestCancelOnCallersPostTakesOnlyOurMediaOff(t *testing.T) {
 func TestCancelInterruptsTheRunningStep(t *testing.T) {
 	t.Parallel()
 	png := testPNG(t)
-	closed := make(chan struct{})
+	// The source is read more than once (probed, then streamed): live
+	// counts the requests in progress, and idle is closed while none is.
+	var mu sync.Mutex
+	live, idle := 0, make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if live++; live == 1 {
+			idle = make(chan struct{})
+		}
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			if live--; live == 0 {
+				close(idle)
+			}
+			mu.Unlock()
+		}()
 		w.Header().Set("Content-Type", "image/png")
 		w.Header().Set("Content-Length", strconv.Itoa(len(png)+1<<20))
 		_, _ = w.Write(png)
@@ -180,11 +196,9 @@ func TestCancelInterruptsTheRunningStep(t *testing.T) {
 		for {
 			select {
 			case <-r.Context().Done():
-				close(closed)
 				return
 			case <-time.After(50 * time.Millisecond):
 				if _, err := w.Write([]byte{0}); err != nil {
-					close(closed)
 					return
 				}
 				w.(http.Flusher).Flush()
@@ -200,6 +214,12 @@ func TestCancelInterruptsTheRunningStep(t *testing.T) {
 		}
 	}()
 	b.waitRecord(rec.ID, "the upload to start", func(r *Record) bool { return r.Media[0].Status == ItemCreated })
+	mu.Lock()
+	downloading, closed := live, idle
+	mu.Unlock()
+	if downloading == 0 {
+		t.Fatal("no download in progress after the media was created")
+	}
 	start := time.Now()
 	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
 		t.Fatal(err)

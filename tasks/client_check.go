@@ -125,9 +125,10 @@ func (c *Client) ProfileDirectory(ctx context.Context) (*ProfileDirectory, error
 // checkProfiles adds to err (nil or a *ValidationError) the request's
 // profiles that the cached directory says cannot publish: not in the
 // workspace, or disconnected. With no directory cached it adds nothing:
-// the pipeline's pre-flight step checks them.
+// the pipeline's pre-flight step checks them. A client WithoutPreflight
+// checks nothing here either: the post is judged by Swonkie, at attach.
 func (c *Client) checkProfiles(ctx context.Context, req *Request, err error) error {
-	if req.Post == nil || len(req.Post.ProfileIDs) == 0 {
+	if c.noPreflight || req.Post == nil || len(req.Post.ProfileIDs) == 0 {
 		return err
 	}
 	dir, lerr := c.ProfileDirectory(ctx)

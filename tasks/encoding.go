@@ -75,19 +75,34 @@ func encodeDoc(r *Record) ([]byte, error) {
 
 // decodeEntry is the record an entry holds, in either form.
 func decodeEntry(e *rdb.Entry) (*Record, error) {
+	r, _, err := decodeIf(e, nil)
+	return r, err
+}
+
+// decodeIf is decodeEntry for a record whose parts (a packed one unpacked
+// first) keep accepts, and nil, false for one it refuses: a search skips
+// most records before the costly decoding.
+func decodeIf(e *rdb.Entry, keep func(parts *rdb.Entry) bool) (*Record, bool, error) {
+	parts := e
 	if e.Packed != nil {
-		parts, err := unpack(e.Packed)
-		if err != nil {
-			return nil, fmt.Errorf("pipeline %s: %w", e.ID, err)
+		var err error
+		if parts, err = unpack(e.Packed); err != nil {
+			return nil, false, fmt.Errorf("pipeline %s: %w", e.ID, err)
 		}
 		parts.ID, parts.Version = e.ID, e.Version
-		r, err := decodeEntry(parts)
-		if err != nil {
-			return nil, err
-		}
-		r.packed = true
-		return r, nil
 	}
+	if keep != nil && !keep(parts) {
+		return nil, false, nil
+	}
+	r, err := decodeParts(parts)
+	if err != nil {
+		return nil, false, err
+	}
+	r.packed = e.Packed != nil
+	return r, true, nil
+}
+
+func decodeParts(e *rdb.Entry) (*Record, error) {
 	var req storedRequest
 	if err := json.Unmarshal(e.Req, &req); err != nil {
 		return nil, fmt.Errorf("pipeline %s: stored request is not valid JSON: %w", e.ID, err)

@@ -242,14 +242,13 @@ func (c *Client) records(ctx context.Context, ls []rdb.Listed, o SearchOptions) 
 	}
 	out := make(map[string]*Record, len(entries))
 	for _, e := range entries {
-		if !mayHold(e, needles) {
-			continue
-		}
-		r, err := decodeEntry(e)
+		r, kept, err := decodeIf(e, func(parts *rdb.Entry) bool { return mayHold(parts, needles) })
 		if err != nil {
 			return nil, err
 		}
-		out[r.ID] = r
+		if kept {
+			out[r.ID] = r
+		}
 	}
 	return out, nil
 }
@@ -264,8 +263,8 @@ func verbatimInJSON(s string) bool {
 }
 
 // mayHold says whether every needle (lower case) is somewhere in the
-// record's stored request or document, in any case: every field Match
-// reads is in one of them.
+// record's stored request or document (e in parts), in any case: every
+// field Match reads is in one of them.
 func mayHold(e *rdb.Entry, needles [][]byte) bool {
 	if len(needles) == 0 {
 		return true

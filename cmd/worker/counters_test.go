@@ -47,7 +47,7 @@ func TestPipelineCountersCountOnce(t *testing.T) {
 	defer client.Close()
 
 	const n = 30
-	b := publishMix(t, client, n, ok, expired, "counters", true)
+	b := publishMix(t, r.Client, client, n, ok, expired, "counters", 6*time.Second)
 	// Cancel some: two at once (still pending, most likely), four of the
 	// scheduled ones once they wait for their time.
 	cancelled := map[string]bool{}

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/mediaflow/mediaflow/internal/logbuf"
 
-	"github.com/mediaflow/mediaflow/internal/testmedia"
 
 	"github.com/hibiken/asynq"
 
@@ -125,57 +122,19 @@ func TestCrashSafety(t *testing.T) {
 		Latency: 150 * time.Millisecond,
 		Faults:  sandbox.FaultPlan{"*": {Error5xx: 0.05, RateLimit: 0.05, RetryAfter: time.Second, LostReply: 0.04}},
 	})
-	root := t.TempDir()
-	for i := range 3 {
-		if err := testmedia.WritePNG(filepath.Join(root, fmt.Sprintf("m%d.png", i)), 16, 16, i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root := mediaRoot(t, 3)
 	env := []string{
 		"REDIS_URL=" + r.URL, "SWONKIE_BASE_URL=" + sb.BaseURL, "SWONKIE_API_ID=crash-id", "SWONKIE_API_KEY=crash-key",
 		"MEDIA_ROOT=" + root, "LOG_LEVEL=warn", "CONCURRENCY=8", "SWONKIE_RATE_LIMIT=500",
 	}
-	var ok []string
-	expired := ""
-	for _, p := range sb.Server.Profiles() {
-		if p.StatusLevel == swonkie.StatusOK {
-			ok = append(ok, p.ID)
-		} else {
-			expired = p.ID
-		}
-	}
+	ok, expired := profilesOf(t, sb.Server)
 
 	client := tasks.NewClient(r.Client, tasks.WithTiming(tasks.Timing{MinScheduleLead: time.Second}))
 	defer client.Close()
 	w := startWorker(t, env)
 
-	const n = 60
-	ids := make([]string, 0, n)
-	wantFail := map[string]bool{}
-	for i := range n {
-		req := tasks.Request{
-			Post:   &tasks.PostSpec{ProfileIDs: ok[:1+i%2], Caption: fmt.Sprintf("crash test %d", i)},
-			Action: tasks.ActionPublishNow,
-		}
-		for j := range 1 + i%3 {
-			req.Media = append(req.Media, tasks.MediaSource{Source: fmt.Sprintf("m%d.png", j)})
-		}
-		switch {
-		case i%10 == 9:
-			req.Post.ProfileIDs = []string{expired} // fails for good: compensation must clean up
-		case i%4 == 1:
-			at := time.Now().Add(8 * time.Second)
-			req.Action, req.Post.PublishAt = tasks.ActionSchedule, &at
-		}
-		rec, _, err := client.Publish(context.Background(), req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, rec.ID)
-		if i%10 == 9 {
-			wantFail[rec.ID] = true
-		}
-	}
+	b := publishMix(t, r.Client, client, 60, ok, expired, "crash test", 8*time.Second)
+	ids, wantFail := b.ids, b.wantFail
 
 	insp := asynq.NewInspectorFromRedisClient(r.Client)
 	kills := 0
@@ -244,7 +203,7 @@ func TestCrashSafety(t *testing.T) {
 	if d := st.Posts.DuplicatePosts(); d != 0 {
 		t.Errorf("%d duplicate posts: %v", d, st.Posts.Duplicates)
 	}
-	if want := n - len(wantFail); st.Posts.Published != want {
+	if want := len(ids) - len(wantFail); st.Posts.Published != want {
 		t.Errorf("%d posts published, want %d", st.Posts.Published, want)
 	}
 	// Invariant 3: every media created is deleted (after publication, or
@@ -430,7 +389,7 @@ func TestCrashSafetyRedisRestart(t *testing.T) {
 
 	const n = 40
 	start := time.Now()
-	b := publishMix(t, client, n, ok, expired, "redis restart", false)
+	b := publishMix(t, rc, client, n, ok, expired, "redis restart", 0)
 
 	active := inFlight(t, asynq.NewInspectorFromRedisClient(rc), w)
 	before := countStates(t, client, b.ids)

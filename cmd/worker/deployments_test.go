@@ -121,7 +121,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	defer client.Close()
 
 	start := time.Now()
-	b := publishMix(t, client, 40, ok, expired, "cluster", true)
+	b := publishMix(t, rc, client, 40, ok, expired, "cluster", 6*time.Second)
 	recs := waitDone(t, client, rc, b.ids, 90*time.Second, w)
 	checkEnds(t, recs, b)
 	rep := checkSwonkie(t, sb.Server, recs, nil)
@@ -153,7 +153,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	}
 
 	// The HTTP API the worker serves beside it, on the same client.
-	body := fmt.Sprintf(`{"media":[{"source":"m2.png"}],"post":{"type":"MEDIA","profileIds":[%q],"caption":"cluster api"},"action":"publishNow"}`, ok[1])
+	body := fmt.Sprintf(`{"media":[{"source":"m2.jpg"}],"post":{"type":"MEDIA","profileIds":[%q],"caption":"cluster api"},"action":"publishNow"}`, ok[1]) // Instagram: JPEG
 	status, resp, hdr := apiCall(t, apiAddr, http.MethodPost, "/v1/pipelines", testToken, body)
 	if status != http.StatusAccepted {
 		t.Fatalf("POST /v1/pipelines on the cluster: %d %s", status, resp)
@@ -206,7 +206,7 @@ func TestFleetOnSentinel(t *testing.T) {
 	defer client.Close()
 
 	start := time.Now()
-	b := publishMix(t, client, 40, ok, expired, "failover", false)
+	b := publishMix(t, rc, client, 40, ok, expired, "failover", 0)
 	time.Sleep(1500 * time.Millisecond)
 	before := countStates(t, client, b.ids)
 	failoverFrom := time.Now()
@@ -215,7 +215,7 @@ func TestFleetOnSentinel(t *testing.T) {
 	}
 	failoverTo := time.Now()
 	t.Logf("SENTINEL FAILOVER done with pipelines %v", before)
-	kill := publishMix(t, client, 10, ok, expired, "kill", false)
+	kill := publishMix(t, rc, client, 10, ok, expired, "kill", 0)
 	time.Sleep(1500 * time.Millisecond)
 	before = countStates(t, client, kill.ids)
 	killedAt := time.Now()

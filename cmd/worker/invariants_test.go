@@ -24,12 +24,16 @@ import (
 // (what Swonkie holds) and the records (what mediaflow believes), never
 // the worker's own account of itself.
 
-// mediaRoot writes n small distinct PNGs m0.png … into a fresh folder.
+// mediaRoot writes n small distinct images, m0.png … and m0.jpg …, into a
+// fresh folder.
 func mediaRoot(t *testing.T, n int) string {
 	t.Helper()
 	root := t.TempDir()
 	for i := range n {
 		if err := testmedia.WritePNG(filepath.Join(root, fmt.Sprintf("m%d.png", i)), 16, 16, i); err != nil {
+			t.Fatal(err)
+		}
+		if err := testmedia.WriteJPEG(filepath.Join(root, fmt.Sprintf("m%d.jpg", i)), 16, 16, i); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -59,11 +63,19 @@ type batch struct {
 	wantFail map[string]bool
 }
 
-// publishMix publishes n pipelines of 1–3 media each: every tenth posts to
-// the expired profile (it must fail and clean up), every fourth is
-// scheduled a few seconds ahead when schedule is set, the rest publish now.
-func publishMix(t *testing.T, client *tasks.Client, n int, ok []string, expired, tag string, schedule bool) *batch {
+// publishMix publishes n pipelines of 1–3 media each, half of them to two
+// profiles (one on Instagram, hence JPEGs): every tenth posts to the
+// expired profile (it must fail and clean up), every fourth is scheduled
+// scheduleIn ahead when that is set, the rest publish now.
+//
+// Pre-flight would refuse the expired profile at enqueue; those go through
+// a client without it (an enqueuer with PREFLIGHT=false, or a profile
+// that expires after its pre-flight), so that the post fails at attach,
+// after its uploads, and compensation has media to delete.
+func publishMix(t *testing.T, rc redis.UniversalClient, client *tasks.Client, n int, ok []string, expired, tag string, scheduleIn time.Duration) *batch {
 	t.Helper()
+	unchecked := tasks.NewClient(rc, tasks.WithTiming(tasks.Timing{MinScheduleLead: time.Second}), tasks.WithoutPreflight())
+	defer unchecked.Close()
 	b := &batch{wantFail: map[string]bool{}}
 	// The keys are this call's own: a deployment shared by the package
 	// (and go test -count=N) keeps the records of earlier runs, whose
@@ -75,17 +87,22 @@ func publishMix(t *testing.T, client *tasks.Client, n int, ok []string, expired,
 			Post:   &tasks.PostSpec{ProfileIDs: ok[:1+i%2], Caption: fmt.Sprintf("%s %d", tag, i)},
 			Action: tasks.ActionPublishNow,
 		}
-		for j := range 1 + i%3 {
-			req.Media = append(req.Media, tasks.MediaSource{Source: fmt.Sprintf("m%d.png", j)})
+		ext := "png"
+		if len(req.Post.ProfileIDs) > 1 {
+			ext = "jpg" // Instagram takes JPEG only
 		}
+		for j := range 1 + i%3 {
+			req.Media = append(req.Media, tasks.MediaSource{Source: fmt.Sprintf("m%d.%s", j, ext)})
+		}
+		via := client
 		switch {
 		case i%10 == 9:
-			req.Post.ProfileIDs = []string{expired}
-		case schedule && i%4 == 1:
-			at := time.Now().Add(6 * time.Second)
+			req.Post.ProfileIDs, via = []string{expired}, unchecked
+		case scheduleIn > 0 && i%4 == 1:
+			at := time.Now().Add(scheduleIn)
 			req.Action, req.Post.PublishAt = tasks.ActionSchedule, &at
 		}
-		rec, _, err := publishRetrying(t, client, req)
+		rec, _, err := publishRetrying(t, via, req)
 		if err != nil {
 			t.Fatalf("publish %s %d: %v", tag, i, err)
 		}

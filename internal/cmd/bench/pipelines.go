@@ -58,11 +58,7 @@ func startStack(rc redis.UniversalClient, o options, concurrency int, latency ti
 	st := &stack{sb: sb, conns: &countingListener{Listener: l}}
 	st.http = &http.Server{Handler: st.countDeletes(sb), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = st.http.Serve(st.conns) }()
-	for _, p := range sb.Profiles() {
-		if p.StatusLevel == swonkie.StatusOK {
-			st.profiles = append(st.profiles, p.ID)
-		}
-	}
+	st.profiles = postProfiles(sb)
 	st.metrics = metrics.New(metrics.Options{Version: "bench"})
 	api, err := swonkie.New(swonkie.Config{
 		BaseURL: "http://" + l.Addr().String() + "/v2", APIID: sandboxID, APIKey: sandboxKey,
@@ -119,6 +115,19 @@ func (st *stack) countDeletes(h http.Handler) http.Handler {
 			st.deletes.Add(1)
 		}
 	})
+}
+
+// postProfiles are the two profiles every benchmark post goes to: healthy
+// ones that take its PNG (Instagram takes JPEG only, and pre-flight says
+// so before anything is created).
+func postProfiles(sb *sandbox.Server) []string {
+	var out []string
+	for _, p := range sb.Profiles() {
+		if p.StatusLevel == swonkie.StatusOK && p.Net.Code != "instagram" {
+			out = append(out, p.ID)
+		}
+	}
+	return out
 }
 
 // countingListener counts the connections the sandbox accepts, to show

@@ -55,12 +55,7 @@ func runPlain(ctx context.Context, rc redis.UniversalClient, o options, n, concu
 	hs := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(l) }()
 	defer hs.Close()
-	var profiles []string
-	for _, p := range sb.Profiles() {
-		if p.StatusLevel == swonkie.StatusOK {
-			profiles = append(profiles, p.ID)
-		}
-	}
+	profiles := postProfiles(sb)
 	// The API client mediaflow's worker gets, instrumented transport
 	// included, so the two sides differ only in what runs around the calls.
 	m := metrics.New(metrics.Options{Version: "bench"})
