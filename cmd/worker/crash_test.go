@@ -12,7 +12,6 @@ import (
 
 	"github.com/mediaflow/mediaflow/internal/logbuf"
 
-
 	"github.com/hibiken/asynq"
 
 	"github.com/mediaflow/mediaflow/internal/redisserver"
