@@ -63,6 +63,8 @@ type worldOptions struct {
 	configure func(*Config)
 	// tracing, when set, receives the tasks.Client's spans.
 	tracing trace.TracerProvider
+	// workspaces, when set, are the workspaces requests may name.
+	workspaces []string
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -79,7 +81,11 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if o.rdb != nil {
 		rdb = o.rdb
 	}
-	w.client = tasks.NewClient(rdb, tasks.WithSources(sources), tasks.WithTracerProvider(o.tracing))
+	opts := []tasks.ClientOption{tasks.WithSources(sources), tasks.WithTracerProvider(o.tracing)}
+	if o.workspaces != nil {
+		opts = append(opts, tasks.WithWorkspaces(o.workspaces...))
+	}
+	w.client = tasks.NewClient(rdb, opts...)
 	t.Cleanup(func() { _ = w.client.Close() })
 	if o.tokens == nil {
 		o.tokens = []string{tokenA, tokenB}

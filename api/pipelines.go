@@ -55,16 +55,17 @@ func listOptions(q url.Values) (tasks.ListOptions, []tasks.Problem) {
 	var ps []tasks.Problem
 	for name, vals := range q {
 		switch name {
-		case "state", "limit", "cursor":
+		case "state", "limit", "cursor", "workspace":
 			if len(vals) > 1 {
 				ps = append(ps, tasks.Problem{Field: name, Message: "given more than once"})
 			}
 		default:
-			ps = append(ps, tasks.Problem{Field: name, Message: "unknown query parameter; want state, limit or cursor"})
+			ps = append(ps, tasks.Problem{Field: name, Message: "unknown query parameter; want state, workspace, limit or cursor"})
 		}
 	}
 	o.State = tasks.State(q.Get("state"))
 	o.Cursor = q.Get("cursor")
+	o.Workspace = q.Get("workspace")
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > tasks.MaxListLimit {

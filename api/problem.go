@@ -38,6 +38,7 @@ const (
 	typeRateLimited      = "urn:mediaflow:problem:rate-limited"
 	typeAuthThrottled    = "urn:mediaflow:problem:auth-throttled"
 	typeInternal         = "urn:mediaflow:problem:internal"
+	typeWorkspace        = "urn:mediaflow:problem:unknown-workspace"
 )
 
 // writeProblem answers p. The instance is the request path without its

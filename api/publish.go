@@ -45,10 +45,15 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	rec, created, err := h.client.Publish(ctx, req)
 	var invalid *tasks.ValidationError
+	var unknown *tasks.WorkspaceError
 	switch {
 	case errors.As(err, &invalid):
 		writeProblem(w, r, Problem{Type: typeInvalid, Status: http.StatusBadRequest,
 			Detail: "the publish request is invalid; nothing was queued", Errors: invalid.Problems})
+		return
+	case errors.As(err, &unknown):
+		writeProblem(w, r, Problem{Type: typeWorkspace, Status: http.StatusUnprocessableEntity,
+			Detail: unknown.Error() + "; nothing was queued", Errors: []tasks.Problem{unknown.Problem}})
 		return
 	case errors.Is(err, tasks.ErrKeyReused):
 		p := Problem{Type: typeKeyReused, Status: http.StatusConflict,

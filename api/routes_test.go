@@ -265,7 +265,7 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 	// internal ones, fingerprint and dueAt, which are never shown).
 	now := time.Now()
 	one := 1
-	check("Record", tasks.Record{ID: "i", Key: "k", State: "s", Step: "s", Media: []tasks.MediaItem{},
+	check("Record", tasks.Record{ID: "i", Key: "k", Workspace: "w", State: "s", Step: "s", Media: []tasks.MediaItem{},
 		StaleMedia: []tasks.StaleMedia{{}}, PostID: "p", PostCreated: true, PostType: "t", PostStage: "s", LabelIDs: []string{"l"}, PostPublishAt: &now, Staged: true,
 		PostWithdrawn: true, Publication: []tasks.ProfileResult{{}}, Partial: true, Webhook: &tasks.WebhookState{},
 		Error: &tasks.StepError{}, Attempts: 1, CancelRequested: true, Replays: 1, ReplayedAt: &now, Cleanup: "c", AttachedAt: &now,
@@ -284,7 +284,7 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 	check("StaleMedia", stale)
 	check("StepError", tasks.StepError{Step: "s", Status: 1, Message: "m", Permanent: true, At: now})
 	check("Event", tasks.Event{At: now, Step: "s", Item: &one, Outcome: "o", Message: "m"})
-	check("PublishRequest", tasks.Request{Key: "k", Media: []tasks.MediaSource{}, Post: &tasks.PostSpec{}, PostID: "p", Action: "a", Cleanup: "c",
+	check("PublishRequest", tasks.Request{Key: "k", Workspace: "w", Media: []tasks.MediaSource{}, Post: &tasks.PostSpec{}, PostID: "p", Action: "a", Cleanup: "c",
 		Webhook: &tasks.WebhookSpec{}})
 	check("WebhookSpec", tasks.WebhookSpec{URL: "u", Events: []string{"e"}})
 	check("ProfileResult", tasks.ProfileResult{ProfileID: "p", Network: "n", PublishStatus: "s"})

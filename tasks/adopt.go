@@ -181,7 +181,7 @@ func (p *pipeline) postFacts(ctx context.Context, post *swonkie.Post, needConten
 	if ids := post.ReferencedMediaIDs(); len(ids) > 0 && !needContent {
 		return postFacts{media: ids, marker: markerOf(post)}, nil
 	}
-	if f, ok := p.seenPosts.get(post.ID); ok {
+	if f, ok := p.seenPosts.get(p.api.Workspace() + "/" + post.ID); ok {
 		return f, nil
 	}
 	// One read failing must not fail the whole search: retryAtOnce tries a
@@ -201,7 +201,7 @@ func (p *pipeline) postFacts(ctx context.Context, post *swonkie.Post, needConten
 	}
 	f := postFacts{media: full.ReferencedMediaIDs(), marker: markerOf(full),
 		content: contentKey(full.Type, profiles, full.Captions, full.Links, full.PublishAt, full.LabelIDs)}
-	p.seenPosts.put(post.ID, f)
+	p.seenPosts.put(p.api.Workspace()+"/"+post.ID, f)
 	return f, nil
 }
 

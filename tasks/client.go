@@ -36,6 +36,8 @@ type Client struct {
 	probeRemote bool
 	checker     preflightChecker
 	bulk        bulkRuns
+	// workspaces are those requests may name (workspace.go).
+	workspaces workspaceNames
 }
 
 // ClientOption configures a Client.
@@ -122,6 +124,7 @@ func NewClient(r redis.UniversalClient, opts ...ClientOption) *Client {
 		tracer: tracerOf(nil),
 	}
 	c.checker = preflightChecker{rules: publishrules.Default(), rdb: c.store.rdb, workspace: DefaultWorkspace, now: c.store.now}
+	c.workspaces.reg = rdb.NewRegistry(r)
 	for _, o := range opts {
 		o(c)
 	}
@@ -168,6 +171,9 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 	ctx, span := c.tracer.Start(ctx, spanPublish)
 	defer func() { endPublish(span, rec, created, err) }()
 	req.normalize()
+	if err := c.resolveWorkspace(ctx, &req); err != nil {
+		return nil, false, err
+	}
 	fingerprint := req.fingerprint()
 	now := c.store.now().UTC()
 	err = req.validate(now, c.timing.MinScheduleLead, c.check, c.checkHook, c.supported)
@@ -190,6 +196,7 @@ func (c *Client) Publish(ctx context.Context, req Request) (rec *Record, created
 	rec = &Record{
 		ID:          PipelineID(req.Key),
 		Key:         req.Key,
+		Workspace:   req.Workspace,
 		State:       StatePending,
 		Step:        StepAccepted,
 		Request:     req,
@@ -289,6 +296,12 @@ type ListOptions struct {
 	// Since and Until keep the records created in that range (either
 	// end inclusive, a zero time leaves it open).
 	Since, Until time.Time
+	// Workspace, when set, keeps only that workspace's pipelines; In,
+	// when not nil, only those of the workspaces it names (a scoped
+	// token's). A filtered page may hold fewer than Limit records, even
+	// none, and still have a Next (list_filter.go).
+	Workspace string
+	In        []string
 }
 
 // RecordPage is one page of records, newest first.
@@ -312,7 +325,7 @@ func (c *Client) List(ctx context.Context, o ListOptions) (*RecordPage, error) {
 	case o.Limit > MaxListLimit:
 		o.Limit = MaxListLimit
 	}
-	recs, next, err := c.store.list(ctx, o)
+	recs, next, err := c.listFiltered(ctx, o)
 	if err != nil {
 		return nil, err
 	}

@@ -50,8 +50,11 @@ func (nopObserver) SweepFinished(error, time.Duration, map[string]int)     {}
 // how a run starts and ends in run.go, how a pipeline ends and what a
 // write counts in finish.go, and every retry decision in verdict.go.
 type pipeline struct {
-	store   *store
-	api     *swonkie.Client
+	store *store
+	api   *swonkie.Client
+	// apis are the clients of every workspace this worker serves; a run
+	// sees api set to its pipeline's (forWorkspace).
+	apis    *workspaceAPIs
 	sources *source.Opener
 	enq     *asynq.Client
 	insp    *asynq.Inspector
@@ -66,7 +69,7 @@ type pipeline struct {
 	// holder names this worker in sweep claims.
 	holder string
 	// seenPosts remembers what adoption read of posts.
-	seenPosts postFactsCache
+	seenPosts *postFactsCache
 	// sweepEvery is the sweep's interval (0 when this worker runs none).
 	sweepEvery time.Duration
 	// tracer starts the spans of runs and of what they do (trace.go).

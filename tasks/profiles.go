@@ -11,11 +11,9 @@ import (
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
-// DefaultWorkspace names the workspace a worker's SWONKIE_API_ID opens,
-// the one a request goes to when it names none. Profile directories are
-// kept by this name, which a client that has only Redis knows, rather
-// than by a hash of the credentials.
-const DefaultWorkspace = "default"
+// Profile directories are kept by workspace name (DefaultWorkspace for a
+// fleet without a workspaces file), which a client that has only Redis
+// knows, rather than by a hash of the credentials.
 
 // Profile directory timing: a worker refreshes it every
 // DefaultProfileRefresh; a directory nobody refreshed for ProfileTTL is

@@ -97,6 +97,9 @@ type Record struct {
 	Key   string `json:"key,omitempty"`
 	State State  `json:"state"`
 	Step  Step   `json:"step"`
+	// Workspace is the Swonkie workspace the pipeline publishes in
+	// (workspace.go): the request's, or the fleet's only one.
+	Workspace string `json:"workspace,omitempty"`
 	// Request is what was asked, with media sources as given. Public
 	// renderings (Client.Get, the HTTP API) hide URL credentials.
 	Request Request `json:"request"`

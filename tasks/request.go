@@ -51,8 +51,11 @@ const (
 type Request struct {
 	// Key makes the request idempotent: the same key always answers the
 	// same pipeline.
-	Key   string        `json:"key,omitempty"`
-	Media []MediaSource `json:"media"`
+	Key string `json:"key,omitempty"`
+	// Workspace names the Swonkie workspace to publish in (workspace.go);
+	// it may be left out when the fleet serves exactly one.
+	Workspace string        `json:"workspace,omitempty"`
+	Media     []MediaSource `json:"media"`
 	// Post describes a new post; PostID names an existing one to attach
 	// the media to instead. Exactly one of them is set.
 	Post    *PostSpec     `json:"post,omitempty"`
@@ -168,6 +171,7 @@ func (r *Request) normalize() {
 		r.Media = []MediaSource{}
 	}
 	r.Key = strings.TrimSpace(r.Key)
+	r.Workspace = strings.TrimSpace(r.Workspace)
 	r.PostID = strings.TrimSpace(r.PostID)
 }
 
@@ -294,6 +298,11 @@ func unprintable(text string) string {
 func (r *Request) fingerprint() string {
 	c := *r
 	c.Key = ""
+	if c.Workspace == DefaultWorkspace {
+		// A request of a deployment without a workspaces file names none:
+		// the same request under the same key is the same pipeline.
+		c.Workspace = ""
+	}
 	b, _ := json.Marshal(c)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:12])

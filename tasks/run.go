@@ -114,6 +114,16 @@ func (r *run) do(ctx context.Context) error {
 		r.follow(ctx, true)
 		return nil
 	}
+	if wp, ok := p.forWorkspace(rec); ok {
+		p = wp
+	} else if r.row.step != StepNotify {
+		// A workspace removed from the file, or not in this worker's yet:
+		// the pipeline waits for a worker that serves it (or a reload).
+		err := waitFor(workspaceWait, "%s: workspace %q is not served by this worker; waiting for it to be configured", r.row.step, workspaceOf(rec))
+		r.log.Warn().Str("workspace", workspaceOf(rec)).Msg("pipeline of a workspace this worker does not serve waits")
+		return r.failed(ctx, err)
+	}
+	r.p = p
 	stepCtx, stop := p.cancels.watch(ctx, rec.ID)
 	err = r.row.run(p, stepCtx, r)
 	cancelled := errors.Is(context.Cause(stepCtx), errCancelled)

@@ -20,7 +20,7 @@ import (
 
 // I7 (docs/design.md): the API id and key, upload URL signatures and credentials in
 // media source URLs never show in logs, errors, task payloads, records as
-// shown, or metrics — whatever failed on the way.
+// shown, or metrics — whatever failed on the way; every workspace's.
 func TestSecretsStaySecret(t *testing.T) {
 	t.Parallel()
 	const sourceToken = "src-token-7f3a9e"
@@ -33,7 +33,8 @@ func TestSecretsStaySecret(t *testing.T) {
 		func(c *setupConfig) {
 			c.allowHosts = []string{"127.0.0.1"}
 			c.timing.MaxRetry = 12
-		})
+		},
+		withSecondWorkspace)
 	img, err := os.ReadFile(filepath.Join(b.root, "a.png"))
 	if err != nil {
 		t.Fatal(err)
@@ -47,15 +48,23 @@ func TestSecretsStaySecret(t *testing.T) {
 	}))
 	t.Cleanup(files.Close)
 	ok := b.request(ActionPublishNow, "b.png", files.URL+"/img.png?token="+sourceToken)
+	ok.Workspace = DefaultWorkspace
 	denied := b.request(ActionPublishNow, files.URL+"/img.png?token=wrong-"+sourceToken)
-	recs := []*Record{b.wait(b.publish(ok).ID), b.wait(b.publish(denied).ID)}
-	if recs[0].State != StateSucceeded || recs[1].State != StateFailed {
-		t.Fatalf("ended %s / %s", dump(recs[0]), dump(recs[1]))
+	denied.Workspace = DefaultWorkspace
+	second := b.inSecond(b.request(ActionPublishNow, "c.png"))
+	recs := []*Record{b.wait(b.publish(ok).ID), b.wait(b.publish(denied).ID), b.wait(b.publish(second).ID)}
+	if recs[0].State != StateSucceeded || recs[1].State != StateFailed || recs[2].State != StateSucceeded {
+		t.Fatalf("ended %s / %s / %s", dump(recs[0]), dump(recs[1]), dump(recs[2]))
+	}
+	if got := b.second.sb.Server.Stats().Posts.Created; got != 1 {
+		t.Fatalf("the second workspace's sandbox made %d posts, want 1: its pipeline did not go through its client", got)
 	}
 
 	secrets := map[string]string{
 		"API id":           b.sbOpts.APIID,
 		"API key":          b.sbOpts.APIKey,
+		"second API id":    b.second.opts.APIID,
+		"second API key":   b.second.opts.APIKey,
 		"upload signature": "sig=",
 		"source token":     sourceToken,
 	}

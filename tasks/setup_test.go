@@ -54,6 +54,9 @@ type bundle struct {
 	logs     *logbuf.Buffer
 	timing   Timing
 	sbOpts   sandbox.Options
+	// second is the second workspace's, when the test asked for one
+	// (withSecondWorkspace).
+	second *secondWorkspace
 }
 
 type setupConfig struct {
@@ -81,6 +84,9 @@ type setupConfig struct {
 	// profileRefresh: the worker's refresher interval; 0 runs none, so
 	// that no directory is cached unless a test asks (RefreshProfiles).
 	profileRefresh time.Duration
+	// second, when set, is a second workspace's sandbox: the worker serves
+	// DefaultWorkspace and secondName.
+	second *sandbox.Options
 }
 
 // withPreflight turns pre-flight on for a bundle's client.
@@ -171,6 +177,9 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 			b.expired = p.ID
 		}
 	}
+	if cfg.second != nil {
+		b.second = b.startSecond(*cfg.second, cfg)
+	}
 	if !cfg.noWorker {
 		b.worker = b.startWorker(cfg)
 	}
@@ -186,6 +195,7 @@ func (b *bundle) startWorker(cfg setupConfig) *Worker {
 	w, err := NewWorker(WorkerConfig{
 		Redis:                b.redis.Client,
 		API:                  b.api,
+		Workspaces:           b.workspaces(),
 		Sources:              b.sources,
 		Metrics:              b.metrics,
 		Logger:               zerolog.New(b.logs).Level(zerolog.DebugLevel).With().Timestamp().Logger(),

@@ -28,9 +28,13 @@ import (
 type WorkerConfig struct {
 	// Redis is shared by asynq and the record store; the worker never
 	// closes it.
-	Redis   redis.UniversalClient
-	API     *swonkie.Client
-	Sources *source.Opener
+	Redis redis.UniversalClient
+	// API is the Swonkie client of a worker that serves one workspace
+	// (DefaultWorkspace); Workspaces, when set, are the clients of every
+	// workspace it serves, by name (one of them is enough).
+	API        *swonkie.Client
+	Workspaces map[string]*swonkie.Client
+	Sources    *source.Opener
 	// Metrics, when set, gets the task middleware, the pipeline events and
 	// the queue and pipeline pollers.
 	Metrics *metrics.Metrics
@@ -122,6 +126,12 @@ type Worker struct {
 
 // NewWorker checks cfg and builds a Worker; Start runs it.
 func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	if len(cfg.Workspaces) == 0 && cfg.API != nil {
+		cfg.Workspaces = map[string]*swonkie.Client{DefaultWorkspace: cfg.API}
+	}
+	if cfg.API == nil && len(cfg.Workspaces) > 0 {
+		cfg.API = cfg.Workspaces[slices.Sorted(maps.Keys(cfg.Workspaces))[0]]
+	}
 	if cfg.Redis == nil || cfg.API == nil || cfg.Sources == nil {
 		return nil, errors.New("tasks: worker needs Redis, a Swonkie client and a source opener")
 	}
@@ -179,23 +189,28 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	r := rdb.New(cfg.Redis, stateNames())
 	log := cfg.Logger
 	p := &pipeline{
-		store:   newStore(r, cfg.Clock),
-		api:     cfg.API,
-		sources: cfg.Sources,
-		enq:     enq,
-		insp:    insp,
-		obs:     obs,
-		log:     log,
-		timing:  cfg.Timing,
-		now:     cfg.Clock,
-		holder:  cfg.Holder,
-		webhook: newWebhooks(cfg.WebhookURL, cfg.WebhookSecrets, cfg.Sources.EndpointTransport()),
-		cancels: newCancelListener(r, log.With().Str("component", "cancel").Logger()),
-		tracer:  tracerOf(cfg.TracerProvider),
+		store: newStore(r, cfg.Clock),
+		api:   cfg.API,
+		apis:  &workspaceAPIs{},
+		// seenPosts is shared by every workspace's view of the pipeline;
+		// its keys carry the workspace.
+		seenPosts: &postFactsCache{},
+		sources:   cfg.Sources,
+		enq:       enq,
+		insp:      insp,
+		obs:       obs,
+		log:       log,
+		timing:    cfg.Timing,
+		now:       cfg.Clock,
+		holder:    cfg.Holder,
+		webhook:   newWebhooks(cfg.WebhookURL, cfg.WebhookSecrets, cfg.Sources.EndpointTransport()),
+		cancels:   newCancelListener(r, log.With().Str("component", "cancel").Logger()),
+		tracer:    tracerOf(cfg.TracerProvider),
 	}
 	p.webhook.tracer = p.tracer
 	p.checker = preflightChecker{sources: cfg.Sources, rules: cfg.Rules, rdb: r, api: cfg.API, workspace: cfg.Workspace,
 		now: cfg.Clock, log: log}
+	p.apis.set(cfg.Workspaces)
 	w := &Worker{cfg: cfg, p: p, enq: enq, insp: insp}
 	if cfg.ProfileRefresh > 0 {
 		w.profiles = newProfileRefresher(p.checker, cfg.ProfileRefresh, log.With().Str("component", "profiles").Logger())
@@ -307,6 +322,14 @@ func (w *Worker) newMux() *asynq.ServeMux {
 // call does nothing.
 func (w *Worker) Start() error {
 	w.startOnce.Do(func() {
+		// Publishing for a workspace is refused until a worker serves it.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := rdb.NewRegistry(w.cfg.Redis).SetNames(ctx, w.p.apis.names())
+		cancel()
+		if err != nil {
+			w.startErr = err
+			return
+		}
 		for _, srv := range w.servers() {
 			if err := srv.Start(w.mux); err != nil {
 				for _, started := range w.servers() {

@@ -13,7 +13,7 @@ import (
 )
 
 func (e *env) listCommand() *cobra.Command {
-	var state, cursor string
+	var state, cursor, workspace string
 	var limit int
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -30,7 +30,7 @@ pipeline recovered from is in its history (enqueue status), not here.`,
 				return err
 			}
 			defer closeFn()
-			page, err := cl.List(e.ctx, tasks.ListOptions{State: tasks.State(state), Limit: limit, Cursor: cursor})
+			page, err := cl.List(e.ctx, tasks.ListOptions{State: tasks.State(state), Workspace: workspace, Limit: limit, Cursor: cursor})
 			if err != nil {
 				return e.fail("list", err)
 			}
@@ -38,9 +38,9 @@ pipeline recovered from is in its history (enqueue status), not here.`,
 				return e.printJSON(page)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tSTEP\tMEDIA\tPOST\tUPDATED\tLAST ERROR")
+			fmt.Fprintln(tw, "ID\tWORKSPACE\tSTATE\tSTEP\tMEDIA\tPOST\tUPDATED\tLAST ERROR")
 			for _, r := range page.Records {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.State, r.Step, len(r.Media), r.PostID,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, tasks.WorkspaceOf(r), r.State, r.Step, len(r.Media), r.PostID,
 					r.UpdatedAt.Local().Format(time.DateTime), lastErrorCell(r))
 			}
 			_ = tw.Flush()
@@ -52,6 +52,7 @@ pipeline recovered from is in its history (enqueue status), not here.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&state, "state", "", "only pipelines in this state: pending, running, succeeded, failed or cancelled")
+	fl.StringVar(&workspace, "workspace", "", "only pipelines of this workspace (`NAME`)")
 	fl.IntVar(&limit, "limit", 20, "how many (at most 100)")
 	fl.StringVar(&cursor, "cursor", "", "continue after a previous page (its last line says how)")
 	fl.BoolVar(&asJSON, "json", false, "print the page as JSON")

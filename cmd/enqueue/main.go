@@ -268,7 +268,11 @@ func (e *env) connect(cmd string) (*tasks.Client, func(), error) {
 // fail prints err as the one line a person reads, and picks the exit code.
 func (e *env) fail(cmd string, err error) error {
 	var ve *tasks.ValidationError
+	var we *tasks.WorkspaceError
 	switch {
+	case errors.As(err, &we):
+		fmt.Fprintf(e.stderr, "enqueue %s: invalid request: %v\n", cmd, we)
+		return exit(exitUsage)
 	case errors.As(err, &ve):
 		parts := make([]string, len(ve.Problems))
 		for i, p := range ve.Problems {

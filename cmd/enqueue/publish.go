@@ -20,6 +20,7 @@ type publishFlags struct {
 	media, profiles, labels, labelIDs, events []string
 	captionsFor, links                        []string
 	caption, firstComment, typ, at, postJSON  string
+	workspace                                 string
 	now, draft, review                        bool
 	tiktokBranded, tiktokAI                   bool
 	postID, key, cleanup, webhook             string
@@ -88,6 +89,7 @@ the pipeline.`,
 	fl.StringVar(&f.postJSON, "post-json", "", "read the post object from `FILE` (JSON, the request schema's post); the other post flags add to it")
 	fl.StringVar(&f.postID, "post", "", "attach the media to this existing post (`ID`) instead of creating one")
 	fl.StringVar(&f.key, "key", "", "idempotency `KEY`: the same key always answers the same pipeline")
+	fl.StringVar(&f.workspace, "workspace", "", "the Swonkie workspace to publish in (`NAME` from the workspaces file); required when the fleet publishes for several")
 	fl.StringVar(&f.cleanup, "cleanup", string(tasks.CleanupAfterPublish), "`POLICY`: after-publish (delete the media once published) or never")
 	fl.StringVar(&f.webhook, "webhook", "", "send the pipeline's events to this `URL` (https; private hosts only if in ALLOWED_SOURCE_HOSTS)")
 	fl.StringArrayVar(&f.events, "webhook-event", nil, "also send this `EVENT` besides the terminal one: pipeline.attached")
@@ -132,7 +134,7 @@ func (e *env) publish(f *publishFlags) error {
 // request turns the flags into a publish request; its errors are flag
 // mistakes, checked before Redis is reached.
 func (f *publishFlags) request() (tasks.Request, error) {
-	req := tasks.Request{Key: f.key, PostID: f.postID, Cleanup: tasks.CleanupPolicy(f.cleanup)}
+	req := tasks.Request{Key: f.key, Workspace: f.workspace, PostID: f.postID, Cleanup: tasks.CleanupPolicy(f.cleanup)}
 	for _, m := range f.media {
 		req.Media = append(req.Media, tasks.MediaSource{Source: m})
 	}

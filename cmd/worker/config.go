@@ -15,6 +15,7 @@ import (
 	"github.com/mediaflow/mediaflow/tasks"
 	"github.com/mediaflow/mediaflow/tracing/tracingsdk"
 	"github.com/mediaflow/mediaflow/ui"
+	"github.com/mediaflow/mediaflow/workspaces"
 )
 
 // config is the worker's configuration: every setting has an environment
@@ -25,6 +26,7 @@ type config struct {
 	SwonkieBaseURL     string
 	SwonkieAPIID       string
 	SwonkieAPIKey      string
+	WorkspacesFile     string
 	SwonkieRateLimit   float64
 	SwonkieRateBurst   int
 	UploadTimeout      time.Duration
@@ -69,6 +71,12 @@ type config struct {
 	ListProfiles bool
 	Version      bool
 
+	// Workspaces are the Swonkie workspaces the worker publishes for: the
+	// workspaces file's, or the one SWONKIE_API_ID and SWONKIE_API_KEY
+	// name (called "default"); nil until the credentials are known
+	// (loadWorkspaces).
+	Workspaces *workspaces.Config
+
 	// given lists the flags set on the command line.
 	given map[string]bool
 	// tracing is what the OTEL_* variables set up (startTracing); every
@@ -100,6 +108,8 @@ var settings = []setting{
 		usage: "Swonkie App ID; required unless -sandbox, -demo or -api-only"},
 	{group: groupConnections, flag: "api-key", env: "SWONKIE_API_KEY", arg: "KEY", secret: true, field: func(c *config) any { return &c.SwonkieAPIKey },
 		usage: "Swonkie API key; required unless -sandbox, -demo or -api-only"},
+	{group: groupConnections, flag: "workspaces-file", env: "WORKSPACES_FILE", arg: "FILE", field: func(c *config) any { return &c.WorkspacesFile },
+		usage: "JSON file of the Swonkie workspaces to publish for (name, apiId, apiKeyEnv or apiKeyFile, baseUrl, rateLimit, rateBurst, maxActive) and of API tokens scoped to them; instead of SWONKIE_API_ID and SWONKIE_API_KEY; SIGHUP reloads it"},
 	{group: groupConnections, flag: "upload-response-timeout", env: "UPLOAD_RESPONSE_TIMEOUT", def: durationText(swonkie.DefaultUploadResponseTimeout), field: func(c *config) any { return &c.UploadTimeout },
 		usage: "how long storage may take to answer once an upload's last byte is sent"},
 	{group: groupConnections, flag: "allowed-upload-hosts", env: "ALLOWED_UPLOAD_HOSTS", arg: "HOSTS", field: func(c *config) any { return &c.AllowedUploadHosts },
@@ -259,7 +269,32 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	if !(c.SwonkieRateLimit > 0) {
 		return nil, fmt.Errorf("SWONKIE_RATE_LIMIT %v: want a rate above 0", c.SwonkieRateLimit)
 	}
+	if err := c.loadWorkspaces(getenv); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// loadWorkspaces reads the workspaces file, or makes the one workspace of
+// SWONKIE_API_ID and SWONKIE_API_KEY. The sandbox modes need no keys of
+// their own: without a file they serve one workspace with the sandbox's.
+func (c *config) loadWorkspaces(getenv func(string) string) error {
+	d := workspaces.Defaults{BaseURL: c.SwonkieBaseURL, RateLimit: c.SwonkieRateLimit, RateBurst: c.SwonkieRateBurst}
+	if c.WorkspacesFile == "" {
+		if c.SwonkieAPIID != "" && c.SwonkieAPIKey != "" {
+			c.Workspaces = workspaces.Single(c.SwonkieAPIID, c.SwonkieAPIKey, d)
+		}
+		return nil
+	}
+	if c.SwonkieAPIID != "" || c.SwonkieAPIKey != "" {
+		return errors.New("WORKSPACES_FILE and SWONKIE_API_ID/SWONKIE_API_KEY: set one of them (the file names each workspace's key)")
+	}
+	ws, err := workspaces.Load(c.WorkspacesFile, getenv, d)
+	if err != nil {
+		return err
+	}
+	c.Workspaces = ws
+	return nil
 }
 
 // defaultMetricsAddr keeps /metrics on loopback unless asked otherwise: it
@@ -268,6 +303,8 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 const defaultMetricsAddr = "127.0.0.1:9400"
 
 // needsCredentials: only the real API needs them.
+//
+// The workspaces file gives them as well as SWONKIE_API_ID/KEY do.
 func (c *config) needsCredentials() bool { return !c.Sandbox && !c.Demo && !c.APIOnly }
 
 // sourceConfig is where media may come from and what it may cost.

@@ -269,3 +269,59 @@ func waitLine(t *testing.T, logs *logbuf.Buffer, msg string) string {
 	t.Fatalf("no %q line:\n%s", msg, logs.String())
 	return ""
 }
+
+// A workspaces file with something wrong stops the worker with one line
+// naming the workspace and the field; without a file, SWONKIE_API_ID and
+// SWONKIE_API_KEY are the one workspace "default".
+func TestWorkspacesFileIsCheckedAtStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	env := map[string]string{"A_KEY": "secret-key-a", "B_KEY": "secret-key-b"}
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"duplicate apiId", `{"workspaces": [{"name": "a", "apiId": "same", "apiKeyEnv": "A_KEY"}, {"name": "b", "apiId": "same", "apiKeyEnv": "B_KEY"}]}`, `workspace "b": apiId:`},
+		{"missing key", `{"workspaces": [{"name": "a", "apiId": "id-a", "apiKeyEnv": "NO_SUCH_KEY"}]}`, `workspace "a": apiKeyEnv: NO_SUCH_KEY is unset`},
+		{"duplicate name", `{"workspaces": [{"name": "a", "apiId": "id-a", "apiKeyEnv": "A_KEY"}, {"name": "a", "apiId": "id-b", "apiKeyEnv": "B_KEY"}]}`, `workspace "a": name:`},
+		{"unknown field", `{"workspaces": [{"name": "a", "apiId": "id-a", "apiKeyEnv": "A_KEY", "rate": 5}]}`, `workspace "a": "rate": unknown field`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := write(strings.ReplaceAll(tc.name, " ", "-")+".json", tc.file)
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), []string{"-workspaces-file", path}, envOf(env), &out, &errOut)
+			lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+			if code != 2 || len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and one line with %q", code, errOut.String(), tc.want)
+			}
+			if strings.Contains(errOut.String(), "secret-key") {
+				t.Fatalf("the error shows a key: %q", errOut.String())
+			}
+		})
+	}
+
+	c, err := parseConfig(nil, envOf(map[string]string{"SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key", "SWONKIE_BASE_URL": "http://x.test/v2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Workspaces == nil || len(c.Workspaces.Workspaces) != 1 {
+		t.Fatalf("workspaces %+v, want the one of SWONKIE_API_ID", c.Workspaces)
+	}
+	if w := c.Workspaces.Workspaces[0]; w.Name != "default" || w.APIID != "id" || w.APIKey != "key" || w.BaseURL != "http://x.test/v2" {
+		t.Errorf("default workspace %+v", w)
+	}
+	good := write("good.json", `{"workspaces": [{"name": "a", "apiId": "id-a", "apiKeyEnv": "A_KEY"}]}`)
+	if _, err := parseConfig([]string{"-workspaces-file", good}, envOf(map[string]string{"A_KEY": "k", "SWONKIE_API_ID": "id", "SWONKIE_API_KEY": "key"})); err == nil {
+		t.Error("a workspaces file and SWONKIE_API_ID together were taken")
+	}
+	c, err = parseConfig([]string{"-workspaces-file", good}, envOf(map[string]string{"A_KEY": "k", "SWONKIE_BASE_URL": "http://x.test/v2"}))
+	if err != nil || c.Workspaces.Workspaces[0].BaseURL != "http://x.test/v2" {
+		t.Fatalf("baseUrl from SWONKIE_BASE_URL: %+v, %v", c, err)
+	}
+}

@@ -25,7 +25,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
-	"golang.org/x/time/rate"
 
 	"github.com/mediaflow/mediaflow/budget"
 	"github.com/mediaflow/mediaflow/internal/redisurl"
@@ -78,8 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Demo {
 		return runDemo(ctx, cfg, getenv, stdout, stderr)
 	}
-	if cfg.needsCredentials() && (cfg.SwonkieAPIID == "" || cfg.SwonkieAPIKey == "") {
-		fmt.Fprintln(stderr, "worker: SWONKIE_API_ID and SWONKIE_API_KEY are required (or run with -sandbox to use the in-process sandbox)")
+	if cfg.needsCredentials() && cfg.Workspaces == nil {
+		fmt.Fprintln(stderr, "worker: SWONKIE_API_ID and SWONKIE_API_KEY (or WORKSPACES_FILE) are required (or run with -sandbox to use the in-process sandbox)")
 		return 2
 	}
 	if cfg.ListProfiles {
@@ -254,9 +253,15 @@ type stack struct {
 	client     *tasks.Client
 	sandbox    *sandbox.Server
 	sandboxSrv *http.Server
-	// redis, when set, carries the fleet-wide Swonkie budget.
-	redis  redis.UniversalClient
-	budget *budget.Fleet
+	// apis are every workspace's client by name; api is the first one's.
+	apis map[string]*swonkie.Client
+	// sandboxes are the in-process sandbox's workspaces; sandbox is the
+	// first one.
+	sandboxes *sandbox.Workspaces
+	// redis, when set, carries the fleet-wide Swonkie budgets, one per
+	// workspace.
+	redis   redis.UniversalClient
+	budgets []*budget.Fleet
 }
 
 // startStack wires the Swonkie client (or the in-process sandbox), the
@@ -313,6 +318,7 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		WebhookConcurrency: cfg.WebhookConcurrency,
 		Redis:              rc,
 		API:                st.api,
+		Workspaces:         st.apis,
 		Sources:            sources,
 		Metrics:            m,
 		Logger:             log,
@@ -337,51 +343,12 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 	return st, nil
 }
 
-// connectSwonkie builds the Swonkie client: on the real API, or on an
-// in-process sandbox it starts for -sandbox and -demo.
-func (st *stack) connectSwonkie(cfg *config, m *metrics.Metrics, log zerolog.Logger) error {
-	apiCfg := swonkie.Config{
-		BaseURL:   cfg.SwonkieBaseURL,
-		APIID:     cfg.SwonkieAPIID,
-		APIKey:    cfg.SwonkieAPIKey,
-		UserAgent: "mediaflow/" + buildinfo.Number(),
-		RateLimit: rate.Limit(cfg.SwonkieRateLimit),
-		Burst:     cfg.SwonkieRateBurst,
-
-		UploadResponseTimeout: cfg.UploadTimeout,
-		AllowedUploadHosts:    splitHosts(cfg.AllowedUploadHosts),
-		TracerProvider:        cfg.tracerProvider(),
-	}
-	if cfg.Sandbox || cfg.Demo {
-		sb, srv, base, err := startSandbox(sandboxOptions(cfg.Demo), log)
-		if err != nil {
-			return err
-		}
-		st.sandbox, st.sandboxSrv = sb, srv
-		apiCfg.BaseURL, apiCfg.APIID, apiCfg.APIKey = base, sandboxID, sandboxKey
-	}
-	if st.redis != nil {
-		st.budget = budget.NewFleet(st.redis, apiCfg.APIID, cfg.SwonkieRateLimit, cfg.SwonkieRateBurst, m, log)
-		apiCfg.Budget = st.budget
-	}
-	apiCfg.MaxConns = cfg.Concurrency
-	if m != nil {
-		apiCfg.Instrument = m.InstrumentTransport
-	}
-	api, err := swonkie.New(apiCfg)
-	if err != nil {
-		return err
-	}
-	st.api = api
-	return nil
-}
-
 func (st *stack) shutdown() {
 	if st.worker != nil {
 		st.worker.Shutdown()
 	}
-	if st.budget != nil {
-		st.budget.Close()
+	for _, b := range st.budgets {
+		b.Close()
 	}
 	if st.client != nil {
 		_ = st.client.Close()
@@ -416,22 +383,6 @@ func sandboxOptions(demo bool) sandbox.Options {
 		}
 	}
 	return o
-}
-
-func startSandbox(o sandbox.Options, log zerolog.Logger) (*sandbox.Server, *http.Server, string, error) {
-	sb, err := sandbox.New(o)
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("sandbox: %w", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("sandbox: %w", err)
-	}
-	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	base := "http://" + l.Addr().String() + "/v2"
-	log.Info().Str("url", base).Msg("in-process Swonkie sandbox started")
-	return sb, srv, base, nil
 }
 
 // connectRedis opens the shared Redis client and checks it answers, so a

@@ -49,6 +49,7 @@
 //	                                      <w> = swonkie.Client.Workspace(): a hash of base URL and API id
 //	mediaflow:profiles:<name>      string a workspace's profile directory (GET /profiles: ids, networks, names,
 //	                                      statusLevel) as JSON (expires; profiles.go); <name> = its configured name
+//	mediaflow:workspaces           string JSON list of the workspace names the workers serve (registry.go)
 //	mediaflow:authfail:<client>    string failed authentications of a client: GCRA arrival time (ms, Redis
 //	                                      clock); <client> = an IPv4 address or an IPv6 /64; expires when refilled
 //	mediaflow:ui:revoked:<sid>     string a page session ended at logout, until it would have expired;
