@@ -196,7 +196,7 @@ func TestRateLimitPerToken(t *testing.T) {
 
 func TestKeyringMatchesOnlyWholeTokens(t *testing.T) {
 	t.Parallel()
-	k := newKeyring([]string{tokenA, tokenB}, 0, 1)
+	k := newKeyring([]string{tokenA, tokenB}, nil, 0, 1)
 	for tok, want := range map[string]int{
 		tokenA: 0, tokenB: 1, "": -1, tokenA[:8]: -1, tokenA + tokenB: -1, strings.ToUpper(tokenA): -1,
 	} {
