@@ -90,6 +90,9 @@ func TestScaleRunReportsEveryFigure(t *testing.T) {
 			t.Errorf("scale.%s = %v, want a positive number", k, got.Scale[k])
 		}
 	}
+	if got.Scale["sweep_within_budget"] != true {
+		t.Errorf("scale.sweep_within_budget = %v, want true: 2,000 records take one batch", got.Scale["sweep_within_budget"])
+	}
 	if c, _ := got.Scale["sweep_longest_command"].(string); c == "" || c == "none" {
 		t.Errorf("scale.sweep_longest_command = %q, want the command", c)
 	}
