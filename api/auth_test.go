@@ -66,6 +66,7 @@ func TestAuthFailures(t *testing.T) {
 	const id = "0193a000-0000-7000-8000-000000000000"
 	routes := []call{
 		{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("x")},
+		{method: http.MethodPost, path: "/v1/pipelines/validate", body: validRequest("x")},
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
@@ -151,6 +152,7 @@ func TestRateLimitPerToken(t *testing.T) {
 	const id = "0193a000-0000-7000-8000-000000000000"
 	routes := []call{
 		{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("x")},
+		{method: http.MethodPost, path: "/v1/pipelines/validate", body: validRequest("x")},
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},

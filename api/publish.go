@@ -32,6 +32,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	var (
 		rec     *tasks.Record
 		created bool
+		err     error
 	)
 	unknown := scopeRequest(r, &req)
 	if unknown != nil {

@@ -27,10 +27,13 @@ func TestPublishNamesItsWorkspace(t *testing.T) {
 		{"unknown", in("initech", "x"), `unknown workspace "initech"`},
 		{"none", validRequest("x"), "required"},
 	} {
-		r := w.publish(t, tc.body, nil)
-		p := r.problem(t)
-		if r.status != http.StatusUnprocessableEntity || !slices.Equal(fieldsOf(p), []string{"workspace"}) || !strings.Contains(p.Detail, tc.want) {
-			t.Errorf("%s: %d %s; want 422 naming the workspace field with %q", tc.name, r.status, r.body, tc.want)
+		// The dry run refuses it alike: it has no workspace to check in.
+		for _, path := range []string{"/v1/pipelines", "/v1/pipelines/validate"} {
+			r := w.do(t, call{method: http.MethodPost, path: path, body: tc.body})
+			p := r.problem(t)
+			if r.status != http.StatusUnprocessableEntity || !slices.Equal(fieldsOf(p), []string{"workspace"}) || !strings.Contains(p.Detail, tc.want) {
+				t.Errorf("%s %s: %d %s; want 422 naming the workspace field with %q", path, tc.name, r.status, r.body, tc.want)
+			}
 		}
 	}
 	w.assertNothingQueued(t)
