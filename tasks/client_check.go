@@ -79,9 +79,12 @@ const RuleRequest = "request"
 // WithSources; remote ones by range requests), and the networks' rules.
 // Nothing is created, on Swonkie or in Redis (but a refreshed profile
 // directory), and nothing is enqueued. An error is a failure to find out
-// (Redis, Swonkie), never a problem of the request.
+// (Redis, Swonkie) or a *WorkspaceError, never a problem of the request.
 func (c *Client) Check(ctx context.Context, req Request) (*CheckResult, error) {
 	req.normalize()
+	if err := c.resolveWorkspace(ctx, &req); err != nil {
+		return nil, err // a *WorkspaceError, as Publish answers
+	}
 	res := &CheckResult{Problems: []Finding{}, Warnings: []Finding{}, Media: []ProbedItem{}}
 	var we *WorkspaceError
 	if err := c.resolveWorkspace(ctx, &req); errors.As(err, &we) {
@@ -171,7 +174,7 @@ func (c *Client) checkProfiles(ctx context.Context, req *Request, err error) err
 	}
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
-		ve = &ValidationError{}
+		ve = &ValidationError{Unusable: true}
 	}
 	for _, f := range found {
 		ve.Problems = append(ve.Problems, Problem{Field: f.Item, Message: strings.TrimPrefix(f.Message, f.Item+": ")})
@@ -183,8 +186,10 @@ func (c *Client) checkProfiles(ctx context.Context, req *Request, err error) err
 // range request for its first bytes, through the same guard the worker
 // uses) and refuse one that can never work: its host does not exist
 // (NXDOMAIN) or it answers 404 or 410. One that cannot be reached for now
-// is accepted; pre-flight retries it. Give it after WithSources. The HTTP
-// API turns it on; it costs the caller a round trip per URL.
+// is accepted; pre-flight retries it. Give it after WithSources. It costs
+// the caller a round trip per URL, so no program turns it on yet: without
+// it such a source fails the pipeline at once in pre-flight, and the dry
+// run (Check) reports it.
 func WithRemoteSourceCheck() ClientOption { return func(c *Client) { c.probeRemote = true } }
 
 // remoteNeverWorks is the enqueue-time check of a remote source.

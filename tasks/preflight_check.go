@@ -41,13 +41,6 @@ func (c preflightChecker) in(ws string, api *swonkie.Client) preflightChecker {
 	return c
 }
 
-// transientProbe is a source that could not be read for now: the step
-// retries; a dry run reports it as a warning.
-type transientProbe struct {
-	item int
-	err  error
-}
-
 // check returns what pre-flight finds about req. strict (the worker's
 // step) returns a source that cannot be read for now as an error, to be
 // retried; otherwise (a dry run) it is a warning. Any other error is a
