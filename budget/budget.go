@@ -49,12 +49,14 @@ const (
 type Fleet struct {
 	store *rdb.Budget
 	turns *rdb.Turns
-	rate  float64
-	burst int
-	m     *metrics.Metrics
-	log   zerolog.Logger
-	now   func() time.Time
-	peers *presence
+	// workspace names the workspace in metrics (Named).
+	workspace string
+	rate      float64
+	burst     int
+	m         *metrics.Metrics
+	log       zerolog.Logger
+	now       func() time.Time
+	peers     *presence
 
 	mu sync.Mutex
 	// slots are leased send times, on this process's clock, earliest
@@ -126,19 +128,28 @@ func NewFleet(r redis.UniversalClient, apiID string, ratePerSec float64, burst i
 	}
 	store := rdb.NewBudget(r, rdb.BudgetWorkspace(apiID))
 	b := &Fleet{
-		store: store,
-		turns: rdb.NewBudgetTurns(r, rdb.BudgetWorkspace(apiID)),
-		rate:  ratePerSec,
-		burst: burst,
-		m:     m,
-		log:   log,
-		now:   time.Now,
-		peers: newPresence(store),
-		fleet: map[string]time.Time{},
-		own:   map[string]time.Time{},
-		shown: map[string]bool{},
+		store:     store,
+		workspace: metrics.DefaultWorkspace,
+		turns:     rdb.NewBudgetTurns(r, rdb.BudgetWorkspace(apiID)),
+		rate:      ratePerSec,
+		burst:     burst,
+		m:         m,
+		log:       log,
+		now:       time.Now,
+		peers:     newPresence(store),
+		fleet:     map[string]time.Time{},
+		own:       map[string]time.Time{},
+		shown:     map[string]bool{},
 	}
 	b.peers.start()
+	return b
+}
+
+// Named sets the workspace name the budget's metrics carry (the
+// workspaces file's; metrics.DefaultWorkspace until set). Call it before
+// the first call.
+func (b *Fleet) Named(workspace string) *Fleet {
+	b.workspace = workspace
 	return b
 }
 
@@ -509,7 +520,7 @@ func (b *Fleet) showPaused(endpoint string, paused bool) {
 
 func (b *Fleet) observe(limiter string, start time.Time) {
 	if b.m != nil {
-		b.m.BudgetWaited(limiter, b.now().Sub(start))
+		b.m.BudgetWaited(b.workspace, limiter, b.now().Sub(start))
 	}
 }
 

@@ -24,6 +24,7 @@ var Substitutions = map[string]string{
 	"job":             ".*",
 	"instance":        ".*",
 	"queue":           ".*",
+	"workspace":       ".*",
 	"__rate_interval": "1m",
 	"__interval":      "15s",
 	"__range":         "1h",
@@ -41,7 +42,7 @@ const (
 
 // TemplateVariables are the dashboard variables every panel may use; the
 // deploy tests require the dashboard to define each.
-var TemplateVariables = []string{"datasource", "job", "instance", "queue"}
+var TemplateVariables = []string{"datasource", "job", "instance", "queue", "workspace"}
 
 // variableRE matches Grafana's three variable syntaxes: $name, ${name} or
 // ${name:format}, and [[name]].

@@ -29,7 +29,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	m := metrics.New(metrics.Options{Version: "test"})
 	m.InitTaskTypes("media:create")
-	m.PipelineFinished(metrics.StateFailed, "media:upload")
+	m.PipelineFinished(metrics.DefaultWorkspace, metrics.StateFailed, "media:upload")
 	m.SweepFinished(nil, time.Second, map[string]int{"stuck_failed": 1})
 	m.APIRequest(context.Background(), "/v1/pipelines", http.MethodPost, http.StatusAccepted, time.Millisecond)
 
@@ -139,6 +139,16 @@ func TestMetricNames(t *testing.T) {
 
 func dashboardPath() string { return filepath.FromSlash(deploy.DashboardFile) }
 
+// workspaceMetrics carry the workspace label: every panel on them honours
+// $workspace.
+var workspaceMetrics = map[string]bool{
+	"mediaflow_pipelines_finished_total":    true,
+	"mediaflow_swonkie_requests_total":      true,
+	"mediaflow_swonkie_budget_wait_seconds": true,
+	"mediaflow_active_pipelines":            true,
+	"mediaflow_runs_deferred_total":         true,
+}
+
 func TestDashboardVariables(t *testing.T) {
 	t.Parallel()
 	vars, err := deploy.DashboardVariables(dashboardPath())
@@ -176,6 +186,11 @@ func TestDashboardQueries(t *testing.T) {
 			}
 			if strings.HasPrefix(n, "mediaflow_queue_") && !strings.Contains(n, "_stats_") && !strings.Contains(q.Raw, `queue=~"$queue"`) {
 				t.Errorf("panel %q %s: queue metric %s without queue=~\"$queue\"", q.Panel, q.RefID, n)
+			}
+		}
+		for _, n := range names {
+			if workspaceMetrics[strings.TrimSuffix(n, "_bucket")] && !strings.Contains(q.Raw, `workspace=~"$workspace"`) {
+				t.Errorf("panel %q %s: %s has a workspace label but the query ignores $workspace: %q", q.Panel, q.RefID, n, q.Raw)
 			}
 		}
 		if !strings.Contains(q.Raw, `instance=~"$instance"`) {

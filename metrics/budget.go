@@ -34,27 +34,32 @@ func newBudgetMetrics(reg prometheus.Registerer) *budgetMetrics {
 		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace,
 			Name:      "swonkie_budget_wait_seconds",
-			Help:      "Time a Swonkie API call waited for the call budget before it was sent, by limiter (fleet: shared through Redis; local: this process alone, while Redis cannot be asked).",
+			Help:      "Time a Swonkie API call waited for its workspace's call budget before it was sent (or was deferred, its task giving its worker slot back), by workspace and limiter (fleet: shared through Redis; local: this process alone, while Redis cannot be asked).",
 			Buckets:   budgetWaitBuckets,
-		}, []string{"limiter"}),
+		}, []string{"workspace", "limiter"}),
 		paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace,
 			Name:      "swonkie_budget_paused",
 			Help:      "1 while this process holds calls to a Swonkie endpoint (or all of them: endpoint=\"all\") because a 429 asked the fleet to wait, else 0.",
 		}, []string{"endpoint"}),
 	}
-	for _, l := range []string{LimiterFleet, LimiterLocal} {
-		b.wait.WithLabelValues(l)
-	}
+	b.initWorkspace(DefaultWorkspace)
 	b.paused.WithLabelValues(BudgetAllEndpoints)
 	reg.MustRegister(b.wait, b.paused)
 	return b
 }
 
-// BudgetWaited records how long one API call waited for the budget, and
-// which limiter (LimiterFleet, LimiterLocal) made it wait.
-func (m *Metrics) BudgetWaited(limiter string, d time.Duration) {
-	m.budget.wait.WithLabelValues(limiter).Observe(d.Seconds())
+// initWorkspace creates the zero series of a workspace.
+func (b *budgetMetrics) initWorkspace(ws string) {
+	for _, l := range []string{LimiterFleet, LimiterLocal} {
+		b.wait.WithLabelValues(ws, l)
+	}
+}
+
+// BudgetWaited records how long one API call of workspace waited for the
+// budget, and which limiter (LimiterFleet, LimiterLocal) made it wait.
+func (m *Metrics) BudgetWaited(workspace, limiter string, d time.Duration) {
+	m.budget.wait.WithLabelValues(m.ws.label(workspace), limiter).Observe(d.Seconds())
 }
 
 // BudgetPaused records whether calls to endpoint (a method and endpoint

@@ -26,9 +26,9 @@ func TestBudgetMetrics(t *testing.T) {
 		t.Fatal("no paused series for the whole workspace at start")
 	}
 
-	m.BudgetWaited(metrics.LimiterFleet, 200*time.Millisecond)
-	m.BudgetWaited(metrics.LimiterFleet, 0)
-	m.BudgetWaited(metrics.LimiterLocal, time.Second)
+	m.BudgetWaited(metrics.DefaultWorkspace, metrics.LimiterFleet, 200*time.Millisecond)
+	m.BudgetWaited(metrics.DefaultWorkspace, metrics.LimiterFleet, 0)
+	m.BudgetWaited(metrics.DefaultWorkspace, metrics.LimiterLocal, time.Second)
 	if n, s := histogramCount(t, m, "mediaflow_swonkie_budget_wait_seconds", "limiter", "fleet"),
 		histogramSum(t, m, "mediaflow_swonkie_budget_wait_seconds", "limiter", "fleet"); n != 2 || s < 0.19 || s > 0.21 {
 		t.Fatalf("fleet waits: count %d sum %v", n, s)

@@ -55,7 +55,7 @@ func Example() {
 	// Pipeline events, from the pipeline code.
 	m.PipelineAccepted()
 	m.ObserveAttachedContext(context.Background(), 40*time.Second)
-	m.PipelineFinished(metrics.StateFailed, "media:upload")
+	m.PipelineFinished(metrics.DefaultWorkspace, metrics.StateFailed, "media:upload")
 	m.MediaDeleted(metrics.ReasonCompensation)
 
 	httpMux := http.NewServeMux()

@@ -32,6 +32,8 @@ var contract = map[string]string{
 	"mediaflow_swonkie_sent_bytes_total":                      "counter",
 	"mediaflow_pipelines_accepted_total":                      "counter",
 	"mediaflow_pipelines_finished_total":                      "counter",
+	"mediaflow_active_pipelines":                              "gauge",
+	"mediaflow_runs_deferred_total":                           "counter",
 	"mediaflow_pipeline_attach_duration_seconds":              "histogram",
 	"mediaflow_pipeline_publish_duration_seconds":             "histogram",
 	"mediaflow_pipelines":                                     "gauge",
@@ -93,8 +95,8 @@ func exercise(t *testing.T, m *metrics.Metrics) {
 	}
 
 	m.PipelineAccepted()
-	m.PipelineFinished(metrics.StateSucceeded, "")
-	m.PipelineFinished(metrics.StateFailed, "media:upload")
+	m.PipelineFinished(metrics.DefaultWorkspace, metrics.StateSucceeded, "")
+	m.PipelineFinished(metrics.DefaultWorkspace, metrics.StateFailed, "media:upload")
 	m.ObserveAttachedContext(context.Background(), 42*time.Second)
 	m.ObservePublishedContext(context.Background(), 3*time.Hour)
 	m.MediaDeleted(metrics.ReasonAfterPublish)

@@ -37,6 +37,7 @@ type Metrics struct {
 	redis     *redisCollector
 	auth      *authMetrics
 	api       *apiMetrics
+	ws        *workspaceMetrics
 }
 
 // New returns Metrics registered on a fresh registry, which also carries the
@@ -63,6 +64,7 @@ func New(opts Options) *Metrics {
 		}, func() float64 { return 1 }),
 	)
 	m := &Metrics{reg: reg}
+	m.ws = newWorkspaceMetrics(reg)
 	m.tasks = newTaskMetrics(reg)
 	m.swonkie = newSwonkieMetrics(reg)
 	m.pipelines = newPipelineMetrics(reg)

@@ -77,8 +77,8 @@ func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "pipelines_finished_total",
-			Help:      "Pipelines that reached a final state (succeeded, failed, cancelled); failed_step names the step a failed pipeline stopped at and is empty otherwise.",
-		}, []string{"state", "failed_step"}),
+			Help:      "Pipelines that reached a final state (succeeded, failed, cancelled), by workspace; failed_step names the step a failed pipeline stopped at and is empty otherwise.",
+		}, []string{"workspace", "state", "failed_step"}),
 		attached: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace,
 			Name:      "pipeline_attach_duration_seconds",
@@ -109,8 +109,7 @@ func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 	}
 	// Zero series for everything a dashboard divides by or alerts on, so
 	// those queries have data before the first event.
-	p.finished.WithLabelValues(StateSucceeded, "")
-	p.finished.WithLabelValues(StateCancelled, "")
+	p.initWorkspace(DefaultWorkspace)
 	for _, r := range mediaReasons {
 		p.deleted.WithLabelValues(r)
 	}
@@ -121,14 +120,22 @@ func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 	return p
 }
 
+// initWorkspace creates the zero series of a workspace.
+func (p *pipelineMetrics) initWorkspace(ws string) {
+	p.finished.WithLabelValues(ws, StateSucceeded, "")
+	p.finished.WithLabelValues(ws, StateCancelled, "")
+}
+
 // PipelineAccepted counts a publish request accepted as a new pipeline (not
 // one answered from an existing pipeline by its idempotency key).
 func (m *Metrics) PipelineAccepted() { m.pipelines.accepted.Inc() }
 
-// PipelineFinished counts a pipeline reaching its final state. failedStep
-// is the step a failed pipeline stopped at and is ignored for other states.
-// A state outside succeeded|failed|cancelled is counted as "unknown".
-func (m *Metrics) PipelineFinished(state, failedStep string) {
+// PipelineFinished counts a pipeline of workspace reaching its final
+// state. failedStep is the step a failed pipeline stopped at and is
+// ignored for other states. A state outside succeeded|failed|cancelled is
+// counted as "unknown"; a workspace not named by InitWorkspaces, as
+// "other".
+func (m *Metrics) PipelineFinished(workspace, state, failedStep string) {
 	switch state {
 	case StateSucceeded, StateCancelled:
 		failedStep = ""
@@ -139,7 +146,7 @@ func (m *Metrics) PipelineFinished(state, failedStep string) {
 	default:
 		state, failedStep = unknownLabel, ""
 	}
-	m.pipelines.finished.WithLabelValues(state, failedStep).Inc()
+	m.pipelines.finished.WithLabelValues(m.ws.label(workspace), state, failedStep).Inc()
 }
 
 // ObserveAttachedContext records the time from acceptance to the post

@@ -27,7 +27,7 @@ func TestPipelineFinishedLabels(t *testing.T) {
 		t.Run(tc.state+"/"+tc.failedStep, func(t *testing.T) {
 			t.Parallel()
 			m := metrics.New(metrics.Options{})
-			m.PipelineFinished(tc.state, tc.failedStep)
+			m.PipelineFinished(metrics.DefaultWorkspace, tc.state, tc.failedStep)
 			if got := value(t, m, "mediaflow_pipelines_finished_total", "state", tc.wantState, "failed_step", tc.wantStep); got != 1 {
 				t.Errorf("pipelines_finished_total{state=%q,failed_step=%q} = %v, want 1", tc.wantState, tc.wantStep, got)
 			}

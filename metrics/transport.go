@@ -40,7 +40,7 @@ type swonkieMetrics struct {
 	retryAfter  prometheus.Histogram
 	sentBytes   *prometheus.CounterVec
 
-	seen sync.Map // "endpoint method" → struct{}: series already created
+	seen sync.Map // "workspace endpoint method" → struct{}: series already created
 }
 
 func newSwonkieMetrics(reg prometheus.Registerer) *swonkieMetrics {
@@ -48,8 +48,8 @@ func newSwonkieMetrics(reg prometheus.Registerer) *swonkieMetrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "swonkie_requests_total",
-			Help:      "Requests to the Swonkie API by endpoint template, method and status class (2xx…5xx, or error when no response came back).",
-		}, []string{"endpoint", "method", "code"}),
+			Help:      "Requests to the Swonkie API by workspace, endpoint template, method and status class (2xx…5xx, or error when no response came back).",
+		}, []string{"workspace", "endpoint", "method", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace,
 			Name:      "swonkie_request_duration_seconds",
@@ -80,12 +80,12 @@ func newSwonkieMetrics(reg prometheus.Registerer) *swonkieMetrics {
 // initSeries creates the zero series of an endpoint and method the first
 // time they are used, so "errors per second" and "429s per second" show 0
 // rather than no data while all is well.
-func (s *swonkieMetrics) initSeries(endpoint, method string) {
-	if _, loaded := s.seen.LoadOrStore(endpoint+" "+method, struct{}{}); loaded {
+func (s *swonkieMetrics) initSeries(workspace, endpoint, method string) {
+	if _, loaded := s.seen.LoadOrStore(workspace+" "+endpoint+" "+method, struct{}{}); loaded {
 		return
 	}
 	for _, c := range initialCodes {
-		s.requests.WithLabelValues(endpoint, method, c)
+		s.requests.WithLabelValues(workspace, endpoint, method, c)
 	}
 	s.duration.WithLabelValues(endpoint, method)
 	s.rateLimited.WithLabelValues(endpoint)
@@ -103,7 +103,9 @@ func (m *Metrics) InitEndpoint(method, endpoint string) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	m.swonkie.initSeries(endpoint, method)
+	for _, ws := range m.ws.names() {
+		m.swonkie.initSeries(ws, endpoint, method)
+	}
 }
 
 // InstrumentTransport wraps next so every request through it is counted,
@@ -114,15 +116,30 @@ func (m *Metrics) InitEndpoint(method, endpoint string) {
 // a label value. An empty result is counted as "unknown". retryAfter parses
 // a Retry-After header; it is injected so the Swonkie client's one parser
 // serves both the client's waits and this histogram.
+//
+// Its requests are counted under the workspace DefaultWorkspace;
+// InstrumentWorkspace names another.
 func (m *Metrics) InstrumentTransport(next http.RoundTripper, endpoint func(*http.Request) string, retryAfter func(http.Header) (time.Duration, bool)) http.RoundTripper {
-	if next == nil {
-		next = http.DefaultTransport
+	return m.InstrumentWorkspace(DefaultWorkspace)(next, endpoint, retryAfter)
+}
+
+// InstrumentWorkspace is InstrumentTransport for the client of workspace
+// (a name InitWorkspaces was given; another is counted as "other").
+func (m *Metrics) InstrumentWorkspace(workspace string) func(http.RoundTripper, func(*http.Request) string, func(http.Header) (time.Duration, bool)) http.RoundTripper {
+	return func(next http.RoundTripper, endpoint func(*http.Request) string, retryAfter func(http.Header) (time.Duration, bool)) http.RoundTripper {
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		return &instrumentedTransport{next: next, workspace: workspace, ws: m.ws, endpoint: endpoint, retryAfter: retryAfter, m: m.swonkie}
 	}
-	return &instrumentedTransport{next: next, endpoint: endpoint, retryAfter: retryAfter, m: m.swonkie}
 }
 
 type instrumentedTransport struct {
 	next       http.RoundTripper
+	// workspace is labelled as ws says when a request is made: the
+	// client may be made before InitWorkspaces names it.
+	workspace  string
+	ws         *workspaceMetrics
 	endpoint   func(*http.Request) string
 	retryAfter func(http.Header) (time.Duration, bool)
 	m          *swonkieMetrics
@@ -139,7 +156,8 @@ func (t *instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, er
 	if method == "" {
 		method = http.MethodGet
 	}
-	t.m.initSeries(endpoint, method)
+	ws := t.ws.label(t.workspace)
+	t.m.initSeries(ws, endpoint, method)
 
 	// Count the body as the next transport reads it: that is what went to
 	// the network, including a partial upload cut off by an error, and
@@ -169,10 +187,10 @@ func (t *instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, er
 	resp, err := t.next.RoundTrip(req)
 	observe(req.Context(), t.m.duration.WithLabelValues(endpoint, method), time.Since(start).Seconds())
 	if err != nil {
-		t.m.requests.WithLabelValues(endpoint, method, codeTransportError).Inc()
+		t.m.requests.WithLabelValues(ws, endpoint, method, codeTransportError).Inc()
 		return resp, err
 	}
-	t.m.requests.WithLabelValues(endpoint, method, statusClass(resp.StatusCode)).Inc()
+	t.m.requests.WithLabelValues(ws, endpoint, method, statusClass(resp.StatusCode)).Inc()
 	if resp.StatusCode == http.StatusTooManyRequests {
 		t.m.rateLimited.WithLabelValues(endpoint).Inc()
 		if t.retryAfter != nil {

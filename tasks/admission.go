@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mediaflow/mediaflow/internal/rdb"
+	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/swonkie"
 )
 
@@ -86,6 +87,19 @@ func deferredFor(err error) (time.Duration, bool) {
 		return na.in, true
 	}
 	return swonkie.Deferred(err)
+}
+
+// deferralReason names, for the metrics, why a run gave its slot back;
+// ok is false for any other error.
+func deferralReason(err error) (reason string, ok bool) {
+	var na *notAdmitted
+	switch {
+	case errors.As(err, &na):
+		return metrics.DeferredMaxActive, true
+	case isDeferred(err):
+		return metrics.DeferredBudget, true
+	}
+	return "", false
 }
 
 // admit takes r's place among the active pipelines of its workspace ws,

@@ -248,7 +248,7 @@ func (p *pipeline) observe(ctx context.Context, ch *change) {
 		if a.State == StateFailed {
 			failedStep = string(a.Step)
 		}
-		p.obs.PipelineFinished(string(a.State), failedStep)
+		p.obs.PipelineFinished(workspaceOf(a), string(a.State), failedStep)
 		p.log.Info().Str("pipeline_id", a.ID).Str("state", string(a.State)).Str("step", string(a.Step)).Msg("pipeline finished")
 	}
 }

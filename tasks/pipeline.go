@@ -21,7 +21,7 @@ import (
 // made it, so each is counted once.
 type Observer interface {
 	PipelineAccepted()
-	PipelineFinished(state, failedStep string)
+	PipelineFinished(workspace, state, failedStep string)
 	// The durations take the context of the write that made them, whose
 	// span's trace becomes the observation's exemplar.
 	ObserveAttachedContext(ctx context.Context, d time.Duration)
@@ -31,12 +31,18 @@ type Observer interface {
 	DuplicatePostsDeleted(n int)
 	WebhookDelivery(outcome string, took time.Duration)
 	SweepFinished(err error, d time.Duration, acted map[string]int)
+	// ActivePipeline and RunDeferred follow the runs holding worker slots
+	// by workspace, and those that gave theirs back (admission.go).
+	ActivePipeline(workspace string, delta int)
+	RunDeferred(workspace, reason string)
 }
 
 type nopObserver struct{}
 
 func (nopObserver) PipelineAccepted()                                      {}
-func (nopObserver) PipelineFinished(string, string)                        {}
+func (nopObserver) PipelineFinished(string, string, string)                {}
+func (nopObserver) ActivePipeline(string, int)                             {}
+func (nopObserver) RunDeferred(string, string)                             {}
 func (nopObserver) ObserveAttachedContext(context.Context, time.Duration)  {}
 func (nopObserver) ObservePublishedContext(context.Context, time.Duration) {}
 func (nopObserver) MediaDeleted(string)                                    {}

@@ -132,6 +132,10 @@ func (r *run) do(ctx context.Context) error {
 		return r.failed(ctx, err)
 	}
 	defer release()
+	if r.depth == 0 {
+		p.obs.ActivePipeline(workspaceOf(rec), 1)
+		defer p.obs.ActivePipeline(workspaceOf(rec), -1)
+	}
 	stepCtx, stop := p.cancels.watch(ctx, rec.ID)
 	// A call whose workspace's budget is spent for longer than
 	// budgetHold gives the slot back too (admission.go).
@@ -187,6 +191,9 @@ func (r *run) failed(ctx context.Context, stepErr error) error {
 	}
 	v := decide(r.row, stepErr, r.retried, r.p.timing, owedSince, now)
 	out := &stepError{v: v, err: stepErr}
+	if reason, ok := deferralReason(stepErr); ok && r.rec != nil {
+		r.p.obs.RunDeferred(workspaceOf(r.rec), reason)
+	}
 	if v.kind == pollAgain {
 		r.log.Debug().Str("again_in", v.delay.String()).Msg(stepErr.Error())
 		return out

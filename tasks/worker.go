@@ -253,6 +253,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		p.sweepEvery = sched.Next(first).Sub(first)
 	}
 	if m := cfg.Metrics; m != nil {
+		m.InitWorkspaces(slices.Sorted(maps.Keys(cfg.Workspaces))...)
 		m.InitTaskTypes(TaskTypes...)
 		m.InitQueues(slices.Sorted(maps.Keys(cfg.Queues))...)
 		for _, c := range swonkieCalls {

@@ -155,7 +155,7 @@ var settings = []setting{
 	{group: groupPipelines, flag: "publish-rules-file", env: "PUBLISH_RULES_FILE", arg: "FILE", field: func(c *config) any { return &c.PublishRulesFile },
 		usage: "a JSON table of network publishing rules laid over the built-in one, row by row (networks change their limits)"},
 	{group: groupPipelines, flag: "profile-refresh", env: "PROFILE_REFRESH", def: durationText(tasks.DefaultProfileRefresh), min: "1s", field: func(c *config) any { return &c.ProfileRefresh },
-		usage: "how often the workspace's profile directory is fetched from Swonkie into Redis, where enqueuers check profiles"},
+		usage: "how often each served workspace's profile directory is fetched from Swonkie into Redis, where enqueuers check profiles"},
 
 	{group: groupAPI, flag: "api-addr", env: "API_ADDR", arg: "ADDR", field: func(c *config) any { return &c.APIAddr },
 		usage: "address of the HTTP enqueue API and the pipelines page (/ui/), like 127.0.0.1:8080; unset turns them off"},

@@ -78,13 +78,13 @@ func (st *stack) workspaceClient(cfg *config, w workspaces.Workspace, m *metrics
 		TracerProvider:        cfg.tracerProvider(),
 	}
 	if st.redis != nil {
-		b := budget.NewFleet(st.redis, w.APIID, w.RateLimit, w.RateBurst, m, log.With().Str("workspace", w.Name).Logger())
+		b := budget.NewFleet(st.redis, w.APIID, w.RateLimit, w.RateBurst, m, log.With().Str("workspace", w.Name).Logger()).Named(w.Name)
 		st.budgets = append(st.budgets, b)
 		apiCfg.Budget = b
 	}
 	apiCfg.MaxConns = cfg.Concurrency
 	if m != nil {
-		apiCfg.Instrument = m.InstrumentTransport
+		apiCfg.Instrument = m.InstrumentWorkspace(w.Name)
 	}
 	return swonkie.New(apiCfg)
 }
