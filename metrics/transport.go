@@ -135,7 +135,7 @@ func (m *Metrics) InstrumentWorkspace(workspace string) func(http.RoundTripper, 
 }
 
 type instrumentedTransport struct {
-	next       http.RoundTripper
+	next http.RoundTripper
 	// workspace is labelled as ws says when a request is made: the
 	// client may be made before InitWorkspaces names it.
 	workspace  string
