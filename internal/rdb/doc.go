@@ -66,7 +66,11 @@
 //	put     compare-and-set on v, whatever the form: the document (or the
 //	        record laid out in parts again, or packed), the index entries
 //	        moved from the old meta to the new, and the events appended, at
-//	        once (scripts.go lists the forms a write may leave)
+//	        once (scripts.go lists the forms a write may leave); a durable
+//	        put (Body.Durable, durable.go) runs on one connection of the
+//	        record's node and, when that node has online replicas, is
+//	        followed by WAIT 1 there: the count of attempts to create a post
+//	        must outlive a failover
 //	setdue  move an unfinished record's due entry (the sweep, finding it
 //	        waiting)
 //	repair  make a record's index entries what its meta says, or drop them
