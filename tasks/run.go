@@ -124,6 +124,9 @@ func (r *run) do(ctx context.Context) error {
 		return r.failed(ctx, err)
 	}
 	r.p = p
+	if err := r.pausedWait(rec); err != nil {
+		return r.failed(ctx, err)
+	}
 	stepCtx, stop := p.cancels.watch(ctx, rec.ID)
 	err = r.row.run(p, stepCtx, r)
 	cancelled := errors.Is(context.Cause(stepCtx), errCancelled)
@@ -170,6 +173,7 @@ func (r *run) save(ctx context.Context, fn func(*Record) error) error {
 // record besides its error is the step table's onFailure: a pipeline step
 // that gives up fails its pipeline, which settle then ends.
 func (r *run) failed(ctx context.Context, stepErr error) error {
+	stepErr = r.pauseOnRefusal(ctx, stepErr)
 	now := r.p.now().UTC()
 	var owedSince time.Time
 	if r.row.owedSince != nil {
