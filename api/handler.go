@@ -166,6 +166,7 @@ type route struct {
 func (h *Handler) table() []route {
 	return []route{
 		{http.MethodPost, "/v1/pipelines", false, h.publish},
+		{http.MethodPost, "/v1/pipelines/validate", false, h.validate},
 		{http.MethodGet, "/v1/pipelines", false, h.list},
 		{http.MethodGet, "/v1/pipelines/{id}", false, h.get},
 		{http.MethodPost, "/v1/pipelines/{id}/cancel", false, h.cancel},
@@ -205,7 +206,18 @@ func (h *Handler) routes() *http.ServeMux {
 		if !public[p] {
 			next = h.authenticated(next)
 		}
-		mux.Handle(p, next)
+		if !shadowed(p, paths) {
+			mux.Handle(p, next)
+			continue
+		}
+		// A path another one's wildcard also matches (/v1/pipelines/validate
+		// under /v1/pipelines/{id}): a pattern of every method on it would
+		// conflict with that path's methods, so each other method is named.
+		for _, m := range otherMethods {
+			if !slices.Contains(methods, m) {
+				mux.Handle(m+" "+p, next)
+			}
+		}
 	}
 	mux.Handle("/", h.authenticated(http.HandlerFunc(notFound)))
 	return mux
@@ -215,6 +227,33 @@ func (h *Handler) routes() *http.ServeMux {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.startBodyDeadline(w, r)
 	h.root.ServeHTTP(w, r)
+}
+
+// otherMethods are the methods a shadowed path answers 405 to by name.
+var otherMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace}
+
+// shadowed reports whether another of paths has a wildcard segment where
+// p has a literal one, and matches p.
+func shadowed(p string, paths []string) bool {
+	ps := strings.Split(p, "/")
+	for _, q := range paths {
+		qs := strings.Split(q, "/")
+		if q == p || len(qs) != len(ps) {
+			continue
+		}
+		match := true
+		for i := range qs {
+			if qs[i] != ps[i] && !strings.HasPrefix(qs[i], "{") {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
 }
 
 func methodNotAllowed(allow string) http.HandlerFunc {
