@@ -84,7 +84,7 @@ func startAPI(c *config, l net.Listener, client *tasks.Client, rc redis.Universa
 	if err != nil {
 		return nil, nil, err
 	}
-	pages, err := ui.New(client, ui.Config{Tokens: apiCfg.Tokens, Logger: log.With().Str("component", "ui").Logger(),
+	pages, err := ui.New(client, ui.Config{Tokens: apiCfg.Tokens, FileTokens: apiCfg.FileTokens, Logger: log.With().Str("component", "ui").Logger(),
 		Redis: rc, Guard: guard, TraceURL: c.TraceURLTemplate})
 	if err != nil {
 		return nil, nil, err
@@ -97,5 +97,5 @@ func startAPI(c *config, l net.Listener, client *tasks.Client, rc redis.Universa
 	srv, _ = serve(l, mux, c.APIMaxConns, log)
 	// The last summary of refused attempts is written as the API stops.
 	srv.RegisterOnShutdown(guard.Close)
-	return srv, h.SetFileTokens, nil
+	return srv, func(t []workspaces.Token) { h.SetFileTokens(t); pages.SetFileTokens(t) }, nil
 }
