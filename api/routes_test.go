@@ -61,7 +61,7 @@ func TestSpecAndHandlerAgreeOnRoutes(t *testing.T) {
 	// …/{id}, then …/{id}/cancel), which leave nothing to edit.
 	for _, path := range slices.Sorted(maps.Keys(documented)) {
 		methods := documented[path]
-		concrete := strings.ReplaceAll(path, "{id}", id)
+		concrete := strings.NewReplacer("{id}", id, "{name}", tasks.DefaultWorkspace).Replace(path)
 		allow := append([]string(nil), methods...)
 		if slices.Contains(methods, http.MethodGet) {
 			allow = append(allow, http.MethodHead)
