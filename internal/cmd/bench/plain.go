@@ -126,6 +126,10 @@ func runPlain(ctx context.Context, rc redis.UniversalClient, o options, n, concu
 				return fmt.Errorf("attach: create post: %w", err)
 			}
 			pl.PostID = post.ID
+			// mediaflow asks Swonkie's verdict before publishing.
+			if v, err := api.ValidatePost(ctx, post.ID); err != nil || !v.Valid {
+				return fmt.Errorf("attach: validate post %s: %+v, %w", post.ID, v, err)
+			}
 			change, err := api.ChangeStage(ctx, post.ID, swonkie.ActionPublishNow)
 			if err != nil {
 				return fmt.Errorf("attach: publish post %s: %w", post.ID, err)
