@@ -78,7 +78,11 @@ func startStack(rc redis.UniversalClient, o options, concurrency int, latency ti
 		st.close()
 		return nil, err
 	}
-	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(o.timing), tasks.WithTracerProvider(o.tracing))
+	copts := []tasks.ClientOption{tasks.WithSources(sources), tasks.WithTiming(o.timing), tasks.WithTracerProvider(o.tracing)}
+	if o.noPreflight {
+		copts = append(copts, tasks.WithoutPreflight())
+	}
+	st.client = tasks.NewClient(rc, copts...)
 	st.worker, err = tasks.NewWorker(tasks.WorkerConfig{
 		Redis:                rc,
 		API:                  api,
