@@ -252,10 +252,11 @@ func (st *stack) steps() (int, map[string]int) {
 	return total, byType
 }
 
-// apiCalls counts Swonkie API calls (uploads to storage apart).
+// apiCalls counts Swonkie API calls (uploads to storage apart, and the
+// profile directory pre-flight fetches once a run, not once a pipeline).
 func (st *stack) apiCalls() int {
 	return int(st.counter("mediaflow_swonkie_requests_total", func(l map[string]string) bool {
-		return l["endpoint"] != swonkie.UploadEndpoint
+		return l["endpoint"] != swonkie.UploadEndpoint && l["endpoint"] != "/profiles"
 	}))
 }
 
