@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mediaflow/mediaflow/authlimit"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/mediaflow/mediaflow/workspaces"
 )
 
 // DefaultMaxBody is the largest request body accepted when Config.MaxBody
@@ -30,6 +32,11 @@ type Config struct {
 	// Tokens are the bearer tokens accepted (API_TOKENS); several allow a
 	// rotation: add the new one, move clients over, drop the old one.
 	Tokens []string
+	// FileTokens are the workspaces file's tokens, known by their
+	// SHA-256, each scoped to its workspaces: one sees, lists and acts on
+	// its workspaces' pipelines only, and another workspace's answers 404
+	// (scope.go). SetFileTokens replaces them on a reload.
+	FileTokens []workspaces.Token
 	// MaxBody caps a request body in bytes; 0 means DefaultMaxBody.
 	MaxBody int64
 	// RateLimit is the requests per second allowed per token; 0 is
@@ -55,8 +62,12 @@ type Config struct {
 
 // Handler serves the API over a tasks.Client.
 type Handler struct {
-	client  *tasks.Client
-	keys    keyring
+	client *tasks.Client
+	keys   atomic.Pointer[keyring]
+	// rate and burst make the limiters of a reloaded keyring's new tokens.
+	rate    rate.Limit
+	burst   int
+	tokens  []string
 	maxBody int64
 	// bodyTimeout bounds reading a request body.
 	bodyTimeout time.Duration
@@ -91,15 +102,27 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		client:      client,
-		keys:        newKeyring(tokens, cfg.RateLimit, cfg.Burst),
+		rate:        cfg.RateLimit,
+		burst:       cfg.Burst,
+		tokens:      tokens,
 		maxBody:     cfg.MaxBody,
 		bodyTimeout: DefaultBodyTimeout,
 		log:         cfg.Logger,
 		guard:       cfg.Guard,
 	}
+	h.keys.Store(newKeyring(tokens, cfg.FileTokens, cfg.RateLimit, cfg.Burst))
 	mux := h.routes()
 	h.root = h.observed(mux, h.logged(mux), cfg)
 	return h, nil
+}
+
+// SetFileTokens replaces the workspaces file's tokens (a reload). Each
+// token that stays keeps its rate limiter; a request already past
+// authentication keeps the scope it had.
+func (h *Handler) SetFileTokens(file []workspaces.Token) {
+	k := newKeyring(h.tokens, file, h.rate, h.burst)
+	k.keep(h.keys.Load())
+	h.keys.Store(k)
 }
 
 // Check reports what New would refuse in cfg, so a program can fail at
@@ -121,7 +144,7 @@ func (cfg Config) check() (tokens []string, err error) {
 		}
 		tokens = append(tokens, t)
 	}
-	if len(tokens) == 0 {
+	if len(tokens) == 0 && len(cfg.FileTokens) == 0 {
 		return nil, fmt.Errorf("api: %w", ErrNoToken)
 	}
 	if cfg.MaxBody < 0 {

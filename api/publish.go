@@ -29,9 +29,18 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := detached(r)
 	defer cancel()
-	rec, created, err := h.client.Publish(ctx, req)
+	var (
+		rec     *tasks.Record
+		created bool
+		err     error
+	)
+	unknown := scopeRequest(r, &req)
+	if unknown != nil {
+		err = unknown
+	} else {
+		rec, created, err = h.client.Publish(ctx, req)
+	}
 	var invalid *tasks.ValidationError
-	var unknown *tasks.WorkspaceError
 	switch {
 	case errors.As(err, &invalid) && invalid.Unusable:
 		writeProblem(w, r, Problem{Type: typeProfile, Status: http.StatusUnprocessableEntity,
@@ -48,7 +57,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, tasks.ErrKeyReused):
 		p := Problem{Type: typeKeyReused, Status: http.StatusConflict,
 			Detail: "this idempotency key was already used for a different request; use a new key for a new request"}
-		if rec != nil {
+		if rec != nil && visible(r, rec) {
 			p.PipelineID = rec.ID
 		}
 		writeProblem(w, r, p)

@@ -146,6 +146,7 @@ func TestInternalErrorsSayNothingInternal(t *testing.T) {
 	r.Stop(t)
 	for _, c := range []call{
 		{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("after")},
+		{method: http.MethodPost, path: "/v1/pipelines/validate", body: validRequest("after")},
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},

@@ -21,7 +21,17 @@ func (h *Handler) validate(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := detached(r)
 	defer cancel()
-	res, err := h.client.Check(ctx, req)
+	// A scoped token checks against its own workspaces only: a dry run
+	// would otherwise tell another workspace's profiles apart.
+	var (
+		res *tasks.CheckResult
+		err error
+	)
+	if unknown := scopeRequest(r, &req); unknown != nil {
+		err = unknown
+	} else {
+		res, err = h.client.Check(ctx, req)
+	}
 	var unknown *tasks.WorkspaceError
 	switch {
 	case errors.As(err, &unknown):

@@ -12,26 +12,39 @@ import (
 	"github.com/mediaflow/mediaflow/internal/rdb"
 )
 
-// SeedCopies writes one copy of the stored record templateID per time in
+// SeedCopies writes one copy of a stored template record per time in
 // created, straight through the store (pipelined, a batch per round
-// trip), each with a fresh id and every time of the template moved by
-// its creation's distance from the template's. The copies are stored as
-// the store stores a record in the template's state, with the same index
-// entries; for a pending template, enqueue also enqueues each copy's first
-// tasks, as Publish would. It is for filling a Redis at scale (make bench
-// -scale) without running a million pipelines, never for production
-// data.
-func (c *Client) SeedCopies(ctx context.Context, templateID string, created []time.Time, enqueue bool) ([]string, error) {
-	tmpl, err := c.store.getFull(ctx, templateID)
-	if err != nil {
-		return nil, err
+// trip): copy i is of templateIDs[i % len(templateIDs)] (a template named
+// twice is copied twice as often), with a fresh id and every time of the
+// template moved by its creation's distance from the template's. The
+// copies are stored as the store stores a record in the template's state,
+// with the same index entries; with enqueue, each copy's first tasks are
+// enqueued too, as Publish would. It is for filling a Redis at scale
+// (make bench -scale) without running a million pipelines, never for
+// production data.
+func (c *Client) SeedCopies(ctx context.Context, templateIDs []string, created []time.Time, enqueue bool) ([]string, error) {
+	if len(templateIDs) == 0 {
+		return nil, fmt.Errorf("seed %d copies: no template", len(created))
+	}
+	tmpls := make([]*Record, len(templateIDs))
+	read := map[string]*Record{}
+	for i, id := range templateIDs {
+		if read[id] == nil {
+			t, err := c.store.getFull(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("seed from template %s: %w", id, err)
+			}
+			read[id] = t
+		}
+		tmpls[i] = read[id]
 	}
 	const batch = 500
 	ids := make([]string, 0, len(created))
 	for start := 0; start < len(created); start += batch {
 		end := min(start+batch, len(created))
 		recs := make([]*Record, 0, end-start)
-		for _, at := range created[start:end] {
+		for i, at := range created[start:end] {
+			tmpl := tmpls[(start+i)%len(tmpls)]
 			recs = append(recs, copyShifted(tmpl, at.Sub(tmpl.CreatedAt)))
 		}
 		if err := c.store.createMany(ctx, recs); err != nil {

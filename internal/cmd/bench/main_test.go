@@ -66,3 +66,46 @@ func TestBadFlags(t *testing.T) {
 		t.Errorf("run -n 0: %v", err)
 	}
 }
+
+// The scale phase at a small size: it fills Redis with records of every
+// shape, and every figure it reports (bytes per record, list pages, Get,
+// one sweep and its longest command) is measured, in the table and in the
+// JSON line.
+func TestScaleRunReportsEveryFigure(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"-scale", "-scale-finished", "2000", "-scale-pending", "200", "-scale-samples", "20", "-file-size", "4096"}
+	if err := run(args, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var got struct {
+		Scale map[string]any `json:"scale"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, lines[len(lines)-1])
+	}
+	want := map[string]float64{"finished": 2000, "pending": 200}
+	for k, v := range want {
+		if got.Scale[k] != v {
+			t.Errorf("scale.%s = %v, want %v", k, got.Scale[k], v)
+		}
+	}
+	for _, k := range []string{"redis_bytes_per_finished", "redis_bytes_per_pending", "used_memory_mib",
+		"list_first_page_p50_ms", "list_first_page_p99_ms", "list_filtered_p50_ms", "list_filtered_p99_ms",
+		"get_p50_ms", "get_p99_ms", "sweep_ms", "sweep_retention_deleted", "sweep_longest_command_ms", "seed_seconds"} {
+		if v, ok := got.Scale[k].(float64); !ok || v <= 0 {
+			t.Errorf("scale.%s = %v, want a positive number", k, got.Scale[k])
+		}
+	}
+	if got.Scale["sweep_within_budget"] != true {
+		t.Errorf("scale.sweep_within_budget = %v, want true: 2,000 records take one batch", got.Scale["sweep_within_budget"])
+	}
+	if c, _ := got.Scale["sweep_longest_command"].(string); c == "" || c == "none" {
+		t.Errorf("scale.sweep_longest_command = %q, want the command", c)
+	}
+	for _, want := range []string{"bytes per record", "list, first page", "Client.Get", "one sweep"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
 	"flag"
 	"fmt"
 	"io"
@@ -20,8 +21,10 @@ import (
 
 // The scale phase (-scale): Redis filled with a million finished and a
 // hundred thousand pending publications, written straight through the
-// store as copies of one real pipeline's record (tasks.Client.SeedCopies),
-// not run. Then what a person and the sweep see at that size: the bytes
+// store as copies of a few real pipelines' records of realistic shapes
+// (scaleShapes: 1–3 media, captions from a line to a paragraph, labels,
+// 1–3 profiles; tasks.Client.SeedCopies), created over the retention's
+// 7 days, not run. Then what a person and the sweep see at that size: the bytes
 // each record costs, list pages, reads, one sweep.
 
 type scaleOptions struct {
@@ -67,6 +70,7 @@ type scaleSummary struct {
 	GetP99ms              float64 `json:"get_p99_ms"`
 	SweepMs               float64 `json:"sweep_ms"`
 	SweepDeleted          int     `json:"sweep_retention_deleted"`
+	SweepWithinBudget     bool    `json:"sweep_within_budget"`
 	SweepLongestCommandMs float64 `json:"sweep_longest_command_ms"`
 	SweepLongestCommand   string  `json:"sweep_longest_command"`
 	SweepCommandsOver10ms int     `json:"sweep_commands_over_10ms"`
@@ -90,6 +94,7 @@ func (r *scaleResult) summary() *scaleSummary {
 		GetP99ms:              round(ms(percentile(r.get, 99)), 2),
 		SweepMs:               round(ms(r.sweepTook), 1),
 		SweepDeleted:          r.sweep.RetentionDeleted,
+		SweepWithinBudget:     !r.sweep.RetentionLeft,
 		SweepLongestCommandMs: round(ms(r.slowest), 2),
 		SweepLongestCommand:   r.slowestCmd,
 		SweepCommandsOver10ms: r.slowOver10ms,
@@ -107,8 +112,12 @@ func (r *scaleResult) print(w io.Writer) {
 	fmt.Fprintf(w, "  list, first page: p50 %.2f ms, p99 %.2f ms (target p99 ≤ 50 ms)\n", s.ListFirstPageP50ms, s.ListFirstPageP99ms)
 	fmt.Fprintf(w, "  list, succeeded in a one-day range, page at a random cursor: p50 %.2f ms, p99 %.2f ms (target p99 ≤ 200 ms)\n", s.ListFilteredP50ms, s.ListFilteredP99ms)
 	fmt.Fprintf(w, "  Client.Get: p50 %.2f ms, p99 %.2f ms (target p99 ≤ 5 ms)\n", s.GetP50ms, s.GetP99ms)
-	fmt.Fprintf(w, "  one sweep: %.0f ms, %d records past retention deleted; longest Redis command %.2f ms (%s), %d over 10 ms (target none)\n",
-		s.SweepMs, s.SweepDeleted, s.SweepLongestCommandMs, s.SweepLongestCommand, s.SweepCommandsOver10ms)
+	budget := "within its budget"
+	if !s.SweepWithinBudget {
+		budget = "its budget ran out with records left"
+	}
+	fmt.Fprintf(w, "  one sweep: %.0f ms, %s, %d records past retention deleted; longest Redis command %.2f ms (%s), %d over 10 ms (target none)\n",
+		s.SweepMs, budget, s.SweepDeleted, s.SweepLongestCommandMs, s.SweepLongestCommand, s.SweepCommandsOver10ms)
 }
 
 // runScale fills Redis and measures. Retention is the worker's default
@@ -119,7 +128,7 @@ func (r *scaleResult) print(w io.Writer) {
 func runScale(ctx context.Context, rc redis.UniversalClient, o options, progress func(string, ...any)) (*scaleResult, error) {
 	so := o.scale
 	res := &scaleResult{finished: so.finished, pending: so.pending}
-	finishedID, pendingID, err := scaleTemplates(ctx, rc, o)
+	finishedIDs, pendingIDs, err := scaleTemplates(ctx, rc, o)
 	if err != nil {
 		return nil, fmt.Errorf("scale templates: %w", err)
 	}
@@ -138,7 +147,7 @@ func runScale(ctx context.Context, rc redis.UniversalClient, o options, progress
 	}
 	progress("scale: writing %d finished records", so.finished)
 	start := time.Now()
-	finishedIDs, err := c.SeedCopies(ctx, finishedID, created, false)
+	finishedIDs, err = c.SeedCopies(ctx, finishedIDs, created, false)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +164,7 @@ func runScale(ctx context.Context, rc redis.UniversalClient, o options, progress
 	}
 	progress("scale: writing %d pending records and their first tasks", so.pending)
 	start = time.Now()
-	pendingIDs, err := c.SeedCopies(ctx, pendingID, created, true)
+	pendingIDs, err = c.SeedCopies(ctx, pendingIDs, created, true)
 	if err != nil {
 		return nil, err
 	}
@@ -213,50 +222,117 @@ func runScale(ctx context.Context, rc redis.UniversalClient, o options, progress
 	return res, nil
 }
 
-// scaleTemplates runs one single-media publishNow pipeline to its end
-// (the finished template) and accepts one more with no worker running
-// (the pending template, its first task left in asynq).
-func scaleTemplates(ctx context.Context, rc redis.UniversalClient, o options) (finished, pending string, err error) {
+// scaleShape is one kind of publication the scale phase copies: how many
+// media and profiles, how long a caption, which labels, and how many
+// copies of every scaleWeights it takes.
+type scaleShape struct {
+	media, profiles, captionWords int
+	labels                        []string
+	weight                        int
+}
+
+// scaleShapes are the publications a scale run is made of, in these
+// proportions: most posts carry one image and a short caption, some two or
+// three images, a long caption, labels, up to three profiles.
+var scaleShapes = []scaleShape{
+	{media: 1, profiles: 1, captionWords: 12, weight: 4},
+	{media: 1, profiles: 2, captionWords: 40, labels: []string{"Evergreen"}, weight: 3},
+	{media: 2, profiles: 2, captionWords: 25, labels: []string{"Launch 2026", "Promo"}, weight: 2},
+	{media: 3, profiles: 3, captionWords: 80, labels: []string{"Campaign Q4"}, weight: 1},
+}
+
+// captionWords are what a template's caption is made of: plain words and
+// hashtags, so it compresses like a person's text, not like random bytes.
+var captionWords = strings.Fields(`new spring collection is here and we could not be more excited to share it
+with you all link in bio for early access our team worked for months on every detail tell us your favourite
+#launch #newarrivals #smallbusiness #behindthescenes 🎉 thank you for being part of this journey see you soon`)
+
+// request is the template request of shape sh, the n-th made.
+func (sh scaleShape) request(o options, profiles []string, files []string, n int) tasks.Request {
+	r := rand.New(rand.NewPCG(uint64(n), 7))
+	words := make([]string, sh.captionWords)
+	for i := range words {
+		words[i] = captionWords[r.IntN(len(captionWords))]
+	}
+	req := tasks.Request{
+		Post: &tasks.PostSpec{ProfileIDs: profiles[:min(sh.profiles, len(profiles))],
+			Caption: strings.Join(words, " "), Labels: sh.labels},
+		Action: tasks.ActionPublishNow,
+	}
+	for i := range sh.media {
+		req.Media = append(req.Media, tasks.MediaSource{Source: files[i%len(files)]})
+	}
+	return req
+}
+
+// scaleTemplates runs one publishNow pipeline of each shape to its end
+// (the finished templates) and accepts one more of each with no worker
+// running (the pending templates, their first tasks left in asynq). Each
+// list names a template as often as its shape's weight.
+func scaleTemplates(ctx context.Context, rc redis.UniversalClient, o options) (finished, pending []string, err error) {
+	files := []string{o.mediaFile}
+	for i := 2; i <= 3; i++ {
+		f := strings.TrimSuffix(o.mediaFile, ".png") + fmt.Sprintf("-%d.png", i)
+		if err := writeImage(f, o.fileSize); err != nil {
+			return nil, nil, err
+		}
+		files = append(files, f)
+	}
 	st, err := startStack(rc, o, o.workers, 0)
 	if err != nil {
-		return "", "", err
+		return nil, nil, err
 	}
-	rec, _, err := st.client.Publish(ctx, st.request(o, 0))
-	if err != nil {
-		st.close()
-		return "", "", err
-	}
+	closed := false
+	defer func() {
+		if !closed {
+			st.close()
+		}
+	}()
 	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	done, err := st.client.Wait(waitCtx, rec.ID, 10*time.Millisecond, nil)
-	if err != nil {
-		st.close()
-		return "", "", err
+	for i, sh := range scaleShapes {
+		rec, _, err := st.client.Publish(ctx, sh.request(o, st.profiles, files, i))
+		if err != nil {
+			return nil, nil, fmt.Errorf("template %d: %w", i, err)
+		}
+		done, err := st.client.Wait(waitCtx, rec.ID, 10*time.Millisecond, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("template %d: %w", i, err)
+		}
+		if done.State != tasks.StateSucceeded {
+			return nil, nil, fmt.Errorf("template pipeline %s ended %s", done.ID, done.State)
+		}
+		for range sh.weight {
+			finished = append(finished, rec.ID)
+		}
 	}
-	if done.State != tasks.StateSucceeded {
-		st.close()
-		return "", "", fmt.Errorf("template pipeline %s ended %s", done.ID, done.State)
-	}
-	// Its webhook and cleanup are in: wait until it owes nothing more.
+	// Their webhooks and cleanups are in: wait until they owe nothing more.
 	time.Sleep(settle)
 	profiles := st.profiles
 	st.close()
+	closed = true
 	sources, err := source.New(source.Config{Root: o.mediaRoot})
 	if err != nil {
-		return "", "", err
+		return nil, nil, err
 	}
 	c := tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(o.timing))
 	defer c.Close()
-	p, _, err := c.Publish(ctx, (&stack{profiles: profiles}).request(o, 1))
-	if err != nil {
-		return "", "", err
+	for i, sh := range scaleShapes {
+		p, _, err := c.Publish(ctx, sh.request(o, profiles, files, len(scaleShapes)+i))
+		if err != nil {
+			return nil, nil, fmt.Errorf("pending template %d: %w", i, err)
+		}
+		for range sh.weight {
+			pending = append(pending, p.ID)
+		}
 	}
-	return rec.ID, p.ID, nil
+	return finished, pending, nil
 }
 
 // timeSweep runs one sweep's work (Worker.RunSweep, the worker never
 // started: no task runs meanwhile) with SLOWLOG catching every command
-// over 0.1 ms.
+// (slowlog-log-slower-than 0: nothing else runs meanwhile, so the log
+// holds the sweep's commands and nothing else).
 func (r *scaleResult) timeSweep(ctx context.Context, rc redis.UniversalClient, o options) error {
 	api, err := swonkie.New(swonkie.Config{BaseURL: "http://127.0.0.1:1/v2", APIID: sandboxID, APIKey: sandboxKey})
 	if err != nil {
@@ -272,7 +348,7 @@ func (r *scaleResult) timeSweep(ctx context.Context, rc redis.UniversalClient, o
 	if err != nil {
 		return err
 	}
-	for _, kv := range [][2]string{{"slowlog-log-slower-than", "100"}, {"slowlog-max-len", "100000"}} {
+	for _, kv := range [][2]string{{"slowlog-log-slower-than", "0"}, {"slowlog-max-len", "100000"}} {
 		if err := rc.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
 			return fmt.Errorf("CONFIG SET %s: %w", kv[0], err)
 		}
@@ -296,11 +372,24 @@ func (r *scaleResult) timeSweep(ctx context.Context, rc redis.UniversalClient, o
 		}
 		if l.Duration > r.slowest {
 			r.slowest = l.Duration
-			r.slowestCmd = strings.Join(l.Args[:min(len(l.Args), 5)], " ")
+			r.slowestCmd = slowCommand(l.Args)
 		}
 	}
 	if r.slowest == 0 {
-		r.slowestCmd = "none over 0.1 ms"
+		r.slowestCmd = "none"
 	}
 	return nil
+}
+
+// slowCommand names a SLOWLOG entry's command for a person: a script by
+// the first bytes of its SHA1 (the body says nothing in a table), then the
+// keys and first arguments.
+func slowCommand(args []string) string {
+	if len(args) > 1 && strings.EqualFold(args[0], "eval") {
+		args = append([]string{"EVAL", fmt.Sprintf("%x", sha1.Sum([]byte(args[1])))[:8]}, args[2:]...)
+	}
+	if len(args) > 1 && strings.EqualFold(args[0], "evalsha") {
+		args = append([]string{"EVALSHA", args[1][:min(len(args[1]), 8)]}, args[2:]...)
+	}
+	return strings.Join(args[:min(len(args), 6)], " ")
 }
