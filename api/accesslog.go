@@ -9,7 +9,8 @@ import (
 )
 
 // logged writes one access-log line per request (internal/accesslog), with
-// the position of the token that authenticated it. Requests refused for
+// the position of the token that authenticated it (or its name, for a
+// workspaces-file token). Requests refused for
 // their credentials get no line of their own: the guard summarizes them,
 // so a flood of wrong tokens cannot fill the log.
 func (h *Handler) logged(next http.Handler) http.Handler {
@@ -24,7 +25,11 @@ func (h *Handler) logged(next http.Handler) http.Handler {
 			return
 		}
 		ev := accesslog.Event(h.log, inner, rec, start)
-		if note.slot >= 0 {
+		switch {
+		case note.name != "":
+			// A workspaces-file token, by the name the file gives it.
+			ev = ev.Str("tokenName", note.name)
+		case note.slot >= 0:
 			// 1-based, like the position in API_TOKENS people read.
 			ev = ev.Int("token", note.slot+1)
 		}

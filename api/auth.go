@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"math"
 	"net/http"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mediaflow/mediaflow/metrics"
+	"github.com/mediaflow/mediaflow/workspaces"
 )
 
 // MinTokenLength is the shortest bearer token New accepts.
@@ -19,29 +21,56 @@ const MinTokenLength = 16
 
 // keyring holds the accepted tokens as SHA-256 digests, so comparing them
 // takes the same time whatever the token's length or how much of it is
-// right, and each token's rate limiter.
+// right, and each token's rate limiter. The first len(API_TOKENS) slots
+// are API_TOKENS' (all workspaces); the rest are the workspaces file's,
+// known only by their digest, each with its name and its workspaces.
 type keyring struct {
 	digests  [][sha256.Size]byte
 	limiters []*rate.Limiter // nil entries when unlimited
+	// names and scopes are the file tokens' (by slot); "" and nil for
+	// API_TOKENS.
+	names  []string
+	scopes []*workspaces.Token
 }
 
-func newKeyring(tokens []string, limit rate.Limit, burst int) keyring {
-	k := keyring{}
-	for _, t := range tokens {
-		k.digests = append(k.digests, sha256.Sum256([]byte(t)))
+func newKeyring(tokens []string, file []workspaces.Token, limit rate.Limit, burst int) *keyring {
+	k := &keyring{}
+	add := func(d [sha256.Size]byte, name string, scope *workspaces.Token) {
 		var l *rate.Limiter
 		if limit > 0 {
 			l = rate.NewLimiter(limit, burst)
 		}
-		k.limiters = append(k.limiters, l)
+		k.digests, k.limiters = append(k.digests, d), append(k.limiters, l)
+		k.names, k.scopes = append(k.names, name), append(k.scopes, scope)
+	}
+	for _, t := range tokens {
+		add(sha256.Sum256([]byte(t)), "", nil)
+	}
+	for i := range file {
+		var d [sha256.Size]byte
+		// Checked by workspaces.Parse: 64 hex digits.
+		_, _ = hex.Decode(d[:], []byte(file[i].SHA256))
+		add(d, file[i].Name, &file[i])
 	}
 	return k
+}
+
+// keep carries the rate limiters of the tokens old and k share over to
+// k, so a reload does not give a token a fresh burst.
+func (k *keyring) keep(old *keyring) {
+	for i, d := range k.digests {
+		for j, od := range old.digests {
+			if d == od {
+				k.limiters[i] = old.limiters[j]
+			}
+		}
+	}
 }
 
 // match returns the slot of the token presented, or -1. Every digest is
 // compared, matched or not, so the time taken does not tell which slot
 // (or whether any) matched.
-func (k keyring) match(token string) int {
+func (k *keyring) match(token string) int {
 	d := sha256.Sum256([]byte(token))
 	slot := -1
 	for i := range k.digests {
@@ -72,6 +101,10 @@ func bearer(r *http.Request) (token string, ok bool) {
 type authNote struct {
 	slot    int
 	refused bool
+	// name is a workspaces-file token's name; scope its workspaces (nil:
+	// every workspace, as API_TOKENS have).
+	name  string
+	scope *workspaces.Token
 }
 
 type authNoteKey struct{}
@@ -85,9 +118,10 @@ func (h *Handler) authenticated(next http.Handler) http.Handler {
 			note = &authNote{}
 		}
 		token, ok := bearer(r)
+		keys := h.keys.Load()
 		slot := -1
 		if ok {
-			slot = h.keys.match(token)
+			slot = keys.match(token)
 		}
 		if slot < 0 {
 			note.refused = true
@@ -110,7 +144,7 @@ func (h *Handler) authenticated(next http.Handler) http.Handler {
 			writeThrottled(w, r, wait)
 			return
 		}
-		if l := h.keys.limiters[slot]; l != nil {
+		if l := keys.limiters[slot]; l != nil {
 			if wait, ok := admit(l); !ok {
 				closeUnread(w, r)
 				w.Header().Set("Retry-After", strconv.Itoa(wait))
@@ -119,7 +153,7 @@ func (h *Handler) authenticated(next http.Handler) http.Handler {
 				return
 			}
 		}
-		note.slot = slot
+		note.slot, note.name, note.scope = slot, keys.names[slot], keys.scopes[slot]
 		next.ServeHTTP(w, r)
 	})
 }

@@ -66,6 +66,7 @@ func TestAuthFailures(t *testing.T) {
 	const id = "0193a000-0000-7000-8000-000000000000"
 	routes := []call{
 		{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("x")},
+		{method: http.MethodPost, path: "/v1/pipelines/validate", body: validRequest("x")},
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
@@ -151,6 +152,7 @@ func TestRateLimitPerToken(t *testing.T) {
 	const id = "0193a000-0000-7000-8000-000000000000"
 	routes := []call{
 		{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("x")},
+		{method: http.MethodPost, path: "/v1/pipelines/validate", body: validRequest("x")},
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
@@ -196,7 +198,7 @@ func TestRateLimitPerToken(t *testing.T) {
 
 func TestKeyringMatchesOnlyWholeTokens(t *testing.T) {
 	t.Parallel()
-	k := newKeyring([]string{tokenA, tokenB}, 0, 1)
+	k := newKeyring([]string{tokenA, tokenB}, nil, 0, 1)
 	for tok, want := range map[string]int{
 		tokenA: 0, tokenB: 1, "": -1, tokenA[:8]: -1, tokenA + tokenB: -1, strings.ToUpper(tokenA): -1,
 	} {

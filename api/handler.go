@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mediaflow/mediaflow/authlimit"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/mediaflow/mediaflow/workspaces"
 )
 
 // DefaultMaxBody is the largest request body accepted when Config.MaxBody
@@ -30,6 +32,11 @@ type Config struct {
 	// Tokens are the bearer tokens accepted (API_TOKENS); several allow a
 	// rotation: add the new one, move clients over, drop the old one.
 	Tokens []string
+	// FileTokens are the workspaces file's tokens, known by their
+	// SHA-256, each scoped to its workspaces: one sees, lists and acts on
+	// its workspaces' pipelines only, and another workspace's answers 404
+	// (scope.go). SetFileTokens replaces them on a reload.
+	FileTokens []workspaces.Token
 	// MaxBody caps a request body in bytes; 0 means DefaultMaxBody.
 	MaxBody int64
 	// RateLimit is the requests per second allowed per token; 0 is
@@ -55,8 +62,12 @@ type Config struct {
 
 // Handler serves the API over a tasks.Client.
 type Handler struct {
-	client  *tasks.Client
-	keys    keyring
+	client *tasks.Client
+	keys   atomic.Pointer[keyring]
+	// rate and burst make the limiters of a reloaded keyring's new tokens.
+	rate    rate.Limit
+	burst   int
+	tokens  []string
 	maxBody int64
 	// bodyTimeout bounds reading a request body.
 	bodyTimeout time.Duration
@@ -91,15 +102,27 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		client:      client,
-		keys:        newKeyring(tokens, cfg.RateLimit, cfg.Burst),
+		rate:        cfg.RateLimit,
+		burst:       cfg.Burst,
+		tokens:      tokens,
 		maxBody:     cfg.MaxBody,
 		bodyTimeout: DefaultBodyTimeout,
 		log:         cfg.Logger,
 		guard:       cfg.Guard,
 	}
+	h.keys.Store(newKeyring(tokens, cfg.FileTokens, cfg.RateLimit, cfg.Burst))
 	mux := h.routes()
 	h.root = h.observed(mux, h.logged(mux), cfg)
 	return h, nil
+}
+
+// SetFileTokens replaces the workspaces file's tokens (a reload). Each
+// token that stays keeps its rate limiter; a request already past
+// authentication keeps the scope it had.
+func (h *Handler) SetFileTokens(file []workspaces.Token) {
+	k := newKeyring(h.tokens, file, h.rate, h.burst)
+	k.keep(h.keys.Load())
+	h.keys.Store(k)
 }
 
 // Check reports what New would refuse in cfg, so a program can fail at
@@ -121,7 +144,7 @@ func (cfg Config) check() (tokens []string, err error) {
 		}
 		tokens = append(tokens, t)
 	}
-	if len(tokens) == 0 {
+	if len(tokens) == 0 && len(cfg.FileTokens) == 0 {
 		return nil, fmt.Errorf("api: %w", ErrNoToken)
 	}
 	if cfg.MaxBody < 0 {
@@ -143,6 +166,7 @@ type route struct {
 func (h *Handler) table() []route {
 	return []route{
 		{http.MethodPost, "/v1/pipelines", false, h.publish},
+		{http.MethodPost, "/v1/pipelines/validate", false, h.validate},
 		{http.MethodGet, "/v1/pipelines", false, h.list},
 		{http.MethodGet, "/v1/pipelines/{id}", false, h.get},
 		{http.MethodPost, "/v1/pipelines/{id}/cancel", false, h.cancel},
@@ -182,7 +206,18 @@ func (h *Handler) routes() *http.ServeMux {
 		if !public[p] {
 			next = h.authenticated(next)
 		}
-		mux.Handle(p, next)
+		if !shadowed(p, paths) {
+			mux.Handle(p, next)
+			continue
+		}
+		// A path another one's wildcard also matches (/v1/pipelines/validate
+		// under /v1/pipelines/{id}): a pattern of every method on it would
+		// conflict with that path's methods, so each other method is named.
+		for _, m := range otherMethods {
+			if !slices.Contains(methods, m) {
+				mux.Handle(m+" "+p, next)
+			}
+		}
 	}
 	mux.Handle("/", h.authenticated(http.HandlerFunc(notFound)))
 	return mux
@@ -192,6 +227,33 @@ func (h *Handler) routes() *http.ServeMux {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.startBodyDeadline(w, r)
 	h.root.ServeHTTP(w, r)
+}
+
+// otherMethods are the methods a shadowed path answers 405 to by name.
+var otherMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace}
+
+// shadowed reports whether another of paths has a wildcard segment where
+// p has a literal one, and matches p.
+func shadowed(p string, paths []string) bool {
+	ps := strings.Split(p, "/")
+	for _, q := range paths {
+		qs := strings.Split(q, "/")
+		if q == p || len(qs) != len(ps) {
+			continue
+		}
+		match := true
+		for i := range qs {
+			if qs[i] != ps[i] && !strings.HasPrefix(qs[i], "{") {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
 }
 
 func methodNotAllowed(allow string) http.HandlerFunc {

@@ -15,7 +15,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	rec, err := h.client.Get(r.Context(), id)
 	switch {
-	case tasks.IsNotFound(err):
+	case tasks.IsNotFound(err) || (err == nil && !visible(r, rec)):
 		pipelineNotFound(w, r, id)
 	case err != nil:
 		h.internal(w, r, "read pipeline", err)
@@ -30,6 +30,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	if len(problems) > 0 {
 		writeProblem(w, r, Problem{Type: typeInvalid, Status: http.StatusBadRequest,
 			Detail: "the query is invalid", Errors: problems})
+		return
+	}
+	if !scopeList(r, &opts) {
+		h.writeJSON(w, r, http.StatusOK, &tasks.RecordPage{Records: []*tasks.Record{}})
 		return
 	}
 	page, err := h.client.List(r.Context(), opts)
@@ -79,6 +83,9 @@ func listOptions(q url.Values) (tasks.ListOptions, []tasks.Problem) {
 // cancel is POST /v1/pipelines/{id}/cancel.
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !h.owned(w, r, id) {
+		return
+	}
 	ctx, stop := detached(r)
 	defer stop()
 	rec, err := h.client.Cancel(ctx, id)

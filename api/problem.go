@@ -39,6 +39,7 @@ const (
 	typeAuthThrottled    = "urn:mediaflow:problem:auth-throttled"
 	typeInternal         = "urn:mediaflow:problem:internal"
 	typeWorkspace        = "urn:mediaflow:problem:unknown-workspace"
+	typeProfile          = "urn:mediaflow:problem:unusable-profile"
 )
 
 // writeProblem answers p. The instance is the request path without its

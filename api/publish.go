@@ -23,30 +23,29 @@ func detached(r *http.Request) (context.Context, context.CancelFunc) {
 
 // publish is POST /v1/pipelines.
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readJSONBody(w, r)
+	req, ok := h.readRequest(w, r)
 	if !ok {
-		return
-	}
-	req, err := tasks.DecodeRequestBytes(body)
-	if err != nil {
-		p := Problem{Type: typeMalformed, Status: http.StatusBadRequest, Detail: err.Error()}
-		if uf := (*tasks.UnknownFieldError)(nil); errors.As(err, &uf) {
-			p.Errors = []tasks.Problem{uf.Problem()}
-		}
-		writeProblem(w, r, p)
-		return
-	}
-	if p, ok := mergeKey(r.Header, &req); !ok {
-		writeProblem(w, r, Problem{Type: typeInvalid, Status: http.StatusBadRequest,
-			Detail: "the idempotency key is unusable; nothing was queued", Errors: []tasks.Problem{p}})
 		return
 	}
 	ctx, cancel := detached(r)
 	defer cancel()
-	rec, created, err := h.client.Publish(ctx, req)
+	var (
+		rec     *tasks.Record
+		created bool
+		err     error
+	)
+	unknown := scopeRequest(r, &req)
+	if unknown != nil {
+		err = unknown
+	} else {
+		rec, created, err = h.client.Publish(ctx, req)
+	}
 	var invalid *tasks.ValidationError
-	var unknown *tasks.WorkspaceError
 	switch {
+	case errors.As(err, &invalid) && invalid.Unusable:
+		writeProblem(w, r, Problem{Type: typeProfile, Status: http.StatusUnprocessableEntity,
+			Detail: "the post names a profile that cannot take it; nothing was queued", Errors: invalid.Problems})
+		return
 	case errors.As(err, &invalid):
 		writeProblem(w, r, Problem{Type: typeInvalid, Status: http.StatusBadRequest,
 			Detail: "the publish request is invalid; nothing was queued", Errors: invalid.Problems})
@@ -58,7 +57,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, tasks.ErrKeyReused):
 		p := Problem{Type: typeKeyReused, Status: http.StatusConflict,
 			Detail: "this idempotency key was already used for a different request; use a new key for a new request"}
-		if rec != nil {
+		if rec != nil && visible(r, rec) {
 			p.PipelineID = rec.ID
 		}
 		writeProblem(w, r, p)
@@ -78,6 +77,30 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeJSON(w, r, http.StatusAccepted, rec)
+}
+
+// readRequest reads a publish request's body and its Idempotency-Key
+// header, or answers why it cannot (415, 413, 400) and returns false.
+func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request) (tasks.Request, bool) {
+	body, ok := h.readJSONBody(w, r)
+	if !ok {
+		return tasks.Request{}, false
+	}
+	req, err := tasks.DecodeRequestBytes(body)
+	if err != nil {
+		p := Problem{Type: typeMalformed, Status: http.StatusBadRequest, Detail: err.Error()}
+		if uf := (*tasks.UnknownFieldError)(nil); errors.As(err, &uf) {
+			p.Errors = []tasks.Problem{uf.Problem()}
+		}
+		writeProblem(w, r, p)
+		return tasks.Request{}, false
+	}
+	if p, ok := mergeKey(r.Header, &req); !ok {
+		writeProblem(w, r, Problem{Type: typeInvalid, Status: http.StatusBadRequest,
+			Detail: "the idempotency key is unusable; nothing was queued", Errors: []tasks.Problem{p}})
+		return tasks.Request{}, false
+	}
+	return req, true
 }
 
 // mergeKey moves the Idempotency-Key header into req.Key. The header may

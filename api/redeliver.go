@@ -17,6 +17,9 @@ const typeNoWebhook = "urn:mediaflow:problem:no-webhook"
 // while one that has it already drops the copy.
 func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !h.owned(w, r, id) {
+		return
+	}
 	// The redelivery is recorded and queued even if the caller hangs up:
 	// half of it (recorded, never queued) would wait for the sweep.
 	ctx, stop := detached(r)

@@ -52,7 +52,7 @@ func TestSpecAndHandlerAgreeOnRoutes(t *testing.T) {
 	}
 
 	id := w.mustPublish(t, validRequest("probe")).ID
-	bodies := map[string]string{"POST /v1/pipelines": validRequest("probe"), "PATCH /v1/pipelines/{id}": `{"post":{"caption":"edited"}}`}
+	bodies := map[string]string{"POST /v1/pipelines": validRequest("probe"), "POST /v1/pipelines/validate": validRequest("probe"), "PATCH /v1/pipelines/{id}": `{"post":{"caption":"edited"}}`}
 	// The probe names no webhook, so it has no event to send again; it is
 	// pending, so it cannot be replayed.
 	notOK := map[string]int{"POST /v1/pipelines/{id}/webhook/redeliver": http.StatusConflict,
@@ -146,6 +146,7 @@ func TestInternalErrorsSayNothingInternal(t *testing.T) {
 	r.Stop(t)
 	for _, c := range []call{
 		{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("after")},
+		{method: http.MethodPost, path: "/v1/pipelines/validate", body: validRequest("after")},
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
@@ -272,6 +273,7 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 		PublishedAt: &now, FinishedAt: &now, History: []tasks.Event{}, TraceID: "0af7651916cd43dd8448eb211c80319c",
 		Preflight: &tasks.Preflight{}})
 	check("Preflight", tasks.Preflight{At: now, Media: []tasks.ProbedItem{}, Problems: []tasks.Finding{{}}, Warnings: []tasks.Finding{{}}})
+	check("CheckResult", tasks.CheckResult{Valid: true, Problems: []tasks.Finding{}, Warnings: []tasks.Finding{}, Media: []tasks.ProbedItem{}})
 	check("ProbedItem", tasks.ProbedItem{Name: "n", ContentType: "c", Size: 1, Info: &mediainfo.Info{}, Error: "e"})
 	check("MediaInfo", mediainfo.Info{Kind: "video", Duration: time.Second, VideoCodec: "h264", AudioCodec: "aac", Animated: true})
 	check("Finding", tasks.Finding{Severity: "error", Item: "i", Network: "n", Rule: "r", Value: "v", Limit: "l", Source: "s", Message: "m"})

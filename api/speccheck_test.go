@@ -91,6 +91,12 @@ func checkAgainstSpec(t *testing.T, req *http.Request, r response) {
 		// The router forgives a trailing slash; the API does not.
 		err = &routers.RouteError{Reason: routers.ErrPathNotFound.Error()}
 	}
+	if err == nil && route.Path != req.URL.Path && doc.Paths.Value(req.URL.Path) != nil {
+		// A concrete path is matched before a templated one (OpenAPI
+		// 3.1, Paths Object): GET /v1/pipelines/validate is a method the
+		// validate path lacks, not a pipeline named "validate".
+		err = &routers.RouteError{Reason: routers.ErrMethodNotAllowed.Error()}
+	}
 	if err != nil {
 		checkUnmatched(t, doc, router, req, r)
 		return

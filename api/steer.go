@@ -16,9 +16,13 @@ const (
 )
 
 // who names the caller in a pipeline's history: the slot of the token it
-// presented (never the token).
+// presented, or a workspaces-file token's name (never the token).
 func who(r *http.Request) string {
-	if note, _ := r.Context().Value(authNoteKey{}).(*authNote); note != nil && note.slot >= 0 {
+	note, _ := r.Context().Value(authNoteKey{}).(*authNote)
+	switch {
+	case note != nil && note.name != "":
+		return "api token " + note.name
+	case note != nil && note.slot >= 0:
 		return fmt.Sprintf("api token %d", note.slot+1)
 	}
 	return "api"
@@ -52,7 +56,7 @@ func (h *Handler) readEdit(w http.ResponseWriter, r *http.Request, optional bool
 func (h *Handler) edit(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	e, ok := h.readEdit(w, r, false)
-	if !ok {
+	if !ok || !h.owned(w, r, id) {
 		return
 	}
 	ctx, stop := detached(r)
@@ -67,7 +71,7 @@ func (h *Handler) edit(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	e, ok := h.readEdit(w, r, true)
-	if !ok {
+	if !ok || !h.owned(w, r, id) {
 		return
 	}
 	ctx, stop := detached(r)

@@ -1,13 +1,17 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/mediaflow/mediaflow/workspaces"
 )
 
 // With two workspaces a request must name one it serves: an unknown one
@@ -23,10 +27,13 @@ func TestPublishNamesItsWorkspace(t *testing.T) {
 		{"unknown", in("initech", "x"), `unknown workspace "initech"`},
 		{"none", validRequest("x"), "required"},
 	} {
-		r := w.publish(t, tc.body, nil)
-		p := r.problem(t)
-		if r.status != http.StatusUnprocessableEntity || !slices.Equal(fieldsOf(p), []string{"workspace"}) || !strings.Contains(p.Detail, tc.want) {
-			t.Errorf("%s: %d %s; want 422 naming the workspace field with %q", tc.name, r.status, r.body, tc.want)
+		// The dry run refuses it alike: it has no workspace to check in.
+		for _, path := range []string{"/v1/pipelines", "/v1/pipelines/validate"} {
+			r := w.do(t, call{method: http.MethodPost, path: path, body: tc.body})
+			p := r.problem(t)
+			if r.status != http.StatusUnprocessableEntity || !slices.Equal(fieldsOf(p), []string{"workspace"}) || !strings.Contains(p.Detail, tc.want) {
+				t.Errorf("%s %s: %d %s; want 422 naming the workspace field with %q", path, tc.name, r.status, r.body, tc.want)
+			}
 		}
 	}
 	w.assertNothingQueued(t)
@@ -65,4 +72,92 @@ func (r response) page(t *testing.T) tasks.RecordPage {
 		t.Fatalf("page %s: %v", r.body, err)
 	}
 	return p
+}
+
+// tokenCMS is a workspaces-file token scoped to acme.
+const tokenCMS = "token-cms-acme-0123456789"
+
+func scopedWorld(t *testing.T) *world {
+	t.Helper()
+	sum := sha256.Sum256([]byte(tokenCMS))
+	return newWorld(t, worldOptions{workspaces: []string{"acme", "globex"}, configure: func(c *Config) {
+		c.FileTokens = []workspaces.Token{{Name: "cms", SHA256: hex.EncodeToString(sum[:]), Workspaces: []string{"acme"}}}
+	}})
+}
+
+// A token scoped to acme sees, lists and acts on acme's pipelines only:
+// globex's answer 404 exactly as an id that does not exist, on every
+// route, and nothing of them changes.
+func TestScopedTokenSeesOnlyItsWorkspaces(t *testing.T) {
+	t.Parallel()
+	w := scopedWorld(t)
+	in := func(ws, caption string) string {
+		return strings.Replace(validRequest(caption), `{"media"`, `{"workspace":"`+ws+`","media"`, 1)
+	}
+	a := w.mustPublish(t, in("acme", "for acme"))
+	g := w.mustPublish(t, in("globex", "for globex"))
+	missing := "0193a000-0000-7000-8000-000000000000"
+
+	for _, tc := range []struct{ name, method, path, body string }{
+		{"get", http.MethodGet, "/v1/pipelines/%s", ""},
+		{"cancel", http.MethodPost, "/v1/pipelines/%s/cancel", ""},
+		{"redeliver", http.MethodPost, "/v1/pipelines/%s/webhook/redeliver", ""},
+		{"edit", http.MethodPatch, "/v1/pipelines/%s", `{"post":{"caption":"changed"}}`},
+		{"replay", http.MethodPost, "/v1/pipelines/%s/replay", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			other := w.do(t, call{method: tc.method, path: fmt.Sprintf(tc.path, g.ID), token: tokenCMS, body: tc.body})
+			none := w.do(t, call{method: tc.method, path: fmt.Sprintf(tc.path, missing), token: tokenCMS, body: tc.body})
+			if other.status != http.StatusNotFound {
+				t.Fatalf("globex's pipeline: %d %s, want 404", other.status, other.body)
+			}
+			po, pn := other.problem(t), none.problem(t)
+			if po.Type != pn.Type || strings.ReplaceAll(po.Detail, g.ID, missing) != pn.Detail {
+				t.Errorf("globex's pipeline answers %+v, a missing one %+v: they must look alike", po, pn)
+			}
+		})
+	}
+	after := w.do(t, call{method: http.MethodGet, path: "/v1/pipelines/" + g.ID}).record(t)
+	if after.State != g.State || after.CancelRequested || after.Request.Post.Caption != "for globex" {
+		t.Errorf("a scoped token changed globex's pipeline: %+v", after)
+	}
+	if r := w.do(t, call{method: http.MethodGet, path: "/v1/pipelines/" + a.ID, token: tokenCMS}); r.status != http.StatusOK {
+		t.Errorf("acme's pipeline: %d %s", r.status, r.body)
+	}
+
+	for _, q := range []string{"", "?workspace=acme", "?workspace=globex"} {
+		r := w.do(t, call{method: http.MethodGet, path: "/v1/pipelines" + q, token: tokenCMS})
+		if r.status != http.StatusOK {
+			t.Fatalf("list%s: %d %s", q, r.status, r.body)
+		}
+		var ids []string
+		for _, rec := range r.page(t).Records {
+			ids = append(ids, rec.ID)
+		}
+		want := []string{a.ID}
+		if q == "?workspace=globex" {
+			want = nil
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("list%s = %v, want %v", q, ids, want)
+		}
+	}
+
+	// It publishes for its own workspace, named or not, and for no other.
+	r := w.do(t, call{method: http.MethodPost, path: "/v1/pipelines", token: tokenCMS, body: validRequest("mine")})
+	if r.status != http.StatusAccepted || r.record(t).Workspace != "acme" {
+		t.Errorf("publish naming no workspace: %d %s, want 202 for acme", r.status, r.body)
+	}
+	r = w.do(t, call{method: http.MethodPost, path: "/v1/pipelines", token: tokenCMS, body: in("globex", "theirs")})
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.problem(t).Detail, `unknown workspace "globex"`) {
+		t.Errorf("publish for globex: %d %s, want 422", r.status, r.body)
+	}
+	if r := w.do(t, call{method: http.MethodPost, path: "/v1/pipelines/" + a.ID + "/cancel", token: tokenCMS}); r.status != http.StatusAccepted {
+		t.Errorf("cancel acme's pipeline: %d %s", r.status, r.body)
+	}
+
+	logs := w.logs.String()
+	if !strings.Contains(logs, `"tokenName":"cms"`) || strings.Contains(logs, tokenCMS) {
+		t.Errorf("the access log must name the token cms, never its value:\n%s", logs)
+	}
 }

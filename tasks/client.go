@@ -16,6 +16,7 @@ import (
 	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/publishrules"
 	"github.com/mediaflow/mediaflow/source"
+	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/tracing"
 )
 
@@ -35,6 +36,9 @@ type Client struct {
 	noPreflight bool
 	probeRemote bool
 	checker     preflightChecker
+	// refreshAPIs are the workspaces' clients the dry run may refresh a
+	// profile directory with (WithProfileRefresh).
+	refreshAPIs map[string]*swonkie.Client
 	bulk        bulkRuns
 	// workspaces are those requests may name (workspace.go).
 	workspaces workspaceNames

@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -18,8 +19,10 @@ import (
 // the rules table misjudge a post).
 func WithoutPreflight() ClientOption { return func(c *Client) { c.noPreflight = true } }
 
-// WithWorkspace names the workspace whose cached profile directory the
-// client checks requests against (DefaultWorkspace by default).
+// WithWorkspace names the workspace a request that names none is
+// checked in when the fleet's workspaces cannot tell (DefaultWorkspace by
+// default); a request's own workspace is always checked in its own
+// cached profile directory.
 func WithWorkspace(name string) ClientOption {
 	return func(c *Client) {
 		if name != "" {
@@ -38,11 +41,22 @@ func WithRules(r *publishrules.Rules) ClientOption {
 	}
 }
 
-// WithProfileRefresh lets the dry run fetch the profile directory from
-// Swonkie when none is cached or a profile is not in it, as the
-// pre-flight step does; without it the client reads the cached one only.
-func WithProfileRefresh(api *swonkie.Client) ClientOption {
-	return func(c *Client) { c.checker.api = api }
+// WithProfileRefresh lets the dry run fetch a workspace's profile
+// directory from Swonkie, through that workspace's client in apis (by
+// name), when none is cached or a profile is not in it, as the pre-flight
+// step does; without it (or for a workspace not in apis) the client reads
+// the cached one only.
+func WithProfileRefresh(apis map[string]*swonkie.Client) ClientOption {
+	return func(c *Client) { c.refreshAPIs = maps.Clone(apis) }
+}
+
+// checkerFor is the checker of the request's workspace: its cached
+// directory, and its client when the dry run may refresh it.
+func (c *Client) checkerFor(ws string) preflightChecker {
+	if ws == "" {
+		ws = c.checker.workspace
+	}
+	return c.checker.in(ws, c.refreshAPIs[ws])
 }
 
 // CheckResult is a dry run's answer: whether the request would be
@@ -65,10 +79,20 @@ const RuleRequest = "request"
 // WithSources; remote ones by range requests), and the networks' rules.
 // Nothing is created, on Swonkie or in Redis (but a refreshed profile
 // directory), and nothing is enqueued. An error is a failure to find out
-// (Redis, Swonkie), never a problem of the request.
+// (Redis, Swonkie) or a *WorkspaceError, never a problem of the request.
 func (c *Client) Check(ctx context.Context, req Request) (*CheckResult, error) {
 	req.normalize()
+	if err := c.resolveWorkspace(ctx, &req); err != nil {
+		return nil, err // a *WorkspaceError, as Publish answers
+	}
 	res := &CheckResult{Problems: []Finding{}, Warnings: []Finding{}, Media: []ProbedItem{}}
+	var we *WorkspaceError
+	if err := c.resolveWorkspace(ctx, &req); errors.As(err, &we) {
+		res.Problems = append(res.Problems, Finding{Severity: publishrules.Error, Item: we.Problem.Field, Rule: RuleRequest,
+			Message: we.Error()})
+	} else if err != nil {
+		return nil, err
+	}
 	err := req.validate(c.store.now().UTC(), c.timing.MinScheduleLead, c.check, c.checkHook, c.supported)
 	var ve *ValidationError
 	switch {
@@ -83,14 +107,15 @@ func (c *Client) Check(ctx context.Context, req Request) (*CheckResult, error) {
 	case err != nil:
 		return nil, err
 	}
-	pf, err := c.checker.check(ctx, req, false)
+	checker := c.checkerFor(req.Workspace)
+	pf, err := checker.check(ctx, req, false)
 	if err != nil {
 		return nil, err
 	}
 	res.Problems = append(res.Problems, pf.Problems...)
 	res.Warnings = append(res.Warnings, pf.Warnings...)
 	res.Media = pf.Media
-	if c.checker.sources == nil {
+	if checker.sources == nil {
 		res.Media = []ProbedItem{}
 		// Without an opener the sources' shape problems are all there is.
 		for _, p := range ve.problems() {
@@ -116,22 +141,27 @@ func isValidation(err error) bool {
 	return errors.As(err, &ve)
 }
 
-// ProfileDirectory returns the cached profile directory of the client's
-// workspace, nil when none is cached yet (no worker has fetched it).
-func (c *Client) ProfileDirectory(ctx context.Context) (*ProfileDirectory, error) {
-	return loadDirectory(ctx, c.store.rdb, c.checker.workspace)
+// ProfileDirectory returns the cached profile directory of workspace ws
+// ("" for the client's default, WithWorkspace), nil when none is cached
+// yet (no worker has fetched it).
+func (c *Client) ProfileDirectory(ctx context.Context, ws string) (*ProfileDirectory, error) {
+	if ws == "" {
+		ws = c.checker.workspace
+	}
+	return loadDirectory(ctx, c.store.rdb, ws)
 }
 
 // checkProfiles adds to err (nil or a *ValidationError) the request's
-// profiles that the cached directory says cannot publish: not in the
-// workspace, or disconnected. With no directory cached it adds nothing:
+// profiles that its workspace's cached directory says cannot publish:
+// not in that workspace (a profile of another workspace included), or
+// disconnected. With no directory cached it adds nothing:
 // the pipeline's pre-flight step checks them. A client WithoutPreflight
 // checks nothing here either: the post is judged by Swonkie, at attach.
 func (c *Client) checkProfiles(ctx context.Context, req *Request, err error) error {
 	if c.noPreflight || req.Post == nil || len(req.Post.ProfileIDs) == 0 {
 		return err
 	}
-	dir, lerr := c.ProfileDirectory(ctx)
+	dir, lerr := c.ProfileDirectory(ctx, req.Workspace)
 	if lerr != nil {
 		return lerr
 	}
@@ -144,7 +174,7 @@ func (c *Client) checkProfiles(ctx context.Context, req *Request, err error) err
 	}
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
-		ve = &ValidationError{}
+		ve = &ValidationError{Unusable: true}
 	}
 	for _, f := range found {
 		ve.Problems = append(ve.Problems, Problem{Field: f.Item, Message: strings.TrimPrefix(f.Message, f.Item+": ")})
@@ -156,8 +186,10 @@ func (c *Client) checkProfiles(ctx context.Context, req *Request, err error) err
 // range request for its first bytes, through the same guard the worker
 // uses) and refuse one that can never work: its host does not exist
 // (NXDOMAIN) or it answers 404 or 410. One that cannot be reached for now
-// is accepted; pre-flight retries it. Give it after WithSources. The HTTP
-// API turns it on; it costs the caller a round trip per URL.
+// is accepted; pre-flight retries it. Give it after WithSources. It costs
+// the caller a round trip per URL, so no program turns it on yet: without
+// it such a source fails the pipeline at once in pre-flight, and the dry
+// run (Check) reports it.
 func WithRemoteSourceCheck() ClientOption { return func(c *Client) { c.probeRemote = true } }
 
 // remoteNeverWorks is the enqueue-time check of a remote source.

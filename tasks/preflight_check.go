@@ -23,19 +23,22 @@ type preflightChecker struct {
 	sources *source.Opener // nil: items are not probed
 	rules   *publishrules.Rules
 	rdb     *rdb.RDB
-	// api refreshes the profile directory on demand (none cached, or a
-	// profile not in it); nil uses the cached one alone.
-	api       *swonkie.Client
+	// workspace is the one whose profile directory the request's profiles
+	// are looked up in: the pipeline's (forWorkspace) or the request's.
 	workspace string
-	now       func() time.Time
-	log       zerolog.Logger
+	// api is that workspace's client: it refreshes the directory on
+	// demand (none cached, or a profile not in it); nil uses the cached
+	// one alone.
+	api *swonkie.Client
+	now func() time.Time
+	log zerolog.Logger
 }
 
-// transientProbe is a source that could not be read for now: the step
-// retries; a dry run reports it as a warning.
-type transientProbe struct {
-	item int
-	err  error
+// in is the checker for workspace ws, with api (nil: the cached
+// directory alone).
+func (c preflightChecker) in(ws string, api *swonkie.Client) preflightChecker {
+	c.workspace, c.api = ws, api
+	return c
 }
 
 // check returns what pre-flight finds about req. strict (the worker's

@@ -66,7 +66,7 @@ func TestPreflightFailsWhatCannotPublishBeforeCreatingAnything(t *testing.T) {
 			if err := ffmpegtest.MakeVideo(filepath.Join(b.root, "short.mp4"), ffmpegtest.Video{Width: 1080, Height: 1920, Seconds: 2}); err != nil {
 				t.Fatal(err)
 			}
-			if d, err := b.client.ProfileDirectory(context.Background()); err != nil || d != nil {
+			if d, err := b.client.ProfileDirectory(context.Background(), ""); err != nil || d != nil {
 				t.Fatalf("a profile directory is cached before the test: %+v, %v", d, err)
 			}
 			rec := b.wait(b.publish(tt.req(b)).ID)

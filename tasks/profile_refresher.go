@@ -8,8 +8,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// profileRefresher keeps the workspace's profile directory fresh in
-// Redis: it fetches GET /profiles when the worker starts and every
+// profileRefresher keeps the profile directory of every workspace the
+// worker serves fresh in Redis: it fetches each one's GET /profiles,
+// through that workspace's client, when the worker starts and every
 // interval after, so that enqueuers (the HTTP API, the Go client, the
 // CLI), which have only Redis, can refuse a request naming a profile
 // that is unknown or whose connection broke. Every worker of a fleet
@@ -17,7 +18,10 @@ import (
 // not matter (at a 5-minute interval, a fleet of 20 costs Swonkie four
 // calls a minute).
 type profileRefresher struct {
-	c        preflightChecker
+	c preflightChecker
+	// apis are the served workspaces' clients, as the last reload left
+	// them (a workspace added is refreshed from the next round on).
+	apis     *workspaceAPIs
 	interval time.Duration
 	log      zerolog.Logger
 
@@ -26,8 +30,8 @@ type profileRefresher struct {
 	stopOnce sync.Once
 }
 
-func newProfileRefresher(c preflightChecker, interval time.Duration, log zerolog.Logger) *profileRefresher {
-	return &profileRefresher{c: c, interval: interval, log: log, stop: make(chan struct{})}
+func newProfileRefresher(c preflightChecker, apis *workspaceAPIs, interval time.Duration, log zerolog.Logger) *profileRefresher {
+	return &profileRefresher{c: c, apis: apis, interval: interval, log: log, stop: make(chan struct{})}
 }
 
 func (p *profileRefresher) start() {
@@ -47,8 +51,9 @@ func (p *profileRefresher) start() {
 	}()
 }
 
-// refresh fetches the directory once; a failure is logged, and the
-// cached directory stands until it expires (ProfileTTL).
+// refresh fetches every served workspace's directory once; a failure is
+// logged, and that workspace's cached directory stands until it expires
+// (ProfileTTL).
 func (p *profileRefresher) refresh() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -59,12 +64,18 @@ func (p *profileRefresher) refresh() {
 		case <-ctx.Done():
 		}
 	}()
-	d, err := refreshDirectory(ctx, p.c.rdb, p.c.api, p.c.workspace, p.c.now())
-	if err != nil {
-		p.log.Warn().Err(err).Msg("could not refresh the profile directory; the cached one stands until it expires")
-		return
+	for _, ws := range p.apis.names() {
+		api, ok := p.apis.get(ws)
+		if !ok {
+			continue
+		}
+		d, err := refreshDirectory(ctx, p.c.rdb, api, ws, p.c.now())
+		if err != nil {
+			p.log.Warn().Err(err).Str("workspace", ws).Msg("could not refresh the profile directory; the cached one stands until it expires")
+			continue
+		}
+		p.log.Debug().Str("workspace", ws).Int("profiles", len(d.Profiles)).Msg("profile directory refreshed")
 	}
-	p.log.Debug().Int("profiles", len(d.Profiles)).Msg("profile directory refreshed")
 }
 
 func (p *profileRefresher) shutdown() {
@@ -72,9 +83,26 @@ func (p *profileRefresher) shutdown() {
 	p.wg.Wait()
 }
 
-// RefreshProfiles fetches the workspace's profile directory from
-// Swonkie now and caches it in Redis (the refresher does every
-// WorkerConfig.ProfileRefresh); it returns what it cached.
+// RefreshProfiles fetches the profile directory of every workspace the
+// worker serves from Swonkie now and caches it in Redis (the refresher
+// does every WorkerConfig.ProfileRefresh); it returns what it cached for
+// WorkerConfig.Workspace. The first failure is returned, after the
+// others were tried.
 func (w *Worker) RefreshProfiles(ctx context.Context) (*ProfileDirectory, error) {
-	return refreshDirectory(ctx, w.p.checker.rdb, w.p.checker.api, w.p.checker.workspace, w.p.now())
+	var first error
+	var out *ProfileDirectory
+	for _, ws := range w.p.apis.names() {
+		api, ok := w.p.apis.get(ws)
+		if !ok {
+			continue
+		}
+		d, err := refreshDirectory(ctx, w.p.checker.rdb, api, ws, w.p.now())
+		if err != nil && first == nil {
+			first = err
+		}
+		if ws == w.cfg.Workspace {
+			out = d
+		}
+	}
+	return out, first
 }

@@ -127,6 +127,11 @@ type Problem struct {
 // for a request that has one.
 type ValidationError struct {
 	Problems []Problem
+	// Unusable says that the request is well formed and every problem is
+	// a thing it names that cannot take it (a profile the workspace's
+	// directory does not list, or whose connection is broken): the HTTP
+	// API answers 422 rather than 400.
+	Unusable bool `json:"-"`
 }
 
 func (e *ValidationError) Error() string {

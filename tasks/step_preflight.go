@@ -21,7 +21,9 @@ func (p *pipeline) preflight(ctx context.Context, r *run) error {
 	if r.rec.Preflight != nil || !r.rec.in.PreflightOwed {
 		return nil
 	}
-	c := p.checker
+	// p is the pipeline as its workspace sees it (run.do): its client
+	// and its directory.
+	c := p.checker.in(workspaceOf(r.rec), p.api)
 	c.log = r.log
 	pf, err := c.check(ctx, r.rec.Request, true)
 	if err != nil {

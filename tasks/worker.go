@@ -89,10 +89,12 @@ type WorkerConfig struct {
 	// against (PUBLISH_RULES_FILE); nil means publishrules.Default().
 	Rules *publishrules.Rules
 	// Workspace names the workspace API opens (DefaultWorkspace when
-	// ""): its profile directory is kept in Redis under this name.
+	// "", or API's name in Workspaces): RefreshProfiles answers its
+	// directory. Every pipeline is checked in its own workspace's.
 	Workspace string
-	// ProfileRefresh is how often the profile directory is fetched from
-	// GET /profiles (default DefaultProfileRefresh); negative never.
+	// ProfileRefresh is how often every served workspace's profile
+	// directory is fetched from GET /profiles (default
+	// DefaultProfileRefresh); negative never.
 	ProfileRefresh time.Duration
 
 	// TracerProvider receives the spans of every task run, of what a run
@@ -127,10 +129,20 @@ type Worker struct {
 // NewWorker checks cfg and builds a Worker; Start runs it.
 func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if len(cfg.Workspaces) == 0 && cfg.API != nil {
-		cfg.Workspaces = map[string]*swonkie.Client{DefaultWorkspace: cfg.API}
+		name := cfg.Workspace
+		if name == "" {
+			name = DefaultWorkspace
+		}
+		cfg.Workspaces = map[string]*swonkie.Client{name: cfg.API}
 	}
 	if cfg.API == nil && len(cfg.Workspaces) > 0 {
-		cfg.API = cfg.Workspaces[slices.Sorted(maps.Keys(cfg.Workspaces))[0]]
+		cfg.Workspace = slices.Sorted(maps.Keys(cfg.Workspaces))[0]
+		cfg.API = cfg.Workspaces[cfg.Workspace]
+	}
+	for name, api := range cfg.Workspaces {
+		if cfg.Workspace == "" && api == cfg.API {
+			cfg.Workspace = name
+		}
 	}
 	if cfg.Redis == nil || cfg.API == nil || cfg.Sources == nil {
 		return nil, errors.New("tasks: worker needs Redis, a Swonkie client and a source opener")
@@ -208,12 +220,12 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		tracer:    tracerOf(cfg.TracerProvider),
 	}
 	p.webhook.tracer = p.tracer
-	p.checker = preflightChecker{sources: cfg.Sources, rules: cfg.Rules, rdb: r, api: cfg.API, workspace: cfg.Workspace,
-		now: cfg.Clock, log: log}
+	// Each run checks in its own workspace (preflightChecker.in).
+	p.checker = preflightChecker{sources: cfg.Sources, rules: cfg.Rules, rdb: r, now: cfg.Clock, log: log}
 	p.apis.set(cfg.Workspaces)
 	w := &Worker{cfg: cfg, p: p, enq: enq, insp: insp}
 	if cfg.ProfileRefresh > 0 {
-		w.profiles = newProfileRefresher(p.checker, cfg.ProfileRefresh, log.With().Str("component", "profiles").Logger())
+		w.profiles = newProfileRefresher(p.checker, p.apis, cfg.ProfileRefresh, log.With().Str("component", "profiles").Logger())
 	}
 	w.mux = w.newMux()
 	p.mux = w.mux

@@ -119,7 +119,7 @@ func (e *env) publish(f *publishFlags) error {
 	}
 	if req.Post != nil && len(req.Post.ProfileIDs) > 0 {
 		// Say why an unknown profile passed here and may fail later.
-		if dir, err := cl.ProfileDirectory(e.ctx); err == nil && dir == nil {
+		if dir, err := cl.ProfileDirectory(e.ctx, rec.Workspace); err == nil && dir == nil {
 			fmt.Fprintln(e.stderr, "enqueue publish: no profile directory is cached yet (no worker has fetched one): "+
 				"the profiles are checked by the pipeline's pre-flight step")
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/mediaflow/mediaflow/metrics"
 	"github.com/mediaflow/mediaflow/tasks"
 	"github.com/mediaflow/mediaflow/ui"
+	"github.com/mediaflow/mediaflow/workspaces"
 )
 
 // apiConfig is the enqueue API's part of the configuration.
@@ -25,11 +26,16 @@ func (c *config) apiConfig(log zerolog.Logger) api.Config {
 			tokens = append(tokens, t)
 		}
 	}
+	var fileTokens []workspaces.Token
+	if c.Workspaces != nil {
+		fileTokens = c.Workspaces.Tokens
+	}
 	return api.Config{
-		Tokens:    tokens,
-		MaxBody:   c.APIMaxBody,
-		RateLimit: rate.Limit(c.APIRateLimit),
-		Logger:    log,
+		Tokens:     tokens,
+		FileTokens: fileTokens,
+		MaxBody:    c.APIMaxBody,
+		RateLimit:  rate.Limit(c.APIRateLimit),
+		Logger:     log,
 	}
 }
 
@@ -48,7 +54,7 @@ func (c *config) checkAPI() error {
 	err := c.apiConfig(zerolog.Nop()).Check()
 	if errors.Is(err, api.ErrNoToken) {
 		return errors.New("API_ADDR is set but API_TOKENS is empty: the enqueue API never starts without a token " +
-			"(set API_TOKENS to one or more comma-separated tokens, or unset API_ADDR)")
+			"(set API_TOKENS to one or more comma-separated tokens, give the workspaces file tokens, or unset API_ADDR)")
 	}
 	return err
 }
