@@ -65,7 +65,7 @@ func (h *Handler) confirmReplay(w http.ResponseWriter, r *http.Request, s sessio
 		Detail: "It runs again under the same id and key: media still ready are used again, the others uploaded again, " +
 			"and a post an earlier attempt made is adopted, never made twice.",
 		Action: Prefix + "pipelines/" + id + "/replay", Button: "Yes, replay it",
-		Rows: h.rowsOf(r, []string{id}), Back: Prefix + "pipelines/" + id,
+		Rows: h.rowsOf(r, s, []string{id}), Back: Prefix + "pipelines/" + id,
 	})
 }
 
@@ -75,7 +75,11 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, s session) {
 	id := r.PathValue("id")
 	c, stop := detached(r)
 	defer stop()
-	rec, err := h.client.Replay(c, id, tasks.Edit{}, "the pipelines page")
+	var rec *tasks.Record
+	err := h.owns(c, s, id)
+	if err == nil {
+		rec, err = h.client.Replay(c, id, tasks.Edit{}, "the pipelines page")
+	}
 	notice := "replayed"
 	switch {
 	case tasks.IsNotFound(err):
