@@ -66,10 +66,14 @@ func TestAuthFailures(t *testing.T) {
 	const id = "0193a000-0000-7000-8000-000000000000"
 	routes := []call{
 		{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("x")},
+		{method: http.MethodPost, path: "/v1/pipelines/validate", body: validRequest("x")},
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/webhook/redeliver"},
+		{method: http.MethodGet, path: "/v1/workspaces"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/pause"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/resume"},
 		// Unknown paths and methods answer 401 too: no probing without a token.
 		{method: http.MethodGet, path: "/v1/nothing-here"},
 		{method: http.MethodDelete, path: "/v1/pipelines/" + id},
@@ -151,10 +155,14 @@ func TestRateLimitPerToken(t *testing.T) {
 	const id = "0193a000-0000-7000-8000-000000000000"
 	routes := []call{
 		{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("x")},
+		{method: http.MethodPost, path: "/v1/pipelines/validate", body: validRequest("x")},
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/webhook/redeliver"},
+		{method: http.MethodGet, path: "/v1/workspaces"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/pause"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/resume"},
 	}
 	for _, rt := range routes {
 		t.Run(rt.method+" "+rt.path, func(t *testing.T) {

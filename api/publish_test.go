@@ -173,16 +173,7 @@ func TestBadBodies(t *testing.T) {
 	w := newWorld(t, worldOptions{maxBody: 4096})
 	valid := validRequest("hello")
 	big := `{"media":[{"source":"https://cdn.example.com/a.jpg"}],"post":{"profileIds":["p"],"caption":"` + strings.Repeat("x", 5000) + `"},"action":"draft"}`
-	tests := []struct {
-		name        string
-		contentType string
-		body        string
-		chunked     bool
-		status      int
-		problem     string
-		detail      string
-		fields      []string
-	}{
+	tests := []badBody{
 		{"malformed JSON", "", `{"media":[`, false, 400, typeMalformed, "cut short", nil},
 		{"not JSON at all", "", `hello`, false, 400, typeMalformed, "malformed JSON", nil},
 		{"unknown field", "", `{"media":[],"colour":"red"}`, false, 400, typeMalformed, `unknown field "colour"`, []string{"colour"}},
@@ -218,31 +209,53 @@ func TestBadBodies(t *testing.T) {
 		{"local file without MEDIA_ROOT", "", `{"media":[{"source":"/etc/passwd"}],"post":{"profileIds":["p"],"caption":"c"},"action":"draft"}`, false, 400, typeInvalid, "", []string{"media[0].source"}},
 		{"unsupported scheme", "", `{"media":[{"source":"ftp://files.example.com/a.jpg"}],"post":{"profileIds":["p"],"caption":"c"},"action":"draft"}`, false, 400, typeInvalid, "", []string{"media[0].source"}},
 	}
+	// The dry run reads its body the same way; a request that is merely
+	// invalid is its answer (200 with the problems), not a refusal.
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := w.do(t, call{method: http.MethodPost, path: "/v1/pipelines", contentType: tt.contentType, body: tt.body, chunked: tt.chunked})
-			if r.status != tt.status {
-				t.Fatalf("status %d, want %d; %s", r.status, tt.status, r.body)
+		for _, path := range []string{"/v1/pipelines", "/v1/pipelines/validate"} {
+			if path != "/v1/pipelines" && tt.problem == typeInvalid {
+				continue
 			}
-			p := r.problem(t)
-			if p.Type != tt.problem {
-				t.Errorf("problem type %q, want %q", p.Type, tt.problem)
-			}
-			if !strings.Contains(p.Detail, tt.detail) {
-				t.Errorf("detail %q does not say %q", p.Detail, tt.detail)
-			}
-			if !slices.Equal(fieldsOf(p), tt.fields) {
-				t.Errorf("fields %v, want %v", fieldsOf(p), tt.fields)
-			}
-			if p.Instance != "/v1/pipelines" {
-				t.Errorf("instance %q", p.Instance)
-			}
-			if tt.status == http.StatusUnsupportedMediaType && r.header.Get("Accept-Post") != "application/json" {
-				t.Errorf("415 without Accept-Post: %v", r.header)
-			}
-			w.assertNothingQueued(t)
-		})
+			t.Run(tt.name+" "+path, func(t *testing.T) { tt.check(t, w, path) })
+		}
 	}
+}
+
+// badBody is a body POST refuses, and how.
+type badBody struct {
+	name        string
+	contentType string
+	body        string
+	chunked     bool
+	status      int
+	problem     string
+	detail      string
+	fields      []string
+}
+
+func (tt badBody) check(t *testing.T, w *world, path string) {
+	t.Helper()
+	r := w.do(t, call{method: http.MethodPost, path: path, contentType: tt.contentType, body: tt.body, chunked: tt.chunked})
+	if r.status != tt.status {
+		t.Fatalf("status %d, want %d; %s", r.status, tt.status, r.body)
+	}
+	p := r.problem(t)
+	if p.Type != tt.problem {
+		t.Errorf("problem type %q, want %q", p.Type, tt.problem)
+	}
+	if !strings.Contains(p.Detail, tt.detail) {
+		t.Errorf("detail %q does not say %q", p.Detail, tt.detail)
+	}
+	if !slices.Equal(fieldsOf(p), tt.fields) {
+		t.Errorf("fields %v, want %v", fieldsOf(p), tt.fields)
+	}
+	if p.Instance != path {
+		t.Errorf("instance %q", p.Instance)
+	}
+	if tt.status == http.StatusUnsupportedMediaType && r.header.Get("Accept-Post") != "application/json" {
+		t.Errorf("415 without Accept-Post: %v", r.header)
+	}
+	w.assertNothingQueued(t)
 }
 
 // The body limit is the configured one: the default takes a request the
@@ -279,19 +292,21 @@ func TestBodyLimitIsConfigurable(t *testing.T) {
 func TestSlowBodyTimesOut(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{bodyTimeout: 200 * time.Millisecond})
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	go func() { _, _ = pw.Write([]byte(`{"media":[`)) }()
-	start := time.Now()
-	r := w.do(t, call{method: http.MethodPost, path: "/v1/pipelines", stream: pr})
-	if r.status != http.StatusRequestTimeout {
-		t.Fatalf("status %d, want 408; %s", r.status, r.body)
-	}
-	if p := r.problem(t); p.Type != typeTimeout {
-		t.Errorf("problem type %q", p.Type)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("answered after %s", d)
+	for _, path := range []string{"/v1/pipelines", "/v1/pipelines/validate"} {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go func() { _, _ = pw.Write([]byte(`{"media":[`)) }()
+		start := time.Now()
+		r := w.do(t, call{method: http.MethodPost, path: path, stream: pr})
+		if r.status != http.StatusRequestTimeout {
+			t.Fatalf("%s: status %d, want 408; %s", path, r.status, r.body)
+		}
+		if p := r.problem(t); p.Type != typeTimeout {
+			t.Errorf("%s: problem type %q", path, p.Type)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: answered after %s", path, d)
+		}
 	}
 	w.assertNothingQueued(t)
 }

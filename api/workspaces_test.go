@@ -27,10 +27,13 @@ func TestPublishNamesItsWorkspace(t *testing.T) {
 		{"unknown", in("initech", "x"), `unknown workspace "initech"`},
 		{"none", validRequest("x"), "required"},
 	} {
-		r := w.publish(t, tc.body, nil)
-		p := r.problem(t)
-		if r.status != http.StatusUnprocessableEntity || !slices.Equal(fieldsOf(p), []string{"workspace"}) || !strings.Contains(p.Detail, tc.want) {
-			t.Errorf("%s: %d %s; want 422 naming the workspace field with %q", tc.name, r.status, r.body, tc.want)
+		// The dry run refuses it alike: it has no workspace to check in.
+		for _, path := range []string{"/v1/pipelines", "/v1/pipelines/validate"} {
+			r := w.do(t, call{method: http.MethodPost, path: path, body: tc.body})
+			p := r.problem(t)
+			if r.status != http.StatusUnprocessableEntity || !slices.Equal(fieldsOf(p), []string{"workspace"}) || !strings.Contains(p.Detail, tc.want) {
+				t.Errorf("%s %s: %d %s; want 422 naming the workspace field with %q", path, tc.name, r.status, r.body, tc.want)
+			}
 		}
 	}
 	w.assertNothingQueued(t)
@@ -204,6 +207,17 @@ func TestWorkspacePauseRoutes(t *testing.T) {
 	}
 	if r := w.do(t, call{method: http.MethodPost, path: "/v1/workspaces/acme/pause", token: tokenCMS}); r.status != http.StatusOK {
 		t.Errorf("the scoped token pausing its own: %d %s", r.status, r.body)
+	}
+	for _, bad := range []struct {
+		call
+		status int
+	}{
+		{call{method: http.MethodPost, path: "/v1/workspaces/globex/pause", body: `{"reason":"x"}`}, http.StatusBadRequest},
+		{call{method: http.MethodPost, path: "/v1/workspaces/globex/pause", body: `why`, contentType: "text/plain"}, http.StatusUnsupportedMediaType},
+	} {
+		if r := w.do(t, bad.call); r.status != bad.status {
+			t.Errorf("pause with %s: %d %s, want %d", bad.body, r.status, r.body, bad.status)
+		}
 	}
 	r = w.do(t, call{method: http.MethodPost, path: "/v1/workspaces/globex/resume"})
 	if r.status != http.StatusOK {
