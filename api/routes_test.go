@@ -153,6 +153,9 @@ func TestInternalErrorsSayNothingInternal(t *testing.T) {
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/webhook/redeliver"},
 		{method: http.MethodPatch, path: "/v1/pipelines/" + id, body: `{"post":{"caption":"edited"}}`},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/replay"},
+		{method: http.MethodGet, path: "/v1/workspaces"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/pause"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/resume"},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			r := w.do(t, c)

@@ -21,8 +21,9 @@ func (h *Handler) validate(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := detached(r)
 	defer cancel()
-	// readRequest scoped it: a dry run never tells another workspace's
-	// profiles apart.
+	// A scoped token's request was checked against its own workspaces as
+	// it was read (readRequest): a dry run would otherwise tell another
+	// workspace's profiles apart.
 	res, err := h.client.Check(ctx, req)
 	var unknown *tasks.WorkspaceError
 	switch {

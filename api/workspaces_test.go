@@ -208,6 +208,17 @@ func TestWorkspacePauseRoutes(t *testing.T) {
 	if r := w.do(t, call{method: http.MethodPost, path: "/v1/workspaces/acme/pause", token: tokenCMS}); r.status != http.StatusOK {
 		t.Errorf("the scoped token pausing its own: %d %s", r.status, r.body)
 	}
+	for _, bad := range []struct {
+		call
+		status int
+	}{
+		{call{method: http.MethodPost, path: "/v1/workspaces/globex/pause", body: `{"reason":"x"}`}, http.StatusBadRequest},
+		{call{method: http.MethodPost, path: "/v1/workspaces/globex/pause", body: `why`, contentType: "text/plain"}, http.StatusUnsupportedMediaType},
+	} {
+		if r := w.do(t, bad.call); r.status != bad.status {
+			t.Errorf("pause with %s: %d %s, want %d", bad.body, r.status, r.body, bad.status)
+		}
+	}
 	r = w.do(t, call{method: http.MethodPost, path: "/v1/workspaces/globex/resume"})
 	if r.status != http.StatusOK {
 		t.Fatalf("resume: %d %s", r.status, r.body)

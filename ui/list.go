@@ -47,8 +47,10 @@ type listView struct {
 	// Scoped: the session sees some workspaces only, so counts of every
 	// pipeline (the states', the span's) are not shown.
 	Scoped bool
-	// Workspaces are those the filter offers (the session's).
+	// Workspaces are those the filter offers (the session's); Paused
+	// those of them that are paused, shown with why.
 	Workspaces []string
+	Paused     []tasks.WorkspaceStatus
 }
 
 type stateCount struct {
@@ -132,7 +134,12 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 		h.internal(w, r, &s, "list the workspaces", err)
 		return
 	}
-	v.Workspaces = ws
+	for _, st := range ws {
+		v.Workspaces = append(v.Workspaces, st.Name)
+		if st.Paused {
+			v.Paused = append(v.Paused, st)
+		}
+	}
 	for _, st := range tasks.States {
 		only := filter{States: []tasks.State{st}}
 		v.Counts = append(v.Counts, stateCount{State: st, N: counts[st], URL: only.url("", ""),
@@ -207,6 +214,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 func (h *Handler) renderList(w http.ResponseWriter, r *http.Request, s session, status int, v listView) {
 	refresh := false
 	parts := []string{v.Problem, v.Next, v.Prev, v.Notice}
+	for _, p := range v.Paused {
+		parts = append(parts, p.Name, p.Why)
+	}
 	for _, c := range v.Counts {
 		parts = append(parts, c.URL, time.Duration(c.N).String())
 	}

@@ -48,10 +48,10 @@ func (h *Handler) owns(c context.Context, s session, id string) error {
 	return err
 }
 
-// workspaces are those the session's list may filter by: the fleet's,
-// narrowed to the session's.
-func (h *Handler) workspaces(c context.Context, s session) ([]string, error) {
-	all, err := h.client.Workspaces(c)
+// workspaces are those the session may see, each with its pause: the
+// fleet's, narrowed to the session's.
+func (h *Handler) workspaces(c context.Context, s session) ([]tasks.WorkspaceStatus, error) {
+	all, err := h.client.WorkspaceStatuses(c)
 	if err != nil {
 		return nil, err
 	}
@@ -59,5 +59,5 @@ func (h *Handler) workspaces(c context.Context, s session) ([]string, error) {
 	if sc == nil {
 		return all, nil
 	}
-	return slices.DeleteFunc(slices.Clone(all), func(n string) bool { return !sc.Allows(n) }), nil
+	return slices.DeleteFunc(all, func(ws tasks.WorkspaceStatus) bool { return !sc.Allows(ws.Name) }), nil
 }

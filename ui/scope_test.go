@@ -73,6 +73,16 @@ func TestScopedSessionSeesOnlyItsWorkspaces(t *testing.T) {
 	if a := all.get(Prefix); !strings.Contains(a.body, `id="p-`+globex.ID) || !strings.Contains(a.body, `id="p-`+acme.ID) || !strings.Contains(a.body, `<option value="globex"`) {
 		t.Errorf("an all-workspace session's list:\n%s", a.body)
 	}
+	// A paused workspace is shown with why, to the sessions that see it.
+	if _, err := w.client.PauseWorkspace(context.Background(), "globex", "client on hold"); err != nil {
+		t.Fatal(err)
+	}
+	if a := all.get(Prefix); !strings.Contains(a.body, `id="paused-globex"`) || !strings.Contains(a.body, "client on hold") {
+		t.Error("the list does not say globex is paused and why")
+	}
+	if a := b.get(Prefix); strings.Contains(a.body, "paused-globex") {
+		t.Error("the scoped session is told of globex's pause")
+	}
 	if a := all.get(Prefix + "?workspace=globex"); !strings.Contains(a.body, `id="p-`+globex.ID) || strings.Contains(a.body, `id="p-`+acme.ID) {
 		t.Error("the workspace filter does not keep globex's pipelines alone")
 	}
