@@ -38,6 +38,7 @@ type Metrics struct {
 	auth      *authMetrics
 	api       *apiMetrics
 	ws        *workspaceMetrics
+	wsPause   *workspacePause
 }
 
 // New returns Metrics registered on a fresh registry, which also carries the
@@ -76,6 +77,7 @@ func New(opts Options) *Metrics {
 	m.redis = newRedisCollector(reg)
 	m.auth = newAuthMetrics(reg)
 	m.api = newAPIMetrics(reg)
+	m.wsPause = newWorkspacePause(reg)
 	return m
 }
 

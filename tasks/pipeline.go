@@ -84,6 +84,9 @@ type pipeline struct {
 	tracer trace.Tracer
 	// checker is pre-flight's (preflight_check.go).
 	checker preflightChecker
+	// pauses are the fleet's paused workspaces (workspace_pause.go); nil
+	// in a pipeline that runs no steps.
+	pauses *workspacePauses
 }
 
 // enqueue hands n to asynq; see enqueueNext.

@@ -125,6 +125,9 @@ func (r *run) do(ctx context.Context) error {
 		return r.failed(ctx, err)
 	}
 	r.p = p
+	if err := r.pausedWait(rec); err != nil {
+		return r.failed(ctx, err)
+	}
 	release, err := p.admit(ctx, r, workspaceOf(rec))
 	if err != nil {
 		// Its workspace has its maxActive pipelines active: the run gives
@@ -184,6 +187,7 @@ func (r *run) save(ctx context.Context, fn func(*Record) error) error {
 // record besides its error is the step table's onFailure: a pipeline step
 // that gives up fails its pipeline, which settle then ends.
 func (r *run) failed(ctx context.Context, stepErr error) error {
+	stepErr = r.pauseOnRefusal(ctx, stepErr)
 	now := r.p.now().UTC()
 	var owedSince time.Time
 	if r.row.owedSince != nil {

@@ -426,6 +426,9 @@ func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error 
 			return err
 		}
 	}
+	if err := p.checkVerdict(ctx, r, action, post != nil); err != nil {
+		return err
+	}
 	if err := p.renewClaim(ctx, r); err != nil || r.rec.Staged {
 		return err
 	}

@@ -230,6 +230,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	p.checker = preflightChecker{sources: cfg.Sources, rules: cfg.Rules, rdb: r, now: cfg.Clock, log: log}
 	p.apis.set(cfg.Workspaces)
 	p.maxActive.set(cfg.MaxActive)
+	p.pauses = newWorkspacePauses(rdb.NewPauses(cfg.Redis), p.apis.names, cfg.Metrics, cfg.Clock, log.With().Str("component", "pauses").Logger())
 	w := &Worker{cfg: cfg, p: p, enq: enq, insp: insp}
 	if cfg.ProfileRefresh > 0 {
 		w.profiles = newProfileRefresher(p.checker, p.apis, cfg.ProfileRefresh, log.With().Str("component", "profiles").Logger())
@@ -363,6 +364,7 @@ func (w *Worker) Start() error {
 			}
 		}
 		w.p.cancels.start()
+		w.p.pauses.start()
 		if w.profiles != nil {
 			w.profiles.start()
 		}
@@ -391,6 +393,7 @@ func (w *Worker) Shutdown() {
 		}
 		wg.Wait()
 		w.p.cancels.shutdown()
+		w.p.pauses.shutdown()
 		if w.profiles != nil {
 			w.profiles.shutdown()
 		}

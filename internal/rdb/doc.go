@@ -55,10 +55,14 @@
 //	mediaflow:profiles:<name>      string a workspace's profile directory (GET /profiles: ids, networks, names,
 //	                                      statusLevel) as JSON (expires; profiles.go); <name> = its configured name
 //	mediaflow:workspaces           string JSON list of the workspace names the workers serve (registry.go)
+//	mediaflow:paused:<name>        string why a workspace is paused, by hand or for refused credentials (JSON;
+//	                                      pause.go); DEL resumes it
 //	mediaflow:authfail:<client>    string failed authentications of a client: GCRA arrival time (ms, Redis
 //	                                      clock); <client> = an IPv4 address or an IPv6 /64; expires when refilled
 //	mediaflow:ui:revoked:<sid>     string a page session ended at logout, until it would have expired;
 //	                                      <sid> = hash of the session's nonce, never the cookie
+//	mediaflow:ui:secret            string 32 random bytes: the key of workspaces-file tokens' page sessions
+//	                                      (auth.go; SET NX once)
 //
 // In meta, s is the state's place in the list the RDB was made with, and
 // every other part is milliseconds, 0 for "not in that index".
@@ -71,7 +75,11 @@
 //	put     compare-and-set on v, whatever the form: the document (or the
 //	        record laid out in parts again, or packed), the index entries
 //	        moved from the old meta to the new, and the events appended, at
-//	        once (scripts.go lists the forms a write may leave)
+//	        once (scripts.go lists the forms a write may leave); a durable
+//	        put (Body.Durable, durable.go) runs on one connection of the
+//	        record's node and, when that node has online replicas, is
+//	        followed by WAIT 1 there: the count of attempts to create a post
+//	        must outlive a failover
 //	setdue  move an unfinished record's due entry (the sweep, finding it
 //	        waiting)
 //	repair  make a record's index entries what its meta says, or drop them
