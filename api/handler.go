@@ -173,6 +173,9 @@ func (h *Handler) table() []route {
 		{http.MethodPost, "/v1/pipelines/{id}/webhook/redeliver", false, h.redeliver},
 		{http.MethodPatch, "/v1/pipelines/{id}", false, h.edit},
 		{http.MethodPost, "/v1/pipelines/{id}/replay", false, h.replay},
+		{http.MethodGet, "/v1/workspaces", false, h.listWorkspaces},
+		{http.MethodPost, "/v1/workspaces/{name}/pause", false, h.pauseWorkspace},
+		{http.MethodPost, "/v1/workspaces/{name}/resume", false, h.resumeWorkspace},
 		{http.MethodGet, "/v1/openapi.yaml", true, serveSpec},
 	}
 }

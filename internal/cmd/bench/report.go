@@ -22,6 +22,7 @@ type report struct {
 	idle      idleResult
 	scaling   []scalingRun
 	tracing   *tracingResult
+	preflight *preflightResult
 	peakRSS   float64
 }
 
@@ -81,6 +82,7 @@ type summary struct {
 	Problems            []string        `json:"problems,omitempty"`
 	Machine             machine         `json:"machine"`
 	Tracing             *tracingSummary `json:"tracing,omitempty"`
+	Preflight           *onOffSummary   `json:"preflight,omitempty"`
 }
 
 type scalingPoint struct {
@@ -291,6 +293,8 @@ func (rep *report) print(w io.Writer) {
 	rep.scale.print(w)
 	rep.tracing.print(w)
 	s.Tracing = rep.tracing.summary()
+	rep.preflight.print(w)
+	s.Preflight = rep.preflight.summary()
 	for _, p := range s.Problems {
 		fmt.Fprintln(w, "PROBLEM:", p)
 	}
