@@ -46,11 +46,17 @@ func (r *RDB) putDurable(ctx context.Context, keys []string, args []any) (int, e
 	if err != nil || n != 1 {
 		return n, err
 	}
+	// A server that answers it cannot say (the embedded one has no INFO
+	// replication) has no replica to wait for; a lost connection may have
+	// one, and the step is retried.
 	info, err := conn.Info(ctx, "replication").Result()
-	if err != nil {
+	var refused redis.Error
+	switch {
+	case errors.As(err, &refused):
+		return n, nil
+	case err != nil:
 		return n, err
-	}
-	if connectedReplicas(info) == 0 {
+	case connectedReplicas(info) == 0:
 		return n, nil
 	}
 	acked, err := conn.Wait(ctx, 1, ReplicaWait).Result()
