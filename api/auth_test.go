@@ -73,6 +73,9 @@ func TestAuthFailures(t *testing.T) {
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/webhook/redeliver"},
+		{method: http.MethodGet, path: "/v1/workspaces"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/pause"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/resume"},
 		// Unknown paths and methods answer 401 too: no probing without a token.
 		{method: http.MethodGet, path: "/v1/nothing-here"},
 		{method: http.MethodDelete, path: "/v1/pipelines/" + id},
@@ -161,6 +164,9 @@ func TestRateLimitPerToken(t *testing.T) {
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/webhook/redeliver"},
+		{method: http.MethodGet, path: "/v1/workspaces"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/pause"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/resume"},
 	}
 	for _, rt := range routes {
 		t.Run(rt.method+" "+rt.path, func(t *testing.T) {

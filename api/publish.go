@@ -29,17 +29,8 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := detached(r)
 	defer cancel()
-	var (
-		rec     *tasks.Record
-		created bool
-		err     error
-	)
-	unknown := scopeRequest(r, &req)
-	if unknown != nil {
-		err = unknown
-	} else {
-		rec, created, err = h.client.Publish(ctx, req)
-	}
+	rec, created, err := h.client.Publish(ctx, req)
+	var unknown *tasks.WorkspaceError
 	var invalid *tasks.ValidationError
 	switch {
 	case errors.As(err, &invalid) && invalid.Unusable:
@@ -98,6 +89,11 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request) (tasks.Req
 	if p, ok := mergeKey(r.Header, &req); !ok {
 		writeProblem(w, r, Problem{Type: typeInvalid, Status: http.StatusBadRequest,
 			Detail: "the idempotency key is unusable; nothing was queued", Errors: []tasks.Problem{p}})
+		return tasks.Request{}, false
+	}
+	if unknown := scopeRequest(r, &req); unknown != nil {
+		writeProblem(w, r, Problem{Type: typeWorkspace, Status: http.StatusUnprocessableEntity,
+			Detail: unknown.Error() + "; nothing was queued", Errors: []tasks.Problem{unknown.Problem}})
 		return tasks.Request{}, false
 	}
 	return req, true

@@ -63,7 +63,7 @@ func TestSpecAndHandlerAgreeOnRoutes(t *testing.T) {
 	// …/{id}, then …/{id}/cancel), which leave nothing to edit.
 	for _, path := range slices.Sorted(maps.Keys(documented)) {
 		methods := documented[path]
-		concrete := strings.ReplaceAll(path, "{id}", id)
+		concrete := strings.NewReplacer("{id}", id, "{name}", tasks.DefaultWorkspace).Replace(path)
 		allow := append([]string(nil), methods...)
 		if slices.Contains(methods, http.MethodGet) {
 			allow = append(allow, http.MethodHead)
@@ -157,6 +157,9 @@ func TestInternalErrorsSayNothingInternal(t *testing.T) {
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/replay"},
 		{method: http.MethodPost, path: "/v1/pipelines/bulk", body: `{"action":"cancel","filter":{}}`},
 		{method: http.MethodGet, path: "/v1/operations/" + id},
+		{method: http.MethodGet, path: "/v1/workspaces"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/pause"},
+		{method: http.MethodPost, path: "/v1/workspaces/default/resume"},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			r := w.do(t, c)

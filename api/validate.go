@@ -21,17 +21,10 @@ func (h *Handler) validate(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := detached(r)
 	defer cancel()
-	// A scoped token checks against its own workspaces only: a dry run
-	// would otherwise tell another workspace's profiles apart.
-	var (
-		res *tasks.CheckResult
-		err error
-	)
-	if unknown := scopeRequest(r, &req); unknown != nil {
-		err = unknown
-	} else {
-		res, err = h.client.Check(ctx, req)
-	}
+	// A scoped token's request was checked against its own workspaces as
+	// it was read (readRequest): a dry run would otherwise tell another
+	// workspace's profiles apart.
+	res, err := h.client.Check(ctx, req)
 	var unknown *tasks.WorkspaceError
 	switch {
 	case errors.As(err, &unknown):

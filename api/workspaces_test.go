@@ -161,3 +161,69 @@ func TestScopedTokenSeesOnlyItsWorkspaces(t *testing.T) {
 		t.Errorf("the access log must name the token cms, never its value:\n%s", logs)
 	}
 }
+
+// The workspaces routes list each workspace with its pause and pause or
+// resume one by hand; a scoped token sees and steers its own only, and
+// another workspace answers 404 like one that does not exist.
+func TestWorkspacePauseRoutes(t *testing.T) {
+	t.Parallel()
+	w := scopedWorld(t)
+	list := func(token string) []tasks.WorkspaceStatus {
+		t.Helper()
+		r := w.do(t, call{method: http.MethodGet, path: "/v1/workspaces", token: token})
+		if r.status != http.StatusOK {
+			t.Fatalf("list: %d %s", r.status, r.body)
+		}
+		var l WorkspaceList
+		if err := json.Unmarshal(r.body, &l); err != nil {
+			t.Fatal(err)
+		}
+		return l.Workspaces
+	}
+	if got := list(""); len(got) != 2 || got[0].Name != "acme" || got[1].Name != "globex" || got[0].Paused || got[1].Paused {
+		t.Fatalf("workspaces = %+v", got)
+	}
+	r := w.do(t, call{method: http.MethodPost, path: "/v1/workspaces/globex/pause", body: `{"why":"client on hold"}`})
+	if r.status != http.StatusOK {
+		t.Fatalf("pause: %d %s", r.status, r.body)
+	}
+	if got := list(""); !got[1].Paused || !got[1].ByHand || got[1].Why != "client on hold" || got[0].Paused {
+		t.Errorf("after the pause: %+v", got)
+	}
+	if got := list(tokenCMS); len(got) != 1 || got[0].Name != "acme" {
+		t.Errorf("the scoped token lists %+v, want acme alone", got)
+	}
+	for _, tc := range []struct{ path, token string }{
+		{"/v1/workspaces/globex/resume", tokenCMS},
+		{"/v1/workspaces/globex/pause", tokenCMS},
+		{"/v1/workspaces/initech/pause", ""},
+	} {
+		if r := w.do(t, call{method: http.MethodPost, path: tc.path, token: tc.token}); r.status != http.StatusNotFound {
+			t.Errorf("%s: %d %s, want 404", tc.path, r.status, r.body)
+		}
+	}
+	if got := list(""); !got[1].Paused || got[1].Why != "client on hold" {
+		t.Errorf("a refused resume or pause changed globex: %+v", got[1])
+	}
+	if r := w.do(t, call{method: http.MethodPost, path: "/v1/workspaces/acme/pause", token: tokenCMS}); r.status != http.StatusOK {
+		t.Errorf("the scoped token pausing its own: %d %s", r.status, r.body)
+	}
+	for _, bad := range []struct {
+		call
+		status int
+	}{
+		{call{method: http.MethodPost, path: "/v1/workspaces/globex/pause", body: `{"reason":"x"}`}, http.StatusBadRequest},
+		{call{method: http.MethodPost, path: "/v1/workspaces/globex/pause", body: `why`, contentType: "text/plain"}, http.StatusUnsupportedMediaType},
+	} {
+		if r := w.do(t, bad.call); r.status != bad.status {
+			t.Errorf("pause with %s: %d %s, want %d", bad.body, r.status, r.body, bad.status)
+		}
+	}
+	r = w.do(t, call{method: http.MethodPost, path: "/v1/workspaces/globex/resume"})
+	if r.status != http.StatusOK {
+		t.Fatalf("resume: %d %s", r.status, r.body)
+	}
+	if got := list(""); got[1].Paused || !got[0].Paused {
+		t.Errorf("after the resume: %+v", got)
+	}
+}

@@ -32,6 +32,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 	m.PipelineFinished(metrics.StateFailed, "media:upload")
 	m.SweepFinished(nil, time.Second, map[string]int{"stuck_failed": 1})
 	m.APIRequest(context.Background(), "/v1/pipelines", http.MethodPost, http.StatusAccepted, time.Millisecond)
+	m.WorkspacePaused("default", false)
 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTooManyRequests) }))
 	t.Cleanup(srv.Close)

@@ -95,6 +95,7 @@ var wantAlerts = []string{
 	"MediaflowWebhooksFailing",
 	"MediaflowRedisMayEvict",
 	"MediaflowRedisMemoryLow",
+	"MediaflowWorkspacePaused",
 }
 
 func TestAlertRulesShape(t *testing.T) {

@@ -37,6 +37,7 @@ type Metrics struct {
 	redis     *redisCollector
 	auth      *authMetrics
 	api       *apiMetrics
+	wsPause   *workspacePause
 }
 
 // New returns Metrics registered on a fresh registry, which also carries the
@@ -74,6 +75,7 @@ func New(opts Options) *Metrics {
 	m.redis = newRedisCollector(reg)
 	m.auth = newAuthMetrics(reg)
 	m.api = newAPIMetrics(reg)
+	m.wsPause = newWorkspacePause(reg)
 	return m
 }
 

@@ -54,16 +54,18 @@ type pipeline struct {
 	api   *swonkie.Client
 	// apis are the clients of every workspace this worker serves; a run
 	// sees api set to its pipeline's (forWorkspace).
-	apis    *workspaceAPIs
-	sources *source.Opener
-	enq     *asynq.Client
-	insp    *asynq.Inspector
-	obs     Observer
-	log     zerolog.Logger
-	timing  Timing
-	now     func() time.Time
-	webhook webhooks
-	cancels *cancelListener
+	apis *workspaceAPIs
+	// maxActive bounds each workspace's active pipelines (admission.go).
+	maxActive *maxActive
+	sources   *source.Opener
+	enq       *asynq.Client
+	insp      *asynq.Inspector
+	obs       Observer
+	log       zerolog.Logger
+	timing    Timing
+	now       func() time.Time
+	webhook   webhooks
+	cancels   *cancelListener
 	// mux runs a step inline through the same middleware as a task.
 	mux asynq.Handler
 	// holder names this worker in sweep claims.
@@ -76,6 +78,9 @@ type pipeline struct {
 	tracer trace.Tracer
 	// checker is pre-flight's (preflight_check.go).
 	checker preflightChecker
+	// pauses are the fleet's paused workspaces (workspace_pause.go); nil
+	// in a pipeline that runs no steps.
+	pauses *workspacePauses
 }
 
 // enqueue hands n to asynq; see enqueueNext.

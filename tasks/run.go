@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/tracing"
 )
 
@@ -124,8 +125,20 @@ func (r *run) do(ctx context.Context) error {
 		return r.failed(ctx, err)
 	}
 	r.p = p
+	if err := r.pausedWait(rec); err != nil {
+		return r.failed(ctx, err)
+	}
+	release, err := p.admit(ctx, r, workspaceOf(rec))
+	if err != nil {
+		// Its workspace has its maxActive pipelines active: the run gives
+		// its slot back until its turn.
+		return r.failed(ctx, err)
+	}
+	defer release()
 	stepCtx, stop := p.cancels.watch(ctx, rec.ID)
-	err = r.row.run(p, stepCtx, r)
+	// A call whose workspace's budget is spent for longer than
+	// budgetHold gives the slot back too (admission.go).
+	err = r.row.run(p, swonkie.HoldAtMost(stepCtx, budgetHold), r)
 	cancelled := errors.Is(context.Cause(stepCtx), errCancelled)
 	stop()
 	// Bookkeeping outlives the step: a step that ran out of time or was
@@ -170,6 +183,7 @@ func (r *run) save(ctx context.Context, fn func(*Record) error) error {
 // record besides its error is the step table's onFailure: a pipeline step
 // that gives up fails its pipeline, which settle then ends.
 func (r *run) failed(ctx context.Context, stepErr error) error {
+	stepErr = r.pauseOnRefusal(ctx, stepErr)
 	now := r.p.now().UTC()
 	var owedSince time.Time
 	if r.row.owedSince != nil {

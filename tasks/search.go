@@ -27,6 +27,9 @@ type SearchOptions struct {
 	// Text is looked for, in any case, in the id, the idempotency key, the
 	// captions and first comments, and the last error.
 	Text string
+	// Workspaces, when not empty, keeps the pipelines of these
+	// workspaces only (a filter, or a scoped session's).
+	Workspaces []string
 	// Cursor is a place from a previous page (Next or Prev); Back reads
 	// the pipelines newer than it instead of older.
 	Cursor string
@@ -60,10 +63,15 @@ type SearchPage struct {
 }
 
 // Filtered says whether the options name anything only a record shows.
-func (o SearchOptions) Filtered() bool { return o.Profile != "" || o.Label != "" || o.Text != "" }
+func (o SearchOptions) Filtered() bool {
+	return o.Profile != "" || o.Label != "" || o.Text != "" || len(o.Workspaces) > 0
+}
 
 // Match is the record-side filter: profile, label and text.
 func (o SearchOptions) Match(r *Record) bool {
+	if len(o.Workspaces) > 0 && !slices.Contains(o.Workspaces, workspaceOf(r)) {
+		return false
+	}
 	sp := r.Request.Post
 	if o.Profile != "" && (sp == nil || !slices.Contains(sp.ProfileIDs, o.Profile)) {
 		return false

@@ -168,8 +168,13 @@ func (p *pipeline) forWorkspace(rec *Record) (*pipeline, bool) {
 
 // SetWorkspaces replaces the workspaces this worker serves (a reloaded
 // workspaces file) and records their names for the fleet. Runs already
-// going keep the client they started with.
+// going keep the client they started with. A workspace paused because
+// its key was refused is resumed: the reload may have fixed it, and if
+// not, its next call pauses it again.
 func (w *Worker) SetWorkspaces(ctx context.Context, apis map[string]*swonkie.Client) error {
 	w.p.apis.set(apis)
-	return rdb.NewRegistry(w.cfg.Redis).SetNames(ctx, w.p.apis.names())
+	if err := rdb.NewRegistry(w.cfg.Redis).SetNames(ctx, w.p.apis.names()); err != nil {
+		return err
+	}
+	return w.p.pauses.reloaded(ctx)
 }

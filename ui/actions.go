@@ -17,7 +17,7 @@ func (h *Handler) confirmCancel(w http.ResponseWriter, r *http.Request, s sessio
 		Question: "Cancel this pipeline?",
 		Detail:   "Its running step is interrupted, its post withdrawn and its media deleted. A post already published stays published.",
 		Action:   Prefix + "pipelines/" + id + "/cancel", Button: "Yes, cancel it", Danger: true,
-		Rows: h.rowsOf(r, []string{id}), Back: Prefix + "pipelines/" + id,
+		Rows: h.rowsOf(r, s, []string{id}), Back: Prefix + "pipelines/" + id,
 	})
 }
 
@@ -27,7 +27,7 @@ func (h *Handler) confirmRedeliver(w http.ResponseWriter, r *http.Request, s ses
 		Question: "Send the webhook event again?",
 		Detail:   "The pipeline's last event is delivered again under the same webhook-id: a receiver that took it already drops it.",
 		Action:   Prefix + "pipelines/" + id + "/redeliver", Button: "Yes, redeliver",
-		Rows: h.rowsOf(r, []string{id}), Back: Prefix + "pipelines/" + id,
+		Rows: h.rowsOf(r, s, []string{id}), Back: Prefix + "pipelines/" + id,
 	})
 }
 
@@ -36,7 +36,11 @@ func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, s session) {
 	id := r.PathValue("id")
 	c, stop := detached(r)
 	defer stop()
-	rec, err := h.client.Redeliver(c, id)
+	var rec *tasks.Record
+	err := h.owns(c, s, id)
+	if err == nil {
+		rec, err = h.client.Redeliver(c, id)
+	}
 	notice := "redelivery"
 	switch {
 	case tasks.IsNotFound(err):
@@ -61,7 +65,7 @@ func (h *Handler) confirmReplay(w http.ResponseWriter, r *http.Request, s sessio
 		Detail: "It runs again under the same id and key: media still ready are used again, the others uploaded again, " +
 			"and a post an earlier attempt made is adopted, never made twice.",
 		Action: Prefix + "pipelines/" + id + "/replay", Button: "Yes, replay it",
-		Rows: h.rowsOf(r, []string{id}), Back: Prefix + "pipelines/" + id,
+		Rows: h.rowsOf(r, s, []string{id}), Back: Prefix + "pipelines/" + id,
 	})
 }
 
@@ -71,7 +75,11 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, s session) {
 	id := r.PathValue("id")
 	c, stop := detached(r)
 	defer stop()
-	rec, err := h.client.Replay(c, id, tasks.Edit{}, "the pipelines page")
+	var rec *tasks.Record
+	err := h.owns(c, s, id)
+	if err == nil {
+		rec, err = h.client.Replay(c, id, tasks.Edit{}, "the pipelines page")
+	}
 	notice := "replayed"
 	switch {
 	case tasks.IsNotFound(err):

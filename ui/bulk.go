@@ -57,7 +57,7 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, s session) {
 			Question: fmt.Sprintf("%s %d pipelines?", verb, len(ids)),
 			Detail:   "Each running step is interrupted, each post withdrawn and its media deleted. Pipelines that already finished, or whose post is out, are left as they are.",
 			Action:   Prefix + "bulk", Button: fmt.Sprintf("Yes, %s %d", action, len(ids)), Danger: true,
-			Fields: fields, Rows: h.rowsOf(r, ids), Back: back,
+			Fields: fields, Rows: h.rowsOf(r, s, ids), Back: back,
 		})
 		return
 	}
@@ -66,7 +66,11 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, s session) {
 	defer stop()
 	var done, skipped, failed int
 	for _, id := range ids {
-		rec, err := h.client.Cancel(c, id)
+		var rec *tasks.Record
+		err := h.owns(c, s, id)
+		if err == nil {
+			rec, err = h.client.Cancel(c, id)
+		}
 		switch {
 		case errors.Is(err, tasks.ErrFinished), errors.Is(err, tasks.ErrAlreadyPublished), tasks.IsNotFound(err):
 			skipped++

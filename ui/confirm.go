@@ -23,13 +23,14 @@ type confirmView struct {
 type field struct{ Name, Value string }
 
 // rowsOf reads the pipelines an action names, for its question; one
-// that cannot be read is listed by its id alone.
-func (h *Handler) rowsOf(r *http.Request, ids []string) []row {
+// that cannot be read (or is another workspace's) is listed by its id
+// alone.
+func (h *Handler) rowsOf(r *http.Request, s session, ids []string) []row {
 	c, stop := pageCtx(r)
 	defer stop()
 	out := make([]row, 0, len(ids))
 	for _, id := range ids {
-		rec, err := h.client.Get(c, id)
+		rec, err := h.get(c, s, id)
 		if err != nil {
 			out = append(out, row{ID: id})
 			continue

@@ -91,7 +91,7 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s session) {
 	c, stop := pageCtx(r)
 	defer stop()
 	id := r.PathValue("id")
-	rec, err := h.client.Get(c, id)
+	rec, err := h.get(c, s, id)
 	switch {
 	case tasks.IsNotFound(err):
 		h.fail(w, r, &s, http.StatusNotFound, "There is no pipeline "+id+".")
@@ -122,7 +122,11 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, s session) {
 	// that went away.
 	c, stop := detached(r)
 	defer stop()
-	rec, err := h.client.Cancel(c, id)
+	var rec *tasks.Record
+	err := h.owns(c, s, id)
+	if err == nil {
+		rec, err = h.client.Cancel(c, id)
+	}
 	notice := "cancel-requested"
 	switch {
 	case tasks.IsNotFound(err):

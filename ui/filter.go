@@ -10,13 +10,13 @@ import (
 )
 
 // filter is what the list's form selects: the query string and back.
-// (A workspace filter joins it once workspaces exist.)
 type filter struct {
-	States   []tasks.State
-	Profile  string
-	Label    string
-	Q        string // an id, or text in the key, captions or error
-	From, To string // dates, YYYY-MM-DD, of creation, both included (UTC)
+	States    []tasks.State
+	Workspace string
+	Profile   string
+	Label     string
+	Q         string // an id, or text in the key, captions or error
+	From, To  string // dates, YYYY-MM-DD, of creation, both included (UTC)
 
 	since, until time.Time
 }
@@ -25,7 +25,7 @@ const dateLayout = "2006-01-02"
 
 // parseFilter reads the filter of a list URL; what it refuses it says.
 func parseFilter(q url.Values) (filter, string) {
-	f := filter{Profile: strings.TrimSpace(q.Get("profile")), Label: strings.TrimSpace(q.Get("label")),
+	f := filter{Workspace: strings.TrimSpace(q.Get("workspace")), Profile: strings.TrimSpace(q.Get("profile")), Label: strings.TrimSpace(q.Get("label")),
 		Q: strings.TrimSpace(q.Get("q")), From: strings.TrimSpace(q.Get("from")), To: strings.TrimSpace(q.Get("to"))}
 	for _, s := range q["state"] {
 		st := tasks.State(s)
@@ -57,11 +57,15 @@ func (f filter) Selected(st tasks.State) bool { return slices.Contains(f.States,
 
 // Any says whether anything is filtered.
 func (f filter) Any() bool {
-	return len(f.States) > 0 || f.Profile != "" || f.Label != "" || f.Q != "" || f.From != "" || f.To != ""
+	return len(f.States) > 0 || f.Workspace != "" || f.Profile != "" || f.Label != "" || f.Q != "" || f.From != "" || f.To != ""
 }
 
 func (f filter) options() tasks.SearchOptions {
-	return tasks.SearchOptions{States: f.States, Since: f.since, Until: f.until, Profile: f.Profile, Label: f.Label, Text: f.Q}
+	o := tasks.SearchOptions{States: f.States, Since: f.since, Until: f.until, Profile: f.Profile, Label: f.Label, Text: f.Q}
+	if f.Workspace != "" {
+		o.Workspaces = []string{f.Workspace}
+	}
+	return o
 }
 
 // holds says whether a record an id named passes the rest of the filter.
@@ -83,7 +87,7 @@ func (f filter) url(param, value string) string {
 	for _, s := range f.States {
 		q.Add("state", string(s))
 	}
-	for k, v := range map[string]string{"profile": f.Profile, "label": f.Label, "q": f.Q, "from": f.From, "to": f.To, param: value} {
+	for k, v := range map[string]string{"workspace": f.Workspace, "profile": f.Profile, "label": f.Label, "q": f.Q, "from": f.From, "to": f.To, param: value} {
 		if k != "" && v != "" {
 			q.Set(k, v)
 		}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,6 +18,7 @@ import (
 	"github.com/mediaflow/mediaflow/authlimit"
 	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/mediaflow/mediaflow/workspaces"
 )
 
 // Prefix is where the pages are served; a server mounts the Handler there.
@@ -32,6 +35,10 @@ type Config struct {
 	// Tokens are the API's bearer tokens (API_TOKENS); any one of them
 	// logs in, and removing one ends the sessions opened with it.
 	Tokens []string
+	// FileTokens are the workspaces file's tokens: one logs in too, and
+	// its pages show its workspaces' pipelines only (scope.go).
+	// SetFileTokens replaces them on a reload.
+	FileTokens []workspaces.Token
 	// SessionTTL is how long a login lasts; 0 means DefaultSessionTTL.
 	SessionTTL time.Duration
 	// Logger receives one line per request and what went wrong.
@@ -66,7 +73,11 @@ type Handler struct {
 	client   *tasks.Client
 	sessions *rdb.Sessions
 	guard    *authlimit.Guard
-	keys     []sessionKey
+	// keys are API_TOKENS' then the file tokens'; apiKeys and secret
+	// rebuild them when the file is reloaded.
+	keys     atomic.Pointer[[]sessionKey]
+	apiKeys  []sessionKey
+	secret   []byte
 	ttl      time.Duration
 	every    time.Duration
 	log      zerolog.Logger
@@ -88,7 +99,7 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 			tokens = append(tokens, t)
 		}
 	}
-	if len(tokens) == 0 {
+	if len(tokens) == 0 && len(cfg.FileTokens) == 0 {
 		return nil, errors.New("ui: no token configured (API_TOKENS): refusing to serve pages anyone could open")
 	}
 	if cfg.Redis == nil {
@@ -117,10 +128,29 @@ func New(client *tasks.Client, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{client: client, sessions: rdb.NewSessions(cfg.Redis), guard: cfg.Guard, keys: newSessionKeys(tokens),
+	sessions := rdb.NewSessions(cfg.Redis)
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("ui: session secret: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	secret, err := sessions.SessionSecret(ctx, fresh)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
+	}
+	h := &Handler{client: client, sessions: sessions, guard: cfg.Guard, apiKeys: newSessionKeys(tokens), secret: secret,
 		ttl: cfg.SessionTTL, every: cfg.RefreshEvery, log: cfg.Logger, now: cfg.Now, pages: p, traceURL: cfg.TraceURL}
+	h.SetFileTokens(cfg.FileTokens)
 	h.root = h.logged(secured(h.routes()))
 	return h, nil
+}
+
+// SetFileTokens replaces the workspaces file's tokens (a reload): the
+// sessions of a token that stays go on, those of one removed end.
+func (h *Handler) SetFileTokens(file []workspaces.Token) {
+	keys := append(slices.Clone(h.apiKeys), newFileSessionKeys(file, h.secret)...)
+	h.keys.Store(&keys)
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.root.ServeHTTP(w, r) }
@@ -220,7 +250,7 @@ func (h *Handler) session(r *http.Request) (session, error) {
 	if err != nil {
 		return session{}, err
 	}
-	s, err := verifySession(h.keys, c.Value, h.now())
+	s, err := verifySession(*h.keys.Load(), c.Value, h.now())
 	if err != nil {
 		return session{}, err
 	}

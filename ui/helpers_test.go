@@ -23,6 +23,7 @@ import (
 	"github.com/mediaflow/mediaflow/internal/workertest"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/tasks"
+	"github.com/mediaflow/mediaflow/workspaces"
 )
 
 // Tokens the test worlds accept.
@@ -62,6 +63,10 @@ type worldOptions struct {
 	// where the client's spans go (so records have a trace).
 	traceURL string
 	tracing  trace.TracerProvider
+	// workspaces, when set, are those requests may name; fileTokens the
+	// workspaces file's tokens the API and the pages accept.
+	workspaces []string
+	fileTokens []workspaces.Token
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -94,7 +99,11 @@ func newWorld(t *testing.T, o worldOptions) *world {
 		t.Fatal(err)
 	}
 	w.redis = rdb
-	w.client = tasks.NewClient(rdb.Client, tasks.WithSources(sources), tasks.WithTracerProvider(o.tracing))
+	copts := []tasks.ClientOption{tasks.WithSources(sources), tasks.WithTracerProvider(o.tracing)}
+	if o.workspaces != nil {
+		copts = append(copts, tasks.WithWorkspaces(o.workspaces...))
+	}
+	w.client = tasks.NewClient(rdb.Client, copts...)
 	t.Cleanup(func() { _ = w.client.Close() })
 	tokens := o.tokens
 	if tokens == nil {
@@ -108,11 +117,11 @@ func newWorld(t *testing.T, o worldOptions) *world {
 // mount builds the mux cmd/worker serves on API_ADDR.
 func (w *world) mount(t *testing.T, tokens []string, o worldOptions) http.Handler {
 	t.Helper()
-	a, err := api.New(w.client, api.Config{Tokens: tokens, Logger: zerolog.Nop(), Guard: o.guard})
+	a, err := api.New(w.client, api.Config{Tokens: tokens, FileTokens: o.fileTokens, Logger: zerolog.Nop(), Guard: o.guard})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(w.client, Config{Tokens: tokens, Logger: zerolog.Nop(), RefreshEvery: o.refresh, Now: o.now,
+	p, err := New(w.client, Config{Tokens: tokens, FileTokens: o.fileTokens, Logger: zerolog.Nop(), RefreshEvery: o.refresh, Now: o.now,
 		Redis: w.redis.Client, Guard: o.guard, TraceURL: o.traceURL})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +139,13 @@ func (w *world) mount(t *testing.T, tokens []string, o worldOptions) http.Handle
 // query is a credential the pages must never show).
 func (w *world) publish(t *testing.T, key string, action tasks.Action, profile string) *tasks.Record {
 	t.Helper()
-	req := tasks.Request{Key: key,
+	return w.publishIn(t, "", key, action, profile)
+}
+
+// publishIn is publish for the workspace ws ("" when the fleet serves one).
+func (w *world) publishIn(t *testing.T, ws, key string, action tasks.Action, profile string) *tasks.Record {
+	t.Helper()
+	req := tasks.Request{Workspace: ws, Key: key,
 		Media:  []tasks.MediaSource{{Source: "pic.png"}, {Source: w.storeURL + "/remote.png?token=" + secretInURL}},
 		Post:   &tasks.PostSpec{ProfileIDs: []string{profile}, Caption: "caption of " + key},
 		Action: action}

@@ -44,6 +44,13 @@ type listView struct {
 	// the script swaps the list only then, so a link being clicked or
 	// focused is not replaced under the pointer every few seconds.
 	Version string
+	// Scoped: the session sees some workspaces only, so counts of every
+	// pipeline (the states', the span's) are not shown.
+	Scoped bool
+	// Workspaces are those the filter offers (the session's); Paused
+	// those of them that are paused, shown with why.
+	Workspaces []string
+	Paused     []tasks.WorkspaceStatus
 }
 
 type stateCount struct {
@@ -112,10 +119,26 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 	v.Newest = f.url("", "")
 	c, stop := pageCtx(r)
 	defer stop()
-	counts, err := h.client.CountStates(c)
+	sc := s.scope()
+	v.Scoped = sc != nil
+	var counts map[tasks.State]int64
+	if !v.Scoped {
+		var err error
+		if counts, err = h.client.CountStates(c); err != nil {
+			h.internal(w, r, &s, "count the pipelines", err)
+			return
+		}
+	}
+	ws, err := h.workspaces(c, s)
 	if err != nil {
-		h.internal(w, r, &s, "count the pipelines", err)
+		h.internal(w, r, &s, "list the workspaces", err)
 		return
+	}
+	for _, st := range ws {
+		v.Workspaces = append(v.Workspaces, st.Name)
+		if st.Paused {
+			v.Paused = append(v.Paused, st)
+		}
 	}
 	for _, st := range tasks.States {
 		only := filter{States: []tasks.State{st}}
@@ -131,7 +154,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 	if f.Q != "" {
 		if _, err := uuid.Parse(f.Q); err == nil {
 			v.Lookup = true
-			rec, err := h.lookup(c, f.Q)
+			rec, err := h.lookup(c, s, f.Q)
 			switch {
 			case err != nil:
 				h.internal(w, r, &s, "look the pipeline up", err)
@@ -144,6 +167,16 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 		}
 	}
 	o := f.options()
+	if sc != nil {
+		if f.Workspace != "" && !sc.Allows(f.Workspace) {
+			// Another workspace's pipelines: none to show.
+			h.renderList(w, r, s, http.StatusOK, v)
+			return
+		}
+		if f.Workspace == "" {
+			o.Workspaces = sc.Workspaces
+		}
+	}
 	o.Limit = pageSize
 	o.Cursor, o.Back = q.Get("cursor"), false
 	if before := q.Get("before"); before != "" && o.Cursor == "" {
@@ -163,6 +196,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 		v.Rows = append(v.Rows, newRow(rec))
 	}
 	v.Total, v.Counted, v.Scanned, v.Partial = pg.Total, !o.Filtered(), pg.Scanned, pg.Partial
+	if v.Scoped {
+		v.Total = 0
+	}
 	if len(v.Rows) > 0 {
 		v.From, v.To = pg.Before+1, pg.Before+int64(len(v.Rows))
 	}
@@ -178,6 +214,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 func (h *Handler) renderList(w http.ResponseWriter, r *http.Request, s session, status int, v listView) {
 	refresh := false
 	parts := []string{v.Problem, v.Next, v.Prev, v.Notice}
+	for _, p := range v.Paused {
+		parts = append(parts, p.Name, p.Why)
+	}
 	for _, c := range v.Counts {
 		parts = append(parts, c.URL, time.Duration(c.N).String())
 	}
@@ -190,9 +229,10 @@ func (h *Handler) renderList(w http.ResponseWriter, r *http.Request, s session, 
 		Slow: v.F.Profile != "" || v.F.Label != "" || (v.F.Q != "" && !v.Lookup), Body: v})
 }
 
-// lookup finds the pipeline an id names; none is an empty answer.
-func (h *Handler) lookup(c context.Context, id string) (*tasks.Record, error) {
-	rec, err := h.client.Get(c, id)
+// lookup finds the pipeline an id names; none (or another workspace's)
+// is an empty answer.
+func (h *Handler) lookup(c context.Context, s session, id string) (*tasks.Record, error) {
+	rec, err := h.get(c, s, id)
 	if tasks.IsNotFound(err) {
 		return nil, nil
 	}

@@ -38,7 +38,7 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := localNext(r.PostFormValue("next"))
-	k := login(h.keys, strings.TrimSpace(r.PostFormValue("token")))
+	k := login(*h.keys.Load(), strings.TrimSpace(r.PostFormValue("token")))
 	var (
 		wait      int
 		throttled bool

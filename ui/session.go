@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mediaflow/mediaflow/workspaces"
 )
 
 // A session cookie reads "v1.<token id>.<expiry>.<nonce>.<mac>". It names
@@ -43,6 +45,10 @@ type sessionKey struct {
 	id     string // b64 of 12 bytes: picks the key without trying each
 	key    []byte
 	digest [sha256.Size]byte // of the token, for the login form
+	// name and scope are a workspaces-file token's (scope.go); "" and nil
+	// for API_TOKENS, which see every workspace.
+	name  string
+	scope *workspaces.Token
 }
 
 func mac(key []byte, parts ...string) []byte {
@@ -62,6 +68,28 @@ func newSessionKeys(tokens []string) []sessionKey {
 			key:    mac([]byte(t), labelKey),
 			digest: sha256.Sum256([]byte(t)),
 		})
+	}
+	return keys
+}
+
+// newFileSessionKeys are the keys of the workspaces file's tokens. The
+// pages know them by their SHA-256 alone, which the file (perhaps
+// committed) shows, so the id and key are HMACs under the fleet's secret
+// (rdb.Sessions.SessionSecret) of that digest: a token replaced in the
+// file, or removed, leaves its cookies with no key.
+func newFileSessionKeys(file []workspaces.Token, secret []byte) []sessionKey {
+	keys := make([]sessionKey, 0, len(file))
+	for i := range file {
+		t := &file[i]
+		k := sessionKey{
+			id:    b64.EncodeToString(mac(secret, labelID, t.SHA256)[:12]),
+			key:   mac(secret, labelKey, t.SHA256),
+			name:  t.Name,
+			scope: t,
+		}
+		// Checked by workspaces.Parse: 64 hex digits.
+		_, _ = hex.Decode(k.digest[:], []byte(t.SHA256))
+		keys = append(keys, k)
 	}
 	return keys
 }

@@ -90,7 +90,7 @@ func TestHelpVersionCompletionAndFlagMistakes(t *testing.T) {
 		quietOut   bool
 		quietError bool
 	}{
-		{name: "help", args: []string{"help"}, stdout: []string{"Usage:", "Available Commands:", "publish", "batch", "redeliver", "sweeps", "completion", "Exit codes:"}, quietError: true},
+		{name: "help", args: []string{"help"}, stdout: []string{"Usage:", "Available Commands:", "publish", "batch", "redeliver", "sweeps", "workspaces", "completion", "Exit codes:"}, quietError: true},
 		{name: "--help", args: []string{"--help"}, stdout: []string{"Available Commands:"}, quietError: true},
 		{name: "help publish", args: []string{"help", "publish"}, stdout: []string{"Usage:", "enqueue publish --media SRC"}, quietError: true},
 		{name: "publish --help", args: []string{"publish", "--help"}, quietError: true, stdout: []string{

@@ -12,6 +12,8 @@
 //	enqueue replay ID [--profile …] run a failed or cancelled pipeline again
 //	enqueue redeliver ID            send the pipeline's last webhook event again
 //	enqueue sweeps                  the sweep schedule and what the last sweeps did
+//	enqueue workspaces              the workspaces served, and which are paused and why
+//	enqueue workspace pause|resume NAME   pause or resume a workspace by hand
 //	enqueue completion bash|zsh|fish
 //
 // It talks to Redis only (REDIS_URL or --redis); the workers do the rest.
@@ -146,7 +148,7 @@ bad; 2 bad flags or input (nothing queued); 3 Redis unreachable; 124 --wait
 		SilenceUsage:  true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(e.stderr, "usage: enqueue <command> [flags]; commands: publish, batch, status, follow, wait, list, cancel, edit, replay, redeliver, sweeps (see 'enqueue --help')")
+			fmt.Fprintln(e.stderr, "usage: enqueue <command> [flags]; commands: publish, batch, status, follow, wait, list, cancel, edit, replay, redeliver, sweeps, workspaces, workspace (see 'enqueue --help')")
 			return exit(exitUsage)
 		},
 	}
@@ -182,7 +184,8 @@ bad; 2 bad flags or input (nothing queued); 3 Redis unreachable; 124 --wait
 		}
 	}
 	root.AddCommand(e.publishCommand(), e.batchCommand(), e.statusCommand(), e.followCommand(), e.waitCommand(), e.listCommand(),
-		e.cancelCommand(), e.editCommand(), e.replayCommand(), e.bulkCommand(), e.redeliverCommand(), e.sweepsCommand())
+		e.cancelCommand(), e.editCommand(), e.replayCommand(), e.bulkCommand(), e.redeliverCommand(), e.sweepsCommand(),
+		e.workspacesCommand(), e.workspaceCommand())
 	return root
 }
 

@@ -63,15 +63,16 @@ func (c *config) checkAPI() error {
 // the worker uses (so sources are checked the way the worker opens them),
 // and the pipelines page under /ui/ beside it, on l. Both count failed
 // authentications through one guard, shared with every worker on rc.
-func startAPI(c *config, l net.Listener, client *tasks.Client, rc redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger) (*http.Server, error) {
+// setTokens replaces the workspaces file's tokens (a reload).
+func startAPI(c *config, l net.Listener, client *tasks.Client, rc redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger) (srv *http.Server, setTokens func([]workspaces.Token), err error) {
 	trusted, err := authlimit.ParseTrustedProxies(c.TrustedProxies)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	guard, err := authlimit.New(rc, authlimit.Config{PerMinute: c.AuthFailureLimit, TrustedProxies: trusted,
 		Logger: log.With().Str("component", "auth").Logger(), Metrics: m})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	apiCfg := c.apiConfig(log.With().Str("component", "api").Logger())
 	apiCfg.Guard = guard
@@ -81,20 +82,20 @@ func startAPI(c *config, l net.Listener, client *tasks.Client, rc redis.Universa
 	}
 	h, err := api.New(client, apiCfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	pages, err := ui.New(client, ui.Config{Tokens: apiCfg.Tokens, Logger: log.With().Str("component", "ui").Logger(),
+	pages, err := ui.New(client, ui.Config{Tokens: apiCfg.Tokens, FileTokens: apiCfg.FileTokens, Logger: log.With().Str("component", "ui").Logger(),
 		Redis: rc, Guard: guard, TraceURL: c.TraceURLTemplate})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The page's session cookie is scoped to /ui/, and the API never reads
 	// cookies: the JSON API stays bearer-only.
 	mux := http.NewServeMux()
 	mux.Handle(ui.Prefix, pages)
 	mux.Handle("/", h)
-	srv, _ := serve(l, mux, c.APIMaxConns, log)
+	srv, _ = serve(l, mux, c.APIMaxConns, log)
 	// The last summary of refused attempts is written as the API stops.
 	srv.RegisterOnShutdown(guard.Close)
-	return srv, nil
+	return srv, func(t []workspaces.Token) { h.SetFileTokens(t); pages.SetFileTokens(t) }, nil
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/mediaflow/mediaflow/tasks"
 	"github.com/mediaflow/mediaflow/tracing"
 	"github.com/mediaflow/mediaflow/ui"
+	"github.com/mediaflow/mediaflow/workspaces"
 )
 
 func main() {
@@ -149,8 +150,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		servers = append(servers, srv)
 	}
 	var apiSrv *http.Server
+	reload := newReloader(cfg, st, m, getenv, log)
 	if ls.api != nil {
-		if apiSrv, err = startAPI(cfg, ls.api, st.client, rc, m, log); err != nil {
+		var setTokens func([]workspaces.Token)
+		if apiSrv, setTokens, err = startAPI(cfg, ls.api, st.client, rc, m, log); err != nil {
 			for _, srv := range servers {
 				_ = srv.Close()
 			}
@@ -158,7 +161,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stderr, "worker:", err)
 			return 1
 		}
+		reload.tokens = append(reload.tokens, setTokens)
 	}
+	reload.watchReloads(ctx)
 	startLine(log, cfg, st, ls).Msg("worker started")
 
 	<-ctx.Done()
@@ -319,6 +324,7 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		Redis:              rc,
 		API:                st.api,
 		Workspaces:         st.apis,
+		MaxActive:          maxActiveOf(cfg.Workspaces),
 		Sources:            sources,
 		Metrics:            m,
 		Logger:             log,

@@ -94,3 +94,25 @@ func (s *Sessions) Revoked(ctx context.Context, id string) (bool, error) {
 	}
 	return true, nil
 }
+
+// sessionSecretKey holds the fleet's secret for the page sessions of
+// workspaces-file tokens: the pages know those tokens by their SHA-256
+// alone (the file may be committed), so their sessions are signed with
+// a key derived from this secret instead of from the token.
+//
+//	mediaflow:ui:secret  string  32 random bytes (SET NX once, kept)
+const sessionSecretKey = prefix + "ui:secret"
+
+// SessionSecret returns the fleet's page-session secret, making it on
+// first use: the first process to ask sets it, every other reads it.
+// Deleting the key ends every session of a workspaces-file token.
+func (s *Sessions) SessionSecret(ctx context.Context, fresh []byte) ([]byte, error) {
+	if err := s.c.SetArgs(ctx, sessionSecretKey, fresh, redis.SetArgs{Mode: "NX"}).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("make the page session secret: %w", err)
+	}
+	b, err := s.c.Get(ctx, sessionSecretKey).Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("read the page session secret: %w", err)
+	}
+	return b, nil
+}

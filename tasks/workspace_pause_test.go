@@ -1,0 +1,107 @@
+package tasks
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mediaflow/mediaflow/swonkie"
+)
+
+// A workspace whose key Swonkie refuses is paused, not failed: its
+// pipelines wait without spending a retry, mediaflow_workspace_paused is
+// 1, the other workspace goes on; a reload with the right key resumes it
+// by itself. A pause by hand holds a workspace's pipelines until resumed,
+// and a reload does not end it.
+func TestRefusedKeyPausesTheWorkspace(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withSecondWorkspace)
+	ctx := context.Background()
+	const rotated = "second-rotated-key-55e1c0"
+	b.second.sb.Server.SetAPIKey(rotated) // the old key is revoked: 401
+
+	var waiting []string
+	for range 3 {
+		waiting = append(waiting, b.publish(b.inSecond(b.request(ActionPublishNow, "a.png"))).ID)
+	}
+	first := b.request(ActionPublishNow, "b.png")
+	first.Workspace = DefaultWorkspace
+	if rec := b.wait(b.publish(first).ID); rec.State != StateSucceeded {
+		t.Fatalf("the default workspace's pipeline ended %s", dump(rec))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for b.metricValue("mediaflow_workspace_paused", map[string]string{"workspace": secondName}) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("mediaflow_workspace_paused{workspace=%q} never became 1\n%s", secondName, b.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v := b.metricValue("mediaflow_workspace_paused", map[string]string{"workspace": DefaultWorkspace}); v != 0 {
+		t.Errorf("the default workspace is shown paused (%v)", v)
+	}
+	st, err := b.client.WorkspaceStatusOf(ctx, secondName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Paused || st.ByHand || !strings.Contains(st.Why, "401") || strings.Contains(st.Why, b.second.opts.APIKey) {
+		t.Errorf("status of the paused workspace: %+v", st)
+	}
+	// They wait: a few of their looks later none failed or spent a retry.
+	time.Sleep(2 * pauseWait)
+	for _, id := range waiting {
+		rec, err := b.client.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.State.Terminal() || rec.Attempts != 0 {
+			t.Errorf("pipeline of the paused workspace: %s, %d failed attempts; want it waiting", dump(rec), rec.Attempts)
+		}
+	}
+
+	// The file is fixed and reloaded: the workspace goes on by itself.
+	fixed, err := swonkie.New(swonkie.Config{BaseURL: b.second.sb.BaseURL, APIID: b.second.opts.APIID, APIKey: rotated, RateLimit: 1000, Burst: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.worker.SetWorkspaces(ctx, map[string]*swonkie.Client{DefaultWorkspace: b.api, secondName: fixed}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range waiting {
+		if rec := b.wait(id); rec.State != StateSucceeded {
+			t.Errorf("after the reload: %s", dump(rec))
+		}
+	}
+	if v := b.metricValue("mediaflow_workspace_paused", map[string]string{"workspace": secondName}); v != 0 {
+		t.Errorf("mediaflow_workspace_paused{workspace=%q} = %v after the reload", secondName, v)
+	}
+
+	// By hand: the default workspace's pipeline waits through a reload,
+	// and goes on once resumed.
+	if _, err := b.client.PauseWorkspace(ctx, DefaultWorkspace, "maintenance"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * pauseRefresh)
+	held := b.request(ActionPublishNow, "c.png")
+	held.Workspace = DefaultWorkspace
+	id := b.publish(held).ID
+	if err := b.worker.SetWorkspaces(ctx, map[string]*swonkie.Client{DefaultWorkspace: b.api, secondName: fixed}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(pauseWait)
+	if rec, _ := b.client.Get(ctx, id); rec.State != StatePending {
+		t.Errorf("a pipeline of a workspace paused by hand: %s, want it pending", dump(rec))
+	}
+	if st, _ := b.client.WorkspaceStatusOf(ctx, DefaultWorkspace); !st.Paused || !st.ByHand || st.Why != "maintenance" {
+		t.Errorf("paused by hand: %+v", st)
+	}
+	if _, err := b.client.ResumeWorkspace(ctx, DefaultWorkspace); err != nil {
+		t.Fatal(err)
+	}
+	if rec := b.wait(id); rec.State != StateSucceeded {
+		t.Errorf("after the resume: %s", dump(rec))
+	}
+	if _, err := b.client.PauseWorkspace(ctx, "nope", ""); err == nil {
+		t.Error("pausing an unknown workspace succeeded")
+	}
+}
