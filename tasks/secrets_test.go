@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -131,23 +132,44 @@ func TestSecretsStaySecret(t *testing.T) {
 	check("metrics", string(body))
 }
 
-// A worker with the wrong key fails every call with 401: the errors it
-// records and logs name the endpoint, never the key it sent.
+// A worker with the wrong key gets 401: its workspace is paused (not its
+// pipelines failed), and what it records and logs names the endpoint and
+// the status, never the key it sent.
 func TestWrongCredentialsNeverEcho(t *testing.T) {
 	t.Parallel()
 	const wrong = "wrong-key-b81d44"
 	b := setup(t, func(c *setupConfig) { c.apiKey = wrong })
-	rec := b.wait(b.publish(b.request(ActionPublishNow, "a.png")).ID)
-	if rec.State != StateFailed || rec.Error.Status != http.StatusUnauthorized {
-		t.Fatalf("ended %s", dump(rec))
+	id := b.publish(b.request(ActionPublishNow, "a.png")).ID
+	var st *WorkspaceStatus
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var err error
+		if st, err = b.client.WorkspaceStatusOf(context.Background(), DefaultWorkspace); err != nil {
+			t.Fatal(err)
+		}
+		if st.Paused {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workspace is not paused: %+v\n%s", st, b.logs.String())
+		}
+	}
+	if !strings.Contains(st.Why, "401") {
+		t.Errorf("paused because %q, want Swonkie's 401", st.Why)
+	}
+	rec, err := b.client.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State.Terminal() {
+		t.Fatalf("the pipeline ended while its workspace is paused: %s", dump(rec))
 	}
 	j, _ := json.Marshal(rec)
-	for _, text := range []string{string(j), b.logs.String()} {
+	for _, text := range []string{string(j), st.Why, b.logs.String()} {
 		if strings.Contains(text, wrong) || strings.Contains(text, b.sbOpts.APIID) {
 			t.Fatalf("credentials leaked: %s", text)
 		}
 	}
-	if u, _ := url.Parse(b.sb.BaseURL); strings.Contains(rec.Error.Message, u.Host) {
-		t.Errorf("error names the API host and path instead of the endpoint: %s", rec.Error.Message)
+	if u, _ := url.Parse(b.sb.BaseURL); strings.Contains(st.Why, u.Host) {
+		t.Errorf("the pause names the API host and path instead of the endpoint: %s", st.Why)
 	}
 }
