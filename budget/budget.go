@@ -48,6 +48,7 @@ const (
 // (see NewFleet). It is safe for concurrent use; Close it when done.
 type Fleet struct {
 	store *rdb.Budget
+	turns *rdb.Turns
 	rate  float64
 	burst int
 	m     *metrics.Metrics
@@ -126,6 +127,7 @@ func NewFleet(r redis.UniversalClient, apiID string, ratePerSec float64, burst i
 	store := rdb.NewBudget(r, rdb.BudgetWorkspace(apiID))
 	b := &Fleet{
 		store: store,
+		turns: rdb.NewBudgetTurns(r, rdb.BudgetWorkspace(apiID)),
 		rate:  ratePerSec,
 		burst: burst,
 		m:     m,
@@ -150,9 +152,15 @@ var _ swonkie.Budget = (*Fleet)(nil)
 
 func (b *Fleet) unlimited() bool { return math.IsInf(b.rate, 1) }
 
-// Wait blocks until a call to endpoint may go, or ctx ends.
+// Wait blocks until a call to endpoint may go, or ctx ends. When ctx
+// limits how long the caller holds on (swonkie.HoldAtMost) and the
+// budget is spent (or the endpoint paused) for longer, it returns a
+// *swonkie.DeferredError instead, with the caller's turn (deferral.go).
 func (b *Fleet) Wait(ctx context.Context, endpoint string) error {
 	start := b.now()
+	hold, holdLimited := swonkie.HoldLimit(ctx)
+	// overHold: waiting d more would hold the caller past its limit.
+	overHold := func(d time.Duration) bool { return holdLimited && b.now().Sub(start)+d > hold }
 	b.mu.Lock()
 	b.needy++
 	b.mu.Unlock()
@@ -167,6 +175,9 @@ func (b *Fleet) Wait(ctx context.Context, endpoint string) error {
 	for {
 		if d := b.pauseLeft(endpoint); d > 0 {
 			b.showPaused(endpoint, true)
+			if overHold(d) {
+				return b.deferCall(ctx, endpoint, "a 429 pause", d, start)
+			}
 			if err := sleep(ctx, d); err != nil {
 				return err
 			}
@@ -194,6 +205,16 @@ func (b *Fleet) Wait(ctx context.Context, endpoint string) error {
 			return nil
 		}
 		if wait > 0 {
+			// The callers waiting here are served one emission interval
+			// apart: behind the others, this one's turn is further off
+			// than the budget's next send time.
+			if d := max(wait, b.queueWait()); overHold(d) {
+				// Its turn comes after the send times of the callers that
+				// hold on (about a hold's worth), not after all of them.
+				return b.deferCall(ctx, endpoint, "the call budget", min(d, wait+hold), start)
+			}
+		}
+		if wait > 0 {
 			// A little jitter, so that processes that got the same
 			// answer do not all come back in the same millisecond.
 			if err := sleep(ctx, wait+rand.N(wait/10+time.Millisecond)); err != nil {
@@ -206,6 +227,40 @@ func (b *Fleet) Wait(ctx context.Context, endpoint string) error {
 	}
 	b.observe(metrics.LimiterLocal, start)
 	return nil
+}
+
+// queueWait is how long the callers of this process waiting for a send
+// time take to be served at the budget's rate: a caller that cannot hold
+// that long goes, so that a spent budget keeps about rate × hold callers
+// waiting and gives the others' slots back.
+func (b *Fleet) queueWait() time.Duration {
+	if b.unlimited() {
+		return 0
+	}
+	b.mu.Lock()
+	n := b.needy
+	b.mu.Unlock()
+	return time.Duration(float64(n) / b.rate * float64(time.Second))
+}
+
+// deferCall refuses a call its caller will not wait wait for, with a
+// turn: the callers deferred come back one emission interval apart from
+// the earliest the budget could serve them, so a backlog of any size
+// returns at the budget's pace instead of all at once. Without Redis the
+// turn is the wait, with jitter.
+func (b *Fleet) deferCall(ctx context.Context, endpoint, why string, wait time.Duration, start time.Time) error {
+	b.observe(metrics.LimiterFleet, start)
+	in := wait + rand.N(wait/2+time.Millisecond)
+	if !b.unlimited() {
+		interval := time.Duration(float64(time.Second) / b.rate)
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), askTimeout)
+		turn, err := b.turns.Next(actx, interval, wait)
+		cancel()
+		if err == nil {
+			in = turn
+		}
+	}
+	return &swonkie.DeferredError{Endpoint: endpoint, RetryIn: in, Why: why}
 }
 
 // next takes a leased send time (waiting for it), or asks Redis for more:

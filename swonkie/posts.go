@@ -343,6 +343,9 @@ func (c *Client) DeletePost(ctx context.Context, id string) error {
 type Validation struct {
 	Valid  bool      `json:"valid"`
 	Errors []Problem `json:"errors,omitempty"`
+	// Status is the HTTP status the verdict came with: 200, or a 400 or
+	// 422 for an invalid post (the docs allow both, §4.9).
+	Status int `json:"-"`
 }
 
 // ValidatePost runs publishing's checks without side effects. An invalid
@@ -366,7 +369,7 @@ func (c *Client) ValidatePost(ctx context.Context, id string) (*Validation, erro
 		// A 400 without a verdict is an ordinary error after all.
 		return nil, &Error{Method: http.MethodGet, Endpoint: ep, StatusCode: status, Message: "answer has no verdict"}
 	}
-	v := &Validation{Valid: raw.Valid == nil || *raw.Valid}
+	v := &Validation{Valid: raw.Valid == nil || *raw.Valid, Status: status}
 	if status >= 400 {
 		v.Valid = false
 	}

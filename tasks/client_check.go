@@ -86,13 +86,6 @@ func (c *Client) Check(ctx context.Context, req Request) (*CheckResult, error) {
 		return nil, err // a *WorkspaceError, as Publish answers
 	}
 	res := &CheckResult{Problems: []Finding{}, Warnings: []Finding{}, Media: []ProbedItem{}}
-	var we *WorkspaceError
-	if err := c.resolveWorkspace(ctx, &req); errors.As(err, &we) {
-		res.Problems = append(res.Problems, Finding{Severity: publishrules.Error, Item: we.Problem.Field, Rule: RuleRequest,
-			Message: we.Error()})
-	} else if err != nil {
-		return nil, err
-	}
 	err := req.validate(c.store.now().UTC(), c.timing.MinScheduleLead, c.check, c.checkHook, c.supported)
 	var ve *ValidationError
 	switch {

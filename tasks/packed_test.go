@@ -182,3 +182,46 @@ func TestPacksFollowsTheStanding(t *testing.T) {
 		t.Fatalf("retention deleted %d; reading after: %v", deleted, err)
 	}
 }
+
+// A failed pipeline owing nothing is packed too; a replay reads it from
+// the packed form, lays it out in parts while it runs again, and the
+// record it ends with (packed again) holds both attempts' history.
+func TestPackedFailedRecordReplays(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	req := b.request(ActionPublishNow, "a.png")
+	req.Post.ProfileIDs = []string{"UHJvZmlsZUlkbm9zdWNo"}
+	rec := b.waitOver(b.publish(req).ID)
+	if rec.State != StateFailed {
+		t.Fatalf("with an unknown profile: %s", dump(rec))
+	}
+	packed := func() bool {
+		s, err := b.client.store.get(ctx, rec.ID)
+		return err == nil && s.packed
+	}
+	waitUntil(t, packed)
+	failed, err := b.client.Get(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.client.Replay(ctx, rec.ID, Edit{Post: &PostEdit{ProfileIDs: b.profiles[:1]}}, "tester"); err != nil {
+		t.Fatalf("replay of a packed record: %v", err)
+	}
+	done := b.waitOver(rec.ID)
+	if done.State != StateSucceeded || done.Replays != 1 || done.PostID == "" {
+		t.Fatalf("replay ended %s", dump(done))
+	}
+	waitUntil(t, packed)
+	got, err := b.client.Get(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.History) <= len(failed.History) || !reflect.DeepEqual(got.History[:len(failed.History)], failed.History) ||
+		!hasEvent(got, "", "info", "replay asked by tester") {
+		t.Errorf("history across the replay of a packed record: before %s\nafter %s", dump(failed), dump(got))
+	}
+	if page, err := b.client.List(ctx, ListOptions{State: StateSucceeded}); err != nil || len(page.Records) != 1 || page.Records[0].ID != rec.ID {
+		t.Errorf("the replayed record is not listed as succeeded: %v (%v)", page, err)
+	}
+}

@@ -54,16 +54,18 @@ type pipeline struct {
 	api   *swonkie.Client
 	// apis are the clients of every workspace this worker serves; a run
 	// sees api set to its pipeline's (forWorkspace).
-	apis    *workspaceAPIs
-	sources *source.Opener
-	enq     *asynq.Client
-	insp    *asynq.Inspector
-	obs     Observer
-	log     zerolog.Logger
-	timing  Timing
-	now     func() time.Time
-	webhook webhooks
-	cancels *cancelListener
+	apis *workspaceAPIs
+	// maxActive bounds each workspace's active pipelines (admission.go).
+	maxActive *maxActive
+	sources   *source.Opener
+	enq       *asynq.Client
+	insp      *asynq.Inspector
+	obs       Observer
+	log       zerolog.Logger
+	timing    Timing
+	now       func() time.Time
+	webhook   webhooks
+	cancels   *cancelListener
 	// mux runs a step inline through the same middleware as a task.
 	mux asynq.Handler
 	// holder names this worker in sweep claims.

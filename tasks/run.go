@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/tracing"
 )
 
@@ -127,8 +128,17 @@ func (r *run) do(ctx context.Context) error {
 	if err := r.pausedWait(rec); err != nil {
 		return r.failed(ctx, err)
 	}
+	release, err := p.admit(ctx, r, workspaceOf(rec))
+	if err != nil {
+		// Its workspace has its maxActive pipelines active: the run gives
+		// its slot back until its turn.
+		return r.failed(ctx, err)
+	}
+	defer release()
 	stepCtx, stop := p.cancels.watch(ctx, rec.ID)
-	err = r.row.run(p, stepCtx, r)
+	// A call whose workspace's budget is spent for longer than
+	// budgetHold gives the slot back too (admission.go).
+	err = r.row.run(p, swonkie.HoldAtMost(stepCtx, budgetHold), r)
 	cancelled := errors.Is(context.Cause(stepCtx), errCancelled)
 	stop()
 	// Bookkeeping outlives the step: a step that ran out of time or was

@@ -162,7 +162,23 @@ func (p *pipeline) createPost(ctx context.Context, r *run, counted bool) (*swonk
 		}
 	}
 	gen := r.rec.in.EditGen // the content sent carries every edit up to it
+	mine := r.rec.in.PostAttempts
 	post, err := p.api.CreatePost(ctx, postInput(r.rec))
+	if _, deferred := swonkie.Deferred(err); deferred {
+		// Nothing was sent (the workspace's budget is spent for now): the
+		// attempt is taken back, so the run at its turn creates rather
+		// than searches, unless another attempt was counted meanwhile.
+		if uerr := p.holdClaim(ctx, r, func(rec *Record) error {
+			if rec.PostID != "" || rec.in.PostAttempts != mine {
+				return errNoChange
+			}
+			rec.in.PostAttempts--
+			return nil
+		}); uerr != nil {
+			r.log.Warn().Err(uerr).Msg("could not take back an attempt at the post that was never sent; the next run searches first")
+		}
+		return nil, wrap(err, "attach: create post")
+	}
 	if err != nil {
 		// The post may exist (a lost or unusable reply): the attempt stays
 		// counted, so the next run searches first.
@@ -409,6 +425,9 @@ func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error 
 		if done, err := p.stagedAlready(ctx, r, action); done || err != nil {
 			return err
 		}
+	}
+	if err := p.checkVerdict(ctx, r, action, post != nil); err != nil {
+		return err
 	}
 	if err := p.renewClaim(ctx, r); err != nil || r.rec.Staged {
 		return err

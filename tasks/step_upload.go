@@ -170,7 +170,9 @@ func (p *pipeline) createFailed(ctx context.Context, r *run, i int, err error) {
 // to the record: nobody else knows of it. Each failed try is logged; what
 // became of it is counted as the stale entry it would have been.
 func (p *pipeline) discardUnrecorded(ctx context.Context, r *run, i int, id string) {
-	ctx = context.WithoutCancel(ctx)
+	// Nobody else will delete it: the delete waits for the budget
+	// rather than being put off (admission.go).
+	ctx = swonkie.HoldAtMost(context.WithoutCancel(ctx), 0)
 	log := r.log.With().Str("media_id", id).Int("item", i).Logger()
 	err := retryAtOnce(ctx, p.timing, func() error {
 		if err := p.api.DeleteMedia(ctx, id); judgeRemoval(err) != removed {

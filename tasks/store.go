@@ -149,6 +149,10 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 		if err != nil {
 			return nil, err
 		}
+		// A counted attempt to create the post must outlive a failover:
+		// it is what makes a later run search before creating (rdb's
+		// durable.go).
+		b.Durable = draft.in.PostAttempts > cur.in.PostAttempts
 		err = s.rdb.PutBody(ctx, cur.ID, cur.version, b, m, events)
 		switch {
 		case err == nil:

@@ -151,7 +151,8 @@ func TestPipelineIsOneTrace(t *testing.T) {
 		"PATCH /media/{id}": {TypeMediaConfirm}, "GET /media/{id}": {TypeMediaConfirm, TypeMediaAwait},
 		"POST /posts": {TypePostAttach}, "GET /posts": {TypePostAttach},
 		"GET /posts/{id}": {TypePostAttach, TypePostWatch}, "PATCH /posts/{id}/stage/{stage}": {TypePostAttach},
-		"DELETE /media/{id}": {TypeMediaCleanup}, spanWebhook: {TypeNotifyWebhook},
+		"GET /posts/{id}/validate": {TypePostAttach},
+		"DELETE /media/{id}":       {TypeMediaCleanup}, spanWebhook: {TypeNotifyWebhook},
 	}
 	calls := 0
 	for _, s := range tree.spans {

@@ -74,6 +74,12 @@ func judge(err error) verdict {
 		return se.v
 	case errors.As(err, &ny):
 		return verdict{kind: pollAgain, delay: ny.after}
+	case isDeferred(err):
+		// The workspace's budget or active places are spent for now: the
+		// task gives its slot back until its turn (admission.go). Like a
+		// poll, it is no failure and spends no retry.
+		d, _ := deferredFor(err)
+		return verdict{kind: pollAgain, delay: d}
 	case IsRateLimited(err):
 		d, _ := swonkie.RetryAfter(err)
 		return verdict{kind: waitRateLimit, delay: d}

@@ -53,6 +53,9 @@ func TestJudge(t *testing.T) {
 		{"a source that cannot be read as given", &source.Error{Op: "open", Source: "a.png", Permanent: true, Err: errors.New("not found")}, giveUp, 0},
 		{"a source that may come back", &source.Error{Op: "read", Source: "https://x/a.png", Status: 503, Err: errors.New("503")}, retryLater, 0},
 		{"not yet: look again", waitFor(3*time.Second, "media is PROCESSING"), pollAgain, 3 * time.Second},
+		{"the workspace's budget is spent: its turn, uncounted", wrap(&swonkie.Error{Method: "POST", Endpoint: "/posts",
+			Err: &swonkie.DeferredError{Endpoint: "POST /posts", RetryIn: 4 * time.Second, Why: "the call budget"}}, "attach: create post"), pollAgain, 4 * time.Second},
+		{"the workspace's active pipelines are at maxActive: its turn, uncounted", &notAdmitted{workspace: "a", max: 2, in: 1500 * time.Millisecond}, pollAgain, 1500 * time.Millisecond},
 		{"a verdict already decided", &stepError{v: verdict{kind: giveUp}, err: status(500)}, giveUp, 0},
 		{"a permanent error wrapped twice", fmt.Errorf("attach: %w", wrap(status(422), "create post")), giveUp, 0},
 	}

@@ -34,7 +34,11 @@ type WorkerConfig struct {
 	// workspace it serves, by name (one of them is enough).
 	API        *swonkie.Client
 	Workspaces map[string]*swonkie.Client
-	Sources    *source.Opener
+	// MaxActive bounds, by workspace name, how many of its pipelines hold
+	// worker slots at once, fleet-wide (the workspaces file's maxActive;
+	// 0 or absent: no bound). SetMaxActive replaces it.
+	MaxActive map[string]int
+	Sources   *source.Opener
 	// Metrics, when set, gets the task middleware, the pipeline events and
 	// the queue and pipeline pollers.
 	Metrics *metrics.Metrics
@@ -204,6 +208,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		store: newStore(r, cfg.Clock),
 		api:   cfg.API,
 		apis:  &workspaceAPIs{},
+		// maxActive is shared by every workspace's view of the pipeline.
+		maxActive: &maxActive{},
 		// seenPosts is shared by every workspace's view of the pipeline;
 		// its keys carry the workspace.
 		seenPosts: &postFactsCache{},
@@ -223,6 +229,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	// Each run checks in its own workspace (preflightChecker.in).
 	p.checker = preflightChecker{sources: cfg.Sources, rules: cfg.Rules, rdb: r, now: cfg.Clock, log: log}
 	p.apis.set(cfg.Workspaces)
+	p.maxActive.set(cfg.MaxActive)
 	p.pauses = newWorkspacePauses(rdb.NewPauses(cfg.Redis), p.apis.names, cfg.Metrics, cfg.Clock, log.With().Str("component", "pauses").Logger())
 	w := &Worker{cfg: cfg, p: p, enq: enq, insp: insp}
 	if cfg.ProfileRefresh > 0 {

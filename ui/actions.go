@@ -57,3 +57,45 @@ func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, s session) {
 	h.log.Info().Str("pipeline", id).Str("outcome", notice).Msg("ui: redeliver")
 	http.Redirect(w, r, Prefix+"pipelines/"+id+"?notice="+notice, http.StatusSeeOther)
 }
+
+func (h *Handler) confirmReplay(w http.ResponseWriter, r *http.Request, s session) {
+	id := r.PathValue("id")
+	h.confirm(w, r, s, confirmView{
+		Question: "Replay this pipeline?",
+		Detail: "It runs again under the same id and key: media still ready are used again, the others uploaded again, " +
+			"and a post an earlier attempt made is adopted, never made twice.",
+		Action: Prefix + "pipelines/" + id + "/replay", Button: "Yes, replay it",
+		Rows: h.rowsOf(r, s, []string{id}), Back: Prefix + "pipelines/" + id,
+	})
+}
+
+// replay runs a failed or cancelled pipeline again, as it was asked (the
+// API's replay with an empty body; edits are the API's and the CLI's).
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request, s session) {
+	id := r.PathValue("id")
+	c, stop := detached(r)
+	defer stop()
+	var rec *tasks.Record
+	err := h.owns(c, s, id)
+	if err == nil {
+		rec, err = h.client.Replay(c, id, tasks.Edit{}, "the pipelines page")
+	}
+	notice := "replayed"
+	switch {
+	case tasks.IsNotFound(err):
+		h.fail(w, r, &s, http.StatusNotFound, "There is no pipeline "+id+".")
+		return
+	case errors.Is(err, tasks.ErrNotReplayable):
+		notice = "not-replayable"
+	case errors.Is(err, tasks.ErrAlreadyPublished):
+		notice = "published"
+	case err != nil && rec == nil:
+		h.internal(w, r, &s, "replay the pipeline", err)
+		return
+	case err != nil:
+		// Recorded: the sweep enqueues the steps of a reopened pipeline.
+		h.log.Warn().Err(err).Str("pipeline", id).Msg("ui: enqueue the replay failed; the sweep will enqueue it")
+	}
+	h.log.Info().Str("pipeline", id).Str("outcome", notice).Msg("ui: replay")
+	http.Redirect(w, r, Prefix+"pipelines/"+id+"?notice="+notice, http.StatusSeeOther)
+}

@@ -49,6 +49,19 @@ func TestActionsAskFirstAndNeedTheCSRFToken(t *testing.T) {
 		t.Errorf("a redelivery of a pipeline without webhook: %d %s", a.status, a.header.Get("Location"))
 	}
 
+	// A replay: asked first, refused without the token, and a pipeline
+	// that runs is not replayed.
+	if ask := b.get("/ui/pipelines/" + ids[0] + "/replay"); ask.status != http.StatusOK || !strings.Contains(ask.body, "Replay this pipeline?") {
+		t.Errorf("the replay's question: %d", ask.status)
+	}
+	if a := b.do(http.MethodPost, "/ui/pipelines/"+ids[0]+"/replay", url.Values{}, nil); a.status != http.StatusForbidden {
+		t.Errorf("a replay without CSRF: %d", a.status)
+	}
+	if a := b.do(http.MethodPost, "/ui/pipelines/"+ids[0]+"/replay", url.Values{"csrf": {csrf}}, nil); a.status != http.StatusSeeOther ||
+		a.header.Get("Location") != "/ui/pipelines/"+ids[0]+"?notice=not-replayable" {
+		t.Errorf("a replay of a pending pipeline: %d %s", a.status, a.header.Get("Location"))
+	}
+
 	// Bulk: three ticked (one of them twice, and a stray value).
 	form := url.Values{"action": {"cancel"}, "back": {"/ui/?state=pending"}, "id": {ids[1], ids[2], ids[3], ids[2], "not-an-id"}}
 	if a := b.do(http.MethodPost, "/ui/bulk", form, nil); a.status != http.StatusForbidden {

@@ -104,8 +104,9 @@ func (c *chrome) waitJS(what, cond string) {
 // The operator's tools in a real browser, on a real worker whose
 // pipelines the sandbox holds at await (media processing) until the test
 // moves its clock: the counts per state are shown and filter the list;
-// three rows selected are cancelled in one go after a confirmation; and
-// no page logs a CSP violation or any other console error (a violation
+// three rows selected are cancelled in one go after a confirmation; a
+// failed pipeline is replayed from its page after a confirmation and
+// succeeds; and no page logs a CSP violation or any other console error (a violation
 // provoked on purpose proves the check sees them).
 func TestBrowserOperatorTools(t *testing.T) {
 	t.Parallel()
@@ -248,6 +249,58 @@ func TestBrowserOperatorTools(t *testing.T) {
 		t.Errorf("the list shows the error %q, want it whole: %q", got, final.Error.Message)
 	}
 	listShot := shot(t, c.ctx, c.shots, "list")
+
+	// The failed one is replayed from its page, once its profile is
+	// reconnected: a confirmation first, then it runs again and succeeds
+	// with one post.
+	if err := w.stack.Sandbox.Server.SetProfileStatus(w.stack.Profiles[2], "OK"); err != nil {
+		t.Fatal(err)
+	}
+	c.step("open the failed pipeline", chromedp.Navigate(w.srv.URL+"/ui/pipelines/"+failing.ID),
+		chromedp.WaitVisible(chromedp.CSS(`#live[data-state="failed"]`)))
+	c.step("ask to replay it", chromedp.Click(chromedp.ID("replay")), chromedp.WaitVisible(chromedp.ID("confirm")))
+	if got := c.text("h1"); got != "Replay this pipeline?" {
+		t.Errorf("the replay's confirmation asks %q", got)
+	}
+	if rec, _ := w.client.Get(context.Background(), failing.ID); rec.State != tasks.StateFailed || rec.Replays != 0 {
+		t.Fatalf("asking replayed the pipeline: %s, %d replays", rec.State, rec.Replays)
+	}
+	c.step("confirm the replay", chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.CSS("p.notice")))
+	if got := c.text("p.notice"); !strings.HasPrefix(got, "Replayed") {
+		t.Errorf("after the replay the page says %q", got)
+	}
+	// Its media are uploaded again and held at processing: let them go.
+	waitState(t, w, failing.ID, func(r *tasks.Record) bool {
+		for _, m := range r.Media {
+			if m.Status != tasks.ItemConfirmed {
+				return false
+			}
+		}
+		return r.State == tasks.StateRunning
+	})
+	if err := w.stack.Sandbox.Server.Advance(hold); err != nil {
+		t.Fatal(err)
+	}
+	c.waitJS("see the replayed pipeline succeed", `document.querySelector("#live").dataset.state === "succeeded"`)
+	replayed, err := w.client.Get(context.Background(), failing.ID)
+	if err != nil || replayed.State != tasks.StateSucceeded || replayed.Replays != 1 || replayed.PostID == "" {
+		t.Fatalf("after the replay: %+v, %v", replayed, err)
+	}
+	posts := map[string]bool{}
+	for _, p := range w.stack.Sandbox.Server.AllPosts() {
+		for _, m := range p.Post.Medias {
+			for _, f := range m.MediaFiles {
+				for _, item := range replayed.Media {
+					if f.MediaLibID == item.MediaID && !p.Deleted {
+						posts[p.Post.ID] = true
+					}
+				}
+			}
+		}
+	}
+	if len(posts) != 1 {
+		t.Errorf("the replayed pipeline's media are on %d live posts, want 1", len(posts))
+	}
 
 	for _, p := range c.logged() {
 		t.Errorf("browser console: %s", p)

@@ -17,6 +17,9 @@ type detailView struct {
 	Cancellable bool
 	// Redeliverable: it sent a webhook event, which can be sent again.
 	Redeliverable bool
+	// Replayable: it failed or was cancelled, its cleanup is done and its
+	// post is not out, so a replay would be taken.
+	Replayable bool
 	// Took is how long the pipeline ran (or has run so far).
 	Took      time.Duration
 	Notice    string
@@ -72,6 +75,12 @@ var notices = map[string]string{
 	"published":        "The post was already published; a cancel came too late.",
 	"redelivery":       "The last webhook event is on its way again.",
 	"no-webhook":       "This pipeline has sent no webhook event; there is nothing to redeliver.",
+	"replayed":         "Replayed: the pipeline runs again under the same id.",
+	"not-replayable":   "Only a failed or cancelled pipeline whose cleanup is done can be replayed.",
+}
+
+func replayable(r *tasks.Record) bool {
+	return (r.State == tasks.StateFailed || r.State == tasks.StateCancelled) && r.Cleanup != tasks.CleanupPending && r.PublishedAt == nil
 }
 
 func cancellable(r *tasks.Record) bool {
@@ -95,6 +104,7 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s session) {
 		Notice: notices[r.URL.Query().Get("notice")], LastError: rec.LastError(),
 		Content: postContent(rec), MediaNotes: mediaNotes(rec), TraceURL: TraceURL(h.traceURL, rec.TraceID)}
 	v.Redeliverable = rec.Webhook != nil && len(rec.Webhook.Events) > 0
+	v.Replayable = replayable(rec)
 	v.Took = h.now().Sub(rec.CreatedAt)
 	if rec.FinishedAt != nil {
 		v.Took = rec.FinishedAt.Sub(rec.CreatedAt)

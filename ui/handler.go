@@ -167,6 +167,8 @@ func (h *Handler) routes() *http.ServeMux {
 	mux.Handle("POST "+Prefix+"pipelines/{id}/cancel", h.signedIn(h.cancel))
 	mux.Handle("GET "+Prefix+"pipelines/{id}/redeliver", h.signedIn(h.confirmRedeliver))
 	mux.Handle("POST "+Prefix+"pipelines/{id}/redeliver", h.signedIn(h.redeliver))
+	mux.Handle("GET "+Prefix+"pipelines/{id}/replay", h.signedIn(h.confirmReplay))
+	mux.Handle("POST "+Prefix+"pipelines/{id}/replay", h.signedIn(h.replay))
 	mux.Handle("POST "+Prefix+"bulk", h.signedIn(h.bulk))
 	mux.Handle(Prefix, h.signedIn(func(w http.ResponseWriter, r *http.Request, s session) {
 		h.fail(w, r, &s, http.StatusNotFound, "There is no page at "+r.URL.Path+".")

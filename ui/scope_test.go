@@ -47,7 +47,7 @@ func TestScopedSessionSeesOnlyItsWorkspaces(t *testing.T) {
 		t.Error("the cancel question shows globex's pipeline")
 	}
 	csrf := b.csrf(Prefix)
-	for _, action := range []string{"cancel", "redeliver"} {
+	for _, action := range []string{"cancel", "redeliver", "replay"} {
 		a := b.do(http.MethodPost, Prefix+"pipelines/"+globex.ID+"/"+action, url.Values{"csrf": {csrf}}, nil)
 		if a.status != http.StatusNotFound {
 			t.Errorf("%s globex's pipeline: %d, want 404", action, a.status)

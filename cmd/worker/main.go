@@ -324,6 +324,7 @@ func startStack(ctx context.Context, cfg *config, rc redis.UniversalClient, m *m
 		Redis:              rc,
 		API:                st.api,
 		Workspaces:         st.apis,
+		MaxActive:          maxActiveOf(cfg.Workspaces),
 		Sources:            sources,
 		Metrics:            m,
 		Logger:             log,

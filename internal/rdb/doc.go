@@ -43,6 +43,11 @@
 //	                                      <ws> = hash of the API id, never the id or the key
 //	mediaflow:budget:{<ws>}:pause  hash   endpoint ("*" = all) → paused until (ms), after a 429; same tag
 //	mediaflow:budget:{<ws>}:peers  zset   processes sharing the budget → last seen (ms); same tag
+//	mediaflow:budget:{<ws>}:turns  string the last turn handed to a run deferred for the budget (ms, Redis
+//	                                      clock; turns.go); same tag
+//	mediaflow:active:{<w>}         zset   a workspace's active pipelines: "<pipeline id> <run id>" → lease end
+//	                                      (ms, Redis clock; active.go); <w> = its configured name
+//	mediaflow:active:{<w>}:turns   string the last turn handed to a run refused a place there; same tag
 //	mediaflow:ws:<w>:label:<h>      string the label id used for the name hashed h (expires; workspace.go)
 //	mediaflow:ws:<w>:label:<h>:lock string who is resolving that name: finds it or creates it (SET NX PX)
 //	mediaflow:ws:<w>:post:<postId>  string the pipeline owning a post it made without media (SET NX, expires)
@@ -70,13 +75,24 @@
 //	put     compare-and-set on v, whatever the form: the document (or the
 //	        record laid out in parts again, or packed), the index entries
 //	        moved from the old meta to the new, and the events appended, at
-//	        once (scripts.go lists the forms a write may leave)
+//	        once (scripts.go lists the forms a write may leave); a durable
+//	        put (Body.Durable, durable.go) runs on one connection of the
+//	        record's node and, when that node has online replicas, is
+//	        followed by WAIT 1 there: the count of attempts to create a post
+//	        must outlive a failover
 //	setdue  move an unfinished record's due entry (the sweep, finding it
 //	        waiting)
 //	repair  make a record's index entries what its meta says, or drop them
 //	        when the record is gone
 //	expire  delete the records of one shard finished before a cutoff, with
 //	        their history and index entries, in batches
+//
+// turns.go holds turn (the next turn of a run that gave its worker slot
+// back: the later of now plus its earliest wait and the last turn plus
+// an interval, recorded with an expiry just past it), and active.go
+// admit (drop the places whose lease ended, then take one for a run when
+// its pipeline holds one already or fewer than maxActive pipelines do;
+// several runs of one pipeline count once). Both are single-key.
 //
 // budget.go holds two more: take (GCRA on one key, after a pause check; the
 // fleet budget takes a call with it, and auth.go counts a failed

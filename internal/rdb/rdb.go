@@ -65,6 +65,9 @@ type Body struct {
 	Req, Doc []byte
 	History  [][]byte
 	Packed   []byte
+	// Durable makes the write return only once a replica holds it, when
+	// the node that takes it has replicas (durable.go).
+	Durable bool
 }
 
 func (b Body) form() string {
@@ -211,7 +214,13 @@ func (r *RDB) PutBody(ctx context.Context, id string, version int64, b Body, m M
 	default:
 		fixed = append(fixed, b.Doc)
 	}
-	n, err := putScript.Run(ctx, r.c, r.recordKeys(id), recordArgs(id, fixed, events)...).Int()
+	keys, args := r.recordKeys(id), recordArgs(id, fixed, events)
+	var n int
+	if b.Durable {
+		n, err = r.putDurable(ctx, keys, args)
+	} else {
+		n, err = putScript.Run(ctx, r.c, keys, args...).Int()
+	}
 	if err != nil {
 		return fmt.Errorf("write pipeline record %s: %w", id, err)
 	}

@@ -220,6 +220,24 @@ func (s *Server) signal(sig os.Signal) {
 	<-exited
 }
 
+// Freeze stops the server's process (SIGSTOP) without closing its
+// connections: its peers see it alive and silent, as with a server stuck
+// on a slow disk. Thaw lets it go on.
+func (s *Server) Freeze() { s.notify(syscall.SIGSTOP) }
+
+// Thaw continues a frozen server (SIGCONT).
+func (s *Server) Thaw() { s.notify(syscall.SIGCONT) }
+
+// notify sends sig and, unlike signal, does not wait for an exit.
+func (s *Server) notify(sig os.Signal) {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd != nil {
+		_ = cmd.Process.Signal(sig)
+	}
+}
+
 // Restart stops the server if it runs (SIGKILL: a crash) and starts it again
 // on the same port with the same files. With Options.AOF it comes back with
 // its data.

@@ -53,9 +53,10 @@ func (s chainStep) enqueue(ctx context.Context, enq *asynq.Client, id string, pa
 
 func pipelineChain(t tasks.Timing) []chainStep {
 	return []chainStep{
+		{tasks.TypePreflight, tasks.QueuePipeline, t.StepTimeout, 0, 0},            // probe, rules (the profile directory is fetched once a run)
 		{tasks.TypeMediaUpload, tasks.QueuePipeline, t.UploadTimeout, 0, 1},        // create
 		{tasks.TypeMediaConfirm, tasks.QueuePipeline, t.StepTimeout, 0, 2},         // confirm, look
-		{tasks.TypePostAttach, tasks.QueuePipeline, t.StepTimeout, 0, 3},           // create post, publishNow, read its stage
+		{tasks.TypePostAttach, tasks.QueuePipeline, t.StepTimeout, 0, 4},           // create post, validate, publishNow, read its stage
 		{tasks.TypePostWatch, tasks.QueuePipeline, t.StepTimeout, t.WatchFirst, 1}, // read post
 		{tasks.TypeMediaCleanup, tasks.QueueCleanup, t.StepTimeout, 0, 1},          // delete media
 	}

@@ -13,7 +13,9 @@
 //  4. idle, at the worker's default settings: the Redis commands an idle
 //     worker costs per second, then pipelines one at a time, accept →
 //     attached;
-//  5. with -latency, once per -concurrency value: the baseline with each
+//  5. tracing and pre-flight, each off then on in alternating rounds: the
+//     CPU they add per pipeline (tracing.go, preflight.go);
+//  6. with -latency, once per -concurrency value: the baseline with each
 //     handler sleeping as long as its step's API calls, then phase 3 with
 //     that API latency.
 //
@@ -78,6 +80,10 @@ type options struct {
 	tr      tracingOptions
 	tracing trace.TracerProvider
 	scale   scaleOptions
+	// pf is the pre-flight phase's (preflight.go); noPreflight starts a
+	// run's pipelines at their uploads.
+	pf          preflightOptions
+	noPreflight bool
 }
 
 func main() {
@@ -111,6 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (allocs, cumulative) after the throughput run (or -profile-at) to this file")
 	fs.IntVar(&o.profileAt, "profile-at", 0, "profile the scaling run at this concurrency instead of the throughput run")
 	tracingFlags(fs, &o.tr)
+	preflightFlags(fs, &o.pf)
 	scaleFlags(fs, &o.scale)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -221,6 +228,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.tr.rounds > 0 {
 		if rep.tracing, err = runTracing(ctx, rc, o, progress, flush); err != nil {
+			return err
+		}
+	}
+	if o.pf.rounds > 0 {
+		if rep.preflight, err = runPreflight(ctx, rc, o, progress, flush); err != nil {
 			return err
 		}
 	}

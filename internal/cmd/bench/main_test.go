@@ -13,7 +13,7 @@ import (
 func TestSmallRunEndsWithTheJSONLine(t *testing.T) {
 	var out, errOut bytes.Buffer
 	args := []string{"-n", "40", "-idle", "3", "-latency", "20ms", "-concurrency", "5", "-latency-n", "10", "-file-size", "4096", "-idle-window", "300ms",
-		"-tracing-rounds", "1", "-tracing-n", "10"}
+		"-tracing-rounds", "1", "-tracing-n", "10", "-preflight-rounds", "1", "-preflight-n", "10"}
 	if err := run(args, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
@@ -36,6 +36,13 @@ func TestSmallRunEndsWithTheJSONLine(t *testing.T) {
 	for _, k := range []string{"off_cpu_ms_per_pipeline", "on_cpu_ms_per_pipeline", "on_over_off", "otlp_bytes_per_pipeline"} {
 		if v, ok := tr[k].(float64); !ok || v <= 0 {
 			t.Errorf("tracing.%s = %v, want a positive number", k, tr[k])
+		}
+	}
+	// The pre-flight phase: both runs cost.
+	pf, _ := got["preflight"].(map[string]any)
+	for _, k := range []string{"off_cpu_ms_per_pipeline", "on_cpu_ms_per_pipeline", "on_over_off"} {
+		if v, ok := pf[k].(float64); !ok || v <= 0 {
+			t.Errorf("preflight.%s = %v, want a positive number", k, pf[k])
 		}
 	}
 	if got["pipelines"].(float64) != 40 {

@@ -78,7 +78,11 @@ func startStack(rc redis.UniversalClient, o options, concurrency int, latency ti
 		st.close()
 		return nil, err
 	}
-	st.client = tasks.NewClient(rc, tasks.WithSources(sources), tasks.WithTiming(o.timing), tasks.WithTracerProvider(o.tracing))
+	copts := []tasks.ClientOption{tasks.WithSources(sources), tasks.WithTiming(o.timing), tasks.WithTracerProvider(o.tracing)}
+	if o.noPreflight {
+		copts = append(copts, tasks.WithoutPreflight())
+	}
+	st.client = tasks.NewClient(rc, copts...)
 	st.worker, err = tasks.NewWorker(tasks.WorkerConfig{
 		Redis:                rc,
 		API:                  api,
@@ -248,10 +252,11 @@ func (st *stack) steps() (int, map[string]int) {
 	return total, byType
 }
 
-// apiCalls counts Swonkie API calls (uploads to storage apart).
+// apiCalls counts Swonkie API calls (uploads to storage apart, and the
+// profile directory pre-flight fetches once a run, not once a pipeline).
 func (st *stack) apiCalls() int {
 	return int(st.counter("mediaflow_swonkie_requests_total", func(l map[string]string) bool {
-		return l["endpoint"] != swonkie.UploadEndpoint
+		return l["endpoint"] != swonkie.UploadEndpoint && l["endpoint"] != "/profiles"
 	}))
 }
 

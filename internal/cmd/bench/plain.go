@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mediaflow/mediaflow/metrics"
+	"github.com/mediaflow/mediaflow/publishrules"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
@@ -82,7 +84,30 @@ func runPlain(ctx context.Context, rc redis.UniversalClient, o options, n, concu
 	var executed, done, retried atomic.Int64
 	var firstErr atomic.Value
 	finished := make(chan time.Time, 1)
+	// Pre-flight's work without a record: probe the file, check it
+	// against the rules of the profiles' networks.
+	rules := publishrules.Default()
+	var nets []string
+	for _, p := range sb.Profiles() {
+		if slices.Contains(profiles[:2], p.ID) {
+			nets = append(nets, p.Net.Code)
+		}
+	}
 	steps := map[string]func(context.Context, *plainPayload) error{
+		tasks.TypePreflight: func(ctx context.Context, pl *plainPayload) error {
+			pr, err := sources.Probe(ctx, pl.Source, source.Hint{})
+			if err != nil {
+				return fmt.Errorf("preflight: probe %s: %w", pl.Source, err)
+			}
+			post := publishrules.Post{Type: string(swonkie.PostMedia), Networks: nets, Captions: []publishrules.Caption{{Text: pl.Caption}},
+				Media: []publishrules.Media{{Name: pr.Name, Size: pr.Size, Info: pr.Info}}}
+			for _, f := range rules.Check(post) {
+				if f.Severity == publishrules.Error {
+					return fmt.Errorf("preflight: %s", f.Message)
+				}
+			}
+			return nil
+		},
 		tasks.TypeMediaUpload: func(ctx context.Context, pl *plainPayload) error {
 			src, err := sources.Open(ctx, pl.Source, source.Hint{})
 			if err != nil {
@@ -126,6 +151,10 @@ func runPlain(ctx context.Context, rc redis.UniversalClient, o options, n, concu
 				return fmt.Errorf("attach: create post: %w", err)
 			}
 			pl.PostID = post.ID
+			// mediaflow asks Swonkie's verdict before publishing.
+			if v, err := api.ValidatePost(ctx, post.ID); err != nil || !v.Valid {
+				return fmt.Errorf("attach: validate post %s: %+v, %w", post.ID, v, err)
+			}
 			change, err := api.ChangeStage(ctx, post.ID, swonkie.ActionPublishNow)
 			if err != nil {
 				return fmt.Errorf("attach: publish post %s: %w", post.ID, err)

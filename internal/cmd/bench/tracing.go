@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -16,14 +15,11 @@ import (
 	"github.com/mediaflow/mediaflow/tracing/tracingsdk"
 )
 
-// The tracing phase: what tracing costs a pipeline. The same pipelines as
-// the throughput run, in rounds of two runs back to back: tracing off (as
-// a worker runs with no OTEL_* setting: no SDK, no-op spans) and on, set
-// up by tracingsdk.Setup from OTEL_* as cmd/worker does it, with a 100%
-// sampler, batching to an OTLP/HTTP collector on this machine. Rounds
-// alternate so that a machine that slows down during the phase slows both
-// alike; the spread of the off runs is the noise the on/off ratio is read
-// against.
+// The tracing phase: what tracing costs a pipeline, an on/off phase
+// (onoff.go): tracing off (as a worker runs with no OTEL_* setting: no
+// SDK, no-op spans) and on, set up by tracingsdk.Setup from OTEL_* as
+// cmd/worker does it, with a 100% sampler, batching to an OTLP/HTTP
+// collector on this machine.
 
 type tracingOptions struct {
 	rounds   int
@@ -48,14 +44,7 @@ type tracingResult struct {
 }
 
 type tracingSummary struct {
-	Rounds            int     `json:"rounds"`
-	Pipelines         int     `json:"pipelines_per_run"`
-	OffCPUmsPerPipe   float64 `json:"off_cpu_ms_per_pipeline"`
-	OnCPUmsPerPipe    float64 `json:"on_cpu_ms_per_pipeline"`
-	OffSpreadPct      float64 `json:"off_spread_pct"`
-	OnOverOff         float64 `json:"on_over_off"`
-	OffPipelinesPerS  float64 `json:"off_pipelines_per_sec"`
-	OnPipelinesPerS   float64 `json:"on_pipelines_per_sec"`
+	onOffSummary
 	OTLPBytesPerPipe  float64 `json:"otlp_bytes_per_pipeline,omitempty"`
 	OTLPRequestsTotal int64   `json:"otlp_requests,omitempty"`
 }
@@ -79,89 +68,58 @@ func runTracing(ctx context.Context, rc redis.UniversalClient, o options, progre
 		"OTEL_TRACES_SAMPLER":         "always_on",
 		"OTEL_SERVICE_NAME":           "mediaflow-bench",
 	}
-	for round := 1; round <= o.tr.rounds; round++ {
-		for _, on := range []bool{false, true} {
-			// Off is what Setup gives a worker with no OTEL_* setting.
-			getenv := func(string) string { return "" }
-			if on {
-				getenv = func(k string) string { return env[k] }
-			}
-			tr, err := tracingsdk.Setup(ctx, getenv, tracingsdk.Build{Version: "bench"})
-			if err != nil {
-				return nil, err
-			}
-			run := o
-			run.tracing = tr.TracerProvider()
-			progress("tracing %d/%d: %d pipelines, tracing %s", round, o.tr.rounds, o.tr.n, map[bool]string{false: "off", true: "on, 100% sampled, to " + res.endpoint}[on])
-			prof := func() func() { return func() {} }
-			if round == o.tr.rounds && o.tr.profile != "" {
-				p := o
-				p.cpuProfile, p.memProfile = o.tr.profile+map[bool]string{false: ".off", true: ""}[on], ""
-				prof = profiler(p)
-			}
-			r, err := runPipelines(ctx, rc, run, o.tr.n, o.workers, 0, prof)
-			if err != nil {
-				return nil, err
-			}
-			if on {
-				// What is still buffered is part of the run's cost.
-				cpu0 := cpuTime()
-				fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				err := tr.Shutdown(fctx)
-				cancel()
-				if err != nil {
-					return nil, fmt.Errorf("tracing: export the spans left: %w", err)
-				}
-				r.cpu += cpuTime() - cpu0
-				res.on = append(res.on, r)
-			} else {
-				res.off = append(res.off, r)
-			}
-			if err := flush(); err != nil {
-				return nil, err
-			}
+	var err error
+	res.off, res.on, err = alternate(o.tr.rounds, func(round int, on bool) (pipelineResult, error) {
+		// Off is what Setup gives a worker with no OTEL_* setting.
+		getenv := func(string) string { return "" }
+		if on {
+			getenv = func(k string) string { return env[k] }
 		}
+		tr, err := tracingsdk.Setup(ctx, getenv, tracingsdk.Build{Version: "bench"})
+		if err != nil {
+			return pipelineResult{}, err
+		}
+		run := o
+		run.tracing = tr.TracerProvider()
+		progress("tracing %d/%d: %d pipelines, tracing %s", round, o.tr.rounds, o.tr.n, map[bool]string{false: "off", true: "on, 100% sampled, to " + res.endpoint}[on])
+		prof := func() func() { return func() {} }
+		if round == o.tr.rounds && o.tr.profile != "" {
+			p := o
+			p.cpuProfile, p.memProfile = o.tr.profile+map[bool]string{false: ".off", true: ""}[on], ""
+			prof = profiler(p)
+		}
+		r, err := runPipelines(ctx, rc, run, o.tr.n, o.workers, 0, prof)
+		if err != nil {
+			return r, err
+		}
+		if on {
+			// What is still buffered is part of the run's cost.
+			cpu0 := cpuTime()
+			fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := tr.Shutdown(fctx)
+			cancel()
+			if err != nil {
+				return r, fmt.Errorf("tracing: export the spans left: %w", err)
+			}
+			r.cpu += cpuTime() - cpu0
+		}
+		return r, flush()
+	})
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }
 
-func cpuPerPipeline(rs []pipelineResult) []float64 {
-	out := make([]float64, len(rs))
-	for i, r := range rs {
-		out[i] = ms(r.cpu) / float64(r.pipelines)
-	}
-	return out
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 func (t *tracingResult) summary() *tracingSummary {
-	if t == nil || len(t.off) == 0 {
+	if t == nil {
 		return nil
 	}
-	off, on := cpuPerPipeline(t.off), cpuPerPipeline(t.on)
-	perSec := func(rs []pipelineResult) float64 {
-		xs := make([]float64, len(rs))
-		for i, r := range rs {
-			xs[i] = r.pipelinesPerSec()
-		}
-		return median(xs)
+	sum := summarizeOnOff(t.off, t.on)
+	if sum == nil {
+		return nil
 	}
-	s := &tracingSummary{Rounds: len(t.off), Pipelines: t.off[0].pipelines,
-		OffCPUmsPerPipe: round(median(off), 3), OnCPUmsPerPipe: round(median(on), 3),
-		OffSpreadPct: round(100*(slices.Max(off)-slices.Min(off))/median(off), 1), OnOverOff: round(median(on)/median(off), 3),
-		OffPipelinesPerS: round(perSec(t.off), 1), OnPipelinesPerS: round(perSec(t.on), 1),
-		OTLPRequestsTotal: t.requests.Load()}
+	s := &tracingSummary{onOffSummary: *sum, OTLPRequestsTotal: t.requests.Load()}
 	if n := len(t.on) * t.on[0].pipelines; t.bytes.Load() > 0 && n > 0 {
 		s.OTLPBytesPerPipe = round(float64(t.bytes.Load())/float64(n), 0)
 	}
