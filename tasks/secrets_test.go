@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -137,17 +138,36 @@ func TestWrongCredentialsNeverEcho(t *testing.T) {
 	t.Parallel()
 	const wrong = "wrong-key-b81d44"
 	b := setup(t, func(c *setupConfig) { c.apiKey = wrong })
-	rec := b.wait(b.publish(b.request(ActionPublishNow, "a.png")).ID)
-	if rec.State != StateFailed || rec.Error.Status != http.StatusUnauthorized {
-		t.Fatalf("ended %s", dump(rec))
+	id := b.publish(b.request(ActionPublishNow, "a.png")).ID
+	// The refused key pauses the workspace (it does not fail the
+	// pipeline): its reason is what an operator reads.
+	var st *WorkspaceStatus
+	deadline := time.Now().Add(30 * time.Second)
+	for st == nil || !st.Paused {
+		var err error
+		if st, err = b.client.WorkspaceStatusOf(context.Background(), DefaultWorkspace); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workspace was not paused: %+v\n%s", st, b.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(st.Why, "401") {
+		t.Errorf("the pause says %q, want the 401", st.Why)
+	}
+	rec, err := b.client.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
 	}
 	j, _ := json.Marshal(rec)
-	for _, text := range []string{string(j), b.logs.String()} {
+	stj, _ := json.Marshal(st)
+	for _, text := range []string{string(j), string(stj), b.logs.String()} {
 		if strings.Contains(text, wrong) || strings.Contains(text, b.sbOpts.APIID) {
 			t.Fatalf("credentials leaked: %s", text)
 		}
 	}
-	if u, _ := url.Parse(b.sb.BaseURL); strings.Contains(rec.Error.Message, u.Host) {
-		t.Errorf("error names the API host and path instead of the endpoint: %s", rec.Error.Message)
+	if u, _ := url.Parse(b.sb.BaseURL); strings.Contains(st.Why, u.Host) {
+		t.Errorf("the pause names the API host and path instead of the endpoint: %s", st.Why)
 	}
 }
