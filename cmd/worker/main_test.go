@@ -65,7 +65,7 @@ func TestFailsFastWithOneLine(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no credentials", nil, map[string]string{}, 2, "SWONKIE_API_ID and SWONKIE_API_KEY are required"},
+		{"no credentials", nil, map[string]string{}, 2, "SWONKIE_API_ID and SWONKIE_API_KEY (or WORKSPACES_FILE) are required"},
 		{"Redis unreachable", []string{"-redis", "redis://127.0.0.1:1/0"}, creds, 1, "cannot reach Redis at redis://127.0.0.1:1/0"},
 		{"password stays hidden", []string{"-redis", "redis://:hunter2@127.0.0.1:1/0"}, creds, 1, "cannot reach Redis at redis://:xxxxx@127.0.0.1:1/0"},
 		{"bad Redis URL", []string{"-redis", "http://x"}, creds, 1, "REDIS_URL"},
