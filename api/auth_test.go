@@ -67,6 +67,8 @@ func TestAuthFailures(t *testing.T) {
 	routes := []call{
 		{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("x")},
 		{method: http.MethodPost, path: "/v1/pipelines/validate", body: validRequest("x")},
+		{method: http.MethodPost, path: "/v1/pipelines/bulk", body: `{"action":"cancel","filter":{},"dryRun":true}`},
+		{method: http.MethodGet, path: "/v1/operations/" + id},
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},
@@ -156,6 +158,8 @@ func TestRateLimitPerToken(t *testing.T) {
 	routes := []call{
 		{method: http.MethodPost, path: "/v1/pipelines", body: validRequest("x")},
 		{method: http.MethodPost, path: "/v1/pipelines/validate", body: validRequest("x")},
+		{method: http.MethodPost, path: "/v1/pipelines/bulk", body: `{"action":"cancel","filter":{},"dryRun":true}`},
+		{method: http.MethodGet, path: "/v1/operations/" + id},
 		{method: http.MethodGet, path: "/v1/pipelines"},
 		{method: http.MethodGet, path: "/v1/pipelines/" + id},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/cancel"},

@@ -173,6 +173,8 @@ func (h *Handler) table() []route {
 		{http.MethodPost, "/v1/pipelines/{id}/webhook/redeliver", false, h.redeliver},
 		{http.MethodPatch, "/v1/pipelines/{id}", false, h.edit},
 		{http.MethodPost, "/v1/pipelines/{id}/replay", false, h.replay},
+		{http.MethodPost, "/v1/pipelines/bulk", false, h.bulk},
+		{http.MethodGet, "/v1/operations/{id}", false, h.operation},
 		{http.MethodGet, "/v1/workspaces", false, h.listWorkspaces},
 		{http.MethodPost, "/v1/workspaces/{name}/pause", false, h.pauseWorkspace},
 		{http.MethodPost, "/v1/workspaces/{name}/resume", false, h.resumeWorkspace},

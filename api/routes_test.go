@@ -52,11 +52,13 @@ func TestSpecAndHandlerAgreeOnRoutes(t *testing.T) {
 	}
 
 	id := w.mustPublish(t, validRequest("probe")).ID
-	bodies := map[string]string{"POST /v1/pipelines": validRequest("probe"), "POST /v1/pipelines/validate": validRequest("probe"), "PATCH /v1/pipelines/{id}": `{"post":{"caption":"edited"}}`}
+	bodies := map[string]string{"POST /v1/pipelines": validRequest("probe"), "POST /v1/pipelines/validate": validRequest("probe"), "POST /v1/pipelines/bulk": `{"action":"cancel","filter":{"keyPrefix":"nobody-"},"dryRun":true}`, "PATCH /v1/pipelines/{id}": `{"post":{"caption":"edited"}}`}
 	// The probe names no webhook, so it has no event to send again; it is
 	// pending, so it cannot be replayed.
 	notOK := map[string]int{"POST /v1/pipelines/{id}/webhook/redeliver": http.StatusConflict,
-		"POST /v1/pipelines/{id}/replay": http.StatusConflict}
+		"POST /v1/pipelines/{id}/replay": http.StatusConflict,
+		// A pipeline id names no operation.
+		"GET /v1/operations/{id}": http.StatusNotFound, "HEAD /v1/operations/{id}": http.StatusNotFound}
 	// In order: the edit (PATCH …/{id}) comes before the cancels (DELETE
 	// …/{id}, then …/{id}/cancel), which leave nothing to edit.
 	for _, path := range slices.Sorted(maps.Keys(documented)) {
@@ -153,6 +155,8 @@ func TestInternalErrorsSayNothingInternal(t *testing.T) {
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/webhook/redeliver"},
 		{method: http.MethodPatch, path: "/v1/pipelines/" + id, body: `{"post":{"caption":"edited"}}`},
 		{method: http.MethodPost, path: "/v1/pipelines/" + id + "/replay"},
+		{method: http.MethodPost, path: "/v1/pipelines/bulk", body: `{"action":"cancel","filter":{}}`},
+		{method: http.MethodGet, path: "/v1/operations/" + id},
 		{method: http.MethodGet, path: "/v1/workspaces"},
 		{method: http.MethodPost, path: "/v1/workspaces/default/pause"},
 		{method: http.MethodPost, path: "/v1/workspaces/default/resume"},
@@ -311,6 +315,12 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 		IsBrandedContent: &yes, IsBrandOrganic: &yes, IsAiGenerated: &yes})
 	check("RecordPage", tasks.RecordPage{Records: []*tasks.Record{}, Next: "n"})
 	check("PipelineEdit", tasks.Edit{Post: &tasks.PostEdit{}, Action: "a"})
+	check("BulkRequest", tasks.BulkRequest{Action: "a", Filter: tasks.BulkFilter{}, Shift: "s", At: &now, DryRun: true})
+	check("BulkFilter", tasks.BulkFilter{States: []tasks.State{"s"}, KeyPrefix: "k", Label: "l", Profile: "p", Workspace: "w",
+		CreatedFrom: &now, CreatedTo: &now, PublishAtFrom: &now, PublishAtTo: &now})
+	check("Operation", tasks.Operation{ID: "i", Request: tasks.BulkRequest{}, Who: "w", State: "s", Matched: 1, Done: 1, Skipped: map[string]int{},
+		Failed: 1, Errors: []tasks.OperationError{{}}, StartedAt: now, UpdatedAt: now, FinishedAt: &now})
+	check("OperationError", tasks.OperationError{PipelineID: "p", Message: "m"})
 	matches("PipelineEdit.post", doc.Components.Schemas["PipelineEdit"].Value.Properties["post"].Value.Properties,
 		tasks.PostEdit{ProfileIDs: []string{"p"}, Caption: new(string), FirstComment: new(string), PublishAt: &now, LabelIDs: []string{"l"}, Labels: []string{"l"}})
 	check("Problem", Problem{Type: "t", Title: "t", Status: 400, Detail: "d", Instance: "i", Errors: []tasks.Problem{{}}, PipelineID: "p"})

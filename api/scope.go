@@ -68,18 +68,25 @@ func scopeList(r *http.Request, o *tasks.ListOptions) (ok bool) {
 // names none, and refuses (as unknown, so the names of other workspaces
 // do not leak) one outside its workspaces.
 func scopeRequest(r *http.Request, req *tasks.Request) *tasks.WorkspaceError {
+	return scopeWorkspace(r, &req.Workspace, "workspace")
+}
+
+// scopeWorkspace is scopeRequest for any request naming a workspace in
+// *ws (field, in problems): a token scoped to one workspace gets it
+// filled in, one scoped to several must name one of them.
+func scopeWorkspace(r *http.Request, ws *string, field string) *tasks.WorkspaceError {
 	s := scopeOf(r)
 	switch {
 	case s == nil:
 		return nil
-	case req.Workspace == "" && len(s.Workspaces) == 1:
-		req.Workspace = s.Workspaces[0]
-	case req.Workspace == "":
-		return &tasks.WorkspaceError{Problem: tasks.Problem{Field: "workspace",
+	case *ws == "" && len(s.Workspaces) == 1:
+		*ws = s.Workspaces[0]
+	case *ws == "":
+		return &tasks.WorkspaceError{Problem: tasks.Problem{Field: field,
 			Message: "required: this token publishes for several workspaces"}}
-	case !s.Allows(req.Workspace):
-		return &tasks.WorkspaceError{Name: req.Workspace, Problem: tasks.Problem{Field: "workspace",
-			Message: "unknown workspace \"" + req.Workspace + "\""}}
+	case !s.Allows(*ws):
+		return &tasks.WorkspaceError{Name: *ws, Problem: tasks.Problem{Field: field,
+			Message: "unknown workspace \"" + *ws + "\""}}
 	}
 	return nil
 }

@@ -1,10 +1,13 @@
 package tasks
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +46,9 @@ type BulkFilter struct {
 	// Label is a label name (post.labels) or id (post.labelIds).
 	Label   string `json:"label,omitempty"`
 	Profile string `json:"profile,omitempty"`
+	// Workspace: the pipelines of this workspace only (the HTTP API sets
+	// it for a token scoped to one).
+	Workspace string `json:"workspace,omitempty"`
 	// CreatedFrom ≤ createdAt < CreatedTo; PublishAtFrom ≤ post.publishAt
 	// < PublishAtTo (a pipeline without publishAt does not match a
 	// publishAt range).
@@ -151,6 +157,9 @@ func (f *BulkFilter) matches(r *Record) bool {
 		return false
 	}
 	if f.KeyPrefix != "" && !strings.HasPrefix(r.Key, f.KeyPrefix) {
+		return false
+	}
+	if f.Workspace != "" && workspaceOf(r) != f.Workspace {
 		return false
 	}
 	p := r.Request.Post
@@ -415,4 +424,25 @@ func skipReason(err error) string {
 		return "refused: " + invalid.Problems[0].Field + " invalid"
 	}
 	return ""
+}
+
+// DecodeBulk reads a bulk request strictly, as DecodeRequest reads a
+// publish request: an unknown field is refused naming its path.
+func DecodeBulk(b []byte) (BulkRequest, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return BulkRequest{}, errors.New("empty body: send a bulk request")
+	}
+	if err := checkKeys(b, reflect.TypeFor[BulkRequest]()); err != nil {
+		return BulkRequest{}, err
+	}
+	var req BulkRequest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return BulkRequest{}, describeJSONError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return BulkRequest{}, errors.New("unexpected data after the JSON object")
+	}
+	return req, nil
 }

@@ -44,8 +44,6 @@ func TestPermanentErrorsFailWithoutRetriesAndCleanUp(t *testing.T) {
 			},
 			step: StepAttach, status: http.StatusBadRequest, contains: "profile", created: 2,
 		},
-		// A wrong API key is not the pipeline's fault: it pauses the
-		// workspace instead (TestRefusedKeyPausesTheWorkspace).
 		{
 			name:    "unsupported file",
 			request: func(b *bundle) Request { return b.request(ActionPublishNow, "a.png", "notes.txt") },

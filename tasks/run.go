@@ -264,7 +264,7 @@ func (r *run) follow(ctx context.Context, ok bool) {
 			continue // made needed, then done or overtaken within this run
 		}
 		var opts []asynq.Option
-		if ok && !recovering && rowOf(n.typ).inline && !n.at.After(now) && r.depth < maxInlineDepth && p.mux != nil {
+		if ok && !recovering && inlines(n, work) && !n.at.After(now) && r.depth < maxInlineDepth && p.mux != nil {
 			done, delay := p.runInline(ctx, n, inlineRun{depth: r.depth + 1, rec: r.rec})
 			if done {
 				continue
@@ -275,6 +275,25 @@ func (r *run) follow(ctx context.Context, ok bool) {
 			r.log.Error().Err(err).Str("next", n.typ).Msg("could not hand on the next step; the sweep will")
 		}
 	}
+}
+
+// inlines says whether n, among the work one write made needed, may run
+// inline (the step table's inline and inlineAlone).
+func inlines(n next, work []next) bool {
+	row := rowOf(n.typ)
+	if row.inline {
+		return true
+	}
+	if !row.inlineAlone {
+		return false
+	}
+	same := 0
+	for _, w := range work {
+		if w.typ == n.typ {
+			same++
+		}
+	}
+	return same == 1
 }
 
 func plannedHas(list []next, id string) bool {

@@ -132,37 +132,39 @@ func TestSecretsStaySecret(t *testing.T) {
 	check("metrics", string(body))
 }
 
-// A worker with the wrong key fails every call with 401: the errors it
-// records and logs name the endpoint, never the key it sent.
+// A worker with the wrong key gets 401: its workspace is paused (not its
+// pipelines failed), and what it records and logs names the endpoint and
+// the status, never the key it sent.
 func TestWrongCredentialsNeverEcho(t *testing.T) {
 	t.Parallel()
 	const wrong = "wrong-key-b81d44"
 	b := setup(t, func(c *setupConfig) { c.apiKey = wrong })
 	id := b.publish(b.request(ActionPublishNow, "a.png")).ID
-	// The refused key pauses the workspace (it does not fail the
-	// pipeline): its reason is what an operator reads.
 	var st *WorkspaceStatus
-	deadline := time.Now().Add(30 * time.Second)
-	for st == nil || !st.Paused {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		var err error
 		if st, err = b.client.WorkspaceStatusOf(context.Background(), DefaultWorkspace); err != nil {
 			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the workspace was not paused: %+v\n%s", st, b.logs.String())
+		if st.Paused {
+			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("the workspace is not paused: %+v\n%s", st, b.logs.String())
+		}
 	}
 	if !strings.Contains(st.Why, "401") {
-		t.Errorf("the pause says %q, want the 401", st.Why)
+		t.Errorf("paused because %q, want Swonkie's 401", st.Why)
 	}
 	rec, err := b.client.Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rec.State.Terminal() {
+		t.Fatalf("the pipeline ended while its workspace is paused: %s", dump(rec))
+	}
 	j, _ := json.Marshal(rec)
-	stj, _ := json.Marshal(st)
-	for _, text := range []string{string(j), string(stj), b.logs.String()} {
+	for _, text := range []string{string(j), st.Why, b.logs.String()} {
 		if strings.Contains(text, wrong) || strings.Contains(text, b.sbOpts.APIID) {
 			t.Fatalf("credentials leaked: %s", text)
 		}

@@ -46,6 +46,10 @@ type step struct {
 	// it and waiting for asynq to hand it out (one poll interval per hop).
 	// A failed inline run is enqueued, so it retries on its own.
 	inline bool
+	// inlineAlone is inline only when the write made no other task of this
+	// type needed: a single-media publication's one upload runs in its
+	// pre-flight's task, several uploads run as tasks, side by side.
+	inlineAlone bool
 	// budget is how long a failing run is retried before the step gives
 	// up (verdict.go decide); owedSince, for a budget by time, is when the
 	// work became owed.
@@ -69,11 +73,12 @@ var steps []step
 func init() {
 	steps = []step{
 		// The first step: nothing exists on Swonkie yet, so a failure
-		// leaves nothing to undo.
-		{typ: TypePreflight, step: StepPreflight, queue: QueuePipeline, timeout: stepTimeout, id: pipelineTaskID,
+		// leaves nothing to undo. Its timeout is an upload's, for the
+		// upload it may run inline.
+		{typ: TypePreflight, step: StepPreflight, queue: QueuePipeline, timeout: uploadTimeout, id: pipelineTaskID,
 			onFailure: preflightFailed, run: (*pipeline).preflight},
 		{typ: TypeMediaUpload, step: StepUpload, queue: QueuePipeline, timeout: uploadTimeout, id: mediaTaskID,
-			onFailure: failPipeline, run: (*pipeline).upload},
+			inlineAlone: true, onFailure: failPipeline, run: (*pipeline).upload},
 		{typ: TypeMediaConfirm, step: StepConfirm, queue: QueuePipeline, timeout: stepTimeout, id: mediaTaskID,
 			inline: true, onFailure: failPipeline, run: (*pipeline).confirm},
 		{typ: TypeMediaAwait, step: StepAwait, queue: QueuePipeline, timeout: stepTimeout, id: mediaTaskID,

@@ -149,10 +149,12 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 		if err != nil {
 			return nil, err
 		}
-		// A counted attempt to create the post must outlive a failover:
-		// it is what makes a later run search before creating (rdb's
-		// durable.go).
-		b.Durable = draft.in.PostAttempts > cur.in.PostAttempts
+		// What makes a later run find the post rather than create another
+		// must outlive a failover (rdb's durable.go): a counted attempt
+		// (it searches drafts and ideas for the post), and the post's id
+		// (written before the post is staged, after which no search would
+		// find it).
+		b.Durable = draft.in.PostAttempts > cur.in.PostAttempts || (draft.PostID != "" && cur.PostID == "")
 		err = s.rdb.PutBody(ctx, cur.ID, cur.version, b, m, events)
 		switch {
 		case err == nil:

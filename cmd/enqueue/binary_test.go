@@ -115,7 +115,7 @@ func TestHelpVersionCompletionAndFlagMistakes(t *testing.T) {
 		{name: "unknown command", args: []string{"send"}, code: exitUsage, quietOut: true, stderr: []string{`unknown command "send"`, "'enqueue --help'"}},
 		{name: "no command", args: nil, code: exitUsage, quietOut: true, stderr: []string{"usage: enqueue <command>"}},
 	}
-	for _, sub := range []string{"batch", "status", "follow", "wait", "list", "cancel", "edit", "replay", "redeliver", "sweeps"} {
+	for _, sub := range []string{"batch", "status", "follow", "wait", "list", "cancel", "edit", "replay", "bulk", "redeliver", "sweeps"} {
 		tests = append(tests, struct {
 			name       string
 			args       []string

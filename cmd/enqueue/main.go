@@ -184,7 +184,7 @@ bad; 2 bad flags or input (nothing queued); 3 Redis unreachable; 124 --wait
 		}
 	}
 	root.AddCommand(e.publishCommand(), e.batchCommand(), e.statusCommand(), e.followCommand(), e.waitCommand(), e.listCommand(),
-		e.cancelCommand(), e.editCommand(), e.replayCommand(), e.redeliverCommand(), e.sweepsCommand(),
+		e.cancelCommand(), e.editCommand(), e.replayCommand(), e.bulkCommand(), e.redeliverCommand(), e.sweepsCommand(),
 		e.workspacesCommand(), e.workspaceCommand())
 	return root
 }

@@ -139,7 +139,10 @@ func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 	}
 	out := w
 	if format == "console" {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		// The console writer formats in several writes to w: concurrent
+		// runs' lines must not interleave (nor race on a buffer a test or
+		// an embedding program passes).
+		out = zerolog.SyncWriter(zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"})
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
 }

@@ -79,7 +79,7 @@
 //	        put (Body.Durable, durable.go) runs on one connection of the
 //	        record's node and, when that node has online replicas, is
 //	        followed by WAIT 1 there: the count of attempts to create a post
-//	        must outlive a failover
+//	        and the post's id must outlive a failover
 //	setdue  move an unfinished record's due entry (the sweep, finding it
 //	        waiting)
 //	repair  make a record's index entries what its meta says, or drop them

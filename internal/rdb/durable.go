@@ -12,12 +12,15 @@ import (
 
 // Redis replicates asynchronously: a master that dies (or is demoted in a
 // failover) takes with it the writes it acknowledged but had not sent to
-// a replica yet. Most record writes can be lost that way and redone. One
+// a replica yet. Most record writes can be lost that way and redone. Two
 // cannot: the count of attempts to create a post, written before the
 // create, is what makes a later run search for a post whose reply was
-// lost instead of creating a second one. A durable write returns only
+// lost instead of creating a second one; and the post's id, once the post
+// is staged, is the only way back to it. A durable write returns only
 // once a replica holds it (WAIT, on the connection that wrote), so a
-// replica promoted afterwards knows of the attempt.
+// replica promoted afterwards knows it. A node with no replica online
+// (one resyncing after a failover) cannot promise that: the write is
+// plain then.
 
 // ReplicaWait bounds how long a durable write waits for a replica.
 const ReplicaWait = 2 * time.Second
@@ -46,11 +49,17 @@ func (r *RDB) putDurable(ctx context.Context, keys []string, args []any) (int, e
 	if err != nil || n != 1 {
 		return n, err
 	}
+	// A server that answers it cannot say (the embedded one has no INFO
+	// replication) has no replica to wait for; a lost connection may have
+	// one, and the step is retried.
 	info, err := conn.Info(ctx, "replication").Result()
-	if err != nil {
+	var refused redis.Error
+	switch {
+	case errors.As(err, &refused):
+		return n, nil
+	case err != nil:
 		return n, err
-	}
-	if connectedReplicas(info) == 0 {
+	case connectedReplicas(info) == 0:
 		return n, nil
 	}
 	acked, err := conn.Wait(ctx, 1, ReplicaWait).Result()
