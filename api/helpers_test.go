@@ -41,6 +41,8 @@ type world struct {
 	srv    *httptest.Server
 	logs   *logbuf.Buffer
 	guard  *authlimit.Guard
+	// handler is the API the server serves.
+	handler *Handler
 }
 
 type worldOptions struct {
@@ -110,6 +112,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if o.bodyTimeout != 0 {
 		h.bodyTimeout = o.bodyTimeout
 	}
+	w.handler = h
 	w.srv = httptest.NewServer(h)
 	t.Cleanup(w.srv.Close)
 	return w

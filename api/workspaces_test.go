@@ -227,3 +227,21 @@ func TestWorkspacePauseRoutes(t *testing.T) {
 		t.Errorf("after the resume: %+v", got)
 	}
 }
+
+// A reload replaces the file's tokens: a token removed is refused, one
+// added is taken, and API_TOKENS stay.
+func TestReloadReplacesFileTokens(t *testing.T) {
+	t.Parallel()
+	w := scopedWorld(t)
+	const added = "token-added-by-reload-0123"
+	sum := sha256.Sum256([]byte(added))
+	w.handler.SetFileTokens([]workspaces.Token{{Name: "newcms", SHA256: hex.EncodeToString(sum[:]), Workspaces: []string{"globex"}}})
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{tokenCMS, http.StatusUnauthorized}, {added, http.StatusOK}, {tokenA, http.StatusOK}} {
+		if r := w.do(t, call{method: http.MethodGet, path: "/v1/pipelines", token: tc.token}); r.status != tc.want {
+			t.Errorf("token %.12s…: %d, want %d", tc.token, r.status, tc.want)
+		}
+	}
+}

@@ -105,3 +105,29 @@ func TestRefusedKeyPausesTheWorkspace(t *testing.T) {
 		t.Error("pausing an unknown workspace succeeded")
 	}
 }
+
+// A workspace removed by a reload is no longer served: its pipelines
+// wait, none fails, and they go on once a reload brings it back.
+func TestRemovedWorkspaceWaitsForItsReturn(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withSecondWorkspace)
+	ctx := context.Background()
+	id := b.publish(b.inSecond(b.request(ActionPublishNow, "a.png"))).ID
+	if err := b.worker.SetWorkspaces(ctx, map[string]*swonkie.Client{DefaultWorkspace: b.api}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	// Past the client's one second of caching the names.
+	if names, _ := b.client.Workspaces(ctx); len(names) != 1 {
+		t.Errorf("the fleet still offers %v after the reload", names)
+	}
+	if rec, _ := b.client.Get(ctx, id); rec.State.Terminal() || rec.Attempts != 0 {
+		t.Fatalf("a pipeline of the removed workspace: %s, %d failed attempts; want it waiting", dump(rec), rec.Attempts)
+	}
+	if err := b.worker.SetWorkspaces(ctx, b.workspaces()); err != nil {
+		t.Fatal(err)
+	}
+	if rec := b.wait(id); rec.State != StateSucceeded {
+		t.Errorf("after the workspace came back: %s", dump(rec))
+	}
+}

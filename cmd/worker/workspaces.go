@@ -180,6 +180,8 @@ func (r *reloader) applyWorkspaces(ctx context.Context, ws *workspaces.Config) e
 		}
 		entries[w.Name] = w
 		old, known := r.entries[w.Name]
+		// maxActive is the worker's (SetMaxActive), not the client's.
+		old.MaxActive = w.MaxActive
 		if api, ok := r.st.apis[w.Name]; ok && old == w {
 			apis[w.Name] = api
 			continue
@@ -201,6 +203,7 @@ func (r *reloader) applyWorkspaces(ctx context.Context, ws *workspaces.Config) e
 			removed = append(removed, name)
 		}
 	}
+	r.st.worker.SetMaxActive(maxActiveOf(ws))
 	if err := r.st.worker.SetWorkspaces(ctx, apis); err != nil {
 		return err
 	}

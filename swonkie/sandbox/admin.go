@@ -32,3 +32,25 @@ func (s *Server) advanceEndpoint(x *exchange) reply {
 	}
 	return jsonReply(http.StatusOK, out)
 }
+
+type keyChange struct {
+	APIKey string `json:"apiKey"`
+}
+
+// keyEndpoint rotates the workspace's key, as the web app does: POST
+// /_sandbox/key {"apiKey": "…"}, sent with the current credentials. From
+// then on the old key is answered 401 (a revoked key); rotating back
+// restores it.
+func (s *Server) keyEndpoint(x *exchange) reply {
+	var in keyChange
+	if rep := decodeBody(x.r, &in); rep != nil {
+		return *rep
+	}
+	if in.APIKey == "" {
+		return errorReply(http.StatusBadRequest, "apiKey must not be empty")
+	}
+	s.SetAPIKey(in.APIKey)
+	return jsonReply(http.StatusOK, struct {
+		Rotated bool `json:"rotated"`
+	}{true})
+}

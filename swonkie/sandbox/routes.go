@@ -65,6 +65,8 @@ var routes = []routePattern{
 		http.MethodGet: (*Server).statsEndpoint}},
 	{prefix: "_sandbox", pattern: []string{"clock", "advance"}, methods: map[string]func(*Server, *exchange) reply{
 		http.MethodPost: (*Server).advanceEndpoint}},
+	{prefix: "_sandbox", pattern: []string{"key"}, methods: map[string]func(*Server, *exchange) reply{
+		http.MethodPost: (*Server).keyEndpoint}},
 }
 
 // faultEndpoints are the keys a FaultPlan may name: every API endpoint

@@ -107,6 +107,16 @@ func TestIntrospectionEndpoints(t *testing.T) {
 	}
 	expect(t, e.do(req{method: http.MethodPost, path: "/_sandbox/clock/advance?by=1m", noAuth: true}), http.StatusUnauthorized)
 
+	// The key rotates: the old one is refused like a revoked key, and
+	// rotating back restores it.
+	newKey := map[string]string{"X-API-KEY": "rotated-key-1"}
+	expect(t, e.do(req{method: http.MethodPost, path: "/_sandbox/key", body: map[string]string{"apiKey": "rotated-key-1"}}), http.StatusOK)
+	expect(t, e.get("/v2/profiles"), http.StatusUnauthorized)
+	expect(t, e.do(req{method: http.MethodGet, path: "/v2/profiles", header: newKey}), http.StatusOK)
+	expect(t, e.do(req{method: http.MethodPost, path: "/_sandbox/key", body: map[string]string{"apiKey": ""}, header: newKey}), http.StatusBadRequest)
+	expect(t, e.do(req{method: http.MethodPost, path: "/_sandbox/key", body: map[string]string{"apiKey": testKey}, header: newKey}), http.StatusOK)
+	expect(t, e.get("/v2/profiles"), http.StatusOK)
+
 	// Introspection lookups.
 	if _, ok := e.s.Media("nope"); ok {
 		t.Fatal("Media found an unknown id")
