@@ -45,13 +45,18 @@ const (
 // two other sentinels, so a failover can be asked for at once.
 func StartSentinel(dir string) (*SentinelSet, error) {
 	set := &SentinelSet{MasterName: sentinelMaster, Password: sentinelPassword}
-	master, err := StartWith(dir, Options{Password: sentinelPassword})
+	// A master refuses writes while no replica follows it (right after a
+	// failover, until the old master resyncs): a write it took then would
+	// be lost at the next failover whatever the writer does. The replica
+	// has the setting too, for when it is promoted. README, "Redis".
+	durable := []string{"--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"}
+	master, err := StartWith(dir, Options{Password: sentinelPassword, Args: durable})
 	if err != nil {
 		return nil, fmt.Errorf("sentinel set: master: %w", err)
 	}
 	set.Data = append(set.Data, master)
 	host, port, _ := strings.Cut(master.Addr, ":")
-	replica, err := StartWith(dir, Options{Password: sentinelPassword, Args: []string{"--replicaof", host, port}})
+	replica, err := StartWith(dir, Options{Password: sentinelPassword, Args: append([]string{"--replicaof", host, port}, durable...)})
 	if err != nil {
 		set.Kill()
 		return nil, fmt.Errorf("sentinel set: replica: %w", err)
