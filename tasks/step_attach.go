@@ -46,12 +46,18 @@ func (p *pipeline) attach(ctx context.Context, r *run) error {
 		}
 		return nil
 	})
+	if errors.Is(err, errStopAttach) {
+		return nil // the cancel's own work undoes what there is
+	}
 	if err != nil || r.rec.Staged {
 		return err
 	}
 	err = p.attachAndStage(ctx, r, counted)
 	if err != nil || !r.rec.Staged {
 		p.releaseClaim(ctx, r)
+	}
+	if errors.Is(err, errStopAttach) {
+		return nil
 	}
 	return err
 }
@@ -93,6 +99,10 @@ func (p *pipeline) attachAndStage(ctx context.Context, r *run, counted bool) err
 // errClaimed: another run holds the post claim.
 var errClaimed = errors.New("another run is acting on the post")
 
+// errStopAttach: the pipeline was cancelled (or ended) since the run read
+// it; a claim is refused, so no post is made or staged after a cancel.
+var errStopAttach = errors.New("the pipeline was cancelled meanwhile")
+
 // errSearchAgain: an attempt was counted since this run searched.
 var errSearchAgain = errors.New("another attempt to create the post was made meanwhile")
 
@@ -116,6 +126,12 @@ func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error
 		if rec.Staged {
 			return errNoChange // another run is done with the post
 		}
+		if rec.CancelRequested || rec.State.Terminal() {
+			// Asked to stop since this run read the record (an inline
+			// run starts from the record the step before it wrote): the
+			// post is not to be made or staged now.
+			return errStopAttach
+		}
 		if c := rec.in.PostClaim; c != nil && c.Holder != r.id && now.Sub(c.At) < ttl {
 			held = ttl - now.Sub(c.At)
 			return errClaimed
@@ -127,6 +143,8 @@ func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error
 		return nil
 	})
 	switch {
+	case errors.Is(err, errStopAttach):
+		return err
 	case errors.Is(err, errClaimed):
 		return waitFor(max(time.Second, held), "attach: another run of pipeline %s is acting on its post", r.rec.ID)
 	case errors.Is(err, errSearchAgain):
