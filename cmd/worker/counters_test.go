@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,7 +48,9 @@ func TestPipelineCountersCountOnce(t *testing.T) {
 	defer client.Close()
 
 	const n = 30
-	b := publishMix(t, r.Client, client, n, ok, expired, "counters", 6*time.Second)
+	// Scheduled far enough ahead that a cancel's withdrawal, retried
+	// through the sandbox's faults, is done before the post's time.
+	b := publishMix(t, r.Client, client, n, ok, expired, "counters", 15*time.Second)
 	// Cancel some: two at once (still pending, most likely), four of the
 	// scheduled ones once they wait for their time.
 	cancelled := map[string]bool{}
@@ -61,7 +64,7 @@ func TestPipelineCountersCountOnce(t *testing.T) {
 	cancel(b.ids[0])
 	cancel(b.ids[2])
 	time.Sleep(2 * time.Second)
-	for _, i := range []int{1, 5, 13, 17} { // i%4 == 1: scheduled 6 s ahead
+	for _, i := range []int{1, 5, 13, 17} { // i%4 == 1: scheduled 15 s ahead
 		cancel(b.ids[i])
 	}
 	recs := waitDone(t, client, r.Client, b.ids, 90*time.Second, w)
@@ -70,6 +73,11 @@ func TestPipelineCountersCountOnce(t *testing.T) {
 		ended[rec.State]++
 		want := tasks.StateSucceeded
 		switch {
+		case cancelled[rec.ID] && hasNote(rec, "cancel came too late"):
+			// Accepted while its post was being published (a cancel
+			// races the publication; the record says so): it counts as
+			// succeeded, once.
+			t.Logf("pipeline %s: the cancel came too late", rec.ID)
 		case cancelled[rec.ID]:
 			want = tasks.StateCancelled
 		case b.wantFail[rec.ID]:
@@ -156,4 +164,10 @@ func parseSample(t *testing.T, line, value string) float64 {
 		t.Fatal(fmt.Errorf("metrics line %q: %w", line, err))
 	}
 	return f
+}
+
+// hasNote reports whether rec's history holds an event whose message
+// contains text.
+func hasNote(rec *tasks.Record, text string) bool {
+	return slices.ContainsFunc(rec.History, func(e tasks.Event) bool { return strings.Contains(e.Message, text) })
 }
