@@ -37,7 +37,7 @@ func TestPipelineCountersCountOnce(t *testing.T) {
 			"POST /posts": hard, "PATCH /posts/{id}/stage/{stage}": hard, "DELETE /posts/{id}": hard,
 		},
 	})
-	ok, expired := profilesOf(t, sb.Server)
+	to := targetOf(t, sb.Server, "")
 	metricsAddr := freeport.TestAddr(t)
 	w := startWorker(t, []string{
 		"REDIS_URL=" + r.URL, "SWONKIE_BASE_URL=" + sb.BaseURL, "SWONKIE_API_ID=count-id", "SWONKIE_API_KEY=count-key",
@@ -50,7 +50,7 @@ func TestPipelineCountersCountOnce(t *testing.T) {
 	const n = 30
 	// Scheduled far enough ahead that a cancel's withdrawal, retried
 	// through the sandbox's faults, is done before the post's time.
-	b := publishMix(t, r.Client, client, n, ok, expired, "counters", 15*time.Second)
+	b := publishMix(t, r.Client, client, to, n, "counters", 15*time.Second)
 	// Cancel some: two at once (still pending, most likely), four of the
 	// scheduled ones once they wait for their time.
 	cancelled := map[string]bool{}

@@ -107,33 +107,37 @@ func (p *process) stop(t *testing.T) {
 }
 
 // The design's invariants under crashes and a misbehaving API: a worker
-// process is SIGKILLed twice in the middle of 60 pipelines while the
-// sandbox answers 5xx, 429 and loses replies; restarted each time, the
-// workers must bring every pipeline to a terminal state with no duplicate
-// post and nothing orphaned, and every record must agree with the sandbox.
+// serving two workspaces is SIGKILLed twice in the middle of 60 pipelines
+// (30 in each) while both sandboxes answer 5xx, 429 and lose replies;
+// restarted each time, the workers must bring every pipeline to a terminal
+// state with no duplicate post and nothing orphaned in either workspace,
+// and every record must agree with its own workspace's sandbox.
 func TestCrashSafety(t *testing.T) {
 	t.Parallel()
 	r := redistest.New(t)
-	sb := sandbox.Start(t, sandbox.Options{
-		APIID: "crash-id", APIKey: "crash-key", Seed: 42,
-		ProcessingDelay: 500 * time.Millisecond, PublishDelay: 500 * time.Millisecond,
-		// Every call takes a while, so the kills land in the middle of steps.
-		Latency: 150 * time.Millisecond,
-		Faults:  sandbox.FaultPlan{"*": {Error5xx: 0.05, RateLimit: 0.05, RetryAfter: time.Second, LostReply: 0.04}},
-	})
-	root := mediaRoot(t, 3)
-	env := []string{
-		"REDIS_URL=" + r.URL, "SWONKIE_BASE_URL=" + sb.BaseURL, "SWONKIE_API_ID=crash-id", "SWONKIE_API_KEY=crash-key",
-		"MEDIA_ROOT=" + root, "LOG_LEVEL=warn", "CONCURRENCY=8", "SWONKIE_RATE_LIMIT=500",
+	workspace := func(name string, seed int64) *testWorkspace {
+		return &testWorkspace{name: name, opts: sandbox.Options{
+			APIID: "crash-" + name + "-id", APIKey: "crash-" + name + "-key", Seed: seed,
+			ProcessingDelay: 500 * time.Millisecond, PublishDelay: 500 * time.Millisecond,
+			// Every call takes a while, so the kills land in the middle of steps.
+			Latency: 150 * time.Millisecond,
+			Faults:  sandbox.FaultPlan{"*": {Error5xx: 0.05, RateLimit: 0.05, RetryAfter: time.Second, LostReply: 0.04}},
+		}}
 	}
-	ok, expired := profilesOf(t, sb.Server)
+	wss := []*testWorkspace{workspace("A", 42), workspace("B", 43)}
+	env := append(serveWorkspaces(t, wss...),
+		"REDIS_URL="+r.URL, "MEDIA_ROOT="+mediaRoot(t, 3), "LOG_LEVEL=warn", "CONCURRENCY=8", "SWONKIE_RATE_LIMIT=500")
 
 	client := tasks.NewClient(r.Client, tasks.WithTiming(tasks.Timing{MinScheduleLead: time.Second}))
 	defer client.Close()
 	w := startWorker(t, env)
 
-	b := publishMix(t, r.Client, client, 60, ok, expired, "crash test", 8*time.Second)
-	ids, wantFail := b.ids, b.wantFail
+	var batches []*batch
+	for _, ws := range wss {
+		batches = append(batches, publishMix(t, r.Client, client, ws.target(t), 30, "crash test "+ws.name, 8*time.Second))
+	}
+	b := join(batches...)
+	ids := b.ids
 
 	insp := asynq.NewInspectorFromRedisClient(r.Client)
 	kills := 0
@@ -155,81 +159,72 @@ func TestCrashSafety(t *testing.T) {
 
 	// Tasks the killed workers held come back only when their lease ends
 	// and asynq's recoverer runs: allow a few minutes.
-	deadline := time.Now().Add(5 * time.Minute)
-	var recs []*tasks.Record
-	for {
-		recs = recs[:0]
-		done := 0
-		for _, id := range ids {
-			rec, err := client.Get(context.Background(), id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs = append(recs, rec)
-			if rec.State.Terminal() && rec.Cleanup != "pending" {
-				done++
-			}
-		}
-		if done == len(ids) {
-			break
-		}
-		w.alive(t)
-		if time.Now().After(deadline) {
-			for _, rec := range recs {
-				if !rec.State.Terminal() || rec.Cleanup == "pending" {
-					t.Errorf("pipeline %s not finished: %s / %s / cleanup %s", rec.ID, rec.State, rec.Step, rec.Cleanup)
-				}
-			}
-			t.Fatalf("%d of %d pipelines finished in time\nworker log:\n%s", done, len(ids), w.log.String())
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	recs := waitDone(t, client, r.Client, ids, 5*time.Minute, w)
 	w.stop(t)
 
 	// Invariant 2: every pipeline terminal, with the end it should have.
-	for _, rec := range recs {
-		want := tasks.StateSucceeded
-		if wantFail[rec.ID] {
-			want = tasks.StateFailed
-		}
-		if rec.State != want {
-			t.Errorf("pipeline %s ended %s (error %+v), want %s", rec.ID, rec.State, rec.Error, want)
-		}
-	}
+	checkEnds(t, recs, b)
 
-	st := sb.Server.Stats()
-	// Invariant 1: no post twice.
-	if d := st.Posts.DuplicatePosts(); d != 0 {
-		t.Errorf("%d duplicate posts: %v", d, st.Posts.Duplicates)
-	}
-	if want := len(ids) - len(wantFail); st.Posts.Published != want {
-		t.Errorf("%d posts published, want %d", st.Posts.Published, want)
-	}
-	// Invariant 3: every media created is deleted (after publication, or
-	// by compensation), except those whose create reply never reached a
-	// live worker: a lost reply, or a reply that arrived as its worker was
-	// killed. Neither can be recovered (Swonkie has no list-media
-	// endpoint); both are counted and reported.
-	killReplies := 0
-	for _, m := range sb.Server.AllMedia() {
-		if m.State == sandbox.StateDeleted || m.CreateReplyLost {
-			continue
+	for i, ws := range wss {
+		mine := recordsOf(t, recs, batches[i], ws.name)
+		st := ws.sb.Server.Stats()
+		// Invariant 1: no post twice.
+		if d := st.Posts.DuplicatePosts(); d != 0 {
+			t.Errorf("workspace %s: %d duplicate posts: %v", ws.name, d, st.Posts.Duplicates)
 		}
-		if createdAsKilled(m.CreatedAt, killedAt) {
-			killReplies++
-			continue
+		if want := len(mine) - len(batches[i].wantFail); st.Posts.Published != want {
+			t.Errorf("workspace %s: %d posts published, want %d", ws.name, st.Posts.Published, want)
 		}
-		t.Errorf("media %s (%s) left %s, created %s; kills at %v", m.ID, m.Name, m.State, m.CreatedAt.Format("15:04:05.000"), killedAt)
+		// Invariant 3: every media created is deleted (after publication,
+		// or by compensation), except those whose create reply never
+		// reached a live worker: a lost reply, or a reply that arrived as
+		// its worker was killed. Neither can be recovered (Swonkie has no
+		// list-media endpoint); both are counted and reported.
+		killReplies := 0
+		for _, m := range ws.sb.Server.AllMedia() {
+			if m.State == sandbox.StateDeleted || m.CreateReplyLost {
+				continue
+			}
+			if createdAsKilled(m.CreatedAt, killedAt) {
+				killReplies++
+				continue
+			}
+			t.Errorf("workspace %s: media %s (%s) left %s, created %s; kills at %v", ws.name, m.ID, m.Name, m.State, m.CreatedAt.Format("15:04:05.000"), killedAt)
+		}
+		// Records agree with their own workspace's sandbox.
+		for _, rec := range mine {
+			checkAgainstSandbox(t, rec, ws.sb.Server)
+		}
+		t.Logf("workspace %s: %d media created, %d deleted; left to Swonkie's expiry of unconfirmed media: %d whose create reply was lost, %d created as their worker was killed; %d posts; faults %v",
+			ws.name, st.Media.Created, st.Media.Deleted, len(st.Media.LostCreates), killReplies, st.Posts.Created, st.Faults)
 	}
-	// Records agree with the sandbox.
-	for _, rec := range recs {
-		checkAgainstSandbox(t, rec, sb.Server)
-	}
-	t.Logf("%d media created, %d deleted; left to Swonkie's expiry of unconfirmed media: %d whose create reply was lost, %d created as their worker was killed; %d posts; faults %v",
-		st.Media.Created, st.Media.Deleted, len(st.Media.LostCreates), killReplies, st.Posts.Created, st.Faults)
 	if kills < 2 {
 		t.Fatal("the worker was not killed twice")
 	}
+}
+
+// recordsOf is the records of b's pipelines, each checked to belong to
+// workspace.
+func recordsOf(t *testing.T, recs []*tasks.Record, b *batch, workspace string) []*tasks.Record {
+	t.Helper()
+	in := map[string]bool{}
+	for _, id := range b.ids {
+		in[id] = true
+	}
+	var out []*tasks.Record
+	for _, rec := range recs {
+		if !in[rec.ID] {
+			continue
+		}
+		if rec.Workspace != workspace {
+			t.Errorf("pipeline %s published in workspace %s is recorded in %q", rec.ID, workspace, rec.Workspace)
+		}
+		out = append(out, rec)
+	}
+	if len(out) != len(b.ids) {
+		t.Fatalf("%d records for the %d pipelines of workspace %s", len(out), len(b.ids), workspace)
+	}
+	return out
 }
 
 // checkAgainstSandbox: what a record names exists at Swonkie in the state
@@ -353,9 +348,10 @@ func TestTwoWorkerProcessesSweepEachSlotOnce(t *testing.T) {
 // lists, search only in captions), with lost replies and unusable bodies
 // on POST /posts and POST /media, and the Redis under the worker crashed
 // mid-run (SIGKILL, down for a few seconds, back from its append-only file
-// on the same port): the worker reconnects by itself and 40 pipelines end
-// with no duplicate post, none lost, and no media left behind but those
-// whose create reply never reached a worker.
+// on the same port): the worker, serving two workspaces, reconnects by
+// itself and 40 pipelines (20 in each) end with no duplicate post, none
+// lost, and no media left behind in either workspace but those whose
+// create reply never reached a worker.
 func TestCrashSafetyRedisRestart(t *testing.T) {
 	t.Parallel()
 	srv, err := redisserver.StartWith(t.TempDir(), redisserver.Options{AOF: true})
@@ -363,21 +359,20 @@ func TestCrashSafetyRedisRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Kill)
-	sb := sandbox.Start(t, sandbox.Options{
-		APIID: "restart-id", APIKey: "restart-key", Seed: 9,
-		ProcessingDelay: 300 * time.Millisecond, PublishDelay: 300 * time.Millisecond,
-		Latency: 50 * time.Millisecond,
-		Faults: sandbox.FaultPlan{
-			"POST /posts": {LostReply: 0.25, BadBody: 0.1, Error5xx: 0.05, RateLimit: 0.05},
-			"POST /media": {LostReply: 0.1, BadBody: 0.03, Error5xx: 0.05, RateLimit: 0.05},
-		},
-	})
-	ok, expired := profilesOf(t, sb.Server)
-	root := mediaRoot(t, 3)
-	w := startWorker(t, []string{
-		"REDIS_URL=" + srv.URL, "SWONKIE_BASE_URL=" + sb.BaseURL, "SWONKIE_API_ID=restart-id", "SWONKIE_API_KEY=restart-key",
-		"MEDIA_ROOT=" + root, "LOG_LEVEL=warn", "CONCURRENCY=8", "SWONKIE_RATE_LIMIT=500", "SWONKIE_RATE_BURST=50",
-	})
+	workspace := func(name string, seed int64) *testWorkspace {
+		return &testWorkspace{name: name, opts: sandbox.Options{
+			APIID: "restart-" + name + "-id", APIKey: "restart-" + name + "-key", Seed: seed,
+			ProcessingDelay: 300 * time.Millisecond, PublishDelay: 300 * time.Millisecond,
+			Latency: 50 * time.Millisecond,
+			Faults: sandbox.FaultPlan{
+				"POST /posts": {LostReply: 0.25, BadBody: 0.1, Error5xx: 0.05, RateLimit: 0.05},
+				"POST /media": {LostReply: 0.1, BadBody: 0.03, Error5xx: 0.05, RateLimit: 0.05},
+			},
+		}}
+	}
+	wss := []*testWorkspace{workspace("A", 9), workspace("B", 10)}
+	w := startWorker(t, append(serveWorkspaces(t, wss...),
+		"REDIS_URL="+srv.URL, "MEDIA_ROOT="+mediaRoot(t, 3), "LOG_LEVEL=warn", "CONCURRENCY=8", "SWONKIE_RATE_LIMIT=500", "SWONKIE_RATE_BURST=50"))
 	rc, err := redisurl.NewClient(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -388,7 +383,11 @@ func TestCrashSafetyRedisRestart(t *testing.T) {
 
 	const n = 40
 	start := time.Now()
-	b := publishMix(t, rc, client, n, ok, expired, "redis restart", 0)
+	var batches []*batch
+	for _, ws := range wss {
+		batches = append(batches, publishMix(t, rc, client, ws.target(t), n/2, "redis restart "+ws.name, 0))
+	}
+	b := join(batches...)
 
 	active := inFlight(t, asynq.NewInspectorFromRedisClient(rc), w)
 	before := countStates(t, client, b.ids)
@@ -411,14 +410,16 @@ func TestCrashSafetyRedisRestart(t *testing.T) {
 	recs := waitDone(t, client, rc, b.ids, 150*time.Second, w)
 	w.alive(t)
 	checkEnds(t, recs, b)
-	rep := checkSwonkie(t, sb.Server, recs, nil)
-	st := sb.Server.Stats()
-	if st.Faults["POST /posts"][sandbox.FaultLostReply] == 0 || st.Faults["POST /media"][sandbox.FaultLostReply] == 0 {
-		t.Errorf("faults injected %v: the plan must lose replies on both creates", st.Faults)
+	for i, ws := range wss {
+		rep := checkSwonkie(t, ws.sb.Server, recordsOf(t, recs, batches[i], ws.name), nil)
+		st := ws.sb.Server.Stats()
+		if st.Faults["POST /posts"][sandbox.FaultLostReply] == 0 || st.Faults["POST /media"][sandbox.FaultLostReply] == 0 {
+			t.Errorf("workspace %s: faults injected %v: the plan must lose replies on both creates", ws.name, st.Faults)
+		}
+		t.Logf("workspace %s: %d pipelines in %v; %d media created, %d deleted, %d left: %d create replies lost, %d unusable; "+
+			"%d posts created (%d replies lost, %d unusable), %d live; faults %v",
+			ws.name, n/2, time.Since(start).Round(time.Second), st.Media.Created, st.Media.Deleted, len(st.Media.Alive), rep.lostCreates, rep.unusableCreates,
+			st.Posts.Created, rep.postLost, rep.postUnusable, st.Posts.Alive, st.Faults)
 	}
-	t.Logf("%d pipelines in %v; %d media created, %d deleted, %d left: %d create replies lost, %d unusable; "+
-		"%d posts created (%d replies lost, %d unusable), %d live; faults %v",
-		n, time.Since(start).Round(time.Second), st.Media.Created, st.Media.Deleted, len(st.Media.Alive), rep.lostCreates, rep.unusableCreates,
-		st.Posts.Created, rep.postLost, rep.postUnusable, st.Posts.Alive, st.Faults)
 	w.stop(t)
 }

@@ -108,7 +108,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	t.Parallel()
 	cl := startedCluster(t)
 	sb := faultySandbox(t, "cluster-id", 12)
-	ok, expired := profilesOf(t, sb.Server)
+	to := targetOf(t, sb.Server, "")
 	root := mediaRoot(t, 3)
 	apiAddr := freeport.TestAddr(t)
 	w := startWorker(t, append(workerEnv(cl.URL, sb, root, "cluster-id"), "API_ADDR="+apiAddr, "API_TOKENS="+testToken))
@@ -121,7 +121,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	defer client.Close()
 
 	start := time.Now()
-	b := publishMix(t, rc, client, 40, ok, expired, "cluster", 6*time.Second)
+	b := publishMix(t, rc, client, to, 40, "cluster", 6*time.Second)
 	recs := waitDone(t, client, rc, b.ids, 90*time.Second, w)
 	checkEnds(t, recs, b)
 	rep := checkSwonkie(t, sb.Server, recs, nil)
@@ -141,7 +141,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 		}
 		return out.String()
 	}
-	id := strings.TrimSpace(enqueue("publish", "--media", "m1.png", "--profile", ok[0], "--caption", "cluster cli", "--now", "--wait"))
+	id := strings.TrimSpace(enqueue("publish", "--media", "m1.png", "--profile", to.ok[0], "--caption", "cluster cli", "--now", "--wait"))
 	var st struct {
 		ID, State, PostID string
 	}
@@ -153,7 +153,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	}
 
 	// The HTTP API the worker serves beside it, on the same client.
-	body := fmt.Sprintf(`{"media":[{"source":"m2.jpg"}],"post":{"type":"MEDIA","profileIds":[%q],"caption":"cluster api"},"action":"publishNow"}`, ok[1]) // Instagram: JPEG
+	body := fmt.Sprintf(`{"media":[{"source":"m2.jpg"}],"post":{"type":"MEDIA","profileIds":[%q],"caption":"cluster api"},"action":"publishNow"}`, to.ok[1]) // Instagram: JPEG
 	status, resp, hdr := apiCall(t, apiAddr, http.MethodPost, "/v1/pipelines", testToken, body)
 	if status != http.StatusAccepted {
 		t.Fatalf("POST /v1/pipelines on the cluster: %d %s", status, resp)
@@ -191,7 +191,7 @@ func TestFleetOnSentinel(t *testing.T) {
 		t.Fatalf("sentinel URL %s has no /0 to replace", set.URL)
 	}
 	sb := faultySandbox(t, "sentinel-id", 13)
-	ok, expired := profilesOf(t, sb.Server)
+	to := targetOf(t, sb.Server, "")
 	root := mediaRoot(t, 3)
 	// A master killed takes acknowledged writes with it, an enqueued task
 	// among them: the sweep is what finds a pipeline whose task is gone
@@ -206,7 +206,7 @@ func TestFleetOnSentinel(t *testing.T) {
 	defer client.Close()
 
 	start := time.Now()
-	b := publishMix(t, rc, client, 40, ok, expired, "failover", 0)
+	b := publishMix(t, rc, client, to, 40, "failover", 0)
 	time.Sleep(1500 * time.Millisecond)
 	before := countStates(t, client, b.ids)
 	failoverFrom := time.Now()
@@ -215,7 +215,7 @@ func TestFleetOnSentinel(t *testing.T) {
 	}
 	failoverTo := time.Now()
 	t.Logf("SENTINEL FAILOVER done with pipelines %v", before)
-	kill := publishMix(t, rc, client, 10, ok, expired, "kill", 0)
+	kill := publishMix(t, rc, client, to, 10, "kill", 0)
 	time.Sleep(1500 * time.Millisecond)
 	before = countStates(t, client, kill.ids)
 	killedAt := time.Now()

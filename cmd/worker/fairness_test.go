@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -37,50 +34,22 @@ func TestWorkspacesShareTheWorkerFairly(t *testing.T) {
 		probeEvery   = 2 * time.Second
 	)
 	r := redistest.New(t)
-	type workspace struct {
-		name, id, key string
-		sb            *sandbox.Running
-		profile       string
+	wss := []*testWorkspace{
+		{name: "A", opts: sandbox.Options{APIID: "fair-a-app-id", APIKey: "fair-a-secret-key-0001", Seed: 22}, rateLimit: limit, rateBurst: burst},
+		{name: "B", opts: sandbox.Options{APIID: "fair-b-app-id", APIKey: "fair-b-secret-key-0002", Seed: 23}, rateLimit: limit, rateBurst: burst},
 	}
-	wss := []*workspace{
-		{name: "A", id: "fair-a-app-id", key: "fair-a-secret-key-0001"},
-		{name: "B", id: "fair-b-app-id", key: "fair-b-secret-key-0002"},
+	env := append(serveWorkspaces(t, wss...), "REDIS_URL="+r.URL, "MEDIA_ROOT="+mediaRoot(t, 1), "LOG_LEVEL=error", "CONCURRENCY=8", "SWEEP_SCHEDULE=off")
+	profiles := map[*testWorkspace]string{}
+	for _, ws := range wss {
+		profiles[ws] = ws.target(t).ok[0]
 	}
-	type entry struct {
-		Name      string  `json:"name"`
-		APIID     string  `json:"apiId"`
-		APIKeyEnv string  `json:"apiKeyEnv"`
-		BaseURL   string  `json:"baseUrl"`
-		RateLimit float64 `json:"rateLimit"`
-		RateBurst int     `json:"rateBurst"`
-	}
-	var file struct {
-		Workspaces []entry `json:"workspaces"`
-	}
-	env := []string{"REDIS_URL=" + r.URL, "MEDIA_ROOT=" + mediaRoot(t, 1), "LOG_LEVEL=error", "CONCURRENCY=8", "SWEEP_SCHEDULE=off"}
-	for i, ws := range wss {
-		ws.sb = sandbox.Start(t, sandbox.Options{APIID: ws.id, APIKey: ws.key, Seed: int64(22 + i)})
-		ok, _ := profilesOf(t, ws.sb.Server)
-		ws.profile = ok[0]
-		file.Workspaces = append(file.Workspaces, entry{Name: ws.name, APIID: ws.id, APIKeyEnv: "FAIR_KEY_" + ws.name,
-			BaseURL: ws.sb.BaseURL, RateLimit: limit, RateBurst: burst})
-		env = append(env, "FAIR_KEY_"+ws.name+"="+ws.key)
-	}
-	raw, err := json.Marshal(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "workspaces.json")
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	w := startWorker(t, append(env, "WORKSPACES_FILE="+path))
+	w := startWorker(t, env)
 	client := tasks.NewClient(r.Client)
 	defer client.Close()
 
-	request := func(ws *workspace, caption string) tasks.Request {
+	request := func(ws *testWorkspace, caption string) tasks.Request {
 		return tasks.Request{Workspace: ws.name, Action: tasks.ActionDraft,
-			Post: &tasks.PostSpec{Type: tasks.TypeStatus, ProfileIDs: []string{ws.profile}, Caption: caption}}
+			Post: &tasks.PostSpec{Type: tasks.TypeStatus, ProfileIDs: []string{profiles[ws]}, Caption: caption}}
 	}
 	publish := func(req tasks.Request) string {
 		rec, _, err := publishRetrying(t, client, req)

@@ -63,16 +63,44 @@ type batch struct {
 	wantFail map[string]bool
 }
 
-// publishMix publishes n pipelines of 1–3 media each, half of them to two
-// profiles (one on Instagram, hence JPEGs): every tenth posts to the
-// expired profile (it must fail and clean up), every fourth is scheduled
-// scheduleIn ahead when that is set, the rest publish now.
+// join is the batches as one.
+func join(bs ...*batch) *batch {
+	out := &batch{wantFail: map[string]bool{}}
+	for _, b := range bs {
+		out.ids = append(out.ids, b.ids...)
+		for id := range b.wantFail {
+			out.wantFail[id] = true
+		}
+	}
+	return out
+}
+
+// target is a workspace to publish in ("" for a worker that serves one
+// unnamed), its healthy profiles and one whose connection expired.
+type target struct {
+	workspace string
+	ok        []string
+	expired   string
+}
+
+// targetOf is the sandbox's profiles as a target in workspace.
+func targetOf(t *testing.T, sb *sandbox.Server, workspace string) target {
+	t.Helper()
+	ok, expired := profilesOf(t, sb)
+	return target{workspace: workspace, ok: ok, expired: expired}
+}
+
+// publishMix publishes n pipelines of 1–3 media each in to's workspace,
+// half of them to two profiles (one on Instagram, hence JPEGs): every
+// tenth posts to the expired profile (it must fail and clean up), every
+// fourth is scheduled scheduleIn ahead when that is set, the rest publish
+// now.
 //
 // Pre-flight would refuse the expired profile at enqueue; those go through
 // a client without it (an enqueuer with PREFLIGHT=false, or a profile
 // that expires after its pre-flight), so that the post fails at attach,
 // after its uploads, and compensation has media to delete.
-func publishMix(t *testing.T, rc redis.UniversalClient, client *tasks.Client, n int, ok []string, expired, tag string, scheduleIn time.Duration) *batch {
+func publishMix(t *testing.T, rc redis.UniversalClient, client *tasks.Client, to target, n int, tag string, scheduleIn time.Duration) *batch {
 	t.Helper()
 	unchecked := tasks.NewClient(rc, tasks.WithTiming(tasks.Timing{MinScheduleLead: time.Second}), tasks.WithoutPreflight())
 	defer unchecked.Close()
@@ -83,9 +111,10 @@ func publishMix(t *testing.T, rc redis.UniversalClient, client *tasks.Client, n 
 	run := rand.Text()[:8]
 	for i := range n {
 		req := tasks.Request{
-			Key:    fmt.Sprintf("%s-%s-%s-%d", t.Name(), run, tag, i),
-			Post:   &tasks.PostSpec{ProfileIDs: ok[:1+i%2], Caption: fmt.Sprintf("%s %d", tag, i)},
-			Action: tasks.ActionPublishNow,
+			Workspace: to.workspace,
+			Key:       fmt.Sprintf("%s-%s-%s-%d", t.Name(), run, tag, i),
+			Post:      &tasks.PostSpec{ProfileIDs: to.ok[:1+i%2], Caption: fmt.Sprintf("%s %d", tag, i)},
+			Action:    tasks.ActionPublishNow,
 		}
 		ext := "png"
 		if len(req.Post.ProfileIDs) > 1 {
@@ -97,7 +126,7 @@ func publishMix(t *testing.T, rc redis.UniversalClient, client *tasks.Client, n 
 		via := client
 		switch {
 		case i%10 == 9:
-			req.Post.ProfileIDs, via = []string{expired}, unchecked
+			req.Post.ProfileIDs, via = []string{to.expired}, unchecked
 		case scheduleIn > 0 && i%4 == 1:
 			at := time.Now().Add(scheduleIn)
 			req.Action, req.Post.PublishAt = tasks.ActionSchedule, &at
