@@ -90,7 +90,7 @@ type config struct {
 // bound all come from the entry.
 var settings = []setting{
 	{group: groupModes, flag: "sandbox", field: func(c *config) any { return &c.Sandbox },
-		usage: "run against an in-process Swonkie sandbox instead of the real API (no credentials needed)"},
+		usage: "run against an in-process Swonkie sandbox instead of the real API (no credentials needed; an embedded Redis when REDIS_URL is unset and none answers at its default)"},
 	{group: groupModes, flag: "demo", field: func(c *config) any { return &c.Demo },
 		usage: "publish the bundled sample images through the whole lifecycle against the sandbox and exit (embedded Redis unless REDIS_URL is set)"},
 	{group: groupModes, flag: "profiles", field: func(c *config) any { return &c.ListProfiles },

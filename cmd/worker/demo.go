@@ -212,7 +212,7 @@ func demoCases(profiles []string, expired string, now time.Time) []demoCase {
 			Post:   &tasks.PostSpec{ProfileIDs: profiles[1:2], Caption: "Checkers"},
 			Action: tasks.ActionPublishNow,
 		}, tasks.StateFailed},
-		{"expired profile: refused before anything is made", tasks.Request{
+		{"expired profile: refused at enqueue", tasks.Request{
 			Media:  []tasks.MediaSource{{Source: "waves.jpg"}, {Source: "sunrise.jpg"}},
 			Post:   &tasks.PostSpec{ProfileIDs: []string{expired}, Caption: "This one cannot publish"},
 			Action: tasks.ActionPublishNow,
@@ -266,7 +266,7 @@ func report(w io.Writer, cases []demoCase, recs []*tasks.Record, sb *sandbox.Ser
 		if r == nil {
 			what := "(no record)"
 			if cases[i].want == "" {
-				what = "refused\t-\t0/0\t-\t-\tpre-flight: nothing was created"
+				what = "refused\t-\t0/0\t-\t-\tthe enqueue-time profile check: nothing was created"
 			}
 			fmt.Fprintf(tw, "  %d\t%s\t%s\n", i+1, cases[i].title, what)
 			continue

@@ -191,7 +191,7 @@ func TestDemo(t *testing.T) {
 				t.Fatalf("demo exit %d\n%s\n%s", code, out.String(), errOut.String())
 			}
 			s := out.String()
-			for _, want := range []string{tt.want, "same pipeline, nothing new enqueued", "succeeded", "failed", "Instagram MEDIA takes jpeg", "refused   expired profile", "pre-flight: nothing was created", "0 duplicates",
+			for _, want := range []string{tt.want, "same pipeline, nothing new enqueued", "succeeded", "failed", "Instagram MEDIA takes jpeg", "refused   expired profile", "profile check: nothing was created", "0 duplicates",
 				"post published", "post draft  media kept", "\n  next: ", "bin/enqueue publish --media sunrise.jpg --profile '"} {
 				if !strings.Contains(s, want) {
 					t.Errorf("demo output lacks %q:\n%s", want, s)
