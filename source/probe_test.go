@@ -83,9 +83,14 @@ type rangeServer struct {
 	ranges   bool // false: Range is ignored, every answer is the whole file
 	// etag returns the ETag of the n-th request (from 1); nil for none.
 	etag func(n int64) string
+	// handlers are the requests being answered: a client can read an
+	// answer whole before its handler has counted the last write.
+	handlers sync.WaitGroup
 }
 
 func (s *rangeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handlers.Add(1)
+	defer s.handlers.Done()
 	n := s.requests.Add(1)
 	f, err := os.Open(filepath.Join(s.dir, filepath.Base(r.URL.Path)))
 	if err != nil {
@@ -142,6 +147,7 @@ func TestProbeRemoteReadsOnlyHeaders(t *testing.T) {
 	if p.Name != "big.mp4" || p.ContentType != "video/mp4" {
 		t.Errorf("name %q, content type %q", p.Name, p.ContentType)
 	}
+	s.handlers.Wait() // every answer the probe read has been counted
 	if p.BytesRead >= 1<<20 || s.sent.Load() >= 1<<20 {
 		t.Errorf("probe read %d bytes, server sent %d; want under 1 MiB", p.BytesRead, s.sent.Load())
 	}
