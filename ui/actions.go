@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -31,33 +32,6 @@ func (h *Handler) confirmRedeliver(w http.ResponseWriter, r *http.Request, s ses
 	})
 }
 
-// redeliver sends the pipeline's last webhook event again.
-func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, s session) {
-	id := r.PathValue("id")
-	c, stop := detached(r)
-	defer stop()
-	var rec *tasks.Record
-	err := h.owns(c, s, id)
-	if err == nil {
-		rec, err = h.client.Redeliver(c, id)
-	}
-	notice := "redelivery"
-	switch {
-	case tasks.IsNotFound(err):
-		h.fail(w, r, &s, http.StatusNotFound, "There is no pipeline "+id+".")
-		return
-	case errors.Is(err, tasks.ErrNoWebhook):
-		notice = "no-webhook"
-	case err != nil && rec == nil:
-		h.internal(w, r, &s, "redeliver the webhook", err)
-		return
-	case err != nil:
-		h.log.Warn().Err(err).Str("pipeline", id).Msg("ui: enqueue the redelivery failed; the sweep will send it")
-	}
-	h.log.Info().Str("pipeline", id).Str("outcome", notice).Msg("ui: redeliver")
-	http.Redirect(w, r, Prefix+"pipelines/"+id+"?notice="+notice, http.StatusSeeOther)
-}
-
 func (h *Handler) confirmReplay(w http.ResponseWriter, r *http.Request, s session) {
 	id := r.PathValue("id")
 	h.confirm(w, r, s, confirmView{
@@ -69,33 +43,106 @@ func (h *Handler) confirmReplay(w http.ResponseWriter, r *http.Request, s sessio
 	})
 }
 
-// replay runs a failed or cancelled pipeline again, as it was asked (the
-// API's replay with an empty body; edits are the API's and the CLI's).
+// The three actions as one handler each: the client call, the notices of
+// the refusals the page explains, and, for a decision recorded whose tasks
+// could not be enqueued, who picks it up.
+var (
+	cancelAction = pipelineAction{
+		name: "cancel", what: "cancel the pipeline", done: "cancel-requested",
+		do:       func(h *Handler, c context.Context, id string) (*tasks.Record, error) { return h.client.Cancel(c, id) },
+		refusals: []refusal{{tasks.ErrFinished, "finished"}, {tasks.ErrAlreadyPublished, "published"}},
+		// The next step honours a recorded cancel and the sweep cleans up.
+		pickedUp: "enqueue the cancel cleanup failed; the sweep will clean up",
+	}
+	redeliverAction = pipelineAction{
+		name: "redeliver", what: "redeliver the webhook", done: "redelivery",
+		do: func(h *Handler, c context.Context, id string) (*tasks.Record, error) {
+			return h.client.Redeliver(c, id)
+		},
+		refusals: []refusal{{tasks.ErrNoWebhook, "no-webhook"}},
+		pickedUp: "enqueue the redelivery failed; the sweep will send it",
+	}
+	// replay runs a failed or cancelled pipeline again, as it was asked
+	// (the API's replay with an empty body; edits are the API's and the
+	// CLI's).
+	replayAction = pipelineAction{
+		name: "replay", what: "replay the pipeline", done: "replayed",
+		do: func(h *Handler, c context.Context, id string) (*tasks.Record, error) {
+			return h.client.Replay(c, id, tasks.Edit{}, "the pipelines page")
+		},
+		refusals: []refusal{{tasks.ErrNotReplayable, "not-replayable"}, {tasks.ErrAlreadyPublished, "published"}},
+		pickedUp: "enqueue the replay failed; the sweep will enqueue it",
+	}
+)
+
+func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, s session) {
+	h.act(w, r, s, cancelAction)
+}
+
+func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, s session) {
+	h.act(w, r, s, redeliverAction)
+}
+
 func (h *Handler) replay(w http.ResponseWriter, r *http.Request, s session) {
+	h.act(w, r, s, replayAction)
+}
+
+// pipelineAction is what one of a pipeline's actions does and how the
+// page tells its outcome.
+type pipelineAction struct {
+	name     string // in the log
+	what     string // in the error page: "could not <what>"
+	done     string // the notice when it was done
+	do       func(h *Handler, c context.Context, id string) (*tasks.Record, error)
+	refusals []refusal
+	// pickedUp is logged when the client recorded the action (it returned
+	// the record) but failed to enqueue its tasks: who will do them.
+	pickedUp string
+}
+
+// refusal is an error the client refuses an action with, and the notice
+// the page shows for it.
+type refusal struct {
+	err    error
+	notice string
+}
+
+// act does a on the pipeline the path names, for a session that owns it,
+// then shows the pipeline again with a notice (POST, redirect, GET:
+// reloading the page does not act twice).
+func (h *Handler) act(w http.ResponseWriter, r *http.Request, s session, a pipelineAction) {
 	id := r.PathValue("id")
+	// An action that reached Redis should not be cut short by a browser
+	// that went away.
 	c, stop := detached(r)
 	defer stop()
 	var rec *tasks.Record
 	err := h.owns(c, s, id)
 	if err == nil {
-		rec, err = h.client.Replay(c, id, tasks.Edit{}, "the pipelines page")
+		rec, err = a.do(h, c, id)
 	}
-	notice := "replayed"
-	switch {
-	case tasks.IsNotFound(err):
+	notice := a.done
+	if tasks.IsNotFound(err) {
 		h.fail(w, r, &s, http.StatusNotFound, "There is no pipeline "+id+".")
 		return
-	case errors.Is(err, tasks.ErrNotReplayable):
-		notice = "not-replayable"
-	case errors.Is(err, tasks.ErrAlreadyPublished):
-		notice = "published"
-	case err != nil && rec == nil:
-		h.internal(w, r, &s, "replay the pipeline", err)
-		return
-	case err != nil:
-		// Recorded: the sweep enqueues the steps of a reopened pipeline.
-		h.log.Warn().Err(err).Str("pipeline", id).Msg("ui: enqueue the replay failed; the sweep will enqueue it")
 	}
-	h.log.Info().Str("pipeline", id).Str("outcome", notice).Msg("ui: replay")
+	if err != nil {
+		refused := false
+		for _, rf := range a.refusals {
+			if errors.Is(err, rf.err) {
+				notice, refused = rf.notice, true
+				break
+			}
+		}
+		switch {
+		case refused:
+		case rec == nil:
+			h.internal(w, r, &s, a.what, err)
+			return
+		default:
+			h.log.Warn().Err(err).Str("pipeline", id).Msg("ui: " + a.pickedUp)
+		}
+	}
+	h.log.Info().Str("pipeline", id).Str("outcome", notice).Msg("ui: " + a.name)
 	http.Redirect(w, r, Prefix+"pipelines/"+id+"?notice="+notice, http.StatusSeeOther)
 }

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -112,39 +111,6 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s session) {
 	v.Version = version(rec.UpdatedAt.Format(time.RFC3339Nano), v.Notice)
 	h.renderPage(w, r, http.StatusOK, "detail", &s, page{Title: "Pipeline " + rec.ID, Nav: "detail",
 		Refresh: !rec.State.Terminal(), Live: true, Body: v})
-}
-
-// cancel asks for the pipeline to stop, then shows it again (POST,
-// redirect, GET: reloading the page does not cancel twice).
-func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, s session) {
-	id := r.PathValue("id")
-	// A cancel that reached Redis should not be cut short by a browser
-	// that went away.
-	c, stop := detached(r)
-	defer stop()
-	var rec *tasks.Record
-	err := h.owns(c, s, id)
-	if err == nil {
-		rec, err = h.client.Cancel(c, id)
-	}
-	notice := "cancel-requested"
-	switch {
-	case tasks.IsNotFound(err):
-		h.fail(w, r, &s, http.StatusNotFound, "There is no pipeline "+id+".")
-		return
-	case errors.Is(err, tasks.ErrFinished):
-		notice = "finished"
-	case errors.Is(err, tasks.ErrAlreadyPublished):
-		notice = "published"
-	case err != nil && rec == nil:
-		h.internal(w, r, &s, "cancel the pipeline", err)
-		return
-	case err != nil:
-		// Recorded: the next step honours it and the sweep cleans up.
-		h.log.Warn().Err(err).Str("pipeline", id).Msg("ui: enqueue the cancel cleanup failed; the sweep will clean up")
-	}
-	h.log.Info().Str("pipeline", id).Str("outcome", notice).Msg("ui: cancel")
-	http.Redirect(w, r, Prefix+"pipelines/"+id+"?notice="+notice, http.StatusSeeOther)
 }
 
 func detached(r *http.Request) (context.Context, context.CancelFunc) {
