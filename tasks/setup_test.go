@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/trace"
 
@@ -301,6 +303,47 @@ func (b *bundle) waitRecord(id, what string, cond func(*Record) bool) *Record {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// settled waits until a pipeline has ended, nothing of it runs or waits
+// to run in asynq, and its cleanup is done, and returns its record. A
+// pipeline's end does not wait for its other steps in flight: an upload
+// running beside the one that failed may still create its entry, which its
+// write then hands to a new cleanup round.
+func (b *bundle) settled(id string) *Record {
+	b.t.Helper()
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client)
+	type lister func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error)
+	busy := func() bool {
+		for _, q := range []string{QueuePipeline, QueueCleanup} {
+			for _, list := range []lister{insp.ListActiveTasks, insp.ListPendingTasks, insp.ListScheduledTasks, insp.ListRetryTasks} {
+				infos, err := list(q)
+				if errors.Is(err, asynq.ErrQueueNotFound) {
+					continue // nothing was ever enqueued in it
+				}
+				if err != nil {
+					b.t.Fatalf("list %s tasks: %v", q, err)
+				}
+				for _, ti := range infos {
+					if strings.Contains(ti.ID, compactID(id)) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	quiet := 0
+	return b.waitRecord(id, "the end, its cleanup and no task left", func(r *Record) bool {
+		// Twice in a row, so that a write and the task it enqueues cannot
+		// both fall between one look at the record and one at the tasks.
+		if r.State.Terminal() && r.Cleanup != CleanupPending && !busy() {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		return quiet >= 2
+	})
 }
 
 // assertClean checks I3 (docs/design.md) from the sandbox's side: nothing the
