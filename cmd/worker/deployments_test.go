@@ -245,8 +245,12 @@ func TestFleetOnSentinel(t *testing.T) {
 		during := !m.CreatedAt.Before(failoverFrom.Add(-time.Second)) && !m.CreatedAt.After(failoverTo.Add(time.Second))
 		return during || createdAsKilled(m.CreatedAt, []time.Time{killedAt})
 	})
-	t.Logf("sentinel: 50 pipelines in %v through a failover and a master kill; media create replies lost %d, unusable %d; post replies lost %d",
-		time.Since(start).Round(time.Second), rep.lostCreates, rep.unusableCreates, rep.postLost)
+	t.Logf("sentinel: 50 pipelines in %v through a failover (%s to %s) and a master kill (%s); media create replies lost %d, unusable %d; post replies lost %d",
+		time.Since(start).Round(time.Second), failoverFrom.Format("15:04:05.000"), failoverTo.Format("15:04:05.000"), killedAt.Format("15:04:05.000"),
+		rep.lostCreates, rep.unusableCreates, rep.postLost)
+	if t.Failed() {
+		t.Logf("worker log:\n%s", w.log.String())
+	}
 
 	// The data lives in DB 3 of the password-protected master.
 	m, err := set.Master(context.Background())

@@ -296,7 +296,7 @@ func checkSwonkie(t *testing.T, sb *sandbox.Server, recs []*tasks.Record, excuse
 				t.Logf("media %s (%s) left %s, created as the master died: its record write was lost with it", id, info.Name, info.State)
 				continue
 			}
-			t.Errorf("media %s (%s) left %s although its create reply reached a worker", id, info.Name, info.State)
+			t.Errorf("media %s (%s) left %s although its create reply reached a worker; created %s", id, info.Name, info.State, info.CreatedAt.Format("15:04:05.000"))
 		}
 	}
 	for _, rec := range recs {
