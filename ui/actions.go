@@ -43,9 +43,9 @@ func (h *Handler) confirmReplay(w http.ResponseWriter, r *http.Request, s sessio
 	})
 }
 
-// The three actions as one handler each: the client call, the notices of
-// the refusals the page explains, and, for a decision recorded whose tasks
-// could not be enqueued, who picks it up.
+// The page's three pipeline actions, each told by what act needs: the
+// client call, the notices of the refusals the page explains, and who
+// picks up a decision recorded whose tasks could not be enqueued.
 var (
 	cancelAction = pipelineAction{
 		name: "cancel", what: "cancel the pipeline", done: "cancel-requested",
