@@ -26,7 +26,9 @@
 //	mediaflow:{mfNN}:c:<id>        string the record packed, instead of the two keys above (never both):
 //	                                      "<v> <meta>\n<bytes>", the bytes package tasks's (request, document
 //	                                      and history in one compressed value; tasks/encoding.go says when)
-//	mediaflow:{mfNN}:all           zset   every record, by creation time (ms)
+//	mediaflow:{mfNN}:all           zset   no longer written: every record, by creation time, as older workers
+//	                                      kept it; repair and retention remove what is left (listing every
+//	                                      state reads the state indexes: an entry here cost ~140 bytes a record)
 //	mediaflow:{mfNN}:state:<state> zset   records in that state, by creation time (ms)
 //	mediaflow:{mfNN}:due           zset   unfinished records, by since when the sweep's PENDING_KICK_AFTER
 //	                                      counts (creation, then its last look; the sweep's setting decides)

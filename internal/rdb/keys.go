@@ -52,6 +52,10 @@ var indexKinds = []string{idxAll, idxDue, idxCleanup, idxNotify, idxDone}
 
 func indexKey(shard int, kind string) string { return shardPrefix(shard) + kind }
 
+// finishedKey is the list retention reads (doc.go): "<done ms>:<id>"
+// for every record that came to owe nothing, in the order they did.
+func finishedKey(shard int) string { return shardPrefix(shard) + "finished" }
+
 func stateKey(shard int, state string) string { return shardPrefix(shard) + "state:" + state }
 
 // Keys outside the shards: small, and never touched by a record script.

@@ -5,13 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Page is one page of a listing.
@@ -48,95 +44,30 @@ func (r *RDB) List(ctx context.Context, state, cursor string, limit int) (Page, 
 }
 
 // ListRange is List of the records created in [since, until] (a zero
-// time leaves that end open).
+// time leaves that end open): a Scan of one state, or of every state's
+// index (there is no index of every record: each would cost a sorted-set
+// entry of ~140 bytes, issue 26).
 func (r *RDB) ListRange(ctx context.Context, state, cursor string, limit int, since, until time.Time) (Page, error) {
-	after := listed{score: -1}
+	s := Span{Since: since}
+	if state != "" {
+		s.States = []string{state}
+	}
 	if !until.IsZero() {
-		// The newest a page may hold, as if a cursor stood just after it.
-		after = listed{score: max(until.UnixMilli(), 0), id: "\xff"}
+		// Span's upper end is exclusive; until counts to its millisecond.
+		s.Until = until.Add(time.Millisecond)
 	}
-	bottom := "-inf"
-	if !since.IsZero() {
-		bottom = strconv.FormatInt(since.UnixMilli(), 10)
-	}
-	if cursor != "" {
-		score, id, err := decodeCursor(cursor)
-		if err != nil {
-			return Page{}, err
-		}
-		if after.score < 0 || score < after.score || score == after.score && id < after.id {
-			after = listed{score: score, id: id}
-		}
-	}
-	haveAfter := after.score >= 0
-	key := func(shard int) string {
-		if state == "" {
-			return indexKey(shard, idxAll)
-		}
-		return stateKey(shard, state)
-	}
-	// One pipelined round for every shard; a shard whose batch was all
-	// ties at the cursor (rare) is read further on its own.
-	batch := int64(limit + 1)
-	cmds := make([]*redis.ZSliceCmd, Shards)
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for shard := range Shards {
-			cmds[shard] = p.ZRangeArgsWithScores(ctx, r.pageArgs(key(shard), after, bottom, 0, batch))
-		}
-		return nil
-	})
+	got, more, err := r.Scan(ctx, s, cursor, false, limit)
 	if err != nil {
-		return Page{}, fmt.Errorf("list pipelines: %w", err)
+		return Page{}, err
 	}
-	var all []listed
-	for shard, cmd := range cmds {
-		zs := cmd.Val()
-		got := keepAfter(zs, after, haveAfter)
-		for offset := int64(len(zs)); len(got) <= limit && int64(len(zs)) == batch; offset += int64(len(zs)) {
-			zs, err = r.c.ZRangeArgsWithScores(ctx, r.pageArgs(key(shard), after, bottom, offset, batch)).Result()
-			if err != nil {
-				return Page{}, fmt.Errorf("list pipelines: %w", err)
-			}
-			got = append(got, keepAfter(zs, after, haveAfter)...)
-		}
-		all = append(all, got...)
+	p := Page{IDs: make([]string, len(got))}
+	for i, l := range got {
+		p.IDs[i] = l.ID
 	}
-	slices.SortFunc(all, newer)
-	if len(all) <= limit {
-		return Page{IDs: ids(all)}, nil
+	if more {
+		p.Next = got[len(got)-1].Cursor
 	}
-	last := all[limit-1]
-	return Page{IDs: ids(all[:limit]), Next: encodeCursor(last.score, last.id)}, nil
-}
-
-func (r *RDB) pageArgs(key string, after listed, bottom string, offset, count int64) redis.ZRangeArgs {
-	top := "+inf"
-	if after.score >= 0 {
-		top = strconv.FormatInt(after.score, 10)
-	}
-	return redis.ZRangeArgs{Key: key, Start: top, Stop: bottom, ByScore: true, Rev: true, Offset: offset, Count: count}
-}
-
-// keepAfter drops the entries that share the cursor's score and are not
-// after it: the range starts at the cursor's score inclusive.
-func keepAfter(zs []redis.Z, after listed, haveCursor bool) []listed {
-	out := make([]listed, 0, len(zs))
-	for _, z := range zs {
-		e := listed{id: z.Member.(string), score: int64(z.Score)}
-		if haveCursor && e.score == after.score && e.id >= after.id {
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-func ids(es []listed) []string {
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.id
-	}
-	return out
+	return p, nil
 }
 
 func encodeCursor(score int64, id string) string {

@@ -135,7 +135,7 @@ func (r *RDB) recordKeys(id string) []string {
 	for _, s := range r.states {
 		keys = append(keys, stateKey(shard, s))
 	}
-	return append(keys, packedKey(id))
+	return append(keys, packedKey(id), finishedKey(shard))
 }
 
 func recordArgs(id string, fixed []any, events [][]byte) []any {
@@ -400,6 +400,7 @@ func (r *RDB) Expire(ctx context.Context, shard int, cutoff time.Time, limit int
 	for _, s := range r.states {
 		keys = append(keys, stateKey(shard, s))
 	}
+	keys = append(keys, finishedKey(shard))
 	res, err := expireScript.Run(ctx, r.c, keys, msString(cutoff), limit, recordPrefix(shard), historyPrefix(shard), packedPrefix(shard)).Int64Slice()
 	if err != nil || len(res) != 2 {
 		return 0, 0, fmt.Errorf("expire records of shard %d: %w", shard, err)

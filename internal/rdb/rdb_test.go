@@ -42,7 +42,37 @@ func entries(t *testing.T, db *RDB, id string) []string {
 			out = append(out, k)
 		}
 	}
+	// The finished list: "finished" when its newest entry for id is the
+	// record's done time.
+	list, err := db.c.LRange(context.Background(), finishedKey(shard), 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range slices.Backward(list) {
+		if at, eid, _ := strings.Cut(e, ":"); eid == id {
+			if m := storedMeta(t, db, id); strings.HasSuffix(m, "|"+at) {
+				out = append(out, "finished")
+			}
+			break
+		}
+	}
 	return out
+}
+
+// storedMeta is the meta a record is stored with, in either form.
+func storedMeta(t *testing.T, db *RDB, id string) string {
+	t.Helper()
+	ctx := context.Background()
+	if m, err := db.c.HGet(ctx, recordKey(id), "meta").Result(); err == nil {
+		return m
+	}
+	s, err := db.c.Get(ctx, packedKey(id)).Result()
+	if err != nil {
+		return ""
+	}
+	head, _, _ := strings.Cut(s, "\n")
+	_, m, _ := strings.Cut(head, " ")
+	return m
 }
 
 func TestEveryKeyOfARecordIsInItsShardsSlot(t *testing.T) {
@@ -73,19 +103,24 @@ func TestCreateIsIdempotentAndRepairsIndexes(t *testing.T) {
 	if err != nil || !created || existing != nil {
 		t.Fatalf("first create: created=%v existing=%v err=%v", created, existing, err)
 	}
-	if got := entries(t, db, "a"); !slices.Equal(got, []string{"all", "due", "state:pending"}) {
+	if got := entries(t, db, "a"); !slices.Equal(got, []string{"due", "state:pending"}) {
 		t.Fatalf("entries after create: %v", got)
 	}
-	// An index entry lost (an old worker's crash, a hand-made edit): the
-	// same create again returns the record and puts the entry back.
+	// An index entry lost (an old worker's crash, a hand-made edit), and
+	// one in the index of every record older workers kept: the same
+	// create again returns the record, puts the entry back and drops the
+	// other.
 	if err := db.c.ZRem(ctx, stateKey(ShardOf("a"), "pending"), "a").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.c.ZAdd(ctx, indexKey(ShardOf("a"), idxAll), redis.Z{Score: float64(t0.UnixMilli()), Member: "a"}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	created, existing, err = db.Create(ctx, "a", []byte(`{"r":2}`), []byte(`{"n":2}`), m, nil)
 	if err != nil || created || existing == nil || string(existing.Doc) != `{"n":1}` || existing.Version != 1 {
 		t.Fatalf("second create: created=%v existing=%+v err=%v", created, existing, err)
 	}
-	if got := entries(t, db, "a"); !slices.Equal(got, []string{"all", "due", "state:pending"}) {
+	if got := entries(t, db, "a"); !slices.Equal(got, []string{"due", "state:pending"}) {
 		t.Fatalf("entries after the repeated create: %v", got)
 	}
 }
@@ -104,10 +139,10 @@ func TestPutMovesIndexEntriesWithTheRecord(t *testing.T) {
 		want    []string
 		wantDue time.Time
 	}{
-		{"running keeps its due", Meta{State: "running", Created: t0, KeepDue: true}, []string{"all", "due", "state:running"}, due},
-		{"owes a cleanup", Meta{State: "running", Created: t0, KeepDue: true, Cleanup: t0}, []string{"all", "due", "cleanup", "state:running"}, due},
-		{"failed, owing cleanup and webhook", Meta{State: "failed", Created: t0, Cleanup: t0, Notify: t0}, []string{"all", "cleanup", "notify", "state:failed"}, time.Time{}},
-		{"owes nothing", Meta{State: "failed", Created: t0, Done: t0.Add(time.Hour)}, []string{"all", "done", "state:failed"}, time.Time{}},
+		{"running keeps its due", Meta{State: "running", Created: t0, KeepDue: true}, []string{"due", "state:running"}, due},
+		{"owes a cleanup", Meta{State: "running", Created: t0, KeepDue: true, Cleanup: t0}, []string{"due", "cleanup", "state:running"}, due},
+		{"failed, owing cleanup and webhook", Meta{State: "failed", Created: t0, Cleanup: t0, Notify: t0}, []string{"cleanup", "notify", "state:failed"}, time.Time{}},
+		{"owes nothing", Meta{State: "failed", Created: t0, Done: t0.Add(time.Hour)}, []string{"state:failed", "finished"}, time.Time{}},
 	}
 	for i, s := range steps {
 		if err := db.Put(ctx, "a", int64(i+1), []byte(`x`), s.meta, nil); err != nil {
@@ -194,6 +229,78 @@ func TestExpireDeletesOnlyFinishedRecordsPastTheCutoff(t *testing.T) {
 	}
 	if n, _ := db.c.Exists(ctx, historyKey("old-done")).Result(); n != 0 {
 		t.Errorf("history of a deleted record left")
+	}
+}
+
+// Retention reads the finished list from its head while the entries are
+// past the cutoff: an entry whose record owed something again is passed
+// over (the record's later entry counts), one behind a later entry (clock
+// skew between workers) waits its turn, and an older worker's done index
+// is still read.
+func TestExpireReadsTheFinishedListInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := setup(t)
+	cutoff := t0.Add(24 * time.Hour)
+	done := func(h int) Meta {
+		return Meta{State: "succeeded", Created: t0, Done: t0.Add(time.Duration(h) * time.Hour)}
+	}
+	create := func(id string, m Meta) {
+		t.Helper()
+		if _, _, err := db.Create(ctx, id, []byte(`{}`), []byte(`{}`), m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// All in one shard, so one list holds them in this order.
+	ids := map[string]string{}
+	for i := 0; len(ids) < 5; i++ {
+		id := fmt.Sprintf("r%d", i)
+		if ShardOf(id) == 0 {
+			ids[string(rune('a'+len(ids)))] = id
+		}
+	}
+	create(ids["a"], done(1))
+	create(ids["b"], done(2))
+	create(ids["c"], done(25))
+	create(ids["d"], done(3))
+	create(ids["e"], done(1))
+	// a owes a webhook again (a redelivery), then nothing from 30h on.
+	if err := db.Put(ctx, ids["a"], 1, []byte(`{}`), Meta{State: "succeeded", Created: t0, Notify: t0.Add(29 * time.Hour)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Put(ctx, ids["a"], 2, []byte(`{}`), done(30), nil); err != nil {
+		t.Fatal(err)
+	}
+	// e as an older worker left it: in the done index, not in the list.
+	if err := db.c.LRem(ctx, finishedKey(0), 1, msString(t0.Add(time.Hour))+":"+ids["e"]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.c.ZAdd(ctx, indexKey(0, idxDone), redis.Z{Score: float64(t0.Add(time.Hour).UnixMilli()), Member: ids["e"]}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	left := func(cutoff time.Time, want ...string) {
+		t.Helper()
+		if _, _, err := db.Expire(ctx, 0, cutoff, 10); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, k := range []string{"a", "b", "c", "d", "e"} {
+			if _, err := db.Get(ctx, ids[k]); err == nil {
+				got = append(got, k)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("records left after expiring to %s: %v, want %v", cutoff.Sub(t0), got, want)
+		}
+	}
+	left(cutoff, "a", "c", "d")
+	left(t0.Add(26*time.Hour), "a")
+	left(t0.Add(31 * time.Hour))
+	if n, err := db.c.LLen(ctx, finishedKey(0)).Result(); err != nil || n != 0 {
+		t.Errorf("finished list holds %d entries after everything expired (%v)", n, err)
+	}
+	if n, err := db.c.ZCard(ctx, indexKey(0, idxDone)).Result(); err != nil || n != 0 {
+		t.Errorf("done index holds %d entries after everything expired (%v)", n, err)
 	}
 }
 
@@ -329,7 +436,7 @@ func TestRefusedIndexWriteLeavesNoRecordBehind(t *testing.T) {
 	if e, err := db.Get(ctx, "a"); err != nil || e.Version != 1 || string(e.Doc) != "1" {
 		t.Fatalf("after a refused put: %+v %v", e, err)
 	}
-	if got := entries(t, db, "a"); !slices.Equal(got, []string{"all", "due", "state:pending"}) {
+	if got := entries(t, db, "a"); !slices.Equal(got, []string{"due", "state:pending"}) {
 		t.Fatalf("entries after a refused put: %v", got)
 	}
 }

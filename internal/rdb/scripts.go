@@ -4,9 +4,9 @@ import "github.com/redis/go-redis/v9"
 
 // The scripts of doc.go. Record scripts take the same keys, in this order:
 //
-//	KEYS[1] record  KEYS[2] history  KEYS[3] all  KEYS[4] due  KEYS[5] cleanup
-//	KEYS[6] notify  KEYS[7] done     KEYS[8..#KEYS-1]   one state index per state
-//	KEYS[#KEYS] packed record
+//	KEYS[1] record  KEYS[2] history  KEYS[3] all (only ever emptied)  KEYS[4] due  KEYS[5] cleanup
+//	KEYS[6] notify  KEYS[7] done (only ever emptied)  KEYS[8..#KEYS-2]  one state index per state
+//	KEYS[#KEYS-1] packed record  KEYS[#KEYS] finished
 //
 // and keep a record's index entries equal to its stored meta, which is
 // "s|created|due|cleanup|notify|done": s is the state's place (from 1) in
@@ -24,7 +24,8 @@ import "github.com/redis/go-redis/v9"
 //	e  in parts, from packed: request, document and the whole history given
 //	p  packed, from either: the packed value given (events inside it)
 const prelude = `
-local P = KEYS[#KEYS]
+local P = KEYS[#KEYS - 1]
+local F = KEYS[#KEYS]
 
 -- head reads the version and meta of a packed value.
 local function head(s)
@@ -61,7 +62,6 @@ local function index(id, old, new)
   local adds, rems = {}, {}
   if old == nil then
     if new[3] == 'k' then new[3] = '0' end
-    adds[#adds + 1] = {KEYS[3], new[2]}
     adds[#adds + 1] = {KEYS[7 + tonumber(new[1])], new[2]}
     old = {new[1], new[2], '0', '0', '0', '0'}
   elseif old[1] ~= new[1] then
@@ -69,12 +69,19 @@ local function index(id, old, new)
     rems[#rems + 1] = KEYS[7 + tonumber(old[1])]
   end
   if new[3] == 'k' then new[3] = old[3] end
-  for j = 3, 6 do
+  for j = 3, 5 do
     if old[j] ~= new[j] then
       if new[j] == '0' then rems[#rems + 1] = KEYS[j + 1] else adds[#adds + 1] = {KEYS[j + 1], new[j]} end
     end
   end
   for _, a in ipairs(adds) do redis.call('ZADD', a[1], a[2], id) end
+  if old[6] ~= new[6] then
+    -- done: an entry in the finished list; one made before (the record
+    -- owed nothing, then something again) is left to retention, which
+    -- finds it stale. An older worker's done entry goes.
+    if new[6] ~= '0' then redis.call('RPUSH', F, new[6] .. ':' .. id) end
+    if old[6] ~= '0' then rems[#rems + 1] = KEYS[7] end
+  end
   for _, k in ipairs(rems) do redis.call('ZREM', k, id) end
   return table.concat(new, '|')
 end
@@ -82,14 +89,21 @@ end
 -- reindex writes id's entries as meta m says, whatever they were.
 local function reindex(id, m)
   local s = 7 + tonumber(m[1])
-  for i = 8, #KEYS - 1 do
+  for i = 8, #KEYS - 2 do
     if i ~= s then redis.call('ZREM', KEYS[i], id) end
   end
   redis.call('ZADD', KEYS[s], m[2], id)
-  redis.call('ZADD', KEYS[3], m[2], id)
-  for j = 3, 6 do
+  -- all and done: no longer written (listing every state reads every
+  -- state's index; retention reads the finished list); an older
+  -- worker's entries go.
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZREM', KEYS[7], id)
+  for j = 3, 5 do
     if m[j] == '0' then redis.call('ZREM', KEYS[j + 1], id) else redis.call('ZADD', KEYS[j + 1], m[j], id) end
   end
+  -- A finished entry that may already be there: a second one is stale
+  -- or a repeat, which retention passes over.
+  if m[6] ~= '0' then redis.call('RPUSH', F, m[6] .. ':' .. id) end
 end
 
 -- history appends ARGV[first..] and keeps the first keep events and the
@@ -182,7 +196,7 @@ return 1
 var repairScript = redis.NewScript(prelude + `
 local v, m = current()
 if not v then
-  for i = 3, #KEYS - 1 do redis.call('ZREM', KEYS[i], ARGV[1]) end
+  for i = 3, #KEYS - 2 do redis.call('ZREM', KEYS[i], ARGV[1]) end
   redis.call('DEL', KEYS[2])
   return 0
 end
@@ -190,24 +204,26 @@ reindex(ARGV[1], parse(m))
 return 1
 `)
 
-// expireScript deletes the records of one shard whose done entry is at or
-// before a cutoff, with their history and index entries.
+// expireScript deletes the records of one shard that have owed nothing
+// since a cutoff or before, with their history and index entries: first
+// those in the done index older workers kept, then from the head of the
+// finished list, while its entries are at or before the cutoff.
 //
-//	KEYS[1] done  KEYS[2..5] all, due, cleanup, notify  KEYS[6..] one state index per state
+//	KEYS[1] done  KEYS[2..5] all, due, cleanup, notify  KEYS[6..#KEYS-1] one state index per state
+//	KEYS[#KEYS] finished
 //	ARGV cutoff, limit, record key prefix, history key prefix, packed key prefix
 //
 // The record and history keys are built from the prefixes: they carry the
 // shard's hash tag, so the script stays in one slot (asynq builds its task
 // keys the same way). Returns {deleted, looked at}.
+//
+// The finished list is in the order records came to owe nothing, which
+// is the order of their done times but for clock skew between workers (an
+// entry waits behind one a few seconds later). An entry whose record's
+// meta has another done time is stale (the record owed something again,
+// or was deleted) and is dropped.
 var expireScript = redis.NewScript(`
-local function parse(m)
-  local t = {}
-  for x in string.gmatch(m, '[^|]+') do t[#t+1] = x end
-  return t
-end
-local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
-local deleted = 0
-for _, id in ipairs(ids) do
+local function meta(id)
   local m = redis.call('HGET', ARGV[3] .. id, 'meta')
   if not m then
     local s = redis.call('GET', ARGV[5] .. id)
@@ -216,30 +232,62 @@ for _, id in ipairs(ids) do
       m = string.sub(s, sp + 1, string.find(s, '\n', sp + 1, true) - 1)
     end
   end
-  local t = m and parse(m)
-  if t and t[6] ~= '0' and tonumber(t[6]) > tonumber(ARGV[1]) then
-    redis.call('ZADD', KEYS[1], t[6], id)
-  elseif t and t[6] == '0' then
-    redis.call('ZREM', KEYS[1], id)
-  else
-    if t then
-      redis.call('DEL', ARGV[3] .. id, ARGV[4] .. id, ARGV[5] .. id)
-      deleted = deleted + 1
-      -- Its entries are where its meta says (every script keeps them
-      -- so): done, all, its state's, and due, cleanup, notify when set.
-      -- Removing only those keeps a batch's command short at a million
-      -- records (a ZREM from every index of the shard was 4 times the
-      -- work).
-      redis.call('ZREM', KEYS[1], id)
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('ZREM', KEYS[5 + tonumber(t[1])], id)
-      for j = 3, 5 do
-        if t[j] ~= '0' then redis.call('ZREM', KEYS[j], id) end
-      end
-    else
-      for i = 1, #KEYS do redis.call('ZREM', KEYS[i], id) end
-    end
+  if not m then return nil end
+  local t = {}
+  for x in string.gmatch(m, '[^|]+') do t[#t+1] = x end
+  return t
+end
+-- drop deletes a record and its entries, which are where its meta says
+-- (every script keeps them so): its state's, due, cleanup and notify when
+-- set, and all and done where an older worker wrote them. Removing only
+-- those keeps a batch's command short at a million records.
+local function drop(id, t)
+  redis.call('DEL', ARGV[3] .. id, ARGV[4] .. id, ARGV[5] .. id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('ZREM', KEYS[5 + tonumber(t[1])], id)
+  for j = 3, 5 do
+    if t[j] ~= '0' then redis.call('ZREM', KEYS[j], id) end
   end
 end
-return {deleted, #ids}
+-- forget removes the entries of a record that is gone.
+local function forget(id)
+  for i = 1, #KEYS - 1 do redis.call('ZREM', KEYS[i], id) end
+end
+local cutoff, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local deleted, looked = 0, 0
+local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, limit)
+for _, id in ipairs(ids) do
+  looked = looked + 1
+  local t = meta(id)
+  if not t then
+    forget(id)
+  elseif t[6] == '0' then
+    redis.call('ZREM', KEYS[1], id)
+  elseif tonumber(t[6]) > cutoff then
+    redis.call('ZADD', KEYS[1], t[6], id)
+  else
+    drop(id, t)
+    deleted = deleted + 1
+  end
+end
+local F = KEYS[#KEYS]
+while looked < limit do
+  local e = redis.call('LINDEX', F, 0)
+  if not e then break end
+  local c = string.find(e, ':', 1, true)
+  local at = string.sub(e, 1, c - 1)
+  if tonumber(at) > cutoff then break end
+  redis.call('LPOP', F)
+  looked = looked + 1
+  local id = string.sub(e, c + 1)
+  local t = meta(id)
+  if not t then
+    forget(id)
+  elseif t[6] == at then
+    drop(id, t)
+    deleted = deleted + 1
+  end
+end
+return {deleted, looked}
 `)

@@ -26,13 +26,15 @@ type Listed struct {
 	Cursor string
 }
 
-// keys are the index keys of the span in one shard.
-func (s Span) keys(shard int) []string {
-	if len(s.States) == 0 {
-		return []string{indexKey(shard, idxAll)}
+// spanKeys are the index keys of s in one shard: its states' indexes, or
+// every state's.
+func (r *RDB) spanKeys(s Span, shard int) []string {
+	states := s.States
+	if len(states) == 0 {
+		states = r.states
 	}
-	out := make([]string, 0, len(s.States))
-	for _, st := range s.States {
+	out := make([]string, 0, len(states))
+	for _, st := range states {
 		out = append(out, stateKey(shard, st))
 	}
 	return out
@@ -99,9 +101,12 @@ func (r *RDB) Scan(ctx context.Context, s Span, cursor string, back bool, limit 
 		cmd *redis.ZSliceCmd
 	}
 	var reads []read
-	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	// One transaction per shard (TxPipelined groups by hash slot): a
+	// record moving between two state indexes is read in one of them,
+	// never in both or neither.
+	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for shard := range Shards {
-			for _, k := range s.keys(shard) {
+			for _, k := range r.spanKeys(s, shard) {
 				reads = append(reads, read{k, p.ZRangeArgsWithScores(ctx, args(k, 0, batch))})
 			}
 		}
@@ -174,9 +179,9 @@ func (r *RDB) CountSpan(ctx context.Context, s Span, newerThan string) (int64, e
 	}
 	var counts []*redis.IntCmd
 	var ties []*redis.StringSliceCmd
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for shard := range Shards {
-			for _, k := range s.keys(shard) {
+			for _, k := range r.spanKeys(s, shard) {
 				if lo <= hi {
 					counts = append(counts, p.ZCount(ctx, k, strconv.FormatInt(lo, 10), strconv.FormatInt(hi, 10)))
 				}
