@@ -365,9 +365,9 @@ func (p *pipeline) sweepOwed(ctx context.Context, res *SweepResult, shard int, c
 }
 
 // sweepRetention deletes finished records older than RETENTION through the
-// index of finished records owing nothing, in batches, until none is left
+// list of records that came to owe nothing, in batches, until none is left
 // or the sweep's time budget is spent: unfinished records, however old,
-// are not in that index and never hold it up.
+// are not in that list and never hold it up.
 func (p *pipeline) sweepRetention(ctx context.Context, res *SweepResult, now time.Time) error {
 	cutoff := now.Add(-p.timing.Retention)
 	start := time.Now() // the budget is real time, whatever the clock says

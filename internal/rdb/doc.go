@@ -34,7 +34,12 @@
 //	                                      counts (creation, then its last look; the sweep's setting decides)
 //	mediaflow:{mfNN}:cleanup       zset   records owing a cleanup, by since when
 //	mediaflow:{mfNN}:notify        zset   records owing a webhook event, by since when
-//	mediaflow:{mfNN}:done          zset   finished records owing nothing, by when they finished (retention)
+//	mediaflow:{mfNN}:done          zset   no longer written: finished records owing nothing, by when, as older
+//	                                      workers kept it; retention and repair empty it
+//	mediaflow:{mfNN}:finished      list   "<done ms>:<id>" for each record that came to owe nothing, in that
+//	                                      order (retention pops it from the head; an entry whose record's meta
+//	                                      says another done time is stale and dropped): ~55 bytes an entry
+//	                                      where a sorted-set entry costs ~140
 //	mediaflow:{mfNN}:ready         string readiness write probe (expires): Redis still takes writes there
 //	mediaflow:ready:{<queue>}      string the same, in the slot of asynq's keys of that queue
 //	mediaflow:sweep:<slot>         string who ran that sweep slot (SET NX, expires)
@@ -87,7 +92,8 @@
 //	repair  make a record's index entries what its meta says, or drop them
 //	        when the record is gone
 //	expire  delete the records of one shard finished before a cutoff, with
-//	        their history and index entries, in batches
+//	        their history and index entries, in batches: from the old done
+//	        index while it holds any, then from the head of the finished list
 //
 // turns.go holds turn (the next turn of a run that gave its worker slot
 // back: the later of now plus its earliest wait and the last turn plus
