@@ -1,6 +1,6 @@
 package tasks
 
-// packDictText is packFormat 1's dictionary (encoding.go): a made-up
+// packDictText is format 1's dictionary (encoding.go): a made-up
 // record in the packed layout, field names and the values most records
 // share, the most common last (DEFLATE reaches the end of a dictionary
 // cheapest). Never edit it: records packed with it are read with it.
@@ -32,3 +32,22 @@ const packDictText = `{"step":"failed","outcome":"retry","message":"swonkie: 429
 	`{"at":"2026-12-07T06:00:00.000000000Z","step":"attach","outcome":"ok","message":"publishNow post UG9zdElk"},` +
 	`{"at":"2026-12-07T06:00:00.000000000Z","step":"publish","outcome":"ok","message":"post UG9zdElk is published"},` +
 	`{"at":"2026-12-07T06:00:00.000000000Z","step":"cleanup","outcome":"ok","message":"deleted 1 media (after_publish)"}]}`
+
+// packDict2Text is what format 2's dictionary adds to format 1's:
+// pre-flight's findings (the probe of each media, the rules a post breaks
+// or strains, with their sources) and the record's last fields as a
+// pre-flighted single-media publication leaves them. Never edit it either.
+const packDict2Text = `"problems":[{"severity":"error","item":"media[0] (","network":"tiktok","rule":"video.duration","value":"","limit":"",` +
+	`"source":"https://developers.tiktok.com/doc/content-posting-api-reference-direct-post","message":"pre-flight: the post cannot publish: 1 problem(s): "}],` +
+	`"https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api","https://developers.facebook.com/docs/threads/posts",` +
+	`"https://support.google.com/youtube/answer/71673","https://docs.joinmastodon.org/user/posting/",` +
+	`"warnings":[{"severity":"warning","item":"media[0] (","network":"instagram","rule":"image.width","value":"320 px","limit":"at least 320 px",` +
+	`"source":"https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media",` +
+	`"message":"media[0] () on instagram: the displayed width is 32 px; Instagram MEDIA takes at least 320 px (scaled up to 320 px)"}]},` +
+	`"info":{"kind":"video","format":"mp4","mime":"video/mp4","width":1920,"height":1080,"displayWidth":1080,"displayHeight":1920,` +
+	`"orientation":1,"rotation":90,"duration":,"videoCodec":"h264","audioCodec":"aac","animated":true},"error":"` +
+	`{"at":"2026-12-07T06:00:00.000000000Z","step":"preflight","outcome":"ok","message":"pre-flight: 1 media probed, no problems"},` +
+	`"preflight":{"at":"2026-12-07T06:00:00.000000000Z","media":[{"name":"","contentType":"image/png","size":262144,` +
+	`"info":{"kind":"image","format":"png","mime":"image/png","width":1080,"height":1080,"displayWidth":1080,"displayHeight":1080,"orientation":1,"rotation":0}}]},` +
+	`"network":"linkedin","publishStatus":"PUBLISHED"}],"attempts":7,"cleanup":"done",` +
+	`"in":{"progressAt":"2026-12-07T06:00:00.000000000Z","postAttempts":1,"preflightOwed":true}}`

@@ -1,8 +1,11 @@
 package tasks
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -35,11 +38,18 @@ func TestPackedRecordReadsListsAndRedelivers(t *testing.T) {
 	}
 
 	// Read: the whole record, history included, as it read in parts
-	// (early: ended, its webhook still owed), but for what changed since.
+	// (early: ended, its webhook still owed), but for what changed since
+	// and for its times, cut to the millisecond (compact.go).
 	got, err := b.client.Get(ctx, rec.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got.CreatedAt.Equal(early.CreatedAt) && early.CreatedAt.Nanosecond()%int(time.Millisecond) != 0 {
+		t.Errorf("packed record's creation time %s is not cut to the millisecond", got.CreatedAt.Format(time.RFC3339Nano))
+	}
+	early = cloneRecord(early)
+	compactTimes(early)
+	early.History = compactEvents(early.History)
 	norm := func(r *Record) Record {
 		c := *r
 		c.Webhook, c.UpdatedAt, c.History, c.Attempts = nil, time.Time{}, nil, 0
@@ -223,5 +233,69 @@ func TestPackedFailedRecordReplays(t *testing.T) {
 	}
 	if page, err := b.client.List(ctx, ListOptions{State: StateSucceeded}); err != nil || len(page.Records) != 1 || page.Records[0].ID != rec.ID {
 		t.Errorf("the replayed record is not listed as succeeded: %v (%v)", page, err)
+	}
+}
+
+// Every format a record may have been packed in reads back to the same
+// parts: records packed by an older worker stay readable.
+func TestUnpackReadsEveryFormat(t *testing.T) {
+	t.Parallel()
+	req := []byte(`{"id":"p1","request":{"media":[{"source":"a.png"}],"action":"publishNow"},"fingerprint":"f"}`)
+	doc := []byte(`{"state":"succeeded","step":"done","preflight":{"at":"2026-12-07T06:00:00Z","media":[{"name":"a.png","size":3}]},"in":{}}`)
+	history := [][]byte{[]byte(`{"at":"2026-12-07T06:00:00Z","step":"accepted","outcome":"ok","message":"accepted 1 media"}`)}
+	raw := `{"r":` + string(req) + `,"d":` + string(doc) + `,"h":[` + string(history[0]) + `]}`
+	for format, dict := range packDicts {
+		t.Run(fmt.Sprintf("format %d", format), func(t *testing.T) {
+			t.Parallel()
+			var b bytes.Buffer
+			b.WriteByte(format)
+			w, err := flate.NewWriterDict(&b, flate.DefaultCompression, dict)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = w.Write([]byte(raw))
+			_ = w.Close()
+			got, err := unpack(b.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got.Req) != string(req) || string(got.Doc) != string(doc) || len(got.History) != 1 || string(got.History[0]) != string(history[0]) {
+				t.Fatalf("format %d unpacks to %s %s %q", format, got.Req, got.Doc, got.History)
+			}
+		})
+	}
+	if _, err := unpack(append([]byte{99}, pack(req, doc, history)[1:]...)); err == nil {
+		t.Error("a value of an unknown format unpacked")
+	}
+	if p := pack(req, doc, history); p[0] != packFormat {
+		t.Errorf("pack wrote format %d, want %d", p[0], packFormat)
+	}
+}
+
+// compactTimes cuts a finished record's times to the millisecond, but for
+// its request's (what was asked stays as asked), and leaves the record it
+// was cloned from as it was.
+func TestCompactTimesCutsToTheMillisecond(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 7, 6, 0, 0, 123456789, time.UTC)
+	publishAt := at.Add(time.Hour)
+	r := &Record{CreatedAt: at, FinishedAt: &at, Request: Request{Post: &PostSpec{PublishAt: &publishAt}},
+		Media: []MediaItem{{ConfirmedAt: &at}}, History: []Event{{At: at}}}
+	r.in.ProgressAt = at
+	r.events = []Event{{At: at}}
+	orig := cloneRecord(r)
+	compactTimes(r)
+	ms := at.Truncate(time.Millisecond)
+	for name, got := range map[string]time.Time{"createdAt": r.CreatedAt, "finishedAt": *r.FinishedAt,
+		"media confirmedAt": *r.Media[0].ConfirmedAt, "history": r.History[0].At, "in.progressAt": r.in.ProgressAt, "new event": r.events[0].At} {
+		if !got.Equal(ms) {
+			t.Errorf("%s is %s, want %s", name, got.Format(time.RFC3339Nano), ms.Format(time.RFC3339Nano))
+		}
+	}
+	if !r.Request.Post.PublishAt.Equal(publishAt) {
+		t.Errorf("the request's publishAt changed to %s", r.Request.Post.PublishAt)
+	}
+	if !orig.FinishedAt.Equal(at) || !orig.Media[0].ConfirmedAt.Equal(at) || !orig.History[0].At.Equal(at) {
+		t.Error("the record r was cloned from changed too")
 	}
 }
