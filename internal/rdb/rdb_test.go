@@ -304,6 +304,52 @@ func TestExpireReadsTheFinishedListInOrder(t *testing.T) {
 	}
 }
 
+// A repair (or a create of a record that exists) moves an older worker's
+// done entry to the finished list, once, and adds nothing for a record
+// whose entry is there already.
+func TestRepairMovesADoneEntryToTheFinishedList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := setup(t)
+	id := "r-old"
+	done := t0.Add(time.Hour)
+	m := Meta{State: "succeeded", Created: t0, Done: done}
+	if _, _, err := db.Create(ctx, id, []byte(`{}`), []byte(`{}`), m, nil); err != nil {
+		t.Fatal(err)
+	}
+	entry := msString(done) + ":" + id
+	count := func() int64 {
+		t.Helper()
+		list, err := db.c.LRange(ctx, finishedKey(ShardOf(id)), 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int64(len(slices.DeleteFunc(list, func(e string) bool { return e != entry })))
+	}
+	// As an older worker left it: a done entry, no list entry.
+	if err := db.c.LRem(ctx, finishedKey(ShardOf(id)), 0, entry).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.c.ZAdd(ctx, indexKey(ShardOf(id), idxDone), redis.Z{Score: float64(done.UnixMilli()), Member: id}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i, repair := range []func() error{
+		func() error { _, err := db.Repair(ctx, id); return err },
+		func() error { _, err := db.Repair(ctx, id); return err },
+		func() error { _, _, err := db.Create(ctx, id, []byte(`{}`), []byte(`{}`), m, nil); return err },
+	} {
+		if err := repair(); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 1 {
+			t.Errorf("after repair %d the finished list holds %d entries for the record, want 1", i+1, n)
+		}
+	}
+	if n, _ := db.c.ZCard(ctx, indexKey(ShardOf(id), idxDone)).Result(); n != 0 {
+		t.Errorf("the done index still holds %d entries", n)
+	}
+}
+
 // Expire removes a record's index entries where its meta says they are,
 // and no others: at a million records a batch that ZREMs every index of
 // the shard for each record was a command of tens of milliseconds.

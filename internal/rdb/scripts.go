@@ -93,17 +93,18 @@ local function reindex(id, m)
     if i ~= s then redis.call('ZREM', KEYS[i], id) end
   end
   redis.call('ZADD', KEYS[s], m[2], id)
-  -- all and done: no longer written (listing every state reads every
-  -- state's index; retention reads the finished list); an older
-  -- worker's entries go.
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('ZREM', KEYS[7], id)
   for j = 3, 5 do
     if m[j] == '0' then redis.call('ZREM', KEYS[j + 1], id) else redis.call('ZADD', KEYS[j + 1], m[j], id) end
   end
-  -- A finished entry that may already be there: a second one is stale
-  -- or a repeat, which retention passes over.
-  if m[6] ~= '0' then redis.call('RPUSH', F, m[6] .. ':' .. id) end
+  -- all and done: no longer written (listing every state reads every
+  -- state's index; retention reads the finished list); an older worker's
+  -- entries go, its done entry to the finished list. A record any script
+  -- here wrote has its finished entry already (index), and a list cannot
+  -- be searched: another would be a repeat at every repair.
+  redis.call('ZREM', KEYS[3], id)
+  if redis.call('ZREM', KEYS[7], id) == 1 and m[6] ~= '0' then
+    redis.call('RPUSH', F, m[6] .. ':' .. id)
+  end
 end
 
 -- history appends ARGV[first..] and keeps the first keep events and the
