@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,9 +29,10 @@ const ReplicaWait = 2 * time.Second
 // step, which reads it back.
 var ErrNotReplicated = errors.New("no replica acknowledged the write")
 
-// putDurable runs the put script on one connection of the node that owns
-// keys and, when that node has replicas, waits for one of them. A node
-// without replicas (a single Redis) costs one INFO more and no wait.
+// putDurable runs the durable put script on one connection of the node
+// that owns keys and, when that node has online replicas (the script says
+// how many), waits for one of them there. A node without replicas (a
+// single Redis) costs nothing more than a plain put.
 func (r *RDB) putDurable(ctx context.Context, keys []string, args []any) (int, error) {
 	node, err := r.nodeFor(ctx, keys[0])
 	if err != nil || node == nil {
@@ -45,31 +45,24 @@ func (r *RDB) putDurable(ctx context.Context, keys []string, args []any) (int, e
 	}
 	conn := node.Conn()
 	defer conn.Close()
-	n, err := putScript.Run(ctx, conn, keys, args...).Int()
-	if err != nil || n != 1 {
-		return n, err
+	res, err := putDurableScript.Run(ctx, conn, keys, args...).Int64Slice()
+	if err != nil {
+		return 0, err
 	}
-	// A server that answers it cannot say (the embedded one has no INFO
-	// replication) has no replica to wait for; a lost connection may have
-	// one, and the step is retried.
-	info, err := conn.Info(ctx, "replication").Result()
-	var refused redis.Error
-	switch {
-	case errors.As(err, &refused):
-		return n, nil
-	case err != nil:
-		return n, err
-	case connectedReplicas(info) == 0:
+	if len(res) != 2 {
+		return 0, fmt.Errorf("durable put answered %v", res)
+	}
+	if n, replicas := int(res[0]), res[1]; n != 1 || replicas == 0 {
 		return n, nil
 	}
 	acked, err := conn.Wait(ctx, 1, ReplicaWait).Result()
 	if err != nil {
-		return n, err
+		return 1, err
 	}
 	if acked < 1 {
-		return n, fmt.Errorf("%w within %s", ErrNotReplicated, ReplicaWait)
+		return 1, fmt.Errorf("%w within %s", ErrNotReplicated, ReplicaWait)
 	}
-	return n, nil
+	return 1, nil
 }
 
 // nodeFor is the client of the one node that owns key: the Cluster
@@ -82,18 +75,4 @@ func (r *RDB) nodeFor(ctx context.Context, key string) (*redis.Client, error) {
 		return c.MasterForKey(ctx, key)
 	}
 	return nil, nil
-}
-
-// connectedReplicas counts the online replicas INFO replication lists
-// (slaveN:ip=…,state=online,…): one still loading its first copy acks
-// nothing until it is done, and a write must not wait for it.
-func connectedReplicas(info string) int {
-	n := 0
-	for _, line := range strings.Split(info, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && strings.HasPrefix(k, "slave") &&
-			k != "slave_read_only" && strings.Contains(v, "state=online") {
-			n++
-		}
-	}
-	return n
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,4 +94,18 @@ func TestDurablePutWaitsForAReplica(t *testing.T) {
 			t.Errorf("the master holds %+v (%v), want the write (version 2)", e, err)
 		}
 	})
+}
+
+// connectedReplicas counts the online replicas INFO replication lists
+// (slaveN:ip=…,state=online,…): one still loading its first copy acks
+// nothing until it is done, and a write must not wait for it.
+func connectedReplicas(info string) int {
+	n := 0
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && strings.HasPrefix(k, "slave") &&
+			k != "slave_read_only" && strings.Contains(v, "state=online") {
+			n++
+		}
+	}
+	return n
 }

@@ -149,25 +149,47 @@ return {1}
 // Writes only if v is still the expected one and the record in the form
 // the writer read (which the version implies): 1; 0 on a mismatch; -1
 // when the record is gone.
-var putScript = redis.NewScript(prelude + `
-local v, m, form = current()
-if not v then return -1 end
-if v ~= ARGV[2] or (ARGV[3] == 'd' and form ~= 'd') or (ARGV[3] == 'e' and form ~= 'p') then return 0 end
-local meta = index(ARGV[1], parse(m), parse(ARGV[4]))
-local nv = tonumber(v) + 1
-if ARGV[3] == 'p' then
-  redis.call('SET', P, nv .. ' ' .. meta .. '\n' .. ARGV[7])
-  if form == 'd' then redis.call('DEL', KEYS[1], KEYS[2]) end
-elseif ARGV[3] == 'e' then
-  redis.call('HSET', KEYS[1], 'v', nv, 'req', ARGV[7], 'doc', ARGV[8], 'meta', meta)
-  redis.call('DEL', P)
-  history(9, tonumber(ARGV[5]), tonumber(ARGV[6]))
-else
-  redis.call('HSET', KEYS[1], 'v', nv, 'doc', ARGV[7], 'meta', meta)
-  history(8, tonumber(ARGV[5]), tonumber(ARGV[6]))
+var putScript = redis.NewScript(prelude + putFunc + `return put()`)
+
+// putDurableScript is put, then how many online replicas the node holds
+// (a replica still loading its first copy acks nothing, and a write must
+// not wait for it): {put's answer, replicas}. Reading INFO here spares a
+// durable write a round trip; a server that does not answer it (the
+// embedded one, an ACL without +info) has no replica to wait for. The
+// caller then WAITs on the connection that ran it (durable.go).
+var putDurableScript = redis.NewScript(prelude + putFunc + `
+local n = put()
+if n ~= 1 then return {n, 0} end
+local info = redis.pcall('INFO', 'replication')
+local replicas = 0
+if type(info) == 'string' then
+  for _ in string.gmatch(info, 'slave%d+:[^\r\n]*state=online') do replicas = replicas + 1 end
 end
-return 1
+return {n, replicas}
 `)
+
+// putFunc is the put scripts' work, as the Lua function put.
+const putFunc = `
+local function put()
+  local v, m, form = current()
+  if not v then return -1 end
+  if v ~= ARGV[2] or (ARGV[3] == 'd' and form ~= 'd') or (ARGV[3] == 'e' and form ~= 'p') then return 0 end
+  local meta = index(ARGV[1], parse(m), parse(ARGV[4]))
+  local nv = tonumber(v) + 1
+  if ARGV[3] == 'p' then
+    redis.call('SET', P, nv .. ' ' .. meta .. '\n' .. ARGV[7])
+    if form == 'd' then redis.call('DEL', KEYS[1], KEYS[2]) end
+  elseif ARGV[3] == 'e' then
+    redis.call('HSET', KEYS[1], 'v', nv, 'req', ARGV[7], 'doc', ARGV[8], 'meta', meta)
+    redis.call('DEL', P)
+    history(9, tonumber(ARGV[5]), tonumber(ARGV[6]))
+  else
+    redis.call('HSET', KEYS[1], 'v', nv, 'doc', ARGV[7], 'meta', meta)
+    history(8, tonumber(ARGV[5]), tonumber(ARGV[6]))
+  end
+  return 1
+end
+`
 
 // setDueScript: ARGV id, due. Moves a non-terminal record's due entry
 // (later or earlier): 1; 0 when it has none (terminal); -1 when the record
