@@ -233,17 +233,17 @@ func (r *RDB) PutBody(ctx context.Context, id string, version int64, b Body, m M
 	return nil
 }
 
-// Get returns the record id without its history, or ErrNotFound. A
-// record in parts costs one command.
+// Get returns the record id without its history, or ErrNotFound: one
+// round trip in either form (getScript).
 func (r *RDB) Get(ctx context.Context, id string) (*Entry, error) {
-	vals, err := r.c.HMGet(ctx, recordKey(id), "v", "req", "doc").Result()
+	vals, err := getScript.Run(ctx, r.c, []string{recordKey(id), packedKey(id)}).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("read pipeline record %s: %w", id, err)
 	}
-	if vals[0] != nil {
-		return entryFrom(id, vals[0], vals[1], vals[2], nil)
+	if len(vals) != 4 {
+		return nil, fmt.Errorf("read pipeline record %s: %d values", id, len(vals))
 	}
-	return r.getBoth(ctx, id, false)
+	return entryFrom(id, vals[0], vals[1], vals[2], vals[3])
 }
 
 // getBoth reads either form of id in one transaction: a write that

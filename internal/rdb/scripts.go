@@ -191,6 +191,17 @@ local function put()
 end
 `
 
+// getScript: KEYS record, packed record. A record in either form, in one
+// round trip: {v, req, doc, false} in parts, {false, false, false, packed
+// value} packed, all false when there is none. (Reading the hash, then the
+// string when the hash is missing, was two round trips for every packed
+// record: the first read of every pipeline.)
+var getScript = redis.NewScript(`
+local r = redis.call('HMGET', KEYS[1], 'v', 'req', 'doc')
+if r[1] then return {r[1], r[2], r[3], false} end
+return {false, false, false, redis.call('GET', KEYS[2])}
+`)
+
 // setDueScript: ARGV id, due. Moves a non-terminal record's due entry
 // (later or earlier): 1; 0 when it has none (terminal); -1 when the record
 // is gone (its due entry is dropped).
