@@ -312,38 +312,44 @@ func (b *bundle) waitRecord(id, what string, cond func(*Record) bool) *Record {
 // write then hands to a new cleanup round.
 func (b *bundle) settled(id string) *Record {
 	b.t.Helper()
-	insp := asynq.NewInspectorFromRedisClient(b.redis.Client)
-	type lister func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error)
-	busy := func() bool {
-		for _, q := range []string{QueuePipeline, QueueCleanup} {
-			for _, list := range []lister{insp.ListActiveTasks, insp.ListPendingTasks, insp.ListScheduledTasks, insp.ListRetryTasks} {
-				infos, err := list(q)
-				if errors.Is(err, asynq.ErrQueueNotFound) {
-					continue // nothing was ever enqueued in it
-				}
-				if err != nil {
-					b.t.Fatalf("list %s tasks: %v", q, err)
-				}
-				for _, ti := range infos {
-					if strings.Contains(ti.ID, compactID(id)) {
-						return true
-					}
-				}
-			}
-		}
-		return false
-	}
 	quiet := 0
 	return b.waitRecord(id, "the end, its cleanup and no task left", func(r *Record) bool {
 		// Twice in a row, so that a write and the task it enqueues cannot
 		// both fall between one look at the record and one at the tasks.
-		if r.State.Terminal() && r.Cleanup != CleanupPending && !busy() {
+		if r.State.Terminal() && r.Cleanup != CleanupPending && !b.tasksLeft(id) {
 			quiet++
 		} else {
 			quiet = 0
 		}
 		return quiet >= 2
 	})
+}
+
+// tasksLeft reports whether any task of pipeline id is active, pending,
+// scheduled or waiting to retry (one that completed or was archived is
+// not): a task whose last run failed is still active until asynq has
+// archived it, after its handler returned.
+func (b *bundle) tasksLeft(id string) bool {
+	b.t.Helper()
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client)
+	type lister func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error)
+	for _, q := range []string{QueuePipeline, QueueCleanup} {
+		for _, list := range []lister{insp.ListActiveTasks, insp.ListPendingTasks, insp.ListScheduledTasks, insp.ListRetryTasks} {
+			infos, err := list(q)
+			if errors.Is(err, asynq.ErrQueueNotFound) {
+				continue // nothing was ever enqueued in it
+			}
+			if err != nil {
+				b.t.Fatalf("list %s tasks: %v", q, err)
+			}
+			for _, ti := range infos {
+				if strings.Contains(ti.ID, compactID(id)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // assertClean checks I3 (docs/design.md) from the sandbox's side: nothing the

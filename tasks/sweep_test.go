@@ -139,6 +139,10 @@ func TestSweepRetriesUnfinishedCleanups(t *testing.T) {
 	if rec.Cleanup != CleanupPending {
 		t.Fatalf("cleanup %q after the cleanup task gave up: %s", rec.Cleanup, dump(rec))
 	}
+	// The failure is written before the handler returns; until asynq has
+	// archived the task, the sweep rightly finds it alive (a fresh-clone
+	// make test swept in between once).
+	waitUntil(t, func() bool { return !b.tasksLeft(rec.ID) })
 	refuse.Store(false)
 	clock.Advance(2 * time.Minute)
 	if res := b.sweepOnce(b.worker); res.CleanupRetried != 1 {

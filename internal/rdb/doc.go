@@ -87,6 +87,9 @@
 //	        record's node and, when that node has online replicas, is
 //	        followed by WAIT 1 there: the count of attempts to create a post
 //	        and the post's id must outlive a failover
+//	get     a record in either form, in one round trip
+//	scan    the ZRANGEs of a listing's indexes in one shard, at once (a
+//	        record a write moves between two of them is read once)
 //	setdue  move an unfinished record's due entry (the sweep, finding it
 //	        waiting)
 //	repair  make a record's index entries what its meta says, or drop them

@@ -202,6 +202,22 @@ if r[1] then return {r[1], r[2], r[3], false} end
 return {false, false, false, redis.call('GET', KEYS[2])}
 `)
 
+// scanScript: KEYS some indexes of one shard; ARGV start, stop, "1" for
+// newest first, count. Each key's ZRANGE … BYSCORE LIMIT 0 count
+// WITHSCORES, in one call (span.go Scan): a record a write moves from one
+// index to another is in exactly one of them.
+var scanScript = redis.NewScript(`
+local out = {}
+for i, k in ipairs(KEYS) do
+  if ARGV[3] == '1' then
+    out[i] = redis.call('ZRANGE', k, ARGV[1], ARGV[2], 'BYSCORE', 'REV', 'LIMIT', 0, ARGV[4], 'WITHSCORES')
+  else
+    out[i] = redis.call('ZRANGE', k, ARGV[1], ARGV[2], 'BYSCORE', 'LIMIT', 0, ARGV[4], 'WITHSCORES')
+  end
+end
+return out
+`)
+
 // setDueScript: ARGV id, due. Moves a non-terminal record's due entry
 // (later or earlier): 1; 0 when it has none (terminal); -1 when the record
 // is gone (its due entry is dropped).

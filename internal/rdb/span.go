@@ -98,22 +98,41 @@ func (r *RDB) Scan(ctx context.Context, s Span, cursor string, back bool, limit 
 	batch := int64(limit + 1)
 	type read struct {
 		key string
-		cmd *redis.ZSliceCmd
+		zs  []redis.Z
 	}
-	var reads []read
-	// One transaction per shard (TxPipelined groups by hash slot): a
+	// One script call per shard reads its keys at once (scanScript): a
 	// record moving between two state indexes is read in one of them,
-	// never in both or neither.
-	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	// never in both or neither. The calls of every shard go in one round.
+	first := args("", 0, batch)
+	rev := "0"
+	if first.Rev {
+		rev = "1"
+	}
+	shardKeys := make([][]string, Shards)
+	cmds := make([]*redis.Cmd, Shards)
+	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for shard := range Shards {
-			for _, k := range r.spanKeys(s, shard) {
-				reads = append(reads, read{k, p.ZRangeArgsWithScores(ctx, args(k, 0, batch))})
-			}
+			shardKeys[shard] = r.spanKeys(s, shard)
+			cmds[shard] = scanScript.Eval(ctx, p, shardKeys[shard], first.Start, first.Stop, rev, batch)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("scan pipelines: %w", err)
+	}
+	var reads []read
+	for shard, cmd := range cmds {
+		perKey, err := cmd.Slice()
+		if err != nil || len(perKey) != len(shardKeys[shard]) {
+			return nil, false, fmt.Errorf("scan pipelines: shard %d: %v", shard, err)
+		}
+		for i, k := range shardKeys[shard] {
+			zs, err := scoredMembers(perKey[i])
+			if err != nil {
+				return nil, false, fmt.Errorf("scan pipelines: %s: %w", k, err)
+			}
+			reads = append(reads, read{k, zs})
+		}
 	}
 	seen := map[string]bool{}
 	var all []listed
@@ -131,7 +150,7 @@ func (r *RDB) Scan(ctx context.Context, s Span, cursor string, back bool, limit 
 		return n
 	}
 	for _, rd := range reads {
-		zs := rd.cmd.Val()
+		zs := rd.zs
 		got := keep(zs)
 		// A batch of ties at the cursor: read this key further.
 		for offset := int64(len(zs)); got <= limit && int64(len(zs)) == batch; offset += int64(len(zs)) {
@@ -179,7 +198,7 @@ func (r *RDB) CountSpan(ctx context.Context, s Span, newerThan string) (int64, e
 	}
 	var counts []*redis.IntCmd
 	var ties []*redis.StringSliceCmd
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for shard := range Shards {
 			for _, k := range r.spanKeys(s, shard) {
 				if lo <= hi {
@@ -208,4 +227,24 @@ func (r *RDB) CountSpan(ctx context.Context, s Span, newerThan string) (int64, e
 		}
 	}
 	return n, nil
+}
+
+// scoredMembers reads one key's answer of scanScript: member, score,
+// member, score…
+func scoredMembers(v any) ([]redis.Z, error) {
+	flat, ok := v.([]any)
+	if !ok || len(flat)%2 != 0 {
+		return nil, fmt.Errorf("unexpected answer %v", v)
+	}
+	out := make([]redis.Z, 0, len(flat)/2)
+	for i := 0; i < len(flat); i += 2 {
+		m, _ := flat[i].(string)
+		sc, _ := flat[i+1].(string)
+		score, err := strconv.ParseFloat(sc, 64)
+		if err != nil {
+			return nil, fmt.Errorf("score %v of %s: %w", flat[i+1], m, err)
+		}
+		out = append(out, redis.Z{Member: m, Score: score})
+	}
+	return out, nil
 }
