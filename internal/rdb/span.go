@@ -87,13 +87,13 @@ func (r *RDB) Scan(ctx context.Context, s Span, cursor string, back bool, limit 
 		}
 		return e.id >= at.id
 	}
+	// Newest first unless back: ZRANGE … REV runs from the top bound down.
+	start, stop, rev := strconv.FormatInt(lo, 10), strconv.FormatInt(hi, 10), "0"
+	if !back {
+		start, stop, rev = stop, start, "1"
+	}
 	args := func(key string, offset, count int64) redis.ZRangeArgs {
-		a := redis.ZRangeArgs{Key: key, ByScore: true, Offset: offset, Count: count,
-			Start: strconv.FormatInt(lo, 10), Stop: strconv.FormatInt(hi, 10)}
-		if !back {
-			a.Start, a.Stop, a.Rev = a.Stop, a.Start, true
-		}
-		return a
+		return redis.ZRangeArgs{Key: key, ByScore: true, Rev: rev == "1", Offset: offset, Count: count, Start: start, Stop: stop}
 	}
 	batch := int64(limit + 1)
 	type read struct {
@@ -103,17 +103,12 @@ func (r *RDB) Scan(ctx context.Context, s Span, cursor string, back bool, limit 
 	// One script call per shard reads its keys at once (scanScript): a
 	// record moving between two state indexes is read in one of them,
 	// never in both or neither. The calls of every shard go in one round.
-	first := args("", 0, batch)
-	rev := "0"
-	if first.Rev {
-		rev = "1"
-	}
 	shardKeys := make([][]string, Shards)
 	cmds := make([]*redis.Cmd, Shards)
 	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for shard := range Shards {
 			shardKeys[shard] = r.spanKeys(s, shard)
-			cmds[shard] = scanScript.Eval(ctx, p, shardKeys[shard], first.Start, first.Stop, rev, batch)
+			cmds[shard] = scanScript.Eval(ctx, p, shardKeys[shard], start, stop, rev, batch)
 		}
 		return nil
 	})
@@ -123,8 +118,11 @@ func (r *RDB) Scan(ctx context.Context, s Span, cursor string, back bool, limit 
 	var reads []read
 	for shard, cmd := range cmds {
 		perKey, err := cmd.Slice()
-		if err != nil || len(perKey) != len(shardKeys[shard]) {
-			return nil, false, fmt.Errorf("scan pipelines: shard %d: %v", shard, err)
+		if err != nil {
+			return nil, false, fmt.Errorf("scan pipelines: shard %d: %w", shard, err)
+		}
+		if len(perKey) != len(shardKeys[shard]) {
+			return nil, false, fmt.Errorf("scan pipelines: shard %d answered for %d indexes, asked %d", shard, len(perKey), len(shardKeys[shard]))
 		}
 		for i, k := range shardKeys[shard] {
 			zs, err := scoredMembers(perKey[i])
