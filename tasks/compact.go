@@ -14,9 +14,10 @@ import (
 
 var timeType = reflect.TypeFor[time.Time]()
 
-// compactTimes cuts r's times to the millisecond, but for its request's.
-// What it changes it copies first, so records sharing parts with r (the
-// one it was cloned from) are left as they are.
+// compactTimes cuts r's times to the millisecond, but for its request's
+// (Request, and in.Edited, the request as edits left it). What it changes
+// it copies first, so records sharing parts with r (the one it was cloned
+// from) are left as they are.
 func compactTimes(r *Record) {
 	v := reflect.ValueOf(r).Elem()
 	t := v.Type()
@@ -25,7 +26,9 @@ func compactTimes(r *Record) {
 			toMillis(v.Field(i))
 		}
 	}
+	edited := r.in.Edited
 	toMillis(reflect.ValueOf(&r.in).Elem())
+	r.in.Edited = edited
 	toMillis(reflect.ValueOf(&r.events).Elem())
 }
 

@@ -190,7 +190,11 @@ func (s *store) body(ctx context.Context, before, after *Record, m rdb.Meta) (b 
 	switch {
 	case before == nil:
 	case before.packed:
-		history = encodeEvents(compactEvents(before.History))
+		evs := before.History
+		if compact {
+			evs = compactEvents(evs)
+		}
+		history = encodeEvents(evs)
 	default:
 		if history, err = s.rdb.History(ctx, before.ID); err != nil {
 			return rdb.Body{}, nil, nil, err
@@ -202,8 +206,10 @@ func (s *store) body(ctx context.Context, before, after *Record, m rdb.Meta) (b 
 				read = append(read, ev)
 			}
 		}
-		read = compactEvents(read)
-		history = encodeEvents(read)
+		if compact {
+			read = compactEvents(read)
+			history = encodeEvents(read)
+		}
 	}
 	return rdb.Body{Packed: pack(req, doc, append(history, events...))}, nil, read, nil
 }

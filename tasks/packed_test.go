@@ -282,6 +282,8 @@ func TestCompactTimesCutsToTheMillisecond(t *testing.T) {
 	r := &Record{CreatedAt: at, FinishedAt: &at, Request: Request{Post: &PostSpec{PublishAt: &publishAt}},
 		Media: []MediaItem{{ConfirmedAt: &at}}, History: []Event{{At: at}}}
 	r.in.ProgressAt = at
+	edited := Request{Post: &PostSpec{PublishAt: &publishAt}}
+	r.in.Edited = &edited
 	r.events = []Event{{At: at}}
 	orig := cloneRecord(r)
 	compactTimes(r)
@@ -294,6 +296,9 @@ func TestCompactTimesCutsToTheMillisecond(t *testing.T) {
 	}
 	if !r.Request.Post.PublishAt.Equal(publishAt) {
 		t.Errorf("the request's publishAt changed to %s", r.Request.Post.PublishAt)
+	}
+	if !r.in.Edited.Post.PublishAt.Equal(publishAt) {
+		t.Errorf("the edited request's publishAt changed to %s", r.in.Edited.Post.PublishAt)
 	}
 	if !orig.FinishedAt.Equal(at) || !orig.Media[0].ConfirmedAt.Equal(at) || !orig.History[0].At.Equal(at) {
 		t.Error("the record r was cloned from changed too")
