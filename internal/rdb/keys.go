@@ -1,9 +1,6 @@
 package rdb
 
-import (
-	"fmt"
-	"hash/fnv"
-)
+import "fmt"
 
 // The key layout of doc.go, as functions; nothing else in this package
 // spells a key.
@@ -18,17 +15,32 @@ const Shards = 16
 
 // ShardOf is the shard of a pipeline id. It must never change: records are
 // found by it.
+// It is 32-bit FNV-1a of the id, written out because every record
+// access computes it and hash/fnv's allocates.
 func ShardOf(id string) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(id))
-	return int(h.Sum32() % Shards)
+	const offset32, prime32 = 2166136261, 16777619
+	h := uint32(offset32)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= prime32
+	}
+	return int(h % Shards)
 }
 
 // tag is a shard's hash tag: Redis Cluster hashes only what is between the
 // braces, so every key carrying it lands in one slot.
 func tag(shard int) string { return fmt.Sprintf("{mf%02d}", shard) }
 
-func shardPrefix(shard int) string { return prefix + tag(shard) + ":" }
+// shardPrefixes are "mediaflow:{mfNN}:" of every shard, made once: every
+// key of a record starts with one.
+var shardPrefixes = func() (p [Shards]string) {
+	for i := range p {
+		p[i] = prefix + tag(i) + ":"
+	}
+	return p
+}()
+
+func shardPrefix(shard int) string { return shardPrefixes[shard] }
 
 func recordPrefix(shard int) string  { return shardPrefix(shard) + "p:" }
 func historyPrefix(shard int) string { return shardPrefix(shard) + "h:" }

@@ -30,12 +30,25 @@ const (
 type RDB struct {
 	c      redis.UniversalClient
 	states []string
+	// shardKeys are each shard's index and state keys, in the order a
+	// record script takes them (recordKeys): made once, read on every
+	// write.
+	shardKeys [Shards][]string
 }
 
 // New returns an RDB on c, which it shares and never closes. states names
 // every state a record can be in; each has an index.
 func New(c redis.UniversalClient, states []string) *RDB {
-	return &RDB{c: c, states: slices.Clone(states)}
+	r := &RDB{c: c, states: slices.Clone(states)}
+	for shard := range r.shardKeys {
+		for _, k := range indexKinds {
+			r.shardKeys[shard] = append(r.shardKeys[shard], indexKey(shard, k))
+		}
+		for _, s := range r.states {
+			r.shardKeys[shard] = append(r.shardKeys[shard], stateKey(shard, s))
+		}
+	}
+	return r
 }
 
 // Client is the Redis client the RDB uses.
@@ -107,39 +120,40 @@ func (r *RDB) encodeMeta(m Meta) (string, error) {
 	if m.Created.IsZero() {
 		return "", errors.New("record meta has no creation time")
 	}
-	parts := []string{strconv.Itoa(s + 1)}
-	for i, t := range []time.Time{m.Created, m.Due, m.Cleanup, m.Notify, m.Done} {
+	b := make([]byte, 0, 72)
+	b = strconv.AppendInt(b, int64(s+1), 10)
+	for i, t := range [...]time.Time{m.Created, m.Due, m.Cleanup, m.Notify, m.Done} {
+		b = append(b, '|')
 		if i == 1 && m.KeepDue {
-			parts = append(parts, "k")
+			b = append(b, 'k')
 			continue
 		}
-		parts = append(parts, msString(t))
+		b = appendMs(b, t)
 	}
-	return strings.Join(parts, "|"), nil
+	return string(b), nil
 }
 
-func msString(t time.Time) string {
+func msString(t time.Time) string { return string(appendMs(nil, t)) }
+
+func appendMs(b []byte, t time.Time) []byte {
 	if t.IsZero() {
-		return "0"
+		return append(b, '0')
 	}
-	return strconv.FormatInt(max(t.UnixMilli(), 1), 10)
+	return strconv.AppendInt(b, max(t.UnixMilli(), 1), 10)
 }
 
 // recordKeys are a record script's KEYS (scripts.go).
 func (r *RDB) recordKeys(id string) []string {
 	shard := ShardOf(id)
-	keys := []string{recordKey(id), historyKey(id)}
-	for _, k := range indexKinds {
-		keys = append(keys, indexKey(shard, k))
-	}
-	for _, s := range r.states {
-		keys = append(keys, stateKey(shard, s))
-	}
-	return append(keys, packedKey(id), finishedKey(shard))
+	keys := make([]string, 0, 4+len(r.shardKeys[shard]))
+	keys = append(keys, recordPrefix(shard)+id, historyPrefix(shard)+id)
+	keys = append(keys, r.shardKeys[shard]...)
+	return append(keys, packedPrefix(shard)+id, finishedKey(shard))
 }
 
 func recordArgs(id string, fixed []any, events [][]byte) []any {
-	args := append([]any{id}, fixed...)
+	args := make([]any, 0, 1+len(fixed)+len(events))
+	args = append(append(args, id), fixed...)
 	for _, e := range events {
 		args = append(args, e)
 	}

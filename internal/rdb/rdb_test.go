@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,6 +92,25 @@ func TestEveryKeyOfARecordIsInItsShardsSlot(t *testing.T) {
 	}
 	if len(seen) != Shards {
 		t.Errorf("200 ids used %d of %d shards", len(seen), Shards)
+	}
+}
+
+// A record is found by its shard, so ShardOf must stay 32-bit FNV-1a of
+// the id modulo Shards, the function every earlier worker used.
+func TestShardOfNeverChanges(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"", "a", "pipeline-7", "01a2520f-7e4d-7dc2-be30-d9f4f26caa16", "é\x00\xff"} {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(id))
+		if got, want := ShardOf(id), int(h.Sum32()%Shards); got != want {
+			t.Errorf("ShardOf(%q) = %d, want %d", id, got, want)
+		}
+	}
+	// Pinned, so a change of Shards or of the hash fails here too.
+	for id, want := range map[string]int{"a": 12, "pipeline-7": 7, "01a2520f-7e4d-7dc2-be30-d9f4f26caa16": 7} {
+		if got := ShardOf(id); got != want {
+			t.Errorf("ShardOf(%q) = %d, want %d: records written before would not be found", id, got, want)
+		}
 	}
 }
 
