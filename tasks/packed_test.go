@@ -182,7 +182,7 @@ func TestPacksFollowsTheStanding(t *testing.T) {
 	}
 	deleted := 0
 	for shard := range rdb.Shards {
-		n, _, err := s.rdb.Expire(ctx, shard, now.Add(time.Second), 10)
+		n, _, err := s.rdb.Expire(ctx, shard, now.Add(time.Second), now.Add(time.Second), 10)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -377,7 +377,7 @@ func (p *pipeline) sweepRetention(ctx context.Context, res *SweepResult, now tim
 				res.RetentionLeft = true
 				return nil
 			}
-			deleted, looked, err := p.store.rdb.Expire(ctx, shard, cutoff, expireBatch)
+			deleted, looked, err := p.store.rdb.Expire(ctx, shard, now, cutoff, expireBatch)
 			if err != nil {
 				return err
 			}

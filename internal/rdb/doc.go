@@ -34,8 +34,10 @@
 //	                                      counts (creation, then its last look; the sweep's setting decides)
 //	mediaflow:{mfNN}:cleanup       zset   records owing a cleanup, by since when
 //	mediaflow:{mfNN}:notify        zset   records owing a webhook event, by since when
-//	mediaflow:{mfNN}:done          zset   no longer written: finished records owing nothing, by when, as older
-//	                                      workers kept it; retention and repair empty it
+//	mediaflow:{mfNN}:done          zset   finished records owing nothing, by when: as older workers kept it
+//	                                      (retention and repair empty it), and those retention found dated
+//	                                      more than ClockSkew past its now (a writer's clock ahead), which
+//	                                      would otherwise hold up the finished list's head
 //	mediaflow:{mfNN}:finished      list   "<done ms>:<id>" for each record that came to owe nothing, in that
 //	                                      order (retention pops it from the head; an entry whose record's meta
 //	                                      says another done time is stale and dropped): ~55 bytes an entry
@@ -97,6 +99,7 @@
 //	expire  delete the records of one shard finished before a cutoff, with
 //	        their history and index entries, in batches: from the old done
 //	        index while it holds any, then from the head of the finished list
+//	        (an entry dated past now + ClockSkew moves to the done index)
 //
 // turns.go holds turn (the next turn of a run that gave its worker slot
 // back: the later of now plus its earliest wait and the last turn plus

@@ -400,11 +400,16 @@ func (r *RDB) Repair(ctx context.Context, id string) (bool, error) {
 	return n == 1, nil
 }
 
+// ClockSkew is how far ahead of the sweeper's clock a worker's may be
+// before Expire stops waiting for the records it finished (expireScript).
+const ClockSkew = time.Minute
+
 // Expire deletes up to limit records of shard that have been finished and
 // owing nothing since cutoff or before, with their history and index
-// entries. It returns how many it deleted and how many entries it looked
-// at (fewer than limit: nothing more is due in that shard).
-func (r *RDB) Expire(ctx context.Context, shard int, cutoff time.Time, limit int) (deleted, looked int, err error) {
+// entries; now is the clock cutoff was taken from. It returns how many it
+// deleted and how many entries it looked at (fewer than limit: nothing
+// more is due in that shard).
+func (r *RDB) Expire(ctx context.Context, shard int, now, cutoff time.Time, limit int) (deleted, looked int, err error) {
 	keys := []string{indexKey(shard, idxDone)}
 	for _, k := range indexKinds {
 		if k != idxDone {
@@ -415,7 +420,7 @@ func (r *RDB) Expire(ctx context.Context, shard int, cutoff time.Time, limit int
 		keys = append(keys, stateKey(shard, s))
 	}
 	keys = append(keys, finishedKey(shard))
-	res, err := expireScript.Run(ctx, r.c, keys, msString(cutoff), limit, recordPrefix(shard), historyPrefix(shard), packedPrefix(shard)).Int64Slice()
+	res, err := expireScript.Run(ctx, r.c, keys, msString(cutoff), limit, recordPrefix(shard), historyPrefix(shard), packedPrefix(shard), msString(now.Add(ClockSkew))).Int64Slice()
 	if err != nil || len(res) != 2 {
 		return 0, 0, fmt.Errorf("expire records of shard %d: %w", shard, err)
 	}

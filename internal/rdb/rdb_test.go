@@ -26,6 +26,9 @@ func setup(t *testing.T) (*RDB, *redistest.Redis) {
 
 var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 
+// retention is the sweep's default: its now is the cutoff and this.
+const retention = 7 * 24 * time.Hour
+
 // entries returns the index kinds (and "state:<s>") that hold id.
 func entries(t *testing.T, db *RDB, id string) []string {
 	t.Helper()
@@ -229,7 +232,7 @@ func TestExpireDeletesOnlyFinishedRecordsPastTheCutoff(t *testing.T) {
 	}
 	deleted := 0
 	for shard := range Shards {
-		n, _, err := db.Expire(ctx, shard, cutoff, 10)
+		n, _, err := db.Expire(ctx, shard, cutoff.Add(retention), cutoff, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +303,7 @@ func TestExpireReadsTheFinishedListInOrder(t *testing.T) {
 	}
 	left := func(cutoff time.Time, want ...string) {
 		t.Helper()
-		if _, _, err := db.Expire(ctx, 0, cutoff, 10); err != nil {
+		if _, _, err := db.Expire(ctx, 0, cutoff.Add(retention), cutoff, 10); err != nil {
 			t.Fatal(err)
 		}
 		var got []string
@@ -320,6 +323,67 @@ func TestExpireReadsTheFinishedListInOrder(t *testing.T) {
 		t.Errorf("finished list holds %d entries after everything expired (%v)", n, err)
 	}
 	if n, err := db.c.ZCard(ctx, indexKey(0, idxDone)).Result(); err != nil || n != 0 {
+		t.Errorf("done index holds %d entries after everything expired (%v)", n, err)
+	}
+}
+
+// A worker whose clock is ahead dates its finished entries in the future.
+// Such an entry at the head of the list would hold up retention of the
+// whole shard for as long as the clock was ahead; past ClockSkew, the
+// sweep moves it to the done index instead, read by time, and goes on.
+func TestExpireIsNotHeldUpByAClockAhead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := setup(t)
+	now := t0.Add(30 * 24 * time.Hour)
+	var ids []string
+	for i := 0; len(ids) < 4; i++ {
+		if id := fmt.Sprintf("r%d", i); ShardOf(id) == 3 {
+			ids = append(ids, id)
+		}
+	}
+	ahead, old, slightly, older := ids[0], ids[1], ids[2], ids[3]
+	for _, c := range []struct {
+		id   string
+		done time.Time
+	}{
+		{ahead, now.Add(48 * time.Hour)}, // a clock two days fast
+		{old, t0.Add(time.Hour)},         // done 29 days ago
+		{slightly, now.Add(ClockSkew / 2)},
+		{older, t0.Add(2 * time.Hour)},
+	} {
+		if _, _, err := db.Create(ctx, c.id, []byte(`{}`), []byte(`{}`), Meta{State: "succeeded", Created: t0, Done: c.done}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	left := func(now time.Time, want ...string) {
+		t.Helper()
+		if _, _, err := db.Expire(ctx, 3, now, now.Add(-retention), 10); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, id := range ids {
+			if _, err := db.Get(ctx, id); err == nil {
+				got = append(got, id)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("records left after expiring at %s: %v, want %v", now.Sub(t0), got, want)
+		}
+	}
+	// The entry two days ahead moves out of the way; one within ClockSkew
+	// is waited for, and the one behind it with it, until it is due.
+	left(now, ahead, slightly, older)
+	if score, err := db.c.ZScore(ctx, indexKey(3, idxDone), ahead).Result(); err != nil || int64(score) != now.Add(48*time.Hour).UnixMilli() {
+		t.Errorf("the entry from the clock ahead is in the done index at %v (%v), want its done time", score, err)
+	}
+	left(now.Add(ClockSkew/2+retention-time.Second), ahead, slightly, older)
+	left(now.Add(ClockSkew/2+retention), ahead)
+	left(now.Add(48*time.Hour + retention))
+	if n, err := db.c.LLen(ctx, finishedKey(3)).Result(); err != nil || n != 0 {
+		t.Errorf("finished list holds %d entries after everything expired (%v)", n, err)
+	}
+	if n, err := db.c.ZCard(ctx, indexKey(3, idxDone)).Result(); err != nil || n != 0 {
 		t.Errorf("done index holds %d entries after everything expired (%v)", n, err)
 	}
 }
@@ -392,7 +456,7 @@ func TestExpireTouchesOnlyTheIndexesTheMetaNames(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := zremCalls(t, r)
-			n, _, err := db.Expire(ctx, ShardOf("old"), t0.Add(24*time.Hour), 10)
+			n, _, err := db.Expire(ctx, ShardOf("old"), t0.Add(24*time.Hour+retention), t0.Add(24*time.Hour), 10)
 			if err != nil || n != 1 {
 				t.Fatalf("expire deleted %d (%v), want 1", n, err)
 			}

@@ -261,17 +261,20 @@ return 1
 //
 //	KEYS[1] done  KEYS[2..5] all, due, cleanup, notify  KEYS[6..#KEYS-1] one state index per state
 //	KEYS[#KEYS] finished
-//	ARGV cutoff, limit, record key prefix, history key prefix, packed key prefix
+//	ARGV cutoff, limit, record key prefix, history key prefix, packed key prefix, ahead
 //
 // The record and history keys are built from the prefixes: they carry the
 // shard's hash tag, so the script stays in one slot (asynq builds its task
 // keys the same way). Returns {deleted, looked at}.
 //
 // The finished list is in the order records came to owe nothing, which
-// is the order of their done times but for clock skew between workers (an
-// entry waits behind one a few seconds later). An entry whose record's
-// meta has another done time is stale (the record owed something again,
-// or was deleted) and is dropped.
+// is the order of their done times but for clock skew between workers: an
+// entry waits behind one whose writer's clock was ahead, for as long as it
+// was. Past a bound (ARGV ahead: the sweeper's now and ClockSkew), that
+// wait would hold up the whole shard, so an entry dated after it moves to
+// the done index, which is read by time whatever the order. An entry whose
+// record's meta has another done time is stale (the record owed something
+// again, or was deleted) and is dropped.
 var expireScript = redis.NewScript(`
 local function meta(id)
   local m = redis.call('HGET', ARGV[3] .. id, 'meta')
@@ -321,23 +324,28 @@ for _, id in ipairs(ids) do
     deleted = deleted + 1
   end
 end
-local F = KEYS[#KEYS]
+local F, ahead = KEYS[#KEYS], tonumber(ARGV[6])
 while looked < limit do
   local e = redis.call('LINDEX', F, 0)
   if not e then break end
   local c = string.find(e, ':', 1, true)
   local at = string.sub(e, 1, c - 1)
-  if tonumber(at) > cutoff then break end
-  redis.call('LPOP', F)
-  looked = looked + 1
   local id = string.sub(e, c + 1)
-  local t = meta(id)
-  if not t then
-    forget(id)
-  elseif t[6] == at then
-    drop(id, t)
-    deleted = deleted + 1
+  if tonumber(at) > cutoff then
+    if tonumber(at) <= ahead then break end
+    redis.call('LPOP', F)
+    redis.call('ZADD', KEYS[1], at, id)
+  else
+    redis.call('LPOP', F)
+    local t = meta(id)
+    if not t then
+      forget(id)
+    elseif t[6] == at then
+      drop(id, t)
+      deleted = deleted + 1
+    end
   end
+  looked = looked + 1
 end
 return {deleted, looked}
 `)
