@@ -84,7 +84,7 @@ func ending(r *Record) State {
 	case r.in.GaveUp:
 		return StateFailed
 	case r.CancelRequested:
-		if len(r.liveMedia()) == 0 && !r.postToWithdraw() {
+		if len(r.liveMedia()) == 0 && !r.postToWithdraw() && !r.postUnsearched() {
 			return StateCancelled
 		}
 	case r.Staged && r.Request.Action.endsAtAttach():

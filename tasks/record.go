@@ -207,6 +207,10 @@ type internals struct {
 	// PostAttempts counts POST /posts sent (or about to be sent) for this
 	// pipeline: any attempt after the first searches before it creates.
 	PostAttempts int `json:"postAttempts,omitempty"`
+	// PostSearched is how many of PostAttempts a failed or cancelled
+	// pipeline's cleanup has looked for a post of (findLostPost): one
+	// whose reply was lost is on Swonkie though no run recorded it.
+	PostSearched int `json:"postSearched,omitempty"`
 	// PostClaim is the run allowed to make, adopt or stage the post now,
 	// so that two runs of the attach step never both act on Swonkie.
 	PostClaim *claim `json:"postClaim,omitempty"`
@@ -439,6 +443,14 @@ func (r *Record) postToWithdraw() bool {
 	return r.PostID != "" && r.PublishedAt == nil && !r.PostWithdrawn
 }
 
+// postUnsearched reports whether POST /posts was sent for a pipeline that
+// has no post recorded (a lost or unusable reply, then a failure or a
+// cancel before a run adopted it): a failed or cancelled pipeline looks
+// for that post (findLostPost) before it can end with nothing left.
+func (r *Record) postUnsearched() bool {
+	return r.PostID == "" && r.Request.PostID == "" && r.in.PostAttempts > r.in.PostSearched
+}
+
 // owesCleanup reports whether media (or, after a failure, our post) are
 // still to be removed.
 func (r *Record) owesCleanup() bool {
@@ -447,7 +459,7 @@ func (r *Record) owesCleanup() bool {
 	}
 	switch {
 	case r.wantsWithdrawal():
-		return len(r.liveMedia()) > 0 || r.postToWithdraw() || len(r.in.DupPosts) > 0
+		return len(r.liveMedia()) > 0 || r.postToWithdraw() || r.postUnsearched() || len(r.in.DupPosts) > 0
 	case r.PublishedAt != nil && r.Request.Cleanup == CleanupAfterPublish:
 		return len(r.liveMedia()) > 0
 	}

@@ -86,23 +86,35 @@ func TestReplayWithAValidProfileSucceedsWithOnePost(t *testing.T) {
 }
 
 // Done when (2): a pipeline whose create-post reply was lost and which
-// then failed (its search for the post kept failing) is replayed: the
-// replay adopts the post the lost reply made, never a second.
+// then failed (its search for the post kept failing) is replayed: there is
+// never a second live post. The failed attempt's cleanup finds the post
+// the lost reply made and deletes it, as it withdraws any post of a failed
+// pipeline (step_cleanup.go findLostPost), so the replay makes one.
 func TestReplayAfterALostPostReplyMakesNoDuplicate(t *testing.T) {
 	t.Parallel()
 	timing := testTiming
 	timing.MaxRetry = 2
 	b := setup(t, func(c *setupConfig) { c.noWorker = true; c.timing = timing })
 	var lost atomic.Int32
-	var searchFails atomic.Bool
-	searchFails.Store(true)
+	var id atomic.Value
+	id.Store("")
+	// The attach step's searches fail; from the cleanup's on, once the
+	// pipeline failed, none does.
+	var healed atomic.Bool
+	searchFails := func() bool {
+		if !healed.Load() {
+			rec, err := b.client.Get(context.Background(), id.Load().(string))
+			healed.Store(err == nil && rec.State == StateFailed)
+		}
+		return !healed.Load()
+	}
 	srv := httptest.NewServer(&interposer{sb: b.sb, before: func(w http.ResponseWriter, r *http.Request) bool {
 		switch {
 		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v2/posts") && lost.Add(1) == 1:
 			// The post is made; its answer never arrives.
 			b.sb.Server.ServeHTTP(httptest.NewRecorder(), r)
 			panic(http.ErrAbortHandler)
-		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/v2/posts") && searchFails.Load():
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/v2/posts") && searchFails():
 			http.Error(w, `{"message":"unavailable"}`, http.StatusServiceUnavailable)
 			return true
 		}
@@ -112,29 +124,30 @@ func TestReplayAfterALostPostReplyMakesNoDuplicate(t *testing.T) {
 	b.api = b.newAPIClient(srv.URL + "/v2")
 	b.worker = b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing})
 
-	rec := b.waitOver(b.publish(b.request(ActionPublishNow, "a.png", "b.png")).ID)
-	if rec.State != StateFailed || rec.Step != StepAttach || rec.PostID != "" {
-		t.Fatalf("want failed at attach without a post: %s", dump(rec))
+	rec := b.publish(b.request(ActionPublishNow, "a.png", "b.png"))
+	id.Store(rec.ID)
+	rec = b.waitOver(rec.ID)
+	if rec.State != StateFailed || rec.Step != StepAttach || rec.PostID == "" || !rec.PostWithdrawn || !hasEvent(rec, StepCleanup, "info", "found post") {
+		t.Fatalf("want failed at attach, the lost post found and withdrawn: %s", dump(rec))
 	}
-	if live := b.livePosts(); len(live) != 1 {
-		t.Fatalf("%d live posts after the lost reply, want the 1 it made", len(live))
+	if live := b.livePosts(); len(live) != 0 {
+		t.Fatalf("%d live posts after the failed attempt's cleanup, want none", len(live))
 	}
-	searchFails.Store(false)
 	if _, err := b.client.Replay(context.Background(), rec.ID, Edit{}, "tester"); err != nil {
 		t.Fatal(err)
 	}
 	rec = b.wait(rec.ID)
-	if rec.State != StateSucceeded || !hasEvent(rec, StepAttach, "ok", "adopted post") {
+	if rec.State != StateSucceeded {
 		t.Fatalf("replay ended %s", dump(rec))
 	}
 	live := b.livePosts()
 	if len(live) != 1 || live[0].Post.ID != rec.PostID {
-		t.Fatalf("%d live posts, want 1 (the adopted %s)", len(live), rec.PostID)
+		t.Fatalf("%d live posts, want 1 (the pipeline's %s)", len(live), rec.PostID)
 	}
-	if st := b.sb.Server.Stats(); st.Posts.Created != 1 {
-		t.Errorf("%d posts created, want 1: the replay made a duplicate", st.Posts.Created)
+	if st := b.sb.Server.Stats(); st.Posts.Created != 2 {
+		t.Errorf("%d posts created, want 2: the lost one, deleted, and the replay's", st.Posts.Created)
 	}
-	// The adopted post carries this attempt's media.
+	// The post carries this attempt's media.
 	if got, want := live[0].Post.MediaLibIDs(), rec.mediaIDs(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("post media %v, record's %v", got, want)
 	}

@@ -2,8 +2,10 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/mediaflow/mediaflow/swonkie"
 )
@@ -24,6 +26,12 @@ import (
 // cancel records a new media entry) changes the cleanup round, so the
 // planner hands it to a fresh cleanup.
 func (p *pipeline) cleanup(ctx context.Context, r *run) error {
+	// A search that fails does not hold up the rest: it is tried again
+	// with the cleanup's next run.
+	var searchErr error
+	if r.rec.wantsWithdrawal() && r.rec.postUnsearched() {
+		searchErr = p.findLostPost(ctx, r)
+	}
 	if r.rec.wantsWithdrawal() {
 		if err := p.deleteDuplicates(ctx, r); err != nil {
 			return err
@@ -75,7 +83,65 @@ func (p *pipeline) cleanup(ctx context.Context, r *run) error {
 	if err != nil {
 		return wrap(err, "cleanup: record deletions of pipeline %s", rec.ID)
 	}
-	return deleteErr
+	if deleteErr != nil {
+		return deleteErr
+	}
+	return searchErr
+}
+
+// findLostPost looks for the post an attempt of a failed or cancelled
+// pipeline may have made without any run recording it (its reply lost,
+// then the attach step stopped or gave up), and records it, to be
+// withdrawn like any post of the pipeline's. No attempt starts once a
+// pipeline is to be withdrawn (holdClaim refuses it), and one under way
+// holds the post claim: the search waits for the claim to be released or
+// to lapse, so it sees what every attempt made.
+func (p *pipeline) findLostPost(ctx context.Context, r *run) error {
+	now, err := p.store.rdb.Now(ctx)
+	if err != nil {
+		return wrap(err, "cleanup: look for the post of pipeline %s", r.rec.ID)
+	}
+	ttl := p.api.CallTimeout() + claimMargin
+	if c := r.rec.in.PostClaim; c != nil && now.Sub(c.At) < ttl {
+		return waitFor(max(time.Second, ttl-now.Sub(c.At)), "cleanup: a run of pipeline %s is acting on its post; looking for it after", r.rec.ID)
+	}
+	attempts := r.rec.in.PostAttempts
+	found, byContent, err := p.findOurPosts(ctx, r.rec)
+	if err == nil && byContent {
+		found, err = p.ownFirst(ctx, r, found)
+	}
+	if err != nil {
+		return wrap(err, "cleanup: look for the post an attempt of pipeline %s may have created", r.rec.ID)
+	}
+	at := p.now().UTC()
+	err = r.save(ctx, func(rec *Record) error {
+		if !rec.postUnsearched() || !rec.wantsWithdrawal() {
+			return errNoChange // recorded meanwhile, or replayed: its attach searches
+		}
+		if c := rec.in.PostClaim; rec.in.PostAttempts != attempts || c != nil && now.Sub(c.At) < ttl {
+			return errSearchAgain // an attempt or a claim since the search
+		}
+		rec.in.PostSearched = attempts
+		if len(found) == 0 {
+			return nil
+		}
+		keep := found[0]
+		rec.PostID, rec.PostCreated, rec.PostStage = keep.ID, true, string(keep.Stage)
+		for _, d := range found[1:] {
+			if !slices.Contains(rec.in.DupPosts, d.ID) {
+				rec.in.DupPosts = append(rec.in.DupPosts, d.ID)
+			}
+		}
+		rec.note(at, StepCleanup, nil, "info", fmt.Sprintf("found post %s, which an attempt whose reply was lost created", keep.ID))
+		return nil
+	})
+	if errors.Is(err, errSearchAgain) {
+		return waitFor(time.Second, "cleanup: pipeline %s changed while its post was looked for; looking again", r.rec.ID)
+	}
+	if err != nil {
+		return wrap(err, "cleanup: record the post found for pipeline %s", r.rec.ID)
+	}
+	return nil
 }
 
 // toDelete lists what may be deleted now: everything once the pipeline

@@ -1,0 +1,125 @@
+package tasks
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// loseFirstPostReply makes the bundle's worker talk to the sandbox through
+// an interposer that lets the first POST /posts make its post, then, while
+// the answer is on its way, runs then (with the pipeline's id) and drops
+// the connection: the post exists, and no run knows its id.
+func loseFirstPostReply(b *bundle, then func(id string)) chan<- string {
+	ids := make(chan string, 1)
+	var once sync.Once
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/posts") {
+			return false
+		}
+		lost := false
+		once.Do(func() {
+			b.sb.Server.ServeHTTP(httptest.NewRecorder(), r)
+			then(<-ids)
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+			lost = true
+		})
+		return lost
+	})
+	return ids
+}
+
+// livePosts are the sandbox's posts not deleted.
+func livePosts(b *bundle) []string {
+	var live []string
+	for _, p := range b.sb.Server.AllPosts() {
+		if !p.Deleted {
+			live = append(live, p.Post.ID)
+		}
+	}
+	return live
+}
+
+// A cancel that lands while POST /posts has made the post and its answer
+// is lost: the attach step stops for the cancel before any run adopts the
+// post, so the cleanup looks for it and deletes it, and the pipeline ends
+// cancelled with nothing left on Swonkie (docs/design.md, I3).
+func TestCancelAfterALostPostReplyDeletesThePost(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	ids := loseFirstPostReply(b, func(id string) {
+		if _, err := b.client.Cancel(context.Background(), id); err != nil {
+			t.Errorf("cancel %s: %v", id, err)
+		}
+	})
+	rec := b.publish(b.request(ActionPublishNow, "a.png", "b.png"))
+	ids <- rec.ID
+	rec = b.waitOver(rec.ID)
+	if rec.State != StateCancelled || rec.PostID == "" || !rec.PostWithdrawn {
+		t.Fatalf("ended %s with post %q (withdrawn %v), want cancelled with the lost post found and withdrawn: %s", rec.State, rec.PostID, rec.PostWithdrawn, dump(rec))
+	}
+	if !hasEvent(rec, StepCleanup, "info", "found post "+rec.PostID) {
+		t.Errorf("history does not show the post found: %s", dump(rec))
+	}
+	if live := livePosts(b); len(live) > 0 {
+		t.Errorf("posts %v are still live after the pipeline ended cancelled", live)
+	}
+	b.assertDeleted(rec)
+	b.assertClean()
+}
+
+// The same for a pipeline that fails after its post's reply was lost: the
+// search that would have adopted the post is refused for good, the attach
+// step gives up, and the cleanup, searching again, finds the post and
+// deletes it.
+func TestFailureAfterALostPostReplyDeletesThePost(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	var mu sync.Mutex
+	refused := 0
+	ids := make(chan string, 1)
+	var once sync.Once
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/posts"):
+			lost := false
+			once.Do(func() {
+				b.sb.Server.ServeHTTP(httptest.NewRecorder(), r)
+				<-ids
+				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					conn.Close()
+				}
+				lost = true
+			})
+			return lost
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/posts"):
+			mu.Lock()
+			defer mu.Unlock()
+			if refused == 0 {
+				refused++
+				http.Error(w, `{"message":"bad request"}`, http.StatusBadRequest)
+				return true
+			}
+		}
+		return false
+	})
+	rec := b.publish(b.request(ActionPublishNow, "a.png"))
+	ids <- rec.ID
+	rec = b.waitOver(rec.ID)
+	if rec.State != StateFailed || rec.PostID == "" || !rec.PostWithdrawn {
+		t.Fatalf("ended %s with post %q (withdrawn %v), want failed with the lost post found and withdrawn: %s", rec.State, rec.PostID, rec.PostWithdrawn, dump(rec))
+	}
+	if !hasEvent(rec, StepCleanup, "info", "found post "+rec.PostID) {
+		t.Errorf("history does not show the post found: %s", dump(rec))
+	}
+	if live := livePosts(b); len(live) > 0 {
+		t.Errorf("posts %v are still live after the pipeline failed", live)
+	}
+	b.assertDeleted(rec)
+	b.assertClean()
+}
