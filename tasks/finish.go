@@ -349,6 +349,10 @@ func reopen(r *Record, now time.Time) {
 	r.in.GaveUp = false
 	r.in.ProgressAt, r.in.KickedAt = time.Time{}, time.Time{}
 	r.in.PostClaim = nil
+	// The attempt that ended owes no search: its cleanup searched, or
+	// its post was recorded. The replay's attach searches before it
+	// creates all the same (PriorMedia).
+	r.in.PostSearched = r.in.PostAttempts
 	r.Cleanup = ""
 	for i := range r.Media {
 		m := &r.Media[i]

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // loseFirstPostReply makes the bundle's worker talk to the sandbox through
@@ -122,4 +123,92 @@ func TestFailureAfterALostPostReplyDeletesThePost(t *testing.T) {
 	}
 	b.assertDeleted(rec)
 	b.assertClean()
+}
+
+// A search Swonkie refuses for good does not keep a cancel from ending:
+// like a withdrawal refused (postLeft), the cleanup notes what it could
+// not do and the pipeline ends cancelled; whatever the lost answer made
+// is left as is.
+func TestCancelEndsWhenTheSearchForALostPostIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	ids := make(chan string, 1)
+	var once sync.Once
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/posts"):
+			lost := false
+			once.Do(func() {
+				b.sb.Server.ServeHTTP(httptest.NewRecorder(), r)
+				id := <-ids
+				if _, err := b.client.Cancel(context.Background(), id); err != nil {
+					t.Errorf("cancel %s: %v", id, err)
+				}
+				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					conn.Close()
+				}
+				lost = true
+			})
+			return lost
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/posts"):
+			http.Error(w, `{"message":"bad request"}`, http.StatusBadRequest)
+			return true
+		}
+		return false
+	})
+	rec := b.publish(b.request(ActionPublishNow, "a.png"))
+	ids <- rec.ID
+	rec = b.waitOver(rec.ID)
+	if rec.State != StateCancelled || rec.PostID != "" {
+		t.Fatalf("ended %s with post %q, want cancelled without a post: %s", rec.State, rec.PostID, dump(rec))
+	}
+	if !hasEvent(rec, StepCleanup, giveUp.String(), "could not look for the post") {
+		t.Errorf("history does not say the search was refused: %s", dump(rec))
+	}
+	b.assertDeleted(rec)
+}
+
+// A create Swonkie refuses for good made nothing: the failed pipeline's
+// cleanup does not search for a post (a search by content could take a
+// person's identical post for it), and the pipeline can be replayed.
+func TestRefusedCreateOwesNoSearch(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	var mu sync.Mutex
+	searches := 0
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/posts"):
+			http.Error(w, `{"message":"invalid post"}`, http.StatusBadRequest)
+			return true
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/posts"):
+			mu.Lock()
+			searches++
+			mu.Unlock()
+		}
+		return false
+	})
+	rec := b.waitOver(b.publish(b.request(ActionPublishNow, "a.png")).ID)
+	if rec.State != StateFailed || rec.Cleanup != CleanupDone {
+		t.Fatalf("ended %s, cleanup %s; want failed, cleanup done: %s", rec.State, rec.Cleanup, dump(rec))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if searches != 0 {
+		t.Errorf("%d searches for a post after a create refused for good, want none", searches)
+	}
+}
+
+// A replay closes the attempt that ended: its posts were recorded or
+// searched for, so a replayed attempt cancelled before it makes a post
+// owes no search for them.
+func TestReopenOwesNoSearchForTheAttemptItCloses(t *testing.T) {
+	t.Parallel()
+	rec := &Record{ID: "p", State: StateCancelled, PostID: "post-1", PostCreated: true, PostWithdrawn: true}
+	rec.in.PostAttempts = 2
+	reopen(rec, time.Now())
+	rec.CancelRequested = true
+	if rec.postUnsearched() || rec.owesCleanup() {
+		t.Errorf("after a replay and a cancel: postUnsearched %v, owesCleanup %v; want neither", rec.postUnsearched(), rec.owesCleanup())
+	}
 }

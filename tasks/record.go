@@ -207,9 +207,10 @@ type internals struct {
 	// PostAttempts counts POST /posts sent (or about to be sent) for this
 	// pipeline: any attempt after the first searches before it creates.
 	PostAttempts int `json:"postAttempts,omitempty"`
-	// PostSearched is how many of PostAttempts a failed or cancelled
-	// pipeline's cleanup has looked for a post of (findLostPost): one
-	// whose reply was lost is on Swonkie though no run recorded it.
+	// PostSearched is how many of PostAttempts need no search by a
+	// failed or cancelled pipeline's cleanup (findLostPost) for a post no
+	// run recorded: searched already, refused for good by Swonkie, or
+	// from an attempt a replay closed (reopen).
 	PostSearched int `json:"postSearched,omitempty"`
 	// PostClaim is the run allowed to make, adopt or stage the post now,
 	// so that two runs of the attach step never both act on Swonkie.

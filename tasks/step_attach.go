@@ -199,9 +199,20 @@ func (p *pipeline) createPost(ctx context.Context, r *run, counted bool) (*swonk
 	}
 	if err != nil {
 		// The post may exist (a lost or unusable reply): the attempt stays
-		// counted, so the next run searches first.
+		// counted, so the next run searches first. A refusal for good made
+		// nothing (Swonkie validates before it creates): a failed or
+		// cancelled pipeline's cleanup has nothing to look for.
 		if IsPermanent(err) {
 			p.forgetLabels(ctx, r, err)
+			if serr := r.save(ctx, func(rec *Record) error {
+				if rec.PostID != "" || rec.in.PostAttempts != mine || rec.in.PostSearched >= mine {
+					return errNoChange
+				}
+				rec.in.PostSearched = mine
+				return nil
+			}); serr != nil {
+				r.log.Warn().Err(serr).Msg("could not note that the post was refused; a failed pipeline's cleanup searches for it")
+			}
 		}
 		return nil, wrap(err, "attach: create post")
 	}

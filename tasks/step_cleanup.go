@@ -110,7 +110,15 @@ func (p *pipeline) findLostPost(ctx context.Context, r *run) error {
 	if err == nil && byContent {
 		found, err = p.ownFirst(ctx, r, found)
 	}
-	if err != nil {
+	var refused string
+	switch {
+	case err != nil && IsPermanent(err):
+		// Refused for good, like a withdrawal (postLeft): whatever the
+		// attempt made stays, and the pipeline ends all the same rather
+		// than wait for a search that will never be answered.
+		r.log.Error().Err(err).Msg("the search for a post a lost answer may have made is refused; leaving whatever it made")
+		refused = fmt.Sprintf("could not look for the post an attempt whose answer was lost may have made: %v; anything it made is left as is", err)
+	case err != nil:
 		return wrap(err, "cleanup: look for the post an attempt of pipeline %s may have created", r.rec.ID)
 	}
 	at := p.now().UTC()
@@ -122,6 +130,9 @@ func (p *pipeline) findLostPost(ctx context.Context, r *run) error {
 			return errSearchAgain // an attempt or a claim since the search
 		}
 		rec.in.PostSearched = attempts
+		if refused != "" {
+			rec.note(at, StepCleanup, nil, giveUp.String(), refused)
+		}
 		if len(found) == 0 {
 			return nil
 		}
