@@ -12,14 +12,15 @@ import (
 
 // loseFirstPostReply makes the bundle's worker talk to the sandbox through
 // an interposer that lets the first POST /posts make its post, then, while
-// the answer is on its way, runs then (with the pipeline's id) and drops
-// the connection: the post exists, and no run knows its id.
-func loseFirstPostReply(b *bundle, then func(id string)) chan<- string {
+// the answer is on its way, runs then (with the pipeline's id, sent on the
+// channel it returns) and drops the connection: the post exists, and no
+// run knows its id. other, when set, may answer any other request first.
+func loseFirstPostReply(b *bundle, then func(id string), other func(w http.ResponseWriter, r *http.Request) bool) chan<- string {
 	ids := make(chan string, 1)
 	var once sync.Once
 	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/posts") {
-			return false
+			return other != nil && other(w, r)
 		}
 		lost := false
 		once.Do(func() {
@@ -35,15 +36,36 @@ func loseFirstPostReply(b *bundle, then func(id string)) chan<- string {
 	return ids
 }
 
-// livePosts are the sandbox's posts not deleted.
-func livePosts(b *bundle) []string {
-	var live []string
-	for _, p := range b.sb.Server.AllPosts() {
-		if !p.Deleted {
-			live = append(live, p.Post.ID)
+func isPostSearch(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/posts")
+}
+
+// cancelOn is a then of loseFirstPostReply: the pipeline is cancelled
+// while its post's answer is on its way.
+func cancelOn(b *bundle) func(id string) {
+	return func(id string) {
+		if _, err := b.client.Cancel(context.Background(), id); err != nil {
+			b.t.Errorf("cancel %s: %v", id, err)
 		}
 	}
-	return live
+}
+
+// assertLostPostWithdrawn checks that a pipeline ended as want, with the
+// post the lost answer made found by its cleanup and withdrawn, and
+// nothing of it left on the sandbox.
+func assertLostPostWithdrawn(b *bundle, rec *Record, want State) {
+	b.t.Helper()
+	if rec.State != want || rec.PostID == "" || !rec.PostWithdrawn {
+		b.t.Fatalf("ended %s with post %q (withdrawn %v), want %s with the lost post found and withdrawn: %s", rec.State, rec.PostID, rec.PostWithdrawn, want, dump(rec))
+	}
+	if !hasEvent(rec, StepCleanup, "info", "found post "+rec.PostID) {
+		b.t.Errorf("history does not show the post found: %s", dump(rec))
+	}
+	if live := b.livePosts(); len(live) > 0 {
+		b.t.Errorf("%d posts are still live after the pipeline ended %s", len(live), rec.State)
+	}
+	b.assertDeleted(rec)
+	b.assertClean()
 }
 
 // A cancel that lands while POST /posts has made the post and its answer
@@ -53,76 +75,33 @@ func livePosts(b *bundle) []string {
 func TestCancelAfterALostPostReplyDeletesThePost(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })
-	ids := loseFirstPostReply(b, func(id string) {
-		if _, err := b.client.Cancel(context.Background(), id); err != nil {
-			t.Errorf("cancel %s: %v", id, err)
-		}
-	})
+	ids := loseFirstPostReply(b, cancelOn(b), nil)
 	rec := b.publish(b.request(ActionPublishNow, "a.png", "b.png"))
 	ids <- rec.ID
-	rec = b.waitOver(rec.ID)
-	if rec.State != StateCancelled || rec.PostID == "" || !rec.PostWithdrawn {
-		t.Fatalf("ended %s with post %q (withdrawn %v), want cancelled with the lost post found and withdrawn: %s", rec.State, rec.PostID, rec.PostWithdrawn, dump(rec))
-	}
-	if !hasEvent(rec, StepCleanup, "info", "found post "+rec.PostID) {
-		t.Errorf("history does not show the post found: %s", dump(rec))
-	}
-	if live := livePosts(b); len(live) > 0 {
-		t.Errorf("posts %v are still live after the pipeline ended cancelled", live)
-	}
-	b.assertDeleted(rec)
-	b.assertClean()
+	assertLostPostWithdrawn(b, b.waitOver(rec.ID), StateCancelled)
 }
 
-// The same for a pipeline that fails after its post's reply was lost: the
+// The same for a pipeline that fails after its post's answer was lost: the
 // search that would have adopted the post is refused for good, the attach
 // step gives up, and the cleanup, searching again, finds the post and
 // deletes it.
 func TestFailureAfterALostPostReplyDeletesThePost(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })
-	var mu sync.Mutex
-	refused := 0
-	ids := make(chan string, 1)
-	var once sync.Once
-	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
-		switch {
-		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/posts"):
-			lost := false
-			once.Do(func() {
-				b.sb.Server.ServeHTTP(httptest.NewRecorder(), r)
-				<-ids
-				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-					conn.Close()
-				}
-				lost = true
-			})
-			return lost
-		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/posts"):
-			mu.Lock()
-			defer mu.Unlock()
-			if refused == 0 {
-				refused++
+	var refused sync.Once
+	ids := loseFirstPostReply(b, func(string) {}, func(w http.ResponseWriter, r *http.Request) bool {
+		handled := false
+		if isPostSearch(r) {
+			refused.Do(func() {
 				http.Error(w, `{"message":"bad request"}`, http.StatusBadRequest)
-				return true
-			}
+				handled = true
+			})
 		}
-		return false
+		return handled
 	})
 	rec := b.publish(b.request(ActionPublishNow, "a.png"))
 	ids <- rec.ID
-	rec = b.waitOver(rec.ID)
-	if rec.State != StateFailed || rec.PostID == "" || !rec.PostWithdrawn {
-		t.Fatalf("ended %s with post %q (withdrawn %v), want failed with the lost post found and withdrawn: %s", rec.State, rec.PostID, rec.PostWithdrawn, dump(rec))
-	}
-	if !hasEvent(rec, StepCleanup, "info", "found post "+rec.PostID) {
-		t.Errorf("history does not show the post found: %s", dump(rec))
-	}
-	if live := livePosts(b); len(live) > 0 {
-		t.Errorf("posts %v are still live after the pipeline failed", live)
-	}
-	b.assertDeleted(rec)
-	b.assertClean()
+	assertLostPostWithdrawn(b, b.waitOver(rec.ID), StateFailed)
 }
 
 // A search Swonkie refuses for good does not keep a cancel from ending:
@@ -132,25 +111,8 @@ func TestFailureAfterALostPostReplyDeletesThePost(t *testing.T) {
 func TestCancelEndsWhenTheSearchForALostPostIsRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })
-	ids := make(chan string, 1)
-	var once sync.Once
-	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
-		switch {
-		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/posts"):
-			lost := false
-			once.Do(func() {
-				b.sb.Server.ServeHTTP(httptest.NewRecorder(), r)
-				id := <-ids
-				if _, err := b.client.Cancel(context.Background(), id); err != nil {
-					t.Errorf("cancel %s: %v", id, err)
-				}
-				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-					conn.Close()
-				}
-				lost = true
-			})
-			return lost
-		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/posts"):
+	ids := loseFirstPostReply(b, cancelOn(b), func(w http.ResponseWriter, r *http.Request) bool {
+		if isPostSearch(r) {
 			http.Error(w, `{"message":"bad request"}`, http.StatusBadRequest)
 			return true
 		}
@@ -170,7 +132,7 @@ func TestCancelEndsWhenTheSearchForALostPostIsRefused(t *testing.T) {
 
 // A create Swonkie refuses for good made nothing: the failed pipeline's
 // cleanup does not search for a post (a search by content could take a
-// person's identical post for it), and the pipeline can be replayed.
+// person's identical post for it).
 func TestRefusedCreateOwesNoSearch(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })
@@ -181,7 +143,7 @@ func TestRefusedCreateOwesNoSearch(t *testing.T) {
 		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/posts"):
 			http.Error(w, `{"message":"invalid post"}`, http.StatusBadRequest)
 			return true
-		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/posts"):
+		case isPostSearch(r):
 			mu.Lock()
 			searches++
 			mu.Unlock()
