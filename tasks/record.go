@@ -266,6 +266,15 @@ type claim struct {
 	Lapse time.Time `json:"lapse,omitzero"`
 }
 
+// left is how long the claim still holds at now (Redis's time) with ttl
+// from its last renewal; 0 for none or a lapsed one.
+func (c *claim) left(now time.Time, ttl time.Duration) time.Duration {
+	if c == nil {
+		return 0
+	}
+	return max(0, ttl-now.Sub(c.At))
+}
+
 // applyEdited makes the edited request the record's request.
 func (r *Record) applyEdited() {
 	if r.in.Edited != nil {

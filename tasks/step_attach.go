@@ -120,7 +120,7 @@ func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error
 	if err != nil {
 		return wrap(err, "attach: claim the post of pipeline %s", r.rec.ID)
 	}
-	ttl := p.api.CallTimeout() + claimMargin
+	ttl := p.claimTTL()
 	var held time.Duration
 	err = r.save(ctx, func(rec *Record) error {
 		if rec.Staged {
@@ -132,8 +132,8 @@ func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error
 			// post is not to be made or staged now.
 			return errStopAttach
 		}
-		if c := rec.in.PostClaim; c != nil && c.Holder != r.id && now.Sub(c.At) < ttl {
-			held = ttl - now.Sub(c.At)
+		if left := rec.in.PostClaim.left(now, ttl); left > 0 && rec.in.PostClaim.Holder != r.id {
+			held = left
 			return errClaimed
 		}
 		rec.in.PostClaim = &claim{Holder: r.id, At: now, Lapse: now.Add(ttl)}
@@ -155,6 +155,10 @@ func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error
 	r.claimed = start
 	return nil
 }
+
+// claimTTL is how long a post claim lasts after its last renewal: one
+// API call and claimMargin.
+func (p *pipeline) claimTTL() time.Duration { return p.api.CallTimeout() + claimMargin }
 
 // renewClaim renews the claim before a call unless this run renewed it so
 // recently that it still covers the whole call.
@@ -362,20 +366,7 @@ func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, c
 			rec.in.DupPosts = append(rec.in.DupPosts, post.ID)
 			return nil
 		}
-		rec.PostID, rec.PostCreated, rec.PostStage = post.ID, created, string(post.Stage)
-		rec.in.EditApplied = max(rec.in.EditApplied, contentGen)
-		if post.Type != "" {
-			rec.PostType = string(post.Type)
-		}
-		for _, d := range dups {
-			if d != post.ID && !slices.Contains(rec.in.DupPosts, d) {
-				rec.in.DupPosts = append(rec.in.DupPosts, d)
-			}
-		}
-		if post.PublishAt != nil {
-			t := post.PublishAt.UTC()
-			rec.PostPublishAt = &t
-		}
+		rec.takePost(post, created, dups, contentGen)
 		rec.note(now, StepAttach, nil, "ok", msg)
 		return nil
 	})
@@ -388,6 +379,25 @@ func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, c
 		return nil, p.deleteDuplicates(ctx, r)
 	}
 	return post, nil
+}
+
+// takePost records post as the pipeline's, with the duplicates still to
+// delete. contentGen is as recordPost's.
+func (r *Record) takePost(post *swonkie.Post, created bool, dups []string, contentGen int) {
+	r.PostID, r.PostCreated, r.PostStage = post.ID, created, string(post.Stage)
+	r.in.EditApplied = max(r.in.EditApplied, contentGen)
+	if post.Type != "" {
+		r.PostType = string(post.Type)
+	}
+	for _, d := range dups {
+		if d != post.ID && !slices.Contains(r.in.DupPosts, d) {
+			r.in.DupPosts = append(r.in.DupPosts, d)
+		}
+	}
+	if post.PublishAt != nil {
+		t := post.PublishAt.UTC()
+		r.PostPublishAt = &t
+	}
 }
 
 // attachToExisting adds our media to the caller's post. PUT replaces

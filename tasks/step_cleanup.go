@@ -101,9 +101,9 @@ func (p *pipeline) findLostPost(ctx context.Context, r *run) error {
 	if err != nil {
 		return wrap(err, "cleanup: look for the post of pipeline %s", r.rec.ID)
 	}
-	ttl := p.api.CallTimeout() + claimMargin
-	if c := r.rec.in.PostClaim; c != nil && now.Sub(c.At) < ttl {
-		return waitFor(max(time.Second, ttl-now.Sub(c.At)), "cleanup: a run of pipeline %s is acting on its post; looking for it after", r.rec.ID)
+	ttl := p.claimTTL()
+	if left := r.rec.in.PostClaim.left(now, ttl); left > 0 {
+		return waitFor(max(time.Second, left), "cleanup: a run of pipeline %s is acting on its post; looking for it after", r.rec.ID)
 	}
 	attempts := r.rec.in.PostAttempts
 	found, byContent, err := p.findOurPosts(ctx, r.rec)
@@ -126,7 +126,7 @@ func (p *pipeline) findLostPost(ctx context.Context, r *run) error {
 		if !rec.postUnsearched() || !rec.wantsWithdrawal() {
 			return errNoChange // recorded meanwhile, or replayed: its attach searches
 		}
-		if c := rec.in.PostClaim; rec.in.PostAttempts != attempts || c != nil && now.Sub(c.At) < ttl {
+		if rec.in.PostAttempts != attempts || rec.in.PostClaim.left(now, ttl) > 0 {
 			return errSearchAgain // an attempt or a claim since the search
 		}
 		rec.in.PostSearched = attempts
@@ -136,14 +136,12 @@ func (p *pipeline) findLostPost(ctx context.Context, r *run) error {
 		if len(found) == 0 {
 			return nil
 		}
-		keep := found[0]
-		rec.PostID, rec.PostCreated, rec.PostStage = keep.ID, true, string(keep.Stage)
+		var dups []string
 		for _, d := range found[1:] {
-			if !slices.Contains(rec.in.DupPosts, d.ID) {
-				rec.in.DupPosts = append(rec.in.DupPosts, d.ID)
-			}
+			dups = append(dups, d.ID)
 		}
-		rec.note(at, StepCleanup, nil, "info", fmt.Sprintf("found post %s, which an attempt whose reply was lost created", keep.ID))
+		rec.takePost(&found[0], true, dups, -1)
+		rec.note(at, StepCleanup, nil, "info", fmt.Sprintf("found post %s, which an attempt whose reply was lost created", found[0].ID))
 		return nil
 	})
 	if errors.Is(err, errSearchAgain) {

@@ -319,10 +319,18 @@ func TestExpireReadsTheFinishedListInOrder(t *testing.T) {
 	left(cutoff, "a", "c", "d")
 	left(t0.Add(26*time.Hour), "a")
 	left(t0.Add(31 * time.Hour))
-	if n, err := db.c.LLen(ctx, finishedKey(0)).Result(); err != nil || n != 0 {
+	assertRetentionEmpty(t, db, 0)
+}
+
+// assertRetentionEmpty checks that shard's finished list and done index
+// hold nothing once every record expired.
+func assertRetentionEmpty(t *testing.T, db *RDB, shard int) {
+	t.Helper()
+	ctx := context.Background()
+	if n, err := db.c.LLen(ctx, finishedKey(shard)).Result(); err != nil || n != 0 {
 		t.Errorf("finished list holds %d entries after everything expired (%v)", n, err)
 	}
-	if n, err := db.c.ZCard(ctx, indexKey(0, idxDone)).Result(); err != nil || n != 0 {
+	if n, err := db.c.ZCard(ctx, indexKey(shard, idxDone)).Result(); err != nil || n != 0 {
 		t.Errorf("done index holds %d entries after everything expired (%v)", n, err)
 	}
 }
@@ -380,12 +388,7 @@ func TestExpireIsNotHeldUpByAClockAhead(t *testing.T) {
 	left(now.Add(ClockSkew/2+retention-time.Second), ahead, slightly, older)
 	left(now.Add(ClockSkew/2+retention), ahead)
 	left(now.Add(48*time.Hour + retention))
-	if n, err := db.c.LLen(ctx, finishedKey(3)).Result(); err != nil || n != 0 {
-		t.Errorf("finished list holds %d entries after everything expired (%v)", n, err)
-	}
-	if n, err := db.c.ZCard(ctx, indexKey(3, idxDone)).Result(); err != nil || n != 0 {
-		t.Errorf("done index holds %d entries after everything expired (%v)", n, err)
-	}
+	assertRetentionEmpty(t, db, 3)
 }
 
 // A repair (or a create of a record that exists) moves an older worker's
