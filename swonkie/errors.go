@@ -141,6 +141,23 @@ func IsReplyLost(err error) bool {
 	return errors.As(err, &e) && e.StatusCode == 0 && e.Sent
 }
 
+// MayStillLand reports a call that ended while Swonkie may still be
+// acting on it: sent whole, it went unanswered because this side stopped
+// waiting (its time ran out, or its context ended), or a gateway answered
+// 504 because it stopped waiting for the server behind it. A lost answer
+// of any other kind (the connection closed or reset) came after the
+// server was done with the request, or gone.
+func MayStillLand(err error) bool {
+	if hasStatus(err, http.StatusGatewayTimeout) {
+		return true
+	}
+	if !IsReplyLost(err) {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || (errors.As(err, &ne) && ne.Timeout())
+}
+
 // IsNotFound reports a 404 or 410: the thing is not (or no longer) in the
 // workspace. Deleting something that is not found counts as done.
 func IsNotFound(err error) bool {

@@ -43,20 +43,24 @@ func TestErrorClassification(t *testing.T) {
 	tests := []struct {
 		status                                         int
 		transient, permanent, notFound, limited, confl bool
+		// mayLand: a gateway that stopped waiting leaves the server
+		// behind it acting (MayStillLand).
+		mayLand bool
 	}{
-		{400, false, true, false, false, false},
-		{401, false, true, false, false, false},
-		{403, false, true, false, false, false},
-		{404, false, true, true, false, false},
-		{408, true, false, false, false, false},
-		{409, false, true, false, false, true},
-		{410, false, true, true, false, false},
-		{422, false, true, false, false, false},
-		{425, true, false, false, false, false},
-		{429, true, false, false, true, false},
-		{500, true, false, false, false, false},
-		{502, true, false, false, false, false},
-		{503, true, false, false, false, false},
+		{400, false, true, false, false, false, false},
+		{401, false, true, false, false, false, false},
+		{403, false, true, false, false, false, false},
+		{404, false, true, true, false, false, false},
+		{408, true, false, false, false, false, false},
+		{409, false, true, false, false, true, false},
+		{410, false, true, true, false, false, false},
+		{422, false, true, false, false, false, false},
+		{425, true, false, false, false, false, false},
+		{429, true, false, false, true, false, false},
+		{500, true, false, false, false, false, false},
+		{502, true, false, false, false, false, false},
+		{503, true, false, false, false, false, false},
+		{504, true, false, false, false, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
@@ -65,10 +69,10 @@ func TestErrorClassification(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			got := []bool{swonkie.IsTransient(err), swonkie.IsPermanent(err), swonkie.IsNotFound(err), swonkie.IsRateLimited(err), swonkie.IsConflict(err)}
-			want := []bool{tt.transient, tt.permanent, tt.notFound, tt.limited, tt.confl}
+			got := []bool{swonkie.IsTransient(err), swonkie.IsPermanent(err), swonkie.IsNotFound(err), swonkie.IsRateLimited(err), swonkie.IsConflict(err), swonkie.MayStillLand(err)}
+			want := []bool{tt.transient, tt.permanent, tt.notFound, tt.limited, tt.confl, tt.mayLand}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Fatalf("transient/permanent/notFound/rateLimited/conflict = %v, want %v (%v)", got, want, err)
+				t.Fatalf("transient/permanent/notFound/rateLimited/conflict/mayStillLand = %v, want %v (%v)", got, want, err)
 			}
 			if tt.transient == tt.permanent {
 				t.Fatal("an error must be exactly one of transient and permanent")
@@ -115,12 +119,15 @@ func TestTransportErrorsAreTransient(t *testing.T) {
 		// replyLost: IsReplyLost must say this, when set (a reset may come
 		// before or after the request is written).
 		replyLost *bool
+		// mayLand: MayStillLand must say this: only a call this side
+		// stopped waiting for may still be acted on.
+		mayLand bool
 	}{
-		{"connection refused", func() error { _, err := newClient(t, closedURL).ListProfiles(ctx); return err }, nil, &no},
-		{"timeout", func() error { _, err := slow.c.ListProfiles(ctx); return err }, context.DeadlineExceeded, &yes},
-		{"reset", func() error { _, err := reset.c.ListProfiles(ctx); return err }, nil, nil},
-		{"lost reply", func() error { _, err := lost.c.CreateLabel(ctx, "x"); return err }, nil, &yes},
-		{"cancelled", func() error { _, err := reset.c.ListLabels(cancelled); return err }, context.Canceled, &no},
+		{"connection refused", func() error { _, err := newClient(t, closedURL).ListProfiles(ctx); return err }, nil, &no, false},
+		{"timeout", func() error { _, err := slow.c.ListProfiles(ctx); return err }, context.DeadlineExceeded, &yes, true},
+		{"reset", func() error { _, err := reset.c.ListProfiles(ctx); return err }, nil, nil, false},
+		{"lost reply", func() error { _, err := lost.c.CreateLabel(ctx, "x"); return err }, nil, &yes, false},
+		{"cancelled", func() error { _, err := reset.c.ListLabels(cancelled); return err }, context.Canceled, &no, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,6 +144,9 @@ func TestTransportErrorsAreTransient(t *testing.T) {
 			}
 			if tt.replyLost != nil && swonkie.IsReplyLost(err) != *tt.replyLost {
 				t.Fatalf("IsReplyLost = %v, want %v: %v", !*tt.replyLost, *tt.replyLost, err)
+			}
+			if swonkie.MayStillLand(err) != tt.mayLand {
+				t.Fatalf("MayStillLand = %v, want %v: %v", !tt.mayLand, tt.mayLand, err)
 			}
 		})
 	}

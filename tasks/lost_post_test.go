@@ -1,7 +1,9 @@
 package tasks
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -172,5 +174,117 @@ func TestReopenOwesNoSearchForTheAttemptItCloses(t *testing.T) {
 	rec.CancelRequested = true
 	if rec.postUnsearched() || rec.owesCleanup() {
 		t.Errorf("after a replay and a cancel: postUnsearched %v, owesCleanup %v; want neither", rec.postUnsearched(), rec.owesCleanup())
+	}
+}
+
+// A call on the post that lands after the worker stopped waiting for it:
+// POST /posts (or the stage call) outlasts the call's timeout, and Swonkie
+// acts on it only later. The run that gave up keeps the post claim for
+// another call and its margin, so no run looks at the post before the
+// call lands; released, the next run (a retry 50 ms later) would search
+// and make a second post, or read the post unstaged and stage it again
+// (docs/design.md, I1).
+func TestCallOnThePostThatLandsAfterTheTimeout(t *testing.T) {
+	t.Parallel()
+	isPostRead := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/posts/") && !strings.HasSuffix(r.URL.Path, "/validate")
+	}
+	for _, tc := range []struct {
+		name string
+		held func(*http.Request) bool // the call that lands late
+		// early is a look at the post that must wait for it
+		early func(*http.Request) bool
+		// event is what the history shows of the late call's effect
+		event string
+	}{
+		{"create", func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/posts")
+		},
+			func(r *http.Request) bool { return isPostSearch(r) || isPostRead(r) }, "adopted post "},
+		{"stage", isStageCall, func(r *http.Request) bool { return isStageCall(r) || isPostRead(r) }, "published"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *setupConfig) { c.noWorker = true })
+			b.callTimeout = time.Second
+			var (
+				mu    sync.Mutex
+				first = true
+				// land acts on the held call; set from when the worker
+				// gave up on it until it landed.
+				land   func()
+				looked bool
+				landed = make(chan struct{})
+			)
+			withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+				mu.Lock()
+				if land != nil && tc.early(r) {
+					// The look is answered before the call lands, then it
+					// lands: what a look in that gap would miss.
+					looked = true
+					late := land
+					mu.Unlock()
+					b.sb.Server.ServeHTTP(w, r)
+					late()
+					return true
+				}
+				if !first || !tc.held(r) {
+					mu.Unlock()
+					return false
+				}
+				first = false
+				mu.Unlock()
+				body, err := io.ReadAll(r.Body)
+				if err != nil {
+					t.Errorf("read the held call: %v", err)
+					return false
+				}
+				<-r.Context().Done() // the worker stopped waiting
+				var once sync.Once
+				late := func() {
+					once.Do(func() {
+						req := r.Clone(context.Background())
+						req.Body = io.NopCloser(bytes.NewReader(body))
+						b.sb.Server.ServeHTTP(httptest.NewRecorder(), req)
+						mu.Lock()
+						land = nil
+						mu.Unlock()
+						close(landed)
+					})
+				}
+				mu.Lock()
+				land = late
+				mu.Unlock()
+				time.AfterFunc(2*time.Second, late)
+				return true
+			})
+			rec := b.publish(b.request(ActionPublishNow, "a.png"))
+			// The claim holds one call (1 s) and claimMargin (10 s):
+			// longer than waitOver waits.
+			deadline := time.Now().Add(time.Minute)
+			for !rec.State.Terminal() || rec.Cleanup == CleanupPending {
+				if time.Now().After(deadline) {
+					t.Fatalf("the pipeline did not end: %s", dump(rec))
+				}
+				time.Sleep(50 * time.Millisecond)
+				var err error
+				if rec, err = b.client.Get(context.Background(), rec.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			<-landed
+			mu.Lock()
+			defer mu.Unlock()
+			if looked {
+				t.Error("a run looked at the post while the call that timed out could still land")
+			}
+			if rec.State != StateSucceeded || !hasEvent(rec, "", "ok", tc.event) {
+				t.Fatalf("ended %s, want succeeded and %q: %s", rec.State, tc.event, dump(rec))
+			}
+			if all := b.sb.Server.AllPosts(); len(all) != 1 || all[0].Post.ID != rec.PostID {
+				t.Errorf("Swonkie holds %d posts (%+v), want the pipeline's one", len(all), all)
+			}
+			b.assertClean()
+		})
 	}
 }

@@ -266,6 +266,11 @@ type claim struct {
 	Lapse time.Time `json:"lapse,omitzero"`
 }
 
+// newClaim is holder's claim, taken or renewed at now (Redis's time).
+func newClaim(holder string, now time.Time, ttl time.Duration) *claim {
+	return &claim{Holder: holder, At: now, Lapse: now.Add(ttl)}
+}
+
 // left is how long the claim still holds at now (Redis's time) with ttl
 // from its last renewal; 0 for none or a lapsed one.
 func (c *claim) left(now time.Time, ttl time.Duration) time.Duration {

@@ -59,6 +59,9 @@ type bundle struct {
 	// second is the second workspace's, when the test asked for one
 	// (withSecondWorkspace).
 	second *secondWorkspace
+	// callTimeout bounds each call of the API clients newAPIClient makes
+	// (0: the client's default).
+	callTimeout time.Duration
 }
 
 type setupConfig struct {
@@ -413,7 +416,7 @@ func (b *bundle) newAPIClient(base string) *swonkie.Client {
 	b.t.Helper()
 	o := b.sbOpts
 	c, err := swonkie.New(swonkie.Config{BaseURL: base, APIID: o.APIID, APIKey: o.APIKey, RateLimit: 1000, Burst: 100,
-		MaxConns: 10, Instrument: b.metrics.InstrumentTransport})
+		MaxConns: 10, Instrument: b.metrics.InstrumentTransport, Timeout: b.callTimeout})
 	if err != nil {
 		b.t.Fatal(err)
 	}

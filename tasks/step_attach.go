@@ -53,7 +53,11 @@ func (p *pipeline) attach(ctx context.Context, r *run) error {
 		return err
 	}
 	err = p.attachAndStage(ctx, r, counted)
-	if err != nil || !r.rec.Staged {
+	switch {
+	case err == nil && r.rec.Staged:
+	case swonkie.MayStillLand(err):
+		p.keepClaim(ctx, r, err)
+	default:
 		p.releaseClaim(ctx, r)
 	}
 	if errors.Is(err, errStopAttach) {
@@ -136,7 +140,7 @@ func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error
 			held = left
 			return errClaimed
 		}
-		rec.in.PostClaim = &claim{Holder: r.id, At: now, Lapse: now.Add(ttl)}
+		rec.in.PostClaim = newClaim(r.id, now, ttl)
 		if fn != nil {
 			return fn(rec)
 		}
@@ -336,6 +340,36 @@ func (p *pipeline) deleteDuplicates(ctx context.Context, r *run) error {
 		}
 	}
 	return failed
+}
+
+// keepClaim renews the claim of a run whose call on the post (a create, a
+// stage) went unanswered because this side stopped waiting: Swonkie may
+// still be acting on it. Released, the claim would let the next run search
+// for the post (or read its stage) before a slow server made it, and make
+// a second post (or stage it twice). Renewed, it holds every other run off
+// for one more API call and claimMargin, as it does for a run killed
+// mid-call.
+//
+// It renews even after a cancel (which refuses a claim taken): the
+// cancel's cleanup waits for the claim before it searches, too.
+func (p *pipeline) keepClaim(ctx context.Context, r *run, cause error) {
+	ctx = context.WithoutCancel(ctx)
+	now, err := p.store.rdb.Now(ctx)
+	if err == nil {
+		ttl := p.claimTTL()
+		err = r.save(ctx, func(rec *Record) error {
+			if rec.in.PostClaim == nil || rec.in.PostClaim.Holder != r.id {
+				return errNoChange // lapsed and taken: its holder waits its own way
+			}
+			rec.in.PostClaim = newClaim(r.id, now, ttl)
+			return nil
+		})
+	}
+	if err != nil {
+		r.log.Warn().Err(err).Msg("could not renew the post claim after a call that may still land; it lapses as it was")
+		return
+	}
+	r.log.Info().Err(cause).Dur("held_for", p.claimTTL()).Msg("a call on the post may still land; the post claim holds other runs off until it must have")
 }
 
 func (p *pipeline) releaseClaim(ctx context.Context, r *run) {
