@@ -27,15 +27,18 @@ type Listed struct {
 }
 
 // spanKeys are the index keys of s in one shard: its states' indexes, or
-// every state's.
+// every state's. A state named twice is one key: a ZUNION or a count over
+// the same index twice would give each of its entries twice.
 func (r *RDB) spanKeys(s Span, shard int) []string {
 	states := s.States
 	if len(states) == 0 {
 		states = r.states
 	}
 	out := make([]string, 0, len(states))
-	for _, st := range states {
-		out = append(out, stateKey(shard, st))
+	for i, st := range states {
+		if !slices.Contains(states[:i], st) {
+			out = append(out, stateKey(shard, st))
+		}
 	}
 	return out
 }

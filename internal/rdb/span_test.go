@@ -41,6 +41,9 @@ func TestScanWalksASpanBothWaysAndCountsIt(t *testing.T) {
 		{"every state", Span{}},
 		{"one state", Span{States: states[:1]}},
 		{"two states", Span{States: states[:2]}},
+		// A filter naming a state twice (state=failed&state=failed) is
+		// that state once: each entry counted and listed once.
+		{"a state named twice", Span{States: []string{states[1], states[0], states[1]}}},
 		{"a time range", Span{States: states[1:3], Since: t0.Add(10 * time.Second), Until: t0.Add(40 * time.Second)}},
 		{"nothing in range", Span{Since: t0.Add(time.Hour)}},
 	}
