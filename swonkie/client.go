@@ -324,12 +324,12 @@ func (c *Client) do(ctx context.Context, k call, out any) (status int, err error
 	}))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, c.replyLost(c.transportError(k.method, k.endpoint, err), sent.Load())
+		return 0, c.unanswered(ctx, c.transportError(k.method, k.endpoint, err), sent.Load())
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return resp.StatusCode, c.replyLost(c.transportError(k.method, k.endpoint, err), true)
+		return resp.StatusCode, c.unanswered(ctx, c.transportError(k.method, k.endpoint, err), true)
 	}
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	for _, s := range k.accept {
@@ -381,12 +381,17 @@ func (c *Client) transportError(method, endpoint string, err error, secrets ...s
 	return &Error{Method: method, Endpoint: endpoint, Err: redactedError{err, c.cleaner(secrets...)(err.Error())}}
 }
 
-// replyLost marks a transport error as coming after the request was sent
-// whole: the call may have taken effect.
-func (c *Client) replyLost(err error, sent bool) error {
+// unanswered marks a transport error of a call made with ctx: sent, the
+// request went out whole, so the call may have taken effect; and whether
+// this side stopped waiting (ctx ended: the call's time ran out, or its
+// caller's context ended, with whatever cause), so Swonkie may still be
+// acting on it. Only ctx tells the latter: a context ended with a cause
+// makes net/http return that cause, not a context error.
+func (c *Client) unanswered(ctx context.Context, err error, sent bool) error {
 	var e *Error
 	if errors.As(err, &e) {
 		e.Sent = sent
+		e.GaveUp = ctx.Err() != nil
 	}
 	return err
 }

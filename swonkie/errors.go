@@ -34,6 +34,10 @@ type Error struct {
 	// Sent: with no answer, the request had been sent whole, so the call
 	// may have taken effect (IsReplyLost).
 	Sent bool
+	// GaveUp: with no answer, this side stopped waiting (the call's time
+	// ran out, or its context ended), so Swonkie may still be acting on
+	// it (MayStillLand).
+	GaveUp bool
 }
 
 // Problem is one complaint of an error or validation body.
@@ -148,14 +152,11 @@ func IsReplyLost(err error) bool {
 // of any other kind (the connection closed or reset) came after the
 // server was done with the request, or gone.
 func MayStillLand(err error) bool {
-	if hasStatus(err, http.StatusGatewayTimeout) {
-		return true
-	}
-	if !IsReplyLost(err) {
+	var e *Error
+	if !errors.As(err, &e) {
 		return false
 	}
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || (errors.As(err, &ne) && ne.Timeout())
+	return e.StatusCode == http.StatusGatewayTimeout || (e.StatusCode == 0 && e.Sent && e.GaveUp)
 }
 
 // IsNotFound reports a 404 or 410: the thing is not (or no longer) in the

@@ -105,6 +105,7 @@ func TestTransportErrorsAreTransient(t *testing.T) {
 	closed.Close()
 
 	slow := newFixture(t, sandbox.Options{Latency: 2 * time.Second}, func(c *swonkie.Config) { c.Timeout = 50 * time.Millisecond })
+	slowToo := newFixture(t, sandbox.Options{Latency: 2 * time.Second})
 	reset := newFixture(t, sandbox.Options{Faults: sandbox.FaultPlan{"GET /profiles": {Reset: 1}}})
 	lost := newFixture(t, sandbox.Options{Faults: sandbox.FaultPlan{"POST /labels": {LostReply: 1}}})
 
@@ -128,6 +129,15 @@ func TestTransportErrorsAreTransient(t *testing.T) {
 		{"reset", func() error { _, err := reset.c.ListProfiles(ctx); return err }, nil, nil, false},
 		{"lost reply", func() error { _, err := lost.c.CreateLabel(ctx, "x"); return err }, nil, &yes, false},
 		{"cancelled", func() error { _, err := reset.c.ListLabels(cancelled); return err }, context.Canceled, &no, false},
+		// A step's context cancelled with its own cause (a pipeline
+		// cancelled) while the call is out: net/http answers the cause,
+		// not a context error, and the call may still land all the same.
+		{"cancelled with a cause while out", func() error {
+			ctx, cancel := context.WithCancelCause(ctx)
+			defer time.AfterFunc(100*time.Millisecond, func() { cancel(errors.New("pipeline cancelled")) }).Stop()
+			_, err := slowToo.c.ListProfiles(ctx)
+			return err
+		}, nil, &yes, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,7 +38,7 @@ func withInterposer(b *bundle, before func(w http.ResponseWriter, r *http.Reques
 	srv := httptest.NewServer(&interposer{sb: b.sb, before: before})
 	b.t.Cleanup(srv.Close)
 	b.api = b.newAPIClient(srv.URL + "/v2")
-	b.worker = b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: testTiming})
+	b.worker = b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: b.timing})
 }
 
 func isStageCall(r *http.Request) bool {

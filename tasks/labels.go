@@ -77,7 +77,7 @@ func (p *pipeline) labelID(ctx context.Context, r *run, name string) (string, er
 	if id, err := remembered(); err != nil || id != "" {
 		return id, err
 	}
-	lease := labelClaimCalls*p.api.CallTimeout() + claimMargin
+	lease := labelClaimCalls*p.api.CallTimeout() + p.timing.ClaimMargin
 	took := time.Now()
 	ok, err := ws.ClaimLabelName(ctx, name, r.id, lease)
 	if err != nil {
@@ -105,7 +105,7 @@ func (p *pipeline) labelID(ctx context.Context, r *run, name string) (string, er
 	} else {
 		// Create only while the claim still covers the call: a holder
 		// whose lease ran out may have a successor looking right now.
-		if time.Since(took) > lease-p.api.CallTimeout()-claimMargin {
+		if time.Since(took) > lease-p.api.CallTimeout()-p.timing.ClaimMargin {
 			return "", waitFor(time.Second, "attach: resolving label %q took too long; looking again", name)
 		}
 		l, err := p.api.CreateLabel(ctx, name)

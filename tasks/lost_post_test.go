@@ -76,7 +76,7 @@ func assertLostPostWithdrawn(b *bundle, rec *Record, want State) {
 // cancelled with nothing left on Swonkie (docs/design.md, I3).
 func TestCancelAfterALostPostReplyDeletesThePost(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	b := setup(t, func(c *setupConfig) { c.noWorker = true }, shortClaims)
 	ids := loseFirstPostReply(b, cancelOn(b), nil)
 	rec := b.publish(b.request(ActionPublishNow, "a.png", "b.png"))
 	ids <- rec.ID
@@ -112,7 +112,7 @@ func TestFailureAfterALostPostReplyDeletesThePost(t *testing.T) {
 // is left as is.
 func TestCancelEndsWhenTheSearchForALostPostIsRefused(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	b := setup(t, func(c *setupConfig) { c.noWorker = true }, shortClaims)
 	ids := loseFirstPostReply(b, cancelOn(b), func(w http.ResponseWriter, r *http.Request) bool {
 		if isPostSearch(r) {
 			http.Error(w, `{"message":"bad request"}`, http.StatusBadRequest)
@@ -178,35 +178,47 @@ func TestReopenOwesNoSearchForTheAttemptItCloses(t *testing.T) {
 }
 
 // A call on the post that lands after the worker stopped waiting for it:
-// POST /posts (or the stage call) outlasts the call's timeout, and Swonkie
-// acts on it only later. The run that gave up keeps the post claim for
-// another call and its margin, so no run looks at the post before the
-// call lands; released, the next run (a retry 50 ms later) would search
-// and make a second post, or read the post unstaged and stage it again
-// (docs/design.md, I1).
-func TestCallOnThePostThatLandsAfterTheTimeout(t *testing.T) {
+// POST /posts (or the stage call) outlasts the call's timeout, or the
+// pipeline is cancelled while it is out, and Swonkie acts on it only later.
+// The run that gave up renews the post claim for another call and its
+// margin, so no run, and no cleanup, looks at the post before the call
+// lands; released, the next run would search and make a second post, or
+// read the post unstaged and stage it again, and a cancel's cleanup would
+// find nothing and leave the late post behind (docs/design.md, I1, I3).
+// The call lands after the claim as it was before the call would have
+// lapsed: a claim kept but not renewed lets a look through.
+func TestCallOnThePostThatLandsLate(t *testing.T) {
 	t.Parallel()
 	isPostRead := func(r *http.Request) bool {
 		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/posts/") && !strings.HasSuffix(r.URL.Path, "/validate")
+	}
+	isCreate := func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/posts")
 	}
 	for _, tc := range []struct {
 		name string
 		held func(*http.Request) bool // the call that lands late
 		// early is a look at the post that must wait for it
-		early func(*http.Request) bool
+		early  func(*http.Request) bool
+		cancel bool // cancel the pipeline while the call is out
+		want   State
 		// event is what the history shows of the late call's effect
 		event string
 	}{
-		{"create", func(r *http.Request) bool {
-			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/posts")
-		},
-			func(r *http.Request) bool { return isPostSearch(r) || isPostRead(r) }, "adopted post "},
-		{"stage", isStageCall, func(r *http.Request) bool { return isStageCall(r) || isPostRead(r) }, "published"},
+		{"create times out", isCreate, func(r *http.Request) bool { return isPostSearch(r) || isPostRead(r) }, false, StateSucceeded, "adopted post "},
+		{"stage times out", isStageCall, func(r *http.Request) bool { return isStageCall(r) || isPostRead(r) }, false, StateSucceeded, "published"},
+		{"cancel during the create", isCreate, func(r *http.Request) bool { return isPostSearch(r) || isPostRead(r) }, true, StateCancelled, "found post "},
+		// The stage lands: the post is published, and the cancel came too
+		// late, as the record says, rather than read unstaged, deleted
+		// half-way or refused while it publishes.
+		{"cancel during the stage", isStageCall, func(r *http.Request) bool { return isStageCall(r) || isPostRead(r) || r.Method == http.MethodDelete }, true, StateSucceeded, "cancel came too late"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, func(c *setupConfig) { c.noWorker = true })
-			b.callTimeout = time.Second
+			// Calls get 2 s, claims a margin of 1 s: the claim renewed
+			// before the call lapses 3 s after it, 1 s after the worker
+			// gives up; renewed then, 3 s after that.
+			b := setup(t, func(c *setupConfig) { c.noWorker = true }, shortClaims)
 			var (
 				mu    sync.Mutex
 				first = true
@@ -215,6 +227,7 @@ func TestCallOnThePostThatLandsAfterTheTimeout(t *testing.T) {
 				land   func()
 				looked bool
 				landed = make(chan struct{})
+				ids    = make(chan string, 1)
 			)
 			withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
 				mu.Lock()
@@ -239,6 +252,9 @@ func TestCallOnThePostThatLandsAfterTheTimeout(t *testing.T) {
 					t.Errorf("read the held call: %v", err)
 					return false
 				}
+				if tc.cancel {
+					cancelOn(b)(<-ids)
+				}
 				<-r.Context().Done() // the worker stopped waiting
 				var once sync.Once
 				late := func() {
@@ -259,30 +275,24 @@ func TestCallOnThePostThatLandsAfterTheTimeout(t *testing.T) {
 				return true
 			})
 			rec := b.publish(b.request(ActionPublishNow, "a.png"))
-			// The claim holds one call (1 s) and claimMargin (10 s):
-			// longer than waitOver waits.
-			deadline := time.Now().Add(time.Minute)
-			for !rec.State.Terminal() || rec.Cleanup == CleanupPending {
-				if time.Now().After(deadline) {
-					t.Fatalf("the pipeline did not end: %s", dump(rec))
-				}
-				time.Sleep(50 * time.Millisecond)
-				var err error
-				if rec, err = b.client.Get(context.Background(), rec.ID); err != nil {
-					t.Fatal(err)
-				}
-			}
+			ids <- rec.ID
+			rec = b.waitOver(rec.ID)
 			<-landed
 			mu.Lock()
 			defer mu.Unlock()
 			if looked {
-				t.Error("a run looked at the post while the call that timed out could still land")
+				t.Error("a run looked at the post while the call the worker gave up on could still land")
 			}
-			if rec.State != StateSucceeded || !hasEvent(rec, "", "ok", tc.event) {
-				t.Fatalf("ended %s, want succeeded and %q: %s", rec.State, tc.event, dump(rec))
+			if rec.State != tc.want || !hasEvent(rec, "", "", tc.event) {
+				t.Fatalf("ended %s, want %s and %q: %s", rec.State, tc.want, tc.event, dump(rec))
 			}
-			if all := b.sb.Server.AllPosts(); len(all) != 1 || all[0].Post.ID != rec.PostID {
+			all := b.sb.Server.AllPosts()
+			if len(all) != 1 || all[0].Post.ID != rec.PostID {
 				t.Errorf("Swonkie holds %d posts (%+v), want the pipeline's one", len(all), all)
+			}
+			if tc.want == StateCancelled {
+				assertLostPostWithdrawn(b, rec, StateCancelled)
+				return
 			}
 			b.assertClean()
 		})

@@ -60,7 +60,7 @@ type bundle struct {
 	// (withSecondWorkspace).
 	second *secondWorkspace
 	// callTimeout bounds each call of the API clients newAPIClient makes
-	// (0: the client's default).
+	// (setupConfig.callTimeout).
 	callTimeout time.Duration
 }
 
@@ -92,6 +92,17 @@ type setupConfig struct {
 	// second, when set, is a second workspace's sandbox: the worker serves
 	// DefaultWorkspace and secondName.
 	second *sandbox.Options
+	// callTimeout bounds each API call of the bundle's clients (0: the
+	// client's default, 30 s).
+	callTimeout time.Duration
+}
+
+// shortClaims gives a bundle's API calls 2 s and its post claims a
+// margin of 1 s: a test whose call on the post may still land (a
+// timeout, a cancel mid-call) waits 3 s for the claim, not 40.
+func shortClaims(c *setupConfig) {
+	c.callTimeout = 2 * time.Second
+	c.timing.ClaimMargin = time.Second
 }
 
 // withPreflight turns pre-flight on for a bundle's client.
@@ -133,7 +144,7 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	b := &bundle{t: t, redis: redistest.New(t), logs: &logbuf.Buffer{}, timing: cfg.timing.withDefaults(), sbOpts: cfg.sandbox}
+	b := &bundle{t: t, redis: redistest.New(t), logs: &logbuf.Buffer{}, timing: cfg.timing.withDefaults(), sbOpts: cfg.sandbox, callTimeout: cfg.callTimeout}
 	// asynq recovers a handler's panic and retries the task, so a test
 	// could pass over one: none may happen. (Runs last, after the workers
 	// stopped.)

@@ -55,7 +55,7 @@ func (p *pipeline) attach(ctx context.Context, r *run) error {
 	err = p.attachAndStage(ctx, r, counted)
 	switch {
 	case err == nil && r.rec.Staged:
-	case swonkie.MayStillLand(err):
+	case errors.As(err, new(landingCall)):
 		p.keepClaim(ctx, r, err)
 	default:
 		p.releaseClaim(ctx, r)
@@ -110,13 +110,9 @@ var errStopAttach = errors.New("the pipeline was cancelled meanwhile")
 // errSearchAgain: an attempt was counted since this run searched.
 var errSearchAgain = errors.New("another attempt to create the post was made meanwhile")
 
-// claimMargin is how long a post claim outlives one API call. A claim
-// renewed less than this long ago still covers a whole call.
-const claimMargin = 10 * time.Second
-
 // holdClaim takes or renews the post claim for this run, stamped with
 // Redis's time, and writes fn's change with it (nil: the claim alone). The
-// claim lapses one API call and claimMargin after its last renewal: a
+// claim lapses one API call and Timing.ClaimMargin after its last renewal: a
 // holder killed mid-call holds up the next run no longer than that.
 func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error) error {
 	start := time.Now()
@@ -161,13 +157,13 @@ func (p *pipeline) holdClaim(ctx context.Context, r *run, fn func(*Record) error
 }
 
 // claimTTL is how long a post claim lasts after its last renewal: one
-// API call and claimMargin.
-func (p *pipeline) claimTTL() time.Duration { return p.api.CallTimeout() + claimMargin }
+// API call and Timing.ClaimMargin.
+func (p *pipeline) claimTTL() time.Duration { return p.api.CallTimeout() + p.timing.ClaimMargin }
 
 // renewClaim renews the claim before a call unless this run renewed it so
 // recently that it still covers the whole call.
 func (p *pipeline) renewClaim(ctx context.Context, r *run) error {
-	if !r.claimed.IsZero() && time.Since(r.claimed) < claimMargin/2 {
+	if !r.claimed.IsZero() && time.Since(r.claimed) < p.timing.ClaimMargin/2 {
 		return nil
 	}
 	return p.holdClaim(ctx, r, nil)
@@ -190,6 +186,7 @@ func (p *pipeline) createPost(ctx context.Context, r *run, counted bool) (*swonk
 	gen := r.rec.in.EditGen // the content sent carries every edit up to it
 	mine := r.rec.in.PostAttempts
 	post, err := p.api.CreatePost(ctx, postInput(r.rec))
+	err = mayLand(err)
 	if _, deferred := swonkie.Deferred(err); deferred {
 		// Nothing was sent (the workspace's budget is spent for now): the
 		// attempt is taken back, so the run at its turn creates rather
@@ -342,13 +339,28 @@ func (p *pipeline) deleteDuplicates(ctx context.Context, r *run) error {
 	return failed
 }
 
+// landingCall is the error of a call that changes the post (its create,
+// an update, a stage change) and may still land (swonkie.MayStillLand):
+// attach keeps the post claim for it.
+type landingCall struct{ error }
+
+func (l landingCall) Unwrap() error { return l.error }
+
+// mayLand marks err as a landingCall when it is one.
+func mayLand(err error) error {
+	if swonkie.MayStillLand(err) {
+		return landingCall{err}
+	}
+	return err
+}
+
 // keepClaim renews the claim of a run whose call on the post (a create, a
 // stage) went unanswered because this side stopped waiting: Swonkie may
 // still be acting on it. Released, the claim would let the next run search
 // for the post (or read its stage) before a slow server made it, and make
-// a second post (or stage it twice). Renewed, it holds every other run off
-// for one more API call and claimMargin, as it does for a run killed
-// mid-call.
+// a second post (or stage it twice). Renewed, it holds every other run
+// (and a failed or cancelled pipeline's cleanup) off for one more API call
+// and Timing.ClaimMargin, as it does for a run killed mid-call.
 //
 // It renews even after a cancel (which refuses a claim taken): the
 // cancel's cleanup waits for the claim before it searches, too.
@@ -453,8 +465,11 @@ func (p *pipeline) attachToExisting(ctx context.Context, r *run) (*swonkie.Post,
 	if missing > 0 {
 		// Each item joins its network's group (the shared one when it
 		// names none); the post's other media stay where they are.
+		if err := p.renewClaim(ctx, r); err != nil {
+			return nil, err
+		}
 		post, err = p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: mediaGroups(post.Medias, r.rec)})
-		if err != nil {
+		if err = mayLand(err); err != nil {
 			return nil, wrap(err, "attach: add %d media to post %s", missing, id)
 		}
 	}
@@ -506,6 +521,7 @@ func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error 
 		return err
 	}
 	change, err := p.api.ChangeStage(ctx, rec.PostID, action)
+	err = mayLand(err)
 	if swonkie.IsPermanent(err) {
 		// A 4xx may be Swonkie refusing a change that already took effect.
 		if done, rerr := p.stagedAlready(ctx, r, action); done || rerr != nil {

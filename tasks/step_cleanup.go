@@ -26,13 +26,25 @@ import (
 // cancel records a new media entry) changes the cleanup round, so the
 // planner hands it to a fresh cleanup.
 func (p *pipeline) cleanup(ctx context.Context, r *run) error {
-	// A search that fails does not hold up the rest: it is tried again
-	// with the cleanup's next run.
-	var searchErr error
-	if r.rec.wantsWithdrawal() && r.rec.postUnsearched() {
-		searchErr = p.findLostPost(ctx, r)
-	}
 	if r.rec.wantsWithdrawal() {
+		// A run acting on the post, or a call on it that may still land
+		// (keepClaim), holds the post claim: the post is looked for, read
+		// and withdrawn once it is free, so the cleanup sees what that run
+		// or call did.
+		now, err := p.store.rdb.Now(ctx)
+		if err != nil {
+			return wrap(err, "cleanup: read Redis's time for the post claim of pipeline %s", r.rec.ID)
+		}
+		if left := r.rec.in.PostClaim.left(now, p.claimTTL()); left > 0 {
+			return waitFor(min(max(time.Second, left), claimPoll), "cleanup: a run of pipeline %s is acting on its post, or a call on it may still land; withdrawing it after", r.rec.ID)
+		}
+		// Media stay until the search is done: a post that loses its
+		// media is not found by them any more (docs/swonkie-api.md, 3.6).
+		if r.rec.postUnsearched() {
+			if err := p.findLostPost(ctx, r, now); err != nil {
+				return err
+			}
+		}
 		if err := p.deleteDuplicates(ctx, r); err != nil {
 			return err
 		}
@@ -83,28 +95,23 @@ func (p *pipeline) cleanup(ctx context.Context, r *run) error {
 	if err != nil {
 		return wrap(err, "cleanup: record deletions of pipeline %s", rec.ID)
 	}
-	if deleteErr != nil {
-		return deleteErr
-	}
-	return searchErr
+	return deleteErr
 }
+
+// claimPoll is how often a cleanup waiting for the post claim looks
+// again: a run cancelled mid-call releases it long before it would lapse.
+const claimPoll = 2 * time.Second
 
 // findLostPost looks for the post an attempt of a failed or cancelled
 // pipeline may have made without any run recording it (its reply lost,
 // then the attach step stopped or gave up), and records it, to be
 // withdrawn like any post of the pipeline's. No attempt starts once a
 // pipeline is to be withdrawn (holdClaim refuses it), and one under way
-// holds the post claim: the search waits for the claim to be released or
-// to lapse, so it sees what every attempt made.
-func (p *pipeline) findLostPost(ctx context.Context, r *run) error {
-	now, err := p.store.rdb.Now(ctx)
-	if err != nil {
-		return wrap(err, "cleanup: look for the post of pipeline %s", r.rec.ID)
-	}
+// holds the post claim: the cleanup searches once the claim is free (now,
+// Redis's time, is when it saw it free), so it sees what every attempt
+// made.
+func (p *pipeline) findLostPost(ctx context.Context, r *run, now time.Time) error {
 	ttl := p.claimTTL()
-	if left := r.rec.in.PostClaim.left(now, ttl); left > 0 {
-		return waitFor(max(time.Second, left), "cleanup: a run of pipeline %s is acting on its post; looking for it after", r.rec.ID)
-	}
 	attempts := r.rec.in.PostAttempts
 	found, byContent, err := p.findOurPosts(ctx, r.rec)
 	if err == nil && byContent {

@@ -48,8 +48,11 @@ func (p *pipeline) applyEdit(ctx context.Context, r *run) (*swonkie.Post, error)
 	}
 	steps := ""
 	if cur.Stage == swonkie.StageScheduled {
+		if err := p.renewClaim(ctx, r); err != nil {
+			return nil, err
+		}
 		_, err := p.api.ChangeStage(ctx, id, swonkie.ActionUnschedule)
-		if err != nil && !swonkie.IsConflict(err) {
+		if err = mayLand(err); err != nil && !swonkie.IsConflict(err) {
 			return nil, wrap(err, "attach: unschedule post %s to edit it", id)
 		}
 		steps = "unscheduled, "
@@ -60,7 +63,7 @@ func (p *pipeline) applyEdit(ctx context.Context, r *run) (*swonkie.Post, error)
 			return nil, err
 		}
 		post, err = p.api.UpdatePost(ctx, id, postInput(rec))
-		if err != nil {
+		if err = mayLand(err); err != nil {
 			return nil, wrap(err, "attach: update post %s with the edit", id)
 		}
 		steps += "updated"

@@ -48,6 +48,11 @@ type Timing struct {
 	// WebhookRetryFor is how long a webhook event is retried before it is
 	// given up (WorkerConfig.WebhookRetryFor sets it).
 	WebhookRetryFor time.Duration
+	// ClaimMargin is how long a post (or label) claim outlives one API
+	// call: a claim renewed less than this long ago still covers a whole
+	// call, and a call the worker stopped waiting for is given one more
+	// call and this long to land.
+	ClaimMargin time.Duration
 }
 
 // DefaultTiming is the production timing.
@@ -74,6 +79,7 @@ var DefaultTiming = Timing{
 	MinScheduleLead:   time.Minute,
 	LateTolerance:     15 * time.Minute,
 	WebhookRetryFor:   24 * time.Hour,
+	ClaimMargin:       10 * time.Second,
 }
 
 // withDefaults fills every zero field from DefaultTiming.
@@ -110,6 +116,7 @@ func (t Timing) withDefaults() Timing {
 	set(&t.MinScheduleLead, d.MinScheduleLead)
 	set(&t.LateTolerance, d.LateTolerance)
 	set(&t.WebhookRetryFor, d.WebhookRetryFor)
+	set(&t.ClaimMargin, d.ClaimMargin)
 	return t
 }
 
