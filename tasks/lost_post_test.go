@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -195,23 +196,32 @@ func TestCallOnThePostThatLandsLate(t *testing.T) {
 	isCreate := func(r *http.Request) bool {
 		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/posts")
 	}
+	isUpdate := func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/posts/")
+	}
 	for _, tc := range []struct {
 		name string
 		held func(*http.Request) bool // the call that lands late
 		// early is a look at the post that must wait for it
 		early  func(*http.Request) bool
 		cancel bool // cancel the pipeline while the call is out
-		want   State
+		// callers: the pipeline adds its media to a post of the caller's
+		callers bool
+		want    State
 		// event is what the history shows of the late call's effect
 		event string
 	}{
-		{"create times out", isCreate, func(r *http.Request) bool { return isPostSearch(r) || isPostRead(r) }, false, StateSucceeded, "adopted post "},
-		{"stage times out", isStageCall, func(r *http.Request) bool { return isStageCall(r) || isPostRead(r) }, false, StateSucceeded, "published"},
-		{"cancel during the create", isCreate, func(r *http.Request) bool { return isPostSearch(r) || isPostRead(r) }, true, StateCancelled, "found post "},
+		{"create times out", isCreate, func(r *http.Request) bool { return isPostSearch(r) || isPostRead(r) }, false, false, StateSucceeded, "adopted post "},
+		{"stage times out", isStageCall, func(r *http.Request) bool { return isStageCall(r) || isPostRead(r) }, false, false, StateSucceeded, "published"},
+		{"cancel during the create", isCreate, func(r *http.Request) bool { return isPostSearch(r) || isPostRead(r) }, true, false, StateCancelled, "found post "},
+		// The PUT lands: our media are on the caller's post, and are taken
+		// off before they are deleted (a post whose media are deleted can
+		// break), rather than deleted from under it.
+		{"cancel during the update of the caller's post", isUpdate, func(r *http.Request) bool { return isUpdate(r) || isPostRead(r) }, true, true, StateCancelled, "found our media on post "},
 		// The stage lands: the post is published, and the cancel came too
 		// late, as the record says, rather than read unstaged, deleted
 		// half-way or refused while it publishes.
-		{"cancel during the stage", isStageCall, func(r *http.Request) bool { return isStageCall(r) || isPostRead(r) || r.Method == http.MethodDelete }, true, StateSucceeded, "cancel came too late"},
+		{"cancel during the stage", isStageCall, func(r *http.Request) bool { return isStageCall(r) || isPostRead(r) || r.Method == http.MethodDelete }, true, false, StateSucceeded, "cancel came too late"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -220,8 +230,10 @@ func TestCallOnThePostThatLandsLate(t *testing.T) {
 			// gives up; renewed then, 3 s after that.
 			b := setup(t, func(c *setupConfig) { c.noWorker = true }, shortClaims)
 			var (
-				mu    sync.Mutex
-				first = true
+				mu sync.Mutex
+				// first: the held call is yet to come (false until the
+				// caller's post, if any, is made)
+				first = !tc.callers
 				// land acts on the held call; set from when the worker
 				// gave up on it until it landed.
 				land   func()
@@ -274,7 +286,17 @@ func TestCallOnThePostThatLandsLate(t *testing.T) {
 				time.AfterFunc(2*time.Second, late)
 				return true
 			})
-			rec := b.publish(b.request(ActionPublishNow, "a.png"))
+			req := b.request(ActionPublishNow, "a.png")
+			var own *Record
+			if tc.callers {
+				own = b.wait(b.publish(b.request(ActionDraft, "b.png")).ID)
+				req = b.request(ActionDraft, "a.png")
+				req.Post, req.PostID = nil, own.PostID
+				mu.Lock()
+				first = true
+				mu.Unlock()
+			}
+			rec := b.publish(req)
 			ids <- rec.ID
 			rec = b.waitOver(rec.ID)
 			<-landed
@@ -289,6 +311,14 @@ func TestCallOnThePostThatLandsLate(t *testing.T) {
 			all := b.sb.Server.AllPosts()
 			if len(all) != 1 || all[0].Post.ID != rec.PostID {
 				t.Errorf("Swonkie holds %d posts (%+v), want the pipeline's one", len(all), all)
+			}
+			if tc.callers {
+				post, _ := b.sb.Server.Post(own.PostID)
+				if got := post.Post.MediaLibIDs(); post.Deleted || !slices.Equal(got, own.mediaIDs()) {
+					t.Errorf("the caller's post (deleted %v) holds media %v, want only its own %v", post.Deleted, got, own.mediaIDs())
+				}
+				b.assertDeleted(rec)
+				return
 			}
 			if tc.want == StateCancelled {
 				assertLostPostWithdrawn(b, rec, StateCancelled)

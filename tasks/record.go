@@ -204,7 +204,8 @@ type internals struct {
 	ProgressAt time.Time `json:"progressAt,omitzero"`
 	// KickedAt is when the sweep last enqueued the pipeline's missing tasks.
 	KickedAt time.Time `json:"kickedAt,omitzero"`
-	// PostAttempts counts POST /posts sent (or about to be sent) for this
+	// PostAttempts counts POST /posts (or, for the caller's post, the PUT
+	// adding our media) sent (or about to be sent) for this
 	// pipeline: any attempt after the first searches before it creates.
 	PostAttempts int `json:"postAttempts,omitempty"`
 	// PostSearched is how many of PostAttempts need no search by a
@@ -458,12 +459,13 @@ func (r *Record) postToWithdraw() bool {
 	return r.PostID != "" && r.PublishedAt == nil && !r.PostWithdrawn
 }
 
-// postUnsearched reports whether POST /posts was sent for a pipeline that
-// has no post recorded (a lost or unusable reply, then a failure or a
-// cancel before a run adopted it): a failed or cancelled pipeline looks
-// for that post (findLostPost) before it can end with nothing left.
+// postUnsearched reports whether POST /posts (or, for the caller's post,
+// the PUT adding our media) was sent for a pipeline that has no post
+// recorded (a lost or unusable reply, then a failure or a cancel before a
+// run adopted it): a failed or cancelled pipeline looks for that post
+// (findLostPost) before it can end with nothing left.
 func (r *Record) postUnsearched() bool {
-	return r.PostID == "" && r.Request.PostID == "" && r.in.PostAttempts > r.in.PostSearched
+	return r.PostID == "" && r.in.PostAttempts > r.in.PostSearched
 }
 
 // owesCleanup reports whether media (or, after a failure, our post) are

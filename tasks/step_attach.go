@@ -464,8 +464,15 @@ func (p *pipeline) attachToExisting(ctx context.Context, r *run) (*swonkie.Post,
 	}
 	if missing > 0 {
 		// Each item joins its network's group (the shared one when it
-		// names none); the post's other media stay where they are.
-		if err := p.renewClaim(ctx, r); err != nil {
+		// names none); the post's other media stay where they are. The
+		// PUT is counted before it is sent, like a create: should the
+		// pipeline fail or be cancelled before a run records the post, its
+		// cleanup looks at the post for our media (findLostPost) before it
+		// deletes them from under it.
+		if err := p.holdClaim(ctx, r, func(rec *Record) error {
+			rec.in.PostAttempts++
+			return nil
+		}); err != nil {
 			return nil, err
 		}
 		post, err = p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: mediaGroups(post.Medias, r.rec)})

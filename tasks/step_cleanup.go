@@ -113,9 +113,16 @@ const claimPoll = 2 * time.Second
 func (p *pipeline) findLostPost(ctx context.Context, r *run, now time.Time) error {
 	ttl := p.claimTTL()
 	attempts := r.rec.in.PostAttempts
-	found, byContent, err := p.findOurPosts(ctx, r.rec)
-	if err == nil && byContent {
-		found, err = p.ownFirst(ctx, r, found)
+	var found []swonkie.Post
+	var err error
+	if id := r.rec.Request.PostID; id != "" {
+		found, err = p.ourMediaOn(ctx, r.rec, id)
+	} else {
+		var byContent bool
+		found, byContent, err = p.findOurPosts(ctx, r.rec)
+		if err == nil && byContent {
+			found, err = p.ownFirst(ctx, r, found)
+		}
 	}
 	var refused string
 	switch {
@@ -143,6 +150,11 @@ func (p *pipeline) findLostPost(ctx context.Context, r *run, now time.Time) erro
 		if len(found) == 0 {
 			return nil
 		}
+		if rec.Request.PostID != "" {
+			rec.takePost(&found[0], false, nil, -1)
+			rec.note(at, StepCleanup, nil, "info", fmt.Sprintf("found our media on post %s, which an attempt whose reply was lost added", found[0].ID))
+			return nil
+		}
 		var dups []string
 		for _, d := range found[1:] {
 			dups = append(dups, d.ID)
@@ -158,6 +170,24 @@ func (p *pipeline) findLostPost(ctx context.Context, r *run, now time.Time) erro
 		return wrap(err, "cleanup: record the post found for pipeline %s", r.rec.ID)
 	}
 	return nil
+}
+
+// ourMediaOn is the caller's post id when it holds any of rec's media
+// (a PUT whose answer was lost added them), none when it holds none or is
+// gone.
+func (p *pipeline) ourMediaOn(ctx context.Context, rec *Record, id string) ([]swonkie.Post, error) {
+	post, err := p.api.GetPost(ctx, id)
+	if swonkie.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ours := rec.mediaIDs()
+	if slices.ContainsFunc(post.MediaLibIDs(), func(m string) bool { return slices.Contains(ours, m) }) {
+		return []swonkie.Post{*post}, nil
+	}
+	return nil, nil
 }
 
 // toDelete lists what may be deleted now: everything once the pipeline
