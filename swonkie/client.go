@@ -384,14 +384,16 @@ func (c *Client) transportError(method, endpoint string, err error, secrets ...s
 // unanswered marks a transport error of a call made with ctx: sent, the
 // request went out whole, so the call may have taken effect; and whether
 // this side stopped waiting (ctx ended: the call's time ran out, or its
-// caller's context ended, with whatever cause), so Swonkie may still be
-// acting on it. Only ctx tells the latter: a context ended with a cause
-// makes net/http return that cause, not a context error.
+// caller's context ended, with whatever cause; or a timeout of the HTTP
+// client's own), so Swonkie may still be acting on it. ctx tells most of
+// the latter: a context ended with a cause makes net/http return that
+// cause, not a context error.
 func (c *Client) unanswered(ctx context.Context, err error, sent bool) error {
 	var e *Error
 	if errors.As(err, &e) {
+		var ne net.Error
 		e.Sent = sent
-		e.GaveUp = ctx.Err() != nil
+		e.GaveUp = ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout())
 	}
 	return err
 }

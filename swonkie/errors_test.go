@@ -106,6 +106,8 @@ func TestTransportErrorsAreTransient(t *testing.T) {
 
 	slow := newFixture(t, sandbox.Options{Latency: 2 * time.Second}, func(c *swonkie.Config) { c.Timeout = 50 * time.Millisecond })
 	slowToo := newFixture(t, sandbox.Options{Latency: 2 * time.Second})
+	// A caller's HTTP client with a timeout of its own.
+	slowClient := newFixture(t, sandbox.Options{Latency: 2 * time.Second}, func(c *swonkie.Config) { c.HTTPClient = &http.Client{Timeout: 50 * time.Millisecond} })
 	reset := newFixture(t, sandbox.Options{Faults: sandbox.FaultPlan{"GET /profiles": {Reset: 1}}})
 	lost := newFixture(t, sandbox.Options{Faults: sandbox.FaultPlan{"POST /labels": {LostReply: 1}}})
 
@@ -138,6 +140,7 @@ func TestTransportErrorsAreTransient(t *testing.T) {
 			_, err := slowToo.c.ListProfiles(ctx)
 			return err
 		}, nil, &yes, true},
+		{"the HTTP client's own timeout", func() error { _, err := slowClient.c.ListProfiles(ctx); return err }, nil, &yes, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -187,3 +187,29 @@ func TestPostClaimGoesByRedisTime(t *testing.T) {
 		})
 	}
 }
+
+// A claim holds for ttl after its last renewal, by Redis's clock, and
+// never longer: a clock that stepped back does not stretch it.
+func TestClaimLeft(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+	ttl := 40 * time.Second
+	for _, tc := range []struct {
+		name  string
+		claim *claim
+		now   time.Time
+		want  time.Duration
+	}{
+		{"none", nil, at, 0},
+		{"just renewed", newClaim("r", at, ttl), at, ttl},
+		{"half way", newClaim("r", at, ttl), at.Add(15 * time.Second), 25 * time.Second},
+		{"lapsed", newClaim("r", at, ttl), at.Add(time.Minute), 0},
+		{"Redis's clock stepped back", newClaim("r", at, ttl), at.Add(-time.Hour), ttl},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.claim.left(tc.now, ttl); got != tc.want {
+				t.Errorf("left = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -273,12 +273,14 @@ func newClaim(holder string, now time.Time, ttl time.Duration) *claim {
 }
 
 // left is how long the claim still holds at now (Redis's time) with ttl
-// from its last renewal; 0 for none or a lapsed one.
+// from its last renewal; 0 for none or a lapsed one. Never more than ttl:
+// a Redis whose clock stepped back (a failover to a replica behind) does
+// not stretch a claim.
 func (c *claim) left(now time.Time, ttl time.Duration) time.Duration {
 	if c == nil {
 		return 0
 	}
-	return max(0, ttl-now.Sub(c.At))
+	return min(ttl, max(0, ttl-now.Sub(c.At)))
 }
 
 // applyEdited makes the edited request the record's request.

@@ -162,7 +162,7 @@ func setup(t *testing.T, opts ...func(*setupConfig)) *bundle {
 	}
 	var err error
 	b.api, err = swonkie.New(swonkie.Config{BaseURL: b.sb.BaseURL, APIID: cfg.sandbox.APIID, APIKey: key, RateLimit: 1000, Burst: 100,
-		MaxConns: cfg.concurrency, Instrument: b.metrics.InstrumentTransport, TracerProvider: cfg.tracing})
+		MaxConns: cfg.concurrency, Instrument: b.metrics.InstrumentTransport, TracerProvider: cfg.tracing, Timeout: cfg.callTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
