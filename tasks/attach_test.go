@@ -188,8 +188,9 @@ func TestPostClaimGoesByRedisTime(t *testing.T) {
 	}
 }
 
-// A claim holds for ttl after its last renewal, by Redis's clock, and
-// never longer: a clock that stepped back does not stretch it.
+// A claim holds for ttl after its last renewal, by Redis's clock, and no
+// wait for it is longer than ttl: after the clock stepped back, a waiter
+// looks again within a TTL. An edit judges a claim by the same rule.
 func TestClaimLeft(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
@@ -209,6 +210,10 @@ func TestClaimLeft(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.claim.left(tc.now, ttl); got != tc.want {
 				t.Errorf("left = %s, want %s", got, tc.want)
+			}
+			// An edit judges a claim by the same rule.
+			if held := claimHeld(tc.claim, tc.now); held != (tc.want > 0) {
+				t.Errorf("claimHeld = %v, want %v", held, tc.want > 0)
 			}
 		})
 	}

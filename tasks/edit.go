@@ -260,17 +260,18 @@ func (c *Client) Edit(ctx context.Context, id string, e Edit, who string) (_ *Re
 }
 
 // claimHeld: a run holds the post claim and it has not lapsed (Redis's
-// time). A claim written before claims carried their lapse counts for two
-// minutes.
+// time), by the same rule as the runs' (claim.left), with the TTL the
+// claim was written with. A claim written before claims carried their
+// lapse counts for two minutes.
 func claimHeld(cl *claim, now time.Time) bool {
 	if cl == nil {
 		return false
 	}
-	lapse := cl.Lapse
-	if lapse.IsZero() {
-		lapse = cl.At.Add(2 * time.Minute)
+	ttl := cl.Lapse.Sub(cl.At)
+	if cl.Lapse.IsZero() {
+		ttl = 2 * time.Minute
 	}
-	return now.Before(lapse)
+	return cl.left(now, ttl) > 0
 }
 
 // dropPlanned deletes the queued tasks of type typ that rec planned, so

@@ -274,8 +274,9 @@ func newClaim(holder string, now time.Time, ttl time.Duration) *claim {
 
 // left is how long the claim still holds at now (Redis's time) with ttl
 // from its last renewal; 0 for none or a lapsed one. Never more than ttl:
-// a Redis whose clock stepped back (a failover to a replica behind) does
-// not stretch a claim.
+// after Redis's clock stepped back (a failover to a replica behind), a
+// waiter looks again within a TTL rather than sleep through the skew (the
+// claim itself holds until Redis's clock passes its stamp and the TTL).
 func (c *claim) left(now time.Time, ttl time.Duration) time.Duration {
 	if c == nil {
 		return 0
