@@ -104,8 +104,9 @@ const claimPoll = 2 * time.Second
 
 // findLostPost looks for the post an attempt of a failed or cancelled
 // pipeline may have made without any run recording it (its reply lost,
-// then the attach step stopped or gave up), and records it, to be
-// withdrawn like any post of the pipeline's. No attempt starts once a
+// then the attach step stopped or gave up), or, for the caller's post, for
+// our media a PUT may have put on it, and records it, to be withdrawn like
+// any post of the pipeline's (takeMediaOff, for the caller's). No attempt starts once a
 // pipeline is to be withdrawn (holdClaim refuses it), and one under way
 // holds the post claim: the cleanup searches once the claim is free (now,
 // Redis's time, is when it saw it free), so it sees what every attempt
@@ -133,7 +134,7 @@ func (p *pipeline) findLostPost(ctx context.Context, r *run, now time.Time) erro
 		r.log.Error().Err(err).Msg("the search for a post a lost answer may have made is refused; leaving whatever it made")
 		refused = fmt.Sprintf("could not look for the post an attempt whose answer was lost may have made: %v; anything it made is left as is", err)
 	case err != nil:
-		return wrap(err, "cleanup: look for the post an attempt of pipeline %s may have created", r.rec.ID)
+		return wrap(err, "cleanup: look for what an attempt of pipeline %s whose answer was lost made", r.rec.ID)
 	}
 	at := p.now().UTC()
 	err = r.save(ctx, func(rec *Record) error {
@@ -172,9 +173,9 @@ func (p *pipeline) findLostPost(ctx context.Context, r *run, now time.Time) erro
 	return nil
 }
 
-// ourMediaOn is the caller's post id when it holds any of rec's media
-// (a PUT whose answer was lost added them), none when it holds none or is
-// gone.
+// ourMediaOn is the caller's post, as the one post found, when it
+// holds any of rec's media (a PUT whose answer was lost added them); none
+// when it holds none or is gone.
 func (p *pipeline) ourMediaOn(ctx context.Context, rec *Record, id string) ([]swonkie.Post, error) {
 	post, err := p.api.GetPost(ctx, id)
 	if swonkie.IsNotFound(err) {
