@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/freeport"
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
@@ -100,9 +101,7 @@ func TestErrorClassification(t *testing.T) {
 
 func TestTransportErrorsAreTransient(t *testing.T) {
 	t.Parallel()
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closedURL := closed.URL + "/v2"
-	closed.Close()
+	closedURL := "http://" + freeport.Refusing(t) + "/v2"
 
 	slow := newFixture(t, sandbox.Options{Latency: 2 * time.Second}, func(c *swonkie.Config) { c.Timeout = 50 * time.Millisecond })
 	slowToo := newFixture(t, sandbox.Options{Latency: 2 * time.Second})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaflow/mediaflow/internal/freeport"
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
@@ -187,9 +188,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 		assertClean(t, "reset upload", err, sig, m.UploadURL)
 
 		// Nothing listening at the URL's host.
-		closed := httptest.NewServer(http.NotFoundHandler())
-		dead := strings.Replace(m.UploadURL, f.r.URL, closed.URL, 1)
-		closed.Close()
+		dead := strings.Replace(m.UploadURL, f.r.URL, "http://"+freeport.Refusing(t), 1)
 		err = f.c.UploadMedia(ctx, dead, strings.NewReader("abc"), 3, "")
 		assertClean(t, "connection refused", err, sig)
 

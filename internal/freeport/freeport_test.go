@@ -1,8 +1,10 @@
 package freeport_test
 
 import (
+	"errors"
 	"net"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/mediaflow/mediaflow/internal/freeport"
@@ -22,5 +24,26 @@ func TestThePortIsFreeAndMatches(t *testing.T) {
 	}
 	if _, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err != nil {
 		t.Fatalf("listen on the free port %d: %v", p, err)
+	}
+}
+
+// The refusing address refuses, and no listener can take it while the test
+// runs.
+func TestRefusingRefusesAndStaysTaken(t *testing.T) {
+	t.Parallel()
+	addr := freeport.Refusing(t)
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			t.Fatalf("a connection to the refusing address %s was accepted", addr)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("dial %s: %v, want connection refused", addr, err)
+		}
+	}
+	if l, err := net.Listen("tcp", addr); err == nil {
+		l.Close()
+		t.Fatalf("a listener took the refusing address %s", addr)
 	}
 }
