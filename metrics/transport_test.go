@@ -102,7 +102,7 @@ func TestInstrumentTransport(t *testing.T) {
 		{name: "empty endpoint", method: "GET", path: "/elsewhere", endpoint: "unknown", code: "4xx"},
 	}
 	srv := fakeSwonkie(t)
-	refused := "http://" + freeport.TestAddr(t)
+	refused := "http://" + freeport.Refusing(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
