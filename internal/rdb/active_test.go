@@ -70,18 +70,23 @@ func TestTurnsAreSpacedByTheInterval(t *testing.T) {
 	r := redistest.New(t)
 	ctx := context.Background()
 	turns := rdb.NewBudgetTurns(r.Client, rdb.BudgetWorkspace("turns-app"))
-	var got []time.Duration
+	// Each offset is from Redis's now at that call, so turn i comes in
+	// 100 ms + i×200 ms less the time since the first call: at most the
+	// elapsed time measured here (the calls' own round trips, however long
+	// a loaded machine makes them), plus a millisecond of rounding.
+	var got, elapsed []time.Duration
+	first := time.Now()
 	for range 4 {
 		d, err := turns.Next(ctx, 200*time.Millisecond, 100*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, d)
+		got, elapsed = append(got, d), append(elapsed, time.Since(first))
 	}
 	for i, d := range got {
 		want := 100*time.Millisecond + time.Duration(i)*200*time.Millisecond
-		if d < want-20*time.Millisecond || d > want+5*time.Millisecond {
-			t.Errorf("turn %d in %v, want about %v (all: %v)", i, d, want, got)
+		if d < want-elapsed[i]-2*time.Millisecond || d > want+5*time.Millisecond {
+			t.Errorf("turn %d in %v, want about %v less the %v since the first call (all: %v)", i, d, want, elapsed[i], got)
 		}
 	}
 	time.Sleep(800 * time.Millisecond)
