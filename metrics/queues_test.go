@@ -149,9 +149,19 @@ func TestWatchQueuesShutdownStopsPolling(t *testing.T) {
 	p.Start()
 	waitFor(t, 10*time.Second, func() bool { return counter.n.Load() >= 20 })
 	p.Shutdown()
-	// A refresh abandoned at Shutdown may still finish its few commands.
-	time.Sleep(100 * time.Millisecond)
+	// A refresh abandoned at Shutdown may still finish its few commands,
+	// later than usual on a loaded machine: wait until none came for 100 ms
+	// (the loop polled every 10 ms).
 	stopped := counter.n.Load()
+	for deadline := time.Now().Add(5 * time.Second); ; stopped = counter.n.Load() {
+		time.Sleep(100 * time.Millisecond)
+		if counter.n.Load() == stopped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Redis commands still coming 5 s after Shutdown (%d so far)", counter.n.Load())
+		}
+	}
 	time.Sleep(200 * time.Millisecond)
 	if got := counter.n.Load() - stopped; got != 0 {
 		t.Errorf("%d Redis commands after Shutdown", got)
