@@ -37,18 +37,7 @@ func StartCluster(dir string, masters int) (*Cluster, error) {
 	}
 	c := &Cluster{}
 	for i := range masters {
-		// The bus port is chosen too: port+10000 may be taken or past 65535.
-		bus, err := freeport.Port()
-		if err != nil {
-			c.Kill()
-			return nil, fmt.Errorf("redis cluster: find a bus port: %w", err)
-		}
-		s, err := StartWith(dir, Options{Args: []string{
-			"--cluster-enabled", "yes",
-			"--cluster-port", strconv.Itoa(bus),
-			"--cluster-config-file", fmt.Sprintf("nodes-%d-%d.conf", i, bus),
-			"--cluster-node-timeout", "2000",
-		}})
+		s, err := startNode(dir, i)
 		if err != nil {
 			c.Kill()
 			return nil, fmt.Errorf("redis cluster: node %d: %w", i+1, err)
@@ -68,6 +57,30 @@ func StartCluster(dir string, masters int) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// startNode starts cluster node i. The bus port is chosen too (port+10000
+// may be taken or past 65535); a parallel test's server may take it before
+// the node binds it, so each attempt picks both ports again.
+func startNode(dir string, i int) (*Server, error) {
+	var lastErr error
+	for range 5 {
+		bus, err := freeport.Port()
+		if err != nil {
+			return nil, fmt.Errorf("find a bus port: %w", err)
+		}
+		s, err := StartWith(dir, Options{Args: []string{
+			"--cluster-enabled", "yes",
+			"--cluster-port", strconv.Itoa(bus),
+			"--cluster-config-file", fmt.Sprintf("nodes-%d-%d.conf", i, bus),
+			"--cluster-node-timeout", "2000",
+		}})
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
 }
 
 // waitOK waits until every node sees every slot served: until then a client

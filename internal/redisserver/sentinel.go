@@ -83,11 +83,26 @@ func StartSentinel(dir string) (*SentinelSet, error) {
 	return set, nil
 }
 
+// startSentinel starts sentinel i. Its port is named in its config file,
+// so it is picked here, and another one tried when a parallel test's
+// server took it before the sentinel bound it, as StartWith does.
 func startSentinel(dir string, i int, masterAddr string) (*Server, error) {
-	port, err := freeport.Port()
-	if err != nil {
-		return nil, err
+	var lastErr error
+	for range 5 {
+		port, err := freeport.Port()
+		if err != nil {
+			return nil, err
+		}
+		s, err := startSentinelOn(dir, i, port, masterAddr)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
 	}
+	return nil, lastErr
+}
+
+func startSentinelOn(dir string, i, port int, masterAddr string) (*Server, error) {
 	host, mport, _ := strings.Cut(masterAddr, ":")
 	conf := filepath.Join(dir, fmt.Sprintf("sentinel-%d-%d.conf", i, port))
 	body := fmt.Sprintf(`sentinel monitor %[1]s %[2]s %[3]s 2
