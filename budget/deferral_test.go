@@ -41,7 +41,9 @@ func TestSpentBudgetDefersCallersThatHoldLittle(t *testing.T) {
 		wg.Go(func() {
 			start := time.Now()
 			err := b.Wait(hold, "GET /posts")
-			if took := time.Since(start); took > 350*time.Millisecond {
+			// The hold, its jitter (up to a tenth) and one more round
+			// trip, with room for a loaded machine.
+			if took := time.Since(start); took > 450*time.Millisecond {
 				t.Errorf("caller %d was held %v, more than it accepts", i, took)
 			}
 			var de *swonkie.DeferredError

@@ -19,6 +19,7 @@ func Refusing(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("socket for a refusing address: %v", err)
 	}
+	syscall.CloseOnExec(fd) // a program the test starts must not hold it
 	tb.Cleanup(func() { syscall.Close(fd) })
 	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		tb.Fatalf("bind a refusing address: %v", err)
