@@ -75,7 +75,10 @@ func DecodeEdit(r io.Reader) (Edit, error) {
 func DecodeEditBytes(b []byte) (Edit, error) { return DecodeEdit(bytes.NewReader(b)) }
 
 // ErrBusy refuses an edit while a run is acting on the post (making,
-// updating or staging it): applied then, it could be half applied. Try
+// updating or staging it): applied then, it could be half applied. It
+// refuses one too while an attempt to make the post went unanswered and
+// no run has looked for what it made yet: the search knows the post by
+// the request's content and profiles, which the edit would change. Try
 // again in a few seconds.
 var ErrBusy = errors.New("a step is acting on the post right now; try again")
 
@@ -192,7 +195,8 @@ func (c *Client) amend(r *Record, e Edit, who string, now time.Time) error {
 // its post exists. The change is one compare-and-set of the record; the
 // attach step then puts it on the post (a scheduled post is unscheduled,
 // updated and scheduled again), so the post ends with the record's
-// content. It is refused (ErrBusy) while a run is acting on the post,
+// content. It is refused (ErrBusy) while a run is acting on the post or
+// an unanswered attempt to make it is being looked for,
 // ErrAlreadyPublished once the post is out or being published,
 // ErrFinished for a pipeline that ended (replay it instead), and with a
 // *ValidationError when the edited request is invalid. who is written in
@@ -238,6 +242,9 @@ func (c *Client) Edit(ctx context.Context, id string, e Edit, who string) (_ *Re
 		}
 		if claimHeld(r.in.PostClaim, redisNow) {
 			return fmt.Errorf("edit pipeline %s: %w", r.ID, ErrBusy)
+		}
+		if r.postUnsearched() {
+			return fmt.Errorf("edit pipeline %s: an attempt to make its post went unanswered and is being looked for: %w", r.ID, ErrBusy)
 		}
 		// A staged post is staged again once the edit is on it.
 		r.Staged = false

@@ -3,6 +3,7 @@ package tasks
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -82,6 +83,59 @@ func TestCancelAfterALostPostReplyDeletesThePost(t *testing.T) {
 	rec := b.publish(b.request(ActionPublishNow, "a.png", "b.png"))
 	ids <- rec.ID
 	assertLostPostWithdrawn(b, b.waitOver(rec.ID), StateCancelled)
+}
+
+// An edit while an attempt to create the post went unanswered and nobody
+// has looked for what it made is refused (ErrBusy) until a run has: the
+// search recognises a post without media by its content, and one with
+// media among the request's profiles, so an edit in that gap would hide
+// the post the attempt made, and the retry would make a second one (a
+// stray in the workspace). Retries wait 2-4 s here: time for the edit to
+// land in the gap when nothing refuses it.
+func TestEditWaitsForTheSearchAfterALostPostReply(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true; c.timing.RetryBase = 4 * time.Second })
+	caption := "edited words"
+	type result struct {
+		rec *Record
+		err error
+	}
+	done := make(chan result, 1)
+	ids := loseFirstPostReply(b, func(id string) {
+		go func() {
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+				rec, err := b.client.Edit(context.Background(), id, Edit{Post: &PostEdit{Caption: &caption}}, "tester")
+				if !errors.Is(err, ErrBusy) || time.Now().After(deadline) {
+					done <- result{rec, err}
+					return
+				}
+			}
+		}()
+	}, nil)
+	at := time.Now().Add(time.Hour).Truncate(time.Second)
+	req := Request{Action: ActionSchedule, Post: &PostSpec{Type: TypeStatus, ProfileIDs: b.profiles[:1], Caption: "first words", PublishAt: &at}}
+	rec := b.publish(req)
+	ids <- rec.ID
+	res := <-done
+	if res.err != nil {
+		t.Fatalf("edit: %v", res.err)
+	}
+	if res.rec.PostID == "" {
+		t.Errorf("the edit landed before the post the lost answer made was found: %s", dump(res.rec))
+	}
+	rec = b.waitRecord(rec.ID, "scheduled with the edit", func(r *Record) bool {
+		return r.Staged && !r.editPending() && r.Request.Post.Caption == caption
+	})
+	if st := b.sb.Server.Stats(); st.Posts.Created != 1 {
+		t.Errorf("%d posts made, want 1 (the lost answer's, adopted): %s", st.Posts.Created, dump(rec))
+	}
+	live := b.livePosts()
+	if len(live) != 1 || live[0].Post.ID != rec.PostID || captionOf(live[0].Post) != caption {
+		for _, p := range live {
+			t.Logf("live post %s (%s): %q", p.Post.ID, p.Post.Stage, captionOf(p.Post))
+		}
+		t.Fatalf("%d live posts, want the pipeline's post %s with the edit", len(live), rec.PostID)
+	}
 }
 
 // The same for a pipeline that fails after its post's answer was lost: the
