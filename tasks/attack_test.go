@@ -1,0 +1,99 @@
+package tasks
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mediaflow/mediaflow/swonkie"
+	"github.com/mediaflow/mediaflow/swonkie/sandbox"
+)
+
+// A cancel that comes after Swonkie published the post on some of its
+// profiles (a partial publication: stage PUBLISHED, one profile ERROR) but
+// before the watch step recorded it: the post is out, so the cancel came
+// too late. The cleanup must not delete the published post and report the
+// pipeline cancelled (docs/design.md, I8: a published post never ends
+// failed; the cancel "succeeded if the post turns out published").
+func TestCancelAfterAPartialPublicationComesTooLate(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) {
+		c.noWorker = true
+		c.sandbox.Faults = sandbox.FaultPlan{"PATCH /posts/{id}/stage/{stage}": {PartialPublish: 1}}
+	})
+	// The watch's reads of the post are put off (429, which spends no
+	// retry) until the cancel is recorded: the watch has not looked yet.
+	var hold atomic.Bool
+	hold.Store(true)
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if hold.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/posts/") && !strings.HasSuffix(r.URL.Path, "/validate") {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"message":"slow down"}`, http.StatusTooManyRequests)
+			return true
+		}
+		return false
+	})
+	rec := b.publish(b.request(ActionPublishNow, "a.png"))
+	rec = b.waitRecord(rec.ID, "staged", func(r *Record) bool { return r.Staged })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, ok := b.sb.Server.Post(rec.PostID)
+		if ok && info.Post.Stage == swonkie.StagePublished {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the post did not go out: %+v", info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	hold.Store(false)
+	rec = b.waitOver(rec.ID)
+	info, _ := b.sb.Server.Post(rec.PostID)
+	if info.Deleted {
+		t.Errorf("the cleanup deleted post %s, which is out on a profile", rec.PostID)
+	}
+	if rec.State != StateSucceeded || rec.PublishedAt == nil {
+		t.Fatalf("ended %s (publishedAt %v) for a post Swonkie published; want succeeded, the cancel too late: %s", rec.State, rec.PublishedAt, dump(rec))
+	}
+}
+
+// A cancel that comes while publishNow is pushing the post out (stage
+// SCHEDULED, every profile PENDING): Swonkie refuses to delete a post it is
+// publishing (409, docs/swonkie-api.md 4.10 "protected stages"), for now,
+// not for good. The cleanup must not take that as "left as is" and delete
+// the media from under the publication: it waits for the publication to
+// end, then withdraws what failed or keeps what went out.
+func TestCancelWhilePublishingWaitsForThePublication(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.sandbox.PublishDelay = 2 * time.Second })
+	rec := b.publish(b.request(ActionPublishNow, "a.png"))
+	rec = b.waitRecord(rec.ID, "staged", func(r *Record) bool { return r.Staged })
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.waitOver(rec.ID)
+	info, _ := b.sb.Server.Post(rec.PostID)
+	switch {
+	case info.Deleted:
+		if rec.State != StateCancelled {
+			t.Errorf("post deleted, pipeline %s", rec.State)
+		}
+	case info.Post.Stage == swonkie.StagePublished:
+		if rec.State != StateSucceeded || rec.PublishedAt == nil {
+			t.Errorf("post published, pipeline ended %s", rec.State)
+		}
+	default:
+		t.Errorf("post %s left live as %s (publishStatus %+v) by a pipeline that ended %s: %s", rec.PostID, info.Post.Stage, info.Post.Profiles, rec.State, dump(rec))
+	}
+	for _, m := range rec.Media {
+		if mi, _ := b.sb.Server.Media(m.MediaID); mi.State == sandbox.StateDeleted && info.Post.Stage != swonkie.StagePublished && !info.Deleted {
+			t.Errorf("media %s deleted while post %s still uses it", m.MediaID, rec.PostID)
+		}
+	}
+}
