@@ -225,7 +225,16 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 		case err != nil:
 			note = "post " + id + " was already gone"
 			stage = ""
-		case post.Published():
+		case publishing(post):
+			// Being pushed out: Swonkie refuses to delete it for now (409),
+			// and deleting its media would pull them from under the
+			// publication. What it ends as decides: out, it stays (the
+			// cancel came too late); failed, it is withdrawn.
+			return waitFor(claimPoll, "cleanup: post %s of pipeline %s is being published; withdrawing it once that ended", id, rec.ID)
+		case wentOut(post):
+			// Out on at least one profile (a partial publication is out
+			// too, as the watch step records it): withdrawing it now would
+			// not take it back from the networks.
 			published = true
 			note = "post " + id + " was already published; it stays"
 		case rec.PostCreated:
@@ -236,6 +245,11 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 				}
 			}
 			err := p.api.DeletePost(ctx, id)
+			if swonkie.IsConflict(err) {
+				// Refused for now (a publication started since the read):
+				// read it again rather than leave it and delete its media.
+				return waitFor(claimPoll, "cleanup: post %s of pipeline %s cannot be deleted now (%v); looking again", id, rec.ID, err)
+			}
 			switch judgeRemoval(err) {
 			case removeLater:
 				return wrap(err, "cleanup: delete post %s", id)
@@ -262,10 +276,38 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 		if published && rec.PublishedAt == nil {
 			rec.PublishedAt = &now
 			rec.PostStage = string(swonkie.StagePublished)
+			out, failed, _ := publication(post)
+			rec.Publication, rec.Partial = out, len(failed) > 0
 		}
 		rec.note(now, StepCleanup, nil, "ok", note)
 		return nil
 	})
+}
+
+// wentOut: the post is out on at least one of its profiles: Swonkie
+// calls it PUBLISHED (which a partial publication is too), or a profile
+// reports it published.
+func wentOut(post *swonkie.Post) bool {
+	if post.Published() || post.Stage == swonkie.StagePublished {
+		return true
+	}
+	for _, pr := range post.Profiles {
+		if pr.PublishStatus == swonkie.PublishPublished {
+			return true
+		}
+	}
+	return false
+}
+
+// publishing: a publication of the post is under way: a profile reports
+// neither a result nor nothing.
+func publishing(post *swonkie.Post) bool {
+	for _, pr := range post.Profiles {
+		if pr.PublishStatus != "" && pr.PublishStatus != swonkie.PublishPublished && pr.PublishStatus != swonkie.PublishError {
+			return true
+		}
+	}
+	return false
 }
 
 // postLeft is what the record says of a post Swonkie refuses for good to
