@@ -97,3 +97,35 @@ func TestCancelWhilePublishingWaitsForThePublication(t *testing.T) {
 		}
 	}
 }
+
+// An edit of a scheduled pipeline whose post is being published: its
+// publishAt passed while the media were prepared, so the attach step
+// published it at once (stage: publishNow, within LateTolerance), and the
+// record still says schedule, staged, not published. Someone moves it to
+// tomorrow. The edit is accepted; the attach step reads the post
+// (SCHEDULED, profiles PENDING), Swonkie refuses the unschedule and the
+// update of a post it is publishing (409), and the pipeline must not fail
+// with its post going out (docs/design.md, I8), nor be left with a post
+// stranded and its media deleted from under it.
+func TestEditOfAPostBeingPublished(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.sandbox.PublishDelay = 2 * time.Second })
+	req := b.request(ActionSchedule, "a.png") // publishAt 3 s ahead: inside scheduleMargin, published at once
+	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	if !hasEvent(rec, StepAttach, "ok", "publishNow post") {
+		t.Fatalf("want the post published at once: %s", dump(rec))
+	}
+	tomorrow := time.Now().Add(24 * time.Hour)
+	_, err := b.client.Edit(context.Background(), rec.ID, Edit{Post: &PostEdit{PublishAt: &tomorrow}}, "tester")
+	if err != nil {
+		t.Logf("edit refused: %v", err)
+	}
+	rec = b.waitOver(rec.ID)
+	info, _ := b.sb.Server.Post(rec.PostID)
+	if info.Post.Stage == swonkie.StagePublished && (rec.State != StateSucceeded || rec.PublishedAt == nil) {
+		t.Fatalf("post %s is PUBLISHED, the pipeline ended %s: %s", rec.PostID, rec.State, dump(rec))
+	}
+	if info.Post.Stage != swonkie.StagePublished && !info.Deleted {
+		t.Fatalf("post %s left live as %s, the pipeline ended %s: %s", rec.PostID, info.Post.Stage, rec.State, dump(rec))
+	}
+}
