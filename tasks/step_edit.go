@@ -36,9 +36,13 @@ func (p *pipeline) applyEdit(ctx context.Context, r *run) (*swonkie.Post, error)
 	if err != nil {
 		return nil, wrap(err, "attach: read post %s to edit it", id)
 	}
-	if cur.Published() || cur.Stage == swonkie.StagePublished {
-		// Too late: it went out before the edit reached it. The stage
-		// step records it staged, the watch records it published.
+	// tooLate: the post went out, or is going out, before the edit reached
+	// it: Swonkie lets neither be unscheduled nor changed. The stage step
+	// records it staged, the watch records what became of it.
+	tooLate := func(post *swonkie.Post) bool {
+		return post.Published() || post.Stage == swonkie.StagePublished || wentOut(post) || publishing(post)
+	}
+	wentOutAsItWas := func() (*swonkie.Post, error) {
 		now := p.now().UTC()
 		return nil, r.save(ctx, func(rec *Record) error {
 			rec.in.EditApplied = max(rec.in.EditApplied, gen)
@@ -46,12 +50,33 @@ func (p *pipeline) applyEdit(ctx context.Context, r *run) (*swonkie.Post, error)
 			return nil
 		})
 	}
+	// refused: a call on the post Swonkie refused for good may have been
+	// refused because a publication started since the read.
+	refused := func(err error) (bool, error) {
+		if !swonkie.IsPermanent(err) {
+			return false, nil
+		}
+		again, rerr := p.api.GetPost(ctx, id)
+		if rerr != nil {
+			return false, wrap(rerr, "attach: read post %s again after a refusal", id)
+		}
+		return tooLate(again), nil
+	}
+	if tooLate(cur) {
+		return wentOutAsItWas()
+	}
 	steps := ""
 	if cur.Stage == swonkie.StageScheduled {
 		if err := p.renewClaim(ctx, r); err != nil {
 			return nil, err
 		}
 		_, err := p.api.ChangeStage(ctx, id, swonkie.ActionUnschedule)
+		if late, rerr := refused(err); late || rerr != nil {
+			if rerr != nil {
+				return nil, rerr
+			}
+			return wentOutAsItWas()
+		}
 		if err = mayLand(err); err != nil && !swonkie.IsConflict(err) {
 			return nil, wrap(err, "attach: unschedule post %s to edit it", id)
 		}
@@ -63,6 +88,12 @@ func (p *pipeline) applyEdit(ctx context.Context, r *run) (*swonkie.Post, error)
 			return nil, err
 		}
 		post, err = p.api.UpdatePost(ctx, id, postInput(rec))
+		if late, rerr := refused(err); late || rerr != nil {
+			if rerr != nil {
+				return nil, rerr
+			}
+			return wentOutAsItWas()
+		}
 		if err = mayLand(err); err != nil {
 			return nil, wrap(err, "attach: update post %s with the edit", id)
 		}
