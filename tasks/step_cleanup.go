@@ -225,16 +225,16 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 		case err != nil:
 			note = "post " + id + " was already gone"
 			stage = ""
-		case publishing(post):
-			// Being pushed out: Swonkie refuses to delete it for now (409),
-			// and deleting its media would pull them from under the
-			// publication. What it ends as decides: out, it stays (the
-			// cancel came too late); failed, it is withdrawn.
+		case underWay(post) && p.mayWaitFor(rec):
+			// Swonkie refuses to delete a post it is publishing (409), and
+			// deleting its media would pull them from under the
+			// publication: what the publication ends as decides. Out, the
+			// post stays (the cancel came too late); failed, it goes.
 			return waitFor(claimPoll, "cleanup: post %s of pipeline %s is being published; withdrawing it once that ended", id, rec.ID)
 		case wentOut(post):
-			// Out on at least one profile (a partial publication is out
-			// too, as the watch step records it): withdrawing it now would
-			// not take it back from the networks.
+			// Out on a profile (a partial publication is out, as the
+			// watch records it): deleting it would not take it back from
+			// the networks.
 			published = true
 			note = "post " + id + " was already published; it stays"
 		case rec.PostCreated:
@@ -246,9 +246,18 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 			}
 			err := p.api.DeletePost(ctx, id)
 			if swonkie.IsConflict(err) {
-				// Refused for now (a publication started since the read):
-				// read it again rather than leave it and delete its media.
-				return waitFor(claimPoll, "cleanup: post %s of pipeline %s cannot be deleted now (%v); looking again", id, rec.ID, err)
+				// A publication that started since the read is refused
+				// for now, not for good: read it again to tell.
+				again, gerr := p.api.GetPost(ctx, id)
+				if gerr != nil && !swonkie.IsNotFound(gerr) {
+					return wrap(gerr, "cleanup: read post %s after its delete was refused (%v)", id, err)
+				}
+				if gerr == nil && (wentOut(again) || underWay(again) && p.mayWaitFor(rec)) {
+					return waitFor(claimPoll, "cleanup: post %s of pipeline %s began publishing as it was withdrawn; looking again", id, rec.ID)
+				}
+				if gerr != nil {
+					err = gerr // gone meanwhile
+				}
 			}
 			switch judgeRemoval(err) {
 			case removeLater:
@@ -284,30 +293,10 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 	})
 }
 
-// wentOut: the post is out on at least one of its profiles: Swonkie
-// calls it PUBLISHED (which a partial publication is too), or a profile
-// reports it published.
-func wentOut(post *swonkie.Post) bool {
-	if post.Published() || post.Stage == swonkie.StagePublished {
-		return true
-	}
-	for _, pr := range post.Profiles {
-		if pr.PublishStatus == swonkie.PublishPublished {
-			return true
-		}
-	}
-	return false
-}
-
-// publishing: a publication of the post is under way: a profile reports
-// neither a result nor nothing.
-func publishing(post *swonkie.Post) bool {
-	for _, pr := range post.Profiles {
-		if pr.PublishStatus != "" && pr.PublishStatus != swonkie.PublishPublished && pr.PublishStatus != swonkie.PublishError {
-			return true
-		}
-	}
-	return false
+// mayWaitFor says whether a cleanup may still wait for the publication of
+// rec's post to end: until the watch would have given up on it.
+func (p *pipeline) mayWaitFor(rec *Record) bool {
+	return rec.AttachedAt != nil && p.now().Before(p.publishDeadline(rec))
 }
 
 // postLeft is what the record says of a post Swonkie refuses for good to

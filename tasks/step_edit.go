@@ -40,13 +40,13 @@ func (p *pipeline) applyEdit(ctx context.Context, r *run) (*swonkie.Post, error)
 	// it: Swonkie lets neither be unscheduled nor changed. The stage step
 	// records it staged, the watch records what became of it.
 	tooLate := func(post *swonkie.Post) bool {
-		return post.Published() || post.Stage == swonkie.StagePublished || wentOut(post) || publishing(post)
+		return post.Stage == swonkie.StagePublished || wentOut(post) || underWay(post)
 	}
 	wentOutAsItWas := func() (*swonkie.Post, error) {
 		now := p.now().UTC()
 		return nil, r.save(ctx, func(rec *Record) error {
 			rec.in.EditApplied = max(rec.in.EditApplied, gen)
-			rec.note(now, StepAttach, nil, "info", "post "+id+" was published before the edit reached it; it went out as it was")
+			rec.note(now, StepAttach, nil, "info", "post "+id+" was published, or being published, before the edit reached it; it went out as it was")
 			return nil
 		})
 	}

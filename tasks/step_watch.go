@@ -101,6 +101,34 @@ func publication(post *swonkie.Post) (out []ProfileResult, failed []string, goin
 	return out, failed, going
 }
 
+// wentOut reports whether the post is out on at least one profile: a
+// profile reports it published, or the watch would record it published
+// (partly, too) from what its profiles say.
+func wentOut(post *swonkie.Post) bool {
+	out, failed, going := publication(post)
+	for _, pr := range out {
+		if pr.PublishStatus == swonkie.PublishPublished {
+			return true
+		}
+	}
+	return !going && len(failed) < max(len(out), 1)
+}
+
+// underWay reports whether Swonkie is publishing the post: a profile
+// reports a status that is not a result (publishStatus appears "once
+// publishing has started", docs/swonkie-api.md §4.3). Swonkie refuses to
+// change or delete a post then (§4.10), and its media must stay.
+func underWay(post *swonkie.Post) bool {
+	for _, pr := range post.Profiles {
+		switch pr.PublishStatus {
+		case "", swonkie.PublishPublished, swonkie.PublishError:
+		default:
+			return true
+		}
+	}
+	return false
+}
+
 // publishDeadline is when the post must be out at the latest.
 func (p *pipeline) publishDeadline(r *Record) time.Time {
 	base := p.now()

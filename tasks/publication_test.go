@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -71,13 +72,36 @@ func TestCancelAfterAPartialPublicationComesTooLate(t *testing.T) {
 // end, then withdraws what failed or keeps what went out.
 func TestCancelWhilePublishingWaitsForThePublication(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *setupConfig) { c.sandbox.PublishDelay = 2 * time.Second })
+	b := setup(t, func(c *setupConfig) { c.noWorker = true; c.sandbox.PublishDelay = 2 * time.Second })
+	// The post is read under way (every profile PENDING) from the cancel
+	// on: the cleanup waits without trying a delete, which an API that
+	// does not refuse it would carry out mid-publication.
+	var refused atomic.Int32
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodDelete || !strings.Contains(r.URL.Path, "/posts/") {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		b.sb.Server.ServeHTTP(rec, r)
+		if rec.Code == http.StatusConflict {
+			refused.Add(1)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return true
+	})
 	rec := b.publish(b.request(ActionPublishNow, "a.png"))
 	rec = b.waitRecord(rec.ID, "staged", func(r *Record) bool { return r.Staged })
 	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
 		t.Fatal(err)
 	}
 	rec = b.waitOver(rec.ID)
+	if n := refused.Load(); n > 0 {
+		t.Errorf("%d deletes of the post were sent while it was being published", n)
+	}
 	info, _ := b.sb.Server.Post(rec.PostID)
 	switch {
 	case info.Deleted:
