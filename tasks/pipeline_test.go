@@ -3,7 +3,10 @@ package tasks
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,6 +108,62 @@ func TestAttachToExistingPost(t *testing.T) {
 	}
 	if st := b.sb.Server.Stats(); st.Posts.Created != 1 {
 		t.Fatalf("%d posts created, want 1", st.Posts.Created)
+	}
+}
+
+// Two pipelines adding their media to one post of the caller's at once:
+// each reads the post's media and writes the whole list back, so without
+// the post's lock the second write drops the first's media (both
+// pipelines still succeeding). The first PUT is held until the second
+// pipeline reads the post, or 1.5 s when the lock keeps it from reading.
+func TestTwoPipelinesAddToOneCallersPost(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	var (
+		armed            atomic.Bool
+		postID           atomic.Value
+		reads, writes    atomic.Int32
+		readWhileWriting = make(chan struct{})
+	)
+	isPost := func(r *http.Request) bool {
+		id, _ := postID.Load().(string)
+		return armed.Load() && id != "" && strings.HasSuffix(r.URL.Path, "/posts/"+id)
+	}
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case isPost(r) && r.Method == http.MethodGet:
+			if reads.Add(1) == 2 && writes.Load() == 1 {
+				close(readWhileWriting)
+			}
+		case isPost(r) && r.Method == http.MethodPut && writes.Add(1) == 1:
+			select {
+			case <-readWhileWriting:
+			case <-time.After(1500 * time.Millisecond):
+			}
+		}
+		return false
+	})
+	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
+	postID.Store(own.PostID)
+	armed.Store(true)
+	var recs []*Record
+	for _, file := range []string{"b.png", "c.png"} {
+		req := b.request(ActionDraft, file)
+		req.Post, req.PostID = nil, own.PostID
+		recs = append(recs, b.publish(req))
+	}
+	want := own.mediaIDs()
+	for i, rec := range recs {
+		recs[i] = b.wait(rec.ID)
+		mustSucceed(t, recs[i])
+		want = append(want, recs[i].mediaIDs()...)
+	}
+	post, _ := b.sb.Server.Post(own.PostID)
+	got := post.Post.MediaLibIDs()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("the post holds media %v, want the caller's and both pipelines' %v", got, want)
 	}
 }
 

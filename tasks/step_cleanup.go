@@ -326,12 +326,26 @@ func (p *pipeline) unschedule(ctx context.Context, r *run, id string) error {
 
 // takeMediaOff removes our media from the caller's post (and unschedules
 // it if we scheduled it), leaving the rest of the post as it was.
-func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post) (string, error) {
+//
+// It reads the post again under the post's lock (postLock): the read
+// before may already be out of date.
+func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post) (_ string, err error) {
 	rec, id := r.rec, post.ID
 	if rec.Staged && rec.Request.Action == ActionSchedule && post.Stage == swonkie.StageScheduled {
 		if err := p.unschedule(ctx, r, id); err != nil {
 			return "", err
 		}
+	}
+	lock, err := p.lockPost(ctx, r, id, "cleanup")
+	if err != nil {
+		return "", err
+	}
+	defer func() { lock.release(ctx, err) }()
+	if post, err = p.api.GetPost(ctx, id); err != nil {
+		if swonkie.IsNotFound(err) {
+			return "post " + id + " was already gone", nil
+		}
+		return "", wrap(err, "cleanup: read post %s to take our media off", id)
 	}
 	ours := rec.mediaIDs()
 	removed := 0
@@ -358,7 +372,10 @@ func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post)
 		// and a media post without media is invalid anyway.
 		return "post " + id + " holds only our media; left as is", nil
 	}
-	_, err := p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: groups})
+	if !lock.covers() {
+		return "", waitFor(time.Second, "cleanup: reading post %s took too long to change it under its lock; reading it again", id)
+	}
+	_, err = p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: groups})
 	switch judgeRemoval(err) {
 	case removeLater:
 		return "", wrap(err, "cleanup: take our media off post %s", id)

@@ -60,6 +60,7 @@
 //	mediaflow:ws:<w>:label:<h>      string the label id used for the name hashed h (expires; workspace.go)
 //	mediaflow:ws:<w>:label:<h>:lock string who is resolving that name: finds it or creates it (SET NX PX)
 //	mediaflow:ws:<w>:post:<postId>  string the pipeline owning a post it made without media (SET NX, expires)
+//	mediaflow:ws:<w>:post:<postId>:lock string the run reading and changing a post of the caller's (SET NX PX)
 //	                                      <w> = swonkie.Client.Workspace(): a hash of base URL and API id
 //	mediaflow:profiles:<name>      string a workspace's profile directory (GET /profiles: ids, networks, names,
 //	                                      statusLevel) as JSON (expires; profiles.go); <name> = its configured name

@@ -14,9 +14,10 @@ import (
 // What mediaflow remembers about one Swonkie workspace's own objects, for
 // every worker of a fleet at once. doc.go's layout lists the keys:
 //
-//	mediaflow:ws:<ws>:label:<h>       string  the label id mediaflow uses for the name whose hash is h (expires)
-//	mediaflow:ws:<ws>:label:<h>:lock  string  the holder resolving that name (SET NX PX)
-//	mediaflow:ws:<ws>:post:<postId>   string  the pipeline that owns a post it made without media (SET NX, expires)
+//	mediaflow:ws:<ws>:label:<h>           string  the label id mediaflow uses for the name whose hash is h (expires)
+//	mediaflow:ws:<ws>:label:<h>:lock      string  the holder resolving that name (SET NX PX)
+//	mediaflow:ws:<ws>:post:<postId>       string  the pipeline that owns a post it made without media (SET NX, expires)
+//	mediaflow:ws:<ws>:post:<postId>:lock  string  the run reading and changing a post of the caller's (SET NX PX)
 //
 // Every command touches one key, so no hash tag is needed on a cluster.
 
@@ -24,6 +25,7 @@ func wsPrefix(ws string) string           { return prefix + "ws:" + ws + ":" }
 func labelKey(ws, name string) string     { return wsPrefix(ws) + "label:" + nameHash(name) }
 func labelLockKey(ws, name string) string { return labelKey(ws, name) + ":lock" }
 func postOwnerKey(ws, post string) string { return wsPrefix(ws) + "post:" + post }
+func postLockKey(ws, post string) string  { return postOwnerKey(ws, post) + ":lock" }
 
 // nameHash keeps label names (any characters, ':' included) out of key
 // structure.
@@ -79,11 +81,44 @@ func (w *Workspace) ForgetLabel(ctx context.Context, name string) error {
 // for it, creates it when missing) for ttl; false means another holds it.
 // The lease runs on Redis's clock.
 func (w *Workspace) ClaimLabelName(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	ok, err := w.c.SetNX(ctx, labelLockKey(w.ws, name), holder, ttl).Result()
+	ok, err := w.lock(ctx, labelLockKey(w.ws, name), holder, ttl)
 	if err != nil {
 		return false, fmt.Errorf("claim the label name %q: %w", name, err)
 	}
 	return ok, nil
+}
+
+// ReleaseLabelName ends holder's claim on name, if it still has it.
+func (w *Workspace) ReleaseLabelName(ctx context.Context, name, holder string) error {
+	if err := w.unlock(ctx, labelLockKey(w.ws, name), holder); err != nil {
+		return fmt.Errorf("release the label name %q: %w", name, err)
+	}
+	return nil
+}
+
+// LockPost makes holder the one run that reads and changes post for ttl;
+// false means another holds it. A post of the caller's is changed by
+// reading its media and writing the whole list back (PUT replaces arrays
+// wholesale), so two pipelines adding to it at once would each drop the
+// other's.
+func (w *Workspace) LockPost(ctx context.Context, post, holder string, ttl time.Duration) (bool, error) {
+	ok, err := w.lock(ctx, postLockKey(w.ws, post), holder, ttl)
+	if err != nil {
+		return false, fmt.Errorf("lock post %s: %w", post, err)
+	}
+	return ok, nil
+}
+
+// UnlockPost ends holder's lock on post, if it still has it.
+func (w *Workspace) UnlockPost(ctx context.Context, post, holder string) error {
+	if err := w.unlock(ctx, postLockKey(w.ws, post), holder); err != nil {
+		return fmt.Errorf("unlock post %s: %w", post, err)
+	}
+	return nil
+}
+
+func (w *Workspace) lock(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
+	return w.c.SetNX(ctx, key, holder, ttl).Result()
 }
 
 // releaseScript deletes KEYS[1] only if it still holds ARGV[1]: a holder
@@ -95,12 +130,8 @@ end
 return 0
 `)
 
-// ReleaseLabelName ends holder's claim on name, if it still has it.
-func (w *Workspace) ReleaseLabelName(ctx context.Context, name, holder string) error {
-	if err := releaseScript.Run(ctx, w.c, []string{labelLockKey(w.ws, name)}, holder).Err(); err != nil {
-		return fmt.Errorf("release the label name %q: %w", name, err)
-	}
-	return nil
+func (w *Workspace) unlock(ctx context.Context, key, holder string) error {
+	return releaseScript.Run(ctx, w.c, []string{key}, holder).Err()
 }
 
 // claimPostScript sets KEYS[1] to ARGV[1] unless it holds a value, and

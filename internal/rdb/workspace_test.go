@@ -12,60 +12,77 @@ import (
 	"github.com/mediaflow/mediaflow/internal/redistest"
 )
 
-func TestLabelNameClaimHasOneHolder(t *testing.T) {
+// A label name's claim and a post's lock: one holder at a time, released
+// only by it, each name or post apart, expiring in Redis.
+func TestWorkspaceLocksHaveOneHolder(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	r := redistest.New(t)
-	w := rdb.NewWorkspace(r.Client, "0123abcd")
-	const name = "Summer: 2026"
+	type lockFuncs struct {
+		lock   func(w *rdb.Workspace, ctx context.Context, what, holder string, ttl time.Duration) (bool, error)
+		unlock func(w *rdb.Workspace, ctx context.Context, what, holder string) error
+	}
+	for _, tc := range []struct {
+		name          string
+		what, another string
+		lockFuncs
+	}{
+		{"label name", "Summer: 2026", "Winter", lockFuncs{(*rdb.Workspace).ClaimLabelName, (*rdb.Workspace).ReleaseLabelName}},
+		{"post", "UG9zdElk/a+b==", "UG9zdElk/c+d==", lockFuncs{(*rdb.Workspace).LockPost, (*rdb.Workspace).UnlockPost}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			r := redistest.New(t)
+			w := rdb.NewWorkspace(r.Client, "0123abcd")
 
-	// Twenty at once: one wins.
-	var mu sync.Mutex
-	var winners []string
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Go(func() {
-			holder := fmt.Sprint("run-", i)
-			ok, err := w.ClaimLabelName(ctx, name, holder, time.Minute)
-			if err != nil {
-				t.Error(err)
+			// Twenty at once: one wins.
+			var mu sync.Mutex
+			var winners []string
+			var wg sync.WaitGroup
+			for i := range 20 {
+				wg.Go(func() {
+					holder := fmt.Sprint("run-", i)
+					ok, err := tc.lock(w, ctx, tc.what, holder, time.Minute)
+					if err != nil {
+						t.Error(err)
+					}
+					if ok {
+						mu.Lock()
+						winners = append(winners, holder)
+						mu.Unlock()
+					}
+				})
 			}
-			if ok {
-				mu.Lock()
-				winners = append(winners, holder)
-				mu.Unlock()
+			wg.Wait()
+			if len(winners) != 1 {
+				t.Fatalf("%d holders at once: %v", len(winners), winners)
+			}
+			// Only the holder releases; another is free meanwhile.
+			if err := tc.unlock(w, ctx, tc.what, "someone-else"); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := tc.lock(w, ctx, tc.what, "late", time.Minute); ok {
+				t.Fatal("a release by a non-holder freed the lock")
+			}
+			if ok, _ := tc.lock(w, ctx, tc.another, "late", time.Minute); !ok {
+				t.Fatal("a lock on one held another")
+			}
+			if err := tc.unlock(w, ctx, tc.what, winners[0]); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := tc.lock(w, ctx, tc.what, "late", 1500*time.Millisecond); !ok {
+				t.Fatal("the holder's release did not free the lock")
+			}
+			// The lease expires in Redis.
+			keys, err := r.Client.Keys(ctx, "mediaflow:ws:*:lock").Result()
+			if err != nil || len(keys) != 2 {
+				t.Fatalf("lock keys %v, %v", keys, err)
+			}
+			for _, k := range keys {
+				if ttl := r.Client.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Minute {
+					t.Fatalf("lock %s lives %v", k, ttl)
+				}
 			}
 		})
-	}
-	wg.Wait()
-	if len(winners) != 1 {
-		t.Fatalf("%d holders of one name: %v", len(winners), winners)
-	}
-	// Only the holder releases; another name is free meanwhile.
-	if err := w.ReleaseLabelName(ctx, name, "someone-else"); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := w.ClaimLabelName(ctx, name, "late", time.Minute); ok {
-		t.Fatal("a release by a non-holder freed the claim")
-	}
-	if ok, _ := w.ClaimLabelName(ctx, "Winter", "late", time.Minute); !ok {
-		t.Fatal("a claim on one name held another")
-	}
-	if err := w.ReleaseLabelName(ctx, name, winners[0]); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := w.ClaimLabelName(ctx, name, "late", 1500*time.Millisecond); !ok {
-		t.Fatal("the holder's release did not free the claim")
-	}
-	// The lease expires in Redis.
-	keys, err := r.Client.Keys(ctx, "mediaflow:ws:*:lock").Result()
-	if err != nil || len(keys) != 2 {
-		t.Fatalf("lock keys %v, %v", keys, err)
-	}
-	for _, k := range keys {
-		if ttl := r.Client.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Minute {
-			t.Fatalf("lock %s lives %v", k, ttl)
-		}
 	}
 }
 
