@@ -153,3 +153,47 @@ func TestEditOfAPostBeingPublished(t *testing.T) {
 		t.Fatalf("post %s left live as %s, the pipeline ended %s: %s", rec.PostID, info.Post.Stage, rec.State, dump(rec))
 	}
 }
+
+// A cancel that comes while publishNow's answer is lost (this side stopped
+// waiting, the call landed): the record is not staged, so it has no
+// AttachedAt, and the post is being published (every profile PENDING).
+// The cleanup must wait for that publication as it does for a staged
+// post's, not take the 409 on delete as "left as is" and delete the media
+// from under the publication, stranding the post.
+func TestCancelAfterALostPublishNowReplyWaitsForThePublication(t *testing.T) {
+	t.Parallel()
+	b := setup(t, shortClaims, func(c *setupConfig) { c.noWorker = true; c.sandbox.PublishDelay = 6 * time.Second })
+	landed := make(chan struct{})
+	var once atomic.Bool
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if !isStageCall(r) || !strings.HasSuffix(r.URL.Path, "/publishNow") || !once.CompareAndSwap(false, true) {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		b.sb.Server.ServeHTTP(rec, r)
+		close(landed)
+		time.Sleep(b.callTimeout + time.Second) // the client gives up first
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return true
+	})
+	rec := b.publish(b.request(ActionPublishNow, "a.png"))
+	select {
+	case <-landed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("publishNow was never sent")
+	}
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.waitOver(rec.ID)
+	info, _ := b.sb.Server.Post(rec.PostID)
+	for _, m := range rec.Media {
+		if mi, _ := b.sb.Server.Media(m.MediaID); mi.State == sandbox.StateDeleted && info.Post.Stage != swonkie.StagePublished && !info.Deleted {
+			t.Errorf("media %s deleted while post %s is %s (publishStatus %+v) and not deleted: %s", m.MediaID, rec.PostID, info.Post.Stage, info.Post.Profiles, dump(rec))
+		}
+	}
+	if info.Post.Stage == swonkie.StagePublished && (rec.State != StateSucceeded || rec.PublishedAt == nil) {
+		t.Errorf("post published, pipeline ended %s: %s", rec.State, dump(rec))
+	}
+}

@@ -294,9 +294,12 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 }
 
 // mayWaitFor says whether a cleanup may still wait for the publication of
-// rec's post to end: until the watch would have given up on it.
+// rec's post to end: until the watch would have given up on it. A record
+// not staged may have a publication under way all the same (its stage
+// call landed, its answer lost): publishDeadline bounds that one by the
+// attempt's start, so the wait still ends.
 func (p *pipeline) mayWaitFor(rec *Record) bool {
-	return rec.AttachedAt != nil && p.now().Before(p.publishDeadline(rec))
+	return p.now().Before(p.publishDeadline(rec))
 }
 
 // postLeft is what the record says of a post Swonkie refuses for good to

@@ -129,9 +129,12 @@ func underWay(post *swonkie.Post) bool {
 	return false
 }
 
-// publishDeadline is when the post must be out at the latest.
+// publishDeadline is when the post must be out at the latest. A record
+// not staged (a cleanup asking, its stage call's answer lost) counts from
+// the attempt's start, which no stage call precedes: from now, the
+// deadline would move with every look and never come.
 func (p *pipeline) publishDeadline(r *Record) time.Time {
-	base := p.now()
+	base := r.attemptStart()
 	if r.AttachedAt != nil {
 		base = *r.AttachedAt
 	}
