@@ -197,3 +197,42 @@ func TestCancelAfterALostPublishNowReplyWaitsForThePublication(t *testing.T) {
 		t.Errorf("post published, pipeline ended %s: %s", rec.State, dump(rec))
 	}
 }
+
+// A cancel on the caller's post that finds the post's lock held by another
+// pipeline right after it unscheduled the post: the next run reads the
+// post DRAFT and must still record DRAFT, not the SCHEDULED it recorded
+// when it staged the post.
+func TestCancelOnCallersPostRecordsItsStageAfterWaitingForTheLock(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	var armed atomic.Bool
+	lockKey := ""
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if armed.Load() && isStageCall(r) && strings.HasSuffix(r.URL.Path, "/unschedule") {
+			b.redis.Client.Set(context.Background(), lockKey, "another-run", 1500*time.Millisecond)
+		}
+		return false
+	})
+	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
+	at := time.Now().Add(time.Hour)
+	if _, err := b.api.UpdatePost(context.Background(), own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(at)}); err != nil {
+		t.Fatal(err)
+	}
+	req := b.request(ActionSchedule, "b.png")
+	req.Post, req.PostID = nil, own.PostID
+	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	// Another pipeline holds the post's lock once the unschedule is sent.
+	lockKey = "mediaflow:ws:" + b.api.Workspace() + ":post:" + own.PostID + ":lock"
+	armed.Store(true)
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.wait(rec.ID)
+	post, _ := b.sb.Server.Post(own.PostID)
+	if rec.State != StateCancelled || post.Post.Stage != swonkie.StageDraft {
+		t.Fatalf("ended %s, post %s: %s", rec.State, post.Post.Stage, dump(rec))
+	}
+	if rec.PostStage != string(post.Post.Stage) {
+		t.Errorf("record's postStage %q, the post is %s: %s", rec.PostStage, post.Post.Stage, dump(rec))
+	}
+}

@@ -268,12 +268,9 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 				stage = ""
 			}
 		default:
-			note, err = p.takeMediaOff(ctx, r, post)
+			note, stage, err = p.takeMediaOff(ctx, r, post)
 			if err != nil {
 				return err
-			}
-			if post.Stage == swonkie.StageScheduled && rec.Staged && rec.Request.Action == ActionSchedule {
-				stage = string(swonkie.StageDraft) // takeMediaOff unscheduled it
 			}
 		}
 	}
@@ -328,28 +325,32 @@ func (p *pipeline) unschedule(ctx context.Context, r *run, id string) error {
 }
 
 // takeMediaOff removes our media from the caller's post (and unschedules
-// it if we scheduled it), leaving the rest of the post as it was.
+// it if we scheduled it), leaving the rest of the post as it was. It
+// returns the note and the post's stage as it leaves it.
 //
 // It reads the post again under the post's lock (postLock): the read
-// before may already be out of date.
-func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post) (_ string, err error) {
+// before may already be out of date, and a run before this one may have
+// unscheduled the post and stopped (the lock busy, a call failed), so the
+// stage recorded is the one read here, not the one staged.
+func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post) (_, _ string, err error) {
 	rec, id := r.rec, post.ID
 	if rec.Staged && rec.Request.Action == ActionSchedule && post.Stage == swonkie.StageScheduled {
 		if err := p.unschedule(ctx, r, id); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
 	lock, err := p.lockPost(ctx, r, id, "cleanup")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer func() { lock.release(ctx, err) }()
 	if post, err = p.api.GetPost(ctx, id); err != nil {
 		if swonkie.IsNotFound(err) {
-			return "post " + id + " was already gone", nil
+			return "post " + id + " was already gone", "", nil
 		}
-		return "", wrap(err, "cleanup: read post %s to take our media off", id)
+		return "", "", wrap(err, "cleanup: read post %s to take our media off", id)
 	}
+	stage := string(post.Stage)
 	ours := rec.mediaIDs()
 	removed := 0
 	groups := make([]swonkie.MediaGroup, 0, len(post.Medias))
@@ -368,24 +369,24 @@ func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post)
 		}
 	}
 	if removed == 0 {
-		return "post " + id + " no longer holds our media", nil
+		return "post " + id + " no longer holds our media", stage, nil
 	}
 	if len(groups) == 0 {
 		// PUT cannot send an empty list (it would be read as "no change"),
 		// and a media post without media is invalid anyway.
-		return "post " + id + " holds only our media; left as is", nil
+		return "post " + id + " holds only our media; left as is", stage, nil
 	}
 	if !lock.covers() {
-		return "", waitFor(time.Second, "cleanup: reading post %s took too long to change it under its lock; reading it again", id)
+		return "", "", waitFor(time.Second, "cleanup: reading post %s took too long to change it under its lock; reading it again", id)
 	}
 	_, err = p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: groups})
 	switch judgeRemoval(err) {
 	case removeLater:
-		return "", wrap(err, "cleanup: take our media off post %s", id)
+		return "", "", wrap(err, "cleanup: take our media off post %s", id)
 	case removeRefused:
 		// A post left with no media may fail validation; deleting our
 		// media still happens, and the post is the caller's to fix.
-		return fmt.Sprintf("could not take our media off post %s: %v", id, err), nil
+		return fmt.Sprintf("could not take our media off post %s: %v", id, err), stage, nil
 	}
-	return fmt.Sprintf("took %d media off post %s", removed, id), nil
+	return fmt.Sprintf("took %d media off post %s", removed, id), stage, nil
 }
