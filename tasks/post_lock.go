@@ -22,12 +22,13 @@ type postLock struct {
 }
 
 // lockPost takes the lock on post id, or says to wait for the run holding
-// it. The lease covers a read, a write, and the time a write this side
-// stopped waiting for is given to land, as the post claim gives it (one
-// call and Timing.ClaimMargin): a holder killed mid-call holds up the
-// next run no longer than that.
+// it. The lease covers a read (one call, and a margin for the Redis
+// writes around it), a write, and the time a write this side stopped
+// waiting for is given to land, as the post claim gives it (one call and
+// Timing.ClaimMargin): a holder killed mid-call holds up the next run no
+// longer than that.
 func (p *pipeline) lockPost(ctx context.Context, r *run, id, step string) (*postLock, error) {
-	l := &postLock{p: p, r: r, id: id, taken: time.Now(), lease: 3*p.api.CallTimeout() + p.timing.ClaimMargin}
+	l := &postLock{p: p, r: r, id: id, taken: time.Now(), lease: 3*p.api.CallTimeout() + 2*p.timing.ClaimMargin}
 	ok, err := p.workspace().LockPost(ctx, id, r.id, l.lease)
 	if err != nil {
 		return nil, wrap(err, "%s: lock post %s", step, id)
@@ -38,18 +39,21 @@ func (p *pipeline) lockPost(ctx context.Context, r *run, id, step string) (*post
 	return l, nil
 }
 
-// covers says whether the lock still covers a write and its landing: a
-// holder whose lease ran out may have a successor reading the post right
-// now.
-func (l *postLock) covers() bool {
-	return time.Since(l.taken) < l.lease-2*l.p.api.CallTimeout()-l.p.timing.ClaimMargin/2
+// covers says to read the post again when what is left of the lease no
+// longer covers the write and its landing: a holder whose lease ran out
+// may have a successor reading the post right now.
+func (l *postLock) covers(step string) error {
+	if time.Since(l.taken) < l.lease-2*l.p.api.CallTimeout()-l.p.timing.ClaimMargin {
+		return nil
+	}
+	return waitFor(time.Second, "%s: reading post %s took too long to change it under its lock; reading it again", step, l.id)
 }
 
-// release ends the lock, unless the write may still land (callErr,
+// release ends the lock, unless the write may still land (writeErr,
 // swonkie.MayStillLand): then the lock runs out on its own, after the
 // time such a write is given.
-func (l *postLock) release(ctx context.Context, callErr error) {
-	if swonkie.MayStillLand(callErr) {
+func (l *postLock) release(ctx context.Context, writeErr error) {
+	if swonkie.MayStillLand(writeErr) {
 		return
 	}
 	if err := l.p.workspace().UnlockPost(context.WithoutCancel(ctx), l.id, l.r.id); err != nil {

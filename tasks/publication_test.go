@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -234,5 +235,69 @@ func TestCancelOnCallersPostRecordsItsStageAfterWaitingForTheLock(t *testing.T) 
 	}
 	if rec.PostStage != string(post.Post.Stage) {
 		t.Errorf("record's postStage %q, the post is %s: %s", rec.PostStage, post.Post.Stage, dump(rec))
+	}
+}
+
+// A cancel hours before a scheduled post's time, from an API whose
+// profiles carry a status while the post is only queued (the values are
+// not documented; the sandbox shows none until publishing starts): the
+// cleanup unschedules it, which proves nothing is being published, and
+// withdraws it at once rather than wait for its time.
+func TestCancelOfAQueuedPostWithStatusesDoesNotWait(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/posts/") || strings.HasSuffix(r.URL.Path, "/validate") {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		b.sb.Server.ServeHTTP(rec, r)
+		var body any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusOK {
+			return false // the sandbox answers again, as it would have
+		}
+		markQueued(body)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		_ = json.NewEncoder(w).Encode(body)
+		return true
+	})
+	req := b.request(ActionSchedule, "a.png")
+	at := time.Now().Add(3 * time.Hour).Truncate(time.Second)
+	req.Post.PublishAt = &at
+	rec := b.waitRecord(b.publish(req).ID, "scheduled", func(r *Record) bool { return r.Staged })
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.waitOver(rec.ID)
+	if info, _ := b.sb.Server.Post(rec.PostID); rec.State != StateCancelled || !info.Deleted {
+		t.Fatalf("ended %s with the post deleted %v, want cancelled and deleted: %s", rec.State, info.Deleted, dump(rec))
+	}
+}
+
+// markQueued gives every profile of a SCHEDULED post in v a publishStatus
+// of "QUEUED" where it has none.
+func markQueued(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		if v["stage"] == string(swonkie.StageScheduled) {
+			if profiles, ok := v["profiles"].([]any); ok {
+				for _, p := range profiles {
+					if p, ok := p.(map[string]any); ok && p["publishStatus"] == nil {
+						p["publishStatus"] = "QUEUED"
+					}
+				}
+			}
+		}
+		for _, x := range v {
+			markQueued(x)
+		}
+	case []any:
+		for _, x := range v {
+			markQueued(x)
+		}
 	}
 }

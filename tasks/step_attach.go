@@ -449,13 +449,14 @@ func (r *Record) takePost(post *swonkie.Post, created bool, dups []string, conte
 // attachToExisting adds our media to the caller's post. PUT replaces
 // arrays wholesale, so the post's own media are read first and kept; media
 // already there are not added twice, which makes a retry harmless.
-func (p *pipeline) attachToExisting(ctx context.Context, r *run) (_ *swonkie.Post, err error) {
+func (p *pipeline) attachToExisting(ctx context.Context, r *run) (*swonkie.Post, error) {
 	id := r.rec.Request.PostID
 	lock, err := p.lockPost(ctx, r, id, "attach")
 	if err != nil {
 		return nil, err
 	}
-	defer func() { lock.release(ctx, err) }()
+	var putErr error
+	defer func() { lock.release(ctx, putErr) }()
 	post, err := p.api.GetPost(ctx, id)
 	if err != nil {
 		return nil, wrap(err, "attach: read post %s", id)
@@ -474,17 +475,17 @@ func (p *pipeline) attachToExisting(ctx context.Context, r *run) (_ *swonkie.Pos
 		// pipeline fail or be cancelled before a run records the post, its
 		// cleanup looks at the post for our media (findLostPost) before it
 		// deletes them from under it.
+		if err := lock.covers("attach"); err != nil {
+			return nil, err
+		}
 		if err := p.holdClaim(ctx, r, func(rec *Record) error {
 			rec.in.PostAttempts++
 			return nil
 		}); err != nil {
 			return nil, err
 		}
-		if !lock.covers() {
-			return nil, waitFor(time.Second, "attach: reading post %s took too long to change it under its lock; reading it again", id)
-		}
-		post, err = p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: mediaGroups(post.Medias, r.rec)})
-		if err = mayLand(err); err != nil {
+		post, putErr = p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: mediaGroups(post.Medias, r.rec)})
+		if err = mayLand(putErr); err != nil {
 			return nil, wrap(err, "attach: add %d media to post %s", missing, id)
 		}
 	}

@@ -209,6 +209,15 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 	rec := r.rec
 	id := rec.PostID
 	post, err := p.api.GetPost(ctx, id)
+	if err == nil && underWay(post) && post.Stage == swonkie.StageScheduled && (rec.PostCreated || rec.Staged && rec.Request.Action == ActionSchedule) {
+		// Statuses come "once publishing has started" (docs/swonkie-api.md
+		// §4.3), but their values are not documented: a post that Swonkie
+		// still lets us take off the queue was only queued, and a cancel
+		// hours before its time must not wait for it. It is read again.
+		if post, err = p.unscheduleQueued(ctx, r, post); err != nil {
+			return err
+		}
+	}
 	published := false
 	// stage is the post's Swonkie stage after the withdrawal: none once
 	// it is deleted (a record must not keep saying SCHEDULED), DRAFT for
@@ -307,6 +316,25 @@ func (p *pipeline) postLeft(r *run, id string, err error) string {
 	return fmt.Sprintf("could not withdraw post %s: %v; left as is", id, err)
 }
 
+// unscheduleQueued tries to take off the queue a post whose profiles say
+// it is being published, and returns the post as it is after: as it was
+// when Swonkie refuses (409: it is publishing it), read again when it
+// did.
+func (p *pipeline) unscheduleQueued(ctx context.Context, r *run, post *swonkie.Post) (*swonkie.Post, error) {
+	_, err := p.api.ChangeStage(ctx, post.ID, swonkie.ActionUnschedule)
+	switch judgeRemoval(err) {
+	case removeLater:
+		return nil, wrap(err, "cleanup: unschedule post %s, which says it is being published", post.ID)
+	case removeRefused:
+		return post, nil // publishing it: what it ends as decides
+	}
+	again, err := p.api.GetPost(ctx, post.ID)
+	if err != nil && !swonkie.IsNotFound(err) {
+		return nil, wrap(err, "cleanup: read post %s after unscheduling it", post.ID)
+	}
+	return again, err
+}
+
 // unschedule takes a scheduled post off the queue before it is withdrawn.
 // A 409 says it is not scheduled (any more), which is what was wanted; a
 // refusal for good is logged, and the withdrawal goes on without it.
@@ -332,7 +360,7 @@ func (p *pipeline) unschedule(ctx context.Context, r *run, id string) error {
 // before may already be out of date, and a run before this one may have
 // unscheduled the post and stopped (the lock busy, a call failed), so the
 // stage recorded is the one read here, not the one staged.
-func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post) (_, _ string, err error) {
+func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post) (string, string, error) {
 	rec, id := r.rec, post.ID
 	if rec.Staged && rec.Request.Action == ActionSchedule && post.Stage == swonkie.StageScheduled {
 		if err := p.unschedule(ctx, r, id); err != nil {
@@ -343,12 +371,20 @@ func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post)
 	if err != nil {
 		return "", "", err
 	}
-	defer func() { lock.release(ctx, err) }()
-	if post, err = p.api.GetPost(ctx, id); err != nil {
+	var putErr error
+	defer func() { lock.release(ctx, putErr) }()
+	post, err = p.api.GetPost(ctx, id)
+	if err != nil {
 		if swonkie.IsNotFound(err) {
 			return "post " + id + " was already gone", "", nil
 		}
 		return "", "", wrap(err, "cleanup: read post %s to take our media off", id)
+	}
+	if wentOut(post) || underWay(post) && p.mayWaitFor(rec) {
+		// Its publication started since withdraw read it: withdraw
+		// decides again, rather than a PUT refused while it publishes
+		// leave our media to be deleted from under it.
+		return "", "", waitFor(claimPoll, "cleanup: post %s of pipeline %s began publishing; looking again", id, rec.ID)
 	}
 	stage := string(post.Stage)
 	ours := rec.mediaIDs()
@@ -376,17 +412,17 @@ func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post)
 		// and a media post without media is invalid anyway.
 		return "post " + id + " holds only our media; left as is", stage, nil
 	}
-	if !lock.covers() {
-		return "", "", waitFor(time.Second, "cleanup: reading post %s took too long to change it under its lock; reading it again", id)
+	if err := lock.covers("cleanup"); err != nil {
+		return "", "", err
 	}
-	_, err = p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: groups})
-	switch judgeRemoval(err) {
+	_, putErr = p.api.UpdatePost(ctx, id, swonkie.PostInput{Medias: groups})
+	switch judgeRemoval(putErr) {
 	case removeLater:
-		return "", "", wrap(err, "cleanup: take our media off post %s", id)
+		return "", "", wrap(putErr, "cleanup: take our media off post %s", id)
 	case removeRefused:
 		// A post left with no media may fail validation; deleting our
 		// media still happens, and the post is the caller's to fix.
-		return fmt.Sprintf("could not take our media off post %s: %v", id, err), stage, nil
+		return fmt.Sprintf("could not take our media off post %s: %v", id, putErr), stage, nil
 	}
 	return fmt.Sprintf("took %d media off post %s", removed, id), stage, nil
 }
