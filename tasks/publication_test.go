@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -299,5 +300,58 @@ func markQueued(v any) {
 		for _, x := range v {
 			markQueued(x)
 		}
+	}
+}
+
+// A cancel of a pipeline on the caller's post, whose owner publishes it
+// between the cleanup's first look and its change under the post's lock:
+// Swonkie refuses the change while it publishes, and our media must not be
+// deleted from under the publication. The cleanup reads the post again
+// under the lock and waits for the publication, which then keeps the post
+// and our media on it (the cancel came too late).
+func TestCancelOnCallersPostThatStartsPublishing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true; c.sandbox.PublishDelay = 2 * time.Second })
+	var (
+		armed  atomic.Bool
+		postID atomic.Value
+		once   sync.Once
+	)
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		id, _ := postID.Load().(string)
+		if !armed.Load() || r.Method != http.MethodGet || id == "" || !strings.HasSuffix(r.URL.Path, "/posts/"+id) {
+			return false
+		}
+		locked, err := b.redis.Client.Keys(context.Background(), "mediaflow:ws:*:post:*:lock").Result()
+		if err != nil || len(locked) == 0 {
+			return false // the cleanup's first look, before the lock
+		}
+		once.Do(func() {
+			if _, err := b.api.ChangeStage(context.Background(), id, swonkie.ActionPublishNow); err != nil {
+				t.Errorf("the owner's publishNow: %v", err)
+			}
+		})
+		return false
+	})
+	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
+	at := time.Now().Add(time.Hour)
+	if _, err := b.api.UpdatePost(context.Background(), own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(at)}); err != nil {
+		t.Fatal(err)
+	}
+	req := b.request(ActionSchedule, "b.png")
+	req.Post, req.PostID = nil, own.PostID
+	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	postID.Store(own.PostID)
+	armed.Store(true)
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.waitOver(rec.ID)
+	post, _ := b.sb.Server.Post(own.PostID)
+	if post.Post.Stage != swonkie.StagePublished {
+		t.Fatalf("the caller's post is %s (%+v), want published with its media: %s", post.Post.Stage, post.Post.Profiles, dump(rec))
+	}
+	if rec.State != StateSucceeded || rec.PublishedAt == nil {
+		t.Errorf("ended %s for a post that went out with our media: %s", rec.State, dump(rec))
 	}
 }
