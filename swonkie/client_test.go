@@ -220,7 +220,7 @@ func TestPostMethods(t *testing.T) {
 	}
 	f.r.Advance(t, 3*time.Hour)
 	got, err = f.c.GetPost(ctx, p.ID)
-	if err != nil || !got.Published() {
+	if err != nil || !got.PublishedEverywhere() {
 		t.Fatalf("scheduled post after publishAt: %+v, %v", got, err)
 	}
 
@@ -236,7 +236,7 @@ func TestPostMethods(t *testing.T) {
 		t.Fatalf("deleting a post being published: %v", err)
 	}
 	f.r.Advance(t, 2*time.Minute)
-	if got, _ := f.c.GetPost(ctx, q.ID); !got.Published() {
+	if got, _ := f.c.GetPost(ctx, q.ID); !got.PublishedEverywhere() {
 		t.Fatalf("publishNow post after PublishDelay: %+v", got)
 	}
 

@@ -71,7 +71,7 @@ func Example() {
 	if _, err := c.ChangeStage(ctx, post.ID, swonkie.ActionPublishNow); err != nil {
 		log.Fatal(err)
 	}
-	for !post.Published() {
+	for !post.PublishedEverywhere() {
 		time.Sleep(10 * time.Millisecond)
 		if post, err = c.GetPost(ctx, post.ID); err != nil {
 			log.Fatal(err)

@@ -261,8 +261,10 @@ func MediaReferences(medias []MediaGroup, links []Link, fb *FacebookOptions) []s
 	return ids
 }
 
-// Published reports whether the post is out on every profile.
-func (p *Post) Published() bool {
+// PublishedEverywhere reports whether the post is out on every profile.
+// A post out on some of them is out too: deciding whether a post went out
+// takes its profiles' statuses one by one.
+func (p *Post) PublishedEverywhere() bool {
 	if p.Stage != StagePublished {
 		return false
 	}

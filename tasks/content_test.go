@@ -108,8 +108,8 @@ func TestPerNetworkCaptionsAndTikTokFlagsArriveIntact(t *testing.T) {
 	if !reflect.DeepEqual(got.Medias, wantMedia) {
 		t.Errorf("medias %s, want %s", jsonOf(got.Medias), jsonOf(wantMedia))
 	}
-	if !got.Published() || len(rec.Publication) != 4 || rec.PostType != TypeMedia {
-		t.Errorf("post %s published=%v, record publication %v, postType %q", got.ID, got.Published(), rec.Publication, rec.PostType)
+	if !got.PublishedEverywhere() || len(rec.Publication) != 4 || rec.PostType != TypeMedia {
+		t.Errorf("post %s published=%v, record publication %v, postType %q", got.ID, got.PublishedEverywhere(), rec.Publication, rec.PostType)
 	}
 	b.assertClean()
 }
@@ -145,7 +145,7 @@ func TestFacebookCarousel(t *testing.T) {
 	if ids := got.MediaLibIDs(); !slices.Equal(ids, []string{rec.Media[0].MediaID}) {
 		t.Errorf("post media %v, want only item 0", ids)
 	}
-	if !got.Published() {
+	if !got.PublishedEverywhere() {
 		t.Errorf("carousel post not published: %s", got.Stage)
 	}
 	b.assertDeleted(rec)
@@ -187,17 +187,17 @@ func TestLinkAndStatusPostsPublish(t *testing.T) {
 	}
 
 	st := b.post(recs[0])
-	if st.Type != swonkie.PostStatus || len(st.Medias) != 0 || len(st.Captions) != 2 || !st.Published() || recs[0].PostType != TypeStatus {
+	if st.Type != swonkie.PostStatus || len(st.Medias) != 0 || len(st.Captions) != 2 || !st.PublishedEverywhere() || recs[0].PostType != TypeStatus {
 		t.Errorf("status post %s", jsonOf(st))
 	}
 	lp := b.post(recs[1])
 	want := []swonkie.Link{{Link: "https://news.example/story", LinkTitle: "The story", LinkDescription: "All of it", MediaLibID: recs[1].Media[0].MediaID}}
-	if lp.Type != swonkie.PostLink || !reflect.DeepEqual(lp.Links, want) || len(lp.Medias) != 0 || !lp.Published() {
+	if lp.Type != swonkie.PostLink || !reflect.DeepEqual(lp.Links, want) || len(lp.Medias) != 0 || !lp.PublishedEverywhere() {
 		t.Errorf("link post %s, want links %s", jsonOf(lp), jsonOf(want))
 	}
 	b.assertDeleted(recs[1])
 	bp := b.post(recs[2])
-	if len(bp.Links) != 1 || bp.Links[0].Net == nil || *bp.Links[0].Net != "linkedin" || len(bp.Captions) != 0 || !bp.Published() {
+	if len(bp.Links) != 1 || bp.Links[0].Net == nil || *bp.Links[0].Net != "linkedin" || len(bp.Captions) != 0 || !bp.PublishedEverywhere() {
 		t.Errorf("bare link post %s", jsonOf(bp))
 	}
 	b.assertClean()

@@ -101,7 +101,7 @@ func TestEveryFieldRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := c.GetPost(ctx, p.ID)
-	if err != nil || !out.Published() || !reflect.DeepEqual(out.TikTok, in.TikTok) || len(out.ReferencedMediaIDs()) != 3 {
+	if err != nil || !out.PublishedEverywhere() || !reflect.DeepEqual(out.TikTok, in.TikTok) || len(out.ReferencedMediaIDs()) != 3 {
 		t.Fatalf("published post: %+v, %v", out, err)
 	}
 }

@@ -137,7 +137,7 @@ func TestScheduledPostPublishesAtPublishAt(t *testing.T) {
 	}
 	e.advance(2 * time.Minute)
 	got = e.getPost(p.ID)
-	if got.Stage != swonkie.StagePublished || !got.Published() {
+	if got.Stage != swonkie.StagePublished || !got.PublishedEverywhere() {
 		t.Fatalf("after publishAt: %+v", got)
 	}
 	for _, pr := range got.Profiles {
@@ -245,7 +245,7 @@ func TestExpiredProfileFailsAlone(t *testing.T) {
 	e.advance(2 * time.Minute)
 	got := e.getPost(p.ID)
 	if got.Stage != swonkie.StagePublished || got.Profiles[0].PublishStatus != swonkie.PublishPublished ||
-		got.Profiles[1].PublishStatus != swonkie.PublishError || got.Published() {
+		got.Profiles[1].PublishStatus != swonkie.PublishError || got.PublishedEverywhere() {
 		t.Fatalf("partly failed publication: %+v", got)
 	}
 }
