@@ -34,7 +34,8 @@ type Payload struct {
 	Item       int `json:"item,omitempty"`
 	Generation int `json:"generation,omitempty"`
 	// Round tells a pipeline's cleanups apart: it grows whenever new
-	// cleanup work may have appeared (cleanupRound).
+	// cleanup work may have appeared (cleanupRound). For post:attach it is
+	// the edit generation the task was planned for (attachTaskID).
 	Round int `json:"round,omitempty"`
 	// Event is the event type a notify:webhook task delivers, and
 	// Redelivery numbers a redelivery someone asked for.
@@ -106,6 +107,17 @@ func attemptTag(p Payload) string {
 		return ""
 	}
 	return ".a" + strconv.Itoa(p.Attempt)
+}
+
+// attachTaskID tells apart the attach planned after each edit: an edit
+// may land while the attach run that staged the post is still active in
+// asynq, and a task with the same id would be refused, leaving the edit
+// for the sweep. The first attach keeps the id it always had.
+func attachTaskID(typ string, p Payload) string {
+	if p.Round == 0 {
+		return pipelineTaskID(typ, p)
+	}
+	return pipelineTaskID(typ, p) + ":e" + strconv.Itoa(p.Round)
 }
 
 func cleanupTaskID(typ string, p Payload) string {

@@ -27,6 +27,7 @@ func TestTaskIDsAreDistinctWhereAsynqmonCutsThem(t *testing.T) {
 			{typ: TypeMediaConfirm, pl: Payload{PipelineID: pid}},
 			{typ: TypeMediaAwait, pl: Payload{PipelineID: pid}},
 			{typ: TypePostAttach, pl: Payload{PipelineID: pid}},
+			{typ: TypePostAttach, pl: Payload{PipelineID: pid, Round: 1}},
 			{typ: TypePostWatch, pl: Payload{PipelineID: pid}},
 			{typ: TypeMediaCleanup, pl: Payload{PipelineID: pid, Round: 1}},
 			{typ: TypeMediaCleanup, pl: Payload{PipelineID: pid, Round: 2}},

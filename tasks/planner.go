@@ -68,7 +68,7 @@ func planAttempt(r *Record, t Timing) []next {
 	switch {
 	case !r.allReady():
 	case !r.Staged:
-		out = append(out, next{typ: TypePostAttach, pl: pl})
+		out = append(out, next{typ: TypePostAttach, pl: Payload{PipelineID: r.ID, Round: r.in.EditGen}})
 	case r.PublishedAt == nil:
 		out = append(out, next{typ: TypePostWatch, pl: pl, at: watchAt(r, t)})
 	case r.owesCleanup() && len(r.staleLive()) == 0:

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
@@ -198,6 +200,34 @@ func TestEditOfAScheduledPipelineLeavesOnePostWithTheNewValues(t *testing.T) {
 		t.Fatalf("cancel ended %s", dump(rec))
 	}
 	b.assertClean()
+}
+
+// An edit that lands while the attach task that staged the post is still
+// in asynq (its run has written "staged" and not yet returned): the
+// attach the edit plans must not be refused as a second copy of that
+// task, or the edit waits for the sweep while the post keeps its old
+// content. The still-present task is stood in for by one with its id,
+// due in an hour.
+func TestEditWhileTheAttachTaskIsStillThere(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	req := b.request(ActionSchedule, "a.png")
+	at := time.Now().Add(time.Hour).Truncate(time.Second)
+	req.Post.PublishAt = &at
+	rec := b.waitRecord(b.publish(req).ID, "scheduled", func(r *Record) bool { return r.Staged })
+	if err := enqueueNext(context.Background(), b.client.enq, b.timing, time.Now(), next{typ: TypePostAttach, pl: Payload{PipelineID: rec.ID}}, asynq.ProcessIn(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	caption := "edited caption"
+	if _, err := b.client.Edit(context.Background(), rec.ID, Edit{Post: &PostEdit{Caption: &caption}}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitRecord(rec.ID, "scheduled again with the edit", func(r *Record) bool {
+		return r.Staged && !r.editPending() && r.Request.Post.Caption == caption
+	})
+	if live := b.livePosts(); len(live) != 1 || captionOf(live[0].Post) != caption {
+		t.Fatalf("%d live posts, want one with the edit", len(live))
+	}
 }
 
 // Done when (4): 20 edits racing 20 running pipelines are each applied or

@@ -83,7 +83,7 @@ func init() {
 			inline: true, onFailure: failPipeline, run: (*pipeline).confirm},
 		{typ: TypeMediaAwait, step: StepAwait, queue: QueuePipeline, timeout: stepTimeout, id: mediaTaskID,
 			onFailure: failPipeline, run: (*pipeline).await},
-		{typ: TypePostAttach, step: StepAttach, queue: QueuePipeline, timeout: stepTimeout, id: pipelineTaskID,
+		{typ: TypePostAttach, step: StepAttach, queue: QueuePipeline, timeout: stepTimeout, id: attachTaskID,
 			inline: true, onFailure: failPipeline, run: (*pipeline).attach},
 		{typ: TypePostWatch, step: StepPublish, queue: QueuePipeline, timeout: stepTimeout, id: pipelineTaskID,
 			onFailure: failPipeline, run: (*pipeline).watch},
