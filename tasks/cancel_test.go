@@ -130,19 +130,27 @@ func TestCancelComesTooLateOncePublished(t *testing.T) {
 	}
 }
 
+// scheduledOnCallersPost makes a post of the caller's (a draft pipeline's,
+// with a.png, due in an hour) and a pipeline that adds b.png to it and
+// schedules it, and waits until that one is staged.
+func (b *bundle) scheduledOnCallersPost() (own, rec *Record) {
+	b.t.Helper()
+	own = b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
+	at := time.Now().Add(time.Hour)
+	if _, err := b.api.UpdatePost(context.Background(), own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(at)}); err != nil {
+		b.t.Fatal(err)
+	}
+	req := b.request(ActionSchedule, "b.png")
+	req.Post, req.PostID = nil, own.PostID
+	return own, b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+}
+
 // Cancelling a pipeline that added media to the caller's post takes only
 // our media off, unschedules what we scheduled, and leaves the post.
 func TestCancelOnCallersPostTakesOnlyOurMediaOff(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
-	at := time.Now().Add(time.Hour)
-	if _, err := b.api.UpdatePost(context.Background(), own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(at)}); err != nil {
-		t.Fatal(err)
-	}
-	req := b.request(ActionSchedule, "b.png")
-	req.Post, req.PostID = nil, own.PostID
-	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	own, rec := b.scheduledOnCallersPost()
 	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -215,14 +215,7 @@ func TestCancelOnCallersPostRecordsItsStageAfterWaitingForTheLock(t *testing.T) 
 		}
 		return false
 	})
-	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
-	at := time.Now().Add(time.Hour)
-	if _, err := b.api.UpdatePost(context.Background(), own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(at)}); err != nil {
-		t.Fatal(err)
-	}
-	req := b.request(ActionSchedule, "b.png")
-	req.Post, req.PostID = nil, own.PostID
-	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	own, rec := b.scheduledOnCallersPost()
 	// Another pipeline holds the post's lock once the unschedule is sent.
 	lockKey = "mediaflow:ws:" + b.api.Workspace() + ":post:" + own.PostID + ":lock"
 	armed.Store(true)
@@ -333,14 +326,7 @@ func TestCancelOnCallersPostThatStartsPublishing(t *testing.T) {
 		})
 		return false
 	})
-	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
-	at := time.Now().Add(time.Hour)
-	if _, err := b.api.UpdatePost(context.Background(), own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(at)}); err != nil {
-		t.Fatal(err)
-	}
-	req := b.request(ActionSchedule, "b.png")
-	req.Post, req.PostID = nil, own.PostID
-	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	own, rec := b.scheduledOnCallersPost()
 	postID.Store(own.PostID)
 	armed.Store(true)
 	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
