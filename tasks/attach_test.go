@@ -41,6 +41,15 @@ func withInterposer(b *bundle, before func(w http.ResponseWriter, r *http.Reques
 	b.worker = b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: b.timing})
 }
 
+// relay sends the answer rec recorded on to w, as the sandbox gave it.
+func relay(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
 func isStageCall(r *http.Request) bool {
 	return r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/stage/")
 }
@@ -70,11 +79,7 @@ func TestTwoAttachRunsAtOnceEndSucceeded(t *testing.T) {
 				b.sb.Server.ServeHTTP(rec, r)
 				once.Do(func() { close(created) })
 				<-release
-				for k, v := range rec.Header() {
-					w.Header()[k] = v
-				}
-				w.WriteHeader(rec.Code)
-				_, _ = w.Write(rec.Body.Bytes())
+				relay(w, rec)
 				return true
 			})
 			id := b.publish(b.request(ActionPublishNow, "a.png", "b.png")).ID

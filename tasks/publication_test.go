@@ -88,11 +88,7 @@ func TestCancelWhilePublishingWaitsForThePublication(t *testing.T) {
 		if rec.Code == http.StatusConflict {
 			refused.Add(1)
 		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
+		relay(w, rec)
 		return true
 	})
 	rec := b.publish(b.request(ActionPublishNow, "a.png"))
@@ -175,8 +171,7 @@ func TestCancelAfterALostPublishNowReplyWaitsForThePublication(t *testing.T) {
 		b.sb.Server.ServeHTTP(rec, r)
 		close(landed)
 		time.Sleep(b.callTimeout + time.Second) // the client gives up first
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
+		relay(w, rec)
 		return true
 	})
 	rec := b.publish(b.request(ActionPublishNow, "a.png"))
@@ -259,10 +254,7 @@ func TestCancelOfAQueuedPostWithStatusesDoesNotWait(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(body)
 		return true
 	})
-	req := b.request(ActionSchedule, "a.png")
-	at := time.Now().Add(3 * time.Hour).Truncate(time.Second)
-	req.Post.PublishAt = &at
-	rec := b.waitRecord(b.publish(req).ID, "scheduled", func(r *Record) bool { return r.Staged })
+	rec, _ := b.scheduledIn(3 * time.Hour)
 	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
 		t.Fatal(err)
 	}

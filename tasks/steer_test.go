@@ -29,6 +29,16 @@ func (b *bundle) livePosts() []sandbox.PostInfo {
 	return out
 }
 
+// scheduledIn publishes a one-media pipeline scheduled d from now (to
+// the second) and waits until its post is scheduled.
+func (b *bundle) scheduledIn(d time.Duration) (*Record, time.Time) {
+	b.t.Helper()
+	req := b.request(ActionSchedule, "a.png")
+	at := time.Now().Add(d).Truncate(time.Second)
+	req.Post.PublishAt = &at
+	return b.waitRecord(b.publish(req).ID, "scheduled", func(r *Record) bool { return r.Staged }), at
+}
+
 // waitOver waits until a pipeline ended and its cleanup is done.
 func (b *bundle) waitOver(id string) *Record {
 	b.t.Helper()
@@ -160,10 +170,7 @@ func TestReplayAfterALostPostReplyMakesNoDuplicate(t *testing.T) {
 func TestEditOfAScheduledPipelineLeavesOnePostWithTheNewValues(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	req := b.request(ActionSchedule, "a.png")
-	at := time.Now().Add(time.Hour).Truncate(time.Second)
-	req.Post.PublishAt = &at
-	rec := b.waitRecord(b.publish(req).ID, "scheduled", func(r *Record) bool { return r.Staged })
+	rec, at := b.scheduledIn(time.Hour)
 	caption, later := "edited caption", at.Add(time.Hour)
 	edited, err := b.client.Edit(context.Background(), rec.ID, Edit{Post: &PostEdit{Caption: &caption, PublishAt: &later}}, "tester")
 	if err != nil {
@@ -211,10 +218,7 @@ func TestEditOfAScheduledPipelineLeavesOnePostWithTheNewValues(t *testing.T) {
 func TestEditWhileTheAttachTaskIsStillThere(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	req := b.request(ActionSchedule, "a.png")
-	at := time.Now().Add(time.Hour).Truncate(time.Second)
-	req.Post.PublishAt = &at
-	rec := b.waitRecord(b.publish(req).ID, "scheduled", func(r *Record) bool { return r.Staged })
+	rec, _ := b.scheduledIn(time.Hour)
 	if err := enqueueNext(context.Background(), b.client.enq, b.timing, time.Now(), next{typ: TypePostAttach, pl: Payload{PipelineID: rec.ID}}, asynq.ProcessIn(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
