@@ -235,6 +235,21 @@ func TestCancelOnCallersPostRecordsItsStageAfterWaitingForTheLock(t *testing.T) 
 func TestCancelOfAQueuedPostWithStatusesDoesNotWait(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	rewritePostReads(b, markQueued)
+	rec, _ := b.scheduledIn(3 * time.Hour)
+	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.waitOver(rec.ID)
+	if info, _ := b.sb.Server.Post(rec.PostID); rec.State != StateCancelled || !info.Deleted {
+		t.Fatalf("ended %s with the post deleted %v, want cancelled and deleted: %s", rec.State, info.Deleted, dump(rec))
+	}
+}
+
+// rewritePostReads passes every post the worker reads (GET /posts/...,
+// the validation aside) through rewrite, as decoded JSON, before the worker
+// sees it.
+func rewritePostReads(b *bundle, rewrite func(any)) {
 	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/posts/") || strings.HasSuffix(r.URL.Path, "/validate") {
 			return false
@@ -245,7 +260,7 @@ func TestCancelOfAQueuedPostWithStatusesDoesNotWait(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusOK {
 			return false // the sandbox answers again, as it would have
 		}
-		markQueued(body)
+		rewrite(body)
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
 		}
@@ -254,14 +269,6 @@ func TestCancelOfAQueuedPostWithStatusesDoesNotWait(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(body)
 		return true
 	})
-	rec, _ := b.scheduledIn(3 * time.Hour)
-	if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
-		t.Fatal(err)
-	}
-	rec = b.waitOver(rec.ID)
-	if info, _ := b.sb.Server.Post(rec.PostID); rec.State != StateCancelled || !info.Deleted {
-		t.Fatalf("ended %s with the post deleted %v, want cancelled and deleted: %s", rec.State, info.Deleted, dump(rec))
-	}
 }
 
 // markQueued gives every profile of a SCHEDULED post in v a publishStatus
@@ -285,6 +292,66 @@ func markQueued(v any) {
 		for _, x := range v {
 			markQueued(x)
 		}
+	}
+}
+
+// dropStatuses removes every profile's publishStatus from v: a post
+// Swonkie has not started publishing.
+func dropStatuses(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		delete(v, "publishStatus")
+		for _, x := range v {
+			dropStatuses(x)
+		}
+	case []any:
+		for _, x := range v {
+			dropStatuses(x)
+		}
+	}
+}
+
+// The watch's deadline (PublishWaitCap past the post's due time) is for a
+// post Swonkie has not started on. One Swonkie is publishing (its profiles
+// report PENDING) may yet go out: failing it then would report failed a
+// post that goes out, or, with its media deleted by the cleanup, make the
+// publication fail. It is waited for, up to PublishingCap. A post not
+// started by the deadline still fails.
+func TestWatchDeadlineWaitsForAPublicationUnderWay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		started  bool
+		delay    time.Duration
+		want     State
+		wantPost swonkie.Stage
+	}{
+		{name: "under way", started: true, delay: 4 * time.Second, want: StateSucceeded, wantPost: swonkie.StagePublished},
+		{name: "not started", delay: time.Minute, want: StateFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *setupConfig) {
+				c.noWorker = true
+				c.sandbox.PublishDelay = tc.delay
+				c.timing.PublishWaitCap = time.Second
+			})
+			if tc.started {
+				withInterposer(b, func(http.ResponseWriter, *http.Request) bool { return false })
+			} else {
+				rewritePostReads(b, dropStatuses)
+			}
+			rec := b.waitOver(b.publish(b.request(ActionPublishNow, "a.png")).ID)
+			if rec.State != tc.want {
+				t.Fatalf("ended %s, want %s: %s", rec.State, tc.want, dump(rec))
+			}
+			if tc.want == StateFailed && (rec.Error == nil || !strings.Contains(rec.Error.Message, "publication deadline")) {
+				t.Errorf("failed for another reason than the deadline: %s", dump(rec))
+			}
+			if info, _ := b.sb.Server.Post(rec.PostID); tc.wantPost != "" && info.Post.Stage != tc.wantPost {
+				t.Errorf("post %s is %s (profiles %+v), want %s", rec.PostID, info.Post.Stage, info.Post.Profiles, tc.wantPost)
+			}
+		})
 	}
 }
 

@@ -234,7 +234,7 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 		case err != nil:
 			note = "post " + id + " was already gone"
 			stage = ""
-		case underWay(post) && p.mayWaitFor(rec):
+		case p.awaitPublication(rec, post):
 			// Swonkie refuses to delete a post it is publishing (409), and
 			// deleting its media would pull them from under the
 			// publication: what the publication ends as decides. Out, the
@@ -261,7 +261,7 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 				if gerr != nil && !swonkie.IsNotFound(gerr) {
 					return wrap(gerr, "cleanup: read post %s after its delete was refused (%v)", id, err)
 				}
-				if gerr == nil && (wentOut(again) || underWay(again) && p.mayWaitFor(rec)) {
+				if gerr == nil && (wentOut(again) || p.awaitPublication(rec, again)) {
 					return waitFor(claimPoll, "cleanup: post %s of pipeline %s began publishing as it was withdrawn; looking again", id, rec.ID)
 				}
 				if gerr != nil {
@@ -297,15 +297,6 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 		rec.note(now, StepCleanup, nil, "ok", note)
 		return nil
 	})
-}
-
-// mayWaitFor says whether a cleanup may still wait for the publication of
-// rec's post to end: until the watch would have given up on it. A record
-// not staged may have a publication under way all the same (its stage
-// call landed, its answer lost): publishDeadline bounds that one by the
-// attempt's start, so the wait still ends.
-func (p *pipeline) mayWaitFor(rec *Record) bool {
-	return p.now().Before(p.publishDeadline(rec))
 }
 
 // postLeft is what the record says of a post Swonkie refuses for good to
@@ -380,7 +371,7 @@ func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post)
 		}
 		return "", "", wrap(err, "cleanup: read post %s to take our media off", id)
 	}
-	if wentOut(post) || underWay(post) && p.mayWaitFor(rec) {
+	if wentOut(post) || p.awaitPublication(rec, post) {
 		// Its publication started since withdraw read it: withdraw
 		// decides again, rather than a PUT refused while it publishes
 		// leave our media to be deleted from under it.

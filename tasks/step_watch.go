@@ -37,9 +37,17 @@ func (p *pipeline) watch(ctx context.Context, r *run) error {
 	out, failed, going := publication(post)
 	now := p.now().UTC()
 	if going {
-		if deadline := p.publishDeadline(rec); now.After(deadline) {
+		deadline := p.publishDeadline(rec, post)
+		if now.After(deadline) {
 			return permanentf("watch post %s: still %s at %s, past its publication deadline %s",
 				rec.PostID, post.Stage, now.Format(time.RFC3339), deadline.Format(time.RFC3339))
+		}
+		if underWay(post) && now.After(p.publishDeadline(rec, nil)) {
+			// Past the deadline of a post Swonkie has not started on, but
+			// started: waited for up to PublishingCap, not failed (the
+			// post may yet go out), and said so where an operator looks.
+			r.log.Warn().Str("post_id", rec.PostID).Time("deadline", deadline).
+				Msg("the post is still being published past its publication deadline; waiting for it")
 		}
 		waited := time.Duration(0)
 		if at := watchAt(rec, p.timing); !at.IsZero() && now.After(at) {
@@ -129,11 +137,12 @@ func underWay(post *swonkie.Post) bool {
 	return false
 }
 
-// publishDeadline is when the post must be out at the latest. A record
+// publishDeadline is when the post must be out at the latest: PublishWaitCap
+// after it was due, or PublishingCap once Swonkie is publishing it. A record
 // not staged (a cleanup asking, its stage call's answer lost) counts from
 // the attempt's start, which no stage call precedes: from now, the
 // deadline would move with every look and never come.
-func (p *pipeline) publishDeadline(r *Record) time.Time {
+func (p *pipeline) publishDeadline(r *Record, post *swonkie.Post) time.Time {
 	base := r.attemptStart()
 	if r.AttachedAt != nil {
 		base = *r.AttachedAt
@@ -141,5 +150,15 @@ func (p *pipeline) publishDeadline(r *Record) time.Time {
 	if r.Request.Action == ActionSchedule && r.PostPublishAt != nil && r.PostPublishAt.After(base) {
 		base = *r.PostPublishAt
 	}
+	if post != nil && underWay(post) {
+		return base.Add(p.timing.PublishingCap)
+	}
 	return base.Add(p.timing.PublishWaitCap)
+}
+
+// awaitPublication says whether a cleanup waits for the publication of
+// rec's post to end rather than act on it: Swonkie is publishing it, and
+// the watch would still wait for it too.
+func (p *pipeline) awaitPublication(rec *Record, post *swonkie.Post) bool {
+	return underWay(post) && p.now().Before(p.publishDeadline(rec, post))
 }

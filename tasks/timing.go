@@ -24,6 +24,12 @@ type Timing struct {
 	// PublishWaitCap is how long after its due time a post may take to be
 	// published.
 	WatchFirst, WatchMax, PublishGrace, PublishWaitCap time.Duration
+	// PublishingCap replaces PublishWaitCap once Swonkie is publishing the
+	// post (a profile reports a status that is not a result): failing then
+	// would report failed a post that may yet go out, and its cleanup could
+	// not withdraw it, only pull its media from under the publication. It
+	// is never shorter than PublishWaitCap.
+	PublishingCap time.Duration
 	// StuckAfter: a pipeline that has not moved for this long past its due
 	// time is failed by the sweep.
 	StuckAfter time.Duration
@@ -70,6 +76,7 @@ var DefaultTiming = Timing{
 	WatchMax:          2 * time.Minute,
 	PublishGrace:      5 * time.Second,
 	PublishWaitCap:    time.Hour,
+	PublishingCap:     24 * time.Hour,
 	StuckAfter:        2 * time.Hour,
 	PendingKick:       5 * time.Minute,
 	CleanupRetryAfter: 10 * time.Minute,
@@ -107,6 +114,8 @@ func (t Timing) withDefaults() Timing {
 	set(&t.WatchMax, d.WatchMax)
 	set(&t.PublishGrace, d.PublishGrace)
 	set(&t.PublishWaitCap, d.PublishWaitCap)
+	set(&t.PublishingCap, d.PublishingCap)
+	t.PublishingCap = max(t.PublishingCap, t.PublishWaitCap)
 	set(&t.StuckAfter, d.StuckAfter)
 	set(&t.PendingKick, d.PendingKick)
 	set(&t.CleanupRetryAfter, d.CleanupRetryAfter)
