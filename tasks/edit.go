@@ -230,6 +230,8 @@ func (c *Client) Edit(ctx context.Context, id string, e Edit, who string) (_ *Re
 			return fmt.Errorf("edit pipeline %s (%s): %w", r.ID, r.State, ErrFinished)
 		case r.CancelRequested:
 			return fmt.Errorf("edit pipeline %s (cancel requested): %w", r.ID, ErrFinished)
+		case r.windingUp():
+			return fmt.Errorf("edit pipeline %s (failing: its post is being withdrawn): %w", r.ID, ErrFinished)
 		case r.PublishedAt != nil:
 			return fmt.Errorf("edit pipeline %s: %w", r.ID, ErrAlreadyPublished)
 		case r.Staged && r.Request.Action == ActionPublishNow:

@@ -27,7 +27,8 @@ import (
 // In order (docs/design.md, "How a pipeline ends", I8):
 //   - a published post succeeds once its media are settled (deleted, or
 //     kept by policy): a pipeline whose post went out never fails (I8);
-//   - a step that gave up fails the pipeline, at that step;
+//   - a step that gave up fails the pipeline, at that step, once its post
+//     (if staged, so it may go out) is withdrawn: its cleanup decides;
 //   - a cancel ends cancelled once the post is withdrawn and the media are
 //     gone;
 //   - a draft, or a post handed to review, succeeds once it is attached
@@ -82,6 +83,9 @@ func ending(r *Record) State {
 			return StateSucceeded
 		}
 	case r.in.GaveUp:
+		if r.mayGoOut() {
+			return "" // its cleanup withdraws it, or finds it out
+		}
 		return StateFailed
 	case r.CancelRequested:
 		if len(r.liveMedia()) == 0 && !r.postToWithdraw() && !r.postUnsearched() {

@@ -39,7 +39,7 @@ func plan(r *Record, t Timing) []next {
 }
 
 func planAttempt(r *Record, t Timing) []next {
-	if r.State.Terminal() || r.CancelRequested {
+	if r.windingUp() {
 		return wrapUp(r)
 	}
 	if r.preflightOwed() {

@@ -355,6 +355,44 @@ func TestWatchDeadlineWaitsForAPublicationUnderWay(t *testing.T) {
 	}
 }
 
+// The watch gives up on a post Swonkie has not started an hour after it
+// was due, and Swonkie starts publishing it before the cleanup withdraws
+// it (the delete would be refused, 409): the post goes out. A pipeline
+// whose post went out never ends failed (I8), so the give-up does not end
+// it: its cleanup decides, here by finding the post out.
+func TestGiveUpOnAPostThatThenGoesOutSucceeds(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) {
+		c.noWorker = true
+		c.sandbox.PublishDelay = 4 * time.Second
+		c.timing.PublishWaitCap = time.Second
+	})
+	// Every read before the watch gave up shows the post not started
+	// (no statuses); the cleanup's, after it, what Swonkie says.
+	var id atomic.Value
+	id.Store("")
+	rewritePostReads(b, func(body any) {
+		rec, err := b.client.Get(context.Background(), id.Load().(string))
+		if err == nil && rec.Error != nil && strings.Contains(rec.Error.Message, "publication deadline") {
+			return
+		}
+		dropStatuses(body)
+	})
+	rec := b.publish(b.request(ActionPublishNow, "a.png"))
+	id.Store(rec.ID)
+	rec = b.waitOver(rec.ID)
+	if !strings.Contains(dump(rec), "publication deadline") {
+		t.Fatalf("the watch did not give up, so the test proves nothing: %s", dump(rec))
+	}
+	info, _ := b.sb.Server.Post(rec.PostID)
+	if info.Post.Stage != swonkie.StagePublished {
+		t.Fatalf("post %s is %s (profiles %+v): the cleanup pulled it from the publication: %s", rec.PostID, info.Post.Stage, info.Post.Profiles, dump(rec))
+	}
+	if rec.State != StateSucceeded || rec.PublishedAt == nil {
+		t.Fatalf("ended %s (publishedAt %v) with its post out: %s", rec.State, rec.PublishedAt, dump(rec))
+	}
+}
+
 // A cancel of a pipeline on the caller's post, whose owner publishes it
 // between the cleanup's first look and its change under the post's lock:
 // Swonkie refuses the change while it publishes, and our media must not be

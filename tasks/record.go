@@ -450,10 +450,25 @@ func (r *Record) markLeftBehind(id string) {
 	}
 }
 
-// wantsWithdrawal: the pipeline failed or was cancelled, so its post must
-// not go out and its media must go.
+// wantsWithdrawal: the pipeline failed, was cancelled or gave up (and its
+// post is not out), so its post must not go out and its media must go.
 func (r *Record) wantsWithdrawal() bool {
-	return r.State == StateFailed || r.State == StateCancelled || r.CancelRequested
+	return r.State == StateFailed || r.State == StateCancelled || r.CancelRequested || r.in.GaveUp && r.PublishedAt == nil
+}
+
+// windingUp: the pipeline ended, or is ending (a cancel asked for, or a
+// step that gave up on a post that may still go out); only its cleanup
+// and its events still run.
+func (r *Record) windingUp() bool {
+	return r.State.Terminal() || r.wantsWithdrawal()
+}
+
+// mayGoOut reports whether the pipeline's post may still go out without
+// anything more from us: it was staged, and is neither out nor withdrawn.
+// A step giving up on such a post does not end the pipeline failed until
+// its cleanup has withdrawn it: the post may go out first (I8).
+func (r *Record) mayGoOut() bool {
+	return r.Staged && r.postToWithdraw()
 }
 
 // postToWithdraw reports whether a failed or cancelled pipeline left a post

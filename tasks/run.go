@@ -101,7 +101,7 @@ func (r *run) do(ctx context.Context) error {
 		return &stepError{v: verdict{kind: retryLater}, err: fmt.Errorf("%s: read pipeline %s: %w", r.row.step, r.pl.PipelineID, err)}
 	}
 	r.rec = rec
-	if !r.row.terminal && (rec.State.Terminal() || rec.CancelRequested) {
+	if !r.row.terminal && rec.windingUp() {
 		// The step is not needed any more, but what the pipeline still
 		// owes (its cleanup, its webhook) may be: the run that made it
 		// owed may have died before handing it on.
@@ -212,7 +212,7 @@ func (r *run) failed(ctx context.Context, stepErr error) error {
 	err := r.save(ctx, func(rec *Record) error {
 		// A step of a pipeline that ended or is being cancelled meanwhile
 		// is moot: its cleanup decides how the pipeline ends.
-		if (rec.State.Terminal() || rec.CancelRequested) && !r.row.terminal {
+		if rec.windingUp() && !r.row.terminal {
 			return errNoChange
 		}
 		rec.Attempts++

@@ -68,6 +68,10 @@ func TestSettle(t *testing.T) {
 		// Failure: only a step that gave up.
 		{"a step gave up: failed at that step, compensation owed", rec(2, allItems(ItemReady), posted, gaveUp(StepAttach)),
 			want{state: StateFailed, step: StepAttach, cleanup: CleanupPending, events: []string{EventFailed}}, true},
+		{"gave up on a staged post: not failed until it is withdrawn (it may go out)", rec(1, item(0, ItemReady), staged, gaveUp(StepPublish)),
+			want{state: StateRunning, step: StepPublish, cleanup: CleanupPending}, true},
+		{"gave up on a staged post, now withdrawn: failed", rec(1, item(0, ItemReady), staged, withdrawn, gaveUp(StepPublish)),
+			want{state: StateFailed, step: StepPublish, cleanup: CleanupPending, events: []string{EventFailed}}, true},
 		{"gave up before any media: failed, nothing owed", rec(1, gaveUp(StepUpload)),
 			want{state: StateFailed, step: StepUpload, cleanup: CleanupDone, events: []string{EventFailed}}, true},
 		{"a retry is not a failure", rec(1, item(0, ItemCreated), func(r *Record) { r.Error = &StepError{Step: StepUpload, Message: "503"} }),
