@@ -453,7 +453,8 @@ func (r *Record) markLeftBehind(id string) {
 // wantsWithdrawal: the pipeline failed, was cancelled or gave up (and its
 // post is not out), so its post must not go out and its media must go.
 func (r *Record) wantsWithdrawal() bool {
-	return r.State == StateFailed || r.State == StateCancelled || r.CancelRequested || r.in.GaveUp && r.PublishedAt == nil
+	return r.State == StateFailed || r.State == StateCancelled || r.CancelRequested ||
+		r.in.GaveUp && r.PublishedAt == nil && r.State != StateSucceeded
 }
 
 // windingUp: the pipeline ended, or is ending (a cancel asked for, or a
