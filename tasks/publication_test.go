@@ -438,3 +438,46 @@ func TestCancelOnCallersPostThatStartsPublishing(t *testing.T) {
 		t.Errorf("ended %s for a post that went out with our media: %s", rec.State, dump(rec))
 	}
 }
+
+// A cancel of a scheduled post that Swonkie publishes between the
+// cleanup's read (SCHEDULED, nothing under way) and its unschedule: the
+// unschedule is refused (the post is PUBLISHED, not SCHEDULED). That
+// refusal must not be taken as "not scheduled any more" and the post
+// deleted: it went out, so the cancel came too late and the pipeline
+// succeeds with its post left on Swonkie (docs/design.md, I8). Run with
+// both statuses the docs allow for a refused stage action.
+func TestCancelOfAScheduledPostPublishedBeforeItsUnschedule(t *testing.T) {
+	t.Parallel()
+	for _, refusal := range stageRefusals {
+		t.Run(http.StatusText(int(refusal)), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *setupConfig) { c.noWorker = true; c.sandbox.StageRefusal = refusal })
+			var armed, once atomic.Bool
+			withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+				if armed.Load() && isStageCall(r) && strings.HasSuffix(r.URL.Path, "/unschedule") && once.CompareAndSwap(false, true) {
+					_ = b.sb.Server.Advance(2 * time.Hour) // its time comes: Swonkie publishes it
+				}
+				return false
+			})
+			rec, _ := b.scheduledIn(time.Hour)
+			armed.Store(true)
+			if _, err := b.client.Cancel(context.Background(), rec.ID); err != nil {
+				t.Fatal(err)
+			}
+			rec = b.waitOver(rec.ID)
+			if !once.Load() {
+				t.Fatalf("no unschedule was sent: %s", dump(rec))
+			}
+			info, _ := b.sb.Server.Post(rec.PostID)
+			if info.Post.Stage != swonkie.StagePublished {
+				t.Fatalf("the post did not go out (%s): the case this test is about never happened", info.Post.Stage)
+			}
+			if info.Deleted {
+				t.Errorf("the cleanup deleted post %s, which is published", rec.PostID)
+			}
+			if rec.State != StateSucceeded || rec.PublishedAt == nil {
+				t.Errorf("ended %s (publishedAt %v) for a post Swonkie published; want succeeded, the cancel too late: %s", rec.State, rec.PublishedAt, dump(rec))
+			}
+		})
+	}
+}

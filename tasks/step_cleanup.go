@@ -249,8 +249,22 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 		case rec.PostCreated:
 			note = "deleted post " + id
 			if post.Stage == swonkie.StageScheduled {
-				if err := p.unschedule(ctx, r, id); err != nil {
+				refused, err := p.unschedule(ctx, r, id)
+				if err != nil {
 					return err
+				}
+				if refused {
+					// A post Swonkie published since the read is not
+					// SCHEDULED any more either, and deleting it would
+					// not take it back from the networks: read it again
+					// to tell, as after a refused delete.
+					again, gerr := p.api.GetPost(ctx, id)
+					if gerr != nil && !swonkie.IsNotFound(gerr) {
+						return wrap(gerr, "cleanup: read post %s after its unschedule was refused", id)
+					}
+					if gerr == nil && (wentOut(again) || p.awaitPublication(rec, again)) {
+						return waitFor(claimPoll, "cleanup: post %s of pipeline %s began publishing as it was withdrawn; looking again", id, rec.ID)
+					}
 				}
 			}
 			err := p.api.DeletePost(ctx, id)
@@ -327,20 +341,24 @@ func (p *pipeline) unscheduleQueued(ctx context.Context, r *run, post *swonkie.P
 }
 
 // unschedule takes a scheduled post off the queue before it is withdrawn.
-// A 409 says it is not scheduled (any more), which is what was wanted; a
-// refusal for good is logged, and the withdrawal goes on without it.
-func (p *pipeline) unschedule(ctx context.Context, r *run, id string) error {
-	_, err := p.api.ChangeStage(ctx, id, swonkie.ActionUnschedule)
+// A 409 says it is not scheduled (any more), which is what was wanted
+// unless it is because Swonkie published it since the read: refused says
+// Swonkie refused, so that the caller reads the post again before it
+// withdraws it. A refusal for good is logged, and the withdrawal goes on
+// without it.
+func (p *pipeline) unschedule(ctx context.Context, r *run, id string) (refused bool, err error) {
+	_, err = p.api.ChangeStage(ctx, id, swonkie.ActionUnschedule)
 	if swonkie.IsConflict(err) {
-		return nil
+		return true, nil
 	}
 	switch judgeRemoval(err) {
 	case removeLater:
-		return wrap(err, "cleanup: unschedule post %s", id)
+		return false, wrap(err, "cleanup: unschedule post %s", id)
 	case removeRefused:
 		r.log.Warn().Err(err).Str("post_id", id).Msg("could not unschedule the post; withdrawing it anyway")
+		return true, nil
 	}
-	return nil
+	return false, nil
 }
 
 // takeMediaOff removes our media from the caller's post (and unschedules
@@ -354,7 +372,8 @@ func (p *pipeline) unschedule(ctx context.Context, r *run, id string) error {
 func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post) (string, string, error) {
 	rec, id := r.rec, post.ID
 	if rec.Staged && rec.Request.Action == ActionSchedule && post.Stage == swonkie.StageScheduled {
-		if err := p.unschedule(ctx, r, id); err != nil {
+		// Read again under the lock below, whatever the answer.
+		if _, err := p.unschedule(ctx, r, id); err != nil {
 			return "", "", err
 		}
 	}
