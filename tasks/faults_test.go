@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -192,4 +193,43 @@ func hasEvent(r *Record, step Step, outcome, contains string) bool {
 		}
 	}
 	return false
+}
+
+// Two media:upload runs of one item at once (a task redelivered while its
+// first run still streams the file): the second finds the entry made,
+// abandons it (the first run's upload URL is not its to use) and uploads
+// to a fresh one; the cleanup deletes the abandoned entry. The first run's
+// upload then fails (the entry is gone: 404), and that failure belongs to
+// an entry the item no longer uses: it must not fail the pipeline, whose
+// item went on without it.
+func TestUploadOvertakenByASecondRunDoesNotFailThePipeline(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	uploading, release := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/blob/") && once.CompareAndSwap(false, true) {
+			close(uploading)
+			<-release // the first run's file is still on its way
+		}
+		return false
+	})
+	rec := b.publish(b.request(ActionPublishNow, "a.png"))
+	select {
+	case <-uploading:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the upload never started")
+	}
+	second := b.worker.Handler().ProcessTask(context.Background(), newTask(TypeMediaUpload, Payload{PipelineID: rec.ID}))
+	if second != nil {
+		t.Fatalf("the second run: %v", second)
+	}
+	b.waitRecord(rec.ID, "the abandoned entry deleted", func(r *Record) bool { return len(r.StaleMedia) == 1 && r.StaleMedia[0].Deleted })
+	close(release)
+	rec = b.wait(rec.ID)
+	if rec.State != StateSucceeded {
+		t.Fatalf("ended %s", dump(rec))
+	}
+	b.settled(rec.ID)
+	b.assertClean()
 }

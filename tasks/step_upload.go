@@ -108,11 +108,15 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 		}
 		return nil
 	}
-	if err != nil {
-		return wrap(err, "upload media %s of item %d", created.MediaID, i)
+	if err == nil && counted.n != src.Size {
+		err = fmt.Errorf("source gave %d bytes, expected %d", counted.n, src.Size)
 	}
-	if counted.n != src.Size {
-		return fmt.Errorf("upload media %s of item %d: source gave %d bytes, expected %d", created.MediaID, i, counted.n, src.Size)
+	if err != nil {
+		if p.overtaken(ctx, r, i, created.MediaID) {
+			log.Info().Err(err).Msg("upload of an entry another run took over failed; the item goes on with that run's")
+			return nil
+		}
+		return wrap(err, "upload media %s of item %d", created.MediaID, i)
 	}
 
 	now := p.now().UTC()
@@ -131,6 +135,22 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 	}
 	log.Debug().Int64("bytes", counted.n).Msg("uploaded")
 	return nil
+}
+
+// overtaken reports whether item i no longer uses entry id, which this
+// run created and recorded: a second run of the step abandoned it (the
+// upload URL lives only in this run's memory) and its cleanup deleted it,
+// so this run's upload fails with 404. That is no failure of the
+// pipeline's, whose item goes on with the other run's entry. It reads the
+// record again (r.rec becomes what it read); a record that cannot be read
+// is not taken as moved on.
+func (p *pipeline) overtaken(ctx context.Context, r *run, i int, id string) bool {
+	rec, err := p.store.get(context.WithoutCancel(ctx), r.rec.ID)
+	if err != nil || i >= len(rec.Media) {
+		return false
+	}
+	r.rec = rec
+	return rec.Media[i].MediaID != id
 }
 
 // createFailed writes down a create-media call that may have made an
