@@ -255,3 +255,43 @@ func testPNG(t *testing.T) []byte {
 	}
 	return buf.Bytes()
 }
+
+// A pipeline asked to add media to a post of the caller's and schedule
+// it, when the caller had scheduled that post already: the schedule was
+// the owner's, not the pipeline's. Cancelling the pipeline takes only our
+// media off and leaves the post scheduled, as it was before the pipeline;
+// unscheduling it would keep the owner's post from going out.
+func TestCancelOnCallersScheduledPostLeavesItScheduled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
+	at := time.Now().Add(time.Hour)
+	if _, err := b.api.UpdatePost(ctx, own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(at)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.api.ChangeStage(ctx, own.PostID, swonkie.ActionSchedule); err != nil {
+		t.Fatal(err)
+	}
+	req := b.request(ActionSchedule, "b.png")
+	req.Post, req.PostID = nil, own.PostID
+	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	if _, err := b.client.Cancel(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.wait(rec.ID)
+	if rec.State != StateCancelled {
+		t.Fatalf("ended %s", dump(rec))
+	}
+	post, _ := b.sb.Server.Post(own.PostID)
+	if post.Deleted || post.Post.Stage != swonkie.StageScheduled {
+		t.Errorf("caller's post deleted=%v stage=%s; want it left SCHEDULED, as its owner left it: %s", post.Deleted, post.Post.Stage, dump(rec))
+	}
+	if got := post.Post.MediaLibIDs(); !slices.Equal(got, own.mediaIDs()) {
+		t.Errorf("post media %v, want only the caller's %v", got, own.mediaIDs())
+	}
+	if rec.PostStage != string(post.Post.Stage) {
+		t.Errorf("record's postStage %q, the post is %s", rec.PostStage, post.Post.Stage)
+	}
+	b.assertDeleted(rec)
+}

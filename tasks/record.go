@@ -254,6 +254,10 @@ type internals struct {
 	// GaveUp: a step of the pipeline gave up (its verdict was giveUp; Error
 	// says why), so the pipeline fails (settle).
 	GaveUp bool `json:"gaveUp,omitempty"`
+	// OwnerScheduled: the caller's post (postId) was SCHEDULED (or out)
+	// when this pipeline took it, so its owner scheduled it, not this
+	// pipeline: a withdrawal takes our media off and leaves it scheduled.
+	OwnerScheduled bool `json:"ownerScheduled,omitempty"`
 }
 
 // claim is a short lease on an effect, held by one run. Its time is

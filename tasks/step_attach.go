@@ -431,6 +431,9 @@ func (p *pipeline) recordPost(ctx context.Context, r *run, post *swonkie.Post, c
 // delete. contentGen is as recordPost's.
 func (r *Record) takePost(post *swonkie.Post, created bool, dups []string, contentGen int) {
 	r.PostID, r.PostCreated, r.PostStage = post.ID, created, string(post.Stage)
+	// The caller's post is taken before any stage call of ours: a
+	// schedule it shows is its owner's (takeMediaOff leaves it).
+	r.in.OwnerScheduled = !created && isStaged(post, swonkie.ActionSchedule)
 	r.in.EditApplied = max(r.in.EditApplied, contentGen)
 	if post.Type != "" {
 		r.PostType = string(post.Type)

@@ -209,7 +209,7 @@ func (p *pipeline) withdraw(ctx context.Context, r *run) error {
 	rec := r.rec
 	id := rec.PostID
 	post, err := p.api.GetPost(ctx, id)
-	if err == nil && underWay(post) && post.Stage == swonkie.StageScheduled && (rec.PostCreated || rec.Staged && rec.Request.Action == ActionSchedule) {
+	if err == nil && underWay(post) && post.Stage == swonkie.StageScheduled && (rec.PostCreated || rec.weScheduled()) {
 		// Statuses come "once publishing has started" (docs/swonkie-api.md
 		// §4.3), but their values are not documented: a post that Swonkie
 		// still lets us take off the queue was only queued, and a cancel
@@ -361,6 +361,12 @@ func (p *pipeline) unschedule(ctx context.Context, r *run, id string) (refused b
 	return false, nil
 }
 
+// weScheduled: this pipeline scheduled the caller's post, which its
+// owner had not (OwnerScheduled): a withdrawal unschedules it.
+func (r *Record) weScheduled() bool {
+	return r.Staged && r.Request.Action == ActionSchedule && !r.in.OwnerScheduled
+}
+
 // takeMediaOff removes our media from the caller's post (and unschedules
 // it if we scheduled it), leaving the rest of the post as it was. It
 // returns the note and the post's stage as it leaves it.
@@ -371,7 +377,7 @@ func (p *pipeline) unschedule(ctx context.Context, r *run, id string) (refused b
 // stage recorded is the one read here, not the one staged.
 func (p *pipeline) takeMediaOff(ctx context.Context, r *run, post *swonkie.Post) (string, string, error) {
 	rec, id := r.rec, post.ID
-	if rec.Staged && rec.Request.Action == ActionSchedule && post.Stage == swonkie.StageScheduled {
+	if rec.weScheduled() && post.Stage == swonkie.StageScheduled {
 		// Read again under the lock below, whatever the answer.
 		if _, err := p.unschedule(ctx, r, id); err != nil {
 			return "", "", err
