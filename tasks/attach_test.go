@@ -6,10 +6,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mediaflow/mediaflow/metrics"
+	"github.com/mediaflow/mediaflow/swonkie"
 	"github.com/mediaflow/mediaflow/swonkie/sandbox"
 )
 
@@ -221,5 +223,46 @@ func TestClaimLeft(t *testing.T) {
 				t.Errorf("claimHeld = %v, want %v", held, tc.want > 0)
 			}
 		})
+	}
+}
+
+// A schedule call that lands with its answer lost, and the next run of
+// the attach step comes after publishAt passed by more than LateTolerance
+// (its claim held it off, a backlog, a worker down): the post was
+// scheduled by the call that landed, and Swonkie published it at its
+// time. The step must look at the post before it judges it too late to
+// schedule: failing the pipeline for lateness reported "failed" for a
+// post that went out (docs/design.md, I8), or withdrew a post that was
+// scheduled on time.
+func TestLateRetryOfALandedScheduleFindsThePostStaged(t *testing.T) {
+	t.Parallel()
+	timing := testTiming
+	timing.LateTolerance = 500 * time.Millisecond
+	b := setup(t, shortClaims, func(c *setupConfig) { c.noWorker = true; c.timing = timing })
+	var once atomic.Bool
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if !isStageCall(r) || !strings.HasSuffix(r.URL.Path, "/schedule") || !once.CompareAndSwap(false, true) {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		b.sb.Server.ServeHTTP(rec, r)
+		_ = b.sb.Server.Advance(time.Hour)      // its time comes: Swonkie publishes it
+		time.Sleep(b.callTimeout + time.Second) // the client gives up first
+		relay(w, rec)
+		return true
+	})
+	req := b.request(ActionSchedule, "a.png")
+	at := time.Now().Add(10 * time.Second)
+	req.Post.PublishAt = &at
+	rec := b.wait(b.publish(req).ID)
+	if !once.Load() {
+		t.Fatalf("no schedule call was sent: %s", dump(rec))
+	}
+	info, _ := b.sb.Server.Post(rec.PostID)
+	if info.Post.Stage != swonkie.StagePublished {
+		t.Fatalf("the post is %s (deleted %v): the case this test is about never happened: %s", info.Post.Stage, info.Deleted, dump(rec))
+	}
+	if rec.State != StateSucceeded || rec.PublishedAt == nil {
+		t.Errorf("ended %s (publishedAt %v) for a post Swonkie published: %s", rec.State, rec.PublishedAt, dump(rec))
 	}
 }

@@ -514,6 +514,15 @@ func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error 
 	default:
 		return p.staged(ctx, r, post, "post left as "+rec.PostStage)
 	}
+	if post == nil || r.retried > 0 {
+		// Read before the time is judged: an earlier run's stage call
+		// that landed unanswered scheduled the post on time, and Swonkie
+		// may have published it since; too late is only for a post not
+		// staged yet. (schedule and publishNow lead to the same stages.)
+		if done, err := p.stagedAlready(ctx, r, action); done || err != nil {
+			return err
+		}
+	}
 	if action == swonkie.ActionSchedule && rec.PostPublishAt != nil {
 		// Swonkie refuses to schedule a time that has passed. A post made
 		// late by retries or a crash still goes out, at once, if it is not
@@ -526,11 +535,6 @@ func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error 
 		if late > 0 {
 			r.log.Warn().Time("publish_at", *rec.PostPublishAt).Msg("publishAt passed while the media were prepared; publishing at once")
 			action = swonkie.ActionPublishNow
-		}
-	}
-	if post == nil || r.retried > 0 {
-		if done, err := p.stagedAlready(ctx, r, action); done || err != nil {
-			return err
 		}
 	}
 	if err := p.checkVerdict(ctx, r, action, post != nil); err != nil {
