@@ -258,6 +258,13 @@ type internals struct {
 	// when this pipeline took it, so its owner scheduled it, not this
 	// pipeline: a withdrawal takes our media off and leaves it scheduled.
 	OwnerScheduled bool `json:"ownerScheduled,omitempty"`
+	// UploadHost, per media item, is the asynq task ("queue/id") whose run
+	// made the item's entry and sends its file, until it is uploaded. The
+	// upload may run inline, inside another task (a single media's runs in
+	// its pre-flight's), which asynq knows as that task, not the upload's:
+	// the sweep takes the upload as live while that task is
+	// (uploadInFlight).
+	UploadHost []string `json:"uploadHost,omitempty"`
 }
 
 // claim is a short lease on an effect, held by one run. Its time is

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/mediaflow/mediaflow/source"
 	"github.com/mediaflow/mediaflow/swonkie"
 )
@@ -64,6 +66,7 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 		return wrap(err, "create media for item %d", i)
 	}
 	createdAt := p.now().UTC()
+	host := hostTask(ctx)
 	err = r.save(ctx, func(rec *Record) error {
 		it := &rec.Media[i]
 		if it.Generation != gen {
@@ -76,6 +79,7 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 			rec.StaleMedia = append(rec.StaleMedia, StaleMedia{MediaID: it.MediaID, Item: i, Reason: "replaced by a concurrent run"})
 		}
 		it.MediaID, it.Status, it.MediaCreatedAt = created.MediaID, ItemCreated, &createdAt
+		rec.in.setUploadHost(i, host, len(rec.Media))
 		it.Name, it.ContentType = src.Name, src.ContentType
 		return nil
 	})
@@ -126,6 +130,7 @@ func (p *pipeline) upload(ctx context.Context, r *run) error {
 			return errNoChange
 		}
 		it.Status, it.Bytes = ItemUploaded, counted.n
+		rec.in.setUploadHost(i, "", len(rec.Media))
 		rec.progressed()
 		rec.note(now, StepUpload, &i, "ok", fmt.Sprintf("uploaded %d bytes to media %s", counted.n, created.MediaID))
 		return nil
@@ -211,6 +216,36 @@ func (p *pipeline) discardUnrecorded(ctx context.Context, r *run, i int, id stri
 			disposal: disposal{Deleted: gone, LeftBehind: !gone}})
 		return nil
 	})
+}
+
+// hostTask names the asynq task a run is part of, as "queue/id": its own,
+// or, run inline, the one it runs inside.
+func hostTask(ctx context.Context) string {
+	q, _ := asynq.GetQueueName(ctx)
+	id, _ := asynq.GetTaskID(ctx)
+	if q == "" || id == "" {
+		return ""
+	}
+	return q + "/" + id
+}
+
+// setUploadHost records host as the task sending item i's file ("" once
+// it is sent), and drops the list when no item has one.
+func (in *internals) setUploadHost(i int, host string, items int) {
+	for len(in.UploadHost) < items {
+		in.UploadHost = append(in.UploadHost, "")
+	}
+	in.UploadHost[i] = host
+	if !slices.ContainsFunc(in.UploadHost, func(h string) bool { return h != "" }) {
+		in.UploadHost = nil
+	}
+}
+
+func (in *internals) uploadHost(i int) string {
+	if i < len(in.UploadHost) {
+		return in.UploadHost[i]
+	}
+	return ""
 }
 
 func unusableCount(r *Record, i int) int {

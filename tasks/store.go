@@ -199,6 +199,7 @@ func cloneRecord(r *Record) *Record {
 	c.in.ReplyLost = slices.Clone(r.in.ReplyLost)
 	c.in.DupPosts = slices.Clone(r.in.DupPosts)
 	c.in.PriorMedia = slices.Clone(r.in.PriorMedia)
+	c.in.UploadHost = slices.Clone(r.in.UploadHost)
 	if r.Error != nil {
 		e := *r.Error
 		c.Error = &e

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -177,7 +178,7 @@ func (p *pipeline) sweepOne(ctx context.Context, res *SweepResult, id string, no
 	}
 	later := p.lookAgain(now)
 	needed := plan(rec, p.timing)
-	live, missing, err := p.taskStates(ctx, needed)
+	live, missing, err := p.taskStates(ctx, rec, needed)
 	if err != nil {
 		return err
 	}
@@ -213,12 +214,21 @@ func (p *pipeline) lookAgain(now time.Time) time.Time {
 }
 
 // taskStates says how many of the tasks in needed exist in asynq in a
-// live state, and which do not (with any finished copy deleted, so that
-// enqueueing them again is not refused).
-func (p *pipeline) taskStates(ctx context.Context, needed []next) (int, []next, error) {
+// live state (or, for an upload, may be running inline: uploadInFlight),
+// and which do not (with any finished copy deleted, so that enqueueing
+// them again is not refused).
+func (p *pipeline) taskStates(ctx context.Context, rec *Record, needed []next) (int, []next, error) {
 	live := 0
 	var missing []next
 	for _, n := range needed {
+		inFlight, err := p.uploadInFlight(ctx, rec, n)
+		if err != nil {
+			return 0, nil, err
+		}
+		if inFlight {
+			live++
+			continue
+		}
 		ok, err := p.taskLive(ctx, n)
 		if err != nil {
 			return 0, nil, err
@@ -230,6 +240,35 @@ func (p *pipeline) taskStates(ctx context.Context, needed []next) (int, []next, 
 		}
 	}
 	return live, missing, nil
+}
+
+// uploadInFlight reports whether n is an upload whose run may still be
+// sending the file: its entry is made and not uploaded, and the task that
+// run is part of (in.UploadHost) is live. The run may be inline, inside
+// another task (a single media's upload runs inside its pre-flight's),
+// which asynq knows nothing of as this step's: enqueued again, a second
+// run would abandon the entry from under the upload and send the file
+// again. A run that died leaves that task to asynq's recovery, whose run
+// hands the upload on; one whose host finished (its last write lost) is
+// kicked.
+func (p *pipeline) uploadInFlight(ctx context.Context, rec *Record, n next) (bool, error) {
+	if n.typ != TypeMediaUpload || n.pl.Item < 0 || n.pl.Item >= len(rec.Media) {
+		return false, nil
+	}
+	it := rec.Media[n.pl.Item]
+	host := rec.in.uploadHost(n.pl.Item)
+	queue, id, ok := strings.Cut(host, "/")
+	if it.Status != ItemCreated || it.Generation != n.pl.Generation || !ok {
+		return false, nil
+	}
+	info, err := p.insp.GetTaskInfo(queue, id)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up task %s sending the file of item %d: %w", id, n.pl.Item, err)
+	}
+	return info.State != asynq.TaskStateCompleted && info.State != asynq.TaskStateArchived, nil
 }
 
 // taskLive reports whether n's task (or, during a rolling upgrade, its
@@ -349,7 +388,7 @@ func (p *pipeline) sweepOwed(ctx context.Context, res *SweepResult, shard int, c
 					owed = append(owed, n)
 				}
 			}
-			_, missing, err := p.taskStates(ctx, owed)
+			_, missing, err := p.taskStates(ctx, rec, owed)
 			if err != nil {
 				return err
 			}

@@ -291,3 +291,64 @@ func TestWorkerStartAndShutdownAreIdempotent(t *testing.T) {
 	b.worker.Shutdown()
 	b.worker.Shutdown()
 }
+
+// A step run inline is no task of its own in asynq: a single media's
+// upload runs inside its pre-flight's task. A sweep that comes while the
+// upload streams (a pipeline past PENDING_KICK_AFTER: it waited in a
+// backlog) must not take the upload for lost and enqueue it again: the
+// second run would find the entry made and abandon it from under the
+// upload still running, and make a second entry and upload the file
+// again.
+func TestSweepLeavesAnInlineStepRunning(t *testing.T) {
+	t.Parallel()
+	timing := testTiming
+	timing.PendingKick = time.Minute
+	clock := newFakeClock()
+	b := setup(t, withPreflight, func(c *setupConfig) { c.noWorker = true; c.timing, c.clock = timing, clock })
+	uploading, release := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	srv := httptest.NewServer(&interposer{sb: b.sb, before: func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/blob/") && once.CompareAndSwap(false, true) {
+			close(uploading)
+			<-release // the file is still on its way
+		}
+		return false
+	}})
+	t.Cleanup(srv.Close)
+	b.api = b.newAPIClient(srv.URL + "/v2")
+	b.worker = b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing, clock: clock})
+	var facebook []string
+	for _, p := range b.sb.Server.Profiles() {
+		if p.Net.Code == "facebook" && p.StatusLevel == "OK" {
+			facebook = append(facebook, p.ID)
+		}
+	}
+	req := b.request(ActionPublishNow, "a.png")
+	req.Post.ProfileIDs = facebook[:1]
+	rec := b.publish(req)
+	select {
+	case <-uploading:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the upload never started: %s", dump(b.waitRecord(rec.ID, "a look", func(*Record) bool { return true })))
+	}
+	clock.Advance(2 * timing.PendingKick)
+	res := b.sweepOnce(b.worker)
+	if res.Kicked > 0 {
+		// A second run of the upload has its go before the first one's
+		// file gets through.
+		b.waitRecord(rec.ID, "the kicked upload's go", func(r *Record) bool { return r.Media[0].Generation > 0 })
+	}
+	close(release)
+	rec = b.wait(rec.ID)
+	if rec.State != StateSucceeded {
+		t.Fatalf("ended %s", dump(rec))
+	}
+	if res.Kicked != 0 {
+		t.Errorf("the sweep kicked the pipeline whose upload was running inline: %+v", res)
+	}
+	if n := len(b.sb.Server.AllMedia()); n != 1 || len(rec.StaleMedia) != 0 {
+		t.Errorf("%d media entries made, %d abandoned; want the one, uploaded once: %s", n, len(rec.StaleMedia), dump(rec))
+	}
+	b.settled(rec.ID)
+	b.assertClean()
+}
