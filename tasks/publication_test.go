@@ -481,3 +481,39 @@ func TestCancelOfAScheduledPostPublishedBeforeItsUnschedule(t *testing.T) {
 		})
 	}
 }
+
+// The attach step's last allowed run sends publishNow, which lands, and its
+// answer never comes: the step gives up. The post goes out all the same,
+// so the pipeline must not end failed (I8): its cleanup reads the post and
+// finds it out.
+func TestGiveUpOnAnUnansweredStageCallThatLanded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, shortClaims, func(c *setupConfig) { c.noWorker = true; c.timing.MaxRetry = 1 })
+	var calls atomic.Int32
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if !isStageCall(r) {
+			return false
+		}
+		if calls.Add(1) <= 2 {
+			// The inline run and the task's first fail before anything
+			// lands: the task's retry is the last allowed run.
+			http.Error(w, `{"message":"unavailable"}`, http.StatusServiceUnavailable)
+			return true
+		}
+		rec := httptest.NewRecorder()
+		b.sb.Server.ServeHTTP(rec, r)
+		time.Sleep(b.callTimeout + time.Second) // the client gives up first
+		relay(w, rec)
+		return true
+	})
+	rec := b.waitOver(b.publish(b.request(ActionPublishNow, "a.png")).ID)
+	if !hasEvent(rec, StepAttach, giveUp.String(), "") {
+		t.Fatalf("the attach step did not give up, so the test proves nothing: %s", dump(rec))
+	}
+	if info, _ := b.sb.Server.Post(rec.PostID); info.Post.Stage != swonkie.StagePublished {
+		t.Fatalf("post %s is %s (deleted %v): the case this test is about never happened: %s", rec.PostID, info.Post.Stage, info.Deleted, dump(rec))
+	}
+	if rec.State != StateSucceeded || rec.PublishedAt == nil {
+		t.Fatalf("ended %s (publishedAt %v) with its post out: %s", rec.State, rec.PublishedAt, dump(rec))
+	}
+}

@@ -265,6 +265,10 @@ type internals struct {
 	// the sweep takes the upload as live while that task is
 	// (uploadInFlight).
 	UploadHost []string `json:"uploadHost,omitempty"`
+	// StageUnanswered: the attach step gave up on a stage call that went
+	// unanswered and may have landed, so the post may go out unstaged in
+	// the record (mayGoOut).
+	StageUnanswered bool `json:"stageUnanswered,omitempty"`
 }
 
 // claim is a short lease on an effect, held by one run. Its time is
@@ -476,11 +480,12 @@ func (r *Record) windingUp() bool {
 }
 
 // mayGoOut reports whether the pipeline's post may still go out without
-// anything more from us: it was staged, and is neither out nor withdrawn.
+// anything more from us: it was staged (or a stage call may have landed
+// unanswered), and is neither out nor withdrawn.
 // A step giving up on such a post does not end the pipeline failed until
 // its cleanup has withdrawn it: the post may go out first (I8).
 func (r *Record) mayGoOut() bool {
-	return r.Staged && r.postToWithdraw()
+	return (r.Staged || r.in.StageUnanswered) && r.postToWithdraw()
 }
 
 // postToWithdraw reports whether a failed or cancelled pipeline left a post

@@ -346,6 +346,14 @@ type landingCall struct{ error }
 
 func (l landingCall) Unwrap() error { return l.error }
 
+// stageLanding is a stage call (schedule, publishNow) that went unanswered
+// and may still land: the post may go out though the record never says
+// staged. An attach that gives up on one leaves the pipeline to its
+// cleanup, which reads the post (failAttach, Record.mayGoOut).
+type stageLanding struct{ error }
+
+func (s stageLanding) Unwrap() error { return s.error }
+
 // mayLand marks err as a landingCall when it is one.
 func mayLand(err error) error {
 	if swonkie.MayStillLand(err) {
@@ -544,7 +552,9 @@ func (p *pipeline) stage(ctx context.Context, r *run, post *swonkie.Post) error 
 		return err
 	}
 	change, err := p.api.ChangeStage(ctx, rec.PostID, action)
-	err = mayLand(err)
+	if err = mayLand(err); errors.As(err, new(landingCall)) {
+		err = stageLanding{err}
+	}
 	if swonkie.IsPermanent(err) {
 		// A 4xx may be Swonkie refusing a change that already took effect.
 		if done, rerr := p.stagedAlready(ctx, r, action); done || rerr != nil {

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -84,7 +85,7 @@ func init() {
 		{typ: TypeMediaAwait, step: StepAwait, queue: QueuePipeline, timeout: stepTimeout, id: mediaTaskID,
 			onFailure: failPipeline, run: (*pipeline).await},
 		{typ: TypePostAttach, step: StepAttach, queue: QueuePipeline, timeout: stepTimeout, id: attachTaskID,
-			inline: true, onFailure: failPipeline, run: (*pipeline).attach},
+			inline: true, onFailure: failAttach, run: (*pipeline).attach},
 		{typ: TypePostWatch, step: StepPublish, queue: QueuePipeline, timeout: stepTimeout, id: pipelineTaskID,
 			onFailure: failPipeline, run: (*pipeline).watch},
 		{typ: TypeMediaCleanup, step: StepCleanup, queue: QueueCleanup, timeout: stepTimeout, id: cleanupTaskID,
@@ -108,6 +109,15 @@ func init() {
 func failPipeline(r *Record, _ Payload, _ error, gaveUp bool, _ time.Time) {
 	if gaveUp {
 		r.in.GaveUp = true
+	}
+}
+
+// failAttach is failPipeline, and remembers an attach that gave up on a
+// stage call that may still land: its post may go out (Record.mayGoOut).
+func failAttach(r *Record, pl Payload, err error, gaveUp bool, now time.Time) {
+	failPipeline(r, pl, err, gaveUp, now)
+	if gaveUp && errors.As(err, new(stageLanding)) {
+		r.in.StageUnanswered = true
 	}
 }
 
