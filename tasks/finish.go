@@ -276,7 +276,7 @@ func (p *pipeline) observeDeliveries(b, a *Record) {
 	for _, n := range a.Webhook.Events {
 		var before Notice
 		if b.Webhook != nil {
-			if i := slices.IndexFunc(b.Webhook.Events, func(x Notice) bool { return x.Type == n.Type }); i >= 0 {
+			if i := slices.IndexFunc(b.Webhook.Events, func(x Notice) bool { return x.Type == n.Type && x.Attempt == n.Attempt }); i >= 0 {
 				before = b.Webhook.Events[i]
 			}
 		}

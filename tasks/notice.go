@@ -5,7 +5,7 @@ package tasks
 // does is step_notify.go.
 
 import (
-	"slices"
+	"strconv"
 	"time"
 )
 
@@ -69,6 +69,10 @@ type Notice struct {
 	// Redeliveries counts redeliveries asked for (each one a new task,
 	// the same webhook-id).
 	Redeliveries int `json:"redeliveries,omitempty"`
+	// Attempt is the pipeline's attempt that made the event (its replays
+	// then, Record.Replays): a replay that ends again, even the same way,
+	// is an ending of its own, owed to a caller told by webhook only.
+	Attempt int `json:"attempt,omitempty"`
 	// took is how long the attempt a write records lasted: read by observe
 	// from that write, never stored.
 	took time.Duration
@@ -86,18 +90,27 @@ func webhookURL(r *Record, defaultURL string) string {
 // noticeMadeAt is when the event a notify:webhook task delivers was made:
 // its retries are counted from there (the step's budget by time).
 func noticeMadeAt(r *Record, p Payload) time.Time {
-	if n := r.notice(p.Event); n != nil {
+	if n := r.noticeOf(p.Event, p.Attempt); n != nil {
 		return n.At
 	}
 	return time.Time{}
 }
 
-// noticeID is an event's webhook-id: derived from the pipeline and the
-// type, so no crash, retry or duplicate task can make a second one.
-func noticeID(pipelineID, typ string) string { return "msg_" + pipelineID + "_" + typ }
+// noticeID is an event's webhook-id: derived from the pipeline, the type
+// and the attempt, so no crash, retry or duplicate task can make a second
+// one, while a replay's ending is not deduplicated by receivers as the
+// earlier attempt's. The first attempt's ids are what they always were.
+func noticeID(pipelineID, typ string, attempt int) string {
+	id := "msg_" + pipelineID + "_" + typ
+	if attempt > 0 {
+		id += "_a" + strconv.Itoa(attempt)
+	}
+	return id
+}
 
-// addNotice makes the event typ owed, once: a second call for the same
-// type changes nothing. url is where it goes ("" sends nothing).
+// addNotice makes the event typ of the current attempt owed, once: a
+// second call for the same type in the same attempt changes nothing. url
+// is where it goes ("" sends nothing).
 func (r *Record) addNotice(url, typ string, now time.Time) {
 	if url == "" {
 		return
@@ -105,21 +118,25 @@ func (r *Record) addNotice(url, typ string, now time.Time) {
 	if r.Webhook == nil {
 		r.Webhook = &WebhookState{URL: RedactSource(url)}
 	}
-	if slices.ContainsFunc(r.Webhook.Events, func(n Notice) bool { return n.Type == typ }) {
+	if r.notice(typ) != nil {
 		return
 	}
-	r.Webhook.Events = append(r.Webhook.Events, Notice{ID: noticeID(r.ID, typ), Type: typ, At: now, State: DeliveryPending})
+	r.Webhook.Events = append(r.Webhook.Events, Notice{ID: noticeID(r.ID, typ, r.Replays), Type: typ, At: now,
+		State: DeliveryPending, Attempt: r.Replays})
 	r.Webhook.summarize()
 }
 
-// notice returns the event typ, or nil.
-func (r *Record) notice(typ string) *Notice {
+// notice returns the current attempt's event typ, or nil.
+func (r *Record) notice(typ string) *Notice { return r.noticeOf(typ, r.Replays) }
+
+// noticeOf returns the event typ made by the pipeline's attempt, or nil.
+func (r *Record) noticeOf(typ string, attempt int) *Notice {
 	if r.Webhook == nil {
 		return nil
 	}
 	for i := range r.Webhook.Events {
-		if r.Webhook.Events[i].Type == typ {
-			return &r.Webhook.Events[i]
+		if n := &r.Webhook.Events[i]; n.Type == typ && n.Attempt == attempt {
+			return n
 		}
 	}
 	return nil

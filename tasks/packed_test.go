@@ -86,7 +86,7 @@ func TestPackedRecordReadsListsAndRedelivers(t *testing.T) {
 	}
 	waitUntil(t, func() bool { return len(rcv.deliveries()) == 3 })
 	last := rcv.deliveries()[2]
-	if last.id != noticeID(rec.ID, EventSucceeded) {
+	if last.id != noticeID(rec.ID, EventSucceeded, 0) {
 		t.Errorf("redelivery under webhook-id %s", last.id)
 	}
 	after := b.waitRecord(rec.ID, "the redelivery recorded", func(r *Record) bool {

@@ -93,7 +93,9 @@ func cleanupNext(r *Record) next {
 func notifyNext(r *Record) []next {
 	var out []next
 	for _, n := range r.owedNotices() {
-		out = append(out, next{typ: TypeNotifyWebhook, pl: Payload{PipelineID: r.ID, Event: n.Type, Redelivery: n.Redeliveries, Attempt: r.Replays}})
+		// The attempt that made the event, which an event of an earlier
+		// attempt still owed keeps.
+		out = append(out, next{typ: TypeNotifyWebhook, pl: Payload{PipelineID: r.ID, Event: n.Type, Redelivery: n.Redeliveries, Attempt: n.Attempt}})
 	}
 	return out
 }

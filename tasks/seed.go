@@ -118,7 +118,7 @@ func copyShifted(r *Record, d time.Duration) *Record {
 	if c.Webhook != nil {
 		for i := range c.Webhook.Events {
 			n := &c.Webhook.Events[i]
-			n.ID = noticeID(c.ID, n.Type)
+			n.ID = noticeID(c.ID, n.Type, n.Attempt)
 			shift(&n.At)
 			shiftP(&n.DeliveredAt)
 		}

@@ -16,7 +16,7 @@ import (
 // it is given up. A worker killed between sending and writing sends it
 // again under the same webhook-id, which receivers deduplicate by.
 func (p *pipeline) notify(ctx context.Context, r *run) error {
-	n := r.rec.notice(r.pl.Event)
+	n := r.rec.noticeOf(r.pl.Event, r.pl.Attempt)
 	if n == nil || n.State != DeliveryPending {
 		return nil
 	}
@@ -48,7 +48,7 @@ func (p *pipeline) notify(ctx context.Context, r *run) error {
 	}
 	now := p.now().UTC()
 	err = r.save(ctx, func(rec *Record) error {
-		n := rec.notice(r.pl.Event)
+		n := rec.noticeOf(r.pl.Event, r.pl.Attempt)
 		if n == nil || n.State != DeliveryPending {
 			return errNoChange
 		}
@@ -84,7 +84,7 @@ func (e *deliveryError) Error() string { return e.err.Error() }
 // deliveryFailed is the webhook row's onFailure: the attempt is written on
 // its event, which is given up (failed) once the verdict says so.
 func deliveryFailed(r *Record, p Payload, err error, gaveUp bool, _ time.Time) {
-	n := r.notice(p.Event)
+	n := r.noticeOf(p.Event, p.Attempt)
 	if n == nil || n.State != DeliveryPending {
 		return
 	}

@@ -111,7 +111,7 @@ func TestWebhookIsSignedAndDeliveredOnce(t *testing.T) {
 	}
 	for i, want := range []string{EventAttached, EventSucceeded} {
 		d := got[i]
-		if d.event.Type != want || d.id != noticeID(rec.ID, want) || d.event.Data == nil || d.event.Data.ID != rec.ID {
+		if d.event.Type != want || d.id != noticeID(rec.ID, want, 0) || d.event.Data == nil || d.event.Data.ID != rec.ID {
 			t.Errorf("delivery %d: id %s, event %+v", i, d.id, d.event)
 		}
 		// The event says what kind of post went out.
@@ -336,5 +336,56 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A replayed pipeline that ends again is an ending of its own: its
+// caller, told by webhook only, must hear of it, under a webhook-id its
+// deduplication does not take for the first attempt's. Each attempt's
+// ending is one event (and its own "attached").
+func TestReplayedPipelineEndingAgainSendsItsEvent(t *testing.T) {
+	t.Parallel()
+	b := webhookSetup(t)
+	rcv := newReceiver(t)
+	req := b.request(ActionPublishNow, "a.png")
+	req.Post.ProfileIDs = []string{"UHJvZmlsZUlkbm9zdWNo"}
+	req.Webhook = &WebhookSpec{URL: rcv.srv.URL + "/hooks"}
+	rec := b.waitOver(b.publish(req).ID)
+	if rec.State != StateFailed {
+		t.Fatalf("with an unknown profile: %s", dump(rec))
+	}
+	delivered := func(r *Record) bool { return r.Webhook != nil && len(r.owedNotices()) == 0 }
+	b.waitRecord(rec.ID, "the first failure's event", delivered)
+	ctx := context.Background()
+	if _, err := b.client.Replay(ctx, rec.ID, Edit{}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.waitOver(rec.ID)
+	if rec.State != StateFailed || rec.Replays != 1 {
+		t.Fatalf("replayed unchanged: %s", dump(rec))
+	}
+	rec = b.waitRecord(rec.ID, "the second failure's event", func(r *Record) bool { return delivered(r) && len(r.Webhook.Events) == 2 })
+	if _, err := b.client.Replay(ctx, rec.ID, Edit{Post: &PostEdit{ProfileIDs: b.profiles[:1]}}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if rec = b.wait(rec.ID); rec.State != StateSucceeded {
+		t.Fatalf("replay with a valid profile ended %s", dump(rec))
+	}
+	rec = b.waitRecord(rec.ID, "the success's event", func(r *Record) bool { return delivered(r) && len(r.Webhook.Events) == 3 })
+	waitUntil(t, func() bool { return len(rcv.deliveries()) >= 3 })
+	var got []string
+	ids := map[string]bool{}
+	for _, d := range rcv.deliveries() {
+		got = append(got, d.event.Type)
+		ids[d.id] = true
+		if d.event.Data == nil || !verify(webhookSecret, d) {
+			t.Errorf("delivery %s: no data or a bad signature", d.id)
+		}
+	}
+	if want := []string{EventFailed, EventFailed, EventSucceeded}; strings.Join(got, ",") != strings.Join(want, ",") || len(ids) != 3 {
+		t.Fatalf("deliveries %v under %d webhook-ids, want %v under 3", got, len(ids), want)
+	}
+	if first := rcv.deliveries()[0].id; first != noticeID(rec.ID, EventFailed, 0) {
+		t.Errorf("the first attempt's event id %s, want %s as it always was", first, noticeID(rec.ID, EventFailed, 0))
 	}
 }
