@@ -38,8 +38,9 @@ func stateNames() []string {
 }
 
 // meta is what the indexes hold of a record. A running record's due
-// entry is placed by its create (due) and moved by the sweep; every other
-// write keeps it (due zero).
+// entry is placed by its create (due), or by the write that reopens a
+// finished one (a replay), and moved by the sweep; every other write
+// keeps it (due zero).
 func meta(r *Record, due time.Time) rdb.Meta {
 	m := rdb.Meta{State: string(r.State), Created: r.CreatedAt}
 	if !r.State.Terminal() {
@@ -144,7 +145,14 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 			return nil, err
 		}
 		draft.UpdatedAt = s.now().UTC()
-		m := meta(draft, time.Time{})
+		// A finished record has no due entry; the write that reopens it
+		// (a replay) places one, as the create does, or a replay whose
+		// first task is lost would wait pending out of the sweep's sight.
+		var due time.Time
+		if cur.State.Terminal() && !draft.State.Terminal() {
+			due = draft.UpdatedAt
+		}
+		m := meta(draft, due)
 		b, events, read, err := s.body(ctx, cur, draft, m)
 		if err != nil {
 			return nil, err

@@ -352,3 +352,40 @@ func TestSweepLeavesAnInlineStepRunning(t *testing.T) {
 	b.settled(rec.ID)
 	b.assertClean()
 }
+
+// A replayed pipeline whose first task is lost (the replay's enqueue
+// failed after its record write, as the API says "the sweep will") is
+// kicked by the sweep like any pending pipeline: the replay puts it back
+// in the due index its ending took it out of. Without that it waited
+// pending forever, out of the sweep's sight (I2).
+func TestSweepKicksAReplayWhoseTaskIsLost(t *testing.T) {
+	t.Parallel()
+	timing := testTiming
+	timing.PendingKick = time.Minute
+	clock := newFakeClock()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true; c.timing, c.clock = timing, clock })
+	w := b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing, clock: clock})
+	req := b.request(ActionPublishNow, "a.png")
+	req.Post.ProfileIDs = []string{"UHJvZmlsZUlkbm9zdWNo"}
+	rec := b.waitOver(b.publish(req).ID)
+	if rec.State != StateFailed {
+		t.Fatalf("with an unknown profile: %s", dump(rec))
+	}
+	w.Shutdown()
+	if _, err := b.client.Replay(context.Background(), rec.ID, Edit{Post: &PostEdit{ProfileIDs: b.profiles[:1]}}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client)
+	if n, err := insp.DeleteAllPendingTasks(QueuePipeline); err != nil || n != 1 {
+		t.Fatalf("deleted %d pending tasks (%v); want the replay's first", n, err)
+	}
+	sweeper := b.startWorker(setupConfig{concurrency: 1, sweep: "off", timing: timing, clock: clock, queues: map[string]int{QueueCleanup: 1}})
+	clock.Advance(2 * time.Minute)
+	if res := b.sweepOnce(sweeper); res.Kicked != 1 {
+		t.Fatalf("sweep: %+v; want the replayed pipeline kicked", res)
+	}
+	b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing, clock: clock})
+	if rec = b.wait(rec.ID); rec.State != StateSucceeded || rec.Replays != 1 {
+		t.Fatalf("the kicked replay ended %s", dump(rec))
+	}
+}

@@ -53,7 +53,8 @@ end
 
 -- index moves id's entries from old (nil for a new record) to new and
 -- returns the meta to store. A due of 'k' keeps the current one: only the
--- create and the sweep (setdue) place a running record in the due index,
+-- create, the write reopening a finished record (a replay) and the sweep
+-- (setdue) place a running record in the due index,
 -- which spares every step's write an index command. Every ZADD comes
 -- before any ZREM, and the caller writes the record after: a command
 -- refused half way (Redis does not roll a script back) leaves the old
