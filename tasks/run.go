@@ -115,6 +115,17 @@ func (r *run) do(ctx context.Context) error {
 		r.follow(ctx, true)
 		return nil
 	}
+	if r.row.step == StepCleanup && endsWithNothingToUndo(rec, p.now().UTC()) {
+		// A cancel with nothing made yet calls nothing in Swonkie: the
+		// write that settles it ends it here, whether or not its
+		// workspace is paused or served, instead of leaving it pending
+		// ("cancel requested") until a resume that may never come.
+		if err := r.save(ctx, func(*Record) error { return errNoChange }); err != nil {
+			return r.failed(ctx, wrap(err, "%s: end cancelled pipeline %s", r.row.step, rec.ID))
+		}
+		r.follow(ctx, true)
+		return nil
+	}
 	if wp, ok := p.forWorkspace(rec); ok {
 		p = wp
 	} else if r.row.step != StepNotify {
@@ -328,4 +339,16 @@ func (p *pipeline) runInline(ctx context.Context, n next, in inlineRun) (bool, t
 		return true, 0
 	}
 	return false, p.timing.retryDelay(0, err, nil)
+}
+
+// endsWithNothingToUndo reports whether rec is a cancel that the next
+// write ends cancelled owing Swonkie nothing: no media, no post, no search
+// for one, no stale entry or duplicate to delete.
+func endsWithNothingToUndo(rec *Record, now time.Time) bool {
+	if !rec.CancelRequested || rec.State.Terminal() {
+		return false
+	}
+	draft := cloneRecord(rec)
+	settle(draft, now, "")
+	return draft.State == StateCancelled && !draft.owesCleanup()
 }

@@ -131,3 +131,41 @@ func TestRemovedWorkspaceWaitsForItsReturn(t *testing.T) {
 		t.Errorf("after the workspace came back: %s", dump(rec))
 	}
 }
+
+// A cancel of a pipeline that made nothing yet needs no call to Swonkie:
+// it ends cancelled (its webhook sent) while its workspace is paused,
+// rather than wait, "cancel requested", for a resume that may never
+// come. Nothing is made afterwards.
+func TestCancelWithNothingToUndoEndsWhileTheWorkspaceIsPaused(t *testing.T) {
+	t.Parallel()
+	b := webhookSetup(t)
+	rcv := newReceiver(t)
+	ctx := context.Background()
+	if _, err := b.client.PauseWorkspace(ctx, DefaultWorkspace, "on hold"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * pauseRefresh)
+	req := b.request(ActionPublishNow, "a.png")
+	req.Workspace = DefaultWorkspace
+	req.Webhook = &WebhookSpec{URL: rcv.srv.URL + "/hooks"}
+	id := b.publish(req).ID
+	time.Sleep(500 * time.Millisecond) // its first run waits for the pause
+	if _, err := b.client.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	rec := b.waitRecord(id, "the cancel's end", func(r *Record) bool { return r.State.Terminal() })
+	if rec.State != StateCancelled || rec.Cleanup != CleanupDone {
+		t.Fatalf("cancelled while its workspace is paused: %s", dump(rec))
+	}
+	b.waitRecord(id, "the cancelled event", func(r *Record) bool { return len(r.owedNotices()) == 0 })
+	if got := rcv.deliveries(); len(got) != 1 || got[0].event.Type != EventCancelled {
+		t.Errorf("deliveries %+v, want one pipeline.cancelled", got)
+	}
+	if _, err := b.client.ResumeWorkspace(ctx, DefaultWorkspace); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(pauseWait + time.Second) // the upload's wait ends, and finds the pipeline over
+	if st := b.sb.Server.Stats(); st.Media.Created != 0 || st.Posts.Created != 0 {
+		t.Errorf("%d media and %d posts made for a cancelled pipeline", st.Media.Created, st.Posts.Created)
+	}
+}
