@@ -214,6 +214,9 @@ func (c *Client) Edit(ctx context.Context, id string, e Edit, who string) (_ *Re
 	}
 	ctx, span := startFor(ctx, c.tracer, rec, c.store.now(), spanEdit)
 	defer func() { tracing.End(span, err) }()
+	if err := c.checkEditedProfiles(ctx, rec, e); err != nil {
+		return nil, err
+	}
 	redisNow, err := c.store.rdb.Now(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("edit pipeline %s: read Redis time: %w", id, err)
@@ -266,6 +269,21 @@ func (c *Client) Edit(ctx context.Context, id string, e Edit, who string) (_ *Re
 		}
 	}
 	return rec.public(), nil
+}
+
+// checkEditedProfiles refuses an edit naming profiles the pipeline's
+// workspace's cached directory says cannot publish, as Publish refuses a
+// request naming them (checkProfiles): accepted, the edit would fail the
+// pipeline at attach, and withdraw the post it had staged.
+func (c *Client) checkEditedProfiles(ctx context.Context, rec *Record, e Edit) error {
+	if e.Post == nil || e.Post.ProfileIDs == nil || rec.Request.Post == nil {
+		return nil
+	}
+	req := Request{Workspace: workspaceOf(rec), Post: &PostSpec{ProfileIDs: e.Post.ProfileIDs}}
+	if err := c.checkProfiles(ctx, &req, nil); err != nil {
+		return fmt.Errorf("edit pipeline %s: %w", rec.ID, err)
+	}
+	return nil
 }
 
 // claimHeld: a run holds the post claim and it has not lapsed (Redis's

@@ -3,8 +3,10 @@ package tasks
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mediaflow/mediaflow/swonkie"
 )
@@ -82,5 +84,51 @@ func TestPreflightChecksEachPipelineInItsOwnWorkspace(t *testing.T) {
 				t.Errorf("the first workspace's sandbox saw %d media; the second's pipeline must go to its own", n)
 			}
 		})
+	}
+}
+
+// An edit (or a replay's) naming a profile its workspace's directory does
+// not list is refused as Publish refuses it, before anything changes: an
+// edit accepted with another workspace's profile failed the pipeline at
+// attach and withdrew the post it had scheduled.
+func TestEditNamingAnotherWorkspacesProfileIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withPreflight, withSecondWorkspace)
+	ctx := context.Background()
+	if _, err := b.worker.RefreshProfiles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	req := b.request(ActionSchedule, "a.png")
+	req.Workspace = DefaultWorkspace
+	req.Post.ProfileIDs = nil
+	for _, p := range b.sb.Server.Profiles() {
+		if p.StatusLevel == swonkie.StatusOK && p.Net.Code != "instagram" && len(req.Post.ProfileIDs) < 1 {
+			req.Post.ProfileIDs = append(req.Post.ProfileIDs, p.ID)
+		}
+	}
+	at := time.Now().Add(time.Hour).Truncate(time.Second)
+	req.Post.PublishAt = &at
+	rec := b.waitRecord(b.publish(req).ID, "scheduled", func(r *Record) bool { return r.Staged })
+	foreign := Edit{Post: &PostEdit{ProfileIDs: []string{b.second.profiles[0]}}}
+	_, err := b.client.Edit(ctx, rec.ID, foreign, "tester")
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Field != "post.profileIds[0]" {
+		t.Fatalf("an edit naming %s's profile: %v; want it refused on post.profileIds[0]", secondName, err)
+	}
+	after, err := b.client.Get(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.Staged || after.State.Terminal() || !slices.Equal(after.Request.Post.ProfileIDs, req.Post.ProfileIDs) {
+		t.Errorf("after the refused edit: %s", dump(after))
+	}
+	if _, err := b.client.Cancel(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rec = b.waitOver(rec.ID); rec.State != StateCancelled {
+		t.Fatalf("cancelled: %s", dump(rec))
+	}
+	if _, err := b.client.Replay(ctx, rec.ID, foreign, "tester"); !errors.As(err, &ve) {
+		t.Errorf("a replay naming %s's profile: %v; want it refused", secondName, err)
 	}
 }

@@ -33,6 +33,9 @@ func (c *Client) Replay(ctx context.Context, id string, e Edit, who string) (_ *
 	}
 	ctx, span := startFor(ctx, c.tracer, rec, c.store.now(), spanReplay)
 	defer func() { tracing.End(span, err) }()
+	if err := c.checkEditedProfiles(ctx, rec, e); err != nil {
+		return nil, err
+	}
 	now := c.store.now().UTC()
 	if who == "" {
 		who = "someone"
