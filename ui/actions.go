@@ -71,6 +71,9 @@ var (
 			return h.client.Replay(c, id, tasks.Edit{}, "the pipelines page")
 		},
 		refusals: []refusal{{tasks.ErrNotReplayable, "not-replayable"}, {tasks.ErrAlreadyPublished, "published"}},
+		// The request as it was asked may no longer be valid (its
+		// publishAt passed): the person is told, not shown a 500.
+		invalid:  "replay-invalid",
 		pickedUp: "enqueue the replay failed; the sweep will enqueue it",
 	}
 )
@@ -95,6 +98,9 @@ type pipelineAction struct {
 	done     string // the notice when it was done
 	do       func(h *Handler, c context.Context, id string) (*tasks.Record, error)
 	refusals []refusal
+	// invalid, when set, is the notice for a *tasks.ValidationError: the
+	// client refused the action for what the request says.
+	invalid string
 	// pickedUp is logged when the client recorded the action (it returned
 	// the record) but failed to enqueue its tasks: who will do them.
 	pickedUp string
@@ -133,6 +139,9 @@ func (h *Handler) act(w http.ResponseWriter, r *http.Request, s session, a pipel
 				notice, refused = rf.notice, true
 				break
 			}
+		}
+		if invalid := (*tasks.ValidationError)(nil); !refused && a.invalid != "" && errors.As(err, &invalid) {
+			notice, refused = a.invalid, true
 		}
 		switch {
 		case refused:

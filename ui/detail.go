@@ -76,6 +76,7 @@ var notices = map[string]string{
 	"no-webhook":       "This pipeline has sent no webhook event; there is nothing to redeliver.",
 	"replayed":         "Replayed: the pipeline runs again under the same id.",
 	"not-replayable":   "Only a failed or cancelled pipeline whose cleanup is done can be replayed.",
+	"replay-invalid":   "The pipeline cannot run again as it was asked (its publishAt has passed, say): replay it with a change, from the API or enqueue replay.",
 }
 
 func replayable(r *tasks.Record) bool {
