@@ -348,13 +348,14 @@ func (c *Client) runBulk(ctx context.Context, op *Operation, progress func(Opera
 // of it.
 func (c *Client) bulkOne(ctx context.Context, op *Operation, r *Record) {
 	var err error
+	var rec *Record // the record the action wrote, when it did
 	switch op.Request.Action {
 	case BulkCancel:
-		_, err = c.Cancel(ctx, r.ID)
+		rec, err = c.Cancel(ctx, r.ID)
 	case BulkReplay:
-		_, err = c.Replay(ctx, r.ID, Edit{}, op.who())
+		rec, err = c.Replay(ctx, r.ID, Edit{}, op.who())
 	case BulkRedeliver:
-		_, err = c.Redeliver(ctx, r.ID)
+		rec, err = c.Redeliver(ctx, r.ID)
 	case BulkReschedule:
 		at, ok := op.Request.newPublishAt(r)
 		if !ok {
@@ -365,7 +366,7 @@ func (c *Client) bulkOne(ctx context.Context, op *Operation, r *Record) {
 		// A step acting on the post holds it for a moment: try again a
 		// few times before counting it as skipped.
 		for range 3 {
-			_, err = c.Edit(ctx, r.ID, e, op.who())
+			rec, err = c.Edit(ctx, r.ID, e, op.who())
 			if !errors.Is(err, ErrBusy) {
 				break
 			}
@@ -379,7 +380,9 @@ func (c *Client) bulkOne(ctx context.Context, op *Operation, r *Record) {
 		op.Skipped[reason]++
 		return
 	}
-	if err != nil {
+	// An action recorded whose tasks could not be enqueued is done: the
+	// sweep enqueues what the record plans (the API answers it 202).
+	if err != nil && rec == nil {
 		op.Failed++
 		if len(op.Errors) < maxOperationErrors {
 			op.Errors = append(op.Errors, OperationError{PipelineID: r.ID, Message: err.Error()})

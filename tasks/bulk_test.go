@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"github.com/hibiken/asynq"
 	"os/exec"
 	"strings"
 	"sync"
@@ -218,5 +219,32 @@ func TestBulkRescheduleOfFiveThousand(t *testing.T) {
 		} else {
 			t.Logf("slowlog (not the operation's): %s %v from %q", s.Duration, s.Args, s.ClientName)
 		}
+	}
+}
+
+// A bulk action recorded on a pipeline whose tasks could not be enqueued
+// (the sweep enqueues what the record plans) is done, as the API answers
+// such a single action 202: counted failed, the operation told the
+// caller the cancel did not happen, and a second run skipped it as
+// finished.
+func TestBulkCountsARecordedActionWhoseEnqueueFailedAsDone(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	ctx := context.Background()
+	id := b.publish(b.request(ActionPublishNow, "a.png")).ID
+	// Tasks go to a Redis that is not there; records to the real one.
+	c := NewClient(b.redis.Client, WithTiming(b.timing))
+	t.Cleanup(func() { _ = c.Close() })
+	dead := asynq.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond})
+	c.enq = dead
+	op, err := c.RunBulk(ctx, BulkRequest{Action: BulkCancel}, "tester", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.Matched != 1 || op.Done != 1 || op.Failed != 0 {
+		t.Errorf("operation %+v; want the recorded cancel done", op)
+	}
+	if rec, err := b.client.Get(ctx, id); err != nil || !rec.CancelRequested {
+		t.Fatalf("the cancel was not recorded: %v %s", err, dump(rec))
 	}
 }
