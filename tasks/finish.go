@@ -358,6 +358,11 @@ func reopen(r *Record, now time.Time) {
 	// creates all the same (PriorMedia).
 	r.in.PostSearched = r.in.PostAttempts
 	r.Cleanup = ""
+	// Pre-flight runs again: the request may have been edited, or the
+	// workspace changed (a profile reconnected), since the facts kept
+	// here; kept, they made the replay skip it, and send Swonkie a post
+	// pre-flight had refused.
+	r.Preflight = nil
 	for i := range r.Media {
 		m := &r.Media[i]
 		if m.MediaID != "" && !slices.Contains(r.in.PriorMedia, m.MediaID) {

@@ -132,3 +132,30 @@ func TestEditNamingAnotherWorkspacesProfileIsRefused(t *testing.T) {
 		t.Errorf("a replay naming %s's profile: %v; want it refused", secondName, err)
 	}
 }
+
+// A replay runs pre-flight again: the pipeline's request (edited, or
+// unchanged while the workspace changed) is checked before anything is
+// made, as the first attempt's was. The replay of a pipeline that failed
+// at pre-flight skipped it (its facts were kept), uploaded its media and
+// sent Swonkie a post pre-flight refuses.
+func TestReplayRunsPreflightAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withPreflight)
+	ctx := context.Background()
+	req := b.request(ActionPublishNow, "a.png")
+	req.Post.ProfileIDs = []string{"UHJvZmlsZUlkbm9zdWNo"}
+	rec := b.waitOver(b.publish(req).ID)
+	if rec.State != StateFailed || rec.Step != StepPreflight {
+		t.Fatalf("with an unknown profile: %s", dump(rec))
+	}
+	if _, err := b.client.Replay(ctx, rec.ID, Edit{}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.waitOver(rec.ID)
+	if rec.State != StateFailed || rec.Step != StepPreflight || rec.Replays != 1 || rec.Preflight == nil || len(rec.Preflight.Problems) != 1 {
+		t.Errorf("the replay, unchanged: %s; want it failed at pre-flight again", dump(rec))
+	}
+	if st := b.sb.Server.Stats(); st.Media.Created != 0 || st.Posts.Created != 0 {
+		t.Errorf("%d media and %d posts made for a request pre-flight refuses", st.Media.Created, st.Posts.Created)
+	}
+}
