@@ -188,7 +188,9 @@ func (p *pipeline) sweepOne(ctx context.Context, res *SweepResult, id string, no
 	}
 	progress := rec.in.ProgressAt
 	if progress.IsZero() {
-		progress = rec.CreatedAt
+		// Nothing written yet in this attempt: it is as old as its
+		// start (a replay's, not the pipeline's creation days ago).
+		progress = rec.attemptStart()
 	}
 	kicked := rec.in.KickedAt.After(progress)
 	if live == 0 && kicked && now.Sub(progress) >= p.timing.StuckAfter {

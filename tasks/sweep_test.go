@@ -389,3 +389,57 @@ func TestSweepKicksAReplayWhoseTaskIsLost(t *testing.T) {
 		t.Fatalf("the kicked replay ended %s", dump(rec))
 	}
 }
+
+// A replay is as young as its attempt, not its pipeline: the sweep fails
+// a replay as stuck only once nothing moved for STUCK_AFTER since the
+// replay. Counted from the pipeline's creation (days ago, say), a replay
+// whose kicked task was lost again was failed at the next sweep.
+func TestSweepCountsAReplaysStuckTimeFromTheReplay(t *testing.T) {
+	t.Parallel()
+	timing := testTiming
+	timing.PendingKick = time.Minute
+	timing.StuckAfter = 10 * time.Minute
+	clock := newFakeClock()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true; c.timing, c.clock = timing, clock })
+	w := b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing, clock: clock})
+	req := b.request(ActionPublishNow, "a.png")
+	req.Post.ProfileIDs = []string{"UHJvZmlsZUlkbm9zdWNo"}
+	rec := b.waitOver(b.publish(req).ID)
+	if rec.State != StateFailed {
+		t.Fatalf("with an unknown profile: %s", dump(rec))
+	}
+	w.Shutdown()
+	ctx := context.Background()
+	// As if it had been accepted an hour ago.
+	full, err := b.client.store.get(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.client.store.update(ctx, full, func(r *Record) error {
+		r.CreatedAt = r.CreatedAt.Add(-time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.client.Replay(ctx, rec.ID, Edit{}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client)
+	dropPending := func() {
+		t.Helper()
+		if n, err := insp.DeleteAllPendingTasks(QueuePipeline); err != nil || n != 1 {
+			t.Fatalf("deleted %d pending tasks (%v); want 1", n, err)
+		}
+	}
+	dropPending()
+	sweeper := b.startWorker(setupConfig{concurrency: 1, sweep: "off", timing: timing, clock: clock, queues: map[string]int{QueueCleanup: 1}})
+	clock.Advance(2 * time.Minute)
+	if res := b.sweepOnce(sweeper); res.Kicked != 1 {
+		t.Fatalf("first sweep: %+v; want the replay kicked", res)
+	}
+	dropPending()
+	clock.Advance(2 * time.Minute)
+	if res := b.sweepOnce(sweeper); res.StuckFailed != 0 || res.Kicked != 1 {
+		t.Fatalf("second sweep, 4 minutes after the replay: %+v; want it kicked again, not failed as stuck", res)
+	}
+}
