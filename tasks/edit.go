@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
+	"github.com/mediaflow/mediaflow/publishrules"
 	"github.com/mediaflow/mediaflow/tracing"
 )
 
@@ -214,8 +215,12 @@ func (c *Client) Edit(ctx context.Context, id string, e Edit, who string) (_ *Re
 	}
 	ctx, span := startFor(ctx, c.tracer, rec, c.store.now(), spanEdit)
 	defer func() { tracing.End(span, err) }()
-	if err := c.checkEditedProfiles(ctx, rec, e); err != nil {
-		return nil, err
+	// A pipeline that ended or is being cancelled is refused for that,
+	// below, whatever the edit says.
+	if !rec.State.Terminal() && !rec.CancelRequested {
+		if err := c.checkEdited(ctx, rec, e); err != nil {
+			return nil, err
+		}
 	}
 	redisNow, err := c.store.rdb.Now(ctx)
 	if err != nil {
@@ -271,19 +276,72 @@ func (c *Client) Edit(ctx context.Context, id string, e Edit, who string) (_ *Re
 	return rec.public(), nil
 }
 
-// checkEditedProfiles refuses an edit naming profiles the pipeline's
-// workspace's cached directory says cannot publish, as Publish refuses a
-// request naming them (checkProfiles): accepted, the edit would fail the
-// pipeline at attach, and withdraw the post it had staged.
-func (c *Client) checkEditedProfiles(ctx context.Context, rec *Record, e Edit) error {
-	if e.Post == nil || e.Post.ProfileIDs == nil || rec.Request.Post == nil {
+// checkEdited refuses an edit that brings in what pre-flight would
+// refuse: profiles the pipeline's workspace's cached directory says
+// cannot publish (another workspace's, disconnected), as Publish refuses
+// them (checkProfiles), and the post on their networks against the rules
+// (a caption too long, a file a network does not take), with the media
+// as pre-flight probed them (nothing is probed again). Pre-flight does
+// not run again for an edit, and the post may be scheduled already:
+// accepted, the edit failed the pipeline at attach, withdrawing that
+// post, or sent a network what it refuses. Problems the request had
+// before the edit are not the edit's, and a problem of the edit's own
+// shape is amend's to tell.
+func (c *Client) checkEdited(ctx context.Context, rec *Record, e Edit) error {
+	if c.noPreflight || e.Post == nil || rec.Request.Post == nil {
 		return nil
 	}
-	req := Request{Workspace: workspaceOf(rec), Post: &PostSpec{ProfileIDs: e.Post.ProfileIDs}}
-	if err := c.checkProfiles(ctx, &req, nil); err != nil {
+	req := rec.Request
+	if _, err := e.applyTo(&req); err != nil {
+		return nil
+	}
+	ws := workspaceOf(rec)
+	dir, err := loadDirectory(ctx, c.store.rdb, ws)
+	if err != nil {
 		return fmt.Errorf("edit pipeline %s: %w", rec.ID, err)
 	}
-	return nil
+	if dir == nil {
+		return nil // no directory cached: nothing to check against
+	}
+	checker := c.checkerFor(ws)
+	had := map[Problem]bool{}
+	for _, p := range checker.editProblems(dir, rec, rec.Request) {
+		had[p] = true
+	}
+	ve := &ValidationError{Unusable: true}
+	for _, p := range checker.editProblems(dir, rec, req) {
+		if !had[p] {
+			ve.Problems = append(ve.Problems, p)
+		}
+	}
+	if len(ve.Problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("edit pipeline %s: %w", rec.ID, ve)
+}
+
+// editProblems is what pre-flight finds about req, a request of rec,
+// in dir and the rules, with rec's media as pre-flight probed them.
+func (c *preflightChecker) editProblems(dir *ProfileDirectory, rec *Record, req Request) []Problem {
+	found := dir.check("post.profileIds", req.Post.ProfileIDs)
+	media := make([]publishrules.Media, len(req.Media))
+	for i, m := range req.Media {
+		media[i] = publishrules.Media{Name: sourceName(m.Source), Net: m.Net}
+		if m.Name != "" {
+			media[i].Name = m.Name
+		}
+		if pf := rec.Preflight; pf != nil && i < len(pf.Media) && pf.Media[i].Info != nil {
+			pr := pf.Media[i]
+			media[i] = publishrules.Media{Name: pr.Name, Net: m.Net, Size: pr.Size, Info: *pr.Info}
+		}
+	}
+	ps, _ := c.ruleFindings(req.Post, dir.networks(req.Post.ProfileIDs), media, rec.Preflight != nil)
+	found = append(found, ps...)
+	out := make([]Problem, len(found))
+	for i, f := range found {
+		out[i] = Problem{Field: f.Item, Message: strings.TrimPrefix(f.Message, f.Item+": ")}
+	}
+	return out
 }
 
 // claimHeld: a run holds the post claim and it has not lapsed (Redis's

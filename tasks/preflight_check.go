@@ -98,24 +98,36 @@ func (c *preflightChecker) check(ctx context.Context, req Request, strict bool) 
 	}
 
 	// Rules, for a new post on the networks known.
-	if post := req.Post; post != nil && len(nets) > 0 && c.rules != nil {
-		var caps []publishrules.Caption
-		if post.Caption != "" || len(post.Captions) == 0 {
-			caps = append(caps, publishrules.Caption{Text: post.Caption})
-		}
-		for _, cp := range post.Captions {
-			caps = append(caps, publishrules.Caption{Net: cp.Net, Text: cp.Text})
-		}
-		for _, f := range c.rules.Check(publishrules.Post{Type: post.Type, Networks: nets, Captions: caps, Media: media}) {
-			if f.Severity == publishrules.Error {
-				problems = append(problems, f)
-			} else if f.Rule != "media.probe" || c.sources != nil {
-				warnings = append(warnings, f)
-			}
-		}
+	if post := req.Post; post != nil {
+		ps, ws := c.ruleFindings(post, nets, media, c.sources != nil)
+		problems, warnings = append(problems, ps...), append(warnings, ws...)
 	}
 	pf.Problems, pf.Warnings = problems, warnings
 	return pf, nil
+}
+
+// ruleFindings checks post on the networks nets against the rules, with
+// its media as probed (probed false: not probed, so a missing probe is
+// no warning): the problems (errors) and the warnings.
+func (c *preflightChecker) ruleFindings(post *PostSpec, nets []string, media []publishrules.Media, probed bool) (problems, warnings []Finding) {
+	if len(nets) == 0 || c.rules == nil {
+		return nil, nil
+	}
+	var caps []publishrules.Caption
+	if post.Caption != "" || len(post.Captions) == 0 {
+		caps = append(caps, publishrules.Caption{Text: post.Caption})
+	}
+	for _, cp := range post.Captions {
+		caps = append(caps, publishrules.Caption{Net: cp.Net, Text: cp.Text})
+	}
+	for _, f := range c.rules.Check(publishrules.Post{Type: post.Type, Networks: nets, Captions: caps, Media: media}) {
+		if f.Severity == publishrules.Error {
+			problems = append(problems, f)
+		} else if f.Rule != "media.probe" || probed {
+			warnings = append(warnings, f)
+		}
+	}
+	return problems, warnings
 }
 
 // directory is the workspace's profile directory, fetched when none is

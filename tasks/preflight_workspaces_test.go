@@ -159,3 +159,55 @@ func TestReplayRunsPreflightAgain(t *testing.T) {
 		t.Errorf("%d media and %d posts made for a request pre-flight refuses", st.Media.Created, st.Posts.Created)
 	}
 }
+
+// An edit pre-flight would refuse on the networks' rules (a caption too
+// long for LinkedIn, a PNG to Instagram) is refused before anything
+// changes: pre-flight does not run again for an edit, and accepted, it
+// replaced a post already scheduled by one its networks refuse.
+func TestEditBreakingTheNetworksRulesIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withPreflight)
+	ctx := context.Background()
+	if _, err := b.worker.RefreshProfiles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var linkedin, instagram string
+	for _, p := range b.sb.Server.Profiles() {
+		switch {
+		case p.StatusLevel != swonkie.StatusOK:
+		case p.Net.Code == "linkedin" && linkedin == "":
+			linkedin = p.ID
+		case p.Net.Code == "instagram" && instagram == "":
+			instagram = p.ID
+		}
+	}
+	if linkedin == "" || instagram == "" {
+		t.Fatal("the sandbox has no LinkedIn or no Instagram profile")
+	}
+	req := b.request(ActionSchedule, "a.png")
+	req.Post.ProfileIDs = []string{linkedin}
+	at := time.Now().Add(time.Hour).Truncate(time.Second)
+	req.Post.PublishAt = &at
+	rec := b.waitRecord(b.publish(req).ID, "scheduled", func(r *Record) bool { return r.Staged })
+	long := strings.Repeat("a", 3001)
+	for name, e := range map[string]Edit{
+		"a caption over LinkedIn's 3000": {Post: &PostEdit{Caption: &long}},
+		"a PNG to Instagram":             {Post: &PostEdit{ProfileIDs: []string{linkedin, instagram}}},
+	} {
+		_, err := b.client.Edit(ctx, rec.ID, e, "tester")
+		if ve := (*ValidationError)(nil); !errors.As(err, &ve) {
+			t.Errorf("%s: the edit answered %v; want it refused", name, err)
+		}
+	}
+	after, err := b.client.Get(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.Staged || after.State.Terminal() || after.Request.Post.Caption != req.Post.Caption || len(after.Request.Post.ProfileIDs) != 1 {
+		t.Errorf("after the refused edits: %s", dump(after))
+	}
+	ok := "a caption LinkedIn takes"
+	if _, err := b.client.Edit(ctx, rec.ID, Edit{Post: &PostEdit{Caption: &ok}}, "tester"); err != nil {
+		t.Errorf("an edit the rules allow: %v", err)
+	}
+}

@@ -33,8 +33,12 @@ func (c *Client) Replay(ctx context.Context, id string, e Edit, who string) (_ *
 	}
 	ctx, span := startFor(ctx, c.tracer, rec, c.store.now(), spanReplay)
 	defer func() { tracing.End(span, err) }()
-	if err := c.checkEditedProfiles(ctx, rec, e); err != nil {
-		return nil, err
+	// Only a pipeline a replay may run again: another is refused for
+	// that, below, whatever the edit says.
+	if rec.State == StateFailed || rec.State == StateCancelled {
+		if err := c.checkEdited(ctx, rec, e); err != nil {
+			return nil, err
+		}
 	}
 	now := c.store.now().UTC()
 	if who == "" {
