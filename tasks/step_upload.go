@@ -199,12 +199,16 @@ func (p *pipeline) discardUnrecorded(ctx context.Context, r *run, i int, id stri
 	// rather than being put off (admission.go).
 	ctx = swonkie.HoldAtMost(context.WithoutCancel(ctx), 0)
 	log := r.log.With().Str("media_id", id).Int("item", i).Logger()
-	err := retryAtOnce(ctx, p.timing, func() error {
+	err := retryUnrecorded(ctx, p.timing, func() error {
 		if err := p.api.DeleteMedia(ctx, id); judgeRemoval(err) != removed {
 			return err
 		}
 		return nil
 	}, func(try int, err error) {
+		if try < 0 {
+			log.Warn().Err(err).Msg("could not delete a media whose id could not be written; waiting as Swonkie asks")
+			return
+		}
 		log.Warn().Err(err).Int("try", try+1).Msg("could not delete a media whose id could not be written; trying again")
 	})
 	gone := err == nil

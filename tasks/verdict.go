@@ -233,6 +233,38 @@ func retryAtOnce(ctx context.Context, t Timing, fn func() error, failed func(try
 	}
 }
 
+// rateWaits bounds how many 429s retryUnrecorded waits out.
+const rateWaits = 10
+
+// retryUnrecorded is retryAtOnce for a removal nobody will come back for:
+// an entry whose id could not be written (Redis refusing or gone) exists
+// nowhere but in the run that made it. A 429 is waited out where it is,
+// as long as Swonkie asks (up to rateWaits times, uncounted), rather than
+// handed to a step's verdict that will not bring the removal back: given
+// up, the entry would be left in the workspace with no record naming it.
+// failed hears each 429 waited out with try -1.
+func retryUnrecorded(ctx context.Context, t Timing, fn func() error, failed func(try int, err error)) error {
+	waits := 0
+	return retryAtOnce(ctx, t, func() error {
+		for {
+			err := fn()
+			v := judge(err)
+			if err == nil || v.kind != waitRateLimit || waits == rateWaits {
+				return err
+			}
+			waits++
+			if failed != nil {
+				failed(-1, err)
+			}
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(max(v.delay, t.RetryBase)):
+			}
+		}
+	}, failed)
+}
+
 // removal is what an answer to a removal (deleting a media or a post,
 // unscheduling, taking our media off a post) means.
 type removal int

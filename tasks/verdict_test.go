@@ -196,25 +196,36 @@ func TestVerdictOfARemoval(t *testing.T) {
 
 // TestVerdictRetryAtOnce: a passing 5xx inside a step is tried again at
 // once, a 429 or a permanent error is not, and each failed try but the
-// last is reported.
+// last is reported. A removal nobody comes back for (retryUnrecorded)
+// waits a 429 out instead, uncounted, up to rateWaits times.
 func TestVerdictRetryAtOnce(t *testing.T) {
 	t.Parallel()
 	tm := Timing{RetryBase: time.Millisecond, RetryMax: time.Millisecond}
 	cases := []struct {
-		name     string
-		errs     []error // what each try returns; the last one repeats
-		wantRuns int
-		wantErr  bool
+		name       string
+		unrecorded bool
+		errs       []error // what each try returns; the last one repeats
+		wantRuns   int
+		wantErr    bool
 	}{
-		{"succeeds first", []error{nil}, 1, false},
-		{"one 503, then succeeds", []error{status(503), nil}, 2, false},
-		{"503 every time: gives up after atOnceTries", []error{status(503)}, atOnceTries, true},
-		{"429: the step's verdict waits instead", []error{status(429)}, 1, true},
-		{"permanent: no second try", []error{status(400)}, 1, true},
+		{"succeeds first", false, []error{nil}, 1, false},
+		{"one 503, then succeeds", false, []error{status(503), nil}, 2, false},
+		{"503 every time: gives up after atOnceTries", false, []error{status(503)}, atOnceTries, true},
+		{"429: the step's verdict waits instead", false, []error{status(429)}, 1, true},
+		{"permanent: no second try", false, []error{status(400)}, 1, true},
+		{"unrecorded: a 429 is waited out", true, []error{status(429), nil}, 2, false},
+		{"unrecorded: 429s do not count against the tries", true, []error{status(429), status(503), status(429), nil}, 4, false},
+		{"unrecorded: 429 every time: gives up after rateWaits waits", true, []error{status(429)}, rateWaits + 1, true},
+		{"unrecorded: 503 every time: gives up after atOnceTries", true, []error{status(503)}, atOnceTries, true},
+		{"unrecorded: permanent: no second try", true, []error{status(400)}, 1, true},
 	}
 	for _, tc := range cases {
+		retry := retryAtOnce
+		if tc.unrecorded {
+			retry = retryUnrecorded
+		}
 		runs, reported := 0, 0
-		err := retryAtOnce(context.Background(), tm, func() error {
+		err := retry(context.Background(), tm, func() error {
 			e := tc.errs[min(runs, len(tc.errs)-1)]
 			runs++
 			return e
