@@ -517,3 +517,48 @@ func TestGiveUpOnAnUnansweredStageCallThatLanded(t *testing.T) {
 		t.Fatalf("ended %s (publishedAt %v) with its post out: %s", rec.State, rec.PublishedAt, dump(rec))
 	}
 }
+
+// The attach step's stage call lands and its answer never comes; the next
+// run, the last allowed, cannot read the post's stage (503) and gives up on
+// that. The stage call that went unanswered may have landed all the same
+// (it did: publishNow), so the pipeline must not end failed while its post
+// goes out (I8): in.StageUnanswered holds from the unanswered call on, not
+// only when the give-up is that call's own error.
+func TestGiveUpAfterAnUnansweredStageCallThatLanded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, shortClaims, func(c *setupConfig) { c.noWorker = true; c.timing.MaxRetry = 1 })
+	var calls, reads atomic.Int32
+	var landed atomic.Bool
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if landed.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/posts/") &&
+			!strings.HasSuffix(r.URL.Path, "/validate") && reads.Add(1) == 1 {
+			// The last run's read of the stage fails: it gives up on it.
+			http.Error(w, `{"message":"unavailable"}`, http.StatusServiceUnavailable)
+			return true
+		}
+		if !isStageCall(r) {
+			return false
+		}
+		if calls.Add(1) == 1 {
+			// The inline run's call fails before anything lands.
+			http.Error(w, `{"message":"unavailable"}`, http.StatusServiceUnavailable)
+			return true
+		}
+		rec := httptest.NewRecorder()
+		b.sb.Server.ServeHTTP(rec, r)
+		landed.Store(true)
+		time.Sleep(b.callTimeout + time.Second) // the client gives up first
+		relay(w, rec)
+		return true
+	})
+	rec := b.waitOver(b.publish(b.request(ActionPublishNow, "a.png")).ID)
+	if !hasEvent(rec, StepAttach, giveUp.String(), "") || calls.Load() != 2 || reads.Load() == 0 {
+		t.Fatalf("the attach step did not give up on a read after the landed call (%d stage calls, %d reads), so the test proves nothing: %s", calls.Load(), reads.Load(), dump(rec))
+	}
+	if info, _ := b.sb.Server.Post(rec.PostID); info.Post.Stage != swonkie.StagePublished {
+		t.Fatalf("post %s is %s (deleted %v): the case this test is about never happened: %s", rec.PostID, info.Post.Stage, info.Deleted, dump(rec))
+	}
+	if rec.State != StateSucceeded || rec.PublishedAt == nil {
+		t.Fatalf("ended %s (publishedAt %v) with its post out: %s", rec.State, rec.PublishedAt, dump(rec))
+	}
+}

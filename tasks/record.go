@@ -265,9 +265,10 @@ type internals struct {
 	// the sweep takes the upload as live while that task is
 	// (uploadInFlight).
 	UploadHost []string `json:"uploadHost,omitempty"`
-	// StageUnanswered: the attach step gave up on a stage call that went
-	// unanswered and may have landed, so the post may go out unstaged in
-	// the record (mayGoOut).
+	// StageUnanswered: a run of the attach step made a stage call that
+	// went unanswered and may have landed, so the post may go out unstaged
+	// in the record should the step give up (mayGoOut). Set by the failed
+	// run whatever the later runs fail on; a replay clears it (reopen).
 	StageUnanswered bool `json:"stageUnanswered,omitempty"`
 }
 

@@ -348,8 +348,9 @@ func (l landingCall) Unwrap() error { return l.error }
 
 // stageLanding is a stage call (schedule, publishNow) that went unanswered
 // and may still land: the post may go out though the record never says
-// staged. An attach that gives up on one leaves the pipeline to its
-// cleanup, which reads the post (failAttach, Record.mayGoOut).
+// staged. An attach that gives up after one (on it or on anything later)
+// leaves the pipeline to its cleanup, which reads the post (failAttach,
+// Record.mayGoOut).
 type stageLanding struct{ error }
 
 func (s stageLanding) Unwrap() error { return s.error }

@@ -112,11 +112,16 @@ func failPipeline(r *Record, _ Payload, _ error, gaveUp bool, _ time.Time) {
 	}
 }
 
-// failAttach is failPipeline, and remembers an attach that gave up on a
-// stage call that may still land: its post may go out (Record.mayGoOut).
+// failAttach is failPipeline, and remembers a stage call that went
+// unanswered and may have landed: its post may go out (Record.mayGoOut).
+// It is remembered from the run whose call it was, not only when the step
+// gives up on that call: a later run that gives up on something else (its
+// read of the stage refused or unanswered) has not learnt that the call did
+// not land, and the pipeline ending failed at once would report a post that
+// went out as failed (I8).
 func failAttach(r *Record, pl Payload, err error, gaveUp bool, now time.Time) {
 	failPipeline(r, pl, err, gaveUp, now)
-	if gaveUp && errors.As(err, new(stageLanding)) {
+	if errors.As(err, new(stageLanding)) {
 		r.in.StageUnanswered = true
 	}
 }
