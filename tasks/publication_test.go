@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -560,5 +561,56 @@ func TestGiveUpAfterAnUnansweredStageCallThatLanded(t *testing.T) {
 	}
 	if rec.State != StateSucceeded || rec.PublishedAt == nil {
 		t.Fatalf("ended %s (publishedAt %v) with its post out: %s", rec.State, rec.PublishedAt, dump(rec))
+	}
+}
+
+// A pipeline adding media to the caller's draft post schedules it; the
+// schedule call lands and its answer never comes, and the attach step
+// gives up. Its cleanup takes our media off the caller's post and must
+// take it off the queue too: the schedule was ours (the owner left it a
+// draft), and left SCHEDULED it goes out on the networks while the
+// pipeline says failed.
+func TestGiveUpOnAnUnansweredScheduleOfTheCallersPostUnschedulesIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t, shortClaims, func(c *setupConfig) { c.noWorker = true; c.timing.MaxRetry = 1 })
+	ctx := context.Background()
+	var armed atomic.Bool
+	var calls atomic.Int32
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if !armed.Load() || !isStageCall(r) {
+			return false
+		}
+		if calls.Add(1) <= 2 {
+			// The inline run and the task's first fail before anything
+			// lands: the task's retry is the last allowed run.
+			http.Error(w, `{"message":"unavailable"}`, http.StatusServiceUnavailable)
+			return true
+		}
+		rec := httptest.NewRecorder()
+		b.sb.Server.ServeHTTP(rec, r)
+		time.Sleep(b.callTimeout + time.Second) // the client gives up first
+		relay(w, rec)
+		return true
+	})
+	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
+	if _, err := b.api.UpdatePost(ctx, own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(time.Now().Add(time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	req := b.request(ActionSchedule, "b.png")
+	req.Post, req.PostID = nil, own.PostID
+	rec := b.waitOver(b.publish(req).ID)
+	if !hasEvent(rec, StepAttach, giveUp.String(), "") || calls.Load() < 3 {
+		t.Fatalf("the attach step did not give up on a schedule that landed, so the test proves nothing: %s", dump(rec))
+	}
+	post, _ := b.sb.Server.Post(own.PostID)
+	if post.Deleted || post.Post.Stage != swonkie.StageDraft {
+		t.Errorf("caller's post deleted=%v stage=%s; want it a DRAFT again, as its owner left it: %s", post.Deleted, post.Post.Stage, dump(rec))
+	}
+	if got := post.Post.MediaLibIDs(); !slices.Equal(got, own.mediaIDs()) {
+		t.Errorf("post media %v, want only the caller's %v", got, own.mediaIDs())
+	}
+	if rec.State != StateFailed {
+		t.Errorf("ended %s: %s", rec.State, dump(rec))
 	}
 }

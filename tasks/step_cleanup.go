@@ -361,10 +361,15 @@ func (p *pipeline) unschedule(ctx context.Context, r *run, id string) (refused b
 	return false, nil
 }
 
-// weScheduled: this pipeline scheduled the caller's post, which its
-// owner had not (OwnerScheduled): a withdrawal unschedules it.
+// weScheduled: this pipeline scheduled the caller's post (schedule, or
+// publishNow, which queues it too), which its owner had not
+// (OwnerScheduled): a withdrawal unschedules it. A stage call that went
+// unanswered and may have landed (StageUnanswered) counts: left SCHEDULED,
+// the owner's draft would go out on the networks by our call while the
+// pipeline says failed.
 func (r *Record) weScheduled() bool {
-	return r.Staged && r.Request.Action == ActionSchedule && !r.in.OwnerScheduled
+	queues := r.Request.Action == ActionSchedule || r.Request.Action == ActionPublishNow
+	return (r.Staged || r.in.StageUnanswered) && queues && !r.in.OwnerScheduled
 }
 
 // takeMediaOff removes our media from the caller's post (and unschedules
