@@ -64,7 +64,10 @@ func settle(r *Record, now time.Time, defaultHook string) bool {
 			switch {
 			case r.State == StateCancelled:
 				r.note(now, StepCleanup, nil, "ok", "cancelled")
-			case r.CancelRequested:
+			case r.CancelRequested && r.State == StateSucceeded:
+				// Only a post that went out makes a cancel too late: a
+				// cancel asked while a step that gave up had the post
+				// withdrawn (winding up) ends failed, its post not out.
 				r.note(now, StepCleanup, nil, "info", "cancel came too late: the post was already published")
 			}
 			r.addNotice(webhookURL(r, defaultHook), terminalEvent(r.State), now)

@@ -35,6 +35,7 @@ func TestSettle(t *testing.T) {
 		cleanup CleanupState
 		events  []string // notices owed, in order
 		note    string   // a history message settle adds
+		notNote string   // a history message settle must not add
 	}
 	cases := []struct {
 		name    string
@@ -90,6 +91,9 @@ func TestSettle(t *testing.T) {
 			want{state: StateRunning, step: StepPublish, cleanup: CleanupPending}, true},
 		{"cancel too late: the post went out", rec(1, item(0, ItemReady), published, deleted, cancelRequested),
 			want{state: StateSucceeded, step: StepDone, cleanup: CleanupDone, events: []string{EventSucceeded}, note: "cancel came too late"}, true},
+		{"cancel asked while a staged post a step gave up on was withdrawn: failed, the cancel not 'too late'",
+			rec(1, item(0, ItemReady), staged, withdrawn, deleted, gaveUp(StepPublish), cancelRequested),
+			want{state: StateFailed, step: StepPublish, cleanup: CleanupDone, events: []string{EventFailed}, notNote: "cancel came too late"}, true},
 
 		// Finished records keep their ending; only what the cleanup owes moves.
 		{"failed, compensation done", rec(1, item(0, ItemReady), posted, withdrawn, deleted, ended(StateFailed),
@@ -132,6 +136,9 @@ func TestSettle(t *testing.T) {
 			}
 			if tc.want.note != "" && !hasNote(r, tc.want.note) {
 				t.Errorf("no history note %q: %+v", tc.want.note, r.events)
+			}
+			if tc.want.notNote != "" && hasNote(r, tc.want.notNote) {
+				t.Errorf("history note %q on a %s pipeline: %+v", tc.want.notNote, r.State, r.events)
 			}
 			// Settled facts settle to themselves.
 			if settle(r, now.Add(time.Minute), hook) {
