@@ -288,3 +288,32 @@ func TestPlanNewWork(t *testing.T) {
 		t.Fatalf("the same record twice made %v needed", w)
 	}
 }
+
+// An event an earlier attempt made and that is still owed when the
+// pipeline is replayed (its receiver was down) is delivered by a task of
+// its own attempt: the notify step finds its event by the attempt in its
+// payload. Planned under the replay's attempt, the task found no event of
+// that attempt (or the replay's own, of the same type) and the earlier
+// event stayed pending for ever, the sweep enqueuing it again and again.
+func TestPlanKeepsTheAttemptOfAnEarlierAttemptsOwedEvent(t *testing.T) {
+	t.Parallel()
+	r := rec(1, item(0, ItemReady), func(r *Record) {
+		r.Replays = 1
+		r.Webhook = &WebhookState{URL: "https://app.example/hook", Events: []Notice{
+			{ID: noticeID(r.ID, EventFailed, 0), Type: EventFailed, At: t0, State: DeliveryPending},
+		}}
+	})
+	var found bool
+	for _, n := range plan(r, testTiming) {
+		if n.typ != TypeNotifyWebhook {
+			continue
+		}
+		found = true
+		if n.pl.Attempt != 0 || r.noticeOf(n.pl.Event, n.pl.Attempt) == nil {
+			t.Errorf("the first attempt's owed %s is planned as attempt %d, whose event is %v", n.pl.Event, n.pl.Attempt, r.noticeOf(n.pl.Event, n.pl.Attempt))
+		}
+	}
+	if !found {
+		t.Fatal("no notify task planned for the owed event")
+	}
+}

@@ -33,6 +33,11 @@ func (n next) id() string { return rowOf(n.typ).id(n.typ, n.pl) }
 func plan(r *Record, t Timing) []next {
 	out := planAttempt(r, t)
 	for i := range out {
+		if out[i].typ == TypeNotifyWebhook {
+			// An event keeps the attempt that made it (notifyNext): one an
+			// earlier attempt still owes is found by that attempt only.
+			continue
+		}
 		out[i].pl.Attempt = r.Replays
 	}
 	return out
