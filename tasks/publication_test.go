@@ -614,3 +614,55 @@ func TestGiveUpOnAnUnansweredScheduleOfTheCallersPostUnschedulesIt(t *testing.T)
 		t.Errorf("ended %s: %s", rec.State, dump(rec))
 	}
 }
+
+// A cancel comes while the schedule call on the caller's draft post is
+// out; the call lands and the step, interrupted, never hears its answer.
+// The cancel's cleanup takes our media off the caller's post and must
+// take it off the queue too: the schedule was ours, and the step that made
+// it recorded no failure (a cancelled run's error is not one), so the
+// record must know of the call from the step itself.
+func TestCancelDuringAScheduleOfTheCallersPostUnschedulesIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t, shortClaims, func(c *setupConfig) { c.noWorker = true })
+	ctx := context.Background()
+	var armed atomic.Bool
+	landed := make(chan struct{}, 1)
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		if !armed.Load() || !isStageCall(r) {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		b.sb.Server.ServeHTTP(rec, r)
+		landed <- struct{}{}
+		time.Sleep(b.callTimeout + time.Second) // the answer comes too late
+		relay(w, rec)
+		return true
+	})
+	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
+	if _, err := b.api.UpdatePost(ctx, own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(time.Now().Add(time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	req := b.request(ActionSchedule, "b.png")
+	req.Post, req.PostID = nil, own.PostID
+	id := b.publish(req).ID
+	select {
+	case <-landed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no schedule call")
+	}
+	if _, err := b.client.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	rec := b.waitOver(id)
+	post, _ := b.sb.Server.Post(own.PostID)
+	if post.Deleted || post.Post.Stage != swonkie.StageDraft {
+		t.Errorf("caller's post deleted=%v stage=%s; want it a DRAFT again, as its owner left it: %s", post.Deleted, post.Post.Stage, dump(rec))
+	}
+	if got := post.Post.MediaLibIDs(); !slices.Equal(got, own.mediaIDs()) {
+		t.Errorf("post media %v, want only the caller's %v", got, own.mediaIDs())
+	}
+	if rec.State != StateCancelled {
+		t.Errorf("ended %s: %s", rec.State, dump(rec))
+	}
+}

@@ -267,8 +267,10 @@ type internals struct {
 	UploadHost []string `json:"uploadHost,omitempty"`
 	// StageUnanswered: a run of the attach step made a stage call that
 	// went unanswered and may have landed, so the post may go out unstaged
-	// in the record should the step give up (mayGoOut). Set by the failed
-	// run whatever the later runs fail on; a replay clears it (reopen).
+	// in the record should the step give up (mayGoOut), and a cleanup
+	// unschedules the caller's post it may have queued (weScheduled). Set
+	// by the run whose call it was (keepClaim, failAttach), cancelled or
+	// not, whatever later runs fail on; a replay clears it (reopen).
 	StageUnanswered bool `json:"stageUnanswered,omitempty"`
 }
 

@@ -373,16 +373,30 @@ func mayLand(err error) error {
 //
 // It renews even after a cancel (which refuses a claim taken): the
 // cancel's cleanup waits for the claim before it searches, too.
+//
+// A stage call's is written down in the same write (in.StageUnanswered):
+// the post may be queued by our call though the record never says staged,
+// and a cleanup must undo that (weScheduled, mayGoOut). A run interrupted
+// by a cancel records no failure (run.do), so failAttach alone never saw
+// it, and the cancel's cleanup left the caller's draft SCHEDULED.
 func (p *pipeline) keepClaim(ctx context.Context, r *run, cause error) {
 	ctx = context.WithoutCancel(ctx)
+	stage := errors.As(cause, new(stageLanding))
 	now, err := p.store.rdb.Now(ctx)
 	if err == nil {
 		ttl := p.claimTTL()
 		err = r.save(ctx, func(rec *Record) error {
-			if rec.in.PostClaim == nil || rec.in.PostClaim.Holder != r.id {
-				return errNoChange // lapsed and taken: its holder waits its own way
+			changed := stage && !rec.in.StageUnanswered
+			if stage {
+				rec.in.StageUnanswered = true
 			}
-			rec.in.PostClaim = newClaim(r.id, now, ttl)
+			if rec.in.PostClaim != nil && rec.in.PostClaim.Holder == r.id {
+				rec.in.PostClaim = newClaim(r.id, now, ttl)
+				changed = true
+			} // else lapsed and taken: its holder waits its own way
+			if !changed {
+				return errNoChange
+			}
 			return nil
 		})
 	}
