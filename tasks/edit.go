@@ -256,7 +256,12 @@ func (c *Client) Edit(ctx context.Context, id string, e Edit, who string) (_ *Re
 		if r.postUnsearched() {
 			return fmt.Errorf("edit pipeline %s: an attempt to make its post went unanswered and is being looked for: %w", r.ID, ErrBusy)
 		}
-		// A staged post is staged again once the edit is on it.
+		// A staged post is staged again once the edit is on it. Until
+		// the attach step unschedules it to put the edit on, it is queued
+		// by our stage as it was and may go out (StagedBeforeEdit).
+		if r.Staged {
+			r.in.StagedBeforeEdit = true
+		}
 		r.Staged = false
 		return nil
 	})

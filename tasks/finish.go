@@ -353,7 +353,7 @@ func reopen(r *Record, now time.Time) {
 	r.Replays++
 	r.ReplayedAt = &now
 	r.FinishedAt, r.Error, r.CancelRequested = nil, nil, false
-	r.in.GaveUp, r.in.StageUnanswered = false, false
+	r.in.GaveUp, r.in.StageUnanswered, r.in.StagedBeforeEdit = false, false, false
 	r.in.ProgressAt, r.in.KickedAt = time.Time{}, time.Time{}
 	r.in.PostClaim = nil
 	// The attempt that ended owes no search: its cleanup searched, or

@@ -666,3 +666,51 @@ func TestCancelDuringAScheduleOfTheCallersPostUnschedulesIt(t *testing.T) {
 		t.Errorf("ended %s: %s", rec.State, dump(rec))
 	}
 }
+
+// An edit of a scheduled pipeline leaves its post scheduled until the
+// attach step unschedules it to put the edit on; that step gives up before
+// it could (Swonkie's reads failing), and Swonkie publishes the post
+// meanwhile. The record no longer says staged (the edit cleared it), but
+// the post is queued by our schedule all the same and may go out: the
+// pipeline must not end failed while it does (I8).
+func TestGiveUpOnAnEditOfAScheduledPostThatThenGoesOut(t *testing.T) {
+	t.Parallel()
+	b := setup(t, shortClaims, func(c *setupConfig) { c.noWorker = true; c.timing.MaxRetry = 1 })
+	ctx := context.Background()
+	var armed atomic.Bool
+	var pid atomic.Value
+	pid.Store("")
+	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
+		id := pid.Load().(string)
+		if !armed.Load() || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/posts/") || strings.HasSuffix(r.URL.Path, "/validate") {
+			return false
+		}
+		if rec, err := b.client.Get(ctx, id); err == nil && hasEvent(rec, StepAttach, giveUp.String(), "") {
+			return false // the cleanup reads what Swonkie says
+		}
+		http.Error(w, `{"message":"unavailable"}`, http.StatusServiceUnavailable)
+		return true
+	})
+	req := b.request(ActionSchedule, "a.png")
+	at := time.Now().Add(time.Hour)
+	req.Post.PublishAt = &at
+	rec := b.publish(req)
+	pid.Store(rec.ID)
+	rec = b.waitRecord(rec.ID, "staged", func(r *Record) bool { return r.Staged })
+	armed.Store(true)
+	later := at.Add(time.Hour)
+	if _, err := b.client.Edit(ctx, rec.ID, Edit{Post: &PostEdit{PublishAt: &later}}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.sb.Server.Advance(90 * time.Minute) // its time comes: Swonkie publishes it
+	rec = b.waitOver(rec.ID)
+	if !hasEvent(rec, StepAttach, giveUp.String(), "") {
+		t.Fatalf("the attach step did not give up, so the test proves nothing: %s", dump(rec))
+	}
+	if info, _ := b.sb.Server.Post(rec.PostID); info.Post.Stage != swonkie.StagePublished {
+		t.Fatalf("post %s is %s (deleted %v): the case this test is about never happened: %s", rec.PostID, info.Post.Stage, info.Deleted, dump(rec))
+	}
+	if rec.State != StateSucceeded || rec.PublishedAt == nil {
+		t.Fatalf("ended %s (publishedAt %v) with its post out: %s", rec.State, rec.PublishedAt, dump(rec))
+	}
+}

@@ -272,6 +272,12 @@ type internals struct {
 	// by the run whose call it was (keepClaim, failAttach), cancelled or
 	// not, whatever later runs fail on; a replay clears it (reopen).
 	StageUnanswered bool `json:"stageUnanswered,omitempty"`
+	// StagedBeforeEdit: an edit took back Staged from a post our stage
+	// call had queued; until it is staged again, the post may still be
+	// queued as it was (the attach step may give up before it unschedules
+	// it to put the edit on), so it may go out (mayGoOut). Cleared when it
+	// is staged again, and by a replay (reopen).
+	StagedBeforeEdit bool `json:"stagedBeforeEdit,omitempty"`
 }
 
 // claim is a short lease on an effect, held by one run. Its time is
@@ -488,7 +494,14 @@ func (r *Record) windingUp() bool {
 // A step giving up on such a post does not end the pipeline failed until
 // its cleanup has withdrawn it: the post may go out first (I8).
 func (r *Record) mayGoOut() bool {
-	return (r.Staged || r.in.StageUnanswered) && r.postToWithdraw()
+	return r.mayBeQueued() && r.postToWithdraw()
+}
+
+// mayBeQueued: a stage call of ours may be in effect on the post: it is
+// staged, a stage call went unanswered (StageUnanswered), or an edit took
+// back a stage that is not undone yet (StagedBeforeEdit).
+func (r *Record) mayBeQueued() bool {
+	return r.Staged || r.in.StageUnanswered || r.in.StagedBeforeEdit
 }
 
 // postToWithdraw reports whether a failed or cancelled pipeline left a post

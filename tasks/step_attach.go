@@ -636,6 +636,7 @@ func (p *pipeline) staged(ctx context.Context, r *run, post *swonkie.Post, msg s
 			return errNoChange
 		}
 		rec.Staged = true
+		rec.in.StagedBeforeEdit = false // staged again: Staged says it
 		if rec.AttachedAt == nil {
 			// Staged again after an edit: the post was attached then.
 			rec.AttachedAt = &now

@@ -369,7 +369,7 @@ func (p *pipeline) unschedule(ctx context.Context, r *run, id string) (refused b
 // pipeline says failed.
 func (r *Record) weScheduled() bool {
 	queues := r.Request.Action == ActionSchedule || r.Request.Action == ActionPublishNow
-	return (r.Staged || r.in.StageUnanswered) && queues && !r.in.OwnerScheduled
+	return r.mayBeQueued() && queues && !r.in.OwnerScheduled
 }
 
 // takeMediaOff removes our media from the caller's post (and unschedules
