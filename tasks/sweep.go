@@ -163,7 +163,8 @@ func (p *pipeline) sweepDue(ctx context.Context, res *SweepResult, shard int, no
 //     tasks by hand, Redis lost them): enqueue them again (task ids make
 //     that safe) and note the kick;
 //   - none exists after a kick, and nothing moved for STUCK_AFTER: it
-//     cannot move; fail it (its compensation runs as for any failure).
+//     cannot move; fail it (its compensation runs as for any failure),
+//     unless it is ending already (wantsWithdrawal): kick it again.
 func (p *pipeline) sweepOne(ctx context.Context, res *SweepResult, id string, now time.Time) error {
 	rec, err := p.store.get(ctx, id)
 	if errors.Is(err, ErrNotFound) || (err == nil && rec.State.Terminal()) {
@@ -193,7 +194,12 @@ func (p *pipeline) sweepOne(ctx context.Context, res *SweepResult, id string, no
 		progress = rec.attemptStart()
 	}
 	kicked := rec.in.KickedAt.After(progress)
-	if live == 0 && kicked && now.Sub(progress) >= p.timing.StuckAfter {
+	// A pipeline already ending (a cancel asked for, or a step that gave
+	// up on a post that may still go out) needs nothing but its cleanup,
+	// which failing it would ask for too: it is kicked again, never failed
+	// as stuck, which turned a cancel into a failure and overwrote the
+	// error a step gave up with.
+	if live == 0 && kicked && now.Sub(progress) >= p.timing.StuckAfter && !rec.wantsWithdrawal() {
 		res.StuckFailed++
 		return p.failStuck(ctx, rec, now)
 	}

@@ -443,3 +443,49 @@ func TestSweepCountsAReplaysStuckTimeFromTheReplay(t *testing.T) {
 		t.Fatalf("second sweep, 4 minutes after the replay: %+v; want it kicked again, not failed as stuck", res)
 	}
 }
+
+// A pipeline already ending (here a cancel, whose post is still to be
+// withdrawn) whose cleanup task is lost again after a kick is not failed
+// as stuck: failing it adds nothing (its cleanup is all it needs, and
+// the sweep enqueues that again), and it turned the cancel into a
+// failure, reported as "stuck", once the cleanup withdrew the post.
+func TestSweepDoesNotFailAnEndingPipelineAsStuck(t *testing.T) {
+	t.Parallel()
+	timing := testTiming
+	timing.StuckAfter = 10 * time.Minute
+	timing.PendingKick = time.Minute
+	clock := newFakeClock()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true; c.timing, c.clock = timing, clock })
+	w := b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing, clock: clock})
+	req := b.request(ActionSchedule, "a.png")
+	at := time.Now().Add(2 * time.Hour)
+	req.Post.PublishAt = &at
+	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	w.Shutdown()
+	ctx := context.Background()
+	if _, err := b.client.Cancel(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client)
+	dropCleanup := func() {
+		t.Helper()
+		if n, err := insp.DeleteAllPendingTasks(QueueCleanup); err != nil || n != 1 {
+			t.Fatalf("deleted %d pending cleanup tasks (%v); want 1", n, err)
+		}
+	}
+	dropCleanup()
+	sweeper := b.startWorker(setupConfig{concurrency: 1, sweep: "off", timing: timing, clock: clock, queues: map[string]int{QueueNotify: 1}})
+	clock.Advance(2 * time.Minute)
+	if res := b.sweepOnce(sweeper); res.Kicked != 1 {
+		t.Fatalf("first sweep: %+v; want the cancelled pipeline kicked", res)
+	}
+	dropCleanup()
+	clock.Advance(timing.StuckAfter)
+	if res := b.sweepOnce(sweeper); res.StuckFailed != 0 {
+		t.Errorf("second sweep: %+v; want the ending pipeline kicked again, not failed as stuck", res)
+	}
+	b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing, clock: clock})
+	if rec = b.waitOver(rec.ID); rec.State != StateCancelled {
+		t.Fatalf("the cancelled pipeline ended %s", dump(rec))
+	}
+}
