@@ -215,9 +215,10 @@ func (c *Client) Edit(ctx context.Context, id string, e Edit, who string) (_ *Re
 	}
 	ctx, span := startFor(ctx, c.tracer, rec, c.store.now(), spanEdit)
 	defer func() { tracing.End(span, err) }()
-	// A pipeline that ended or is being cancelled is refused for that,
+	// A pipeline that ended, is being cancelled or is winding up (a step
+	// gave up on a post that may still go out) is refused for that,
 	// below, whatever the edit says.
-	if !rec.State.Terminal() && !rec.CancelRequested {
+	if !rec.windingUp() {
 		if err := c.checkEdited(ctx, rec, e); err != nil {
 			return nil, err
 		}

@@ -211,3 +211,44 @@ func TestEditBreakingTheNetworksRulesIsRefused(t *testing.T) {
 		t.Errorf("an edit the rules allow: %v", err)
 	}
 }
+
+// An edit of a pipeline that is winding up (a step gave up on its staged
+// post, which its cleanup is withdrawing) is refused as finished whatever
+// it says, as one of a pipeline that ended or is being cancelled is: it
+// was checked against the directory first, and an edit naming a profile
+// the workspace cannot publish to was answered 400, telling the caller to
+// fix an edit that can never apply.
+func TestEditOfAWindingUpPipelineIsRefusedAsFinished(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withPreflight, withSecondWorkspace)
+	ctx := context.Background()
+	if _, err := b.worker.RefreshProfiles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	req := b.request(ActionSchedule, "a.png")
+	req.Workspace = DefaultWorkspace
+	req.Post.ProfileIDs = nil
+	for _, p := range b.sb.Server.Profiles() {
+		if p.StatusLevel == swonkie.StatusOK && p.Net.Code != "instagram" && len(req.Post.ProfileIDs) < 1 {
+			req.Post.ProfileIDs = append(req.Post.ProfileIDs, p.ID)
+		}
+	}
+	at := time.Now().Add(time.Hour).Truncate(time.Second)
+	req.Post.PublishAt = &at
+	rec := b.waitRecord(b.publish(req).ID, "scheduled", func(r *Record) bool { return r.Staged })
+	full, err := b.client.store.get(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.client.store.update(ctx, full, func(r *Record) error {
+		r.in.GaveUp = true // as a watch that gave up on it leaves it
+		r.Error = &StepError{Step: StepPublish, Message: "gave up", Permanent: true, At: time.Now().UTC()}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := Edit{Post: &PostEdit{ProfileIDs: []string{b.second.profiles[0]}}}
+	if _, err := b.client.Edit(ctx, rec.ID, foreign, "tester"); !errors.Is(err, ErrFinished) {
+		t.Fatalf("an edit of a winding-up pipeline: %v; want ErrFinished", err)
+	}
+}
