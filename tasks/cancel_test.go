@@ -79,7 +79,7 @@ func TestCancelEndsWithItsMetricsAndWebhookOnce(t *testing.T) {
 	if _, err := b.client.Cancel(context.Background(), rec.ID); !errors.Is(err, ErrFinished) {
 		t.Fatalf("cancel twice: %v", err)
 	}
-	if v := b.metricValue("mediaflow_pipelines_finished_total", map[string]string{"state": "cancelled"}); v != 1 {
+	if v := b.metricReaches("mediaflow_pipelines_finished_total", map[string]string{"state": "cancelled"}, 1); v != 1 {
 		t.Errorf("finished{cancelled} = %v, want 1", v)
 	}
 	var events []string

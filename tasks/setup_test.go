@@ -439,3 +439,15 @@ func (b *bundle) metricValue(name string, labels map[string]string) float64 {
 	b.t.Helper()
 	return metricstest.Value(b.t, b.metrics.Registry(), name, labels)
 }
+
+// metricReaches waits up to 5 s for a counter to reach want, and returns
+// what it read last: observe emits a write's metrics just after the write
+// a test waits for lands, so the first read may come before them.
+func (b *bundle) metricReaches(name string, labels map[string]string, want float64) float64 {
+	b.t.Helper()
+	v := b.metricValue(name, labels)
+	for deadline := time.Now().Add(5 * time.Second); v < want && time.Now().Before(deadline); v = b.metricValue(name, labels) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return v
+}

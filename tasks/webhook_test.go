@@ -135,7 +135,7 @@ func TestWebhookIsSignedAndDeliveredOnce(t *testing.T) {
 		strings.Contains(rec.Webhook.URL, "abc") {
 		t.Errorf("webhook state %+v", rec.Webhook)
 	}
-	if v := b.metricValue("mediaflow_webhook_deliveries_total", map[string]string{"outcome": "delivered"}); v != 2 {
+	if v := b.metricReaches("mediaflow_webhook_deliveries_total", map[string]string{"outcome": "delivered"}, 2); v != 2 {
 		t.Errorf("delivered counter %v, want 2", v)
 	}
 
