@@ -146,12 +146,46 @@ func (p *pipeline) sweepDue(ctx context.Context, res *SweepResult, shard int, no
 	if err != nil {
 		return err
 	}
+	// A record that cannot be looked at (one this worker cannot read, a
+	// write refused) is reported and passed: it stays the shard's oldest
+	// due entry, so stopping there would stop every later sweep of the
+	// shard at it too, and none of the pipelines due after it would ever
+	// be kicked or failed as stuck.
+	var errs recordErrors
 	for _, id := range ids {
-		if err := p.sweepOne(ctx, res, id, now); err != nil {
-			return err
+		if ctx.Err() != nil {
+			break
 		}
+		errs.add(p.sweepOne(ctx, res, id, now))
 	}
-	return nil
+	return errs.err(ctx)
+}
+
+// recordErrors collects the errors of the records one pass of the sweep
+// looked at, so one record's error does not stop the pass: the first
+// few are kept, the rest counted.
+type recordErrors struct {
+	kept []error
+	n    int
+}
+
+const recordErrorsKept = 5
+
+func (e *recordErrors) add(err error) {
+	if err == nil {
+		return
+	}
+	if e.n++; len(e.kept) < recordErrorsKept {
+		e.kept = append(e.kept, err)
+	}
+}
+
+func (e *recordErrors) err(ctx context.Context) error {
+	errs := append([]error(nil), e.kept...)
+	if e.n > len(e.kept) {
+		errs = append(errs, fmt.Errorf("and %d more records", e.n-len(e.kept)))
+	}
+	return errors.Join(append(errs, ctx.Err())...)
 }
 
 // sweepOne decides about one running pipeline past its due time:
@@ -378,35 +412,51 @@ func (p *pipeline) sweepOwed(ctx context.Context, res *SweepResult, shard int, c
 		if err != nil {
 			return err
 		}
+		// As in sweepDue: one record's error is reported and passed, or
+		// the oldest owed entry would stop the shard's retries for good.
+		var errs recordErrors
 		for _, id := range ids {
-			rec, err := p.store.get(ctx, id)
-			if errors.Is(err, ErrNotFound) {
-				if _, err := p.store.rdb.Repair(ctx, id); err != nil {
-					return err
-				}
-				res.Reindexed++
-				continue
+			if ctx.Err() != nil {
+				break
 			}
-			if err != nil {
-				return err
-			}
-			var owed []next
-			for _, n := range plan(rec, p.timing) {
-				if n.typ == TypeMediaCleanup || n.typ == TypeNotifyWebhook {
-					owed = append(owed, n)
-				}
-			}
-			_, missing, err := p.taskStates(ctx, rec, owed)
-			if err != nil {
-				return err
-			}
-			if len(missing) > 0 {
-				if err := p.enqueueFor(ctx, rec, missing); err != nil {
-					return err
-				}
-				*kind.counter++
-			}
+			errs.add(p.sweepOwedOne(ctx, res, id, kind.counter))
 		}
+		if err := errs.err(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweepOwedOne enqueues again the cleanup or webhook task of one finished
+// pipeline owing it whose task is lost, counting it in counter.
+func (p *pipeline) sweepOwedOne(ctx context.Context, res *SweepResult, id string, counter *int) error {
+	rec, err := p.store.get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		if _, err := p.store.rdb.Repair(ctx, id); err != nil {
+			return err
+		}
+		res.Reindexed++
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var owed []next
+	for _, n := range plan(rec, p.timing) {
+		if n.typ == TypeMediaCleanup || n.typ == TypeNotifyWebhook {
+			owed = append(owed, n)
+		}
+	}
+	_, missing, err := p.taskStates(ctx, rec, owed)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		if err := p.enqueueFor(ctx, rec, missing); err != nil {
+			return err
+		}
+		*counter++
 	}
 	return nil
 }

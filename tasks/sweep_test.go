@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/mediaflow/mediaflow/internal/rdb"
 	"github.com/rs/zerolog"
 )
 
@@ -487,5 +488,51 @@ func TestSweepDoesNotFailAnEndingPipelineAsStuck(t *testing.T) {
 	b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: timing, clock: clock})
 	if rec = b.waitOver(rec.ID); rec.State != StateCancelled {
 		t.Fatalf("the cancelled pipeline ended %s", dump(rec))
+	}
+}
+
+// One record the sweep cannot read (a packed value of a format this
+// worker does not know: one a newer worker packed, before a rollback)
+// does not stop the sweep of its shard: the pipelines due after it in the
+// same shard are still kicked. The sweep used to return at the first
+// record it could not read, which stays the oldest due entry, so every
+// later sweep stopped there too and a sixteenth of all pipelines were
+// never kicked nor failed as stuck.
+func TestSweepGoesOnPastARecordItCannotRead(t *testing.T) {
+	t.Parallel()
+	timing := testTiming
+	timing.StuckAfter = 10 * time.Minute
+	timing.PendingKick = time.Minute
+	clock := newFakeClock()
+	b := setup(t, func(c *setupConfig) {
+		c.timing, c.clock = timing, clock
+		c.queues = map[string]int{QueueCleanup: 1}
+	})
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client)
+	lost := b.publish(b.request(ActionPublishNow, "a.png"))
+	if n, err := insp.DeleteAllPendingTasks(QueuePipeline); err != nil || n != 1 {
+		t.Fatalf("deleted %d pending tasks (%v); want 1", n, err)
+	}
+	// An unreadable record in the same shard, due before it.
+	var bad string
+	for bad == "" || rdb.ShardOf(bad) != rdb.ShardOf(lost.ID) {
+		bad = PipelineID("")
+	}
+	r := rdb.New(b.redis.Client, stateNames())
+	at := clock.Now().Add(-time.Hour)
+	if created, _, err := r.CreateBody(context.Background(), bad, rdb.Body{Packed: []byte{99, 1, 2, 3}},
+		rdb.Meta{State: string(StatePending), Created: at, Due: at}, nil); err != nil || !created {
+		t.Fatalf("create the unreadable record: %v %v", created, err)
+	}
+	clock.Advance(2 * time.Minute)
+	res, err := b.worker.RunSweep(context.Background())
+	if res.Kicked != 1 {
+		t.Fatalf("sweep: %+v (%v); want the lost pipeline kicked past the unreadable record", res, err)
+	}
+	if err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("sweep error %v; want it to name the unreadable record %s", err, bad)
+	}
+	if _, err := insp.GetTaskInfo(QueuePipeline, mediaTaskID(TypeMediaUpload, Payload{PipelineID: lost.ID})); err != nil {
+		t.Fatalf("the lost pipeline's upload was not enqueued again: %v", err)
 	}
 }
