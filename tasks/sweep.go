@@ -57,6 +57,10 @@ const (
 	// bench -scale: at 200 a busy Redis took 12 ms over one, more than
 	// the 10 ms any one command may block everyone else).
 	expireBatch = 50
+	// owedBatches bounds the owed entries (cleanups, webhooks) one sweep
+	// reads in a shard, sweepBatch at a time: 4,000 a shard, 64,000 in
+	// all, each a task lookup.
+	owedBatches = 20
 )
 
 // sweep is cleanup:sweep, run once per time slot whatever the number of
@@ -402,24 +406,36 @@ func (p *pipeline) failStuck(ctx context.Context, rec *Record, now time.Time) (e
 // whose task was lost (owed since before cutoff).
 func (p *pipeline) sweepOwed(ctx context.Context, res *SweepResult, shard int, cutoff time.Time) error {
 	for _, kind := range []struct {
-		ids     func(context.Context, int, time.Time, int) ([]string, error)
+		ids     func(context.Context, int, time.Time, *rdb.OwedCursor, int) ([]string, error)
 		counter *int
 	}{
 		{p.store.rdb.CleanupOwed, &res.CleanupRetried},
 		{p.store.rdb.NotifyOwed, &res.WebhookRetried},
 	} {
-		ids, err := kind.ids(ctx, shard, cutoff, sweepBatch)
-		if err != nil {
-			return err
-		}
+		// The whole index past the cutoff, a batch at a time: an owed
+		// entry does not move while its task is alive (retrying for a
+		// receiver that is down, waiting on a publication), so reading
+		// only the oldest batch would leave every record behind it whose
+		// task was lost waiting until those ended, a day later.
+		var cur rdb.OwedCursor
 		// As in sweepDue: one record's error is reported and passed, or
 		// the oldest owed entry would stop the shard's retries for good.
 		var errs recordErrors
-		for _, id := range ids {
-			if ctx.Err() != nil {
+		for range owedBatches {
+			ids, err := kind.ids(ctx, shard, cutoff, &cur, sweepBatch)
+			if err != nil {
+				errs.add(err)
 				break
 			}
-			errs.add(p.sweepOwedOne(ctx, res, id, kind.counter))
+			for _, id := range ids {
+				if ctx.Err() != nil {
+					break
+				}
+				errs.add(p.sweepOwedOne(ctx, res, id, kind.counter))
+			}
+			if len(ids) < sweepBatch || ctx.Err() != nil {
+				break
+			}
 		}
 		if err := errs.err(ctx); err != nil {
 			return err

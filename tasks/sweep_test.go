@@ -536,3 +536,60 @@ func TestSweepGoesOnPastARecordItCannotRead(t *testing.T) {
 		t.Fatalf("the lost pipeline's upload was not enqueued again: %v", err)
 	}
 }
+
+// A webhook (or cleanup) whose task was lost is enqueued again by the
+// sweep however many older ones are still owed with their tasks alive: a
+// receiver down for a while leaves hundreds of events owed, retrying. The
+// sweep read only the 200 oldest owed entries of each shard, which do not
+// move while their tasks live, so a newer pipeline whose task was lost
+// (a Redis failover, a task deleted by hand) waited until every older one
+// was delivered or given up, a day later.
+func TestSweepRetriesALostWebhookBehindManyOwed(t *testing.T) {
+	t.Parallel()
+	timing := testTiming
+	timing.CleanupRetryAfter = time.Minute
+	clock := newFakeClock()
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(receiver.Close)
+	b := setup(t, func(c *setupConfig) {
+		c.timing, c.clock = timing, clock
+		c.webhookURL = receiver.URL
+		// Nobody serves the webhook queue: events stay owed, their
+		// tasks pending.
+		c.queues = map[string]int{QueuePipeline: 4, QueueCleanup: 1}
+	})
+	rec := b.publish(b.request(ActionPublishNow, "a.png"))
+	rec = b.waitRecord(rec.ID, "the pipeline to end owing its webhook", func(r *Record) bool {
+		return r.State == StateSucceeded && r.Cleanup == CleanupDone
+	})
+	// Many older pipelines owing their webhook, tasks alive.
+	const copies = 4000
+	created := make([]time.Time, copies)
+	for i := range created {
+		created[i] = rec.CreatedAt.Add(-time.Hour + time.Duration(i)*time.Millisecond)
+	}
+	ids, err := b.client.SeedCopies(context.Background(), []string{rec.ID}, created, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := 0
+	for _, id := range ids {
+		if rdb.ShardOf(id) == rdb.ShardOf(rec.ID) {
+			older++
+		}
+	}
+	if older <= sweepBatch {
+		t.Fatalf("only %d older owed records in the pipeline's shard; the test needs more than %d", older, sweepBatch)
+	}
+	// The pipeline's own webhook task is lost.
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client)
+	taskID := next{typ: TypeNotifyWebhook, pl: Payload{PipelineID: rec.ID, Event: EventSucceeded}}.id()
+	if err := insp.DeleteTask(QueueNotify, taskID); err != nil {
+		t.Fatalf("delete the webhook task: %v", err)
+	}
+	clock.Advance(2 * time.Minute)
+	res := b.sweepOnce(b.worker)
+	if _, err := insp.GetTaskInfo(QueueNotify, taskID); err != nil {
+		t.Fatalf("the lost webhook task was not enqueued again (%v); sweep %+v", err, res)
+	}
+}

@@ -433,16 +433,54 @@ func (r *RDB) Due(ctx context.Context, shard int, until time.Time, limit int) ([
 	return r.rangeByScore(ctx, indexKey(shard, idxDue), until, limit)
 }
 
+// OwedCursor is where a walk of an owed index (CleanupOwed, NotifyOwed)
+// goes on; the zero value starts at its oldest entry. The entries of those
+// indexes do not move while a record owes (their score is since when), so
+// a reader of only the oldest batch would never reach a record behind a
+// batch of records whose tasks are alive: the sweep walks the whole index.
+type OwedCursor struct {
+	started bool
+	score   float64
+	// skip: entries at score already read (members of one score are
+	// ordered, so they are the first ones at it).
+	skip int64
+}
+
 // CleanupOwed returns up to limit ids of shard's records owing a cleanup
-// since before until, oldest first.
-func (r *RDB) CleanupOwed(ctx context.Context, shard int, until time.Time, limit int) ([]string, error) {
-	return r.rangeByScore(ctx, indexKey(shard, idxCleanup), until, limit)
+// since before until, oldest first, after cur, which it moves past them.
+func (r *RDB) CleanupOwed(ctx context.Context, shard int, until time.Time, cur *OwedCursor, limit int) ([]string, error) {
+	return r.walkOwed(ctx, indexKey(shard, idxCleanup), until, cur, limit)
 }
 
 // NotifyOwed returns up to limit ids of shard's records owing a
-// notification since before until, oldest first.
-func (r *RDB) NotifyOwed(ctx context.Context, shard int, until time.Time, limit int) ([]string, error) {
-	return r.rangeByScore(ctx, indexKey(shard, idxNotify), until, limit)
+// notification since before until, oldest first, after cur, which it
+// moves past them.
+func (r *RDB) NotifyOwed(ctx context.Context, shard int, until time.Time, cur *OwedCursor, limit int) ([]string, error) {
+	return r.walkOwed(ctx, indexKey(shard, idxNotify), until, cur, limit)
+}
+
+// walkOwed reads from the cursor's score on, past the entries at it
+// already read: O(log N + limit + those), never an offset from the
+// index's start.
+func (r *RDB) walkOwed(ctx context.Context, key string, until time.Time, cur *OwedCursor, limit int) ([]string, error) {
+	a := redis.ZRangeArgs{Key: key, Start: "-inf", Stop: strconv.FormatInt(until.UnixMilli(), 10), ByScore: true, Count: int64(limit)}
+	if cur.started {
+		a.Start, a.Offset = strconv.FormatFloat(cur.score, 'f', -1, 64), cur.skip
+	}
+	zs, err := r.c.ZRangeArgsWithScores(ctx, a).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read index %s: %w", key, err)
+	}
+	ids := make([]string, len(zs))
+	for i, z := range zs {
+		ids[i], _ = z.Member.(string)
+		if cur.started && z.Score == cur.score {
+			cur.skip++
+		} else {
+			cur.started, cur.score, cur.skip = true, z.Score, 1
+		}
+	}
+	return ids, nil
 }
 
 func (r *RDB) rangeByScore(ctx context.Context, key string, until time.Time, limit int) ([]string, error) {
