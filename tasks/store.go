@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -164,6 +165,22 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 		// find it).
 		b.Durable = draft.in.PostAttempts > cur.in.PostAttempts || (draft.PostID != "" && cur.PostID == "")
 		err = s.rdb.PutBody(ctx, cur.ID, cur.version, b, m, events)
+		var fresh *Record
+		if err != nil && !errors.Is(err, rdb.ErrNotFound) && !errors.Is(err, rdb.ErrNotReplicated) {
+			// The put may have run with its answer lost (a read timeout,
+			// a dropped connection), and go-redis retries a timed-out
+			// command, whose second run finds the version moved: a
+			// conflict with our own write. Taken for another's, the write
+			// was redone on top of itself and the change reported from
+			// the record it had made (before = after: a pipeline's ending
+			// never counted nor its webhook handed on) or not at all (an
+			// error). A record one version on that holds exactly what
+			// was written is this write.
+			var landed bool
+			if fresh, landed, err = s.reread(ctx, cur, b, err); landed {
+				err = nil
+			}
+		}
 		switch {
 		case err == nil:
 			draft.version = cur.version + 1
@@ -180,10 +197,6 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 			*rec = *draft
 			return &change{before: before, after: draft}, nil
 		case errors.Is(err, rdb.ErrConflict):
-			fresh, err := s.get(ctx, cur.ID)
-			if err != nil {
-				return nil, err
-			}
 			cur = fresh
 		case errors.Is(err, rdb.ErrNotFound):
 			return nil, fmt.Errorf("pipeline %s: %w", rec.ID, ErrNotFound)
@@ -192,6 +205,41 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 		}
 	}
 	return nil, fmt.Errorf("pipeline %s: record kept changing under %d writes", rec.ID, maxConflicts)
+}
+
+// reread is the record after a put that failed with err (cur the record
+// it was to replace, b what it wrote): landed says the put ran, the
+// stored record being one version past cur and holding exactly b. A
+// conflict gives the record as it now is (fresh) to apply the update to
+// again; any other error is returned as it came unless the put landed.
+func (s *store) reread(ctx context.Context, cur *Record, b rdb.Body, err error) (fresh *Record, landed bool, _ error) {
+	conflict := errors.Is(err, rdb.ErrConflict)
+	e, gerr := s.rdb.Get(ctx, cur.ID)
+	switch {
+	case errors.Is(gerr, rdb.ErrNotFound) && conflict:
+		// Gone, or moved over from the old layout meanwhile.
+		fresh, gerr := s.get(ctx, cur.ID)
+		if gerr != nil {
+			return nil, false, gerr
+		}
+		return fresh, false, err
+	case gerr != nil && conflict:
+		return nil, false, gerr
+	case gerr != nil:
+		return nil, false, err
+	}
+	if e.Version == cur.version+1 && b.Packed != nil && bytes.Equal(e.Packed, b.Packed) ||
+		e.Version == cur.version+1 && b.Packed == nil && e.Packed == nil && bytes.Equal(e.Doc, b.Doc) {
+		return nil, true, nil
+	}
+	if !conflict {
+		return nil, false, err
+	}
+	fresh, derr := decodeEntry(e)
+	if derr != nil {
+		return nil, false, derr
+	}
+	return fresh, false, err
 }
 
 // cloneRecord deep-copies the parts of a record that update functions
