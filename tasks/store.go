@@ -166,7 +166,9 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 		b.Durable = draft.in.PostAttempts > cur.in.PostAttempts || (draft.PostID != "" && cur.PostID == "")
 		err = s.rdb.PutBody(ctx, cur.ID, cur.version, b, m, events)
 		var fresh *Record
-		if err != nil && !errors.Is(err, rdb.ErrNotFound) && !errors.Is(err, rdb.ErrNotReplicated) {
+		// (A durable put's other errors stand: landed or not, it is not
+		// known to be on a replica, which its caller must hear.)
+		if errors.Is(err, rdb.ErrConflict) || err != nil && !b.Durable && !errors.Is(err, rdb.ErrNotFound) {
 			// The put may have run with its answer lost (a read timeout,
 			// a dropped connection), and go-redis retries a timed-out
 			// command, whose second run finds the version moved: a
