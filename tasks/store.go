@@ -181,6 +181,11 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 			var landed bool
 			if fresh, landed, err = s.reread(ctx, cur, b, err); landed {
 				err = nil
+				if b.Durable {
+					// Its first run's WAIT never came: the write stands,
+					// not known to be on a replica.
+					err = fmt.Errorf("pipeline %s: %w", cur.ID, rdb.ErrNotReplicated)
+				}
 			}
 		}
 		switch {
