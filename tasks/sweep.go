@@ -59,7 +59,8 @@ const (
 	expireBatch = 50
 	// owedBatches bounds the owed entries (cleanups, webhooks) one sweep
 	// reads in a shard, sweepBatch at a time: 4,000 a shard, 64,000 in
-	// all, each a task lookup.
+	// all, each a task lookup; past the first batch, only within
+	// sweepBudget (real time) a shard and kind.
 	owedBatches = 20
 )
 
@@ -421,7 +422,12 @@ func (p *pipeline) sweepOwed(ctx context.Context, res *SweepResult, shard int, c
 		// As in sweepDue: one record's error is reported and passed, or
 		// the oldest owed entry would stop the shard's retries for good.
 		var errs recordErrors
-		for range owedBatches {
+		start := time.Now() // real time, whatever the sweep's clock says
+		for batch := range owedBatches {
+			// Past the oldest batch, only while the sweep's budget lasts.
+			if batch > 0 && time.Since(start) > sweepBudget {
+				break
+			}
 			ids, err := kind.ids(ctx, shard, cutoff, &cur, sweepBatch)
 			if err != nil {
 				errs.add(err)
