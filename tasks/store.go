@@ -214,6 +214,9 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 	return nil, fmt.Errorf("pipeline %s: record kept changing under %d writes", rec.ID, maxConflicts)
 }
 
+// rereadTimeout bounds reread's look, which outlives the writer's context.
+const rereadTimeout = 2 * time.Second
+
 // reread is the record after a put that failed with err (cur the record
 // it was to replace, b what it wrote): landed says the put ran, the
 // stored record being one version past cur and holding exactly b. A
@@ -221,7 +224,11 @@ func (s *store) update(ctx context.Context, rec *Record, fn func(*Record) error)
 // again; any other error is returned as it came unless the put landed.
 func (s *store) reread(ctx context.Context, cur *Record, b rdb.Body, err error) (fresh *Record, landed bool, _ error) {
 	conflict := errors.Is(err, rdb.ErrConflict)
-	e, gerr := s.rdb.Get(ctx, cur.ID)
+	// A put cut short by its context's end (a cancel, the run's
+	// deadline) may have run too: look on a context of its own.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rereadTimeout)
+	defer cancel()
+	e, gerr := s.rdb.Get(rctx, cur.ID)
 	switch {
 	case errors.Is(gerr, rdb.ErrNotFound) && conflict:
 		// Gone, or moved over from the old layout meanwhile.

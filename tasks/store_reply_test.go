@@ -17,10 +17,14 @@ import (
 // lostPutReply makes the next record put (the put script, by its
 // expected-version argument) run on Redis and then answer as a lost reply
 // does: with an i/o timeout, or, when rerun, with the answer of a second
-// run, as go-redis gives it after retrying a command that timed out.
+// run, as go-redis gives it after retrying a command that timed out, or
+// with the writer's context ended meanwhile.
 type lostPutReply struct {
 	armed atomic.Bool
 	rerun bool
+	// cancel, when set, ends the writer's context as the put runs (a
+	// cancel, the run's deadline), which the put answers with.
+	cancel context.CancelFunc
 }
 
 func (h *lostPutReply) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -36,6 +40,10 @@ func (h *lostPutReply) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		if h.rerun {
 			return next(ctx, cmd)
+		}
+		if h.cancel != nil {
+			h.cancel()
+			return context.Canceled
 		}
 		return &net.OpError{Op: "read", Net: "tcp", Err: errTimeout{}}
 	}
@@ -66,7 +74,7 @@ func isPut(cmd redis.Cmder) bool {
 
 // A write whose put ran but whose answer was lost (a read timeout; or
 // the command retried by go-redis, the second run finding the version
-// moved) is this write's: update reports the change once, from the
+// moved; or its context ended meanwhile) is this write's: update reports the change once, from the
 // record before it. It used to return the timeout (the run failed and its
 // retry found the change made: a pipeline's ending never counted, its
 // webhook not handed on), or take the retry's conflict for another
@@ -75,13 +83,18 @@ func isPut(cmd redis.Cmder) bool {
 func TestAWriteWhoseReplyWasLostIsSeenAsItsOwn(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })
-	for _, rerun := range []bool{false, true} {
-		hook := &lostPutReply{rerun: rerun}
+	for _, mode := range []string{"timeout", "rerun", "cancelled"} {
+		name := mode
+		hook := &lostPutReply{rerun: mode == "rerun"}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if mode == "cancelled" {
+			hook.cancel = cancel
+		}
 		rc := redis.NewClient(&redis.Options{Addr: b.redis.Addr, DB: b.redis.DB, MaxRetries: -1})
 		t.Cleanup(func() { _ = rc.Close() })
 		rc.AddHook(hook)
 		s := newStore(rdb.New(rc, stateNames()), time.Now)
-		ctx := context.Background()
 		rec, err := s.get(ctx, b.publish(b.request(ActionPublishNow, "a.png")).ID)
 		if err != nil {
 			t.Fatal(err)
@@ -98,17 +111,17 @@ func TestAWriteWhoseReplyWasLostIsSeenAsItsOwn(t *testing.T) {
 		}
 		if err != nil || ch == nil {
 			var ne net.Error
-			t.Fatalf("rerun %v: update = %v, %v (timeout: %v); want the write taken as made", rerun, ch, err, errors.As(err, &ne))
+			t.Fatalf("%s: update = %v, %v (timeout: %v); want the write taken as made", name, ch, err, errors.As(err, &ne))
 		}
 		if !ch.before.in.KickedAt.IsZero() || !ch.after.in.KickedAt.Equal(kicked) {
-			t.Fatalf("rerun %v: change reported from %v to %v; want from none to %v", rerun, ch.before.in.KickedAt, ch.after.in.KickedAt, kicked)
+			t.Fatalf("%s: change reported from %v to %v; want from none to %v", name, ch.before.in.KickedAt, ch.after.in.KickedAt, kicked)
 		}
-		stored, err := s.get(ctx, rec.ID)
+		stored, err := s.get(context.Background(), rec.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if stored.version != v+1 || rec.version != v+1 {
-			t.Fatalf("rerun %v: stored version %d, record's %d; want one write: %d", rerun, stored.version, rec.version, v+1)
+			t.Fatalf("%s: stored version %d, record's %d; want one write: %d", name, stored.version, rec.version, v+1)
 		}
 	}
 }
