@@ -84,7 +84,6 @@ func TestAWriteWhoseReplyWasLostIsSeenAsItsOwn(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *setupConfig) { c.noWorker = true })
 	for _, mode := range []string{"timeout", "rerun", "cancelled"} {
-		name := mode
 		hook := &lostPutReply{rerun: mode == "rerun"}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -111,17 +110,17 @@ func TestAWriteWhoseReplyWasLostIsSeenAsItsOwn(t *testing.T) {
 		}
 		if err != nil || ch == nil {
 			var ne net.Error
-			t.Fatalf("%s: update = %v, %v (timeout: %v); want the write taken as made", name, ch, err, errors.As(err, &ne))
+			t.Fatalf("%s: update = %v, %v (timeout: %v); want the write taken as made", mode, ch, err, errors.As(err, &ne))
 		}
 		if !ch.before.in.KickedAt.IsZero() || !ch.after.in.KickedAt.Equal(kicked) {
-			t.Fatalf("%s: change reported from %v to %v; want from none to %v", name, ch.before.in.KickedAt, ch.after.in.KickedAt, kicked)
+			t.Fatalf("%s: change reported from %v to %v; want from none to %v", mode, ch.before.in.KickedAt, ch.after.in.KickedAt, kicked)
 		}
 		stored, err := s.get(context.Background(), rec.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if stored.version != v+1 || rec.version != v+1 {
-			t.Fatalf("%s: stored version %d, record's %d; want one write: %d", name, stored.version, rec.version, v+1)
+			t.Fatalf("%s: stored version %d, record's %d; want one write: %d", mode, stored.version, rec.version, v+1)
 		}
 	}
 }
