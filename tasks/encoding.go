@@ -87,7 +87,7 @@ func decodeIf(e *rdb.Entry, keep func(parts *rdb.Entry) bool) (*Record, bool, er
 	if e.Packed != nil {
 		var err error
 		if parts, err = unpack(e.Packed); err != nil {
-			return nil, false, fmt.Errorf("pipeline %s: %w", e.ID, err)
+			return nil, false, unreadableError{fmt.Errorf("pipeline %s: %w", e.ID, err)}
 		}
 		parts.ID, parts.Version = e.ID, e.Version
 	}
@@ -96,11 +96,18 @@ func decodeIf(e *rdb.Entry, keep func(parts *rdb.Entry) bool) (*Record, bool, er
 	}
 	r, err := decodeParts(parts)
 	if err != nil {
-		return nil, false, err
+		return nil, false, unreadableError{err}
 	}
 	r.packed = e.Packed != nil
 	return r, true, nil
 }
+
+// unreadableError is a stored record this worker cannot decode: an error
+// of that record alone, not of Redis (the sweep passes it, sweep.go).
+type unreadableError struct{ err error }
+
+func (e unreadableError) Error() string { return e.err.Error() }
+func (e unreadableError) Unwrap() error { return e.err }
 
 func decodeParts(e *rdb.Entry) (*Record, error) {
 	var req storedRequest

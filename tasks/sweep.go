@@ -158,31 +158,44 @@ func (p *pipeline) sweepDue(ctx context.Context, res *SweepResult, shard int, no
 	// be kicked or failed as stuck.
 	var errs recordErrors
 	for _, id := range ids {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errs.add(p.sweepOne(ctx, res, id, now)) {
 			break
 		}
-		errs.add(p.sweepOne(ctx, res, id, now))
 	}
 	return errs.err(ctx)
 }
 
 // recordErrors collects the errors of the records one pass of the sweep
 // looked at, so one record's error does not stop the pass: the first
-// few are kept, the rest counted.
+// few are kept, the rest counted. add says when to stop all the same:
+// after recordErrorsInARow errors in a row, which are Redis's (down,
+// refusing writes) rather than a record's, and would be met again, each
+// after its timeouts, by every record left. A record this worker cannot
+// read is its own error however many there are, never counted in a row.
 type recordErrors struct {
-	kept []error
-	n    int
+	kept  []error
+	n     int
+	inRow int
 }
 
-const recordErrorsKept = 5
+const (
+	recordErrorsKept   = 5
+	recordErrorsInARow = 3
+)
 
-func (e *recordErrors) add(err error) {
+func (e *recordErrors) add(err error) (stop bool) {
 	if err == nil {
-		return
+		e.inRow = 0
+		return false
 	}
 	if e.n++; len(e.kept) < recordErrorsKept {
 		e.kept = append(e.kept, err)
 	}
+	var unreadable unreadableError
+	if !errors.As(err, &unreadable) {
+		e.inRow++
+	}
+	return e.inRow >= recordErrorsInARow
 }
 
 func (e *recordErrors) err(ctx context.Context) error {
@@ -433,13 +446,13 @@ func (p *pipeline) sweepOwed(ctx context.Context, res *SweepResult, shard int, c
 				errs.add(err)
 				break
 			}
+			stop := false
 			for _, id := range ids {
-				if ctx.Err() != nil {
+				if stop = ctx.Err() != nil || errs.add(p.sweepOwedOne(ctx, res, id, kind.counter)); stop {
 					break
 				}
-				errs.add(p.sweepOwedOne(ctx, res, id, kind.counter))
 			}
-			if len(ids) < sweepBatch || ctx.Err() != nil {
+			if stop || len(ids) < sweepBatch {
 				break
 			}
 		}
