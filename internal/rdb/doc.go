@@ -91,6 +91,9 @@
 //	        followed by WAIT 1 there: the count of attempts to create a post
 //	        and the post's id must outlive a failover
 //	get     a record in either form, in one round trip
+//	getfull a record in either form with its history (GetMany, GetFull), at
+//	        once: a write packing the record between separate reads left
+//	        it read in parts without its history
 //	scan    the ZRANGEs of a listing's indexes in one shard, at once (a
 //	        record a write moves between two of them is read once)
 //	setdue  move an unfinished record's due entry (the sweep, finding it

@@ -262,16 +262,12 @@ func (r *RDB) Get(ctx context.Context, id string) (*Entry, error) {
 
 // getBoth reads either form of id in one transaction: a write that
 // changes the form between two reads would otherwise hide the record.
-func (r *RDB) getBoth(ctx context.Context, id string, history bool) (*Entry, error) {
+func (r *RDB) getBoth(ctx context.Context, id string) (*Entry, error) {
 	var rec *redis.SliceCmd
 	var packed *redis.StringCmd
-	var hist *redis.StringSliceCmd
 	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		rec = p.HMGet(ctx, recordKey(id), "v", "req", "doc")
 		packed = p.Get(ctx, packedKey(id))
-		if history {
-			hist = p.LRange(ctx, historyKey(id), 0, -1)
-		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -282,16 +278,7 @@ func (r *RDB) getBoth(ctx context.Context, id string, history bool) (*Entry, err
 		pk = v
 	}
 	vals := rec.Val()
-	e, err := entryFrom(id, vals[0], vals[1], vals[2], pk)
-	if err != nil {
-		return nil, err
-	}
-	if history && e.Packed == nil {
-		for _, h := range hist.Val() {
-			e.History = append(e.History, []byte(h))
-		}
-	}
-	return e, nil
+	return entryFrom(id, vals[0], vals[1], vals[2], pk)
 }
 
 // GetFull returns the record id with its history, or ErrNotFound.
@@ -327,16 +314,15 @@ func (r *RDB) GetMany(ctx context.Context, ids []string, history bool) ([]*Entry
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	if history {
+		return r.getManyFull(ctx, ids)
+	}
 	recs := make([]*redis.SliceCmd, len(ids))
 	packed := make([]*redis.StringCmd, len(ids))
-	hists := make([]*redis.StringSliceCmd, len(ids))
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			recs[i] = p.HMGet(ctx, recordKey(id), "v", "req", "doc")
 			packed[i] = p.Get(ctx, packedKey(id))
-			if history {
-				hists[i] = p.LRange(ctx, historyKey(id), 0, -1)
-			}
 		}
 		return nil
 	})
@@ -358,21 +344,54 @@ func (r *RDB) GetMany(ctx context.Context, ids []string, history bool) ([]*Entry
 		e, err := entryFrom(ids[i], vals[0], vals[1], vals[2], pk)
 		if errors.Is(err, ErrNotFound) {
 			// Gone, or its form changed between the two reads.
-			if e, err = r.getBoth(ctx, ids[i], history); errors.Is(err, ErrNotFound) {
+			if e, err = r.getBoth(ctx, ids[i]); errors.Is(err, ErrNotFound) {
 				continue
 			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, e)
-			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		if history && e.Packed == nil {
-			for _, h := range hists[i].Val() {
-				e.History = append(e.History, []byte(h))
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// getManyFull is GetMany with the history: one getFullScript call per
+// record (each in its record's slot), all in one pipelined round, so a
+// write changing a record's form cannot run between the reads of its
+// parts and its history.
+func (r *RDB) getManyFull(ctx context.Context, ids []string) ([]*Entry, error) {
+	cmds := make([]*redis.Cmd, len(ids))
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = getFullScript.Eval(ctx, p, []string{recordKey(id), packedKey(id), historyKey(id)})
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read %d pipeline records: %w", len(ids), err)
+	}
+	out := make([]*Entry, 0, len(ids))
+	for i, cmd := range cmds {
+		vals, err := cmd.Slice()
+		if err != nil {
+			return nil, fmt.Errorf("read pipeline record %s: %w", ids[i], err)
+		}
+		if len(vals) != 5 {
+			return nil, fmt.Errorf("read pipeline record %s: %d values", ids[i], len(vals))
+		}
+		e, err := entryFrom(ids[i], vals[0], vals[1], vals[2], vals[3])
+		if errors.Is(err, ErrNotFound) {
+			continue // gone
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e.Packed == nil {
+			hist, _ := vals[4].([]any)
+			for _, h := range hist {
+				s, _ := h.(string)
+				e.History = append(e.History, []byte(s))
 			}
 		}
 		out = append(out, e)

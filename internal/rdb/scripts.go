@@ -203,6 +203,18 @@ if r[1] then return {r[1], r[2], r[3], false} end
 return {false, false, false, redis.call('GET', KEYS[2])}
 `)
 
+// getFullScript: KEYS record, packed record, history. A record in either
+// form with its history, at once: {v, req, doc, false, history} in
+// parts, {false, false, false, packed value, {}} packed, all false when
+// there is none. Read with three commands, a write packing the record
+// between them (the one that ends a pipeline) left the record read in
+// parts with its history already gone.
+var getFullScript = redis.NewScript(`
+local r = redis.call('HMGET', KEYS[1], 'v', 'req', 'doc')
+if r[1] then return {r[1], r[2], r[3], false, redis.call('LRANGE', KEYS[3], 0, -1)} end
+return {false, false, false, redis.call('GET', KEYS[2]), {}}
+`)
+
 // scanScript: KEYS some indexes of one shard; ARGV start, stop, "1" for
 // newest first, count. Each key's ZRANGE … BYSCORE LIMIT 0 count
 // WITHSCORES, in one call (span.go Scan): a record a write moves from one
