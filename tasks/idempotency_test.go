@@ -74,3 +74,42 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// A retry under a known key answers the pipeline as Client.Get shows it,
+// its history included, whatever form its record is in: a record a
+// worker is on (in parts) came back from the create without its history,
+// so the retry's answer showed a pipeline with no events.
+func TestIdempotentRetryAnswersThePipelineWithItsHistory(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *setupConfig) { c.noWorker = true })
+	ctx := context.Background()
+	req := b.request(ActionPublishNow, "a.png")
+	req.Key = "retry-while-running"
+	first, created, err := b.client.Publish(ctx, req)
+	if err != nil || !created {
+		t.Fatalf("first publish: created=%v err=%v", created, err)
+	}
+	// A worker's first write lays the record out in parts.
+	rec, err := b.client.store.get(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.client.store.update(ctx, rec, func(r *Record) error {
+		r.State = StateRunning
+		r.note(time.Now(), StepUpload, nil, "ok", "started")
+		return nil
+	}); err != nil || rec.packed {
+		t.Fatalf("write: %v (packed %v); want the record in parts", err, rec.packed)
+	}
+	again, created, err := b.client.Publish(ctx, req)
+	if err != nil || created {
+		t.Fatalf("retry: created=%v err=%v", created, err)
+	}
+	shown, err := b.client.Get(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.History) != len(shown.History) || len(shown.History) != 2 {
+		t.Fatalf("the retry answered %d events, Get shows %d; want the same 2", len(again.History), len(shown.History))
+	}
+}

@@ -107,6 +107,14 @@ func (s *store) create(ctx context.Context, rec *Record, due time.Time) (*Record
 		return nil, false, err
 	}
 	if !created {
+		// The create answers a record in parts without its history (a
+		// packed one holds it): read it, or an idempotent retry would
+		// answer the pipeline with no events.
+		if existing.Packed == nil {
+			if existing.History, err = s.rdb.History(ctx, rec.ID); err != nil {
+				return nil, false, err
+			}
+		}
 		r, err := decodeEntry(existing)
 		return r, false, err
 	}
