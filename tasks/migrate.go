@@ -32,7 +32,7 @@ func (s *store) migrate(ctx context.Context, id string) (bool, error) {
 	}
 	var old legacyRecord
 	if err := json.Unmarshal(doc, &old); err != nil {
-		return false, fmt.Errorf("migrate pipeline %s: old record is not valid JSON: %w", id, err)
+		return false, unreadableError{fmt.Errorf("migrate pipeline %s: old record is not valid JSON: %w", id, err)}
 	}
 	rec := &old.Record
 	rec.fingerprint = old.Fingerprint

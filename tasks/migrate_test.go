@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,3 +76,46 @@ func TestRollingUpgradeRunsEveryStepOnce(t *testing.T) {
 }
 
 func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
+
+// An old-layout record this worker cannot read does not stop the
+// migration of the others: the sweep moved old records over in the
+// index's order and returned at the first that failed, which stays first,
+// so no record behind it was ever moved by the sweep.
+func TestSweepMigratesPastAnOldRecordItCannotRead(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	b := setup(t, func(c *setupConfig) {
+		c.clock = clock
+		c.queues = map[string]int{QueueCleanup: 1}
+	})
+	ctx := context.Background()
+	rc := b.redis.Client
+	r := handMade("behind-a-bad-one", StateSucceeded, clock.Now().Add(-time.Hour))
+	r.fingerprint = r.Request.fingerprint()
+	doc, err := json.Marshal(legacyRecord{Record: *r, Fingerprint: r.fingerprint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := PipelineID("unreadable-old-record")
+	for i, rec := range []struct {
+		id  string
+		doc []byte
+	}{{bad, []byte("{not json")}, {r.ID, doc}} {
+		if err := rc.HSet(ctx, "mediaflow:{"+rec.id+"}:pipeline", "v", 3, "doc", rec.doc).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.ZAdd(ctx, "mediaflow:pipelines", redisZ(float64(i+1), rec.id)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := b.worker.RunSweep(ctx)
+	if res.Migrated != 1 {
+		t.Fatalf("sweep %+v (%v); want the readable old record migrated", res, err)
+	}
+	if err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("sweep error %v; want it to name the unreadable old record %s", err, bad)
+	}
+	if _, err := b.client.Get(ctx, r.ID); err != nil {
+		t.Fatalf("the migrated record: %v", err)
+	}
+}

@@ -528,19 +528,29 @@ func (p *pipeline) sweepLegacy(ctx context.Context, res *SweepResult) error {
 	if err != nil {
 		return err
 	}
+	// As in sweepDue: one old record's error is reported and passed; it
+	// stays first in the old index, and every later sweep would stop
+	// there too.
+	var errs recordErrors
 	for _, id := range ids {
-		moved, err := p.store.migrate(ctx, id)
-		if err != nil {
-			return err
+		if ctx.Err() != nil || errs.add(p.migrateOne(ctx, res, id)) {
+			break
 		}
-		if !moved {
-			// An index entry without its record: drop it.
-			if err := p.store.rdb.LegacyForget(ctx, id); err != nil {
-				return err
-			}
-			continue
-		}
-		res.Migrated++
 	}
+	return errs.err(ctx)
+}
+
+// migrateOne moves one old-layout record, or drops its index entries when
+// it is gone.
+func (p *pipeline) migrateOne(ctx context.Context, res *SweepResult, id string) error {
+	moved, err := p.store.migrate(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !moved {
+		// An index entry without its record: drop it.
+		return p.store.rdb.LegacyForget(ctx, id)
+	}
+	res.Migrated++
 	return nil
 }
