@@ -195,6 +195,16 @@ func (r *run) pauseOnRefusal(ctx context.Context, err error) error {
 		return err
 	}
 	ws := workspaceOf(r.rec)
+	if cur, ok := r.p.apis.get(ws); ok && cur != r.p.api {
+		// The key refused is no longer the one served: a reload replaced
+		// the client while this call was out (a run keeps the client it
+		// started with). That reload resumed the workspace already, and no
+		// other one may come, so pausing now would hold its pipelines
+		// forever on a key that was fixed. The run waits and goes on with
+		// the new client; a new key still refused pauses it then.
+		r.log.Warn().Str("workspace", ws).Str("why", why).Msg("Swonkie refused a key a reload has replaced since; the pipeline waits and goes on with the new one")
+		return waitFor(pauseWait, "%s: workspace %q: %s, on a key replaced since by a reload; the pipeline waits", r.row.step, ws, why)
+	}
 	r.log.Error().Str("workspace", ws).Str("why", why).Msg("workspace paused: its pipelines wait until its key is fixed and the workspaces file reloaded, or it is resumed")
 	r.p.pauses.pause(ctx, ws, why)
 	return waitFor(pauseWait, "%s: workspace %q is paused (%s); the pipeline waits", r.row.step, ws, why)

@@ -2,7 +2,10 @@ package tasks
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,5 +170,65 @@ func TestCancelWithNothingToUndoEndsWhileTheWorkspaceIsPaused(t *testing.T) {
 	time.Sleep(pauseWait + time.Second) // the upload's wait ends, and finds the pipeline over
 	if st := b.sb.Server.Stats(); st.Media.Created != 0 || st.Posts.Created != 0 {
 		t.Errorf("%d media and %d posts made for a cancelled pipeline", st.Media.Created, st.Posts.Created)
+	}
+}
+
+// A call made on the old key before a reload whose refusal comes back
+// after it (a step that was running keeps the client it started with)
+// must not pause the workspace again: the reload already resumed it, no
+// further reload comes, and its pipelines would wait forever on a key
+// that was fixed. The refusal is of a key no longer served; the run waits
+// and goes on with the new one.
+func TestRefusalOfTheOldKeyAfterAReloadDoesNotPauseAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withSecondWorkspace)
+	ctx := context.Background()
+	const rotated = "second-rotated-key-9f03aa"
+	b.second.sb.Server.SetAPIKey(rotated) // the old key is revoked: 401
+
+	// The old key's calls are held until the reload is done.
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(&interposer{sb: b.second.sb, before: func(w http.ResponseWriter, r *http.Request) bool {
+		once.Do(func() { close(held) })
+		<-release
+		return false
+	}})
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	stale, err := swonkie.New(swonkie.Config{BaseURL: srv.URL + "/v2", APIID: b.second.opts.APIID, APIKey: b.second.opts.APIKey, RateLimit: 1000, Burst: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.worker.SetWorkspaces(ctx, map[string]*swonkie.Client{DefaultWorkspace: b.api, secondName: stale}); err != nil {
+		t.Fatal(err)
+	}
+	id := b.publish(b.inSecond(b.request(ActionPublishNow, "a.png"))).ID
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no call on the old key\n%s", b.logs.String())
+	}
+	fixed, err := swonkie.New(swonkie.Config{BaseURL: b.second.sb.BaseURL, APIID: b.second.opts.APIID, APIKey: rotated, RateLimit: 1000, Burst: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.worker.SetWorkspaces(ctx, map[string]*swonkie.Client{DefaultWorkspace: b.api, secondName: fixed}); err != nil {
+		t.Fatal(err)
+	}
+	close(release) // the old key's 401 comes back now
+
+	if rec := b.wait(id); rec.State != StateSucceeded {
+		t.Errorf("after the reload fixed the key: %s", dump(rec))
+	}
+	if st, _ := b.client.WorkspaceStatusOf(ctx, secondName); st.Paused {
+		t.Errorf("the workspace is paused after the reload fixed its key: %+v", st)
 	}
 }
