@@ -16,6 +16,7 @@ type Budget interface {
 	// knows (a pause, which limiter).
 	Wait(ctx context.Context, endpoint string) error
 	// Throttled tells the budget the server answered endpoint with a 429
-	// asking to wait retryAfter (already capped by MaxRetryAfter).
+	// asking to wait retryAfter (already capped by MaxRetryAfter; at least
+	// DefaultThrottle, also when it did not say).
 	Throttled(endpoint string, retryAfter time.Duration)
 }

@@ -35,7 +35,8 @@ func (b *recordingBudget) Throttled(endpoint string, d time.Duration) {
 }
 
 // TestBudgetIsAskedForAPICallsOnly: every API call waits for the budget,
-// uploads do not, and only a 429 that says how long teaches it anything.
+// uploads do not, and only a 429 teaches it anything: for as long as it
+// says, or DefaultThrottle when it does not say.
 func TestBudgetIsAskedForAPICallsOnly(t *testing.T) {
 	t.Parallel()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -72,8 +73,8 @@ func TestBudgetIsAskedForAPICallsOnly(t *testing.T) {
 	if strings.Join(b.waits, ",") != strings.Join(want, ",") {
 		t.Fatalf("budget waits %q, want %q", b.waits, want)
 	}
-	if len(b.throttled) != 1 || b.throttled["GET /profiles"] != 2*time.Second {
-		t.Fatalf("throttled %v, want only GET /profiles for 2s", b.throttled)
+	if len(b.throttled) != 2 || b.throttled["GET /profiles"] != 2*time.Second || b.throttled["GET /labels"] != swonkie.DefaultThrottle {
+		t.Fatalf("throttled %v, want GET /profiles for 2s and GET /labels for %v", b.throttled, swonkie.DefaultThrottle)
 	}
 
 	// A budget that cannot be had stops the call before it is sent.

@@ -81,8 +81,9 @@ type Config struct {
 
 	// Budget, when set, paces API calls instead of Limiter: it is asked
 	// before every API call (never before uploads, which go to storage)
-	// and told of every 429 that says how long to wait. A budget shared
-	// through Redis paces a whole fleet of workers as one.
+	// and told of every 429 (for DefaultThrottle when it does not say how
+	// long to wait). A budget shared through Redis paces a whole fleet of
+	// workers as one.
 	Budget Budget
 
 	// TracerProvider receives a client span for every API call and upload
@@ -337,8 +338,14 @@ func (c *Client) do(ctx context.Context, k call, out any) (status int, err error
 	}
 	if !ok {
 		err := c.statusError(k.method, k.endpoint, resp, raw)
-		if d, asked := RetryAfter(err); asked && resp.StatusCode == http.StatusTooManyRequests && c.budget != nil {
-			c.budget.Throttled(op, d)
+		if resp.StatusCode == http.StatusTooManyRequests && c.budget != nil {
+			// The API documents no Retry-After (docs/swonkie-api.md): a
+			// 429 that says nothing (or 0, or what cannot be read) still
+			// holds the endpoint for the fleet, for DefaultThrottle, or
+			// every other worker goes on at the rate that drew it until
+			// Swonkie locks the key.
+			d, _ := RetryAfter(err)
+			c.budget.Throttled(op, max(d, DefaultThrottle))
 		}
 		return resp.StatusCode, err
 	}

@@ -201,6 +201,11 @@ func hasStatus(err error, code int) bool {
 	return errors.As(err, &e) && e.StatusCode == code
 }
 
+// DefaultThrottle is how long a 429 holds its endpoint for the fleet
+// when it does not say how long (no Retry-After, 0, or unreadable): one
+// second, the window the budget's rate is counted over.
+const DefaultThrottle = time.Second
+
 // DefaultMaxRetryAfter caps what a server may ask us to wait: a misbehaving
 // or hostile Retry-After must not park work for days.
 const DefaultMaxRetryAfter = 5 * time.Minute
