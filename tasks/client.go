@@ -414,6 +414,10 @@ func (c *Client) Redeliver(ctx context.Context, id string) (_ *Record, err error
 		}
 		n.State, n.LastError = DeliveryPending, ""
 		n.Redeliveries++
+		// Retried for WEBHOOK_RETRY_FOR from now (noticeMadeAt): the
+		// event's own time may be long past it.
+		now := c.store.now().UTC()
+		n.RedeliveredAt = &now
 		r.Webhook.summarize()
 		return nil
 	})

@@ -69,6 +69,10 @@ type Notice struct {
 	// Redeliveries counts redeliveries asked for (each one a new task,
 	// the same webhook-id).
 	Redeliveries int `json:"redeliveries,omitempty"`
+	// RedeliveredAt is when the last redelivery was asked for: its
+	// retries are counted from there, not from At (an event given up
+	// after WEBHOOK_RETRY_FOR would otherwise get one attempt).
+	RedeliveredAt *time.Time `json:"redeliveredAt,omitempty"`
 	// Attempt is the pipeline's attempt that made the event (its replays
 	// then, Record.Replays): a replay that ends again, even the same way,
 	// is an ending of its own, owed to a caller told by webhook only.
@@ -91,9 +95,18 @@ func webhookURL(r *Record, defaultURL string) string {
 // its retries are counted from there (the step's budget by time).
 func noticeMadeAt(r *Record, p Payload) time.Time {
 	if n := r.noticeOf(p.Event, p.Attempt); n != nil {
-		return n.At
+		return n.owedSince()
 	}
 	return time.Time{}
+}
+
+// owedSince is when n became owed: when it was made, or when its last
+// redelivery was asked for.
+func (n *Notice) owedSince() time.Time {
+	if n.RedeliveredAt != nil && n.RedeliveredAt.After(n.At) {
+		return *n.RedeliveredAt
+	}
+	return n.At
 }
 
 // noticeID is an event's webhook-id: derived from the pipeline, the type
@@ -162,10 +175,10 @@ func (r *Record) notifyOwedSince() (time.Time, bool) {
 	if len(owed) == 0 {
 		return time.Time{}, false
 	}
-	since := owed[0].At
+	since := owed[0].owedSince()
 	for _, n := range owed[1:] {
-		if n.At.Before(since) {
-			since = n.At
+		if at := n.owedSince(); at.Before(since) {
+			since = at
 		}
 	}
 	return since, true

@@ -389,3 +389,47 @@ func TestReplayedPipelineEndingAgainSendsItsEvent(t *testing.T) {
 		t.Errorf("the first attempt's event id %s, want %s as it always was", first, noticeID(rec.ID, EventFailed, 0))
 	}
 }
+
+// A redelivery asked for after the event was given up (the receiver was
+// down longer than WEBHOOK_RETRY_FOR, and is fixed) is retried for
+// WEBHOOK_RETRY_FOR from the ask, as any delivery is: counted from when
+// the event was made, its budget was spent already, and one failed
+// attempt (a receiver still starting) gave it up for good.
+func TestRedeliveryIsRetriedForItsOwnTime(t *testing.T) {
+	t.Parallel()
+	timing := testTiming
+	timing.WebhookRetryFor = 2 * time.Second
+	b := webhookSetup(t, func(c *setupConfig) { c.timing = timing })
+	rcv := newReceiver(t, http.StatusInternalServerError)
+	req := b.request(ActionDraft, "a.png")
+	req.Webhook = &WebhookSpec{URL: rcv.srv.URL}
+	rec := b.wait(b.publish(req).ID)
+	rec = b.waitRecord(rec.ID, "the webhook to be given up", func(r *Record) bool {
+		return r.Webhook != nil && r.Webhook.State == DeliveryFailed
+	})
+	// The receiver is back, and fails the redelivery's first attempt only.
+	rcv.mu.Lock()
+	n := len(rcv.got)
+	rcv.answers = nil
+	for range n + 1 {
+		rcv.answers = append(rcv.answers, http.StatusInternalServerError)
+	}
+	rcv.answers = append(rcv.answers, http.StatusOK)
+	rcv.mu.Unlock()
+	if _, err := b.client.Redeliver(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = b.waitRecord(rec.ID, "the redelivery's end", func(r *Record) bool {
+		return r.Webhook.State != DeliveryPending
+	})
+	if rec.Webhook.State != DeliveryDelivered {
+		t.Errorf("redelivered event %+v after %d requests; want delivered on its second attempt", rec.Webhook, len(rcv.deliveries()))
+	}
+	ids := map[string]bool{}
+	for _, d := range rcv.deliveries() {
+		ids[d.id] = true
+	}
+	if len(ids) != 1 {
+		t.Errorf("the event went out under %d webhook-ids", len(ids))
+	}
+}
