@@ -351,6 +351,18 @@ func (w *Worker) Start() error {
 			w.startErr = err
 			return
 		}
+		// A worker starts with keys that may have been fixed since a
+		// refusal paused their workspace: a key in apiKeyEnv (or
+		// SWONKIE_API_KEY, with no file to reload) changes only with a
+		// restart. As a reload does, it resumes what a refusal paused (not
+		// a pause by hand); a key still refused pauses it again. Without
+		// this the pause, which has no expiry, held the workspace for good.
+		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+		err = w.p.pauses.reloaded(ctx)
+		cancel()
+		if err != nil {
+			w.p.log.Warn().Err(err).Msg("start: could not resume the workspaces a refused key paused; they stay paused until a reload or a resume")
+		}
 		for _, srv := range w.servers() {
 			if err := srv.Start(w.mux); err != nil {
 				for _, started := range w.servers() {

@@ -232,3 +232,44 @@ func TestRefusalOfTheOldKeyAfterAReloadDoesNotPauseAgain(t *testing.T) {
 		t.Errorf("the workspace is paused after the reload fixed its key: %+v", st)
 	}
 }
+
+// A key that can only change with a restart (apiKeyEnv, or
+// SWONKIE_API_KEY without a workspaces file, which has no reload) is
+// fixed by restarting the workers: a worker that starts resumes what a
+// refusal paused, as a reload does, or the pause (kept in Redis, with no
+// expiry) holds the workspace's pipelines for good with the key fixed. A
+// key still refused pauses it again; a pause by hand stays.
+func TestRestartWithAFixedKeyResumesTheWorkspace(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withSecondWorkspace)
+	ctx := context.Background()
+	const rotated = "second-rotated-key-41c7de"
+	b.second.sb.Server.SetAPIKey(rotated) // the old key is revoked: 401
+	id := b.publish(b.inSecond(b.request(ActionPublishNow, "a.png"))).ID
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := b.client.WorkspaceStatusOf(ctx, secondName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Paused {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workspace was never paused\n%s", b.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.worker.Shutdown()
+
+	// Restarted with the key fixed.
+	fixed, err := swonkie.New(swonkie.Config{BaseURL: b.second.sb.BaseURL, APIID: b.second.opts.APIID, APIKey: rotated, RateLimit: 1000, Burst: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.second.api = fixed
+	b.worker = b.startWorker(setupConfig{concurrency: 4, sweep: "off", timing: b.timing})
+	if rec := b.wait(id); rec.State != StateSucceeded {
+		t.Errorf("after a restart with the key fixed: %s", dump(rec))
+	}
+}
