@@ -298,7 +298,7 @@ func TestRecordSchemaCoversEveryField(t *testing.T) {
 	check("WebhookSpec", tasks.WebhookSpec{URL: "u", Events: []string{"e"}})
 	check("ProfileResult", tasks.ProfileResult{ProfileID: "p", Network: "n", PublishStatus: "s"})
 	check("WebhookState", tasks.WebhookState{URL: "u", State: "s", Attempts: 1, LastStatus: 1, LastError: "e", DeliveredAt: &now, Events: []tasks.Notice{}})
-	check("Notice", tasks.Notice{ID: "i", Type: "t", At: now, State: "s", Attempts: 1, LastStatus: 1, LastError: "e", DeliveredAt: &now, Redeliveries: 1, Attempt: 1})
+	check("Notice", tasks.Notice{ID: "i", Type: "t", At: now, State: "s", Attempts: 1, LastStatus: 1, LastError: "e", DeliveredAt: &now, Redeliveries: 1, Attempt: 1, RedeliveredAt: &now})
 	check("WebhookEvent", tasks.WebhookEvent{Type: "t", Timestamp: now, Data: &tasks.Record{}})
 	check("MediaSource", tasks.MediaSource{Source: "s", Name: "n", ContentType: "c", Net: "n"})
 	yes, zero := true, 0
