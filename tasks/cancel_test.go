@@ -135,14 +135,41 @@ func TestCancelComesTooLateOncePublished(t *testing.T) {
 // schedules it, and waits until that one is staged.
 func (b *bundle) scheduledOnCallersPost() (own, rec *Record) {
 	b.t.Helper()
-	own = b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
+	own = b.callersDraft()
+	return own, b.waitRecord(b.publish(b.onCallersPost(own)).ID, "staged", func(r *Record) bool { return r.Staged })
+}
+
+// callersDraft is a post of the caller's: a draft (made by a pipeline of
+// its own, its media kept) whose publishAt is an hour ahead.
+func (b *bundle) callersDraft() *Record {
+	b.t.Helper()
+	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
 	at := time.Now().Add(time.Hour)
 	if _, err := b.api.UpdatePost(context.Background(), own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(at)}); err != nil {
 		b.t.Fatal(err)
 	}
+	return own
+}
+
+// onCallersPost is a request scheduling media b.png on own's post.
+func (b *bundle) onCallersPost(own *Record) Request {
 	req := b.request(ActionSchedule, "b.png")
 	req.Post, req.PostID = nil, own.PostID
-	return own, b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	return req
+}
+
+// checkCallersPost reports unless own's post is live, at stage, with only
+// the caller's media on it.
+func (b *bundle) checkCallersPost(own, rec *Record, stage swonkie.Stage) swonkie.Post {
+	b.t.Helper()
+	post, _ := b.sb.Server.Post(own.PostID)
+	if post.Deleted || post.Post.Stage != stage {
+		b.t.Errorf("caller's post deleted=%v stage=%s; want it %s, as its owner left it: %s", post.Deleted, post.Post.Stage, stage, dump(rec))
+	}
+	if got := post.Post.MediaLibIDs(); !slices.Equal(got, own.mediaIDs()) {
+		b.t.Errorf("post media %v, want only the caller's %v", got, own.mediaIDs())
+	}
+	return post.Post
 }
 
 // Cancelling a pipeline that added media to the caller's post takes only
@@ -265,17 +292,11 @@ func TestCancelOnCallersScheduledPostLeavesItScheduled(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
-	at := time.Now().Add(time.Hour)
-	if _, err := b.api.UpdatePost(ctx, own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(at)}); err != nil {
-		t.Fatal(err)
-	}
+	own := b.callersDraft()
 	if _, err := b.api.ChangeStage(ctx, own.PostID, swonkie.ActionSchedule); err != nil {
 		t.Fatal(err)
 	}
-	req := b.request(ActionSchedule, "b.png")
-	req.Post, req.PostID = nil, own.PostID
-	rec := b.waitRecord(b.publish(req).ID, "staged", func(r *Record) bool { return r.Staged })
+	rec := b.waitRecord(b.publish(b.onCallersPost(own)).ID, "staged", func(r *Record) bool { return r.Staged })
 	if _, err := b.client.Cancel(ctx, rec.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -283,15 +304,8 @@ func TestCancelOnCallersScheduledPostLeavesItScheduled(t *testing.T) {
 	if rec.State != StateCancelled {
 		t.Fatalf("ended %s", dump(rec))
 	}
-	post, _ := b.sb.Server.Post(own.PostID)
-	if post.Deleted || post.Post.Stage != swonkie.StageScheduled {
-		t.Errorf("caller's post deleted=%v stage=%s; want it left SCHEDULED, as its owner left it: %s", post.Deleted, post.Post.Stage, dump(rec))
-	}
-	if got := post.Post.MediaLibIDs(); !slices.Equal(got, own.mediaIDs()) {
-		t.Errorf("post media %v, want only the caller's %v", got, own.mediaIDs())
-	}
-	if rec.PostStage != string(post.Post.Stage) {
-		t.Errorf("record's postStage %q, the post is %s", rec.PostStage, post.Post.Stage)
+	if post := b.checkCallersPost(own, rec, swonkie.StageScheduled); rec.PostStage != string(post.Stage) {
+		t.Errorf("record's postStage %q, the post is %s", rec.PostStage, post.Stage)
 	}
 	b.assertDeleted(rec)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -573,7 +572,6 @@ func TestGiveUpAfterAnUnansweredStageCallThatLanded(t *testing.T) {
 func TestGiveUpOnAnUnansweredScheduleOfTheCallersPostUnschedulesIt(t *testing.T) {
 	t.Parallel()
 	b := setup(t, shortClaims, func(c *setupConfig) { c.noWorker = true; c.timing.MaxRetry = 1 })
-	ctx := context.Background()
 	var armed atomic.Bool
 	var calls atomic.Int32
 	withInterposer(b, func(w http.ResponseWriter, r *http.Request) bool {
@@ -592,24 +590,14 @@ func TestGiveUpOnAnUnansweredScheduleOfTheCallersPostUnschedulesIt(t *testing.T)
 		relay(w, rec)
 		return true
 	})
-	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
-	if _, err := b.api.UpdatePost(ctx, own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(time.Now().Add(time.Hour))}); err != nil {
-		t.Fatal(err)
-	}
+	own := b.callersDraft()
 	armed.Store(true)
-	req := b.request(ActionSchedule, "b.png")
-	req.Post, req.PostID = nil, own.PostID
+	req := b.onCallersPost(own)
 	rec := b.waitOver(b.publish(req).ID)
 	if !hasEvent(rec, StepAttach, giveUp.String(), "") || calls.Load() < 3 {
 		t.Fatalf("the attach step did not give up on a schedule that landed, so the test proves nothing: %s", dump(rec))
 	}
-	post, _ := b.sb.Server.Post(own.PostID)
-	if post.Deleted || post.Post.Stage != swonkie.StageDraft {
-		t.Errorf("caller's post deleted=%v stage=%s; want it a DRAFT again, as its owner left it: %s", post.Deleted, post.Post.Stage, dump(rec))
-	}
-	if got := post.Post.MediaLibIDs(); !slices.Equal(got, own.mediaIDs()) {
-		t.Errorf("post media %v, want only the caller's %v", got, own.mediaIDs())
-	}
+	b.checkCallersPost(own, rec, swonkie.StageDraft)
 	if rec.State != StateFailed {
 		t.Errorf("ended %s: %s", rec.State, dump(rec))
 	}
@@ -638,13 +626,9 @@ func TestCancelDuringAScheduleOfTheCallersPostUnschedulesIt(t *testing.T) {
 		relay(w, rec)
 		return true
 	})
-	own := b.wait(b.publish(b.request(ActionDraft, "a.png")).ID)
-	if _, err := b.api.UpdatePost(ctx, own.PostID, swonkie.PostInput{PublishAt: swonkie.NewTime(time.Now().Add(time.Hour))}); err != nil {
-		t.Fatal(err)
-	}
+	own := b.callersDraft()
 	armed.Store(true)
-	req := b.request(ActionSchedule, "b.png")
-	req.Post, req.PostID = nil, own.PostID
+	req := b.onCallersPost(own)
 	id := b.publish(req).ID
 	select {
 	case <-landed:
@@ -655,13 +639,7 @@ func TestCancelDuringAScheduleOfTheCallersPostUnschedulesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := b.waitOver(id)
-	post, _ := b.sb.Server.Post(own.PostID)
-	if post.Deleted || post.Post.Stage != swonkie.StageDraft {
-		t.Errorf("caller's post deleted=%v stage=%s; want it a DRAFT again, as its owner left it: %s", post.Deleted, post.Post.Stage, dump(rec))
-	}
-	if got := post.Post.MediaLibIDs(); !slices.Equal(got, own.mediaIDs()) {
-		t.Errorf("post media %v, want only the caller's %v", got, own.mediaIDs())
-	}
+	b.checkCallersPost(own, rec, swonkie.StageDraft)
 	if rec.State != StateCancelled {
 		t.Errorf("ended %s: %s", rec.State, dump(rec))
 	}
