@@ -167,12 +167,7 @@ func TestCancelAfterALostPublishNowReplyWaitsForThePublication(t *testing.T) {
 		if !isStageCall(r) || !strings.HasSuffix(r.URL.Path, "/publishNow") || !once.CompareAndSwap(false, true) {
 			return false
 		}
-		rec := httptest.NewRecorder()
-		b.sb.Server.ServeHTTP(rec, r)
-		close(landed)
-		time.Sleep(b.callTimeout + time.Second) // the client gives up first
-		relay(w, rec)
-		return true
+		return b.answerTooLate(w, r, func() { close(landed) })
 	})
 	rec := b.publish(b.request(ActionPublishNow, "a.png"))
 	select {
@@ -500,22 +495,13 @@ func TestGiveUpOnAnUnansweredStageCallThatLanded(t *testing.T) {
 			http.Error(w, `{"message":"unavailable"}`, http.StatusServiceUnavailable)
 			return true
 		}
-		rec := httptest.NewRecorder()
-		b.sb.Server.ServeHTTP(rec, r)
-		time.Sleep(b.callTimeout + time.Second) // the client gives up first
-		relay(w, rec)
-		return true
+		return b.answerTooLate(w, r, nil)
 	})
 	rec := b.waitOver(b.publish(b.request(ActionPublishNow, "a.png")).ID)
 	if !hasEvent(rec, StepAttach, giveUp.String(), "") {
 		t.Fatalf("the attach step did not give up, so the test proves nothing: %s", dump(rec))
 	}
-	if info, _ := b.sb.Server.Post(rec.PostID); info.Post.Stage != swonkie.StagePublished {
-		t.Fatalf("post %s is %s (deleted %v): the case this test is about never happened: %s", rec.PostID, info.Post.Stage, info.Deleted, dump(rec))
-	}
-	if rec.State != StateSucceeded || rec.PublishedAt == nil {
-		t.Fatalf("ended %s (publishedAt %v) with its post out: %s", rec.State, rec.PublishedAt, dump(rec))
-	}
+	b.checkOutAndSucceeded(rec)
 }
 
 // The attach step's stage call lands and its answer never comes; the next
@@ -544,23 +530,13 @@ func TestGiveUpAfterAnUnansweredStageCallThatLanded(t *testing.T) {
 			http.Error(w, `{"message":"unavailable"}`, http.StatusServiceUnavailable)
 			return true
 		}
-		rec := httptest.NewRecorder()
-		b.sb.Server.ServeHTTP(rec, r)
-		landed.Store(true)
-		time.Sleep(b.callTimeout + time.Second) // the client gives up first
-		relay(w, rec)
-		return true
+		return b.answerTooLate(w, r, func() { landed.Store(true) })
 	})
 	rec := b.waitOver(b.publish(b.request(ActionPublishNow, "a.png")).ID)
 	if !hasEvent(rec, StepAttach, giveUp.String(), "") || calls.Load() != 2 || reads.Load() == 0 {
 		t.Fatalf("the attach step did not give up on a read after the landed call (%d stage calls, %d reads), so the test proves nothing: %s", calls.Load(), reads.Load(), dump(rec))
 	}
-	if info, _ := b.sb.Server.Post(rec.PostID); info.Post.Stage != swonkie.StagePublished {
-		t.Fatalf("post %s is %s (deleted %v): the case this test is about never happened: %s", rec.PostID, info.Post.Stage, info.Deleted, dump(rec))
-	}
-	if rec.State != StateSucceeded || rec.PublishedAt == nil {
-		t.Fatalf("ended %s (publishedAt %v) with its post out: %s", rec.State, rec.PublishedAt, dump(rec))
-	}
+	b.checkOutAndSucceeded(rec)
 }
 
 // A pipeline adding media to the caller's draft post schedules it; the
@@ -584,11 +560,7 @@ func TestGiveUpOnAnUnansweredScheduleOfTheCallersPostUnschedulesIt(t *testing.T)
 			http.Error(w, `{"message":"unavailable"}`, http.StatusServiceUnavailable)
 			return true
 		}
-		rec := httptest.NewRecorder()
-		b.sb.Server.ServeHTTP(rec, r)
-		time.Sleep(b.callTimeout + time.Second) // the client gives up first
-		relay(w, rec)
-		return true
+		return b.answerTooLate(w, r, nil)
 	})
 	own := b.callersDraft()
 	armed.Store(true)
@@ -619,12 +591,7 @@ func TestCancelDuringAScheduleOfTheCallersPostUnschedulesIt(t *testing.T) {
 		if !armed.Load() || !isStageCall(r) {
 			return false
 		}
-		rec := httptest.NewRecorder()
-		b.sb.Server.ServeHTTP(rec, r)
-		landed <- struct{}{}
-		time.Sleep(b.callTimeout + time.Second) // the answer comes too late
-		relay(w, rec)
-		return true
+		return b.answerTooLate(w, r, func() { landed <- struct{}{} })
 	})
 	own := b.callersDraft()
 	armed.Store(true)
@@ -685,10 +652,30 @@ func TestGiveUpOnAnEditOfAScheduledPostThatThenGoesOut(t *testing.T) {
 	if !hasEvent(rec, StepAttach, giveUp.String(), "") {
 		t.Fatalf("the attach step did not give up, so the test proves nothing: %s", dump(rec))
 	}
+	b.checkOutAndSucceeded(rec)
+}
+
+// answerTooLate passes r to the sandbox, where it lands, calls landed (if
+// any), and sends the answer on only after the client has given up on it.
+func (b *bundle) answerTooLate(w http.ResponseWriter, r *http.Request, landed func()) bool {
+	rec := httptest.NewRecorder()
+	b.sb.Server.ServeHTTP(rec, r)
+	if landed != nil {
+		landed()
+	}
+	time.Sleep(b.callTimeout + time.Second)
+	relay(w, rec)
+	return true
+}
+
+// checkOutAndSucceeded stops the test unless rec's post went out (else the
+// case it is about never happened) and rec ended succeeded with it.
+func (b *bundle) checkOutAndSucceeded(rec *Record) {
+	b.t.Helper()
 	if info, _ := b.sb.Server.Post(rec.PostID); info.Post.Stage != swonkie.StagePublished {
-		t.Fatalf("post %s is %s (deleted %v): the case this test is about never happened: %s", rec.PostID, info.Post.Stage, info.Deleted, dump(rec))
+		b.t.Fatalf("post %s is %s (deleted %v): the case this test is about never happened: %s", rec.PostID, info.Post.Stage, info.Deleted, dump(rec))
 	}
 	if rec.State != StateSucceeded || rec.PublishedAt == nil {
-		t.Fatalf("ended %s (publishedAt %v) with its post out: %s", rec.State, rec.PublishedAt, dump(rec))
+		b.t.Fatalf("ended %s (publishedAt %v) with its post out: %s", rec.State, rec.PublishedAt, dump(rec))
 	}
 }
